@@ -1,0 +1,3 @@
+from ctys.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Conf files: the plain-text truth about a VM (parsed, never executed)."""

@@ -1,0 +1,73 @@
+"""Typed view of one VM conf file (the output of ``ctys.conf.parser``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+class Accelerator(Enum):
+    """Which QEMU accelerator a VM asks for. AUTO: KVM when usable, else TCG."""
+
+    AUTO = "AUTO"
+    KVM = "KVM"
+    TCG = "TCG"
+
+
+class ConfMode(Enum):
+    """``sh+ctys``: conf plus a ``NAME.ctys`` wrapper beside it; ``ctys-conf``: conf only."""
+
+    SH_CTYS = "sh+ctys"
+    CTYS_CONF = "ctys-conf"
+
+
+@dataclass(frozen=True)
+class RawConf:
+    """A conf file split into its two namespaces, values already ``$VAR``-expanded.
+
+    ``variables``: shell-style ``KEY=value`` assignments, in file order.
+    ``keys``: ctys keys from ``#@#KEY = value`` comment lines (names upper-cased).
+    ``magic``: the MAGICID-* markers present (e.g. ``{"MAGICID-QEMU"}``).
+    """
+
+    path: Path
+    variables: Mapping[str, str]
+    keys: Mapping[str, str]
+    magic: frozenset[str]
+
+
+@dataclass(frozen=True)
+class VmConfig:
+    """One VM as its conf file describes it. Paths are absolute (relative ones are taken
+    relative to the conf file's directory)."""
+
+    conf_path: Path
+    label: str
+    mode: ConfMode = ConfMode.CTYS_CONF
+    uuid: str | None = None
+    mac: str | None = None
+    ip: str | None = None
+    arch: str = "x86_64"
+    accelerator: Accelerator = Accelerator.AUTO
+    vcpu: int = 1
+    memsize_mb: int = 512
+    vncport: int | None = None  # fixed VNC TCP port (5900+display), else a free one
+    dist: str | None = None
+    os: str | None = None
+    machine: str | None = None  # -machine type, e.g. "q35"
+    qemu_binary: str | None = None  # explicit binary path/name, else by arch
+    hdd: tuple[Path, ...] = ()  # hard disk images, first is the boot disk
+    cdrom: Path | None = None  # ISO for BOOTMODE:CD/DVD
+    fdd: Path | None = None  # floppy image for BOOTMODE:FDD
+    kernel: Path | None = None  # direct kernel boot
+    initrd: Path | None = None
+    append: str | None = None
+    extra_args: tuple[str, ...] = ()  # qemu args from the conf (ARGS), shell-word split
+    ignored: bool = False  # MAGICID-IGNORE present
+    raw: RawConf | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def directory(self) -> Path:
+        return self.conf_path.parent

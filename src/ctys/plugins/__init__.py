@@ -1,0 +1,1 @@
+"""Plugin boundary: each hypervisor type is one plugin (``ctys.plugins`` entry points)."""

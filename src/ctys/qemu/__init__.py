@@ -1,0 +1,1 @@
+"""QEMU core: detection, argv building, QMP, runtime records and processes."""

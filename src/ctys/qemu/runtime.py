@@ -1,0 +1,193 @@
+"""The private runtime dir: one folder per managed VM with its sockets, pid and state.
+
+Layout (all under a dir of mode 0700 owned by the user)::
+
+    <runtime>/vms/<vmid>/state.json    RuntimeRecord as JSON
+    <runtime>/vms/<vmid>/qemu.pid      written by qemu (-pidfile)
+    <runtime>/vms/<vmid>/qmp.sock      QMP monitor (QEMUMONSOCK)
+    <runtime>/vms/<vmid>/console.sock  serial console (CLI consoles)
+    <runtime>/vms/<vmid>/console.log   everything the serial console printed
+    <runtime>/locks/<vmid>.lock        held while a VM is being started
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ctys.errors import CtysError
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def runtime_root() -> Path:
+    """The user's runtime dir: ``$CTYS_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/ctys``,
+    else ``/tmp/ctys-<uid>``. Created 0700; refused when another user owns it or it is
+    open to others."""
+    override = os.environ.get("CTYS_RUNTIME_DIR")
+    if override:
+        root = Path(override)
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        root = Path(os.environ["XDG_RUNTIME_DIR"]) / "ctys"
+    else:
+        root = Path("/tmp") / f"ctys-{os.getuid()}"
+    ensure_private_dir(root)
+    return root
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` with mode 0700, or check that an existing one is ours and private."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.lstat()
+    except OSError as exc:
+        raise CtysError(f"cannot create runtime dir {path}: {exc.strerror}") from exc
+    if not stat.S_ISDIR(info.st_mode):
+        raise CtysError(f"runtime dir {path} is not a directory")
+    if info.st_uid != os.getuid():
+        raise CtysError(f"runtime dir {path} is owned by uid {info.st_uid}, not by you")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise CtysError(
+            f"runtime dir {path} is open to other users (mode {stat.S_IMODE(info.st_mode):o})"
+        )
+
+
+def vm_id(label: str, conf_path: Path) -> str:
+    """Stable, filesystem-safe id of a VM: its label plus a hash of its conf path."""
+    digest = hashlib.sha1(str(conf_path).encode(), usedforsecurity=False).hexdigest()[:8]
+    name = _SAFE.sub("_", label)[:24] or "vm"
+    return f"{name}-{digest}"
+
+
+@dataclass
+class RuntimeRecord:
+    """What ctys knows about a VM it started (``state.json``)."""
+
+    vmid: str
+    label: str
+    conf: str
+    uuid: str | None = None
+    pid: int | None = None
+    binary: str = ""
+    accelerator: str = ""
+    console: str = ""  # CONSOLE mode: CLI, CLI0, VNC, SDL, XTERM, ...
+    vnc_display: int | None = None
+    vnc_host: str = "127.0.0.1"
+    started: float = 0.0
+    argv: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RuntimeRecord:
+        data = json.loads(text)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class VmRuntimeDir:
+    """Paths of one VM's runtime folder."""
+
+    path: Path
+
+    @property
+    def vmid(self) -> str:
+        return self.path.name
+
+    @property
+    def state(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.path / "qemu.pid"
+
+    @property
+    def qmp(self) -> Path:
+        return self.path / "qmp.sock"
+
+    @property
+    def console(self) -> Path:
+        return self.path / "console.sock"
+
+    @property
+    def console_log(self) -> Path:
+        return self.path / "console.log"
+
+    @property
+    def qemu_log(self) -> Path:
+        return self.path / "qemu.log"
+
+    def read_record(self) -> RuntimeRecord | None:
+        try:
+            return RuntimeRecord.from_json(self.state.read_text())
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def write_record(self, record: RuntimeRecord) -> None:
+        """Write state.json atomically (temp file + rename)."""
+        tmp = self.state.with_suffix(".tmp")
+        tmp.write_text(record.to_json())
+        tmp.replace(self.state)
+
+    def read_pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class RuntimeDir:
+    """The user's runtime root and the VM folders in it."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else runtime_root()
+        if root is not None:
+            ensure_private_dir(root)
+
+    def vm(self, vmid: str) -> VmRuntimeDir:
+        return VmRuntimeDir(self.root / "vms" / vmid)
+
+    def create_vm_dir(self, vmid: str) -> VmRuntimeDir:
+        """A fresh, empty folder for a VM about to start (old leftovers removed)."""
+        vmdir = self.vm(vmid)
+        vmdir.remove()
+        ensure_private_dir(self.root / "vms")
+        vmdir.path.mkdir(mode=0o700)
+        return vmdir
+
+    def all_vms(self) -> Iterator[VmRuntimeDir]:
+        base = self.root / "vms"
+        if not base.is_dir():
+            return
+        for entry in sorted(base.iterdir()):
+            if entry.is_dir():
+                yield VmRuntimeDir(entry)
+
+    @contextlib.contextmanager
+    def start_lock(self, vmid: str) -> Iterator[None]:
+        """Exclusive lock held while a VM is checked and started: concurrent CREATEs of
+        one VM serialise here, so exactly one of them starts it."""
+        locks = self.root / "locks"
+        ensure_private_dir(locks)
+        fd = os.open(locks / f"{vmid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
