@@ -1,0 +1,319 @@
+"""CREATE: boot a VM with the requested boot mode and console (or attach to a running one)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, managed_instance
+from ctys.address.model import AddressKind
+from ctys.address.resolve import resolve_one
+from ctys.conf.model import Accelerator, VmConfig
+from ctys.consoles.kinds import ConsoleKind, has_display
+from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
+from ctys.consoles.serial import attach_serial
+from ctys.errors import CtysError, QemuError, VmStateError
+from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.requests import CreateRequest
+from ctys.qemu import machine
+from ctys.qemu.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
+from ctys.qemu.preflight import check_media
+from ctys.qemu.qmp import QmpUnavailable, qmp_execute, query_status
+from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
+
+
+@dataclass(frozen=True)
+class Started:
+    """Outcome of a successful boot."""
+
+    vm: VmConfig
+    rundir: VmRuntimeDir
+    record: RuntimeRecord
+    accel_note: str
+
+
+def _pick_binary_and_accel(vm: VmConfig) -> tuple[str, Accelerator, str]:
+    """The qemu binary for the VM's arch and the accelerator to use, with a note why."""
+    from ctys.qemu.detect import binary_for_arch, detect_host
+    from ctys.qemu.kvmprobe import choose_accelerator
+
+    requested = vm.accelerator
+    env = os.environ.get("CTYS_ACCEL", "").upper()
+    if env in ("TCG", "KVM"):
+        requested = Accelerator(env)
+    host = detect_host()
+    binary = vm.qemu_binary or str(binary_for_arch(host, vm.arch).path)
+    if requested is Accelerator.TCG:
+        return binary, Accelerator.TCG, "TCG as configured"
+    accel, note = choose_accelerator(requested, host.kvm)
+    return binary, accel, note
+
+
+def _vnc_address(qmp: Path) -> tuple[str, int] | None:
+    """Host and display number QEMU's VNC server listens on (it picks a free one)."""
+    try:
+        info = qmp_execute(qmp, "query-vnc")
+    except QmpUnavailable:
+        return None
+    if not isinstance(info, dict) or not info.get("enabled"):
+        return None
+    try:
+        return str(info.get("host", "127.0.0.1")), int(info["service"]) - 5900
+    except (KeyError, ValueError):
+        return None
+
+
+def _wait_console_text(rundir: VmRuntimeDir, text: str, timeout: float, pid: int) -> None:
+    """Block until the serial console log contains ``text`` (WAIT: suboption)."""
+    needle = text.encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError):
+            if needle in rundir.console_log.read_bytes():
+                return
+        if not machine.process_alive(pid):
+            raise QemuError(f"VM ended before its console printed {text!r}")
+        if time.monotonic() >= deadline:
+            raise QemuError(f"console did not print {text!r} within {timeout:g}s")
+        time.sleep(0.01)
+
+
+def _spec(
+    vm: VmConfig,
+    req: CreateRequest,
+    binary: str,
+    accel: Accelerator,
+    rundir: VmRuntimeDir,
+) -> LaunchSpec:
+    console = req.console
+    foreground = console is ConsoleKind.CLI0
+    return LaunchSpec(
+        vm=vm,
+        binary=binary,
+        accelerator=accel,
+        rundir=rundir,
+        serial=SerialMode.STDIO if foreground else SerialMode.SOCKET,
+        display=DisplayMode.SDL if console is ConsoleKind.SDL else DisplayMode.NONE,
+        vnc=console.prepares_vnc,
+        vnc_listen=req.vnc_listen,
+        daemonize=False,
+        boot=req.boot,
+        kernel=req.kernel,
+        argsadd=req.argsadd,
+    )
+
+
+def _preflight_console(req: CreateRequest, ctx: RunContext) -> None:
+    """Fail before booting when the console cannot be opened (missing program/display)."""
+    kind = req.console
+    if kind is ConsoleKind.SDL and not has_display():
+        raise CtysError(
+            "CONSOLE:SDL needs a display, but neither $DISPLAY nor $WAYLAND_DISPLAY is set;"
+            " use CONSOLE:VNC or CONSOLE:CLI"
+        )
+    if kind.opens_terminal_program:
+        console_argv(kind, label="check", vmid="check", geometry=_geometry(ctx))
+
+
+def _geometry(ctx: RunContext) -> Geometry | None:
+    g = ctx.invocation.geometry
+    return parse_geometry(g) if g else None
+
+
+def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
+    """Start ``vm`` daemon-style (not CLI0). Serialised by the VM's start lock: a VM that
+    already runs is refused, so concurrent CREATEs start exactly one qemu."""
+    check_media(vm, req.boot, req.kernel)
+    binary, accel, note = _pick_binary_and_accel(vm)
+    vmid = vm_id(vm.label, vm.conf_path)
+    with runtime.start_lock(vmid):
+        running = managed_instance(runtime, vmid)
+        if running is not None:
+            raise VmStateError(f"VM {vm.label} is already running (pid {running.pid})")
+        foreign = foreign_instance(vm)
+        if foreign is not None:
+            who = f" by {foreign.user}" if foreign.user else ""
+            raise VmStateError(
+                f"VM {vm.label} is already running outside ctys (pid {foreign.pid}{who})"
+            )
+        rundir = runtime.create_vm_dir(vmid)
+        try:
+            argv = build_argv(_spec(vm, req, binary, accel, rundir))
+            pid = machine.launch(argv, rundir)
+            record = RuntimeRecord(
+                vmid=vmid,
+                label=vm.label,
+                conf=str(vm.conf_path),
+                uuid=vm.uuid,
+                pid=pid,
+                binary=binary,
+                accelerator=accel.value,
+                console=req.console.value,
+                vnc_host=req.vnc_listen,
+                started=time.time(),
+                argv=argv,
+            )
+            rundir.write_record(record)
+        except BaseException:
+            rundir.remove()
+            raise
+    vnc = _vnc_address(rundir.qmp) if req.console.prepares_vnc else None
+    if vnc is not None:
+        record.vnc_host, record.vnc_display = vnc
+        rundir.write_record(record)
+    _check_not_failed(vm, rundir, pid)
+    return Started(vm, rundir, record, note)
+
+
+def _check_not_failed(vm: VmConfig, rundir: VmRuntimeDir, pid: int) -> None:
+    """A VM that hit QEMU's internal-error state (e.g. "KVM internal error") is reported
+    and stopped, never left hanging."""
+    with contextlib.suppress(QmpUnavailable):
+        if query_status(rundir.qmp, timeout=2.0) == "internal-error":
+            machine.force(pid, rundir.qmp)
+            rundir.remove()
+            raise QemuError(
+                f"VM {vm.label} stopped in QEMU's internal-error state (KVM internal error?);"
+                " use ACCELERATOR=TCG or CTYS_ACCEL=tcg"
+            )
+
+
+def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
+    """CONSOLE:CLI0: qemu bound to this terminal; the VM ends when the console does."""
+    check_media(vm, req.boot, req.kernel)
+    binary, accel, note = _pick_binary_and_accel(vm)
+    vmid = vm_id(vm.label, vm.conf_path)
+    with runtime.start_lock(vmid):
+        if managed_instance(runtime, vmid) is not None or foreign_instance(vm) is not None:
+            raise VmStateError(f"VM {vm.label} is already running")
+        rundir = runtime.create_vm_dir(vmid)
+        argv = build_argv(_spec(vm, req, binary, accel, rundir))
+        rundir.write_record(
+            RuntimeRecord(
+                vmid=vmid,
+                label=vm.label,
+                conf=str(vm.conf_path),
+                uuid=vm.uuid,
+                binary=binary,
+                accelerator=accel.value,
+                console="CLI0",
+                started=time.time(),
+                argv=argv,
+            )
+        )
+    print(
+        f"[ctys] {vm.label}: {note}; Ctrl-A x quits, Ctrl-A c toggles the monitor",
+        file=ctx.err,
+        flush=True,
+    )
+    try:
+        return machine.run_foreground(argv)
+    finally:
+        rundir.remove()
+
+
+def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None:
+    vm, rundir, record = started.vm, started.rundir, started.record
+    kind = req.console
+    if kind is ConsoleKind.CLI:
+        foreground = ctx.invocation.background is False or (
+            ctx.invocation.background is None and sys.stdin.isatty()
+        )
+        if foreground:
+            attach_serial(rundir.console, label=vm.label)
+        return
+    if kind is ConsoleKind.VNC:
+        if not has_display():
+            return  # the VNC address is in the start line; no viewer without a display
+        port = 5900 + record.vnc_display if record.vnc_display is not None else None
+        launch_detached(
+            console_argv(
+                kind,
+                label=vm.label,
+                vmid=record.vmid,
+                vnc_host=record.vnc_host,
+                vnc_port=port,
+                geometry=_geometry(ctx),
+            )
+        )
+        return
+    if kind.opens_terminal_program:
+        launch_detached(
+            console_argv(kind, label=vm.label, vmid=record.vmid, geometry=_geometry(ctx))
+        )
+
+
+def _start_line(started: Started) -> str:
+    r = started.record
+    parts = [f"pid {r.pid}", started.accel_note]
+    if r.console != "SDL":
+        parts.append(f"console {started.rundir.console}")
+    if r.vnc_display is not None:
+        parts.append(f"VNC {r.vnc_host}:{5900 + r.vnc_display} (display :{r.vnc_display})")
+    return f"{started.vm.label}: started ({'; '.join(parts)})"
+
+
+def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> int:
+    """CONNECT / REUSE: open the console of a VM that runs already (resume it if paused)."""
+    with contextlib.suppress(QmpUnavailable):
+        if query_status(running.rundir.qmp) == "paused":
+            qmp_execute(running.rundir.qmp, "cont")
+            print(f"{running.record.label}: resumed", file=ctx.out)
+    kind = req.console
+    if kind is ConsoleKind.VNC or (kind is not ConsoleKind.CLI and not kind.uses_serial_socket):
+        r = running.record
+        if r.vnc_display is None:
+            raise VmStateError(f"VM {r.label} has no VNC server")
+        print(f"{r.label}: VNC {r.vnc_host}:{5900 + r.vnc_display}", file=ctx.out)
+        if has_display():
+            launch_detached(
+                console_argv(
+                    ConsoleKind.VNC,
+                    label=r.label,
+                    vmid=r.vmid,
+                    vnc_host=r.vnc_host,
+                    vnc_port=5900 + r.vnc_display,
+                )
+            )
+        return 0
+    if kind.opens_terminal_program:
+        launch_detached(console_argv(kind, label=running.record.label, vmid=running.record.vmid))
+        return 0
+    attach_serial(running.rundir.console, label=running.record.label)
+    return 0
+
+
+def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None = None) -> int:
+    """The CREATE action."""
+    if ctx.invocation.resolution:
+        raise CtysError("-r (resolution) is not supported by QEMU; use -g for the console window")
+    runtime = runtime or RuntimeDir()
+    if (
+        req.connect
+        and len(req.selector.terms) == 1
+        and req.selector.terms[0].kind is AddressKind.ID
+    ):
+        running = managed_instance(runtime, req.selector.terms[0].value)
+        if running is None:
+            raise VmStateError(f"no running VM with ID {req.selector.terms[0].value}")
+        return _attach_running(running, req, ctx)
+    vm = resolve_one(req.selector)
+    if req.connect or req.reuse:
+        running = managed_for_vm(runtime, vm)
+        if running is not None:
+            return _attach_running(running, req, ctx)
+        if req.connect:
+            raise VmStateError(f"VM {vm.label} is not running (CONNECT attaches only)")
+    if req.console is ConsoleKind.CLI0:
+        return run_foreground(vm, req, runtime, ctx)
+    _preflight_console(req, ctx)
+    started = boot(vm, req, runtime)
+    print(_start_line(started), file=ctx.out, flush=True)
+    if req.wait_ready:
+        _wait_console_text(started.rundir, req.wait_ready, 120.0, started.record.pid or 0)
+    _open_console(started, req, ctx)
+    return 0

@@ -1,0 +1,65 @@
+"""The QEMU plugin: maps ctys actions to the QEMU actions and cores."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ctys.cli.syntax import ActionCall
+from ctys.plugins.base import RunContext
+
+_ACTIONS: dict[str, str] = {
+    "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
+    "CANCEL": "stop a VM: POWEROFF (ACPI, then quit, then kill), REBOOT, RESET, PAUSE, FORCE",
+    "LIST": "running QEMU VMs on this host, managed or not",
+    "INFO": "qemu binaries, versions, accelerators and the KVM verdict of this host",
+}
+
+_HELP = """\
+QEMU plugin actions:
+  -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB|PXE[%PATH]]
+            [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:CLI|CLI0|SDL|VNC|XTERM|GTERM|EMACS|EMACSA|EMACSAM]
+            [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE][,WAIT:TEXT][,VNCBIND:ADDR]
+  -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
+  -a LIST[=TERSE|MACHINE|JSON|TITLE]
+  -a INFO[=REFRESH]
+<address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x | F:/path/vm.conf | ID:vmid,
+           with BASEPATH:/dir[%/dir2] to choose where conf files are searched
+           (default $CTYS_VMPATH or ~/qemu).
+"""
+
+
+class QemuPlugin:
+    """Session type QEMU (QEMU with KVM when usable, TCG otherwise)."""
+
+    name = "QEMU"
+
+    def actions(self) -> Mapping[str, str]:
+        return _ACTIONS
+
+    def help(self, action: str | None) -> str:
+        if action and action in _ACTIONS:
+            return f"QEMU {action}: {_ACTIONS[action]}\n\n{_HELP}"
+        return _HELP
+
+    def run(self, call: ActionCall, ctx: RunContext) -> int:
+        if call.name == "CREATE":
+            from ctys.actions.create import run_create
+            from ctys.plugins.qemu.requests import parse_create
+
+            return run_create(parse_create(call), ctx)
+        if call.name == "CANCEL":
+            from ctys.actions.cancel import run_cancel
+            from ctys.plugins.qemu.requests import parse_cancel
+
+            return run_cancel(parse_cancel(call), ctx)
+        if call.name == "LIST":
+            from ctys.actions.list import run_list_action
+
+            return run_list_action(call, ctx)
+        if call.name == "INFO":
+            from ctys.actions.info import run_info
+
+            return run_info(call, ctx)
+        from ctys.errors import UsageError
+
+        raise UsageError(f"unknown action '{call.name}' for QEMU ({', '.join(_ACTIONS)})")

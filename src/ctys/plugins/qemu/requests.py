@@ -1,0 +1,159 @@
+"""QEMU plugin: suboptions (raw ``Suboption`` tokens) → typed action requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from ctys.address.model import (
+    BASEPATH_KEYS,
+    MachineAddress,
+    MachineSelector,
+    address_from_suboption,
+    base_paths_from_suboption,
+)
+from ctys.cli.syntax import ActionCall, Suboption
+from ctys.consoles.kinds import ConsoleKind, parse_console
+from ctys.errors import UsageError
+from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    selector: MachineSelector
+    console: ConsoleKind = ConsoleKind.CLI
+    boot: BootSpec | None = None
+    kernel: KernelSpec | None = None
+    argsadd: tuple[str, ...] = ()
+    connect: bool = False  # attach to the console of a running VM, never boot
+    reuse: bool = False  # attach when running, boot otherwise
+    vnc_listen: str = "127.0.0.1"
+    wait_ready: str | None = None  # WAIT:<text>: return once the console printed it
+
+
+class CancelMode(Enum):
+    POWEROFF = "POWEROFF"
+    REBOOT = "REBOOT"
+    RESET = "RESET"
+    PAUSE = "PAUSE"
+    SUSPEND = "SUSPEND"
+    FORCE = "FORCE"
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    selector: MachineSelector
+    all_vms: bool = False
+    mode: CancelMode = CancelMode.POWEROFF
+    timeout: float = 30.0
+
+
+def _one_arg(sub: Suboption) -> str:
+    if len(sub.args) != 1 or not sub.args[0]:
+        raise UsageError(f"suboption '{sub.raw}' needs one value ({sub.key}:VALUE)")
+    return sub.args[0]
+
+
+def _no_args(sub: Suboption) -> None:
+    if sub.args:
+        raise UsageError(f"suboption '{sub.raw}' takes no value")
+
+
+def _split_address(call: ActionCall) -> tuple[MachineSelector, list[Suboption]]:
+    terms: list[MachineAddress] = []
+    bases: list[Path] = []
+    rest: list[Suboption] = []
+    for sub in call.suboptions:
+        if sub.key in BASEPATH_KEYS:
+            bases.extend(base_paths_from_suboption(sub))
+            continue
+        addr = address_from_suboption(sub)
+        if addr is not None:
+            terms.append(addr)
+        else:
+            rest.append(sub)
+    return MachineSelector(tuple(terms), tuple(bases)), rest
+
+
+def _bootspec(sub: Suboption) -> BootSpec:
+    if not sub.args or len(sub.args) > 2:
+        raise UsageError(f"'{sub.raw}': expected BOOTMODE:MODE[%PATH]")
+    try:
+        mode = BootMode(sub.args[0].upper())
+    except ValueError:
+        valid = "|".join(m.value for m in BootMode)
+        raise UsageError(f"unknown boot mode '{sub.args[0]}' in '{sub.raw}' ({valid})") from None
+    path = Path(sub.args[1]).expanduser() if len(sub.args) == 2 and sub.args[1] else None
+    return BootSpec(mode, path)
+
+
+def _kernelspec(sub: Suboption) -> KernelSpec:
+    if not sub.args or not sub.args[0] or len(sub.args) > 3:
+        raise UsageError(f"'{sub.raw}': expected KERNEL:IMAGE[%INITRD[%APPEND]]")
+    initrd = Path(sub.args[1]).expanduser() if len(sub.args) > 1 and sub.args[1] else None
+    append = sub.args[2] if len(sub.args) > 2 else None
+    return KernelSpec(Path(sub.args[0]).expanduser(), initrd, append)
+
+
+def parse_create(call: ActionCall) -> CreateRequest:
+    """CREATE suboptions → ``CreateRequest``; unknown keys are a ``UsageError``."""
+    selector, rest = _split_address(call)
+    fields: dict[str, object] = {}
+    argsadd: list[str] = []
+    for sub in rest:
+        if sub.key == "CONSOLE":
+            fields["console"] = parse_console(_one_arg(sub))
+        elif sub.key == "BOOTMODE":
+            fields["boot"] = _bootspec(sub)
+        elif sub.key == "KERNEL":
+            fields["kernel"] = _kernelspec(sub)
+        elif sub.key == "ARGSADD":
+            if not sub.args:
+                raise UsageError(f"'{sub.raw}' needs qemu arguments (ARGSADD:-opt%value...)")
+            argsadd.extend(sub.args)
+        elif sub.key == "CONNECT":
+            _no_args(sub)
+            fields["connect"] = True
+        elif sub.key == "REUSE":
+            _no_args(sub)
+            fields["reuse"] = True
+        elif sub.key == "VNCBIND":
+            fields["vnc_listen"] = _one_arg(sub)
+        elif sub.key == "WAIT":
+            fields["wait_ready"] = _one_arg(sub)
+        elif sub.key == "INSTMODE":
+            raise UsageError("suboption 'INSTMODE' is not available yet (comes with inventory)")
+        else:
+            raise UsageError(f"unknown CREATE suboption '{sub.raw}'")
+    return CreateRequest(selector=selector, argsadd=tuple(argsadd), **fields)  # type: ignore[arg-type]
+
+
+def parse_cancel(call: ActionCall) -> CancelRequest:
+    """CANCEL suboptions → ``CancelRequest``."""
+    selector, rest = _split_address(call)
+    all_vms = False
+    mode = CancelMode.POWEROFF
+    timeout = 30.0
+    for sub in rest:
+        if sub.key == "ALL":
+            _no_args(sub)
+            all_vms = True
+        elif sub.key in CancelMode.__members__:
+            _no_args(sub)
+            mode = CancelMode[sub.key]
+        elif sub.key == "TIMEOUT":
+            value = _one_arg(sub)
+            try:
+                timeout = float(value)
+            except ValueError:
+                raise UsageError(f"TIMEOUT needs seconds, not '{value}'") from None
+            if not 0 <= timeout <= 86400:
+                raise UsageError(f"TIMEOUT {value} out of range (0..86400 seconds)")
+        else:
+            raise UsageError(f"unknown CANCEL suboption '{sub.raw}'")
+    if all_vms and not selector.empty:
+        raise UsageError("CANCEL takes either ALL or a machine address, not both")
+    if not all_vms and selector.empty:
+        raise UsageError("CANCEL needs a machine address (e.g. l:LABEL) or ALL")
+    return CancelRequest(selector, all_vms, mode, timeout)

@@ -1,0 +1,206 @@
+"""Build the qemu command line for a managed VM: a pure function of typed inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctys.conf.model import Accelerator, VmConfig
+from ctys.errors import QemuError
+from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.qemu.runtime import VmRuntimeDir
+
+VNC_BASE_PORT = 5900
+# QEMU picks the first free display in [base, VNC_LAST_DISPLAY] itself (-vnc ...,to=N),
+# so two concurrent starts cannot race for one port.
+VNC_LAST_DISPLAY = 99
+
+
+class SerialMode:
+    """Where the guest's first serial port goes."""
+
+    SOCKET = "socket"  # detachable console on a UNIX socket (CLI, XTERM, ...)
+    STDIO = "stdio"  # bound to the calling terminal (CLI0), QEMU monitor on Ctrl-A c
+
+
+class DisplayMode:
+    NONE = "none"
+    SDL = "sdl"
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything that decides one qemu command line."""
+
+    vm: VmConfig
+    binary: str
+    accelerator: Accelerator
+    rundir: VmRuntimeDir
+    serial: str = SerialMode.SOCKET
+    display: str = DisplayMode.NONE
+    vnc: bool = True  # prepare a VNC server for (later) attachment
+    vnc_listen: str = "127.0.0.1"
+    daemonize: bool = True
+    boot: BootSpec | None = None
+    kernel: KernelSpec | None = None
+    argsadd: tuple[str, ...] = ()
+
+
+def qemu_escape(value: str) -> str:
+    """Escape a value inside a comma-separated qemu option (``,`` → ``,,``)."""
+    return value.replace(",", ",,")
+
+
+def disk_format(path: Path) -> str | None:
+    """Image format from the file suffix; ``None`` lets qemu probe."""
+    suffix = path.suffix.lower()
+    if suffix == ".qcow2":
+        return "qcow2"
+    if suffix in (".img", ".raw"):
+        return "raw"
+    if suffix in (".vmdk", ".vdi", ".vhdx"):
+        return suffix[1:]
+    return None
+
+
+def _drive(path: Path, index: int, media: str = "disk") -> list[str]:
+    opts = [f"file={qemu_escape(str(path))}", f"index={index}", f"media={media}"]
+    fmt = disk_format(path) if media == "disk" else "raw"
+    if fmt:
+        opts.append(f"format={fmt}")
+    return ["-drive", ",".join(opts)]
+
+
+def _vnc_arg(spec: LaunchSpec) -> list[str]:
+    if not spec.vnc:
+        return []
+    host = spec.vnc_listen
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6 literal
+    if spec.vm.vncport is not None:
+        display = spec.vm.vncport - VNC_BASE_PORT
+        if not 0 <= display <= 65535 - VNC_BASE_PORT:
+            raise QemuError(
+                f"{spec.vm.conf_path}: VNCPORT {spec.vm.vncport} is not a VNC port (5900 and up)"
+            )
+        return ["-vnc", f"{host}:{display}"]
+    return ["-vnc", f"{host}:0,to={VNC_LAST_DISPLAY}"]
+
+
+def _serial_args(spec: LaunchSpec) -> list[str]:
+    log = qemu_escape(str(spec.rundir.console_log))
+    if spec.serial == SerialMode.STDIO:
+        return [
+            "-chardev",
+            f"stdio,id=ser0,mux=on,signal=off,logfile={log}",
+            "-serial",
+            "chardev:ser0",
+            "-mon",
+            "chardev=ser0,mode=readline",
+        ]
+    sock = qemu_escape(str(spec.rundir.console))
+    return [
+        "-chardev",
+        f"socket,id=ser0,path={sock},server=on,wait=off,logfile={log}",
+        "-serial",
+        "chardev:ser0",
+    ]
+
+
+def _boot_args(spec: LaunchSpec) -> list[str]:
+    """Media and boot order. The boot medium comes last on the command line: the original's
+    LIST relies on the boot image being the last argument."""
+    vm = spec.vm
+    boot = spec.boot
+    mode = boot.mode if boot else None
+    override = boot.path if boot else None
+    disks = list(vm.hdd)
+    cdrom = vm.cdrom
+    fdd = vm.fdd
+    order: str | None = None
+    if mode in (BootMode.HDD, BootMode.VHDD, BootMode.USB):
+        if override:
+            disks = [override, *disks[1:]]
+        if not disks:
+            raise QemuError(f"{vm.conf_path}: BOOTMODE:{mode.value} but no HDD image configured")
+        order = "c"
+    elif mode in (BootMode.CD, BootMode.DVD):
+        cdrom = override or cdrom
+        if cdrom is None:
+            raise QemuError(f"{vm.conf_path}: BOOTMODE:{mode.value} but no CDROM image configured")
+        order = "d"
+    elif mode is BootMode.FDD:
+        fdd = override or fdd
+        if fdd is None:
+            raise QemuError(f"{vm.conf_path}: BOOTMODE:FDD but no FDD image configured")
+        order = "a"
+    elif mode is BootMode.PXE:
+        order = "n"
+
+    args: list[str] = []
+    if order:
+        args += ["-boot", f"order={order}"]
+    media: list[list[str]] = []
+    for index, disk in enumerate(disks):
+        media.append(_drive(disk, index))
+    if fdd is not None:
+        media.append(["-drive", f"file={qemu_escape(str(fdd))},if=floppy,index=0,format=raw"])
+    if cdrom is not None:
+        media.append(_drive(cdrom, 2, media="cdrom"))
+    # The medium we boot from goes last.
+    if order == "d" and cdrom is not None:
+        media.append(media.pop(-1))
+    elif order == "a" and fdd is not None:
+        idx = len(disks)
+        media.append(media.pop(idx))
+    elif disks and order != "n":
+        media.append(media.pop(0))
+    for item in media:
+        args += item
+    kernel = _kernel_args(spec)
+    # Direct kernel boot: the kernel is the boot image, so it goes last.
+    return [*args, *kernel] if kernel else args
+
+
+def _kernel_args(spec: LaunchSpec) -> list[str]:
+    vm = spec.vm
+    k = spec.kernel
+    kernel = k.kernel if k else vm.kernel
+    if kernel is None:
+        return []
+    initrd = (k.initrd if k and k.initrd else None) or (vm.initrd if not k else None)
+    append = (k.append if k and k.append is not None else None) or (
+        vm.append if not k or k.append is None else None
+    )
+    args: list[str] = []
+    if append:
+        args += ["-append", append]
+    if initrd:
+        args += ["-initrd", str(initrd)]
+    args += ["-kernel", str(kernel)]
+    return args
+
+
+def build_argv(spec: LaunchSpec) -> list[str]:
+    """The full qemu argv for ``spec``: identity, accelerator, machine, QMP monitor, pidfile,
+    console, display/VNC, media, then pass-through arguments (conf ARGS, CREATE ARGSADD)
+    before the boot medium."""
+    vm = spec.vm
+    argv = [spec.binary, "-name", qemu_escape(vm.label)]
+    if vm.uuid:
+        argv += ["-uuid", vm.uuid]
+    accel = "kvm" if spec.accelerator is Accelerator.KVM else "tcg"
+    argv += ["-accel", accel]
+    if vm.machine:
+        argv += ["-machine", vm.machine]
+    argv += ["-m", str(vm.memsize_mb), "-smp", str(vm.vcpu)]
+    argv += ["-qmp", f"unix:{qemu_escape(str(spec.rundir.qmp))},server=on,wait=off"]
+    argv += ["-pidfile", str(spec.rundir.pidfile)]
+    argv += _serial_args(spec)
+    argv += ["-display", spec.display]
+    argv += _vnc_arg(spec)
+    if spec.daemonize:
+        argv += ["-daemonize"]
+    argv += list(vm.extra_args) + list(spec.argsadd)
+    argv += _boot_args(spec)
+    return argv

@@ -1,0 +1,32 @@
+"""Boot media choices for one boot (BOOTMODE / KERNEL suboptions), independent of the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+
+class BootMode(Enum):
+    """``BOOTMODE:`` values of the original; several are synonyms for QEMU's -boot letter."""
+
+    CD = "CD"
+    DVD = "DVD"
+    FDD = "FDD"
+    HDD = "HDD"
+    VHDD = "VHDD"
+    USB = "USB"
+    PXE = "PXE"
+
+
+@dataclass(frozen=True)
+class BootSpec:
+    mode: BootMode
+    path: Path | None = None  # overrides the conf's medium for this boot
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    kernel: Path
+    initrd: Path | None = None
+    append: str | None = None

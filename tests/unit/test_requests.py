@@ -1,0 +1,99 @@
+"""QEMU plugin suboptions → typed requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctys.address.model import AddressKind
+from ctys.cli.syntax import ActionCall, Suboption
+from ctys.consoles.kinds import ConsoleKind
+from ctys.errors import UsageError
+from ctys.plugins.qemu.requests import CancelMode, parse_cancel, parse_create
+from ctys.qemu.bootspec import BootMode
+
+
+def call(name: str, *subs: tuple[str, tuple[str, ...]]) -> ActionCall:
+    return ActionCall(name, tuple(Suboption(k, a, f"{k}:{'%'.join(a)}") for k, a in subs))
+
+
+def test_create_full() -> None:
+    req = parse_create(
+        call(
+            "CREATE",
+            ("L", ("vm1",)),
+            ("BASEPATH", ("/a", "/b")),
+            ("CONSOLE", ("vnc",)),
+            ("BOOTMODE", ("cd", "/iso/x.iso")),
+            ("KERNEL", ("/k", "/i", "console=ttyS0 quiet")),
+            ("ARGSADD", ("-device", "virtio-rng-pci")),
+        )
+    )
+    assert req.selector.terms[0].kind is AddressKind.LABEL
+    assert req.selector.terms[0].value == "vm1"
+    assert req.selector.base_paths == (Path("/a"), Path("/b"))
+    assert req.console is ConsoleKind.VNC
+    assert req.boot is not None and req.boot.mode is BootMode.CD
+    assert req.boot.path == Path("/iso/x.iso")
+    assert req.kernel is not None and req.kernel.append == "console=ttyS0 quiet"
+    assert req.argsadd == ("-device", "virtio-rng-pci")
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("L", AddressKind.LABEL),
+        ("LABEL", AddressKind.LABEL),
+        ("UUID", AddressKind.UUID),
+        ("MAC", AddressKind.MAC),
+        ("IP", AddressKind.IP),
+        ("TCP", AddressKind.IP),
+        ("F", AddressKind.FILENAME),
+        ("FILENAME", AddressKind.FILENAME),
+        ("PNAME", AddressKind.FILENAME),
+        ("ID", AddressKind.ID),
+    ],
+)
+def test_address_keys(key: str, kind: AddressKind) -> None:
+    assert parse_create(call("CREATE", (key, ("x",)))).selector.terms[0].kind is kind
+
+
+@pytest.mark.parametrize(
+    ("subs", "message"),
+    [
+        ((("BOGUS", ()),), "unknown CREATE suboption 'BOGUS:'"),
+        ((("BOOTMODE", ("TAPE",)),), "unknown boot mode 'TAPE'"),
+        ((("CONSOLE", ("TTY",)),), "unknown console"),
+        ((("L", ()),), "needs exactly one value"),
+        ((("L", ("a", "b")),), "needs exactly one value"),
+        ((("KERNEL", ()),), "expected KERNEL:IMAGE"),
+        ((("CONNECT", ("x",)),), "takes no value"),
+    ],
+)
+def test_create_errors(subs: tuple[tuple[str, tuple[str, ...]], ...], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_create(call("CREATE", *subs))
+
+
+def test_cancel_modes_and_timeout() -> None:
+    req = parse_cancel(call("CANCEL", ("L", ("vm1",)), ("FORCE", ()), ("TIMEOUT", ("5",))))
+    assert req.mode is CancelMode.FORCE
+    assert req.timeout == 5.0
+    assert parse_cancel(call("CANCEL", ("ALL", ()))).all_vms
+    assert parse_cancel(call("CANCEL", ("L", ("v",)))).mode is CancelMode.POWEROFF
+
+
+@pytest.mark.parametrize(
+    ("subs", "message"),
+    [
+        ((), "needs a machine address"),
+        ((("ALL", ()), ("L", ("v",))), "either ALL or a machine address"),
+        ((("L", ("v",)), ("TIMEOUT", ("soon",))), "TIMEOUT needs seconds"),
+        ((("L", ("v",)), ("TIMEOUT", ("-1",))), "out of range"),
+        ((("L", ("v",)), ("HALT", ())), "unknown CANCEL suboption"),
+    ],
+)
+def test_cancel_errors(subs: tuple[tuple[str, tuple[str, ...]], ...], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_cancel(call("CANCEL", *subs))
