@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install what ctys needs on a Debian machine: QEMU, the tools that build the test guest,
+# OpenSSH, and the Python package with its test extras in ./.venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+    qemu-system-x86 qemu-utils busybox-static cpio openssh-server openssh-client \
+    python3-venv python3-pip ca-certificates
+# The cloud kernel of the test guest is fetched by `apt-get download` into the user's cache.
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'

@@ -1,0 +1,371 @@
+"""Scan a ctys command line into a typed ``Invocation`` (SPEC §1).
+
+Syntax::
+
+    ctys [-t TYPE | -T TYPE[,TYPE...]|ALL] -a ACTION[=SUBOPTS] [generic options] [TARGET ...]
+
+``SUBOPTS`` is ``SUBOPT[,SUBOPT...]``, each ``KEY[:ARG[%ARG...]]``. A backslash escapes
+``,``, ``%`` and itself inside suboptions (``ARGSADD:-device%e1000\\,netdev=n0``), so qemu
+arguments holding commas can be passed through.
+
+Everything here is pure: no I/O, no environment. Every malformed input raises ``UsageError``
+whose message names the offending token.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ctys.cli.syntax import (
+    ActionCall,
+    CacheControl,
+    Invocation,
+    OutputFormat,
+    Suboption,
+    Target,
+)
+from ctys.errors import UsageError
+
+__all__ = [
+    "parse_action",
+    "parse_output_spec",
+    "parse_suboptions",
+    "parse_target",
+    "scan_argv",
+]
+
+# Options taking a value (next word, or attached: ``-tQEMU``).
+_VALUE_OPTIONS = frozenset("tTacCgrbzSdlo")
+_ESCAPABLE = frozenset(",%\\")
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*", re.ASCII)
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+_GEOMETRY = re.compile(r"[1-9][0-9]*x[1-9][0-9]*(?:[+-][0-9]+[+-][0-9]+)?", re.ASCII)
+_UINT = re.compile(r"[0-9]+", re.ASCII)
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\$?", re.ASCII)
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?\]", re.ASCII)
+
+_TRUE_WORDS = frozenset({"1", "on", "yes", "true"})
+_FALSE_WORDS = frozenset({"0", "off", "no", "false"})
+# Second field of ``-b``: the original's sync/async mode. Accepted for compatibility.
+_SYNC_WORDS = frozenset({"0", "1", "2", "sync", "async"})
+
+
+@dataclass
+class _RawArgs:
+    """First pass: option values as typed, before conversion."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    help_level: int = 0
+    version: bool = False
+    target_words: list[str] = field(default_factory=list)
+
+
+def scan_argv(argv: Sequence[str]) -> Invocation:
+    """Parse ctys arguments (without the program name) into an ``Invocation``.
+
+    ``plugin_types`` is empty when neither ``-t`` nor ``-T`` was given, so the caller can tell
+    ``ctys -h`` (general help) from ``ctys -t QEMU -h`` (plugin help); ``ctys.cli.main``
+    substitutes the default plugin. Raises ``UsageError`` naming the bad token.
+    """
+    raw = _collect(argv)
+    return _build(raw)
+
+
+def _collect(argv: Sequence[str]) -> _RawArgs:
+    raw = _RawArgs()
+    words = list(argv)
+    index = 0
+    options_done = False
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if options_done or not word.startswith("-") or word == "-":
+            raw.target_words.append(word)
+            continue
+        if word == "--":
+            options_done = True
+        elif word in ("-h", "--help"):
+            raw.help_level = max(raw.help_level, 1)
+        elif word == "-H":
+            raw.help_level = 2
+        elif word in ("-V", "--version"):
+            raw.version = True
+        else:
+            letter = word[1]
+            if word.startswith("--") or letter not in _VALUE_OPTIONS:
+                raise UsageError(f"unknown option '{word}'")
+            if len(word) > 2:
+                value = word[2:]
+            else:
+                if index >= len(words):
+                    raise UsageError(f"option '{word}' needs a value")
+                value = words[index]
+                index += 1
+                # A missing value followed by another option is a typo, not a value.
+                if value.startswith("-") and len(value) > 1:
+                    raise UsageError(f"option '{word}' needs a value, got '{value}'")
+            if letter in raw.values:
+                raise UsageError(f"option '-{letter}' given twice")
+            raw.values[letter] = value
+    return raw
+
+
+def _build(raw: _RawArgs) -> Invocation:
+    values = raw.values
+    output_format, output_fields = parse_output_spec(values["o"]) if "o" in values else (None, ())
+    return Invocation(
+        plugin_types=_plugin_types(values.get("t"), values.get("T")),
+        action=parse_action(values["a"]) if "a" in values else None,
+        help_level=raw.help_level,
+        debug=_uint("-d", values["d"]) if "d" in values else 0,
+        cache_path=_non_empty("-c", values["c"]) if "c" in values else None,
+        cache_control=_cache_control(values["C"]) if "C" in values else CacheControl.ON,
+        geometry=_geometry(values["g"]) if "g" in values else None,
+        resolution=_non_empty("-r", values["r"]) if "r" in values else None,
+        background=_background(values["b"]) if "b" in values else None,
+        pty=_pty(values["z"]) if "z" in values else None,
+        signals_ignore=_signals(values["S"]) if "S" in values else (),
+        remote_user=_user("-l", values["l"]) if "l" in values else None,
+        output_fields=output_fields,
+        output_format=output_format or OutputFormat.TABLE,
+        version=raw.version,
+        targets=tuple(parse_target(w) for w in raw.target_words) or (Target("localhost"),),
+    )
+
+
+# --- plugin types ----------------------------------------------------------------------
+
+
+def _type_name(option: str, text: str) -> str:
+    if not _NAME.fullmatch(text):
+        raise UsageError(f"bad plugin type '{text}' for {option}")
+    return text.upper()
+
+
+def _plugin_types(single: str | None, several: str | None) -> tuple[str, ...]:
+    chosen = _type_name("-t", single) if single is not None else None
+    if several is None:
+        return (chosen,) if chosen else ()
+    names = tuple(_type_name("-T", part) for part in several.split(","))
+    if "ALL" in names and len(names) > 1:
+        raise UsageError(f"'ALL' must stand alone in -T '{several}'")
+    if chosen is None:
+        return names
+    # -T says which plugins to load, -t which one acts: the acting one must be loaded.
+    if names != ("ALL",) and chosen not in names:
+        raise UsageError(f"type '{single}' of -t is not among -T '{several}'")
+    return (chosen,)
+
+
+# --- action and suboptions -------------------------------------------------------------
+
+
+def parse_action(text: str) -> ActionCall:
+    """Parse ``NAME[=SUBOPTS]``: the name upper-cased, the suboptions in order."""
+    name, sep, subopts = text.partition("=")
+    if not _NAME.fullmatch(name):
+        raise UsageError(f"bad action name '{name}' in -a '{text}'")
+    if sep and not subopts:
+        raise UsageError(f"empty suboption list in -a '{text}'")
+    return ActionCall(name.upper(), parse_suboptions(subopts) if sep else ())
+
+
+def parse_suboptions(text: str) -> tuple[Suboption, ...]:
+    """Parse ``KEY[:ARG[%ARG...]][,...]``; keys upper-cased, args keep case and spaces."""
+    pieces = _split_escaped(text, ",")
+    if "" in pieces:
+        raise UsageError(f"empty suboption in '{text}'")
+    return tuple(_parse_suboption(piece) for piece in pieces)
+
+
+def _parse_suboption(raw: str) -> Suboption:
+    key, sep, args_text = raw.partition(":")
+    if not key:
+        raise UsageError(f"suboption '{raw}' has an empty key")
+    if not _KEY.fullmatch(key):
+        raise UsageError(f"bad suboption key '{key}' in '{raw}'")
+    if not sep:
+        return Suboption(key.upper(), (), raw)
+    if not args_text:
+        raise UsageError(f"suboption '{raw}' has ':' but no argument")
+    args = tuple(_unescape(part) for part in _split_escaped(args_text, "%"))
+    return Suboption(key.upper(), args, raw)
+
+
+def _split_escaped(text: str, separator: str) -> list[str]:
+    """Split at unescaped ``separator``; escapes stay in the pieces for a later pass."""
+    pieces: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPABLE:
+            current.append(text[index : index + 2])
+            index += 2
+            continue
+        if char == separator:
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    pieces.append("".join(current))
+    return pieces
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        if text[index] == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPABLE:
+            out.append(text[index + 1])
+            index += 2
+        else:
+            out.append(text[index])
+            index += 1
+    return "".join(out)
+
+
+# --- targets ---------------------------------------------------------------------------
+
+
+def parse_target(word: str) -> Target:
+    """Parse ``[user@]host['(' target-local options ')']``.
+
+    The parenthesised options are split shell-style and checked with the same rules as the
+    global options (they may not name further targets).
+    """
+    head, paren, rest = word.partition("(")
+    options: tuple[str, ...] = ()
+    if paren:
+        if not _closes_at_end(rest):
+            raise UsageError(f"unbalanced parentheses in target '{word}'")
+        options = _target_options(word, rest[:-1])
+    elif ")" in word:
+        raise UsageError(f"unbalanced parentheses in target '{word}'")
+    user, at, host = head.rpartition("@")
+    if not host:
+        raise UsageError(f"target '{word}' has no host")
+    if not _HOST.fullmatch(host):
+        raise UsageError(f"bad host '{host}' in target '{word}'")
+    if at and not _USER.fullmatch(user):
+        raise UsageError(f"bad user '{user}' in target '{word}'")
+    return Target(host, user if at else None, options)
+
+
+def _closes_at_end(rest: str) -> bool:
+    """True if ``'(' + rest`` is one balanced group ending at the last character."""
+    depth = 1
+    for index, char in enumerate(rest):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return index == len(rest) - 1
+    return False
+
+
+def _target_options(word: str, inner: str) -> tuple[str, ...]:
+    try:
+        options = tuple(shlex.split(inner))
+    except ValueError as exc:
+        raise UsageError(f"bad options in target '{word}': {exc}") from exc
+    raw = _collect(options)
+    if raw.target_words:
+        raise UsageError(f"non-option '{raw.target_words[0]}' in options of target '{word}'")
+    _build(raw)  # validate values now, so a bad remote option fails before any fan-out
+    return options
+
+
+# --- generic option values ---------------------------------------------------------------
+
+
+def _non_empty(option: str, text: str) -> str:
+    if not text:
+        raise UsageError(f"option '{option}' needs a non-empty value")
+    return text
+
+
+def _uint(option: str, text: str) -> int:
+    if not _UINT.fullmatch(text):
+        raise UsageError(f"bad value '{text}' for {option}: expected a number >= 0")
+    return int(text)
+
+
+def _cache_control(text: str) -> CacheControl:
+    try:
+        return CacheControl(text.lower())
+    except ValueError:
+        choices = "|".join(c.value for c in CacheControl)
+        raise UsageError(f"bad value '{text}' for -C: expected {choices}") from None
+
+
+def _geometry(text: str) -> str:
+    if not _GEOMETRY.fullmatch(text):
+        raise UsageError(f"bad geometry '{text}' for -g: expected WxH[+X+Y]")
+    return text
+
+
+def _background(text: str) -> bool:
+    mode, _, sync = text.lower().partition(",")
+    if mode not in _TRUE_WORDS | _FALSE_WORDS or (sync and sync not in _SYNC_WORDS):
+        raise UsageError(f"bad value '{text}' for -b: expected 0|1|off|on[,sync|async]")
+    return mode in _TRUE_WORDS
+
+
+def _pty(text: str) -> int:
+    lowered = text.lower()
+    if lowered == "pty":
+        return 1
+    if lowered == "nopty":
+        return 0
+    if not _UINT.fullmatch(text):
+        raise UsageError(f"bad value '{text}' for -z: expected pty|nopty|NUMBER")
+    return int(text)
+
+
+def _signals(text: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for part in text.split(","):
+        name = part.upper()
+        if name.startswith("SIG") and len(name) > 3:
+            name = name[3:]
+        if f"SIG{name}" not in signal.Signals.__members__ and not _is_signal_number(name):
+            raise UsageError(f"bad signal '{part}' in -S '{text}'")
+        names.append(name)
+    return tuple(names)
+
+
+def _is_signal_number(text: str) -> bool:
+    return bool(_UINT.fullmatch(text)) and int(text) in {s.value for s in signal.Signals}
+
+
+def _user(option: str, text: str) -> str:
+    if not _USER.fullmatch(text):
+        raise UsageError(f"bad user '{text}' for {option}")
+    return text
+
+
+def parse_output_spec(text: str) -> tuple[OutputFormat | None, tuple[str, ...]]:
+    """Parse ``-o``: comma list of field names plus at most one format word.
+
+    ``table``, ``terse`` and ``json`` (any case) select the format; every other item is a field
+    name, upper-cased (``-o terse,label,uuid`` -> TERSE with fields LABEL, UUID).
+    """
+    formats = {f.value: f for f in OutputFormat}
+    chosen: OutputFormat | None = None
+    fields: list[str] = []
+    for part in text.split(","):
+        lowered = part.lower()
+        if lowered in formats:
+            if chosen is not None:
+                raise UsageError(f"two output formats in -o '{text}'")
+            chosen = formats[lowered]
+        elif _KEY.fullmatch(part):
+            fields.append(part.upper())
+        else:
+            raise UsageError(f"bad output field '{part}' in -o '{text}'")
+    return chosen, tuple(fields)

@@ -1,0 +1,73 @@
+"""The general help of ``ctys -h`` / ``ctys -H`` as plain text (no rich: start-up must be fast).
+
+Plugin and action help come from the plugin itself (``Plugin.help``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+SYNOPSIS = """\
+usage: ctys [-t TYPE | -T TYPE[,TYPE...]|ALL] -a ACTION[=SUBOPTS] [OPTIONS] [TARGET ...]
+       ctys -h | -H | -V"""
+
+_SHORT = """\
+Manage virtual machines (QEMU/KVM) on this host or on remote targets.
+
+Selection and action:
+  -t TYPE              session type (plugin) to act on; default QEMU
+  -T TYPE,...|ALL      plugins to load; ALL = every installed plugin
+  -a ACTION[=SUBOPTS]  action and its suboptions, e.g. CREATE, CANCEL, LIST, ENUMERATE, INFO
+
+Suboptions:  KEY[:ARG[%ARG...]][,KEY...]
+  ','  separates suboptions       ':'  separates a key from its arguments
+  '%'  separates arguments        '\\'  escapes ',' '%' '\\' inside arguments
+  keys are case-insensitive (l:vm1 == L:vm1); arguments keep their case
+
+Generic options:
+  -c PATH        inventory (name-service cache) location
+  -C MODE        cache control: on|off|rebuild|clear|list
+  -g WxH[+X+Y]   console window geometry
+  -r RES         resolution (not supported by QEMU)
+  -b MODE[,SYNC] 1|on = background, 0|off = foreground
+  -z pty|nopty|N pseudo-terminal allocation for remote targets
+  -S SIG,...     signals to ignore (INT,TSTP,QUIT)
+  -d LEVEL       debug level; 2 or more shows tracebacks
+  -l USER        remote user
+  -o SPEC        output: comma list of field names and/or one of table|terse|json
+  -h / -H        short / long help (with -t or -a: plugin / action help)
+  -V, --version  print the version
+
+Targets:  [user@]host['(' target-local options ')']   (default: localhost)
+
+Examples:
+  ctys -t QEMU -a CREATE=l:demo,CONSOLE:CLI
+  ctys -t QEMU -a LIST
+  ctys -t QEMU -a LIST -o terse,LABEL,UUID
+  ctys -t QEMU -a CANCEL=l:demo,TIMEOUT:20
+  ctys -t QEMU -a CREATE=l:vm1 host1'(-d 1)' admin@host2"""
+
+_LONG = """\
+Details:
+  Options take their value as the next word or attached (-tQEMU). Each option may be given
+  once; '--' ends the options, every later word is a target.
+  -a NAME=SUBOPTS: a suboption is KEY, or KEY:ARGS where ARGS is split at '%'.
+    BOOTMODE:CD%/iso/x.iso        -> key BOOTMODE, args CD, /iso/x.iso
+    KERNEL:/k%/i%console=ttyS0    -> spaces and '=' are kept inside arguments
+    ARGSADD:-device%e1000\\,netdev=n0 -> '\\,' is a literal comma
+  -o: 'table' (default), 'terse' (';'-separated lines) or 'json' selects the format; every
+    other item is a field name (LABEL, UUID, MAC, IP, ...) choosing the columns.
+  -b 0,2 (the original's foreground+sync form) is accepted; only the first field is used.
+  Target-local options apply to one target only: host1'(-a CREATE=l:vm1 -d 2)'.
+
+Exit status: 0 success, 1 error, 2 usage error, 130 interrupted."""
+
+
+def general_help(long: bool, plugins: Sequence[str] = ()) -> str:
+    """Help for ``ctys -h`` (``long=False``) or ``ctys -H`` (adds details and plugin list)."""
+    parts = [SYNOPSIS, _SHORT]
+    if long:
+        parts.append(_LONG)
+        listing = ", ".join(plugins) if plugins else "none installed"
+        parts.append(f"Installed plugins: {listing}")
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,119 @@
+"""``ctys`` entry point: scan argv, answer -h/-H/-V, dispatch the action to its plugin.
+
+Errors become exit codes in exactly one place (``main``). Only cheap modules are imported at
+module level: plugins (and whatever they import, e.g. rich) load when an action needs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TextIO
+
+from ctys.cli.argscan import scan_argv
+from ctys.cli.syntax import Invocation, Target
+from ctys.errors import CtysError, UsageError
+
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the pipe
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ctys command line (``sys.argv[1:]`` when ``argv`` is None); return exit status."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = 0
+    try:
+        invocation = scan_argv(args)
+        debug = invocation.debug
+        return run_invocation(invocation, sys.stdout, sys.stderr)
+    except CtysError as exc:
+        if debug >= 2:
+            raise
+        print(f"ctys: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
+    """Answer help/version or run the action on every selected plugin; raise ``CtysError``."""
+    if invocation.version:
+        from ctys import __version__
+
+        print(f"ctys {__version__}", file=out)
+        return 0
+    if invocation.help_level:
+        out.write(_help_text(invocation))
+        return 0
+    action = invocation.action
+    if action is None:
+        raise UsageError("no action given: use -a ACTION (see ctys -h)")
+    check_targets(invocation.targets)
+
+    from ctys.plugins.base import RunContext
+    from ctys.plugins.registry import load_plugin, resolve_types
+
+    types = resolve_types(invocation.plugin_types)
+    invocation = replace(invocation, plugin_types=types)
+    context = RunContext(invocation=invocation, out=out, err=err)
+    status = 0
+    for name in types:
+        plugin = load_plugin(name)
+        _require_action(plugin.name, plugin.actions(), action.name)
+        status = max(status, plugin.run(action, context))
+    return status
+
+
+def check_targets(targets: Sequence[Target]) -> None:
+    """Refuse what the local-only dispatcher cannot do yet (replaced by the remote layer)."""
+    for target in targets:
+        if not target.is_local:
+            host = f"{target.user}@{target.host}" if target.user else target.host
+            raise CtysError(f"remote targets are not supported yet: {host}")
+        if target.options:
+            raise CtysError(f"target-local options are not supported yet: {target.host}")
+
+
+def _help_text(invocation: Invocation) -> str:
+    from ctys.cli.helptext import general_help
+
+    long = invocation.help_level >= 2
+    if not invocation.plugin_types and invocation.action is None:
+        plugins: tuple[str, ...] = ()
+        if long:
+            from ctys.plugins.registry import known_plugins
+
+            plugins = known_plugins()
+        return general_help(long, plugins)
+
+    from ctys.plugins.registry import load_plugin, resolve_types
+
+    texts: list[str] = []
+    for name in resolve_types(invocation.plugin_types):
+        plugin = load_plugin(name)
+        action = invocation.action.name if invocation.action else None
+        if action is not None:
+            _require_action(plugin.name, plugin.actions(), action)
+        texts.append(plugin.help(action).rstrip("\n") + "\n")
+    return "\n".join(texts)
+
+
+def _require_action(plugin: str, actions: Mapping[str, str], action: str) -> None:
+    if action not in actions:
+        known = ", ".join(sorted(actions))
+        raise UsageError(f"unknown action '{action}' for {plugin} (known: {known})")
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit; after EPIPE that would print another error. Point the
+    # descriptor at /dev/null so the exit is quiet.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

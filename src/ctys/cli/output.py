@@ -1,0 +1,116 @@
+"""Print result rows (LIST, ENUMERATE, INFO) as a table, terse ``;``-lines or JSON.
+
+Rows are plain mappings from field name to value; the caller picks the fields and their
+order. ``rich`` is imported only when a table is drawn: CLI start-up time matters and the
+machine formats never need it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import PurePath
+from typing import TextIO
+
+from ctys.cli.syntax import OutputFormat
+
+TERSE_SEPARATOR = ";"
+# Wide enough that a table written to a pipe or file is never wrapped.
+_UNWRAPPED_WIDTH = 10_000
+
+
+def render(
+    rows: Sequence[Mapping[str, object]],
+    fields: Sequence[str],
+    fmt: OutputFormat,
+    out: TextIO,
+    *,
+    title: bool = True,
+) -> None:
+    """Write ``rows`` (only ``fields``, in that order) to ``out`` in ``fmt``.
+
+    ``title``: header line for TABLE and TERSE; JSON always carries the field names.
+    A field missing from a row prints empty (``null`` in JSON).
+    """
+    if fmt is OutputFormat.JSON:
+        _render_json(rows, fields, out)
+    elif fmt is OutputFormat.TERSE:
+        _render_terse(rows, fields, out, title=title)
+    else:
+        _render_table(rows, fields, out, title=title)
+
+
+def text_value(value: object) -> str:
+    """A value as a table/terse cell: ``None`` empty, booleans ``yes``/``no``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def escape_terse(text: str) -> str:
+    """Escape a terse cell so one record stays one line with a fixed number of ``;``:
+    ``\\`` → ``\\\\``, ``;`` → ``\\;``, newline → ``\\n``, carriage return → ``\\r``."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace(TERSE_SEPARATOR, "\\" + TERSE_SEPARATOR)
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
+
+
+def _json_value(value: object) -> object:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return str(value)
+
+
+def _render_json(rows: Sequence[Mapping[str, object]], fields: Sequence[str], out: TextIO) -> None:
+    data = [{f: _json_value(row.get(f)) for f in fields} for row in rows]
+    out.write(json.dumps(data, indent=2))
+    out.write("\n")
+
+
+def _render_terse(
+    rows: Sequence[Mapping[str, object]], fields: Sequence[str], out: TextIO, *, title: bool
+) -> None:
+    if title:
+        out.write(TERSE_SEPARATOR.join(escape_terse(f) for f in fields) + "\n")
+    for row in rows:
+        cells = (escape_terse(text_value(row.get(f))) for f in fields)
+        out.write(TERSE_SEPARATOR.join(cells) + "\n")
+
+
+def _render_table(
+    rows: Sequence[Mapping[str, object]], fields: Sequence[str], out: TextIO, *, title: bool
+) -> None:
+    from rich.console import Console  # lazily: see module docstring
+    from rich.table import Table
+    from rich.text import Text
+
+    is_tty = out.isatty()
+    # Off a terminal: draw into a buffer, then drop rich's cell padding at line ends.
+    buffer = io.StringIO()
+    console = Console(
+        file=out if is_tty else buffer,
+        width=None if is_tty else _UNWRAPPED_WIDTH,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=not is_tty,
+    )
+    table = Table(show_header=title, box=None, pad_edge=False, header_style="bold")
+    for name in fields:
+        table.add_column(name, no_wrap=not is_tty, overflow="fold")
+    for row in rows:
+        # Text cells: values such as "[x]" are data, never rich markup.
+        table.add_row(*(Text(text_value(row.get(f))) for f in fields))
+    console.print(table)
+    if not is_tty:
+        out.writelines(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
