@@ -34,7 +34,9 @@ def managed_instance(runtime: RuntimeDir, vmid: str) -> RunningVm | None:
     return None
 
 
-def foreign_instance(vm: VmConfig, processes: list[QemuProcess] | None = None) -> QemuProcess | None:
+def foreign_instance(
+    vm: VmConfig, processes: list[QemuProcess] | None = None
+) -> QemuProcess | None:
     """A qemu not started by us (another user, another tool) running this VM: same UUID,
     or the same boot disk."""
     procs = processes if processes is not None else scan_qemu_processes()

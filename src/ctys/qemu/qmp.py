@@ -7,6 +7,7 @@ hard timeout so a monitor that stops answering never hangs the caller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,8 @@ async def _execute_many(
             results.append(await asyncio.wait_for(client.execute(name, arguments), timeout))
         return results
     finally:
-        try:
+        with contextlib.suppress(QMPError, OSError, TimeoutError):
             await asyncio.wait_for(client.disconnect(), timeout)
-        except (QMPError, OSError, TimeoutError):
-            pass
 
 
 def qmp_execute_many(
@@ -49,7 +48,9 @@ def qmp_execute_many(
     try:
         return asyncio.run(_execute_many(socket_path, commands, timeout))
     except TimeoutError as exc:
-        raise QmpUnavailable(f"QMP socket {socket_path} did not answer within {timeout:g}s") from exc
+        raise QmpUnavailable(
+            f"QMP socket {socket_path} did not answer within {timeout:g}s"
+        ) from exc
     except (QMPError, OSError, EOFError) as exc:
         detail = str(exc) or type(exc).__name__
         raise QmpUnavailable(f"QMP socket {socket_path}: {detail}") from exc

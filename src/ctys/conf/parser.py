@@ -1,0 +1,534 @@
+"""Parse a VM conf file — shell-style assignments plus ``#@#KEY = value`` ctys keys.
+
+The original ctys *sourced* these files in a shell; we read them as data. A small
+hand-written scanner walks the text once, left to right, so that ``$VAR`` expands to
+what was assigned *before* it (exactly like a shell would), and anything a shell would
+execute — commands, ``$(...)``, backticks, control flow, functions — is refused with a
+``ConfError`` naming file and line. Nothing is ever executed and nothing outside the
+text (environment, filesystem) influences the result. ``docs/conf-format.md`` is the
+user-facing description of the format.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from ctys.conf.model import RawConf
+from ctys.errors import ConfError
+
+MAX_CONF_BYTES = 1024 * 1024
+"""Conf files are a few hundred bytes; anything above this is not a conf file."""
+
+MAGIC_PREFIX = "MAGICID-"
+
+_BLANKS = " \t"
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_CHARS = _NAME_START | frozenset("0123456789")
+_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# Unquoted, these would make a shell pipe, redirect, background or open a subshell.
+_OPERATORS = frozenset("|&<>()")
+# Runs of characters with no meaning in an unquoted word / inside double quotes.
+_PLAIN_UNQUOTED = re.compile(r"[^ \t\n;\\'\"$`|&<>()]+")
+# (stops at ' < > too: inside "${VAR:-...}" those are checked one by one)
+_PLAIN_DOUBLE_QUOTED = re.compile(r"[^\"\\$`}'<>]+")
+_SPECIAL_PARAMS = frozenset("0123456789@*#?$!-")
+# First words of shell statements that are code, not data (named in the error message).
+_SHELL_KEYWORDS = (
+    "if then else elif fi for while until do done case esac select in time ! [[ ]] { }"
+)
+_SHELL_WORDS = frozenset(_SHELL_KEYWORDS.split())
+# ${NAME<op>word} forms we support; longest first so ':-' wins over '-'.
+_BRACE_OPS = (":-", ":+", "-", "+")
+_SHOWN_TEXT = 40
+
+
+@dataclass(frozen=True)
+class SourceLines:
+    """Line (1-based) where each variable / ctys key of a RawConf was last assigned.
+
+    Kept beside ``RawConf`` (whose fields are fixed) so later checks — a bad number in
+    ``#@#VCPU`` — can point at the line that holds it.
+    """
+
+    variables: Mapping[str, int]
+    keys: Mapping[str, int]
+
+
+def parse_conf_text(text: str, path: Path) -> RawConf:
+    """Parse conf-file ``text`` (read from ``path``, used only for messages and the result).
+
+    Raises ``ConfError(path, line, message)`` for anything that is not an assignment,
+    a comment, a ctys key or a blank line, and for forbidden constructs.
+    """
+    return parse_conf_text_with_lines(text, path)[0]
+
+
+def parse_conf_text_with_lines(text: str, path: Path) -> tuple[RawConf, SourceLines]:
+    """Like ``parse_conf_text`` but also returns where each name was assigned."""
+    scanner = _Scanner(text.replace("\r\n", "\n"), str(path), line=1, variables={})
+    scanner.parse_file()
+    raw = RawConf(
+        path=path,
+        variables=MappingProxyType(dict(scanner.variables)),
+        keys=MappingProxyType(dict(scanner.keys)),
+        magic=frozenset(scanner.magic),
+    )
+    lines = SourceLines(
+        variables=MappingProxyType(dict(scanner.variable_lines)),
+        keys=MappingProxyType(dict(scanner.key_lines)),
+    )
+    return raw, lines
+
+
+def read_conf(path: Path) -> RawConf:
+    """Read and parse the conf file at ``path``; every failure is a ``ConfError``."""
+    return read_conf_with_lines(path)[0]
+
+
+def read_conf_with_lines(path: Path) -> tuple[RawConf, SourceLines]:
+    """Like ``read_conf`` but also returns where each name was assigned."""
+    return parse_conf_text_with_lines(read_conf_text(path), path)
+
+
+def read_conf_text(path: Path) -> str:
+    """Read ``path`` as UTF-8 text, refusing non-regular, binary, undecodable or huge files."""
+    where = str(path)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfError(where, 0, "not a regular file")
+        with path.open("rb") as stream:
+            # Read one byte past the limit: catches files that grew after stat() too.
+            data = stream.read(MAX_CONF_BYTES + 1)
+    except OSError as err:
+        raise ConfError(where, 0, f"cannot read conf file: {err.strerror or err}") from err
+    if len(data) > MAX_CONF_BYTES:
+        raise ConfError(where, 0, f"larger than {MAX_CONF_BYTES} bytes, not a conf file")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ConfError(where, data.count(b"\n", 0, nul) + 1, "binary content (NUL byte)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        bad = data[err.start]
+        raise ConfError(where, line, f"not UTF-8 text (byte 0x{bad:02x})") from err
+    return text.removeprefix("\ufeff")
+
+
+class _Scanner:
+    """One left-to-right pass over conf text. ``pos`` indexes ``text``; ``line`` tracks it.
+
+    The same class scans a whole file and, on a fresh instance over one line's tail, the
+    value of a ctys key — both share the ``variables`` dict so expansion sees the same names.
+    """
+
+    def __init__(self, text: str, path: str, line: int, variables: dict[str, str]) -> None:
+        self.text = text
+        self.path = path
+        self.pos = 0
+        self.line = line
+        self.variables = variables
+        self.variable_lines: dict[str, int] = {}
+        self.keys: dict[str, str] = {}
+        self.key_lines: dict[str, int] = {}
+        self.magic: set[str] = set()
+
+    # -- low level ------------------------------------------------------------------
+
+    def error(self, message: str, line: int | None = None) -> ConfError:
+        return ConfError(self.path, self.line if line is None else line, message)
+
+    def peek(self, ahead: int = 0) -> str:
+        """The character ``ahead`` places on, or "" at end of text.
+
+        Backslash-newline pairs are invisible here, as in a shell, which drops them before
+        it even splits words (``$A\\<newline>B`` is ``$AB``). ``pos`` is first moved past
+        any such pair, so code that then reads ``text`` directly starts at a real char.
+        Callers reading single quotes, comments and escapes go to ``text`` directly,
+        because there the pairs are not continuations.
+        """
+        self.skip_continuations()
+        index = self.pos
+        for _ in range(ahead):
+            index += 1
+            while self.text.startswith("\\\n", index):
+                index += 2
+        return self.text[index] if index < len(self.text) else ""
+
+    def skip_continuations(self) -> None:
+        while self.text.startswith("\\\n", self.pos):
+            self.pos += 2
+            self.line += 1
+
+    def advance(self, count: int = 1) -> None:
+        """Consume ``count`` characters as ``peek`` sees them (skipping continuations)."""
+        for _ in range(count):
+            self.skip_continuations()
+            self.consume_raw(1)
+
+    def consume_raw(self, count: int) -> None:
+        """Consume ``count`` characters of ``text`` exactly (for escapes and quotes)."""
+        end = min(self.pos + count, len(self.text))
+        self.line += self.text.count("\n", self.pos, end)
+        self.pos = end
+
+    def at_end(self) -> bool:
+        return self.peek() == ""
+
+    def skip_blanks(self) -> None:
+        while self.peek() and self.peek() in _BLANKS:
+            self.advance()
+
+    def scan_name(self) -> str:
+        chars: list[str] = []
+        if self.peek() and self.peek() in _NAME_START:
+            while self.peek() and self.peek() in _NAME_CHARS:
+                chars.append(self.peek())
+                self.advance()
+        return "".join(chars)
+
+    def take_run(self, plain: re.Pattern[str]) -> str:
+        """Consume the run of ``plain`` chars at ``pos`` (at least the current char): one
+        slice instead of a call per character. Runs hold no backslash, so no continuation."""
+        self.skip_continuations()
+        match = plain.match(self.text, self.pos)
+        end = match.end() if match and match.end() > self.pos else self.pos + 1
+        run = self.text[self.pos : end]
+        self.consume_raw(end - self.pos)
+        return run
+
+    def starts_with(self, token: str) -> bool:
+        return all(self.peek(i) == char for i, char in enumerate(token))
+
+    def rest_of_line(self) -> str:
+        end = self.text.find("\n", self.pos)
+        return self.text[self.pos : len(self.text) if end < 0 else end]
+
+    def skip_to_line_end(self) -> None:
+        end = self.text.find("\n", self.pos)
+        self.pos = len(self.text) if end < 0 else end
+
+    # -- statements -----------------------------------------------------------------
+
+    def parse_file(self) -> None:
+        nul = self.text.find("\0")
+        if nul >= 0:
+            raise self.error("binary content (NUL byte)", self.text.count("\n", 0, nul) + 1)
+        while not self.at_end():
+            self.parse_statement()
+
+    def parse_statement(self) -> None:
+        self.skip_blanks()
+        char = self.peek()
+        if char == "":
+            return
+        if char == "\n":
+            self.advance()
+        elif char == "#":
+            self.parse_comment()
+        elif char == ";":
+            raise self.error("unexpected ';' (empty statement)")
+        else:
+            self.parse_assignments()
+
+    def parse_comment(self) -> None:
+        if self.text.startswith("#@#", self.pos):
+            line = self.line
+            self.advance(3)
+            self.parse_ctys_key(self.rest_of_line(), line)
+        self.skip_to_line_end()
+
+    def parse_ctys_key(self, rest: str, line: int) -> None:
+        match = _KEY_NAME.match(rest)
+        if match is None:
+            return  # '#@#' followed by prose or decoration: an ordinary comment
+        name = match.group().upper()
+        after = rest[match.end() :].lstrip(_BLANKS)
+        if name.startswith(MAGIC_PREFIX):
+            # A marker: whatever follows it carries no meaning.
+            self.magic.add(name)
+            return
+        if not after:
+            value = ""
+        elif after.startswith("="):
+            value = _Scanner(after[1:].strip(_BLANKS), self.path, line, self.variables).key_value()
+        else:
+            raise self.error(f"ctys key '{name}' needs '=' before its value", line)
+        self.keys[name] = value
+        self.key_lines[name] = line
+
+    def parse_assignments(self) -> None:
+        """``[export] NAME=word [NAME=word ...]`` up to a newline, ';' or comment."""
+        exported = self.at_export()
+        if exported:
+            self.advance(len("export"))
+            self.skip_blanks()
+            if self.at_statement_end():
+                raise self.error("'export' needs NAME=value")
+        deferred: list[tuple[str, str, int]] = []
+        while True:
+            self.skip_blanks()
+            if self.at_statement_end():
+                break
+            start, line = self.pos, self.line
+            name = self.scan_name()
+            if name and self.peek() == "=":
+                self.advance()
+                value = self.read_word()
+                if exported:
+                    # 'export' is a command: bash expands all its words, then assigns.
+                    deferred.append((name, value, line))
+                else:
+                    # Plain assignments take effect left to right: 'A=1 B=$A' sets B=1.
+                    self.assign(name, value, line)
+            elif name and exported and self.at_word_end():
+                continue  # 'export NAME': marks an existing variable, nothing to store
+            else:
+                self.pos = start
+                raise self.error(self.describe_non_assignment(name), line)
+        for name, value, line in deferred:
+            self.assign(name, value, line)
+        if self.peek() == ";":
+            self.advance()
+        elif self.peek() == "#":
+            self.skip_to_line_end()
+
+    def assign(self, name: str, value: str, line: int) -> None:
+        self.variables[name] = value
+        self.variable_lines[name] = line
+
+    def at_export(self) -> bool:
+        after = self.peek(len("export"))
+        return self.starts_with("export") and after in ("", "\n", " ", "\t")
+
+    def at_statement_end(self) -> bool:
+        char = self.peek()
+        return char in ("", "\n", ";", "#")
+
+    def at_word_end(self) -> bool:
+        char = self.peek()
+        return char in ("", "\n", ";") or char in _BLANKS
+
+    def describe_non_assignment(self, name: str) -> str:
+        """Why the text at ``pos`` (not NAME=...) is refused, as specific as we can be."""
+        rest = self.rest_of_line()
+        word = rest.split(maxsplit=1)[0] if rest.strip() else rest
+        shown = rest.strip()
+        if len(shown) > _SHOWN_TEXT:
+            shown = shown[: _SHOWN_TEXT - 3] + "..."
+        tail = rest[len(name) :].lstrip(_BLANKS)
+        if rest.startswith("$(") or rest.startswith("`"):
+            return "command substitution is not allowed (conf files are data, not code)"
+        if name == "function" or (name and tail.startswith("(")):
+            return f"function definitions are not allowed: '{shown}'"
+        if name and tail.startswith("+="):
+            return f"append assignment '{name}+=' is not supported"
+        if name and tail.startswith("["):
+            return f"array assignment '{name}[...]' is not supported"
+        if word in ("source", "."):
+            return f"including other files ('{word}') is not allowed: '{shown}'"
+        if word in _SHELL_WORDS:
+            return f"shell '{word}' statements are not allowed (conf files are data): '{shown}'"
+        if rest.startswith("("):
+            return f"subshells are not allowed: '{shown}'"
+        return (
+            f"not an assignment, comment or blank line: '{shown}' "
+            "(a shell would run it as a command; conf files are data)"
+        )
+
+    # -- words ----------------------------------------------------------------------
+
+    def read_word(self) -> str:
+        """The value of ``NAME=``: unquoted text, quotes and expansions up to a blank."""
+        parts: list[str] = []
+        while True:
+            char = self.peek()
+            if char == "" or char in _BLANKS or char in "\n;":
+                return "".join(parts)
+            if char == "\\":
+                parts.append(self.read_backslash())
+            elif char == "'":
+                parts.append(self.read_single_quoted())
+            elif char == '"':
+                parts.append(self.read_double_quoted())
+            elif char == "$":
+                parts.append(self.read_dollar(in_double_quotes=False))
+            elif char == "`":
+                raise self.backtick_error()
+            elif char in _OPERATORS:
+                if char == "(" and self.text[self.pos - 1] == "=":
+                    raise self.error("array assignment 'NAME=(...)' is not supported")
+                raise self.error(f"unquoted '{char}' is a shell operator; quote the value")
+            else:
+                parts.append(self.take_run(_PLAIN_UNQUOTED))
+
+    def key_value(self) -> str:
+        """A ctys key's value: the rest of its line, quotes and ``$VAR`` as in an
+        assignment, but blanks are kept and a `` #`` after a blank starts a comment."""
+        parts: list[str] = []
+        while not self.at_end():
+            char = self.peek()
+            if char in _BLANKS:
+                start = self.pos
+                while self.peek() and self.peek() in _BLANKS:
+                    self.advance()
+                if self.at_end() or self.peek() == "#":
+                    break
+                parts.append(self.text[start : self.pos])
+            elif char == "\\":
+                parts.append(self.read_backslash())
+            elif char == "'":
+                parts.append(self.read_single_quoted())
+            elif char == '"':
+                parts.append(self.read_double_quoted())
+            elif char == "$":
+                parts.append(self.read_dollar(in_double_quotes=False))
+            elif char == "`":
+                raise self.backtick_error()
+            else:
+                parts.append(char)
+                self.advance()
+        return "".join(parts)
+
+    def read_backslash(self) -> str:
+        """Unquoted backslash: the next character, literally (a continuation never gets
+        here: ``peek`` already skipped it)."""
+        following = self.text[self.pos + 1 : self.pos + 2]
+        self.consume_raw(2)
+        return following or "\\"
+
+    def read_single_quoted(self) -> str:
+        line = self.line
+        end = self.text.find("'", self.pos + 1)
+        if end < 0:
+            raise self.error("unterminated single quote", line)
+        value = self.text[self.pos + 1 : end]
+        self.consume_raw(end + 1 - self.pos)
+        return value
+
+    def read_double_quoted(self) -> str:
+        line = self.line
+        self.advance()
+        parts: list[str] = []
+        while True:
+            char = self.peek()
+            if char == "":
+                raise self.error("unterminated double quote", line)
+            if char == '"':
+                self.advance()
+                return "".join(parts)
+            parts.append(self.read_double_quoted_char(terminators='"'))
+
+    def read_double_quoted_char(self, terminators: str) -> str:
+        """One piece of double-quoted text: a char, an escape or an expansion."""
+        char = self.peek()
+        if char == "\\":
+            following = self.text[self.pos + 1 : self.pos + 2]
+            # Inside double quotes a backslash only escapes these; elsewhere it stays.
+            if following and following in '$`"\\' + terminators:
+                self.consume_raw(2)
+                return following
+            self.consume_raw(1)
+            return "\\"
+        if char == "$":
+            return self.read_dollar(in_double_quotes=True)
+        if char == "`":
+            raise self.backtick_error()
+        if char in terminators:
+            self.advance()
+            return char
+        return self.take_run(_PLAIN_DOUBLE_QUOTED)
+
+    # -- expansions -----------------------------------------------------------------
+
+    def backtick_error(self) -> ConfError:
+        return self.error("command substitution with backticks is not allowed")
+
+    def read_dollar(self, *, in_double_quotes: bool) -> str:
+        following = self.peek(1)
+        if following == "(":
+            kind = "arithmetic expansion '$((...))'" if self.peek(2) == "(" else "'$(...)'"
+            raise self.error(f"command substitution {kind} is not allowed")
+        if following == "{":
+            return self.read_braced(in_double_quotes=in_double_quotes)
+        if following and following in _NAME_START:
+            self.advance()
+            return self.variables.get(self.scan_name(), "")
+        if following and following in _SPECIAL_PARAMS:
+            raise self.error(f"special parameter '${following}' is not supported")
+        if following and following in "'\"" and not in_double_quotes:
+            raise self.error(f"'${following}...{following}' quoting is not supported")
+        self.advance()
+        return "$"  # a lone '$' is literal, as in a shell
+
+    def read_braced(self, *, in_double_quotes: bool) -> str:
+        line = self.line
+        self.advance(2)
+        name = self.scan_name()
+        if not name:
+            if self.at_end():
+                raise self.error("unterminated '${'", line)
+            char = self.peek()
+            if char in _SPECIAL_PARAMS:
+                raise self.error(f"parameter expansion '${{{char}...' is not supported")
+            raise self.error("bad substitution: '${' must be followed by a variable name")
+        if self.peek() == "}":
+            self.advance()
+            return self.variables.get(name, "")
+        for op in _BRACE_OPS:
+            if self.starts_with(op):
+                self.advance(len(op))
+                word = self.read_brace_word(line, in_double_quotes=in_double_quotes)
+                return _apply_brace_op(op, self.variables.get(name), word)
+        if self.at_end():
+            raise self.error("unterminated '${'", line)
+        raise self.error(
+            f"unsupported parameter expansion '${{{name}{self.peek()}...}}' "
+            "(only ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:+alt}, ${VAR+alt})"
+        )
+
+    def read_brace_word(self, line: int, *, in_double_quotes: bool) -> str:
+        """The word of ``${VAR:-word}`` up to the closing brace (blanks are part of it)."""
+        parts: list[str] = []
+        while True:
+            char = self.peek()
+            if char == "":
+                raise self.error("unterminated '${'", line)
+            if char == "}":
+                self.advance()
+                return "".join(parts)
+            if char in "<>" and self.peek(1) == "(":
+                # bash parses these as process substitution even here (and even in "...").
+                raise self.error(f"process substitution '{char}(...)' is not allowed")
+            if char == '"':
+                parts.append(self.read_double_quoted())
+            elif in_double_quotes:
+                if char == "'":
+                    # bash keeps them, yet pairs them up and expands inside: too murky to copy.
+                    raise self.error('single quotes inside "${VAR:-...}" are not supported')
+                parts.append(self.read_double_quoted_char(terminators="}"))
+            elif char == "'":
+                parts.append(self.read_single_quoted())
+            elif char == "\\":
+                parts.append(self.read_backslash())
+            elif char == "$":
+                parts.append(self.read_dollar(in_double_quotes=False))
+            elif char == "`":
+                raise self.backtick_error()
+            else:
+                parts.append(char)
+                self.advance()
+
+
+def _apply_brace_op(op: str, value: str | None, word: str) -> str:
+    """``${VAR<op>word}``: ':' variants treat an empty value like an unset one."""
+    present = bool(value) if op.startswith(":") else value is not None
+    if op.endswith("-"):
+        return value if present and value is not None else word
+    return word if present else ""

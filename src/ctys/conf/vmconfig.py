@@ -1,0 +1,189 @@
+"""Turn a parsed conf file (``RawConf``) into the typed ``VmConfig``.
+
+Every field is looked up first among the ctys keys (``#@#KEY = value``), then among the
+shell variables, trying the field's aliases in order (``VCPU`` then ``SMP``, ...). Empty
+values count as absent. ``docs/conf-format.md`` has the full key table.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctys.conf.model import Accelerator, ConfMode, RawConf, VmConfig
+from ctys.conf.parser import SourceLines, read_conf_with_lines
+from ctys.errors import ConfError
+
+IGNORE_MARKER = "MAGICID-IGNORE"
+
+# Accepted spellings (upper-cased) of each accelerator. QEMU itself writes them in lower
+# case, "kvm:tcg" is its "KVM with TCG fallback", and the old ctys said QEMU for TCG.
+_ACCELERATORS: Mapping[str, Accelerator] = {
+    "AUTO": Accelerator.AUTO,
+    "KVM:TCG": Accelerator.AUTO,
+    "KVM": Accelerator.KVM,
+    "TCG": Accelerator.TCG,
+    "QEMU": Accelerator.TCG,
+}
+_MEMSIZE = re.compile(r"(\d+)\s*(?:([KMGT])(?:I?B)?)?", re.IGNORECASE)
+_KIB_PER_UNIT = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3}
+_MAX_VCPU = 4096
+_MAX_PORT = 65535
+# Extra disks: HDD_B, HDD_C, ... (HDD_A is the boot disk, an alias of HDD).
+_EXTRA_DISK_KEYS = tuple(f"HDD_{letter}" for letter in string.ascii_uppercase[1:])
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A value found for a field: which name supplied it and on which line."""
+
+    name: str
+    value: str
+    line: int
+
+
+class _Lookup:
+    """Field lookup over one RawConf: ctys keys first, then shell variables."""
+
+    def __init__(self, raw: RawConf, lines: SourceLines | None) -> None:
+        self.raw = raw
+        self.lines = lines
+        self.where = str(raw.path)
+
+    def find(self, *names: str) -> _Found | None:
+        for name in names:
+            value = self.raw.keys.get(name, "").strip()
+            if value:
+                line = self.lines.keys.get(name, 0) if self.lines else 0
+                return _Found(f"#@#{name}", value, line)
+        for name in names:
+            value = self.raw.variables.get(name, "").strip()
+            if value:
+                line = self.lines.variables.get(name, 0) if self.lines else 0
+                return _Found(name, value, line)
+        return None
+
+    def text(self, *names: str) -> str | None:
+        found = self.find(*names)
+        return found.value if found else None
+
+    def error(self, found: _Found, message: str) -> ConfError:
+        return ConfError(self.where, found.line, f"{found.name}: {message}")
+
+    def integer(self, *names: str, low: int, high: int) -> int | None:
+        found = self.find(*names)
+        if found is None:
+            return None
+        # For CPUs, QEMU's -smp syntax is accepted too; a plain number passes unchanged.
+        value = _smp_cpus(found.value) if names[0] == "VCPU" else found.value
+        if not value.isascii() or not value.isdigit():
+            raise self.error(found, f"not a whole number: {found.value!r}")
+        number = int(value)
+        if not low <= number <= high:
+            raise self.error(found, f"{number} is out of range {low}..{high}")
+        return number
+
+    def memsize_mb(self) -> int | None:
+        found = self.find("MEMSIZE")
+        if found is None:
+            return None
+        match = _MEMSIZE.fullmatch(found.value)
+        if match is None or not found.value.isascii():
+            raise self.error(found, f"not a size in MB (like 512, 512M, 2G): {found.value!r}")
+        kib = int(match.group(1)) * _KIB_PER_UNIT[(match.group(2) or "M").upper()]
+        if kib % 1024 or kib == 0:
+            raise self.error(found, f"{found.value!r} is not a positive whole number of MB")
+        return kib // 1024
+
+    def accelerator(self) -> Accelerator:
+        found = self.find("ACCELERATOR")
+        if found is None:
+            return Accelerator.AUTO
+        try:
+            return _ACCELERATORS[found.value.upper()]
+        except KeyError:
+            raise self.error(
+                found, f"unknown accelerator {found.value!r} (use KVM, TCG or AUTO)"
+            ) from None
+
+    def path(self, *names: str) -> Path | None:
+        found = self.find(*names)
+        return None if found is None else self.resolve(found)
+
+    def resolve(self, found: _Found) -> Path:
+        """Relative paths are relative to the conf file's directory; '~' is the home."""
+        path = Path(found.value)
+        if found.value.startswith("~"):
+            try:
+                path = path.expanduser()
+            except RuntimeError as err:
+                raise self.error(found, f"cannot expand '~' in {found.value!r}") from err
+        return path if path.is_absolute() else self.raw.path.absolute().parent / path
+
+    def disks(self) -> tuple[Path, ...]:
+        boot = self.find("HDD", "HDD_A", "HDDBOOTIMAGE")
+        extra = [self.find(name) for name in _EXTRA_DISK_KEYS]
+        return tuple(self.resolve(found) for found in [boot, *extra] if found is not None)
+
+    def argv(self, *names: str) -> tuple[str, ...]:
+        found = self.find(*names)
+        if found is None:
+            return ()
+        try:
+            return tuple(shlex.split(found.value))
+        except ValueError as err:
+            raise self.error(found, f"cannot split into words: {err}") from err
+
+
+def _smp_cpus(value: str) -> str:
+    """QEMU's ``-smp 2,sockets=1,cores=2`` or ``cpus=2,...``: the CPU count part."""
+    first = value.split(",", 1)[0].strip()
+    return first.removeprefix("cpus=")
+
+
+def load_vm_config(path: Path) -> VmConfig:
+    """Read, parse and map the conf file at ``path``; every failure is a ``ConfError``."""
+    raw, lines = read_conf_with_lines(path)
+    return vm_config_from_raw(raw, lines)
+
+
+def vm_config_from_raw(raw: RawConf, lines: SourceLines | None = None) -> VmConfig:
+    """Map a parsed conf to ``VmConfig``. ``lines`` (from the parser) lets errors name the
+    line of a bad key; without it they say line 0."""
+    look = _Lookup(raw, lines)
+    conf_path = raw.path.absolute()
+    stem = conf_path.stem
+    wrapper = conf_path.parent / f"{stem}.ctys"
+    defaults = VmConfig(conf_path=conf_path, label=stem)
+    vcpu = look.integer("VCPU", "SMP", low=1, high=_MAX_VCPU)
+    memsize = look.memsize_mb()
+    return VmConfig(
+        conf_path=conf_path,
+        label=look.text("LABEL") or stem,
+        mode=ConfMode.SH_CTYS if wrapper.is_file() else ConfMode.CTYS_CONF,
+        uuid=look.text("UUID"),
+        mac=look.text("MAC"),
+        ip=look.text("IP", "TCP"),
+        arch=look.text("ARCH") or defaults.arch,
+        accelerator=look.accelerator(),
+        vcpu=defaults.vcpu if vcpu is None else vcpu,
+        memsize_mb=defaults.memsize_mb if memsize is None else memsize,
+        vncport=look.integer("VNCPORT", low=1, high=_MAX_PORT),
+        dist=look.text("DIST"),
+        os=look.text("OS"),
+        machine=look.text("MACHINE"),
+        qemu_binary=look.text("QEMUBIN"),
+        hdd=look.disks(),
+        cdrom=look.path("CDROM", "ISO", "INST_CDROM"),
+        fdd=look.path("FDD"),
+        kernel=look.path("KERNEL", "KERNELIMAGE"),
+        initrd=look.path("INITRD"),
+        append=look.text("APPEND"),
+        extra_args=look.argv("ARGS"),
+        ignored=IGNORE_MARKER in raw.magic,
+        raw=raw,
+    )

@@ -1,0 +1,39 @@
+"""Shared fixtures: a private ctys environment per test (runtime dir, VM folder, TCG)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temp dir with a short path: UNIX socket paths must stay under 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="ct", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def ctys_env(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for one test: own runtime dir and VM folder, TCG pinned."""
+    runtime = short_tmp / "rt"
+    vms = short_tmp / "vms"
+    vms.mkdir()
+    env = {
+        "CTYS_RUNTIME_DIR": str(runtime),
+        "CTYS_VMPATH": str(vms),
+        "CTYS_ACCEL": "tcg",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    return {**os.environ, **env}
