@@ -49,6 +49,7 @@ def plugins(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakePlugin]:
         return {name: _returning(plugin) for name, plugin in fakes.items()}
 
     monkeypatch.setattr(registry, "plugin_factories", factories)
+    monkeypatch.setattr(registry, "BUILTIN_PLUGINS", {})
     return fakes
 
 
@@ -195,6 +196,7 @@ def test_registry_reports_broken_plugin_module(monkeypatch: pytest.MonkeyPatch) 
 
     broken = registry._lazy_factory("NOPE", missing)
     monkeypatch.setattr(registry, "plugin_factories", lambda: {"NOPE": broken})
+    monkeypatch.setattr(registry, "BUILTIN_PLUGINS", {})
     with pytest.raises(CtysError, match="plugin NOPE cannot be loaded: No module named"):
         registry.load_plugin("NOPE")
 

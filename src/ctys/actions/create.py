@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -37,18 +38,24 @@ class Started:
 
 
 def _pick_binary_and_accel(vm: VmConfig) -> tuple[str, Accelerator, str]:
-    """The qemu binary for the VM's arch and the accelerator to use, with a note why."""
-    from ctys.qemu.detect import binary_for_arch, detect_host
-    from ctys.qemu.kvmprobe import choose_accelerator
+    """The qemu binary for the VM's arch and the accelerator to use, with a note why.
+    KVM is probed (once per boot, cached) only when the VM may use it."""
+    from ctys.qemu.detect import HostCapabilities, binary_for_arch, detect_binaries, detect_host
+    from ctys.qemu.kvmprobe import KvmState, choose_accelerator
 
     requested = vm.accelerator
     env = os.environ.get("CTYS_ACCEL", "").upper()
     if env in ("TCG", "KVM"):
         requested = Accelerator(env)
+    if requested is Accelerator.TCG:
+        # The common case pays for one PATH lookup, not a scan of every qemu on the host.
+        binary = vm.qemu_binary or shutil.which(f"qemu-system-{vm.arch}")
+        if binary is None:
+            host = HostCapabilities(detect_binaries(), KvmState(False, "not asked for"))
+            binary = str(binary_for_arch(host, vm.arch).path)
+        return binary, Accelerator.TCG, "TCG"
     host = detect_host()
     binary = vm.qemu_binary or str(binary_for_arch(host, vm.arch).path)
-    if requested is Accelerator.TCG:
-        return binary, Accelerator.TCG, "TCG as configured"
     accel, note = choose_accelerator(requested, host.kvm)
     return binary, accel, note
 

@@ -302,16 +302,28 @@ def detect_host(refresh: bool = False, cache: CapCache | None = None) -> HostCap
     """All usable QEMU binaries of this host plus the KVM verdict (cached; ``refresh``
     re-probes everything). Binaries that fail to answer are left out."""
     cache = cache if cache is not None else CapCache()
+    binaries = detect_binaries(refresh, cache)
+    kvm_binary = _kvm_probe_binary(binaries)
+    kvm = kvm_state(kvm_binary.path if kvm_binary else None, cache=cache, refresh=refresh)
+    cache.save()
+    return HostCapabilities(binaries=binaries, kvm=kvm)
+
+
+def detect_binaries(
+    refresh: bool = False, cache: CapCache | None = None
+) -> tuple[QemuCapabilities, ...]:
+    """All usable QEMU binaries of this host (cached by path+mtime), without the KVM probe."""
+    own_cache = cache is None
+    cache = cache if cache is not None else CapCache()
     binaries: list[QemuCapabilities] = []
     for path in find_qemu_binaries():
         try:
             binaries.append(cached_capabilities(path, cache, refresh))
         except (QemuError, CommandError):
             continue  # a broken wrapper script must not hide the working binaries
-    kvm_binary = _kvm_probe_binary(binaries)
-    kvm = kvm_state(kvm_binary.path if kvm_binary else None, cache=cache, refresh=refresh)
-    cache.save()
-    return HostCapabilities(binaries=tuple(binaries), kvm=kvm)
+    if own_cache:
+        cache.save()
+    return tuple(binaries)
 
 
 def _kvm_probe_binary(binaries: Iterable[QemuCapabilities]) -> QemuCapabilities | None:

@@ -133,6 +133,10 @@ def poweroff(pid: int, qmp: Path, timeout: float) -> StopResult:
     try:
         qmp_execute(qmp, "system_powerdown", timeout=min(3.0, max(timeout, 0.5)))
     except QmpUnavailable:
+        # A guest can power off before QEMU's reply reaches us (the connection then drops):
+        # the VM ending right away means the button worked.
+        if wait_exit(pid, min(timeout, 1.0)):
+            return StopResult(StopHow.ACPI, time.monotonic() - started)
         return _quit_then_kill(pid, qmp, started)
     if wait_exit(pid, timeout):
         return StopResult(StopHow.ACPI, time.monotonic() - started)

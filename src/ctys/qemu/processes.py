@@ -14,7 +14,6 @@ import psutil
 
 from ctys.qemu.cmdline import QemuCmdline, is_qemu_binary, parse_qemu_cmdline
 
-_ATTRS = ["pid", "exe", "cmdline", "username", "create_time"]
 
 
 @dataclass(frozen=True)
@@ -37,21 +36,28 @@ def _looks_like_qemu(exe: str | None, argv: list[str] | None) -> bool:
 
 def scan_qemu_processes() -> list[QemuProcess]:
     """Every qemu process on this host (``qemu-system-*``, ``qemu-kvm``, ``kvm``), sorted by
-    pid. Processes that vanish or refuse access while being read are left out."""
+    pid. Processes that vanish or refuse access while being read are left out.
+
+    Only argv and the process name are read for every process; owner and start time only
+    for the qemu ones (this runs before every CREATE, so it must stay cheap)."""
     found: list[QemuProcess] = []
-    for proc in psutil.process_iter(_ATTRS, ad_value=None):
-        info = proc.info
-        argv = info.get("cmdline")
-        if not _looks_like_qemu(info.get("exe"), argv):
+    for proc in psutil.process_iter(["cmdline", "name"], ad_value=None):
+        argv = proc.info.get("cmdline")
+        if not argv or not (
+            _looks_like_qemu(None, argv) or is_qemu_binary(proc.info["name"] or "")
+        ):
             continue
-        found.append(
-            QemuProcess(
-                pid=int(info["pid"]),
-                user=info.get("username"),
-                create_time=float(info.get("create_time") or 0.0),
-                cmdline=parse_qemu_cmdline(argv or []),
-            )
-        )
+        try:
+            user: str | None = proc.username()
+        except (psutil.AccessDenied, KeyError):
+            user = None
+        except psutil.NoSuchProcess:
+            continue
+        try:
+            created = proc.create_time()
+        except psutil.Error:
+            continue
+        found.append(QemuProcess(proc.pid, user, created, parse_qemu_cmdline(argv)))
     found.sort(key=lambda p: p.pid)
     return found
 

@@ -26,6 +26,10 @@ class QmpUnavailable(QemuError):
 async def _execute_many(
     socket_path: Path, commands: list[tuple[str, Mapping[str, object] | None]], timeout: float
 ) -> list[Any]:
+    import asyncio
+
+    from qemu.qmp import QMPClient, QMPError
+
     client = QMPClient("ctys")
     try:
         await asyncio.wait_for(client.connect(str(socket_path)), timeout)
@@ -45,6 +49,10 @@ def qmp_execute_many(
 ) -> list[Any]:
     """Run QMP commands in order on one connection; raise ``QmpUnavailable`` on any
     connection failure or timeout (the message names the socket)."""
+    import asyncio
+
+    from qemu.qmp import QMPError
+
     try:
         return asyncio.run(_execute_many(socket_path, commands, timeout))
     except TimeoutError as exc:

@@ -1,0 +1,109 @@
+"""``ctys-demo``: build the test guest and write a ready-to-start demo VM conf.
+
+It boots nothing itself; it prints where the conf is and the ctys command that starts it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+import uuid
+from pathlib import Path
+
+from ctys.conf.parser import read_conf
+from ctys.errors import CtysError
+from ctys.guest.build import GuestImage, build_guest
+
+DEFAULT_APPEND = "console=ttyS0 console=tty0 panic=-1"
+_PLAIN_WORD = re.compile(r"[\w./:=,@%+-]+")
+
+
+def default_demo_dir() -> Path:
+    """``$CTYS_DEMO_DIR``, else ``~/qemu/demo``."""
+    env = os.environ.get("CTYS_DEMO_DIR")
+    return Path(env) if env else Path.home() / "qemu" / "demo"
+
+
+def kernel_append(*, noacpi: bool = False, extra_append: str = "") -> str:
+    """The guest's kernel command line: serial + VGA console, plus the ctys.* switches."""
+    words = [DEFAULT_APPEND]
+    if noacpi:
+        words.append("ctys.noacpi=1")
+    if extra_append.strip():
+        words.append(extra_append.strip())
+    return " ".join(words)
+
+
+def write_demo_conf(
+    dir: Path,
+    guest: GuestImage,
+    label: str = "demo",
+    *,
+    noacpi: bool = False,
+    extra_append: str = "",
+) -> Path:
+    """Write ``<dir>/<label>.conf`` for a TCG VM that boots ``guest``; return its path.
+
+    An existing conf keeps its UUID, so rewriting it does not make a new VM for ctys.
+    ``noacpi`` makes a guest that ignores the power button; ``extra_append`` adds kernel
+    parameters (e.g. ``ctys.ip=10.0.2.15/24``).
+    """
+    dir.mkdir(parents=True, exist_ok=True)
+    conf = dir / f"{label}.conf"
+    vm_uuid = _existing_uuid(conf) or str(uuid.uuid4())
+    lines = [
+        "#@#MAGICID-QEMU",
+        f"# ctys test guest '{label}', written by ctys-demo",
+        f"#@#LABEL = {label}",
+        f"#@#UUID = {vm_uuid}",
+        "#@#ACCELERATOR = TCG",
+        "#@#MEMSIZE = 256",
+        "#@#VCPU = 1",
+        f"KERNEL={_shell_value(str(guest.kernel))}",
+        f"INITRD={_shell_value(str(guest.initrd))}",
+        f"APPEND={_shell_value(kernel_append(noacpi=noacpi, extra_append=extra_append))}",
+    ]
+    # Write beside and rename, so a reader never sees half a conf.
+    partial = conf.with_name(f".{conf.name}.tmp")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(conf)
+    return conf
+
+
+def _existing_uuid(conf: Path) -> str | None:
+    if not conf.is_file():
+        return None
+    try:
+        return read_conf(conf).keys.get("UUID") or None
+    except CtysError:
+        return None  # an unreadable old conf is simply replaced
+
+
+def _shell_value(value: str) -> str:
+    """``value`` as a shell word: bare when plain, double-quoted when that is safe."""
+    if _PLAIN_WORD.fullmatch(value):
+        return value
+    if not any(char in value for char in '"$`\\'):
+        return f'"{value}"'
+    return shlex.quote(value)
+
+
+def main() -> int:
+    """Console script: build the guest, write the demo conf, print the next command."""
+    try:
+        guest = build_guest()
+        directory = default_demo_dir()
+        conf = write_demo_conf(directory, guest)
+    except CtysError as err:
+        print(f"ctys-demo: {err}", file=sys.stderr)
+        return err.exit_code
+    print(f"demo VM conf: {conf}")
+    print("start it with:")
+    print(f"  ctys -t QEMU -a CREATE=l:demo,BASEPATH:{directory},CONSOLE:CLI")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The original's ASCII cacheDB: one record a line, fields separated by ``;``.
+
+Columns are ``FIELDS`` in order. Lines starting with ``#`` are comments and empty lines are
+skipped. A field value is escaped so a record stays one line with a fixed column count:
+``\\`` → ``\\\\``, ``;`` → ``\\;``, newline → ``\\n``, carriage return → ``\\r``, and a
+``#`` that would start the line → ``\\#`` (else the record would read back as a comment).
+Lines end in ``\\n`` only; an older file with fewer columns is padded with ``""``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TextIO
+
+from ctys.errors import CtysError
+from ctys.inventory.record import FIELDS, InventoryRecord, record_from_values
+
+SEPARATOR = ";"
+COMMENT = "#"
+HEADER = f"{COMMENT} ctys cacheDB 1: {SEPARATOR.join(FIELDS)}\n"
+
+_ESCAPES = {"\\": "\\", ";": ";", "n": "\n", "r": "\r", "#": "#"}
+# One token of an escaped line: an escape pair, a separator, or a run of plain text.
+_TOKEN = re.compile(r"\\(.)|(;)|([^\\;]+)|(\\)$", re.DOTALL)
+
+
+def escape_field(value: str) -> str:
+    """The cacheDB text of one field value."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace(SEPARATOR, "\\" + SEPARATOR)
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
+
+
+def record_line(record: InventoryRecord) -> str:
+    """One record as a cacheDB line, without the line end."""
+    line = SEPARATOR.join(escape_field(v) for v in record.values())
+    if line.startswith(COMMENT):
+        line = "\\" + line
+    return line
+
+
+def export_cachedb(records: Iterable[InventoryRecord], out: TextIO) -> int:
+    """Write a header comment and one line per record to ``out``; return the record count."""
+    out.write(HEADER)
+    count = 0
+    for record in records:
+        out.write(record_line(record) + "\n")
+        count += 1
+    return count
+
+
+def import_cachedb(text: str, source: str) -> list[InventoryRecord]:
+    """Parse cacheDB ``text``; ``source`` names it in errors (``source:line: ...``)."""
+    records: list[InventoryRecord] = []
+    # Split on "\n" only: str.splitlines would also split inside fields at \x0b, \u2028 ...
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.removesuffix("\r")  # CRLF files; a real CR in a field is escaped
+        if not line or line.startswith(COMMENT):
+            continue
+        values = parse_line(line, source, number)
+        records.append(record_from_values(values))
+    return records
+
+
+def parse_line(line: str, source: str, number: int) -> tuple[str, ...]:
+    """The field values of one non-comment line, padded to ``len(FIELDS)``."""
+    # Fast path: most lines hold no escapes at all.
+    values = _split_escaped(line, source, number) if "\\" in line else line.split(SEPARATOR)
+    if len(values) > len(FIELDS):
+        raise CtysError(f"{source}:{number}: {len(values)} fields, at most {len(FIELDS)} are known")
+    return (*values, *([""] * (len(FIELDS) - len(values))))
+
+
+def _split_escaped(line: str, source: str, number: int) -> list[str]:
+    values: list[str] = []
+    current: list[str] = []
+    for match in _TOKEN.finditer(line):
+        escaped, separator, plain, dangling = match.groups()
+        if separator is not None:
+            values.append("".join(current))
+            current = []
+        elif plain is not None:
+            current.append(plain)
+        elif dangling is not None:
+            raise CtysError(f"{source}:{number}: line ends in a lone backslash")
+        else:
+            try:
+                current.append(_ESCAPES[escaped])
+            except KeyError:
+                raise CtysError(
+                    f"{source}:{number}: unknown escape '\\{escaped}' (known: \\\\ \\; \\n \\r \\#)"
+                ) from None
+    values.append("".join(current))
+    return values

@@ -1,0 +1,194 @@
+"""One inventory record: one VM as seen from one host (the original's cacheDB line).
+
+Every value is a string (``""`` for unknown) so that the ``;``-separated ASCII export and
+its import are exact inverses. Field names are the original ``ctys-vhost`` names in upper
+case; the dataclass attributes are the same names in lower case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+
+from ctys.conf.model import ConfMode, VmConfig
+from ctys.errors import UsageError
+
+
+@dataclass(frozen=True)
+class InventoryRecord:
+    """One VM as seen from one host. Multipath: a VM on a shared filesystem that two hosts
+    can run is two records (same ``vm_id``, different ``host``)."""
+
+    host: str = ""  # PM/HOST: the machine the VM was seen from and can run on
+    stype: str = "QEMU"  # session type (plugin)
+    label: str = ""
+    pname: str = ""  # absolute path of the conf file
+    uuid: str = ""
+    mac: str = ""
+    tcp: str = ""  # guest IP address
+    vncport: str = ""  # CPORT: console (VNC) port
+    sport: str = ""  # SERVERACCESS: server access port
+    dist: str = ""
+    distrel: str = ""
+    os: str = ""
+    osrel: str = ""
+    category: str = ""
+    hyperrel: str = ""  # hypervisor release
+    stackcap: str = ""  # VM-stack capabilities (what it can run inside)
+    stackreq: str = ""  # VM-stack requirements
+    sshport: str = ""
+    ifname: str = ""
+    netmask: str = ""
+    gateway: str = ""
+    arch: str = ""
+    vcpu: str = ""
+    memsize: str = ""  # MB
+    accelerator: str = ""
+    exepath: str = ""  # qemu binary, or the NAME.ctys wrapper in sh+ctys mode
+    userstring: str = ""
+    mode: str = ""  # sh+ctys | ctys-conf
+    scanned: str = ""  # when the record was made, ISO 8601 UTC
+
+    @property
+    def vm_id(self) -> str:
+        """Identity of the VM independent of the host: the UUID (lower case) when set,
+        else the conf path."""
+        return self.uuid.lower() if self.uuid else self.pname
+
+    def get(self, name: str) -> str:
+        """The value of a field given by name or alias (``L``, ``CPORT``, ...)."""
+        value: str = getattr(self, canonical_field(name).lower())
+        return value
+
+    def values(self) -> tuple[str, ...]:
+        """All values in ``FIELDS`` order (the cacheDB column order)."""
+        return tuple(getattr(self, attr) for attr in _ATTRS)
+
+    def as_row(self) -> dict[str, str]:
+        """Field name → value, for ``ctys.cli.output.render``."""
+        return dict(zip(FIELDS, self.values(), strict=True))
+
+
+_ATTRS: tuple[str, ...] = tuple(f.name for f in fields(InventoryRecord))
+
+FIELDS: tuple[str, ...] = tuple(attr.upper() for attr in _ATTRS)
+"""The field names in their fixed order: the columns of the cacheDB format."""
+
+ALIASES: Mapping[str, str] = {
+    "H": "HOST",
+    "PM": "HOST",
+    "TYPE": "STYPE",
+    "ST": "STYPE",
+    "L": "LABEL",
+    "P": "PNAME",
+    "F": "PNAME",
+    "FILENAME": "PNAME",
+    # The original's ID/IDS of a VM is its conf file path.
+    "ID": "PNAME",
+    "IDS": "PNAME",
+    "I": "PNAME",
+    "U": "UUID",
+    "M": "MAC",
+    "T": "TCP",
+    "IP": "TCP",
+    "CPORT": "VNCPORT",
+    "S": "SPORT",
+    "SERVERACCESS": "SPORT",
+    "O": "OS",
+    "CAT": "CATEGORY",
+    "HYREL": "HYPERREL",
+    "SCAP": "STACKCAP",
+    "SREQ": "STACKREQ",
+    "GW": "GATEWAY",
+    "MEM": "MEMSIZE",
+    "ACCEL": "ACCELERATOR",
+    "EXEP": "EXEPATH",
+    "USTRG": "USERSTRING",
+}
+"""Short and alternative names of fields, as the original ``ctys-vhost -o`` accepts them."""
+
+_KNOWN = frozenset(FIELDS)
+
+
+def canonical_field(name: str) -> str:
+    """The field name for ``name`` (any case, or an alias); ``UsageError`` if unknown."""
+    upper = name.strip().upper()
+    if upper in _KNOWN:
+        return upper
+    try:
+        return ALIASES[upper]
+    except KeyError:
+        raise UsageError(
+            f"unknown field '{name}' (known: {', '.join(FIELDS)}, or an alias such as L, U, "
+            "M, T, P, H, CPORT)"
+        ) from None
+
+
+def is_field_name(name: str) -> bool:
+    """Whether ``name`` is a field name or alias (any case)."""
+    upper = name.upper()
+    return upper in _KNOWN or upper in ALIASES
+
+
+def record_from_values(values: tuple[str, ...]) -> InventoryRecord:
+    """A record from its values in ``FIELDS`` order (exactly ``len(FIELDS)`` of them)."""
+    return InventoryRecord(*values)
+
+
+# Conf keys (``#@#KEY`` or shell variable) copied verbatim into fields VmConfig lacks.
+_EXTRA_CONF_KEYS: Mapping[str, str] = {
+    "distrel": "DISTREL",
+    "osrel": "OSREL",
+    "category": "CATEGORY",
+    "hyperrel": "HYPERREL",
+    "stackcap": "STACKCAP",
+    "stackreq": "STACKREQ",
+    "sshport": "SSHPORT",
+    "sport": "SPORT",
+    "ifname": "IFNAME",
+    "netmask": "NETMASK",
+    "gateway": "GATEWAY",
+    "userstring": "USERSTRING",
+}
+
+
+def format_scanned(timestamp: float) -> str:
+    """A scan timestamp (seconds since the epoch) as ISO 8601 UTC, e.g.
+    ``2024-05-01T12:00:00Z``."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def record_from_vm(vm: VmConfig, host: str, scanned: float) -> InventoryRecord:
+    """The inventory record of ``vm`` as seen from ``host`` at time ``scanned``."""
+    extra: dict[str, str] = {}
+    if vm.raw is not None:
+        for attr, key in _EXTRA_CONF_KEYS.items():
+            value = vm.raw.keys.get(key, "").strip() or vm.raw.variables.get(key, "").strip()
+            if value:
+                extra[attr] = value
+    if vm.mode is ConfMode.SH_CTYS:
+        exepath = str(vm.conf_path.with_suffix(".ctys"))
+    else:
+        exepath = vm.qemu_binary or ""
+    return InventoryRecord(
+        host=host,
+        stype="QEMU",
+        label=vm.label,
+        pname=str(vm.conf_path.absolute()),
+        uuid=vm.uuid or "",
+        mac=vm.mac or "",
+        tcp=vm.ip or "",
+        vncport="" if vm.vncport is None else str(vm.vncport),
+        dist=vm.dist or "",
+        os=vm.os or "",
+        arch=vm.arch,
+        vcpu=str(vm.vcpu),
+        memsize=str(vm.memsize_mb),
+        accelerator=vm.accelerator.value,
+        exepath=exepath,
+        mode=vm.mode.value,
+        scanned=format_scanned(scanned),
+        **extra,
+    )

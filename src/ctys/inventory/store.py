@@ -1,0 +1,314 @@
+"""The inventory: an embedded SQLite store of ``InventoryRecord`` rows (no server).
+
+One row per (host, conf path): a VM on a shared filesystem that several hosts can run is
+one row per host. Lookups by label, uuid, mac, tcp, pname and host use indexes. The store
+runs in WAL mode; every update is one transaction, so a crash, ``kill -9`` or Ctrl-C in
+the middle of a scan leaves the previous inventory as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from ctys.errors import CtysError
+from ctys.inventory.cachedb import record_line
+from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
+
+if TYPE_CHECKING:
+    from ctys.inventory.query import Query
+
+APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
+SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_MS = 10_000
+
+_COLUMNS = tuple(name.lower() for name in FIELDS)
+# Compared without regard to case (ASCII): users type MACs and UUIDs either way.
+CASELESS_COLUMNS = frozenset({"mac", "uuid"})
+INDEXED_COLUMNS = ("label", "uuid", "mac", "tcp", "pname", "host")
+
+_SCHEMA = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE records (id INTEGER PRIMARY KEY, "
+    + ", ".join(f"{c} TEXT NOT NULL" for c in _COLUMNS)
+    # line: the record's cacheDB line, what bare-word patterns match (like grep on the file)
+    + ", line TEXT NOT NULL, UNIQUE (host, pname))",
+    *(
+        f"CREATE INDEX records_{c} ON records ({c}"
+        + (" COLLATE NOCASE" if c in CASELESS_COLUMNS else "")
+        + ")"
+        for c in INDEXED_COLUMNS
+    ),
+]
+# Statements are built from the constant column names only; values are always parameters.
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM records"  # noqa: S608
+_INSERT = (
+    f"INSERT INTO records ({', '.join(_COLUMNS)}, line) "  # noqa: S608
+    f"VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
+)
+_UPSERT = (
+    _INSERT
+    + " ON CONFLICT (host, pname) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in (*_COLUMNS, "line"))
+)
+
+
+def default_inventory_path() -> Path:
+    """``$CTYS_INVENTORY``, else ``$XDG_DATA_HOME/ctys/inventory.sqlite``, else
+    ``~/.local/share/ctys/inventory.sqlite``."""
+    explicit = os.environ.get("CTYS_INVENTORY")
+    if explicit:
+        return Path(explicit).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME")
+    base = Path(data_home) if data_home else Path.home() / ".local" / "share"
+    return base / "ctys" / "inventory.sqlite"
+
+
+def _row_params(record: InventoryRecord) -> tuple[str, ...]:
+    return (*record.values(), record_line(record))
+
+
+def _record(row: Sequence[str]) -> InventoryRecord:
+    return InventoryRecord(*row)
+
+
+class Inventory:
+    """An open inventory file. Use as a context manager (closes on exit)."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: Path) -> Inventory:
+        """Open (creating if needed) the inventory at ``path``. A file that is not a ctys
+        inventory, or is damaged, is a ``CtysError`` naming the path."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CtysError(f"inventory {path}: cannot create its folder: {err}") from err
+        try:
+            db = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as err:
+            raise CtysError(f"inventory {path}: cannot open: {err}") from err
+        try:
+            _prepare(db, path)
+        except BaseException:
+            db.close()
+            raise
+        from ctys.inventory.query import register_functions
+
+        register_functions(db)
+        return cls(path, db)
+
+    def close(self) -> None:
+        """Close the file; the object is unusable afterwards."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- updates ---------------------------------------------------------------------
+
+    def replace_scan(
+        self, host: str, roots: Sequence[Path], records: Iterable[InventoryRecord]
+    ) -> int:
+        """Replace what a scan of ``roots`` on ``host`` found before by ``records``, in one
+        transaction: this host's rows whose conf path lies under any root are deleted, the
+        new ones inserted. Returns the rows written. If anything fails before the commit
+        (an exception from ``records``, Ctrl-C, kill -9) the inventory stays as it was.
+
+        ``records`` may be a lazy generator (the scan itself); the write lock is held while
+        it runs, readers are not blocked (WAL)."""
+        counter = _Counter()
+
+        def checked() -> Iterator[tuple[str, ...]]:
+            for record in records:
+                if record.host != host:
+                    raise ValueError(f"record for host {record.host!r} in a scan of {host!r}")
+                counter.value += 1
+                yield _row_params(record)
+
+        with self._transaction() as db:
+            for root in roots:
+                db.execute(*_under_root_delete(host, root))
+            db.executemany(_UPSERT, checked())
+        return counter.value
+
+    def add(self, records: Iterable[InventoryRecord]) -> int:
+        """Merge ``records`` in one transaction: a row with the same (host, pname) is
+        replaced, others are added. Returns the rows written."""
+        counter = _Counter()
+
+        def counted() -> Iterator[tuple[str, ...]]:
+            for record in records:
+                counter.value += 1
+                yield _row_params(record)
+
+        with self._transaction() as db:
+            db.executemany(_UPSERT, counted())
+        return counter.value
+
+    def clear(self) -> None:
+        """Delete every record."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM records")
+
+    # -- reads -----------------------------------------------------------------------
+
+    def find(self, **field_equals: str) -> list[InventoryRecord]:
+        """Records whose fields equal the given values exactly (``label="vm1"``,
+        ``uuid=...``; names or aliases in any case). MAC and UUID compare without regard
+        to case. All given fields must match; in insertion order."""
+        clauses: list[str] = []
+        params: list[str] = []
+        for name, value in field_equals.items():
+            clause, param = equals_clause(name, value)
+            clauses.append(clause)
+            params.append(param)
+        return self.select(" AND ".join(clauses) or "1", params)
+
+    def query(self, query: Query) -> list[InventoryRecord]:
+        """Records matching ``query`` (AND of patterns), reduced by its match rule; see
+        ``ctys.inventory.query``."""
+        from ctys.inventory.query import run_query
+
+        return run_query(self, query)
+
+    def select(
+        self, where: str, params: Sequence[str], *, order: str = "id", limit: int | None = None
+    ) -> list[InventoryRecord]:
+        """Records for an SQL ``where`` clause over the record columns (and ``line``).
+        Building block for ``query``; callers pass values only as ``params``."""
+        sql = f"{_SELECT} WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_record(row) for row in self._read(sql, params)]
+
+    def all(self) -> list[InventoryRecord]:
+        """Every record, in insertion order."""
+        return self.select("1", [])
+
+    def count(self) -> int:
+        """How many records (rows, so a multipath VM counts once per host)."""
+        return int(self._read("SELECT count(*) FROM records", ())[0][0])
+
+    def hosts(self) -> list[str]:
+        """The hosts that have records, sorted."""
+        rows = self._read("SELECT DISTINCT host FROM records ORDER BY host", ())
+        return [str(row[0]) for row in rows]
+
+    # -- internals -------------------------------------------------------------------
+
+    def _read(self, sql: str, params: Sequence[str]) -> list[tuple[str, ...]]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise CtysError(f"inventory {self.path}: read failed: {err}") from err
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db, self.path)
+
+
+def equals_clause(name: str, value: str) -> tuple[str, str]:
+    """SQL condition (and its one parameter) for field ``name`` equal to ``value``."""
+    column = canonical_field(name).lower()
+    collate = " COLLATE NOCASE" if column in CASELESS_COLUMNS else ""
+    return f"{column} = ?{collate}", value
+
+
+def _under_root_delete(host: str, root: Path) -> tuple[str, tuple[str, ...]]:
+    """DELETE of ``host``'s rows whose pname is ``root`` or below it, as an index range:
+    ``root/`` <= pname < ``root0`` (``0`` follows ``/`` in byte order)."""
+    text = str(root)
+    prefix = text if text.endswith("/") else text + "/"
+    upper = prefix[:-1] + "0"
+    return (
+        "DELETE FROM records WHERE host = ? AND (pname = ? OR (pname >= ? AND pname < ?))",
+        (host, text, prefix, upper),
+    )
+
+
+class _Counter:
+    """Rows handed to ``executemany`` (it does not say how many it wrote)."""
+
+    value = 0
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception (incl. Ctrl-C)."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise CtysError(f"inventory {self._path}: cannot start an update: {err}") from err
+        return self._db
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            # SQLite may already have rolled back by itself (e.g. disk full).
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise CtysError(f"inventory {self._path}: update failed: {exc}") from exc
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise CtysError(f"inventory {self._path}: commit failed: {err}") from err
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    """Check that ``db`` is a ctys inventory (or empty, then create the schema)."""
+    try:
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if app_id == 0 and not tables:
+            db.execute("PRAGMA journal_mode = WAL")
+            with _Transaction(db, path):
+                # Another process may have created it since we looked: check under the lock.
+                if not db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    for statement in _SCHEMA:
+                        db.execute(statement)
+                    db.execute(
+                        "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        elif app_id != APPLICATION_ID or "records" not in tables:
+            raise CtysError(f"{path}: not a ctys inventory (an SQLite file of something else)")
+        else:
+            db.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a commit is atomic; only the very last one may be lost on power cut.
+        db.execute("PRAGMA synchronous = NORMAL")
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise CtysError(f"{path}: not a ctys inventory or damaged: {err}") from err
+    if version is None or version[0] != str(SCHEMA_VERSION):
+        found = "none" if version is None else version[0]
+        raise CtysError(
+            f"{path}: inventory schema version {found}, this ctys reads {SCHEMA_VERSION}"
+        )

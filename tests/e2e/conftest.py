@@ -1,0 +1,69 @@
+"""End-to-end fixtures: the real tiny guest, VM folders, the ctys CLI as a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from ctys.guest.demo import write_demo_conf
+
+from ctys.guest.build import GuestImage, build_guest
+
+Ctys = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def guest() -> GuestImage:
+    """The tiny Linux guest (Debian cloud kernel + busybox initramfs), cached outside the repo."""
+    return build_guest()
+
+
+@pytest.fixture
+def make_vm(guest: GuestImage, ctys_env: dict[str, str]) -> Callable[..., Path]:
+    """Write a VM folder under the test's VM path: ``make_vm("vm1", noacpi=True)``."""
+    vms = Path(ctys_env["CTYS_VMPATH"])
+
+    def make(label: str, *, noacpi: bool = False, extra_append: str = "") -> Path:
+        return write_demo_conf(vms / label, guest, label, noacpi=noacpi, extra_append=extra_append)
+
+    return make
+
+
+@pytest.fixture
+def ctys(ctys_env: dict[str, str]) -> Iterator[Ctys]:
+    """Run the real ``ctys`` command line in a subprocess; afterwards kill every qemu the
+    test left behind in its runtime dir."""
+
+    def run(
+        *args: str, timeout: float = 60, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ctys", *args],
+            env=ctys_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin if stdin is not None else "",
+            check=False,
+        )
+
+    yield run
+    runtime = ctys_env["CTYS_RUNTIME_DIR"]
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if any(runtime in arg for arg in cmdline) and "qemu" in (cmdline[0] if cmdline else ""):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)

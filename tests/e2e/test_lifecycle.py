@@ -1,0 +1,142 @@
+"""CREATE → console → LIST → CANCEL with the real tiny guest under TCG."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+from ctys.consoles.serial import SerialConsole
+
+READY = "CTYS-GUEST-READY"
+
+
+def _list_json(ctys: Callable[..., subprocess.CompletedProcess[str]]) -> list[dict[str, object]]:
+    done = ctys("-t", "QEMU", "-a", "LIST=JSON")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert isinstance(rows, list)
+    return rows
+
+
+def _qemu_pids(runtime: str) -> list[int]:
+    pids = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        ours = cmd and "qemu-system" in cmd[0] and any(runtime in a for a in cmd)
+        if ours and proc.status() != psutil.STATUS_ZOMBIE:
+            pids.append(proc.pid)
+    return pids
+
+
+def _console_socket(ctys_env: dict[str, str], label: str) -> Path:
+    found = list(Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob(f"{label}-*/console.sock"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_cli_console_list_and_graceful_cancel(ctys, make_vm, ctys_env) -> None:
+    make_vm("vm1")
+    done = ctys("-t", "QEMU", "-a", f"CREATE=l:vm1,CONSOLE:CLI,WAIT:{READY}", "-b", "1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("vm1: started (pid ")
+
+    with SerialConsole(_console_socket(ctys_env, "vm1"), timeout=20) as console:
+        console.send_line("echo answer-$((6*7))")
+        assert b"answer-42" in console.read_until(b"answer-42")
+
+        rows = _list_json(ctys)
+        [row] = [r for r in rows if r["LABEL"] == "vm1"]
+        assert row["MANAGED"] is True or row["MANAGED"] == "yes"
+        assert row["STATE"] == "running"
+        assert str(row["ACCEL"]).upper() == "TCG"
+        assert str(row["CONSOLE"]).endswith("console.sock")
+
+        cancel = ctys("-t", "QEMU", "-a", "CANCEL=l:vm1,TIMEOUT:20")
+        assert cancel.returncode == 0, cancel.stderr
+        assert "powered off by the guest (ACPI)" in cancel.stdout
+        # The guest itself saw the ACPI power button before it powered off.
+        console.read_until(b"CTYS-GUEST: power button", timeout=5)
+
+    assert _qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
+    assert [r for r in _list_json(ctys) if r["LABEL"] == "vm1"] == []
+
+
+def test_cancel_of_guest_ignoring_acpi_falls_back_to_quit(ctys, make_vm, ctys_env) -> None:
+    make_vm("deaf", noacpi=True)
+    assert ctys("-t", "QEMU", "-a", f"CREATE=l:deaf,WAIT:{READY}", "-b", "1").returncode == 0
+    done = ctys("-t", "QEMU", "-a", "CANCEL=l:deaf,TIMEOUT:2")
+    assert done.returncode == 0, done.stderr
+    assert "stopped by QEMU quit after the guest ignored ACPI for 2s" in done.stdout
+    assert _qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
+
+
+def test_cancel_force(ctys, make_vm, ctys_env) -> None:
+    make_vm("deaf2", noacpi=True)
+    assert ctys("-t", "QEMU", "-a", f"CREATE=l:deaf2,WAIT:{READY}", "-b", "1").returncode == 0
+    done = ctys("-t", "QEMU", "-a", "CANCEL=l:deaf2,FORCE")
+    assert done.returncode == 0, done.stderr
+    assert "stopped by QEMU quit" in done.stdout
+    assert _qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
+    again = ctys("-t", "QEMU", "-a", "CANCEL=l:deaf2")
+    assert again.returncode == 1
+    assert "not running" in again.stderr
+
+
+def test_five_concurrent_creates_start_exactly_one_qemu(ctys, make_vm, ctys_env) -> None:
+    make_vm("once")
+    with ThreadPoolExecutor(5) as pool:
+        results = list(
+            pool.map(lambda _: ctys("-t", "QEMU", "-a", "CREATE=l:once", "-b", "1"), range(5))
+        )
+    codes = sorted(r.returncode for r in results)
+    assert codes == [0, 1, 1, 1, 1], [r.stderr for r in results]
+    assert all("already running" in r.stderr for r in results if r.returncode)
+    assert len(_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])) == 1
+
+
+def test_killed_qemu_is_gone_from_list_and_can_start_again(ctys, make_vm, ctys_env) -> None:
+    make_vm("k9")
+    assert ctys("-t", "QEMU", "-a", "CREATE=l:k9", "-b", "1").returncode == 0
+    [pid] = _qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])
+    psutil.Process(pid).kill()
+    psutil.Process(pid).wait(5) if psutil.pid_exists(pid) else None
+    assert [r for r in _list_json(ctys) if r["LABEL"] == "k9"] == []
+    assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("k9-*"))
+    assert ctys("-t", "QEMU", "-a", "CREATE=l:k9", "-b", "1").returncode == 0
+
+
+def test_connect_console_through_cli(ctys, make_vm) -> None:
+    make_vm("pipe")
+    assert ctys("-t", "QEMU", "-a", f"CREATE=l:pipe,WAIT:{READY}", "-b", "1").returncode == 0
+    done = ctys("-t", "QEMU", "-a", "CREATE=l:pipe,CONNECT", stdin="echo via-$((40+2))\n")
+    assert done.returncode == 0, done.stderr
+    assert "via-42" in done.stdout
+
+
+def test_cli0_console_bound_to_stdio(make_vm, ctys_env) -> None:
+    make_vm("fg")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", "CREATE=l:fg,CONSOLE:CLI0"],
+        env=ctys_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    buf = b""
+    while READY.encode() not in buf:
+        chunk = proc.stdout.read1(4096)  # type: ignore[attr-defined]
+        assert chunk, buf[-300:]
+        buf += chunk
+    proc.stdin.write(b"echo fg-$((6*7)); poweroff -f\n")
+    proc.stdin.flush()
+    out, _ = proc.communicate(timeout=30)
+    assert b"fg-42" in buf + out
+    assert proc.returncode == 0
+    assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("fg-*"))
