@@ -14,6 +14,7 @@ import psutil
 from ctys.consoles.serial import SerialConsole
 
 READY = "CTYS-GUEST-READY"
+PROMPT = "guest#"  # the serial shell is up; input typed before it would be lost
 
 
 def _list_json(ctys: Callable[..., subprocess.CompletedProcess[str]]) -> list[dict[str, object]]:
@@ -42,7 +43,7 @@ def _console_socket(ctys_env: dict[str, str], label: str) -> Path:
 
 def test_cli_console_list_and_graceful_cancel(ctys, make_vm, ctys_env) -> None:
     make_vm("vm1")
-    done = ctys("-t", "QEMU", "-a", f"CREATE=l:vm1,CONSOLE:CLI,WAIT:{READY}", "-b", "1")
+    done = ctys("-t", "QEMU", "-a", f"CREATE=l:vm1,CONSOLE:CLI,WAIT:{PROMPT}", "-b", "1")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("vm1: started (pid ")
 
@@ -113,7 +114,7 @@ def test_killed_qemu_is_gone_from_list_and_can_start_again(ctys, make_vm, ctys_e
 
 def test_connect_console_through_cli(ctys, make_vm) -> None:
     make_vm("pipe")
-    assert ctys("-t", "QEMU", "-a", f"CREATE=l:pipe,WAIT:{READY}", "-b", "1").returncode == 0
+    assert ctys("-t", "QEMU", "-a", f"CREATE=l:pipe,WAIT:{PROMPT}", "-b", "1").returncode == 0
     done = ctys("-t", "QEMU", "-a", "CREATE=l:pipe,CONNECT", stdin="echo via-$((40+2))\n")
     assert done.returncode == 0, done.stderr
     assert "via-42" in done.stdout
@@ -130,7 +131,7 @@ def test_cli0_console_bound_to_stdio(make_vm, ctys_env) -> None:
     )
     assert proc.stdin is not None and proc.stdout is not None
     buf = b""
-    while READY.encode() not in buf:
+    while b"guest# " not in buf:
         chunk = proc.stdout.read1(4096)  # type: ignore[attr-defined]
         assert chunk, buf[-300:]
         buf += chunk

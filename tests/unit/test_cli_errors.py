@@ -133,7 +133,9 @@ def test_iso_path_that_is_a_directory(capsys: pytest.CaptureFixture[str], vmdir:
     assert f"ISO image {vmdir} of VM cd is a directory" in one_line(err)
 
 
-def test_resolution_option_is_not_supported(capsys: pytest.CaptureFixture[str], vmdir: Path) -> None:
+def test_resolution_option_is_not_supported(
+    capsys: pytest.CaptureFixture[str], vmdir: Path
+) -> None:
     code, err = run(capsys, "-t", "QEMU", "-a", "CREATE=l:x", "-r", "800x600")
     assert code == 1
     assert "-r (resolution) is not supported" in one_line(err)

@@ -74,7 +74,7 @@ def _parser() -> _Parser:
     parser.add_argument("-t", "--terse", action="store_true", help="';'-separated lines")
     parser.add_argument("-j", "--json", action="store_true", help="JSON")
     parser.add_argument("--title", action="store_true", help="header line in terse output")
-    parser.add_argument("--host", action="append", default=[], help="only records of HOST")
+    parser.add_argument("--host", help="only records of HOST")
     parser.add_argument("--import", dest="import_file", metavar="FILE", help="merge a cacheDB")
     parser.add_argument("--export", dest="export_file", metavar="FILE", help="write a cacheDB")
     parser.add_argument("-d", dest="debug", type=int, default=0, help=argparse.SUPPRESS)
@@ -170,7 +170,7 @@ def _output_choice(options: argparse.Namespace) -> tuple[tuple[str, ...], Output
 
 
 def _build_query(options: argparse.Namespace, fields: tuple[str, ...]) -> Query:
-    patterns: list[Pattern] = [FieldPattern("HOST", host) for host in options.host]
+    patterns: list[Pattern] = [FieldPattern("HOST", options.host)] if options.host else []
     patterns += [parse_pattern(word) for word in options.patterns]
     return Query(tuple(patterns), parse_rule(options.rule), fields)
 

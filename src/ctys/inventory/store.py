@@ -232,7 +232,7 @@ def equals_clause(name: str, value: str) -> tuple[str, str]:
 def _under_root_delete(host: str, root: Path) -> tuple[str, tuple[str, ...]]:
     """DELETE of ``host``'s rows whose pname is ``root`` or below it, as an index range:
     ``root/`` <= pname < ``root0`` (``0`` follows ``/`` in byte order)."""
-    text = str(root)
+    text = str(root.absolute())  # conf paths are stored absolute
     prefix = text if text.endswith("/") else text + "/"
     upper = prefix[:-1] + "0"
     return (
@@ -244,7 +244,8 @@ def _under_root_delete(host: str, root: Path) -> tuple[str, tuple[str, ...]]:
 class _Counter:
     """Rows handed to ``executemany`` (it does not say how many it wrote)."""
 
-    value = 0
+    def __init__(self) -> None:
+        self.value = 0
 
 
 class _Transaction:

@@ -15,7 +15,6 @@ import psutil
 from ctys.qemu.cmdline import QemuCmdline, is_qemu_binary, parse_qemu_cmdline
 
 
-
 @dataclass(frozen=True)
 class QemuProcess:
     """One running qemu: who runs it, since when, and what its command line says."""
