@@ -173,3 +173,41 @@ def test_runtime_dir_of_another_user_is_refused(
     code, err = run(capsys, "-t", "QEMU", "-a", "LIST")
     assert code == 1
     assert "is owned by uid 65534, not by you" in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("console", "needle"),
+    [
+        ("SDL", "CONSOLE:SDL needs a display"),
+        ("XTERM", "CONSOLE:XTERM needs a display"),
+        ("GTERM", "CONSOLE:GTERM needs a display"),
+        ("EMACS", "CONSOLE:EMACS needs a display"),
+    ],
+)
+def test_window_consoles_without_display_fail_before_booting(
+    capsys: pytest.CaptureFixture[str],
+    vmdir: Path,
+    ctys_env: dict[str, str],
+    console: str,
+    needle: str,
+) -> None:
+    kernel = vmdir / "k"
+    kernel.write_bytes(b"x")
+    write_vm(vmdir, "win", GOOD_CONF.format(label="win", kernel=kernel))
+    code, err = run(capsys, "-t", "QEMU", "-a", f"CREATE=l:win,CONSOLE:{console}")
+    assert code == 1
+    assert needle in one_line(err)
+    assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"]).glob("vms/win-*"))
+
+
+def test_xterm_console_missing_program(
+    capsys: pytest.CaptureFixture[str], vmdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setenv("PATH", str(vmdir))  # no xterm anywhere on this PATH
+    kernel = vmdir / "k"
+    kernel.write_bytes(b"x")
+    write_vm(vmdir, "win", GOOD_CONF.format(label="win", kernel=kernel))
+    code, err = run(capsys, "-t", "QEMU", "-a", "CREATE=l:win,CONSOLE:XTERM")
+    assert code == 1
+    assert "CONSOLE:XTERM needs xterm, which is not installed" in one_line(err)
