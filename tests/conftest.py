@@ -31,6 +31,8 @@ def ctys_env(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
         "CTYS_RUNTIME_DIR": str(runtime),
         "CTYS_VMPATH": str(vms),
         "CTYS_ACCEL": "tcg",
+        "CTYS_INVENTORY": str(short_tmp / "inventory.sqlite"),
+        "XDG_CACHE_HOME": str(short_tmp / "cache"),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

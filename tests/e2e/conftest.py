@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from ctys.guest.demo import write_demo_conf
 
 from ctys.guest.build import GuestImage, build_guest
+from ctys.guest.demo import write_demo_conf
 
 Ctys = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -42,10 +42,21 @@ def make_vm(guest: GuestImage, ctys_env: dict[str, str]) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture(autouse=True)
+def reap_qemu(ctys_env: dict[str, str]) -> Iterator[None]:
+    """After each e2e test, kill every qemu that still uses the test's runtime dir."""
+    yield
+    runtime = ctys_env["CTYS_RUNTIME_DIR"]
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if cmdline and "qemu" in cmdline[0] and any(runtime in arg for arg in cmdline):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture
-def ctys(ctys_env: dict[str, str]) -> Iterator[Ctys]:
-    """Run the real ``ctys`` command line in a subprocess; afterwards kill every qemu the
-    test left behind in its runtime dir."""
+def ctys(ctys_env: dict[str, str]) -> Ctys:
+    """Run the real ``ctys`` command line in a subprocess."""
 
     def run(
         *args: str, timeout: float = 60, stdin: str | None = None
@@ -60,10 +71,4 @@ def ctys(ctys_env: dict[str, str]) -> Iterator[Ctys]:
             check=False,
         )
 
-    yield run
-    runtime = ctys_env["CTYS_RUNTIME_DIR"]
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info.get("cmdline") or []
-        if any(runtime in arg for arg in cmdline) and "qemu" in (cmdline[0] if cmdline else ""):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
+    return run

@@ -8,6 +8,7 @@ from ctys.actions.running import RunningVm, managed_for_vm, managed_instance
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
 from ctys.errors import CtysError, VmStateError
+from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.requests import CancelMode, CancelRequest
 from ctys.qemu import machine
@@ -23,7 +24,7 @@ class CancelOutcome:
     ok: bool = True
 
 
-def _targets(req: CancelRequest, runtime: RuntimeDir) -> list[RunningVm]:
+def _targets(req: CancelRequest, runtime: RuntimeDir, ctx: RunContext) -> list[RunningVm]:
     if req.all_vms:
         found = [managed_instance(runtime, d.vmid) for d in runtime.all_vms()]
         return [r for r in found if r is not None]
@@ -33,7 +34,7 @@ def _targets(req: CancelRequest, runtime: RuntimeDir) -> list[RunningVm]:
         if running is None:
             raise VmStateError(f"no running VM with ID {terms[0].value}")
         return [running]
-    vm = resolve_one(req.selector)
+    vm = resolve_one(req.selector, inventory_choice(ctx.invocation).path)
     running = managed_for_vm(runtime, vm)
     if running is None:
         raise VmStateError(f"VM {vm.label} is not running")
@@ -66,7 +67,7 @@ def cancel_one(target: RunningVm, mode: CancelMode, timeout: float) -> CancelOut
 def run_cancel(req: CancelRequest, ctx: RunContext, runtime: RuntimeDir | None = None) -> int:
     """The CANCEL action; each VM's outcome is one line, failures do not stop the rest."""
     runtime = runtime or RuntimeDir()
-    targets = _targets(req, runtime)
+    targets = _targets(req, runtime, ctx)
     if not targets:
         print("no running VMs to cancel", file=ctx.out)
         return 0

@@ -18,6 +18,7 @@ from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
 from ctys.errors import CtysError, QemuError, VmStateError
+from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.qemu import machine
@@ -308,7 +309,7 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
         if running is None:
             raise VmStateError(f"no running VM with ID {req.selector.terms[0].value}")
         return _attach_running(running, req, ctx)
-    vm = resolve_one(req.selector)
+    vm = resolve_one(req.selector, inventory_choice(ctx.invocation).path)
     if req.connect or req.reuse:
         running = managed_for_vm(runtime, vm)
         if running is not None:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from ctys.cli.output import render
+from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
 from ctys.cli.syntax import ActionCall, OutputFormat
 from ctys.conf.model import VmConfig
 from ctys.errors import CtysError, UsageError
@@ -322,13 +322,6 @@ def match_conf(proc: QemuProcess, confs: Sequence[VmConfig]) -> VmConfig | None:
 
 # --- CLI glue ------------------------------------------------------------------------
 
-_FORMAT_SUBOPTIONS = {
-    "TERSE": OutputFormat.TERSE,
-    "MACHINE": OutputFormat.TERSE,
-    "JSON": OutputFormat.JSON,
-}
-_LIST_SUBOPTIONS = (*_FORMAT_SUBOPTIONS, "TITLE")
-
 
 @dataclass(frozen=True)
 class ListRequest:
@@ -344,29 +337,10 @@ def parse_list_request(
 ) -> ListRequest:
     """LIST suboptions (``TERSE``, ``MACHINE``, ``JSON``, ``TITLE``) plus ``-o`` into a
     ``ListRequest``; ``UsageError`` for an unknown suboption or field name."""
-    chosen: str | None = None
-    title = False
-    for sub in call.suboptions:
-        if sub.key not in _LIST_SUBOPTIONS:
-            raise UsageError(
-                f"unknown LIST suboption '{sub.raw}' (valid: {', '.join(_LIST_SUBOPTIONS)})"
-            )
-        if sub.args:
-            raise UsageError(f"LIST suboption '{sub.raw}' takes no value")
-        if sub.key == "TITLE":
-            title = True
-        elif chosen is not None and chosen != sub.key:
-            raise UsageError(f"LIST suboptions {chosen} and {sub.key} exclude each other")
-        else:
-            chosen = sub.key
-    fmt = output_format
-    if chosen is not None:
-        wanted = _FORMAT_SUBOPTIONS[chosen]
-        if output_format not in (OutputFormat.TABLE, wanted):
-            raise UsageError(f"LIST suboption {chosen} conflicts with -o {output_format.value}")
-        fmt = wanted
-    # MACHINE is TERSE with its header line; a table always has one.
-    title = title or chosen == "MACHINE" or fmt is OutputFormat.TABLE
+    fmt, title, rest = split_format_suboptions("LIST", call.suboptions, output_format)
+    if rest:
+        valid = ", ".join((*FORMAT_SUBOPTIONS, "TITLE"))
+        raise UsageError(f"unknown LIST suboption '{rest[0].raw}' (valid: {valid})")
     return ListRequest(fmt=fmt, fields=select_fields(output_fields, fmt), title=title)
 
 

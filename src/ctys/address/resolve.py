@@ -1,4 +1,5 @@
-"""Resolve a machine address to VM conf files."""
+"""Resolve a machine address to VM conf files: from the inventory when it is on and filled,
+else by scanning folders for conf files."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ from ctys.conf.model import VmConfig
 from ctys.conf.vmconfig import load_vm_config
 from ctys.errors import AddressError, CtysError
 from ctys.qemu.runtime import vm_id
+
+# Address kinds and the inventory field each one matches.
+_INVENTORY_FIELD = {
+    AddressKind.LABEL: "label",
+    AddressKind.UUID: "uuid",
+    AddressKind.MAC: "mac",
+    AddressKind.IP: "tcp",
+    AddressKind.FILENAME: "pname",
+}
 
 
 def _norm_mac(mac: str) -> str:
@@ -29,7 +39,7 @@ def matches(vm: VmConfig, term: MachineAddress) -> bool:
     if term.kind is AddressKind.IP:
         return vm.ip is not None and vm.ip.split("/")[0] == value
     if term.kind is AddressKind.FILENAME:
-        return vm.conf_path == Path(value).expanduser().resolve()
+        return vm.conf_path.resolve() == Path(value).expanduser().resolve()
     if term.kind is AddressKind.ID:
         return vm_id(vm.label, vm.conf_path) == value
     return False
@@ -44,20 +54,34 @@ def _describe(vm: VmConfig) -> str:
     return f"{vm.label} ({vm.conf_path})"
 
 
-def resolve_one(selector: MachineSelector) -> VmConfig:
-    """Exactly one VM for the selector, else an ``AddressError`` listing what matched."""
+def _ambiguous(selector: MachineSelector, candidates: list[str]) -> AddressError:
+    listing = "; ".join(candidates)
+    return AddressError(f"{selector} is ambiguous, {len(candidates)} VMs match: {listing}")
+
+
+def resolve_one(selector: MachineSelector, inventory: Path | None = None) -> VmConfig:
+    """Exactly one VM for the selector, else an ``AddressError`` listing what matched.
+
+    ``F:`` alone reads that conf file; ``BASEPATH:`` folders are scanned; otherwise the
+    inventory at ``inventory`` answers when it exists and holds records, and the default
+    VM folders are scanned when it does not (or when ``inventory`` is ``None``: ``-C off``).
+    """
     if selector.empty:
         raise AddressError("no machine address given (e.g. l:LABEL, UUID:..., F:/path/vm.conf)")
-    file_terms = [t for t in selector.terms if t.kind is AddressKind.FILENAME]
-    if file_terms and len(selector.terms) == 1:
-        path = Path(file_terms[0].value).expanduser()
+    terms = selector.terms
+    if len(terms) == 1 and terms[0].kind is AddressKind.FILENAME and not selector.base_paths:
+        path = Path(terms[0].value).expanduser()
         if not path.is_file():
             raise AddressError(f"no conf file at {path}")
-        try:
-            return load_vm_config(path.resolve())
-        except CtysError:
-            raise
-    bases = selector.base_paths or default_base_paths()
+        return load_vm_config(path.resolve())
+    if not selector.base_paths and inventory is not None and inventory.is_file():
+        found = _from_inventory(selector, inventory)
+        if found is not None:
+            return found
+    return _by_scan(selector, selector.base_paths or default_base_paths())
+
+
+def _by_scan(selector: MachineSelector, bases: Sequence[Path]) -> VmConfig:
     result = scan_vms(bases)
     found = select(result.vms, selector)
     if not found:
@@ -65,6 +89,54 @@ def resolve_one(selector: MachineSelector) -> VmConfig:
         hint = f"; {len(result.errors)} conf file(s) unreadable" if result.errors else ""
         raise AddressError(f"no VM matches {selector} under {where}{hint}")
     if len(found) > 1:
-        listing = "; ".join(_describe(vm) for vm in found)
-        raise AddressError(f"{selector} is ambiguous, {len(found)} VMs match: {listing}")
+        raise _ambiguous(selector, [_describe(vm) for vm in found])
     return found[0]
+
+
+def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | None:
+    """The VM from the inventory; ``None`` when the inventory is empty (then we scan)."""
+    from ctys.inventory.settings import this_host
+    from ctys.inventory.store import Inventory
+
+    if any(t.kind is AddressKind.ID for t in selector.terms):
+        return None  # runtime ids are not in the inventory
+    with Inventory.open(path) as inv:
+        if inv.count() == 0:
+            return None
+        fields = {_INVENTORY_FIELD[t.kind]: _inventory_value(t) for t in selector.terms}
+        records = inv.find(**fields)
+    if not records:
+        raise AddressError(
+            f"no VM matches {selector} in the inventory {path}"
+            " (run ENUMERATE to refresh it, or use -C off to scan the VM folders)"
+        )
+    # Multipath: one VM may be recorded once per host that can run it; prefer our own rows.
+    here = this_host()
+    by_vm: dict[str, list[str]] = {}
+    for rec in records:
+        by_vm.setdefault(rec.vm_id, [])
+        if rec.host == here or rec.host in ("localhost", ""):
+            by_vm[rec.vm_id].insert(0, rec.pname)
+        else:
+            by_vm[rec.vm_id].append(rec.pname)
+    if len(by_vm) > 1:
+        candidates = sorted(f"{r.label} ({r.pname} on {r.host})" for r in records)
+        raise _ambiguous(selector, candidates)
+    pname = next(iter(by_vm.values()))[0]
+    conf = Path(pname)
+    if not conf.is_file():
+        raise AddressError(
+            f"the inventory names {conf} for {selector}, but that file is gone (run ENUMERATE)"
+        )
+    try:
+        return load_vm_config(conf)
+    except CtysError as exc:
+        raise AddressError(f"{exc} (found through the inventory)") from exc
+
+
+def _inventory_value(term: MachineAddress) -> str:
+    if term.kind is AddressKind.FILENAME:
+        return str(Path(term.value).expanduser().resolve())
+    if term.kind is AddressKind.MAC:
+        return _norm_mac(term.value)
+    return term.value

@@ -1,19 +1,21 @@
-"""Find VM conf files by walking folders (resolution without an inventory)."""
+"""Find VM conf files by walking folders (resolution without an inventory, and ENUMERATE)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.model import VmConfig
-from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.parser import MAX_CONF_BYTES, parse_conf_text_with_lines, read_conf_text
+from ctys.conf.vmconfig import vm_config_from_raw
 from ctys.errors import CtysError
 
-MAGIC = b"MAGICID-QEMU"
-# A conf file larger than this is not a VM conf (and must not be slurped by a scan).
-MAX_CONF_BYTES = 1 << 20
+MAGIC = "MAGICID-QEMU"
+
+# Called with (files seen, VMs found) while a scan runs.
+Progress = Callable[[int, int], None]
 
 
 def default_base_paths() -> tuple[Path, ...]:
@@ -24,58 +26,103 @@ def default_base_paths() -> tuple[Path, ...]:
     return (Path.home() / "qemu",)
 
 
-def iter_conf_candidates(base: Path) -> Iterator[Path]:
-    """Every ``*.conf`` under ``base`` (or ``base`` itself when it is a file) that carries
-    the ``MAGICID-QEMU`` marker. Unreadable folders are skipped."""
+def iter_conf_files(base: Path, seen: list[int] | None = None) -> Iterator[Path]:
+    """Every ``*.conf`` under ``base`` (``base`` itself when it is a file), depth first in
+    name order; hidden folders and unreadable folders are skipped, symlinked folders are not
+    followed (no loops). ``seen[0]`` counts directory entries looked at."""
     if base.is_file():
         yield base
         return
-    for dirpath, dirnames, filenames in os.walk(base, onerror=None):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.endswith(".conf"):
-                path = Path(dirpath) / name
-                if _has_magic(path):
-                    yield path
+    stack = [str(base)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        if seen is not None:
+            seen[0] += len(entries)
+        subdirs = []
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not entry.name.startswith("."):
+                        subdirs.append(entry.path)
+                elif entry.name.endswith(".conf"):
+                    # One VM, one path: a symlinked conf is known by its target.
+                    path = Path(entry.path)
+                    yield path.resolve() if entry.is_symlink() else path
+            except OSError:
+                continue
+        stack.extend(reversed(subdirs))
 
 
-def _has_magic(path: Path) -> bool:
+def load_if_qemu(path: Path) -> VmConfig | None:
+    """The VM of a conf file carrying ``MAGICID-QEMU``; ``None`` for other ``.conf`` files.
+    Broken QEMU confs raise ``ConfError`` with file:line. The file is read once."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(MAX_CONF_BYTES)
+        if path.stat().st_size > MAX_CONF_BYTES:
+            return None
     except OSError:
-        return False
-    return MAGIC in head
+        return None
+    text = read_conf_text(path)
+    if MAGIC not in text:
+        return None
+    raw, lines = parse_conf_text_with_lines(text, path)
+    return vm_config_from_raw(raw, lines)
 
 
 @dataclass(frozen=True)
 class ScanResult:
-    """VMs found, and conf files that could not be read (each with its one-line error)."""
+    """VMs found, conf files that could not be read (each with its one-line error), and
+    how many directory entries the scan looked at."""
 
     vms: tuple[VmConfig, ...]
     errors: tuple[str, ...]
+    entries: int = 0
 
 
-def scan_vms(base_paths: Sequence[Path], *, include_ignored: bool = False) -> ScanResult:
+def scan_vms(
+    base_paths: Sequence[Path],
+    *,
+    include_ignored: bool = False,
+    progress: Progress | None = None,
+) -> ScanResult:
     """Load every QEMU conf under the base paths. Broken files become error lines, the scan
-    goes on. ``MAGICID-IGNORE`` variants are left out unless asked for."""
+    goes on. ``MAGICID-IGNORE`` variants are left out unless asked for; of two active confs
+    with one UUID only the first is kept (one active master per VM), the other reported."""
     vms: list[VmConfig] = []
     errors: list[str] = []
-    seen: set[Path] = set()
+    seen_paths: set[Path] = set()
+    masters: dict[str, Path] = {}
+    counter = [0]
     for base in base_paths:
         if not base.exists():
             continue
-        for path in iter_conf_candidates(base):
-            real = path.resolve()
-            if real in seen:
+        for path in iter_conf_files(base.resolve(), counter):
+            if path in seen_paths:
                 continue
-            seen.add(real)
+            seen_paths.add(path)
             try:
-                vm = load_vm_config(real)
+                vm = load_if_qemu(path)
             except CtysError as exc:
                 errors.append(str(exc))
                 continue
-            if vm.ignored and not include_ignored:
+            if vm is None or (vm.ignored and not include_ignored):
                 continue
+            if vm.uuid and not vm.ignored:
+                key = vm.uuid.lower()
+                if key in masters:
+                    errors.append(
+                        f"{path}: UUID {vm.uuid} is already active in {masters[key]};"
+                        " mark one variant #@#MAGICID-IGNORE"
+                    )
+                    continue
+                masters[key] = path
             vms.append(vm)
-    return ScanResult(tuple(vms), tuple(errors))
+            if progress is not None:
+                progress(counter[0], len(vms))
+    if progress is not None:
+        progress(counter[0], len(vms))
+    return ScanResult(tuple(vms), tuple(errors), counter[0])

@@ -13,11 +13,52 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TextIO
 
-from ctys.cli.syntax import OutputFormat
+from ctys.cli.syntax import OutputFormat, Suboption
+from ctys.errors import UsageError
 
 TERSE_SEPARATOR = ";"
 # Wide enough that a table written to a pipe or file is never wrapped.
 _UNWRAPPED_WIDTH = 10_000
+
+
+# Output suboptions shared by LIST, ENUMERATE and INFO: TERSE (';'-lines), MACHINE (the
+# same with a header line), JSON; TITLE adds the header to TERSE.
+FORMAT_SUBOPTIONS = {
+    "TERSE": OutputFormat.TERSE,
+    "MACHINE": OutputFormat.TERSE,
+    "JSON": OutputFormat.JSON,
+}
+
+
+def split_format_suboptions(
+    action: str, suboptions: Sequence[Suboption], output_format: OutputFormat
+) -> tuple[OutputFormat, bool, list[Suboption]]:
+    """Take the output suboptions out of an action's suboptions: the format (combined with
+    the generic ``-o`` format), whether to print a header line, and the other suboptions."""
+    chosen: str | None = None
+    title = False
+    rest: list[Suboption] = []
+    for sub in suboptions:
+        if sub.key not in FORMAT_SUBOPTIONS and sub.key != "TITLE":
+            rest.append(sub)
+            continue
+        if sub.args:
+            raise UsageError(f"{action} suboption '{sub.raw}' takes no value")
+        if sub.key == "TITLE":
+            title = True
+        elif chosen is not None and chosen != sub.key:
+            raise UsageError(f"{action} suboptions {chosen} and {sub.key} exclude each other")
+        else:
+            chosen = sub.key
+    fmt = output_format
+    if chosen is not None:
+        wanted = FORMAT_SUBOPTIONS[chosen]
+        if output_format not in (OutputFormat.TABLE, wanted):
+            raise UsageError(f"{action} suboption {chosen} conflicts with -o {output_format.value}")
+        fmt = wanted
+    # MACHINE is TERSE with its header line; a table always has one.
+    title = title or chosen == "MACHINE" or fmt is OutputFormat.TABLE
+    return fmt, title, rest
 
 
 def render(

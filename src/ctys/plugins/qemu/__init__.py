@@ -11,6 +11,7 @@ _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
     "CANCEL": "stop a VM: POWEROFF (ACPI, then quit, then kill), REBOOT, RESET, PAUSE, FORCE",
     "LIST": "running QEMU VMs on this host, managed or not",
+    "ENUMERATE": "scan folders for VM conf files, report them and fill the inventory",
     "INFO": "qemu binaries, versions, accelerators and the KVM verdict of this host",
 }
 
@@ -21,10 +22,13 @@ QEMU plugin actions:
             [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE][,WAIT:TEXT][,VNCBIND:ADDR]
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON|TITLE]
+  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
+            (-c PATH: inventory file; -C off|rebuild|clear|list)
   -a INFO[=REFRESH]
 <address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x | F:/path/vm.conf | ID:vmid,
-           with BASEPATH:/dir[%/dir2] to choose where conf files are searched
-           (default $CTYS_VMPATH or ~/qemu).
+           resolved from the inventory (filled by ENUMERATE) when it exists, else by
+           scanning the VM folders; BASEPATH:/dir[%/dir2] scans those folders
+           (default folders: $CTYS_VMPATH or ~/qemu).
 """
 
 
@@ -56,6 +60,10 @@ class QemuPlugin:
             from ctys.actions.list import run_list_action
 
             return run_list_action(call, ctx)
+        if call.name == "ENUMERATE":
+            from ctys.actions.enumerate import run_enumerate
+
+            return run_enumerate(call, ctx)
         if call.name == "INFO":
             from ctys.actions.info import run_info
 

@@ -1,0 +1,38 @@
+"""Which inventory a command uses, from the generic options ``-c`` (location) and ``-C``
+(control: on, off, rebuild, clear, list)."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctys.cli.syntax import CacheControl, Invocation
+
+
+@dataclass(frozen=True)
+class InventoryChoice:
+    """``path`` is ``None`` when the inventory is switched off (``-C off``)."""
+
+    path: Path | None
+    control: CacheControl
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
+
+def inventory_choice(invocation: Invocation) -> InventoryChoice:
+    """The inventory file of this invocation: ``-c PATH`` or the per-user default."""
+    from ctys.inventory.store import default_inventory_path
+
+    control = invocation.cache_control
+    if control is CacheControl.OFF:
+        return InventoryChoice(None, control)
+    path = Path(invocation.cache_path).expanduser() if invocation.cache_path else None
+    return InventoryChoice(path or default_inventory_path(), control)
+
+
+def this_host() -> str:
+    """The name records scanned here carry in their HOST field."""
+    return socket.gethostname()
