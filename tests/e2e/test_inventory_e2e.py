@@ -1,0 +1,101 @@
+"""A new user's path: ENUMERATE a folder of VMs, boot one by label from the inventory;
+crash safety of ENUMERATE; cacheDB export/import round trip through the CLIs."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
+
+
+def _rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
+
+
+def test_enumerate_folder_then_boot_by_label(ctys, make_vm, ctys_env) -> None:
+    make_vm("web")
+    make_vm("db")
+    broken = Path(ctys_env["CTYS_VMPATH"]) / "bad" / "bad.conf"
+    broken.parent.mkdir()
+    broken.write_text("#@#MAGICID-QEMU\nX=1\nY=$(reboot)\n")
+
+    done = ctys("-t", "QEMU", "-a", "ENUMERATE=MACHINE", "-o", "LABEL,PNAME")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "LABEL;PNAME"
+    assert sorted(line.split(";")[0] for line in lines[1:]) == ["db", "web"]
+    assert f"skipped {broken}:3:" in done.stderr
+
+    # The label is now resolved from the inventory: boot, see it in LIST, stop it.
+    vhost = subprocess.run(
+        [str(Path(sys.executable).with_name("ctys-vhost")), "-o", "L", "L:web"],
+        env=ctys_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert vhost.returncode == 0 and "web" in vhost.stdout, vhost.stderr
+    assert ctys("-t", "QEMU", "-a", "CREATE=l:web,WAIT:guest#", "-b", "1").returncode == 0
+    listed = ctys("-t", "QEMU", "-a", "LIST=TERSE", "-o", "LABEL,STATE")
+    assert "web;running" in listed.stdout.splitlines()
+    assert ctys("-t", "QEMU", "-a", "CANCEL=l:web").returncode == 0
+
+
+def test_kill_9_during_enumerate_keeps_the_previous_inventory(ctys, ctys_env) -> None:
+    root = Path(ctys_env["CTYS_VMPATH"])
+    for i in range(300):
+        folder = root / f"vm{i:04d}"
+        folder.mkdir()
+        (folder / f"vm{i:04d}.conf").write_text(CONF.format(label=f"vm{i:04d}", uuid=f"u-{i}"))
+    assert ctys("-t", "QEMU", "-a", "ENUMERATE=TERSE").returncode == 0
+    db = Path(ctys_env["CTYS_INVENTORY"])
+    assert _rows(db) == 300
+    for i in range(300, 3000):
+        folder = root / f"vm{i:04d}"
+        folder.mkdir()
+        (folder / f"vm{i:04d}.conf").write_text(CONF.format(label=f"vm{i:04d}", uuid=f"u-{i}"))
+
+    rng = random.Random(7)
+    killed = 0
+    for _ in range(6):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", "ENUMERATE=TERSE"],
+            env=ctys_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.2, 1.2))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed += 1
+        proc.wait()
+        # Whatever moment the kill hit: the old inventory whole, or the new one whole.
+        assert _rows(db) in (300, 3000)
+    assert killed >= 1
+    assert ctys("-t", "QEMU", "-a", "ENUMERATE=TERSE").returncode == 0
+    assert _rows(db) == 3000
+
+
+def test_cachedb_export_import_round_trip_through_the_clis(
+    ctys, make_vm, ctys_env, short_tmp
+) -> None:
+    make_vm("one")
+    make_vm("two")
+    assert ctys("-t", "QEMU", "-a", "ENUMERATE=TERSE").returncode == 0
+    vhost = str(Path(sys.executable).with_name("ctys-vhost"))
+    first, second = short_tmp / "a.cachedb", short_tmp / "b.cachedb"
+    subprocess.run([vhost, "--export", str(first)], env=ctys_env, check=True)
+    other = short_tmp / "other.sqlite"
+    subprocess.run([vhost, "-c", str(other), "--import", str(first)], env=ctys_env, check=True)
+    subprocess.run([vhost, "-c", str(other), "--export", str(second)], env=ctys_env, check=True)
+    assert first.read_bytes() == second.read_bytes()
+    assert sum(1 for line in first.read_text().splitlines() if not line.startswith("#")) == 2

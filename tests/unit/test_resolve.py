@@ -1,0 +1,168 @@
+"""Machine addresses resolved by scanning and from the inventory (multipath rows)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ctys.address.model import AddressKind, MachineAddress, MachineSelector
+from ctys.address.resolve import resolve_one
+from ctys.address.scan import scan_vms
+from ctys.conf.vmconfig import load_vm_config
+from ctys.errors import AddressError
+from ctys.inventory.record import record_from_vm
+from ctys.inventory.settings import this_host
+from ctys.inventory.store import Inventory
+from ctys.qemu.runtime import vm_id
+
+CONF = """\
+#@#MAGICID-QEMU
+#@#LABEL = {label}
+#@#UUID = {uuid}
+#@#MAC = {mac}
+#@#IP = {ip}
+KERNEL=vmlinuz
+"""
+
+VMS = {
+    "alpha": ("aaaaaaaa-0000-4000-8000-000000000001", "52:54:00:00:00:01", "10.0.0.1"),
+    "beta": ("bbbbbbbb-0000-4000-8000-000000000002", "52:54:00:00:00:02", "10.0.0.2"),
+}
+
+
+@pytest.fixture
+def tree(ctys_env: dict[str, str]) -> Path:
+    root = Path(ctys_env["CTYS_VMPATH"])
+    for label, (uuid, mac, ip) in VMS.items():
+        folder = root / "group" / label
+        folder.mkdir(parents=True)
+        (folder / f"{label}.conf").write_text(CONF.format(label=label, uuid=uuid, mac=mac, ip=ip))
+    # A disabled variant of alpha: same UUID, must never be chosen.
+    variant = root / "old" / "alpha"
+    variant.mkdir(parents=True)
+    (variant / "alpha.conf").write_text(
+        CONF.format(label="alpha", uuid=VMS["alpha"][0], mac="x", ip="x") + "#@#MAGICID-IGNORE\n"
+    )
+    # Not a VM: a .conf without the magic id.
+    (root / "group" / "notes.conf").write_text("LABEL=alpha\n")
+    return root
+
+
+def sel(kind: AddressKind, value: str, *bases: Path) -> MachineSelector:
+    return MachineSelector((MachineAddress(kind, value),), tuple(bases))
+
+
+def inventory_of(path: Path, root: Path, host: str | None = None) -> Path:
+    records = [record_from_vm(vm, host or this_host(), time.time()) for vm in scan_vms([root]).vms]
+    with Inventory.open(path) as inv:
+        inv.replace_scan(host or this_host(), [root], records)
+    return path
+
+
+ADDRESSES = [
+    (AddressKind.LABEL, "beta"),
+    (AddressKind.UUID, VMS["beta"][0].upper()),
+    (AddressKind.MAC, "52-54-00-00-00-02"),
+    (AddressKind.IP, "10.0.0.2"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value"), ADDRESSES)
+def test_each_address_key_by_scan(tree: Path, kind: AddressKind, value: str) -> None:
+    assert resolve_one(sel(kind, value)).label == "beta"
+
+
+@pytest.mark.parametrize(("kind", "value"), ADDRESSES)
+def test_each_address_key_from_inventory(
+    tree: Path, short_tmp: Path, kind: AddressKind, value: str
+) -> None:
+    db = inventory_of(short_tmp / "inv.sqlite", tree)
+    assert resolve_one(sel(kind, value), db).label == "beta"
+
+
+def test_filename_and_basepath_and_id(tree: Path, short_tmp: Path) -> None:
+    conf = tree / "group" / "alpha" / "alpha.conf"
+    assert resolve_one(sel(AddressKind.FILENAME, str(conf))).conf_path == conf
+    # BASEPATH limits the scan: beta is not under alpha's folder.
+    with pytest.raises(AddressError, match="no VM matches LABEL:beta under"):
+        resolve_one(sel(AddressKind.LABEL, "beta", tree / "group" / "alpha"))
+    assert resolve_one(sel(AddressKind.LABEL, "alpha", tree / "group")).label == "alpha"
+    vmid = vm_id("alpha", conf)
+    assert resolve_one(sel(AddressKind.ID, vmid)).conf_path == conf
+
+
+def test_ignored_variant_is_never_the_master(tree: Path) -> None:
+    assert resolve_one(sel(AddressKind.LABEL, "alpha")).conf_path.parent.name == "alpha"
+    assert "old" not in str(resolve_one(sel(AddressKind.LABEL, "alpha")).conf_path)
+
+
+def test_two_terms_are_anded(tree: Path) -> None:
+    both = MachineSelector(
+        (
+            MachineAddress(AddressKind.LABEL, "alpha"),
+            MachineAddress(AddressKind.IP, "10.0.0.2"),
+        )
+    )
+    with pytest.raises(AddressError, match="no VM matches"):
+        resolve_one(both)
+
+
+def test_multipath_rows_are_one_vm(tree: Path, short_tmp: Path) -> None:
+    db = short_tmp / "inv.sqlite"
+    inventory_of(db, tree)
+    inventory_of(db, tree, host="other-host")  # the same folder seen from a second host
+    with Inventory.open(db) as inv:
+        rows = inv.find(label="beta")
+    assert sorted(r.host for r in rows) == sorted([this_host(), "other-host"])
+    assert resolve_one(sel(AddressKind.LABEL, "beta"), db).label == "beta"
+
+
+def test_ambiguous_in_inventory_lists_candidates(tree: Path, short_tmp: Path) -> None:
+    twin = tree / "twin" / "beta"
+    twin.mkdir(parents=True)
+    (twin / "beta.conf").write_text(CONF.format(label="beta", uuid="c-1", mac="m", ip="i"))
+    db = inventory_of(short_tmp / "inv.sqlite", tree)
+    with pytest.raises(AddressError) as err:
+        resolve_one(sel(AddressKind.LABEL, "beta"), db)
+    assert "ambiguous, 2 VMs match" in str(err.value)
+    assert str(twin / "beta.conf") in str(err.value)
+
+
+def test_inventory_miss_is_explained(tree: Path, short_tmp: Path) -> None:
+    db = inventory_of(short_tmp / "inv.sqlite", tree)
+    with pytest.raises(AddressError, match=r"in the inventory .*run ENUMERATE"):
+        resolve_one(sel(AddressKind.LABEL, "gamma"), db)
+
+
+def test_stale_inventory_row_is_explained(tree: Path, short_tmp: Path) -> None:
+    db = inventory_of(short_tmp / "inv.sqlite", tree)
+    (tree / "group" / "beta" / "beta.conf").unlink()
+    with pytest.raises(AddressError, match="that file is gone"):
+        resolve_one(sel(AddressKind.LABEL, "beta"), db)
+
+
+def test_empty_or_missing_inventory_falls_back_to_scan(tree: Path, short_tmp: Path) -> None:
+    assert resolve_one(sel(AddressKind.LABEL, "beta"), short_tmp / "none.sqlite").label == "beta"
+    with Inventory.open(short_tmp / "empty.sqlite"):
+        pass
+    assert resolve_one(sel(AddressKind.LABEL, "beta"), short_tmp / "empty.sqlite").label == "beta"
+
+
+def test_duplicate_active_uuid_is_reported(tree: Path) -> None:
+    dup = tree / "dup" / "alpha2"
+    dup.mkdir(parents=True)
+    (dup / "alpha2.conf").write_text(
+        CONF.format(label="alpha2", uuid=VMS["alpha"][0], mac="m", ip="i")
+    )
+    result = scan_vms([tree])
+    assert any("already active" in e and "MAGICID-IGNORE" in e for e in result.errors)
+    # Exactly one active master per UUID: the first in scan order (dup/ before group/).
+    assert sorted(vm.label for vm in result.vms) == ["alpha2", "beta"]
+
+
+def test_load_vm_config_path_matches_scan(tree: Path) -> None:
+    conf = tree / "group" / "beta" / "beta.conf"
+    [scanned] = [vm for vm in scan_vms([tree]).vms if vm.label == "beta"]
+    assert scanned.conf_path == load_vm_config(conf).conf_path
