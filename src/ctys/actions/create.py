@@ -23,6 +23,13 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.qemu import machine
 from ctys.qemu.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
+from ctys.qemu.bootspec import BootSpec
+from ctys.qemu.instmode import (
+    check_install_media,
+    install_target,
+    prepare_target,
+    write_install_note,
+)
 from ctys.qemu.preflight import check_media
 from ctys.qemu.qmp import QmpUnavailable, qmp_execute, query_status
 from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
@@ -112,7 +119,27 @@ def _spec(
         boot=req.boot,
         kernel=req.kernel,
         argsadd=req.argsadd,
+        install=req.install,
     )
+
+
+def _preflight_media(vm: VmConfig, req: CreateRequest) -> None:
+    """Every image the boot opens exists (with INSTMODE: as the install boot sees them)."""
+    if req.install is None:
+        check_media(vm, req.boot, req.kernel)
+    else:
+        source = BootSpec(req.install.source.mode)  # its path is in the checked VM already
+        check_media(check_install_media(vm, req.install), source, req.kernel)
+
+
+def _prepare_install(vm: VmConfig, req: CreateRequest, rundir: VmRuntimeDir) -> None:
+    """INSTMODE, under the start lock: INIT makes the fresh target image; the mode is
+    recorded beside the runtime record."""
+    if req.install is None:
+        return
+    if req.install.init:
+        prepare_target(vm, req.install)
+    write_install_note(rundir.path, req.install, install_target(vm, req.install))
 
 
 def _preflight_console(req: CreateRequest, ctx: RunContext) -> None:
@@ -135,7 +162,7 @@ def _geometry(ctx: RunContext) -> Geometry | None:
 def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
     """Start ``vm`` daemon-style (not CLI0). Serialised by the VM's start lock: a VM that
     already runs is refused, so concurrent CREATEs start exactly one qemu."""
-    check_media(vm, req.boot, req.kernel)
+    _preflight_media(vm, req)
     binary, accel, note = _pick_binary_and_accel(vm)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
@@ -151,6 +178,7 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
         rundir = runtime.create_vm_dir(vmid)
         try:
             argv = build_argv(_spec(vm, req, binary, accel, rundir))
+            _prepare_install(vm, req, rundir)
             pid = machine.launch(argv, rundir)
             record = RuntimeRecord(
                 vmid=vmid,
@@ -192,14 +220,19 @@ def _check_not_failed(vm: VmConfig, rundir: VmRuntimeDir, pid: int) -> None:
 
 def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
     """CONSOLE:CLI0: qemu bound to this terminal; the VM ends when the console does."""
-    check_media(vm, req.boot, req.kernel)
+    _preflight_media(vm, req)
     binary, accel, note = _pick_binary_and_accel(vm)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
         if managed_instance(runtime, vmid) is not None or foreign_instance(vm) is not None:
             raise VmStateError(f"VM {vm.label} is already running")
         rundir = runtime.create_vm_dir(vmid)
-        argv = build_argv(_spec(vm, req, binary, accel, rundir))
+        try:
+            argv = build_argv(_spec(vm, req, binary, accel, rundir))
+            _prepare_install(vm, req, rundir)
+        except BaseException:
+            rundir.remove()
+            raise
         rundir.write_record(
             RuntimeRecord(
                 vmid=vmid,

@@ -20,20 +20,17 @@ from typing import NoReturn, TextIO
 
 from ctys.cli.syntax import OutputFormat
 from ctys.errors import CtysError, UsageError
-from ctys.inventory import (
-    FIELDS,
+from ctys.inventory.cachedb import export_cachedb, import_cachedb
+from ctys.inventory.query import (
     FieldPattern,
-    Inventory,
-    InventoryRecord,
     Pattern,
     Query,
-    default_inventory_path,
-    export_cachedb,
-    import_cachedb,
     parse_fields,
     parse_pattern,
     parse_rule,
 )
+from ctys.inventory.record import FIELDS, InventoryRecord
+from ctys.inventory.store import Inventory, default_inventory_path
 
 PROG = "ctys-vhost"
 EXIT_MATCH = 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,5 +35,7 @@ def inventory_choice(invocation: Invocation) -> InventoryChoice:
 
 
 def this_host() -> str:
-    """The name records scanned here carry in their HOST field."""
-    return socket.gethostname()
+    """The name records scanned here carry in their HOST field: ``$CTYS_HOSTNAME`` (set for
+    a host reached over ssh, so its records carry the name the caller uses), else the host
+    name."""
+    return os.environ.get("CTYS_HOSTNAME") or socket.gethostname()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.model import Accelerator, VmConfig
 from ctys.errors import QemuError
 from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.qemu.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word
 from ctys.qemu.runtime import VmRuntimeDir
 
 VNC_BASE_PORT = 5900
@@ -44,6 +46,7 @@ class LaunchSpec:
     boot: BootSpec | None = None
     kernel: KernelSpec | None = None
     argsadd: tuple[str, ...] = ()
+    install: InstallSpec | None = None  # INSTMODE: boot installer media (replaces ``boot``)
 
 
 def qemu_escape(value: str) -> str:
@@ -110,6 +113,8 @@ def _serial_args(spec: LaunchSpec) -> list[str]:
 def _boot_args(spec: LaunchSpec) -> list[str]:
     """Media and boot order. The boot medium comes last on the command line: the original's
     LIST relies on the boot image being the last argument."""
+    if spec.install is not None:
+        return _install_args(spec, spec.install)
     vm = spec.vm
     boot = spec.boot
     mode = boot.mode if boot else None
@@ -162,7 +167,41 @@ def _boot_args(spec: LaunchSpec) -> list[str]:
     return [*args, *kernel] if kernel else args
 
 
-def _kernel_args(spec: LaunchSpec) -> list[str]:
+def _install_args(spec: LaunchSpec, install: InstallSpec) -> list[str]:
+    """INSTMODE media: the target as first disk, the installer booted once. A CD/DVD/FDD/PXE
+    source uses ``-boot once=`` so the guest's reboot after installing comes up from the
+    target; a disk/USB source gets ``bootindex=0`` (it stays first until the next CREATE
+    without INSTMODE). The installer medium goes last on the command line."""
+    vm = install_vm(spec.vm, install)
+    mode = install.source.mode
+    args: list[str] = []
+    media = [_drive(disk, index) for index, disk in enumerate(vm.hdd)]
+    if mode in DISK_SOURCE_MODES and install.source.path is not None:
+        src = install.source.path
+        opts = [f"file={qemu_escape(str(src))}", "if=none", "id=instsrc"]
+        fmt = disk_format(src)
+        if fmt:
+            opts.append(f"format={fmt}")
+        device = "usb-storage" if mode is BootMode.USB else "virtio-blk-pci"
+        usb = ["-usb"] if mode is BootMode.USB else []
+        media.append(
+            [*usb, "-drive", ",".join(opts), "-device", f"{device},drive=instsrc,bootindex=0"]
+        )
+    elif mode is BootMode.FDD and vm.fdd is not None:
+        args += ["-boot", "once=a"]
+        media.append(["-drive", f"file={qemu_escape(str(vm.fdd))},if=floppy,index=0,format=raw"])
+    elif mode in (BootMode.CD, BootMode.DVD) and vm.cdrom is not None:
+        args += ["-boot", "once=d"]
+        media.append(_drive(vm.cdrom, 2, media="cdrom"))
+    elif mode is BootMode.PXE:
+        args += ["-boot", "once=n"]
+    for item in media:
+        args += item
+    kernel = _kernel_args(dataclasses.replace(spec, vm=vm), extra_append=kernel_word(install))
+    return [*args, *kernel]
+
+
+def _kernel_args(spec: LaunchSpec, extra_append: str = "") -> list[str]:
     vm = spec.vm
     k = spec.kernel
     kernel = k.kernel if k else vm.kernel
@@ -172,6 +211,8 @@ def _kernel_args(spec: LaunchSpec) -> list[str]:
     append = (k.append if k and k.append is not None else None) or (
         vm.append if not k or k.append is None else None
     )
+    if extra_append:
+        append = f"{append} {extra_append}" if append else extra_append
     args: list[str] = []
     if append:
         args += ["-append", append]

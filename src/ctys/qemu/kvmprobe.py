@@ -13,7 +13,6 @@ The verdict is cached per binary (path + mtime + size) and kernel boot.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import subprocess
@@ -22,8 +21,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from qemu.qmp import QMPClient, QMPError
 
 from ctys.conf.model import Accelerator
 from ctys.errors import QemuError
@@ -166,18 +163,13 @@ def _probe_guest(binary: Path, accel: str, workdir: Path, qmp: Path | None) -> I
             process.wait(timeout=5)
 
 
-async def _query_status(socket_path: Path, timeout: float) -> str | None:
-    client = QMPClient("ctys-kvm-probe")
+def _query_status(socket_path: Path, timeout: float) -> str | None:
+    from ctys.qemu.qmp import QmpUnavailable, query_status
+
     try:
-        await asyncio.wait_for(client.connect(str(socket_path)), timeout)
-        reply = await asyncio.wait_for(client.execute("query-status"), timeout)
-    except (QMPError, OSError, TimeoutError):
+        return query_status(socket_path, timeout=timeout)
+    except QmpUnavailable:
         return None
-    finally:
-        with contextlib.suppress(QMPError, OSError, TimeoutError):
-            await asyncio.wait_for(client.disconnect(), timeout)
-    status = reply.get("status") if isinstance(reply, dict) else None
-    return str(status) if status is not None else None
 
 
 def probe_kvm(binary: Path, deadline: float = PROBE_DEADLINE, baseline: bool = True) -> KvmState:
@@ -207,7 +199,7 @@ def probe_kvm(binary: Path, deadline: float = PROBE_DEADLINE, baseline: bool = T
                 time.sleep(_POLL)
             status = None
             if kvm.process.poll() is None:
-                status = asyncio.run(_query_status(qmp, QMP_TIMEOUT))
+                status = _query_status(qmp, QMP_TIMEOUT)
             if tcg is not None and tcg_post is None and tcg.post_done():
                 tcg_post = time.monotonic() - started
             returncode = kvm.process.poll()

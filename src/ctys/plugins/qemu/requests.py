@@ -17,6 +17,7 @@ from ctys.cli.syntax import ActionCall, Suboption
 from ctys.consoles.kinds import ConsoleKind, parse_console
 from ctys.errors import UsageError
 from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.qemu.instmode import InstallSpec, parse_install
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class CreateRequest:
     reuse: bool = False  # attach when running, boot otherwise
     vnc_listen: str = "127.0.0.1"
     wait_ready: str | None = None  # WAIT:<text>: return once the console printed it
+    install: InstallSpec | None = None  # INSTMODE: installer media against a target disk
 
 
 class CancelMode(Enum):
@@ -123,9 +125,13 @@ def parse_create(call: ActionCall) -> CreateRequest:
         elif sub.key == "WAIT":
             fields["wait_ready"] = _one_arg(sub)
         elif sub.key == "INSTMODE":
-            raise UsageError("suboption 'INSTMODE' is not available yet (comes with inventory)")
+            fields["install"] = parse_install(sub.args, sub.raw)
         else:
             raise UsageError(f"unknown CREATE suboption '{sub.raw}'")
+    if "install" in fields and "boot" in fields:
+        raise UsageError("INSTMODE chooses the boot medium itself; drop BOOTMODE")
+    if "install" in fields and "connect" in fields:
+        raise UsageError("INSTMODE boots the VM; CONNECT only attaches to a running one")
     return CreateRequest(selector=selector, argsadd=tuple(argsadd), **fields)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,86 @@
+"""Render a new VM conf file from typed answers (pure: text in, text out).
+
+Every value is written so that ``ctys.conf.parser`` reads back exactly the given text:
+plain words stay bare, anything else is single-quoted (a ``'`` inside becomes ``'\\''``),
+where nothing — ``$``, backticks, ``#``, blanks — is special. So a hostile value can never
+turn into an expansion or a command substitution. Values must be one line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ctys.conf.model import Accelerator
+from ctys.errors import CtysError
+
+MAGIC = "#@#MAGICID-QEMU"
+# Characters safe bare both in NAME=word and in '#@#KEY = value' (no blank, quote, '#',
+# '$', '`', '\\', '~', ';', shell operator).
+_BARE = re.compile(r"[A-Za-z0-9_./:=,@%+-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ConfAnswers:
+    """What a new VM conf says. Paths are written as given (relative ones are relative to
+    the conf's folder when read back); ``None``/empty fields are left out."""
+
+    label: str
+    uuid: str
+    mac: str
+    accelerator: Accelerator = Accelerator.AUTO
+    memsize_mb: int = 512
+    vcpu: int = 1
+    hdd: str | None = None
+    hdd_size: str | None = None  # e.g. "8G": the size INSTMODE INIT re-creates the disk with
+    cdrom: str | None = None
+    kernel: str | None = None
+    initrd: str | None = None
+    append: str | None = None
+    os: str | None = None
+    dist: str | None = None
+    ip: str | None = None
+
+
+def quote_value(value: str) -> str:
+    """``value`` as one conf word the parser reads back unchanged: bare when plain, else
+    single-quoted. ``CtysError`` for values that cannot be one line."""
+    if _CONTROL.search(value):
+        raise CtysError(f"value {value!r} contains a line break or control character")
+    if _BARE.fullmatch(value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def render_conf(answers: ConfAnswers) -> str:
+    """The conf file text for ``answers`` (ctys keys first, then the media variables)."""
+    keys: list[tuple[str, str | None]] = [
+        ("LABEL", answers.label),
+        ("UUID", answers.uuid),
+        ("MAC", answers.mac),
+        ("IP", answers.ip),
+        ("OS", answers.os),
+        ("DIST", answers.dist),
+        ("ACCELERATOR", answers.accelerator.value),
+        ("MEMSIZE", str(answers.memsize_mb)),
+        ("VCPU", str(answers.vcpu)),
+        ("HDDSIZE", answers.hdd_size),
+    ]
+    variables: list[tuple[str, str | None]] = [
+        ("HDD", answers.hdd),
+        ("CDROM", answers.cdrom),
+        ("KERNEL", answers.kernel),
+        ("INITRD", answers.initrd),
+        ("APPEND", answers.append),
+    ]
+    lines = [
+        "#!/bin/sh",
+        MAGIC,
+        f"# QEMU VM {quote_value(answers.label)}, written by ctys-createConfVM.",
+        "# Data, not code: ctys parses this file (see docs/conf-format.md).",
+    ]
+    lines += [f"#@#{name} = {quote_value(value)}" for name, value in keys if value]
+    lines.append("")
+    lines += [f"{name}={quote_value(value)}" for name, value in variables if value]
+    return "\n".join(lines) + "\n"
