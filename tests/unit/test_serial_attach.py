@@ -145,6 +145,10 @@ def test_pty_raw_mode_restored_and_ctrl_bracket_detaches(upper_server: FakeConso
         os.close(master)
         os.close(slave)
         os.close(out_r)
+    # The fake console's server thread may still be reading when the client has detached.
+    deadline = time.monotonic() + 5
+    while bytes(upper_server.received) != b"ls\x03\r" and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert bytes(upper_server.received) == b"ls\x03\r"
     assert output.startswith(b"[ctys] attached to vm1; Ctrl-] detaches\r\n")
     assert output.endswith(b"[ctys] detached from vm1\r\n")

@@ -18,7 +18,7 @@ MAGIC = "#@#MAGICID-QEMU"
 # Characters safe bare both in NAME=word and in '#@#KEY = value' (no blank, quote, '#',
 # '$', '`', '\\', '~', ';', shell operator).
 _BARE = re.compile(r"[A-Za-z0-9_./:=,@%+-]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is fine
 
 
 @dataclass(frozen=True)

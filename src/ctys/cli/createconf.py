@@ -1,0 +1,204 @@
+"""``ctys-createConfVM``: make a new VM folder (conf file + disk image) from flags.
+
+    ctys-createConfVM [--label L] [--dir BASE] [--mem MB] [--vcpu N] [--disk-size 8G]
+                      [--disk-format qcow2] [--iso PATH] [--kernel K --initrd I --append A]
+                      [--accel AUTO|KVM|TCG] [--os OS --dist DIST] [--mac MAC] [--uuid UUID]
+                      [--ip ADDR] [--force] [--json]
+
+Prints the path of the new conf file (or a JSON object). Exit status 0 on success, 2 for
+bad usage, 1 for any other error; every error is one line ``ctys-createConfVM: ...``.
+docs/create-vm.md describes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO, TypeVar
+
+from ctys.conf.model import Accelerator
+from ctys.conf.newvm import (
+    MAX_VCPU,
+    DiskFormat,
+    NewVm,
+    NewVmRequest,
+    check_ip,
+    check_label,
+    check_mac,
+    check_uuid,
+    create_vm,
+    default_base,
+)
+from ctys.errors import CtysError, UsageError
+from ctys.qemu.instmode import parse_size
+
+PROG = "ctys-createConfVM"
+EXIT_INTERRUPTED = 130
+_E = TypeVar("_E", Accelerator, DiskFormat)
+_MEMSIZE = re.compile(r"(\d+)\s*([MG])?(?:i?B)?", re.IGNORECASE)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one-line ``UsageError``s instead of usage dumps."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _memsize(text: str) -> int:
+    match = _MEMSIZE.fullmatch(text.strip())
+    if match is None or not text.isascii():
+        raise argparse.ArgumentTypeError(f"not a memory size in MB (512, 2G): {text!r}")
+    factor = 1024 if (match.group(2) or "M").upper() == "G" else 1
+    size = int(match.group(1)) * factor
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"memory size must be positive: {text!r}")
+    return size
+
+
+def _vcpu(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_VCPU:
+        raise argparse.ArgumentTypeError(f"not a CPU count 1..{MAX_VCPU}: {text!r}")
+    return int(text)
+
+
+def _disk_size(text: str) -> str:
+    if text.strip() == "0":
+        return "0"
+    try:
+        parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text.strip()
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse ``type`` from a ``newvm.check_*`` function: a bad value is bad usage."""
+
+    def convert(text: str) -> str:
+        try:
+            return check(text)
+        except CtysError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return convert
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog=PROG,
+        allow_abbrev=False,
+        description="Create a new QEMU VM folder: BASE/LABEL/LABEL.conf and a disk image.",
+    )
+    add = parser.add_argument
+    add(
+        "--label",
+        "-l",
+        type=_checked(check_label),
+        help="VM label, also folder/file name (default: first free vmN)",
+    )
+    add("--dir", type=Path, help="base folder (default: first of $CTYS_VMPATH, else ~/qemu)")
+    add("--mem", type=_memsize, default=512, help="memory in MB, or 2G (default 512)")
+    add("--vcpu", type=_vcpu, default=1, help="virtual CPUs (default 1)")
+    add("--disk-size", type=_disk_size, default="8G", help="disk size, 0 = no disk (default 8G)")
+    add("--disk-format", default="qcow2", help="qcow2|raw|vmdk|vdi|vhdx (default qcow2)")
+    add("--iso", type=Path, help="installer ISO (the conf's CDROM)")
+    add("--kernel", type=Path, help="kernel for direct boot")
+    add("--initrd", type=Path, help="initrd for --kernel")
+    add("--append", help="kernel command line for --kernel")
+    add("--accel", default="AUTO", help="AUTO|KVM|TCG (default AUTO)")
+    add("--os", help="guest OS (#@#OS)")
+    add("--dist", help="guest distribution (#@#DIST)")
+    add("--mac", type=_checked(check_mac), help="MAC address (default: random 52:54:00:xx:xx:xx)")
+    add("--uuid", type=_checked(check_uuid), help="UUID (default: a fresh random one)")
+    add("--ip", type=_checked(check_ip), help="guest IP address (#@#IP)")
+    add("--force", action="store_true", help="replace the conf and disk of an existing VM")
+    add("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def _enum_value(enum: type[_E], text: str, option: str) -> _E:
+    try:
+        return enum(text.lower() if enum is DiskFormat else text.upper())
+    except ValueError:
+        valid = "|".join(str(member.value) for member in enum)
+        raise UsageError(f"{option}: unknown value {text!r} ({valid})") from None
+
+
+def request_from_args(argv: Sequence[str]) -> tuple[NewVmRequest, bool]:
+    """Command-line words → the ``NewVmRequest`` and whether to print JSON."""
+    opts = _parser().parse_args(list(argv))
+    size_text: str = opts.disk_size
+    base = (opts.dir or default_base()).expanduser().absolute()
+    request = NewVmRequest(
+        base=base,
+        label=opts.label or free_label(base),
+        memsize_mb=opts.mem,
+        vcpu=opts.vcpu,
+        disk_size=0 if size_text == "0" else parse_size(size_text),
+        disk_size_text=size_text,
+        disk_format=_enum_value(DiskFormat, opts.disk_format, "--disk-format"),
+        accelerator=_enum_value(Accelerator, opts.accel, "--accel"),
+        iso=opts.iso,
+        kernel=opts.kernel,
+        initrd=opts.initrd,
+        append=opts.append,
+        os=opts.os,
+        dist=opts.dist,
+        mac=opts.mac,
+        uuid=opts.uuid,
+        ip=opts.ip,
+        force=opts.force,
+    )
+    return request, bool(opts.json)
+
+
+def free_label(base: Path) -> str:
+    """The first ``vmN`` (N = 1, 2, ...) with no folder in ``base``."""
+    number = 1
+    while (base / f"vm{number}").exists():
+        number += 1
+    return f"vm{number}"
+
+
+def _report(vm: NewVm, as_json: bool, out: TextIO) -> None:
+    if not as_json:
+        print(vm.conf, file=out)
+        return
+    data = {
+        "label": vm.label,
+        "directory": str(vm.directory),
+        "conf": str(vm.conf),
+        "disk": None if vm.disk is None else str(vm.disk),
+        "uuid": vm.uuid,
+        "mac": vm.mac,
+    }
+    print(json.dumps(data, indent=1), file=out)
+
+
+def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """The command with its streams given (for tests); returns the exit status."""
+    try:
+        request, as_json = request_from_args(argv)
+        vm = create_vm(request)
+    except CtysError as error:
+        print(f"{PROG}: {error}", file=err)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=err)
+        return EXIT_INTERRUPTED
+    _report(vm, as_json, out)
+    return 0
+
+
+def main() -> int:
+    """Console script entry point."""
+    return run(sys.argv[1:], sys.stdout, sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
