@@ -69,11 +69,24 @@ def test_address_keys(key: str, kind: AddressKind) -> None:
         ((("L", ("a", "b")),), "needs exactly one value"),
         ((("KERNEL", ()),), "expected KERNEL:IMAGE"),
         ((("CONNECT", ("x",)),), "takes no value"),
+        ((("INSTMODE", ("CD", "", "HDD")),), "5 fields, got 3"),
+        ((("INSTMODE", ("CD", "", "TAPE", "", "INIT")),), "bad TGTMODE 'TAPE'"),
     ],
 )
 def test_create_errors(subs: tuple[tuple[str, tuple[str, ...]], ...], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_create(call("CREATE", *subs))
+
+
+def test_create_instmode() -> None:
+    req = parse_create(
+        call("CREATE", ("L", ("vm1",)), ("INSTMODE", ("cd", "/i.iso", "usb", "", "init")))
+    )
+    assert req.install is not None and req.install.init
+    assert req.install.source.mode is BootMode.CD
+    assert req.install.source.path == Path("/i.iso")
+    assert req.install.target.mode is BootMode.USB and req.install.target.path is None
+    assert parse_create(call("CREATE", ("L", ("vm1",)))).install is None
 
 
 def test_cancel_modes_and_timeout() -> None:

@@ -26,20 +26,25 @@ from pathlib import Path
 from ctys.errors import CommandError, CtysError
 
 #: Bump when the initramfs layout changes, so existing caches are rebuilt.
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
 KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
 BUSYBOX = Path("/bin/busybox")
 KERNEL_NAME = "vmlinuz"
 INITRD_NAME = "initrd.gz"
 
 #: Modules the guest loads when the kernel has them as ``=m``: the power button and evdev
-#: (busybox acpid reads button presses from /dev/input/event*), and virtio-net for ctys.ip
-#: (the cloud kernel has no e1000 driver).
+#: (busybox acpid reads button presses from /dev/input/event*), virtio-net for ctys.ip
+#: (the cloud kernel has no e1000 driver), and IDE/SCSI/virtio disks and CD-ROMs so tests
+#: can see the images they attach.
 WANTED_MODULES: tuple[tuple[str, str], ...] = (
     ("CONFIG_ACPI_BUTTON", "button"),
     ("CONFIG_INPUT_EVDEV", "evdev"),
     ("CONFIG_VIRTIO_PCI", "virtio_pci"),
     ("CONFIG_VIRTIO_NET", "virtio_net"),
+    ("CONFIG_VIRTIO_BLK", "virtio_blk"),
+    ("CONFIG_ATA_PIIX", "ata_piix"),
+    ("CONFIG_BLK_DEV_SD", "sd_mod"),
+    ("CONFIG_BLK_DEV_SR", "sr_mod"),
 )
 
 
