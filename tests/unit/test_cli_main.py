@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from ctys.cli.main import check_targets, main
+from ctys.cli.main import main
 from ctys.cli.syntax import ActionCall, Target
 from ctys.errors import CtysError, UsageError, VmStateError
 from ctys.plugins import registry
@@ -134,20 +136,36 @@ def test_usage_errors_exit_2(
     assert plugins["QEMU"].calls == []
 
 
-def test_remote_target_refused(
-    plugins: dict[str, FakePlugin], capsys: pytest.CaptureFixture[str]
+def test_remote_target_runs_through_ssh(
+    plugins: dict[str, FakePlugin],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert main(["-a", "LIST", "localhost", "admin@far"]) == 1
-    assert capsys.readouterr().err == "ctys: remote targets are not supported yet: admin@far\n"
+    # A fake ssh that prints the words it was given: the remote command is the last one.
+    fake = tmp_path / "ssh"
+    fake.write_text('#!/bin/sh\nfor word in "$@"; do printf "%s\\n" "$word"; done\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("CTYS_REMOTE_CTYS", raising=False)
+    assert main(["-a", "CREATE=l:vm 1", "-l", "bob", "admin@far"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.startswith("admin@far: ") for line in lines)
+    words = [line.removeprefix("admin@far: ") for line in lines]
+    assert words[-4:] == ["-T", "--", "far", "ctys -a 'CREATE=l:vm 1'"]
+    assert words[words.index("-l") + 1] == "admin"
     assert plugins["QEMU"].calls == []
 
 
-def test_check_targets() -> None:
-    check_targets([Target("localhost"), Target("127.0.0.1")])
-    with pytest.raises(CtysError, match="host2"):
-        check_targets([Target("localhost"), Target("host2")])
-    with pytest.raises(CtysError, match="target-local options"):
-        check_targets([Target("localhost", None, ("-d", "1"))])
+def test_local_target_options_replace_global_ones(
+    plugins: dict[str, FakePlugin], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-C", "off", "-a", "CREATE=l:vm1", "localhost(-a CREATE=l:vm2 -d 1)"]) == 0
+    ((call, ctx),) = plugins["QEMU"].calls
+    assert [s.raw for s in call.suboptions] == ["l:vm2"]
+    assert ctx.debug == 1
+    assert ctx.invocation.targets == (Target("localhost"),)
+    assert capsys.readouterr().out == "QEMU ran CREATE\n"
 
 
 def test_help_levels(plugins: dict[str, FakePlugin], capsys: pytest.CaptureFixture[str]) -> None:

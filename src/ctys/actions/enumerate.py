@@ -114,11 +114,8 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     choice = inventory_choice(ctx.invocation)
     if choice.control is CacheControl.LIST:
         return _print_inventory(choice, req, ctx)
-    if choice.control is CacheControl.CLEAR and choice.path is not None and choice.path.exists():
-        from ctys.inventory.store import Inventory
-
-        with Inventory.open(choice.path) as inv:
-            inv.clear()
+    if choice.control is CacheControl.CLEAR:
+        clear_inventory(choice)
     bases = req.base_paths or default_base_paths()
     with _progress(ctx.err) as progress:
         result, records = enumerate_local(
@@ -149,3 +146,53 @@ def _print_inventory(choice: InventoryChoice, req: EnumerateRequest, ctx: RunCon
         records = inv.all()
     render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)
     return 0
+
+
+# --- remote targets ------------------------------------------------------------------
+
+_EVERYWHERE = Path("/")
+
+
+def remote_scan_roots(call: ActionCall, control: CacheControl) -> list[Path]:
+    """The folders whose rows of a remote host one remote ENUMERATE replaces: its absolute
+    ``BASEPATH`` folders; ``/`` (every row of that host) with ``-C rebuild``, without
+    ``BASEPATH`` (the remote's default folders are not known here) or for a ``~``/relative
+    folder (it means a folder of the remote user)."""
+    if control is CacheControl.REBUILD:
+        return [_EVERYWHERE]
+    roots: list[Path] = []
+    for sub in call.suboptions:
+        if sub.key in BASEPATH_KEYS:
+            for arg in sub.args:
+                if not arg.startswith("/"):
+                    return [_EVERYWHERE]
+                roots.append(Path(arg))
+    return roots or [_EVERYWHERE]
+
+
+def store_host_scan(
+    choice: InventoryChoice, host: str, roots: Sequence[Path], records: list[InventoryRecord]
+) -> int:
+    """Replace ``host``'s rows under ``roots`` by ``records`` in the local inventory, in one
+    transaction (the rows of a remote ENUMERATE; ``host`` as the user named the target)."""
+    from ctys.inventory.store import Inventory
+
+    assert choice.path is not None
+    choice.path.parent.mkdir(parents=True, exist_ok=True)
+    with Inventory.open(choice.path) as inv:
+        return inv.replace_scan(host, roots, records)
+
+
+def clear_inventory(choice: InventoryChoice) -> None:
+    """``-C clear``: drop every row before a new scan."""
+    from ctys.inventory.store import Inventory
+
+    if choice.path is not None and choice.path.exists():
+        with Inventory.open(choice.path) as inv:
+            inv.clear()
+
+
+def render_records(records: Sequence[InventoryRecord], call: ActionCall, ctx: RunContext) -> None:
+    """Print records (of several hosts) as ENUMERATE prints its own."""
+    req = parse_enumerate(call, ctx)
+    render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)

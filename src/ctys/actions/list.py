@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import TextIO
 
 from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
 from ctys.cli.syntax import ActionCall, OutputFormat
@@ -380,3 +381,23 @@ def run_list_action(call: ActionCall, ctx: RunContext) -> int:
 
     confs = scan_vms(default_base_paths()).vms
     return run_list(call, ctx, RuntimeDir(), confs)
+
+
+# --- several hosts --------------------------------------------------------------------
+
+HOST_FIELD = "HOST"
+
+
+def render_host_rows(
+    rows: Sequence[Mapping[str, object]],
+    call: ActionCall,
+    output_fields: Sequence[str],
+    output_format: OutputFormat,
+    out: TextIO,
+) -> None:
+    """LIST of several hosts: the rows of all of them (each with its ``HOST``) in one table
+    (or terse/JSON), ``HOST`` the first column."""
+    wanted = [f for f in output_fields if f.upper() != HOST_FIELD]
+    request = parse_list_request(call, wanted, output_format)
+    fields = (HOST_FIELD, *request.fields)
+    render(rows, fields, request.fmt, out, title=request.title)

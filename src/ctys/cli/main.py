@@ -1,4 +1,5 @@
-"""``ctys`` entry point: scan argv, answer -h/-H/-V, dispatch the action to its plugin.
+"""``ctys`` entry point: scan argv, answer -h/-H/-V, dispatch the action to its plugin
+(here, or on the targets: ``ctys.cli.dispatch``).
 
 Errors become exit codes in exactly one place (``main``). Only cheap modules are imported at
 module level: plugins (and whatever they import, e.g. rich) load when an action needs them.
@@ -14,7 +15,7 @@ from dataclasses import replace
 from typing import TextIO
 
 from ctys.cli.argscan import scan_argv
-from ctys.cli.syntax import Invocation, Target
+from ctys.cli.syntax import Invocation
 from ctys.errors import CtysError, UsageError
 
 EXIT_INTERRUPTED = 130
@@ -54,11 +55,25 @@ def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
     action = invocation.action
     if action is None:
         raise UsageError("no action given: use -a ACTION (see ctys -h)")
-    check_targets(invocation.targets)
 
+    from ctys.cli.dispatch import dispatch
+    from ctys.plugins.registry import load_plugin, resolve_types
+
+    # Check the action against the plugins here, so a typo fails before any host is asked.
+    for name in resolve_types(invocation.plugin_types):
+        plugin = load_plugin(name)
+        _require_action(plugin.name, plugin.actions(), action.name)
+    return dispatch(invocation, out, err, run_here)
+
+
+def run_here(invocation: Invocation, out: TextIO, err: TextIO) -> int:
+    """Run the action in this process, on this host, with every selected plugin."""
     from ctys.plugins.base import RunContext
     from ctys.plugins.registry import load_plugin, resolve_types
 
+    action = invocation.action
+    if action is None:
+        raise UsageError("no action given: use -a ACTION (see ctys -h)")
     types = resolve_types(invocation.plugin_types)
     invocation = replace(invocation, plugin_types=types)
     context = RunContext(invocation=invocation, out=out, err=err)
@@ -68,16 +83,6 @@ def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
         _require_action(plugin.name, plugin.actions(), action.name)
         status = max(status, plugin.run(action, context))
     return status
-
-
-def check_targets(targets: Sequence[Target]) -> None:
-    """Refuse what the local-only dispatcher cannot do yet (replaced by the remote layer)."""
-    for target in targets:
-        if not target.is_local:
-            host = f"{target.user}@{target.host}" if target.user else target.host
-            raise CtysError(f"remote targets are not supported yet: {host}")
-        if target.options:
-            raise CtysError(f"target-local options are not supported yet: {target.host}")
 
 
 def _help_text(invocation: Invocation) -> str:

@@ -53,9 +53,20 @@ def _log_tail(path: Path, lines: int = 1) -> str:
     return " | ".join(text.splitlines()[-lines:])
 
 
+def _answers(qmp: Path, deadline: float) -> bool:
+    """True when the QMP monitor at ``qmp`` runs a command (waiting at most 5 s)."""
+    if not qmp.exists():
+        return False
+    try:
+        query_status(qmp, timeout=min(5.0, max(deadline - time.monotonic(), POLL)))
+    except QmpUnavailable:
+        return False
+    return True
+
+
 def launch(argv: list[str], rundir: VmRuntimeDir, *, ready_timeout: float = 30.0) -> int:
     """Start qemu in its own session with stdout/stderr in ``qemu.log`` and wait until its
-    QMP socket exists. Returns the pid; a qemu that exits early is a ``QemuError`` carrying
+    QMP monitor answers. Returns the pid; a qemu that exits early is a ``QemuError`` carrying
     its last error line."""
     log = rundir.qemu_log.open("wb")
     try:
@@ -66,13 +77,18 @@ def launch(argv: list[str], rundir: VmRuntimeDir, *, ready_timeout: float = 30.0
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            # Sockets and logs qemu creates are the user's alone (0600), whatever the umask.
+            umask=0o077,
         )
     except OSError as exc:
         raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
     finally:
         log.close()
     deadline = time.monotonic() + ready_timeout
-    while not rundir.qmp.exists():
+    # QEMU opens its monitor socket (and greets on it) early and sets up the rest, e.g. a
+    # VNC port that may be taken, afterwards; it runs commands only once that is done. So
+    # an answer, not the socket file, says the start worked.
+    while not _answers(rundir.qmp, deadline):
         code = proc.poll()
         if code is not None:
             detail = _log_tail(rundir.qemu_log) or f"exit status {code}"
@@ -91,7 +107,7 @@ def run_foreground(argv: list[str]) -> int:
         # The terminal's Ctrl-C must reach the guest, not kill us before qemu.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            return subprocess.call(argv)
+            return subprocess.call(argv, umask=0o077)
         finally:
             signal.signal(signal.SIGINT, previous)
     except OSError as exc:

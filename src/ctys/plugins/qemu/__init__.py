@@ -10,7 +10,7 @@ from ctys.plugins.base import RunContext
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
     "CANCEL": "stop a VM: POWEROFF (ACPI, then quit, then kill), REBOOT, RESET, PAUSE, FORCE",
-    "LIST": "running QEMU VMs on this host, managed or not",
+    "LIST": "running QEMU VMs on this host (or the targets, one table with HOST), managed or not",
     "ENUMERATE": "scan folders for VM conf files, report them and fill the inventory",
     "INFO": "qemu binaries, versions, accelerators and the KVM verdict of this host",
 }
@@ -24,11 +24,16 @@ QEMU plugin actions:
   -a LIST[=TERSE|MACHINE|JSON|TITLE]
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
             (-c PATH: inventory file; -C off|rebuild|clear|list)
-  -a INFO[=REFRESH]
+  -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
 <address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x | F:/path/vm.conf | ID:vmid,
            resolved from the inventory (filled by ENUMERATE) when it exists, else by
            scanning the VM folders; BASEPATH:/dir[%/dir2] scans those folders
            (default folders: $CTYS_VMPATH or ~/qemu).
+Targets: [user@]host['(' options ')'] ... run the action there over ssh (the remote runs
+         ctys itself), concurrently; -l USER, -z pty (ssh -t), -b 1 background.
+         LIST/ENUMERATE merge all hosts' rows (ENUMERATE fills the local inventory, one row
+         per host that can run a VM); CREATE with no target picks among the hosts the
+         inventory names (least loaded) and says which.
 """
 
 

@@ -1,0 +1,131 @@
+"""The ctys options a target runs with: the global ones, with the target's own
+``'(' ... ')'`` options replacing the same letters (SPEC §1).
+
+An ``Invocation`` is turned back into option words here (the remote side parses them again),
+so the remote ctys sees exactly what the local one understood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from ctys.cli.syntax import ActionCall, CacheControl, Invocation, OutputFormat, Target
+from ctys.errors import UsageError
+
+__all__ = [
+    "action_word",
+    "escape_suboption_arg",
+    "invocation_options",
+    "merged_options",
+    "options_argv",
+    "target_invocation",
+    "target_option_values",
+]
+
+# Letters in the order they are written back; -l and -z are used by the ssh layer and
+# mean nothing to the remote ctys, which runs on no targets of its own.
+_ORDER = "tTacCgrbSdo"
+_LOCAL_ONLY = frozenset("lz")
+
+
+def action_word(call: ActionCall) -> str:
+    """``NAME[=SUBOPTS]`` as typed (each suboption's ``raw`` keeps its escapes)."""
+    if not call.suboptions:
+        return call.name
+    return f"{call.name}={','.join(s.raw for s in call.suboptions)}"
+
+
+def escape_suboption_arg(value: str) -> str:
+    """A value made safe inside a suboption: ``\\``, ``,`` and ``%`` backslash-escaped."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("%", "\\%")
+
+
+def invocation_options(inv: Invocation) -> dict[str, str]:
+    """The option letters and values that reproduce ``inv`` (targets left out)."""
+    values: dict[str, str] = {}
+    types = inv.plugin_types
+    if len(types) == 1 and types[0] != "ALL":
+        values["t"] = types[0]
+    elif types:
+        values["T"] = ",".join(types)
+    if inv.action is not None:
+        values["a"] = action_word(inv.action)
+    if inv.cache_path is not None:
+        values["c"] = inv.cache_path
+    if inv.cache_control is not CacheControl.ON:
+        values["C"] = inv.cache_control.value
+    if inv.geometry is not None:
+        values["g"] = inv.geometry
+    if inv.resolution is not None:
+        values["r"] = inv.resolution
+    if inv.background is not None:
+        values["b"] = "1" if inv.background else "0"
+    if inv.pty is not None:
+        values["z"] = str(inv.pty)
+    if inv.signals_ignore:
+        values["S"] = ",".join(inv.signals_ignore)
+    if inv.debug:
+        values["d"] = str(inv.debug)
+    if inv.remote_user is not None:
+        values["l"] = inv.remote_user
+    output = [*inv.output_fields]
+    if inv.output_format is not OutputFormat.TABLE:
+        output.append(inv.output_format.value)
+    if output:
+        values["o"] = ",".join(output)
+    return values
+
+
+def target_option_values(options: Sequence[str]) -> dict[str, str]:
+    """A target's ``(...)`` words (already checked by ``argscan.parse_target``) as letter →
+    value: ``-X VALUE`` or ``-XVALUE``."""
+    values: dict[str, str] = {}
+    index = 0
+    while index < len(options):
+        word = options[index]
+        index += 1
+        if len(word) < 2 or not word.startswith("-") or word.startswith("--"):
+            raise UsageError(f"'{word}' is not an option a target can have")
+        letter = word[1]
+        if letter in "hHV":
+            raise UsageError(f"option '{word}' makes no sense in target options")
+        if len(word) > 2:
+            values[letter] = word[2:]
+        elif index < len(options):
+            values[letter] = options[index]
+            index += 1
+        else:
+            raise UsageError(f"option '{word}' needs a value")
+    return values
+
+
+def merged_options(inv: Invocation, target: Target) -> dict[str, str]:
+    """The global options with the target's own replacing the same letters."""
+    values = invocation_options(inv)
+    own = target_option_values(target.options)
+    # -t and -T both choose plugins: the target's choice replaces the global one entirely.
+    for letter, other in (("t", "T"), ("T", "t")):
+        if letter in own and other not in own:
+            values.pop(other, None)
+    values.update(own)
+    return values
+
+
+def options_argv(values: Mapping[str, str], *, remote: bool = True) -> list[str]:
+    """Option words in a fixed order; with ``remote`` the ssh-only ones (-l, -z) dropped."""
+    argv: list[str] = []
+    for letter in _ORDER + "lz":
+        if letter in values and not (remote and letter in _LOCAL_ONLY):
+            value = values[letter]
+            # A value that looks like an option is attached, so it is never taken for one.
+            argv += [f"-{letter}{value}"] if value.startswith("-") else [f"-{letter}", value]
+    return argv
+
+
+def target_invocation(inv: Invocation, target: Target) -> Invocation:
+    """The invocation ``target`` runs: global options merged with its own, on itself."""
+    from ctys.cli.argscan import scan_argv
+
+    parsed = scan_argv(options_argv(merged_options(inv, target), remote=False))
+    return replace(parsed, targets=(Target(target.host, target.user),))

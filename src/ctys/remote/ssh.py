@@ -1,0 +1,130 @@
+"""The ssh command line that runs ctys on a target host (SPEC §7).
+
+The system OpenSSH client does the connecting, so the user's ``~/.ssh/config``, agent and
+jump hosts apply. Everything here is pure: the environment is passed in (default
+``os.environ``) and nothing is run.
+
+Quoting: ssh joins its command words with spaces and hands the string to the remote login
+shell, which splits it again. So we send ONE word that is already a POSIX-shell-quoted
+command line (``shlex.join``): labels, paths and suboptions reach the remote ctys exactly as
+they were, never parsed as shell syntax.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ctys.cli.syntax import Target
+
+__all__ = [
+    "CONTROL_PERSIST_SECONDS",
+    "control_dir",
+    "default_control_dir",
+    "remote_command",
+    "remote_ctys",
+    "ssh_argv",
+    "ssh_host",
+    "target_name",
+]
+
+CONTROL_PERSIST_SECONDS = 60
+# Environment variables the caller (and the tests) use to steer the ssh layer.
+ENV_SSH_CONFIG = "CTYS_SSH_CONFIG"  # ``ssh -F FILE``
+ENV_REMOTE_CTYS = "CTYS_REMOTE_CTYS"  # the remote ctys command, shell words ("ctys")
+
+
+def target_name(target: Target) -> str:
+    """The target as the user typed it, without its options: ``host`` or ``user@host``."""
+    return f"{target.user}@{target.host}" if target.user else target.host
+
+
+def ssh_host(target: Target) -> str:
+    """The host word for ssh: an IPv6 literal loses its brackets (``[::1]`` -> ``::1``)."""
+    host = target.host
+    if host.startswith("[") and host.endswith("]"):
+        return host[1:-1]
+    return host
+
+
+def remote_ctys(env: Mapping[str, str] | None = None) -> list[str]:
+    """The remote ctys command: ``$CTYS_REMOTE_CTYS`` split shell-style, else ``ctys``."""
+    environ = os.environ if env is None else env
+    words = shlex.split(environ.get(ENV_REMOTE_CTYS, ""))
+    return words or ["ctys"]
+
+
+def remote_command(args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """The one string ssh sends: the remote ctys and ``args``, every word shell-quoted."""
+    return shlex.join([*remote_ctys(env), *args])
+
+
+def control_dir(runtime_root: Path) -> Path:
+    """Where ControlMaster sockets live: ``<runtime dir>/ssh``, created with mode 0700."""
+    from ctys.qemu.runtime import ensure_private_dir
+
+    path = runtime_root / "ssh"
+    ensure_private_dir(path)
+    return path
+
+
+def default_control_dir() -> Path | None:
+    """The ControlMaster dir under the runtime dir; ``None`` (no connection sharing) when no
+    private dir can be had."""
+    from ctys.errors import CtysError
+    from ctys.qemu.runtime import runtime_root
+
+    try:
+        return control_dir(runtime_root())
+    except CtysError:
+        return None
+
+
+def ssh_argv(
+    target: Target,
+    remote_argv: Sequence[str],
+    *,
+    user: str | None,
+    pty: bool,
+    connect_timeout: float,
+    control_dir: Path | None,
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The ssh argv that runs ``ctys *remote_argv`` on ``target``.
+
+    ``user`` (from ``-l``) is used unless the target names its own (``user@host``); ``pty``
+    asks for a terminal (``-t``, needed by interactive consoles), else ``-T``. With a
+    ``control_dir`` one master connection per host is shared and kept for a minute, so a
+    fan-out of several commands to one host pays for one handshake. ``--`` ends ssh's
+    options: no host can be taken for one.
+    """
+    environ = os.environ if env is None else env
+    argv = [
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ConnectTimeout={max(1, math.ceil(connect_timeout))}",
+    ]
+    config = environ.get(ENV_SSH_CONFIG)
+    if config:
+        argv += ["-F", config]
+    if control_dir is not None:
+        argv += [
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            # ssh expands "%" tokens in ControlPath: a literal one must be doubled.
+            "ControlPath=" + str(control_dir).replace("%", "%%") + "/%C",
+            "-o",
+            f"ControlPersist={CONTROL_PERSIST_SECONDS}",
+        ]
+    login = target.user or user
+    if login:
+        argv += ["-l", login]
+    argv.append("-t" if pty else "-T")
+    argv += ["--", ssh_host(target), remote_command(remote_argv, environ)]
+    return argv
