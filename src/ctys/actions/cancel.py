@@ -13,6 +13,7 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.requests import CancelMode, CancelRequest
 from ctys.qemu import machine
 from ctys.qemu.machine import StopHow
+from ctys.qemu.network import vde_dir
 from ctys.qemu.qmp import QmpUnavailable, qmp_execute
 from ctys.qemu.runtime import RuntimeDir
 
@@ -70,13 +71,55 @@ def run_cancel(req: CancelRequest, ctx: RunContext, runtime: RuntimeDir | None =
     targets = _targets(req, runtime, ctx)
     if not targets:
         print("no running VMs to cancel", file=ctx.out)
+        _release_switches(runtime)
         return 0
     status = 0
     for target in targets:
         try:
-            outcome = cancel_one(target, req.mode, req.timeout)
+            blocked = _cancel_stack_above(target, req, ctx)
+            outcome = blocked or cancel_one(target, req.mode, req.timeout)
         except (QmpUnavailable, CtysError) as exc:
             outcome = CancelOutcome(target.record.label, f"failed: {exc}", ok=False)
             status = 1
+        if not outcome.ok:
+            status = 1
         print(f"{outcome.label}: {outcome.message}", file=ctx.out if outcome.ok else ctx.err)
+    _release_switches(runtime)
     return status
+
+
+def _cancel_stack_above(
+    target: RunningVm, req: CancelRequest, ctx: RunContext
+) -> CancelOutcome | None:
+    """VM-STACK: cancel the VMs inside a hypervisor VM first. Returns a failed outcome when
+    they could not be cancelled (the hypervisor then stays up, unless FORCE)."""
+    from ctys.actions.stack import cancel_inner, inner_mode, stack_target_of_conf
+
+    inner = stack_target_of_conf(target.record.conf)
+    mode = inner_mode(req.mode)
+    if inner is None or mode is None:
+        return None
+    label = target.record.label
+    print(f"{label}: VM-STACK: cancelling the VMs inside it on {inner} first", file=ctx.out)
+    result = cancel_inner(inner, mode, req.timeout)
+    for line in result.lines:
+        print(f"  {line}", file=ctx.out)
+    if result.ok or req.mode is CancelMode.FORCE:
+        return None
+    return CancelOutcome(
+        label,
+        f"not cancelled: the VMs inside it on {inner} could not be cancelled;"
+        " CANCEL=...,FORCE takes it down anyway",
+        ok=False,
+    )
+
+
+def _release_switches(runtime: RuntimeDir) -> None:
+    """Stop the VDE switches ctys started that no VM uses any more (also those left by
+    VMs that powered off by themselves)."""
+    switches = vde_dir(runtime.root)
+    if not switches.is_dir():
+        return  # no VDE network was ever used: no process scan
+    from ctys.qemu.vde import release_idle_switches
+
+    release_idle_switches(switches)
