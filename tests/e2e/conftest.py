@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from sshhosts import SshHosts
 
 from ctys.guest.build import GuestImage, build_guest
 from ctys.guest.demo import write_demo_conf
@@ -64,6 +65,44 @@ def ctys(ctys_env: dict[str, str]) -> Ctys:
         return subprocess.run(
             [sys.executable, "-m", "ctys", *args],
             env=ctys_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin if stdin is not None else "",
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def ssh_hosts(ctys_env: dict[str, str]) -> Iterator[SshHosts]:
+    """Real sshd test hosts on loopback (see ``sshhosts.py``): ``ssh_hosts(2)`` starts
+    ``hostA`` and ``hostB``; ``ssh_hosts.refusing()/hanging()/noctys()/stuck()`` add fault hosts;
+    ``ssh_hosts.remote_env`` is what a local ctys needs to reach them. All stopped and
+    removed (their qemus killed) after the test."""
+    hosts = SshHosts()
+    try:
+        yield hosts
+    finally:
+        hosts.close()
+
+
+@pytest.fixture
+def rctys(ctys_env: dict[str, str], ssh_hosts: SshHosts) -> Ctys:
+    """Like ``ctys``, with the environment that reaches the ``ssh_hosts``; ``extra_env``
+    adds variables for one call (e.g. ``CTYS_TARGET_TIMEOUT``)."""
+    env = {**ctys_env, **ssh_hosts.remote_env}
+
+    def run(
+        *args: str,
+        timeout: float = 90,
+        stdin: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ctys", *args],
+            env={**env, **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
