@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-    qemu-system-x86 qemu-utils busybox-static cpio openssh-server openssh-client \
+    qemu-system-x86 qemu-utils busybox-static cpio openssh-server openssh-client vde2 \
     python3-venv python3-pip ca-certificates
 # The cloud kernel of the test guest is fetched by `apt-get download` into the user's cache.
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -14,13 +16,14 @@ from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, ma
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
 from ctys.conf.model import Accelerator, VmConfig
+from ctys.conf.network import network_config
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
-from ctys.errors import CtysError, QemuError, VmStateError
+from ctys.errors import CtysError, QemuError, UsageError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.requests import CreateRequest
+from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
 from ctys.qemu import machine
 from ctys.qemu.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
 from ctys.qemu.bootspec import BootSpec
@@ -30,9 +33,11 @@ from ctys.qemu.instmode import (
     prepare_target,
     write_install_note,
 )
+from ctys.qemu.network import NetworkConfig, vde_dir
 from ctys.qemu.preflight import check_media
 from ctys.qemu.qmp import QmpUnavailable, qmp_execute, query_status
 from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
+from ctys.qemu.vde import check_host_network, release_idle_switches, switches_up
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,14 @@ def _prepare_install(vm: VmConfig, req: CreateRequest, rundir: VmRuntimeDir) -> 
     write_install_note(rundir.path, req.install, install_target(vm, req.install))
 
 
+def _preflight_network(vm: VmConfig, req: CreateRequest) -> NetworkConfig:
+    """The VM's NICs from its conf, and the host's rights for them, before anything runs.
+    (``build_argv`` reads the same settings from the conf again.)"""
+    net = network_config(vm, args=req.argsadd)
+    check_host_network(net)
+    return net
+
+
 def _preflight_console(req: CreateRequest, ctx: RunContext) -> None:
     """Fail before booting when the console cannot be opened (missing program/display)."""
     kind = req.console
@@ -159,10 +172,56 @@ def _geometry(ctx: RunContext) -> Geometry | None:
     return parse_geometry(g) if g else None
 
 
+def _vnc_password(req: CreateRequest) -> str | None:
+    """The VNCPASS secret, read before booting from the environment or a file (never from
+    the command line, which every user can read)."""
+    source = req.vnc_password
+    if source is None:
+        return None
+    if not req.console.prepares_vnc:
+        raise UsageError(f"VNCPASS needs a VNC server; CONSOLE:{req.console.value} has none")
+    if source.origin is SecretFrom.ENV:
+        secret = os.environ.get(source.ref)
+        if secret is None:
+            raise CtysError(f"VNCPASS: environment variable {source.ref} is not set")
+    else:
+        try:
+            secret = Path(source.ref).expanduser().read_text().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not text"
+            raise CtysError(f"VNCPASS: cannot read {source.ref}: {reason}") from exc
+    if not 1 <= len(secret) <= 8:
+        raise CtysError("VNCPASS: a VNC password has 1 to 8 characters (VNC reads no more)")
+    return secret
+
+
+def _with_vnc_password(argv: list[str]) -> list[str]:
+    """``-vnc ...,password=on``: QEMU refuses every VNC client until QMP sets the password."""
+    at = argv.index("-vnc") + 1
+    return [*argv[:at], f"{argv[at]},password=on", *argv[at + 1 :]]
+
+
+def _check_vnc_port_free(vm: VmConfig, req: CreateRequest) -> None:
+    """A fixed VNCPORT that is taken fails before booting, naming the TCP port (QEMU's own
+    error names only the display number)."""
+    if vm.vncport is None or not req.console.prepares_vnc:
+        return
+    host = req.vnc_listen.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, vm.vncport), family=family):
+            pass
+    except OSError as exc:
+        reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise QemuError(f"VNCPORT {vm.vncport} of VM {vm.label} on {host}: {reason}") from exc
+
+
 def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
     """Start ``vm`` daemon-style (not CLI0). Serialised by the VM's start lock: a VM that
     already runs is refused, so concurrent CREATEs start exactly one qemu."""
     _preflight_media(vm, req)
+    net = _preflight_network(vm, req)
+    password = _vnc_password(req)
     binary, accel, note = _pick_binary_and_accel(vm)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
@@ -175,17 +234,19 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
             raise VmStateError(
                 f"VM {vm.label} is already running outside ctys (pid {foreign.pid}{who})"
             )
+        _check_vnc_port_free(vm, req)
         rundir = runtime.create_vm_dir(vmid)
+        pid = 0
         try:
             argv = build_argv(_spec(vm, req, binary, accel, rundir))
+            if password is not None:
+                argv = _with_vnc_password(argv)
             _prepare_install(vm, req, rundir)
-            pid = machine.launch(argv, rundir)
             record = RuntimeRecord(
                 vmid=vmid,
                 label=vm.label,
                 conf=str(vm.conf_path),
                 uuid=vm.uuid,
-                pid=pid,
                 binary=binary,
                 accelerator=accel.value,
                 console=req.console.value,
@@ -193,8 +254,19 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
                 started=time.time(),
                 argv=argv,
             )
+            # Written before qemu starts: a ctys killed right after the launch leaves a
+            # record that qemu's own pidfile completes, never a qemu that nobody manages.
+            rundir.write_record(record)
+            # The switches' locks are held until qemu has plugged in (no CANCEL stops them).
+            with switches_up(net.managed_switches(), vde_dir(runtime.root)):
+                pid = machine.launch(argv, rundir)
+            if password is not None:
+                qmp_execute(rundir.qmp, "change-vnc-password", {"password": password})
+            record.pid = pid
             rundir.write_record(record)
         except BaseException:
+            if pid:
+                machine.force(pid, rundir.qmp)
             rundir.remove()
             raise
     vnc = _vnc_address(rundir.qmp) if req.console.prepares_vnc else None
@@ -221,6 +293,8 @@ def _check_not_failed(vm: VmConfig, rundir: VmRuntimeDir, pid: int) -> None:
 def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
     """CONSOLE:CLI0: qemu bound to this terminal; the VM ends when the console does."""
     _preflight_media(vm, req)
+    net = _preflight_network(vm, req)
+    _vnc_password(req)  # CLI0 has no VNC server: VNCPASS is refused, not ignored
     binary, accel, note = _pick_binary_and_accel(vm)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
@@ -230,6 +304,9 @@ def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: R
         try:
             argv = build_argv(_spec(vm, req, binary, accel, rundir))
             _prepare_install(vm, req, rundir)
+            # Started now; a sweep before qemu plugs in still sees its argv naming the switch.
+            with switches_up(net.managed_switches(), vde_dir(runtime.root)):
+                pass
         except BaseException:
             rundir.remove()
             raise
@@ -255,6 +332,8 @@ def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: R
         return machine.run_foreground(argv)
     finally:
         rundir.remove()
+        if net.managed_switches():
+            release_idle_switches(vde_dir(runtime.root))
 
 
 def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None:

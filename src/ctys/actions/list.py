@@ -7,9 +7,6 @@ line says and tied to a conf file by the original's naming rules (see ``match_co
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +19,7 @@ from ctys.conf.model import VmConfig
 from ctys.errors import CtysError, UsageError
 from ctys.plugins.base import RunContext
 from ctys.qemu.cmdline import VncSpec
+from ctys.qemu.guestip import guest_ip
 from ctys.qemu.processes import QemuProcess, read_qemu_process, references_dir, scan_qemu_processes
 from ctys.qemu.qmp import query_status
 from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
@@ -162,36 +160,9 @@ def _remove_if_stale(runtime: RuntimeDir, vmdir: VmRuntimeDir, *, has_record: bo
     # rule as ctys.actions.running); a folder whose start lock is held is one too.
     if not has_record and vmdir.qmp.exists():
         return
-    with _start_lock_free(runtime, vmdir.vmid) as free:
+    with runtime.try_start_lock(vmdir.vmid) as free:
         if free:
             vmdir.remove()
-
-
-@contextlib.contextmanager
-def _start_lock_free(runtime: RuntimeDir, vmid: str) -> Iterator[bool]:
-    """Try ``RuntimeDir.start_lock``'s lock without waiting: LIST never blocks on a CREATE
-    in progress, and never removes the folder of a VM being started."""
-    lock = runtime.root / "locks" / f"{vmid}.lock"
-    if not lock.exists():
-        yield True
-        return
-    try:
-        fd = os.open(lock, os.O_RDWR)
-    except OSError:
-        yield True
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def _query_states(vmdirs: Sequence[VmRuntimeDir], timeout: float) -> list[str]:
@@ -250,8 +221,16 @@ def _managed_entry(
         conf=Path(record.conf) if record.conf else None,
         binary=record.binary or cmd.binary,
         image=_path(cmd.image),
-        ip=conf.ip if conf else None,
+        ip=_guest_ip(conf, vmdir),
     )
+
+
+def _guest_ip(conf: VmConfig | None, vmdir: VmRuntimeDir) -> str | None:
+    """The IP column of a managed VM: the conf's static address, else what the guest agent
+    or the host's neighbour table knows, else ``user-mode`` and its port forwards."""
+    if conf is None:
+        return None
+    return guest_ip(conf, vmdir.path, agent_timeout=0.5).shown()
 
 
 def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None) -> VmEntry:

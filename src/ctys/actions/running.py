@@ -27,10 +27,10 @@ def managed_instance(runtime: RuntimeDir, vmid: str) -> RunningVm | None:
     pid = (record.pid if record else None) or rundir.read_pid()
     if record is not None and pid is not None and is_alive_qemu(pid, rundir.path):
         return RunningVm(rundir, record, pid)
-    if record is not None or not rundir.qmp.exists():
-        # A record whose qemu is gone, or a folder without record and monitor: stale.
-        # (A folder with a monitor but no record yet is a start in progress.)
-        rundir.remove()
+    with runtime.try_start_lock(vmid) as free:
+        # Not alive and nobody is starting it: the folder of a dead VM.
+        if free:
+            rundir.remove()
     return None
 
 

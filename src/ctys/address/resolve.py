@@ -84,6 +84,8 @@ def resolve_one(selector: MachineSelector, inventory: Path | None = None) -> VmC
 def _by_scan(selector: MachineSelector, bases: Sequence[Path]) -> VmConfig:
     result = scan_vms(bases)
     found = select(result.vms, selector)
+    if not found and (learned := _by_learned_ip(selector)) is not None:
+        return learned
     if not found:
         where = ":".join(str(b) for b in bases)
         hint = f"; {len(result.errors)} conf file(s) unreadable" if result.errors else ""
@@ -101,10 +103,12 @@ def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | None:
     if any(t.kind is AddressKind.ID for t in selector.terms):
         return None  # runtime ids are not in the inventory
     with Inventory.open(path) as inv:
-        if inv.count() == 0:
+        if inv.is_empty():
             return None
         fields = {_INVENTORY_FIELD[t.kind]: _inventory_value(t) for t in selector.terms}
         records = inv.find(**fields)
+    if not records and (learned := _by_learned_ip(selector)) is not None:
+        return learned
     if not records:
         raise AddressError(
             f"no VM matches {selector} in the inventory {path}"
@@ -132,6 +136,24 @@ def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | None:
         return load_vm_config(conf)
     except CtysError as exc:
         raise AddressError(f"{exc} (found through the inventory)") from exc
+
+
+def _by_learned_ip(selector: MachineSelector) -> VmConfig | None:
+    """``IP:addr`` of a running VM whose conf has no static address: the address its guest
+    agent or the neighbour table reports (see ``ctys.qemu.guestip``)."""
+    terms = selector.terms
+    if len(terms) != 1 or terms[0].kind is not AddressKind.IP:
+        return None
+    from ctys.qemu.guestip import running_vms_with_ip
+    from ctys.qemu.runtime import RuntimeDir
+
+    try:
+        confs = running_vms_with_ip(terms[0].value, RuntimeDir())
+    except CtysError:
+        return None
+    if len(confs) > 1:
+        raise _ambiguous(selector, [str(c) for c in confs])
+    return load_vm_config(confs[0]) if confs else None
 
 
 def _inventory_value(term: MachineAddress) -> str:

@@ -33,13 +33,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CtysError as exc:
         if debug >= 2:
             raise
-        print(f"ctys: {exc}", file=sys.stderr)
+        print(f"ctys: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+
+
+def one_line(message: str) -> str:
+    """The message as one printable line: line breaks, escape sequences and other control
+    characters a user typed (or a file held) are shown escaped, never sent to the terminal."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message
+    )
 
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:

@@ -46,6 +46,34 @@ _SHELL_WORDS = frozenset(_SHELL_KEYWORDS.split())
 _BRACE_OPS = (":-", ":+", "-", "+")
 _SHOWN_TEXT = 40
 
+# Fast path: a whole line that is one simple statement is taken with one regex match
+# instead of the character scanner (ENUMERATE parses thousands of files). The patterns
+# admit only text the scanner reads literally, plus $NAME and ${NAME}; anything else — a
+# backslash, a lone '$', an operator, a second statement — goes to the scanner, so both
+# paths give the same result (tests/unit/test_conf_fastpath.py compares them).
+_SIMPLE_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_SIMPLE_EXPANSION = rf"\$(?:{_SIMPLE_NAME}|\{{{_SIMPLE_NAME}\}})"
+_LINE_END = r"[ \t]*(?=\n|\Z)"
+# One line of any of the simple kinds; which group matched says which kind it is.
+_FAST_LINE = re.compile(
+    r"(\n)"  # 1: end of a blank line
+    rf"|#@#([A-Za-z_][A-Za-z0-9_-]*)[ \t]*"  # 2: ctys key (or marker) ...
+    rf"(?:=[ \t]*((?:[^\n\\'\"$`#]|{_SIMPLE_EXPANSION})*?))?{_LINE_END}"  # 3: its value
+    r"|(#)(?!@#)[^\n]*"  # 4: ordinary comment
+    rf"|({_SIMPLE_NAME})="  # 5: assignment, value 6 unquoted, 7 "quoted", 8 'quoted'
+    rf"(?:((?:[^ \t\n;\\'\"$`|&<>()]|{_SIMPLE_EXPANSION})*)"
+    rf"|\"((?:[^\"\\$`\n]|{_SIMPLE_EXPANSION})*)\""
+    rf"|'([^'\n]*)'){_LINE_END}"
+)
+_EXPANSION = re.compile(rf"\$(?:({_SIMPLE_NAME})|\{{({_SIMPLE_NAME})\}})")
+
+
+def _expand(value: str, variables: Mapping[str, str]) -> str:
+    """``$NAME`` / ``${NAME}`` in a fast-path value (unset names expand to "")."""
+    if "$" not in value:
+        return value
+    return _EXPANSION.sub(lambda m: variables.get(m.group(1) or m.group(2), ""), value)
+
 
 @dataclass(frozen=True)
 class SourceLines:
@@ -70,7 +98,14 @@ def parse_conf_text(text: str, path: Path) -> RawConf:
 
 def parse_conf_text_with_lines(text: str, path: Path) -> tuple[RawConf, SourceLines]:
     """Like ``parse_conf_text`` but also returns where each name was assigned."""
+    return _parse(text, path, fast=True)
+
+
+def _parse(text: str, path: Path, *, fast: bool) -> tuple[RawConf, SourceLines]:
+    """The parser; ``fast=False`` disables the one-regex path for simple lines (tests
+    compare both)."""
     scanner = _Scanner(text.replace("\r\n", "\n"), str(path), line=1, variables={})
+    scanner.fast = fast
     scanner.parse_file()
     raw = RawConf(
         path=path,
@@ -97,14 +132,37 @@ def read_conf_with_lines(path: Path) -> tuple[RawConf, SourceLines]:
 
 def read_conf_text(path: Path) -> str:
     """Read ``path`` as UTF-8 text, refusing non-regular, binary, undecodable or huge files."""
+    text = _read_conf_text(path, large_ok=False)
+    assert text is not None  # large_ok=False raises instead
+    return text
+
+
+def read_small_conf_text(path: Path) -> str | None:
+    """Like ``read_conf_text``, but ``None`` for a file that is gone (stat fails) or larger
+    than ``MAX_CONF_BYTES``: a folder scan passes over those silently."""
+    return _read_conf_text(path, large_ok=True)
+
+
+def _read_conf_text(path: Path, *, large_ok: bool) -> str | None:
     where = str(path)
     try:
         info = path.stat()
+    except OSError as err:
+        if large_ok:
+            return None
+        raise ConfError(where, 0, f"cannot read conf file: {err.strerror or err}") from err
+    if large_ok and info.st_size > MAX_CONF_BYTES:
+        return None
+    try:
         if not stat.S_ISREG(info.st_mode):
             raise ConfError(where, 0, "not a regular file")
         with path.open("rb") as stream:
-            # Read one byte past the limit: catches files that grew after stat() too.
-            data = stream.read(MAX_CONF_BYTES + 1)
+            # Read one byte past what stat() said: catches files that grew after it. (Not
+            # read(MAX + 1) right away: that allocates a megabyte for every small file.)
+            want = min(info.st_size, MAX_CONF_BYTES) + 1
+            data = stream.read(want)
+            if len(data) == want and want <= MAX_CONF_BYTES:
+                data += stream.read(MAX_CONF_BYTES + 1 - want)
     except OSError as err:
         raise ConfError(where, 0, f"cannot read conf file: {err.strerror or err}") from err
     if len(data) > MAX_CONF_BYTES:
@@ -138,6 +196,7 @@ class _Scanner:
         self.keys: dict[str, str] = {}
         self.key_lines: dict[str, int] = {}
         self.magic: set[str] = set()
+        self.fast = False
 
     # -- low level ------------------------------------------------------------------
 
@@ -220,7 +279,11 @@ class _Scanner:
         nul = self.text.find("\0")
         if nul >= 0:
             raise self.error("binary content (NUL byte)", self.text.count("\n", 0, nul) + 1)
-        while not self.at_end():
+        while True:
+            if self.fast:
+                self.parse_simple_lines()
+            if self.at_end():
+                return
             self.parse_statement()
 
     def parse_statement(self) -> None:
@@ -236,6 +299,35 @@ class _Scanner:
             raise self.error("unexpected ';' (empty statement)")
         else:
             self.parse_assignments()
+
+    def parse_simple_lines(self) -> None:
+        """Take simple lines at ``pos`` — blank, comment, ``NAME=value``, ``#@#KEY =
+        value`` — one regex match each, up to the first line that needs the scanner."""
+        text, pos, line = self.text, self.pos, self.line
+        variables, keys, key_lines = self.variables, self.keys, self.key_lines
+        match_line = _FAST_LINE.match
+        while (match := match_line(text, pos)) is not None:
+            kind = match.lastindex
+            if kind == 1:
+                line += 1
+            elif kind == 2 or kind == 3:
+                name = match.group(2).upper()
+                if name.startswith(MAGIC_PREFIX):
+                    self.magic.add(name)
+                else:
+                    keys[name] = _expand(match.group(3) or "", variables)
+                    key_lines[name] = line
+            elif kind != 4:
+                single = match.group(8)
+                if single is None:
+                    value = _expand(match.group(6) or match.group(7) or "", variables)
+                else:
+                    value = single
+                name = match.group(5)
+                variables[name] = value
+                self.variable_lines[name] = line
+            pos = match.end()
+        self.pos, self.line = pos, line
 
     def parse_comment(self) -> None:
         if self.text.startswith("#@#", self.pos):

@@ -7,6 +7,8 @@ case; the dataclass attributes are the same names in lower case.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -63,7 +65,8 @@ class InventoryRecord:
 
     def values(self) -> tuple[str, ...]:
         """All values in ``FIELDS`` order (the cacheDB column order)."""
-        return tuple(getattr(self, attr) for attr in _ATTRS)
+        values: tuple[str, ...] = _GET_VALUES(self)
+        return values
 
     def as_row(self) -> dict[str, str]:
         """Field name → value, for ``ctys.cli.output.render``."""
@@ -71,6 +74,9 @@ class InventoryRecord:
 
 
 _ATTRS: tuple[str, ...] = tuple(f.name for f in fields(InventoryRecord))
+
+# All values in one C call (a record is turned into a row for every store and output).
+_GET_VALUES = operator.attrgetter(*_ATTRS)
 
 FIELDS: tuple[str, ...] = tuple(attr.upper() for attr in _ATTRS)
 """The field names in their fixed order: the columns of the cacheDB format."""
@@ -153,6 +159,7 @@ _EXTRA_CONF_KEYS: Mapping[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=16)  # one scan stamps thousands of records alike
 def format_scanned(timestamp: float) -> str:
     """A scan timestamp (seconds since the epoch) as ISO 8601 UTC, e.g.
     ``2024-05-01T12:00:00Z``."""

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from ctys.errors import CtysError
-from ctys.inventory.cachedb import record_line
+from ctys.inventory.cachedb import SEPARATOR, record_line
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
 
 if TYPE_CHECKING:
@@ -69,7 +69,19 @@ def default_inventory_path() -> Path:
 
 
 def _row_params(record: InventoryRecord) -> tuple[str, ...]:
-    return (*record.values(), record_line(record))
+    values = record.values()
+    line = SEPARATOR.join(values)
+    # Most records need no escaping (no ';' inside a value, no \\, newline, CR, leading
+    # '#'): then the cacheDB line is the plain join, without escaping field by field.
+    if (
+        line.count(SEPARATOR) != len(values) - 1
+        or "\\" in line
+        or "\n" in line
+        or "\r" in line
+        or line.startswith("#")
+    ):
+        line = record_line(record)
+    return (*values, line)
 
 
 def _record(row: Sequence[str]) -> InventoryRecord:
@@ -204,6 +216,11 @@ class Inventory:
     def count(self) -> int:
         """How many records (rows, so a multipath VM counts once per host)."""
         return int(self._read("SELECT count(*) FROM records", ())[0][0])
+
+    def is_empty(self) -> bool:
+        """Whether there is no record at all; unlike ``count() == 0`` it does not visit
+        every row (count(*) of 100,000 rows takes about half a millisecond)."""
+        return not self._read("SELECT 1 FROM records LIMIT 1", ())
 
     def hosts(self) -> list[str]:
         """The hosts that have records, sorted."""

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.model import Accelerator, VmConfig
+from ctys.conf.network import network_config
 from ctys.errors import QemuError
 from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.qemu.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word
+from ctys.qemu.network import NetworkConfig, network_args, vde_dir
 from ctys.qemu.runtime import VmRuntimeDir
 
 VNC_BASE_PORT = 5900
@@ -47,6 +49,8 @@ class LaunchSpec:
     kernel: KernelSpec | None = None
     argsadd: tuple[str, ...] = ()
     install: InstallSpec | None = None  # INSTMODE: boot installer media (replaces ``boot``)
+    network: NetworkConfig | None = None  # None: read from the conf (ctys.conf.network)
+    vde_dir: Path | None = None  # managed VDE switches; None: <runtime>/vde beside vms/
 
 
 def qemu_escape(value: str) -> str:
@@ -222,9 +226,19 @@ def _kernel_args(spec: LaunchSpec, extra_append: str = "") -> list[str]:
     return args
 
 
+def _network_args(spec: LaunchSpec) -> list[str]:
+    """NICs (user-mode virtio by default, never qemu's implicit e1000) and the guest agent."""
+    net = spec.network
+    if net is None:
+        net = network_config(spec.vm, args=spec.argsadd)
+    # The VM's folder is <runtime>/vms/<vmid>, the switches are in <runtime>/vde.
+    switches = spec.vde_dir or vde_dir(spec.rundir.path.parent.parent)
+    return network_args(net, switches, spec.rundir.path)
+
+
 def build_argv(spec: LaunchSpec) -> list[str]:
     """The full qemu argv for ``spec``: identity, accelerator, machine, QMP monitor, pidfile,
-    console, display/VNC, media, then pass-through arguments (conf ARGS, CREATE ARGSADD)
+    console, display/VNC, network, then pass-through arguments (conf ARGS, CREATE ARGSADD)
     before the boot medium."""
     vm = spec.vm
     argv = [spec.binary, "-name", qemu_escape(vm.label)]
@@ -242,6 +256,7 @@ def build_argv(spec: LaunchSpec) -> list[str]:
     argv += _vnc_arg(spec)
     if spec.daemonize:
         argv += ["-daemonize"]
+    argv += _network_args(spec)
     argv += list(vm.extra_args) + list(spec.argsadd)
     argv += _boot_args(spec)
     return argv

@@ -191,3 +191,27 @@ class RuntimeDir:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    @contextlib.contextmanager
+    def try_start_lock(self, vmid: str) -> Iterator[bool]:
+        """The start lock without waiting: yields False while a CREATE of ``vmid`` holds it.
+        Readers (LIST, CANCEL) use it never to block on a start and never to remove the
+        folder of a VM being started."""
+        lock = self.root / "locks" / f"{vmid}.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            yield True  # never locked: nobody is starting it
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)

@@ -20,6 +20,21 @@ from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.qemu.instmode import InstallSpec, parse_install
 
 
+class SecretFrom(Enum):
+    """Where a secret is read from: never the command line, which others can see."""
+
+    ENV = "ENV"
+    FILE = "FILE"
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    """``VNCPASS:ENV%NAME`` (environment variable) or ``VNCPASS:FILE%path``."""
+
+    origin: SecretFrom
+    ref: str
+
+
 @dataclass(frozen=True)
 class CreateRequest:
     selector: MachineSelector
@@ -32,6 +47,7 @@ class CreateRequest:
     vnc_listen: str = "127.0.0.1"
     wait_ready: str | None = None  # WAIT:<text>: return once the console printed it
     install: InstallSpec | None = None  # INSTMODE: installer media against a target disk
+    vnc_password: SecretSource | None = None  # VNCPASS: the VNC server asks for a password
 
 
 class CancelMode(Enum):
@@ -62,11 +78,29 @@ def _no_args(sub: Suboption) -> None:
         raise UsageError(f"suboption '{sub.raw}' takes no value")
 
 
+# Suboptions whose values are paths (``~`` and ``~user`` are expanded).
+_PATH_KEYS = BASEPATH_KEYS | {"F", "FILENAME", "PNAME", "BOOTMODE", "KERNEL", "INSTMODE", "VNCPASS"}
+
+
+def _check_home_dirs(sub: Suboption) -> None:
+    """``~user/...`` naming no user is a usage error, before any path is expanded
+    (pathlib would raise a bare ``RuntimeError``)."""
+    if sub.key not in _PATH_KEYS:
+        return
+    for arg in sub.args:
+        head = arg.split("/", 1)[0]
+        try:
+            Path(head).expanduser()
+        except RuntimeError:
+            raise UsageError(f"'{sub.raw}': no home directory for '{head}'") from None
+
+
 def _split_address(call: ActionCall) -> tuple[MachineSelector, list[Suboption]]:
     terms: list[MachineAddress] = []
     bases: list[Path] = []
     rest: list[Suboption] = []
     for sub in call.suboptions:
+        _check_home_dirs(sub)
         if sub.key in BASEPATH_KEYS:
             bases.extend(base_paths_from_suboption(sub))
             continue
@@ -98,6 +132,15 @@ def _kernelspec(sub: Suboption) -> KernelSpec:
     return KernelSpec(Path(sub.args[0]).expanduser(), initrd, append)
 
 
+def _secret_source(sub: Suboption) -> SecretSource:
+    if len(sub.args) != 2 or not sub.args[1] or sub.args[0].upper() not in SecretFrom.__members__:
+        raise UsageError(
+            f"'{sub.raw}': expected {sub.key}:ENV%VARIABLE or {sub.key}:FILE%PATH"
+            " (a password is never given on the command line)"
+        )
+    return SecretSource(SecretFrom(sub.args[0].upper()), sub.args[1])
+
+
 def parse_create(call: ActionCall) -> CreateRequest:
     """CREATE suboptions → ``CreateRequest``; unknown keys are a ``UsageError``."""
     selector, rest = _split_address(call)
@@ -126,6 +169,8 @@ def parse_create(call: ActionCall) -> CreateRequest:
             fields["wait_ready"] = _one_arg(sub)
         elif sub.key == "INSTMODE":
             fields["install"] = parse_install(sub.args, sub.raw)
+        elif sub.key == "VNCPASS":
+            fields["vnc_password"] = _secret_source(sub)
         else:
             raise UsageError(f"unknown CREATE suboption '{sub.raw}'")
     if "install" in fields and "boot" in fields:
