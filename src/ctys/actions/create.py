@@ -216,6 +216,29 @@ def _check_vnc_port_free(vm: VmConfig, req: CreateRequest) -> None:
         raise QemuError(f"VNCPORT {vm.vncport} of VM {vm.label} on {host}: {reason}") from exc
 
 
+def _new_record(
+    vm: VmConfig,
+    vmid: str,
+    binary: str,
+    accel: Accelerator,
+    req: CreateRequest,
+    argv: list[str],
+) -> RuntimeRecord:
+    """The runtime record of a VM about to start (the pid comes from qemu's pidfile)."""
+    return RuntimeRecord(
+        vmid=vmid,
+        label=vm.label,
+        conf=str(vm.conf_path),
+        uuid=vm.uuid,
+        binary=binary,
+        accelerator=accel.value,
+        console=req.console.value,
+        vnc_host=req.vnc_listen,
+        started=time.time(),
+        argv=argv,
+    )
+
+
 def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
     """Start ``vm`` daemon-style (not CLI0). Serialised by the VM's start lock: a VM that
     already runs is refused, so concurrent CREATEs start exactly one qemu."""
@@ -242,18 +265,7 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
             if password is not None:
                 argv = _with_vnc_password(argv)
             _prepare_install(vm, req, rundir)
-            record = RuntimeRecord(
-                vmid=vmid,
-                label=vm.label,
-                conf=str(vm.conf_path),
-                uuid=vm.uuid,
-                binary=binary,
-                accelerator=accel.value,
-                console=req.console.value,
-                vnc_host=req.vnc_listen,
-                started=time.time(),
-                argv=argv,
-            )
+            record = _new_record(vm, vmid, binary, accel, req, argv)
             # Written before qemu starts: a ctys killed right after the launch leaves a
             # record that qemu's own pidfile completes, never a qemu that nobody manages.
             rundir.write_record(record)
@@ -310,19 +322,7 @@ def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: R
         except BaseException:
             rundir.remove()
             raise
-        rundir.write_record(
-            RuntimeRecord(
-                vmid=vmid,
-                label=vm.label,
-                conf=str(vm.conf_path),
-                uuid=vm.uuid,
-                binary=binary,
-                accelerator=accel.value,
-                console="CLI0",
-                started=time.time(),
-                argv=argv,
-            )
-        )
+        rundir.write_record(_new_record(vm, vmid, binary, accel, req, argv))
     print(
         f"[ctys] {vm.label}: {note}; Ctrl-A x quits, Ctrl-A c toggles the monitor",
         file=ctx.err,
