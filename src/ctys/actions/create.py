@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
-import socket
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, managed_instance
+from ctys.actions.vnc import check_vnc_port_free, read_vnc_password, vnc_address, with_vnc_password
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
 from ctys.conf.model import Accelerator, VmConfig
@@ -20,10 +18,10 @@ from ctys.conf.network import network_config
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
-from ctys.errors import CtysError, QemuError, UsageError, VmStateError
+from ctys.errors import CtysError, QemuError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
+from ctys.plugins.qemu.requests import CreateRequest
 from ctys.qemu import machine
 from ctys.qemu.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
 from ctys.qemu.bootspec import BootSpec
@@ -71,20 +69,6 @@ def _pick_binary_and_accel(vm: VmConfig) -> tuple[str, Accelerator, str]:
     binary = vm.qemu_binary or str(binary_for_arch(host, vm.arch).path)
     accel, note = choose_accelerator(requested, host.kvm)
     return binary, accel, note
-
-
-def _vnc_address(qmp: Path) -> tuple[str, int] | None:
-    """Host and display number QEMU's VNC server listens on (it picks a free one)."""
-    try:
-        info = qmp_execute(qmp, "query-vnc")
-    except QmpUnavailable:
-        return None
-    if not isinstance(info, dict) or not info.get("enabled"):
-        return None
-    try:
-        return str(info.get("host", "127.0.0.1")), int(info["service"]) - 5900
-    except (KeyError, ValueError):
-        return None
 
 
 def _wait_console_text(rundir: VmRuntimeDir, text: str, timeout: float, pid: int) -> None:
@@ -172,50 +156,6 @@ def _geometry(ctx: RunContext) -> Geometry | None:
     return parse_geometry(g) if g else None
 
 
-def _vnc_password(req: CreateRequest) -> str | None:
-    """The VNCPASS secret, read before booting from the environment or a file (never from
-    the command line, which every user can read)."""
-    source = req.vnc_password
-    if source is None:
-        return None
-    if not req.console.prepares_vnc:
-        raise UsageError(f"VNCPASS needs a VNC server; CONSOLE:{req.console.value} has none")
-    if source.origin is SecretFrom.ENV:
-        secret = os.environ.get(source.ref)
-        if secret is None:
-            raise CtysError(f"VNCPASS: environment variable {source.ref} is not set")
-    else:
-        try:
-            secret = Path(source.ref).expanduser().read_text().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not text"
-            raise CtysError(f"VNCPASS: cannot read {source.ref}: {reason}") from exc
-    if not 1 <= len(secret) <= 8:
-        raise CtysError("VNCPASS: a VNC password has 1 to 8 characters (VNC reads no more)")
-    return secret
-
-
-def _with_vnc_password(argv: list[str]) -> list[str]:
-    """``-vnc ...,password=on``: QEMU refuses every VNC client until QMP sets the password."""
-    at = argv.index("-vnc") + 1
-    return [*argv[:at], f"{argv[at]},password=on", *argv[at + 1 :]]
-
-
-def _check_vnc_port_free(vm: VmConfig, req: CreateRequest) -> None:
-    """A fixed VNCPORT that is taken fails before booting, naming the TCP port (QEMU's own
-    error names only the display number)."""
-    if vm.vncport is None or not req.console.prepares_vnc:
-        return
-    host = req.vnc_listen.strip("[]")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.create_server((host, vm.vncport), family=family):
-            pass
-    except OSError as exc:
-        reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-        raise QemuError(f"VNCPORT {vm.vncport} of VM {vm.label} on {host}: {reason}") from exc
-
-
 def _new_record(
     vm: VmConfig,
     vmid: str,
@@ -244,7 +184,7 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
     already runs is refused, so concurrent CREATEs start exactly one qemu."""
     _preflight_media(vm, req)
     net = _preflight_network(vm, req)
-    password = _vnc_password(req)
+    password = read_vnc_password(req)
     binary, accel, note = _pick_binary_and_accel(vm)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
@@ -257,13 +197,13 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
             raise VmStateError(
                 f"VM {vm.label} is already running outside ctys (pid {foreign.pid}{who})"
             )
-        _check_vnc_port_free(vm, req)
+        check_vnc_port_free(vm, req)
         rundir = runtime.create_vm_dir(vmid)
         pid = 0
         try:
             argv = build_argv(_spec(vm, req, binary, accel, rundir))
             if password is not None:
-                argv = _with_vnc_password(argv)
+                argv = with_vnc_password(argv)
             _prepare_install(vm, req, rundir)
             record = _new_record(vm, vmid, binary, accel, req, argv)
             # Written before qemu starts: a ctys killed right after the launch leaves a
@@ -281,7 +221,7 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
                 machine.force(pid, rundir.qmp)
             rundir.remove()
             raise
-    vnc = _vnc_address(rundir.qmp) if req.console.prepares_vnc else None
+    vnc = vnc_address(rundir.qmp) if req.console.prepares_vnc else None
     if vnc is not None:
         record.vnc_host, record.vnc_display = vnc
         rundir.write_record(record)
@@ -306,7 +246,7 @@ def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: R
     """CONSOLE:CLI0: qemu bound to this terminal; the VM ends when the console does."""
     _preflight_media(vm, req)
     net = _preflight_network(vm, req)
-    _vnc_password(req)  # CLI0 has no VNC server: VNCPASS is refused, not ignored
+    read_vnc_password(req)  # CLI0 has no VNC server: VNCPASS is refused, not ignored
     binary, accel, note = _pick_binary_and_accel(vm)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
