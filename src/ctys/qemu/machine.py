@@ -68,7 +68,7 @@ def launch(argv: list[str], rundir: VmRuntimeDir, *, ready_timeout: float = 30.0
     """Start qemu in its own session with stdout/stderr in ``qemu.log`` and wait until its
     QMP monitor answers. Returns the pid; a qemu that exits early is a ``QemuError`` carrying
     its last error line."""
-    log = rundir.qemu_log.open("wb")
+    log = os.fdopen(os.open(rundir.qemu_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
     try:
         proc = subprocess.Popen(
             argv,

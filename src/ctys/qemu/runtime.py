@@ -138,7 +138,9 @@ class VmRuntimeDir:
     def write_record(self, record: RuntimeRecord) -> None:
         """Write state.json atomically (temp file + rename)."""
         tmp = self.state.with_suffix(".tmp")
-        tmp.write_text(record.to_json())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(record.to_json())
         tmp.replace(self.state)
 
     def read_pid(self) -> int | None:
