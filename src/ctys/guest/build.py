@@ -8,7 +8,6 @@ needs root: the kernel comes from ``apt-get download`` and the initramfs is writ
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import hashlib
 import importlib.resources
@@ -19,11 +18,12 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.errors import CommandError, CtysError
+from ctys.filelock import exclusive_lock
 
 #: Bump when the initramfs layout changes, so existing caches are rebuilt.
 BUILD_FORMAT = 2
@@ -136,14 +136,8 @@ def _build_for_local_kernel(cache: Path, kernel: Path, init: bytes, stamp: str) 
     return image
 
 
-@contextmanager
-def _locked(cache: Path) -> Iterator[None]:
-    with (cache / ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def _locked(cache: Path) -> AbstractContextManager[None]:
+    return exclusive_lock(cache / ".lock")
 
 
 def _only(paths: Iterator[Path], what: str) -> Path:

@@ -13,7 +13,6 @@ Layout (all under a dir of mode 0700 owned by the user)::
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ctys.errors import CtysError
+from ctys.filelock import exclusive_lock, try_exclusive_lock
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -186,34 +186,11 @@ class RuntimeDir:
         one VM serialise here, so exactly one of them starts it."""
         locks = self.root / "locks"
         ensure_private_dir(locks)
-        fd = os.open(locks / f"{vmid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(locks / f"{vmid}.lock"):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
-    @contextlib.contextmanager
-    def try_start_lock(self, vmid: str) -> Iterator[bool]:
+    def try_start_lock(self, vmid: str) -> contextlib.AbstractContextManager[bool]:
         """The start lock without waiting: yields False while a CREATE of ``vmid`` holds it.
         Readers (LIST, CANCEL) use it never to block on a start and never to remove the
         folder of a VM being started."""
-        lock = self.root / "locks" / f"{vmid}.lock"
-        try:
-            fd = os.open(lock, os.O_RDWR)
-        except OSError:
-            yield True  # never locked: nobody is starting it
-            return
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        return try_exclusive_lock(self.root / "locks" / f"{vmid}.lock")

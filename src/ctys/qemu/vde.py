@@ -17,7 +17,6 @@ started or stopped.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import signal
@@ -32,6 +31,7 @@ from pathlib import Path
 import psutil
 
 from ctys.errors import CtysError
+from ctys.filelock import exclusive_lock
 from ctys.qemu.network import NetMode, NetworkConfig, Nic
 from ctys.qemu.runtime import ensure_private_dir
 
@@ -97,16 +97,9 @@ def _is_vde_switch(pid: int, ctl: Path) -> bool:
     return bool(argv) and Path(argv[0]).name == "vde_switch" and str(ctl) in argv
 
 
-@contextlib.contextmanager
-def switch_lock(switch: VdeSwitch) -> Iterator[None]:
+def switch_lock(switch: VdeSwitch) -> contextlib.AbstractContextManager[None]:
     """Exclusive lock on one switch: start, idle check and stop never interleave."""
-    fd = os.open(switch.lockfile, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return exclusive_lock(switch.lockfile)
 
 
 def vde_switch_binary() -> str:
