@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ctys.errors import CommandError, CtysError
 from ctys.filelock import exclusive_lock
+from ctys.runcmd import run_command
 
 #: Bump when the initramfs layout changes, so existing caches are rebuilt.
 BUILD_FORMAT = 2
@@ -58,13 +59,8 @@ class GuestImage:
 
 def run(argv: list[str], *, cwd: Path | None = None) -> str:
     """Run ``argv``; return its stdout, raise ``CommandError`` (with stderr) when it fails."""
-    try:
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError as err:
-        raise CtysError(f"{argv[0]}: command not found (needed to build the test guest)") from err
-    if proc.returncode != 0:
-        raise CommandError(argv, proc.returncode, proc.stderr)
-    return proc.stdout
+    missing = f"{argv[0]}: command not found (needed to build the test guest)"
+    return run_command(argv, cwd=cwd, missing=missing)
 
 
 def default_cache_dir() -> Path:

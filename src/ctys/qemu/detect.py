@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from ctys.errors import CommandError, QemuError
 from ctys.qemu.capcache import BinaryStamp, CapCache
 from ctys.qemu.kvmprobe import KvmState, kvm_state
+from ctys.runcmd import run_command
 
 # Installs from source land under /opt/qemu; RHEL keeps qemu-kvm off PATH in /usr/libexec
 # (which on Debian also holds the real binary behind a wrapper: so only qemu-kvm there).
@@ -113,24 +113,9 @@ def run_capture(argv: list[str], timeout: float = QUERY_TIMEOUT) -> str:
     Raises ``CommandError`` (with stderr) on a non-zero exit and ``QemuError`` when the
     program cannot be started or does not finish within ``timeout`` seconds.
     """
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-            env={**os.environ, "LC_ALL": "C"},  # help texts are parsed: keep them English
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise QemuError(f"{argv[0]} {' '.join(argv[1:])} did not finish in {timeout:g}s") from exc
-    except OSError as exc:
-        raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
-    if done.returncode != 0:
-        raise CommandError(argv, done.returncode, done.stderr)
-    return done.stdout
+    # Help texts are parsed: keep them English.
+    env = {**os.environ, "LC_ALL": "C"}
+    return run_command(argv, timeout=timeout, env=env, error=QemuError)
 
 
 # ---------------------------------------------------------------- parsers (pure)

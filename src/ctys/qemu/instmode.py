@@ -21,15 +21,15 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.model import VmConfig
-from ctys.errors import CommandError, QemuError, UsageError
+from ctys.errors import QemuError, UsageError
 from ctys.qemu.bootspec import BootMode, BootSpec
+from ctys.runcmd import run_command
 
 INIT = "INIT"
 USAGE = "INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|custom"
@@ -194,14 +194,11 @@ def parse_size(text: str) -> int:
 def run_qemu_img(args: Sequence[str]) -> str:
     """Run ``qemu-img ARGS``; return stdout. A missing qemu-img is a ``QemuError``, a failure
     a ``CommandError`` carrying its stderr."""
-    argv = ["qemu-img", *args]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    except FileNotFoundError as err:
-        raise QemuError("qemu-img not found: install QEMU's tools (Debian: qemu-utils)") from err
-    if done.returncode != 0:
-        raise CommandError(argv, done.returncode, done.stderr)
-    return done.stdout
+    return run_command(
+        ["qemu-img", *args],
+        missing="qemu-img not found: install QEMU's tools (Debian: qemu-utils)",
+        error=QemuError,
+    )
 
 
 def image_info(path: Path) -> dict[str, object]:
