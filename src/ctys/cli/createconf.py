@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO, TypeVar
 
+from ctys.cli.exits import EXIT_INTERRUPTED, one_line
 from ctys.conf.model import Accelerator
 from ctys.conf.newvm import (
     MAX_VCPU,
@@ -37,7 +38,6 @@ from ctys.errors import CtysError, UsageError
 from ctys.qemu.instmode import parse_size
 
 PROG = "ctys-createConfVM"
-EXIT_INTERRUPTED = 130
 _E = TypeVar("_E", Accelerator, DiskFormat)
 _MEMSIZE = re.compile(r"(\d+)\s*([MG])?(?:i?B)?", re.IGNORECASE)
 
@@ -186,7 +186,7 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         request, as_json = request_from_args(argv)
         vm = create_vm(request)
     except CtysError as error:
-        print(f"{PROG}: {error}", file=err)
+        print(f"{PROG}: {one_line(str(error))}", file=err)
         return error.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=err)

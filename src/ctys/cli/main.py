@@ -7,47 +7,28 @@ module level: plugins (and whatever they import, e.g. rich) load when an action 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TextIO
 
 from ctys.cli.argscan import scan_argv
+from ctys.cli.exits import run_guarded
 from ctys.cli.syntax import Invocation
-from ctys.errors import CtysError, UsageError
-
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the pipe
+from ctys.errors import UsageError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ctys command line (``sys.argv[1:]`` when ``argv`` is None); return exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = 0
-    try:
+    debug = [0]
+
+    def body() -> int:
         invocation = scan_argv(args)
-        debug = invocation.debug
+        debug[0] = invocation.debug
         return run_invocation(invocation, sys.stdout, sys.stderr)
-    except CtysError as exc:
-        if debug >= 2:
-            raise
-        print(f"ctys: {one_line(str(exc))}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        _silence_stdout()
-        return EXIT_BROKEN_PIPE
 
-
-def one_line(message: str) -> str:
-    """The message as one printable line: line breaks, escape sequences and other control
-    characters a user typed (or a file held) are shown escaped, never sent to the terminal."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message
-    )
+    return run_guarded("ctys", body, sys.stderr, lambda: debug[0])
 
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
@@ -121,12 +102,3 @@ def _require_action(plugin: str, actions: Mapping[str, str], action: str) -> Non
     if action not in actions:
         known = ", ".join(sorted(actions))
         raise UsageError(f"unknown action '{action}' for {plugin} (known: {known})")
-
-
-def _silence_stdout() -> None:
-    # Python flushes stdout at exit; after EPIPE that would print another error. Point the
-    # descriptor at /dev/null so the exit is quiet.
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)

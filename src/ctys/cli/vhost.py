@@ -11,13 +11,12 @@ docs/inventory.md describes the options.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from ctys.cli.exits import run_guarded
 from ctys.cli.syntax import OutputFormat
 from ctys.errors import CtysError, UsageError
 from ctys.inventory.cachedb import export_cachedb, import_cachedb
@@ -35,8 +34,6 @@ from ctys.inventory.store import Inventory, default_inventory_path
 PROG = "ctys-vhost"
 EXIT_MATCH = 0
 EXIT_NO_MATCH = 1
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141
 DEFAULT_FIELDS = ("LABEL", "HOST", "STYPE", "TCP", "MAC", "UUID", "PNAME")
 # Words in -o that choose the format rather than a field (the original's -o keywords).
 _FORMAT_WORDS = {"TERSE": OutputFormat.TERSE, "MACHINE": OutputFormat.TERSE}
@@ -82,23 +79,17 @@ def _parser() -> _Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ctys-vhost`` with ``argv`` (``sys.argv[1:]`` when None); return exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = 0
-    try:
-        options = _parser().parse_args(args)
-        debug = options.debug
+    debug = [0]
+
+    def body() -> int:
+        try:
+            options = _parser().parse_args(args)
+        except SystemExit as exc:  # argparse after -h, or a usage error (already printed)
+            return int(exc.code or 0)
+        debug[0] = options.debug
         return run(options, sys.stdout, sys.stderr)
-    except SystemExit as exc:  # argparse after -h
-        return int(exc.code or 0)
-    except CtysError as exc:
-        if debug >= 2:
-            raise
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        _silence_stdout()
-        return EXIT_BROKEN_PIPE
+
+    return run_guarded(PROG, body, sys.stderr, lambda: debug[0])
 
 
 def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -197,11 +188,3 @@ def _list_inventory(inventory: Inventory, out: TextIO) -> None:
     print(f"inventory: {inventory.path}", file=out)
     print(f"records:   {inventory.count()}", file=out)
     print(f"hosts:     {', '.join(inventory.hosts()) or '-'}", file=out)
-
-
-def _silence_stdout() -> None:
-    # After EPIPE Python's exit-time flush would print another error: point stdout at null.
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
