@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psutil
 import pytest
+from qemus import kill_qemus
 from sshhosts import SshHosts
 
 from ctys.guest.build import GuestImage, build_guest
@@ -47,12 +44,7 @@ def make_vm(guest: GuestImage, ctys_env: dict[str, str]) -> Callable[..., Path]:
 def reap_qemu(ctys_env: dict[str, str]) -> Iterator[None]:
     """After each e2e test, kill every qemu that still uses the test's runtime dir."""
     yield
-    runtime = ctys_env["CTYS_RUNTIME_DIR"]
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info.get("cmdline") or []
-        if cmdline and "qemu" in cmdline[0] and any(runtime in arg for arg in cmdline):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
+    kill_qemus(ctys_env["CTYS_RUNTIME_DIR"])
 
 
 @pytest.fixture

@@ -39,7 +39,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -50,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from qemus import kill_qemus
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")
@@ -395,15 +395,6 @@ class SshHosts:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def kill_qemus(marker: str) -> None:
-    """SIGKILL every qemu whose command line mentions ``marker`` (a runtime dir)."""
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info.get("cmdline") or []
-        if cmdline and "qemu" in cmdline[0] and any(marker in arg for arg in cmdline):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
 
 
 def pid_namespaces_work() -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from qemus import live_qemu_pids
 
 from ctys.errors import QemuError
 from ctys.qemu import machine
@@ -27,16 +28,6 @@ from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
 
 Ctys = Callable[..., subprocess.CompletedProcess[str]]
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
-
-
-def _qemus(runtime: str) -> list[int]:
-    pids = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        ours = cmd and "qemu-system" in cmd[0] and any(runtime in a for a in cmd)
-        if ours and proc.status() != psutil.STATUS_ZOMBIE:
-            pids.append(proc.pid)
-    return pids
 
 
 def _list(ctys: Ctys) -> list[dict[str, object]]:
@@ -65,7 +56,7 @@ def test_monitor_that_stops_answering_is_killed_within_the_bound(
 ) -> None:
     make_vm("mute")
     assert ctys("-t", "QEMU", "-a", "CREATE=l:mute", "-b", "1").returncode == 0
-    [pid] = _qemus(ctys_env["CTYS_RUNTIME_DIR"])
+    [pid] = live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])
     os.kill(pid, signal.SIGSTOP)  # the process lives, its QMP socket accepts but never answers
     try:
         started = time.monotonic()
@@ -83,7 +74,7 @@ def test_monitor_that_stops_answering_is_killed_within_the_bound(
     assert done.returncode == 0, done.stderr
     assert "mute: killed" in done.stdout
     assert elapsed < 15, f"CANCEL took {elapsed:.1f}s"
-    assert _qemus(ctys_env["CTYS_RUNTIME_DIR"]) == []
+    assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
     assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("mute-*"))
 
 
@@ -154,12 +145,12 @@ def test_concurrent_enumerate_and_create(
         creates = [d for a, d in results if f"CREATE=l:{label}" in a]
         assert sorted(d.returncode for d in creates) == [0, 1, 1], [d.stderr for d in creates]
         assert all("already running" in d.stderr for d in creates if d.returncode)
-    assert len(_qemus(ctys_env["CTYS_RUNTIME_DIR"])) == 3  # no double start
+    assert len(live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])) == 3  # no double start
     assert _rows(Path(ctys_env["CTYS_INVENTORY"])) == 603  # no lost rows
     managed = {r["LABEL"] for r in _list(ctys) if r["MANAGED"] is True}
     assert managed == {"ra", "rb", "rc"}
     assert ctys("-t", "QEMU", "-a", "CANCEL=ALL,FORCE").returncode == 0
-    assert _qemus(ctys_env["CTYS_RUNTIME_DIR"]) == []
+    assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
 
 
 def _kill_create_when(ctys_env: dict[str, str], label: str, ready: Callable[[Path], bool]) -> None:
@@ -200,7 +191,7 @@ def test_ctys_killed_during_create_leaves_no_orphan(
     time.sleep(0.3)  # a qemu that was spawned has written its pidfile by now
 
     rows = [r for r in _list(ctys) if r["LABEL"] == "kc"]
-    qemus = _qemus(runtime)
+    qemus = live_qemu_pids(runtime)
     # Either the VM runs and is ours, or it is cleaned up: never a qemu nobody manages.
     assert [r["MANAGED"] for r in rows] in ([], [True]), rows
     assert len(qemus) == len(rows), (rows, qemus)
@@ -212,10 +203,10 @@ def test_ctys_killed_during_create_leaves_no_orphan(
         assert again.returncode == 1 and "already running" in again.stderr, again.stderr
     else:
         assert again.returncode == 0, again.stderr
-    assert len(_qemus(runtime)) == 1
+    assert len(live_qemu_pids(runtime)) == 1
     done = ctys("-t", "QEMU", "-a", "CANCEL=l:kc,FORCE")
     assert done.returncode == 0, done.stderr
-    assert _qemus(runtime) == []
+    assert live_qemu_pids(runtime) == []
     assert not list(Path(runtime, "vms").glob("kc-*"))
 
 
@@ -243,7 +234,7 @@ def test_vnc_port_taken_after_the_check_still_fails_the_start(
         ]
         with pytest.raises(QemuError, match=r"qemu failed to start: .*Address already in use"):
             machine.launch(argv, rundir, ready_timeout=20)
-    assert _qemus(str(rundir.path)) == []
+    assert live_qemu_pids(str(rundir.path)) == []
 
 
 def test_stale_record_of_a_living_unrelated_process_does_not_block_create(

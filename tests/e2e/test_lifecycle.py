@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+from qemus import live_qemu_pids
 
 from ctys.consoles.serial import SerialConsole
 
@@ -23,16 +24,6 @@ def _list_json(ctys: Callable[..., subprocess.CompletedProcess[str]]) -> list[di
     rows = json.loads(done.stdout)
     assert isinstance(rows, list)
     return rows
-
-
-def _qemu_pids(runtime: str) -> list[int]:
-    pids = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        ours = cmd and "qemu-system" in cmd[0] and any(runtime in a for a in cmd)
-        if ours and proc.status() != psutil.STATUS_ZOMBIE:
-            pids.append(proc.pid)
-    return pids
 
 
 def _console_socket(ctys_env: dict[str, str], label: str) -> Path:
@@ -64,7 +55,7 @@ def test_cli_console_list_and_graceful_cancel(ctys, make_vm, ctys_env) -> None:
         # The guest itself saw the ACPI power button before it powered off.
         console.read_until(b"CTYS-GUEST: power button", timeout=5)
 
-    assert _qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
+    assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
     assert [r for r in _list_json(ctys) if r["LABEL"] == "vm1"] == []
 
 
@@ -74,7 +65,7 @@ def test_cancel_of_guest_ignoring_acpi_falls_back_to_quit(ctys, make_vm, ctys_en
     done = ctys("-t", "QEMU", "-a", "CANCEL=l:deaf,TIMEOUT:2")
     assert done.returncode == 0, done.stderr
     assert "stopped by QEMU quit after the guest ignored ACPI for 2s" in done.stdout
-    assert _qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
+    assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
 
 
 def test_cancel_force(ctys, make_vm, ctys_env) -> None:
@@ -83,7 +74,7 @@ def test_cancel_force(ctys, make_vm, ctys_env) -> None:
     done = ctys("-t", "QEMU", "-a", "CANCEL=l:deaf2,FORCE")
     assert done.returncode == 0, done.stderr
     assert "stopped by QEMU quit" in done.stdout
-    assert _qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
+    assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
     again = ctys("-t", "QEMU", "-a", "CANCEL=l:deaf2")
     assert again.returncode == 1
     assert "not running" in again.stderr
@@ -98,13 +89,13 @@ def test_five_concurrent_creates_start_exactly_one_qemu(ctys, make_vm, ctys_env)
     codes = sorted(r.returncode for r in results)
     assert codes == [0, 1, 1, 1, 1], [r.stderr for r in results]
     assert all("already running" in r.stderr for r in results if r.returncode)
-    assert len(_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])) == 1
+    assert len(live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])) == 1
 
 
 def test_killed_qemu_is_gone_from_list_and_can_start_again(ctys, make_vm, ctys_env) -> None:
     make_vm("k9")
     assert ctys("-t", "QEMU", "-a", "CREATE=l:k9", "-b", "1").returncode == 0
-    [pid] = _qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])
+    [pid] = live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])
     psutil.Process(pid).kill()
     psutil.Process(pid).wait(5) if psutil.pid_exists(pid) else None
     assert [r for r in _list_json(ctys) if r["LABEL"] == "k9"] == []
