@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +36,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from benchlib import become_subreaper, med, ms, qemu_pids, wall
 from ctys.guest.build import build_guest
 
 LABEL = "bench"
@@ -52,14 +51,6 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 # --- process bookkeeping -------------------------------------------------------------------
-
-
-def become_subreaper() -> None:
-    """Adopt orphans: qemu started by ctys outlives its parent; as subreaper we can reap it
-    (no zombies left behind) and find it again on Ctrl-C.  Linux only; harmless elsewhere."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
 def gone(pid: int) -> bool:
@@ -87,19 +78,6 @@ def kill_qemu(pid: int, work: Path) -> None:
     deadline = time.monotonic() + 10.0
     while not gone(pid) and time.monotonic() < deadline:
         time.sleep(0.01)
-
-
-def qemu_pids(runtime: Path) -> list[int]:
-    """Pids recorded in a runtime dir (``qemu.pid`` written by qemu, ``state.json`` by ctys)."""
-    pids: set[int] = set()
-    for vmdir in (runtime / "vms").glob("*"):
-        with contextlib.suppress(OSError, ValueError):
-            pids.add(int((vmdir / "qemu.pid").read_text().strip()))
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            pid = json.loads((vmdir / "state.json").read_text()).get("pid")
-            if isinstance(pid, int):
-                pids.add(pid)
-    return sorted(pids)
 
 
 @dataclass
@@ -331,29 +309,7 @@ def cancel_ctys(bench: Bench, runtime: Path) -> float | None:
 # --- simple wall-clock timings -------------------------------------------------------------
 
 
-def wall(argv: list[str], runs: int, env: dict[str, str] | None = None) -> list[float]:
-    """Wall time of ``argv`` (output discarded), after one untimed warm-up run."""
-    times: list[float] = []
-    for i in range(runs + 1):
-        t0 = time.perf_counter()
-        subprocess.run(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, env=env, check=False,
-        )  # fmt: skip
-        if i:
-            times.append(time.perf_counter() - t0)
-    return times
-
-
 # --- reporting -----------------------------------------------------------------------------
-
-
-def ms(value: float | None) -> str:
-    return "—" if value is None else f"{value * 1000:.0f}"
-
-
-def med(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
 
 
 def low(values: list[float]) -> float | None:

@@ -48,6 +48,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from benchlib import ms
+
 TARGET_RATIO = 2.0
 RUN_TIMEOUT = 120.0
 CPU_SETTLE = 0.3  # seconds for the hosts to reap a finished session before CPU is read
@@ -161,10 +163,6 @@ def measure(
 
 
 # --- reporting -----------------------------------------------------------------------------
-
-
-def ms(value: float | None) -> str:
-    return "—" if value is None else f"{value * 1000:.0f}"
 
 
 def ok_times(runs: list[Run]) -> list[float]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import functools
 import json
 import os
@@ -31,7 +30,6 @@ import random
 import resource
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +44,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from benchlib import become_subreaper, med, ms, qemu_pids, run_quiet, wall
 from ctys.actions.enumerate import enumerate_local, store_scan
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
@@ -228,14 +227,6 @@ def ensure_tree(cache: Path, vms: int, files: int, *, regenerate: bool = False) 
 # --- process helpers -----------------------------------------------------------------------
 
 
-def become_subreaper() -> None:
-    """Adopt orphans: qemu started by ctys outlives its parent; as subreaper we can reap it
-    and find it again on Ctrl-C.  Linux only; harmless elsewhere."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-
-
 def ctys_script(name: str = "ctys") -> list[str]:
     """The installed console script next to this interpreter, else ``python -m``."""
     script = Path(sys.executable).parent / name
@@ -255,13 +246,6 @@ def child_env(work: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_quiet(argv: Sequence[str], env: dict[str, str] | None = None) -> int:
-    return subprocess.run(
-        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, env=env, check=False,
-    ).returncode  # fmt: skip
-
-
 def cpu_run(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system, the child's own) of one run of ``argv``. CPU
     time is what to compare when other work on the machine inflates wall times."""
@@ -272,17 +256,6 @@ def cpu_run(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[flo
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return took, cpu
-
-
-def wall(argv: Sequence[str], runs: int, env: dict[str, str] | None = None) -> list[float]:
-    """Wall time of ``argv`` (output discarded), after one untimed warm-up run."""
-    times: list[float] = []
-    for i in range(runs + 1):
-        t0 = time.perf_counter()
-        run_quiet(argv, env)
-        if i:
-            times.append(time.perf_counter() - t0)
-    return times
 
 
 def load_avg() -> str:
@@ -296,14 +269,6 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 # --- reporting -----------------------------------------------------------------------------
-
-
-def ms(value: float | None, digits: int = 0) -> str:
-    return "—" if value is None else f"{value * 1000:.{digits}f}"
-
-
-def med(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
 
 
 def p95(values: Sequence[float]) -> float | None:
@@ -640,19 +605,6 @@ def bench_resolve(tree: TreeInfo, work: Path, total: int, lookups: int) -> list[
 
 
 # --- 3. LIST with many VMs -----------------------------------------------------------------
-
-
-def qemu_pids(runtime: Path) -> list[int]:
-    """Pids recorded in a runtime dir (``qemu.pid`` written by qemu, ``state.json`` by ctys)."""
-    pids: set[int] = set()
-    for vmdir in (runtime / "vms").glob("*"):
-        with contextlib.suppress(OSError, ValueError):
-            pids.add(int((vmdir / "qemu.pid").read_text().strip()))
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            pid = json.loads((vmdir / "state.json").read_text()).get("pid")
-            if isinstance(pid, int):
-                pids.add(pid)
-    return sorted(pids)
 
 
 def our_qemus(work: Path) -> list[psutil.Process]:
