@@ -117,6 +117,9 @@ class Bench:
         env.update(
             CTYS_VMPATH=str(self.work / "vms"),
             CTYS_RUNTIME_DIR=str(runtime),
+            # Its own (absent) inventory: the label resolves by scanning the bench's folder,
+            # whatever the user's inventory holds.
+            CTYS_INVENTORY=str(self.work / "inventory.sqlite"),
             CTYS_ACCEL="tcg",
         )
         return env
