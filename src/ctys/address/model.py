@@ -38,6 +38,31 @@ ADDRESS_KEYS: dict[str, AddressKind] = {
 
 BASEPATH_KEYS = frozenset({"BASEPATH", "BASE", "B"})
 
+# Address kinds the inventory can answer, and the record field each one matches
+# (runtime IDs are not in the inventory).
+INVENTORY_FIELD: dict[AddressKind, str] = {
+    AddressKind.LABEL: "label",
+    AddressKind.UUID: "uuid",
+    AddressKind.MAC: "mac",
+    AddressKind.IP: "tcp",
+    AddressKind.FILENAME: "pname",
+}
+
+
+def normalize_mac(mac: str) -> str:
+    """A MAC as ctys compares it (inventory, conf matching, neighbour table): trimmed, lower
+    case, ``:``-separated."""
+    return mac.strip().lower().replace("-", ":")
+
+
+def inventory_value(kind: AddressKind, value: str) -> str:
+    """An address value as the inventory stores it: conf paths resolved, MACs normalised."""
+    if kind is AddressKind.FILENAME:
+        return str(Path(value).expanduser().resolve())
+    if kind is AddressKind.MAC:
+        return normalize_mac(value)
+    return value
+
 
 @dataclass(frozen=True)
 class MachineAddress:

@@ -6,25 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ctys.address.model import AddressKind, MachineAddress, MachineSelector
+from ctys.address.model import (
+    INVENTORY_FIELD,
+    AddressKind,
+    MachineAddress,
+    MachineSelector,
+    inventory_value,
+    normalize_mac,
+)
 from ctys.address.scan import default_base_paths, scan_vms
 from ctys.conf.model import VmConfig
 from ctys.conf.vmconfig import load_vm_config
 from ctys.errors import AddressError, CtysError
 from ctys.qemu.runtime import vm_id
-
-# Address kinds and the inventory field each one matches.
-_INVENTORY_FIELD = {
-    AddressKind.LABEL: "label",
-    AddressKind.UUID: "uuid",
-    AddressKind.MAC: "mac",
-    AddressKind.IP: "tcp",
-    AddressKind.FILENAME: "pname",
-}
-
-
-def _norm_mac(mac: str) -> str:
-    return mac.lower().replace("-", ":")
 
 
 def matches(vm: VmConfig, term: MachineAddress) -> bool:
@@ -35,7 +29,7 @@ def matches(vm: VmConfig, term: MachineAddress) -> bool:
     if term.kind is AddressKind.UUID:
         return vm.uuid is not None and vm.uuid.lower() == value.lower()
     if term.kind is AddressKind.MAC:
-        return vm.mac is not None and _norm_mac(vm.mac) == _norm_mac(value)
+        return vm.mac is not None and normalize_mac(vm.mac) == normalize_mac(value)
     if term.kind is AddressKind.IP:
         return vm.ip is not None and vm.ip.split("/")[0] == value
     if term.kind is AddressKind.FILENAME:
@@ -105,7 +99,7 @@ def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | None:
     with Inventory.open(path) as inv:
         if inv.is_empty():
             return None
-        fields = {_INVENTORY_FIELD[t.kind]: _inventory_value(t) for t in selector.terms}
+        fields = {INVENTORY_FIELD[t.kind]: inventory_value(t.kind, t.value) for t in selector.terms}
         records = inv.find(**fields)
     if not records and (learned := _by_learned_ip(selector)) is not None:
         return learned
@@ -154,11 +148,3 @@ def _by_learned_ip(selector: MachineSelector) -> VmConfig | None:
     if len(confs) > 1:
         raise _ambiguous(selector, [str(c) for c in confs])
     return load_vm_config(confs[0]) if confs else None
-
-
-def _inventory_value(term: MachineAddress) -> str:
-    if term.kind is AddressKind.FILENAME:
-        return str(Path(term.value).expanduser().resolve())
-    if term.kind is AddressKind.MAC:
-        return _norm_mac(term.value)
-    return term.value

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from ctys.address.model import normalize_mac
 from ctys.conf.model import VmConfig
 from ctys.conf.network import network_config_or_default
 from ctys.errors import CtysError
@@ -73,10 +74,6 @@ class AgentInterface:
     addresses: tuple[tuple[str, int | None], ...]  # (address, prefix)
 
 
-def _norm_mac(mac: str) -> str:
-    return mac.strip().lower().replace("-", ":")
-
-
 def _is_ipv4(address: str) -> bool:
     try:
         return isinstance(ipaddress.ip_address(address), ipaddress.IPv4Address)
@@ -119,7 +116,7 @@ def parse_neigh_json(text: str) -> list[Neighbour]:
             continue
         state = row.get("state") or []
         states = tuple(str(s) for s in state) if isinstance(state, list) else (str(state),)
-        found.append(Neighbour(ip, _norm_mac(mac), str(row.get("dev", "")), states))
+        found.append(Neighbour(ip, normalize_mac(mac), str(row.get("dev", "")), states))
     return found
 
 
@@ -141,7 +138,7 @@ def read_neighbours(runner: Runner = _run_ip) -> list[Neighbour]:
 
 def ip_from_neighbours(macs: Iterable[str], neighbours: Sequence[Neighbour]) -> str | None:
     """The best address the neighbour table holds for any of ``macs``."""
-    wanted = {_norm_mac(m) for m in macs}
+    wanted = {normalize_mac(m) for m in macs}
     live = [n.ip for n in neighbours if n.mac in wanted and not _DEAD_STATES.intersection(n.state)]
     return _best(live)
 
@@ -167,7 +164,7 @@ def parse_agent_interfaces(reply: object) -> list[AgentInterface]:
             addresses.append((entry["ip-address"], prefix if isinstance(prefix, int) else None))
         interfaces.append(
             AgentInterface(
-                item["name"], _norm_mac(mac) if isinstance(mac, str) else None, tuple(addresses)
+                item["name"], normalize_mac(mac) if isinstance(mac, str) else None, tuple(addresses)
             )
         )
     return interfaces
@@ -175,7 +172,7 @@ def parse_agent_interfaces(reply: object) -> list[AgentInterface]:
 
 def ip_from_agent(interfaces: Sequence[AgentInterface], macs: Iterable[str]) -> str | None:
     """The best address of the guest interface that has one of ``macs``."""
-    wanted = {_norm_mac(m) for m in macs}
+    wanted = {normalize_mac(m) for m in macs}
     for interface in interfaces:
         if interface.mac in wanted:
             best = _best(a for a, _ in interface.addresses)

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ctys.actions.info import HostLoad
-from ctys.address.model import ADDRESS_KEYS, BASEPATH_KEYS, AddressKind, address_from_suboption
+from ctys.address.model import (
+    ADDRESS_KEYS,
+    BASEPATH_KEYS,
+    INVENTORY_FIELD,
+    address_from_suboption,
+    inventory_value,
+)
 from ctys.cli.syntax import ActionCall, Invocation, Suboption
 from ctys.errors import CtysError
 from ctys.inventory.record import InventoryRecord
@@ -30,16 +36,8 @@ __all__ = [
     "place_create",
 ]
 
+
 # Address kinds and the inventory field each one matches (runtime IDs are not stored).
-_FIELD = {
-    AddressKind.LABEL: "label",
-    AddressKind.UUID: "uuid",
-    AddressKind.MAC: "mac",
-    AddressKind.IP: "tcp",
-    AddressKind.FILENAME: "pname",
-}
-
-
 @dataclass(frozen=True)
 class Candidate:
     """A host that can run the VM, and the VM's conf file as that host sees it."""
@@ -67,9 +65,9 @@ def candidates(call: ActionCall, inventory: Path, here: str) -> list[Candidate]:
         term = address_from_suboption(sub)
         if term is None:
             continue
-        if term.kind not in _FIELD:
+        if term.kind not in INVENTORY_FIELD:
             return []
-        fields[_FIELD[term.kind]] = _inventory_value(term.kind, term.value)
+        fields[INVENTORY_FIELD[term.kind]] = inventory_value(term.kind, term.value)
     if not fields or not inventory.is_file():
         return []
     with Inventory.open(inventory) as inv:
@@ -86,14 +84,6 @@ def _by_host(records: Sequence[InventoryRecord], here: str) -> list[Candidate]:
         key = "" if local else rec.host
         seen.setdefault(key, Candidate(rec.host, rec.pname, local))
     return list(seen.values())
-
-
-def _inventory_value(kind: AddressKind, value: str) -> str:
-    if kind is AddressKind.FILENAME:
-        return str(Path(value).expanduser().resolve())
-    if kind is AddressKind.MAC:
-        return value.lower().replace("-", ":")
-    return value
 
 
 def choose(loads: Mapping[str, HostLoad], local: str | None = None) -> str:
