@@ -18,6 +18,8 @@ from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, reco
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
 from ctys.plugins.base import RunContext
 
+# A scan root that covers every row of a host.
+_EVERYWHERE = Path("/")
 DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
 
 
@@ -98,13 +100,12 @@ def store_scan(
 ) -> int:
     """Replace this host's rows under ``roots`` by ``records`` in one transaction (with
     ``-C rebuild``: every row of this host)."""
-    from ctys.inventory.store import Inventory
+    scope = [_EVERYWHERE] if choice.control is CacheControl.REBUILD else list(roots)
+    return store_host_scan(choice, this_host(), scope, records)
 
-    assert choice.path is not None
-    choice.path.parent.mkdir(parents=True, exist_ok=True)
-    scope = [Path("/")] if choice.control is CacheControl.REBUILD else list(roots)
-    with Inventory.open(choice.path) as inv:
-        return inv.replace_scan(this_host(), scope, records)
+
+def _render(records: Sequence[InventoryRecord], req: EnumerateRequest, ctx: RunContext) -> None:
+    render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)
 
 
 def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
@@ -125,7 +126,7 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
         print(f"ctys: skipped {line}", file=ctx.err)
     if choice.enabled:
         store_scan(choice, [b.resolve() for b in bases], records)
-    render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)
+    _render(records, req, ctx)
     if ctx.debug or (req.fmt is OutputFormat.TABLE and ctx.err.isatty()):
         where = f"; inventory {choice.path}" if choice.path else ""
         print(
@@ -144,13 +145,11 @@ def _print_inventory(choice: InventoryChoice, req: EnumerateRequest, ctx: RunCon
         return 1
     with Inventory.open(choice.path) as inv:
         records = inv.all()
-    render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)
+    _render(records, req, ctx)
     return 0
 
 
 # --- remote targets ------------------------------------------------------------------
-
-_EVERYWHERE = Path("/")
 
 
 def remote_scan_roots(call: ActionCall, control: CacheControl) -> list[Path]:
@@ -194,5 +193,4 @@ def clear_inventory(choice: InventoryChoice) -> None:
 
 def render_records(records: Sequence[InventoryRecord], call: ActionCall, ctx: RunContext) -> None:
     """Print records (of several hosts) as ENUMERATE prints its own."""
-    req = parse_enumerate(call, ctx)
-    render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)
+    _render(records, parse_enumerate(call, ctx), ctx)
