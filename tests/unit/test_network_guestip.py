@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import threading
@@ -204,3 +205,18 @@ def test_running_vms_with_ip_by_neighbour_table(
     assert found == [short_tmp / "a" / "a.conf"]
     assert running_vms_with_ip("10.9.0.2", runtime, neighbours=table) == []
     assert load_vm_config(found[0]).label == "a"
+
+
+def test_a_cached_table_reader_is_read_once_for_many_vms() -> None:
+    calls: list[int] = []
+
+    def reader() -> list[Neighbour]:
+        calls.append(1)
+        return parse_neigh_json(NEIGH)
+
+    cached = functools.cache(reader)
+    first = guest_ip(VM, net=vde_net(), read_table=cached)
+    second = guest_ip(VM, net=vde_net(), read_table=cached)
+    assert first == second
+    assert first.source is IpSource.NEIGHBOUR
+    assert calls == [1]

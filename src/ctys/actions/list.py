@@ -7,7 +7,8 @@ line says and tied to a conf file by the original's naming rules (see ``match_co
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -19,7 +20,7 @@ from ctys.conf.model import VmConfig
 from ctys.errors import CtysError, UsageError
 from ctys.plugins.base import RunContext
 from ctys.qemu.cmdline import VncSpec
-from ctys.qemu.guestip import guest_ip
+from ctys.qemu.guestip import Neighbour, guest_ip, read_neighbours
 from ctys.qemu.processes import QemuProcess, read_qemu_process, references_dir, scan_qemu_processes
 from ctys.qemu.qmp import query_status
 from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
@@ -116,8 +117,10 @@ def list_vms(
     by_pid = {p.pid: p for p in procs}
     managed = list(_managed_vms(runtime, by_pid))
     states = _query_states([vmdir for vmdir, _, _ in managed], status_timeout)
+    # The host's neighbour table is read once for all VMs, and only if one needs it.
+    neighbours = functools.cache(read_neighbours)
     entries = [
-        _managed_entry(vmdir, record, proc, state, confs)
+        _managed_entry(vmdir, record, proc, state, confs, neighbours)
         for (vmdir, record, proc), state in zip(managed, states, strict=True)
     ]
     claimed = {proc.pid for _, _, proc in managed}
@@ -199,6 +202,7 @@ def _managed_entry(
     proc: QemuProcess,
     state: str,
     confs: Sequence[VmConfig],
+    neighbours: Callable[[], Sequence[Neighbour]],
 ) -> VmEntry:
     cmd = proc.cmdline
     conf = _conf_for_record(record, confs)
@@ -221,16 +225,20 @@ def _managed_entry(
         conf=Path(record.conf) if record.conf else None,
         binary=record.binary or cmd.binary,
         image=_path(cmd.image),
-        ip=_guest_ip(conf, vmdir),
+        ip=_guest_ip(conf, vmdir, neighbours),
     )
 
 
-def _guest_ip(conf: VmConfig | None, vmdir: VmRuntimeDir) -> str | None:
+def _guest_ip(
+    conf: VmConfig | None,
+    vmdir: VmRuntimeDir,
+    neighbours: Callable[[], Sequence[Neighbour]],
+) -> str | None:
     """The IP column of a managed VM: the conf's static address, else what the guest agent
     or the host's neighbour table knows, else ``user-mode`` and its port forwards."""
     if conf is None:
         return None
-    return guest_ip(conf, vmdir.path, agent_timeout=0.5).shown()
+    return guest_ip(conf, vmdir.path, agent_timeout=0.5, read_table=neighbours).shown()
 
 
 def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None) -> VmEntry:

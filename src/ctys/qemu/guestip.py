@@ -264,10 +264,12 @@ def guest_ip(
     net: NetworkConfig | None = None,
     neighbours: Sequence[Neighbour] | None = None,
     agent_timeout: float = 1.0,
+    read_table: Callable[[], Sequence[Neighbour]] = read_neighbours,
 ) -> GuestIp:
     """Where to reach ``vm``'s guest. ``vm_rundir``: the running VM's runtime folder (for
-    its guest agent socket); ``neighbours``: a neighbour table read once for many VMs
-    (default: read now, only when a NIC can be found in it)."""
+    its guest agent socket); ``neighbours``: a neighbour table read once for many VMs;
+    else ``read_table`` reads it, only when a NIC can be found in it (a caller asking for
+    many VMs passes a cached reader, so the table is read at most once)."""
     if vm.ip:
         return GuestIp(vm.ip.split("/", 1)[0], IpSource.CONF)
     net = net or network_config_or_default(vm)
@@ -279,7 +281,7 @@ def guest_ip(
         if found:
             return GuestIp(found, IpSource.AGENT)
     if bridged:
-        table = neighbours if neighbours is not None else read_neighbours()
+        table = neighbours if neighbours is not None else read_table()
         found = ip_from_neighbours(bridged, table)
         if found:
             return GuestIp(found, IpSource.NEIGHBOUR)
