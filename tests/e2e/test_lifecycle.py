@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
-from qemus import live_qemu_pids
+from qemus import list_rows, live_qemu_pids
 
 from ctys.consoles.serial import SerialConsole
 
 READY = "CTYS-GUEST-READY"
 PROMPT = "guest#"  # the serial shell is up; input typed before it would be lost
-
-
-def _list_json(ctys: Callable[..., subprocess.CompletedProcess[str]]) -> list[dict[str, object]]:
-    done = ctys("-t", "QEMU", "-a", "LIST=JSON")
-    assert done.returncode == 0, done.stderr
-    rows = json.loads(done.stdout)
-    assert isinstance(rows, list)
-    return rows
 
 
 def _console_socket(ctys_env: dict[str, str], label: str) -> Path:
@@ -42,8 +32,8 @@ def test_cli_console_list_and_graceful_cancel(ctys, make_vm, ctys_env) -> None:
         console.send_line("echo answer-$((6*7))")
         assert b"answer-42" in console.read_until(b"answer-42")
 
-        rows = _list_json(ctys)
-        [row] = [r for r in rows if r["LABEL"] == "vm1"]
+        [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
+        assert row["LABEL"] == "vm1"
         assert row["MANAGED"] is True or row["MANAGED"] == "yes"
         assert row["STATE"] == "running"
         assert str(row["ACCEL"]).upper() == "TCG"
@@ -56,7 +46,7 @@ def test_cli_console_list_and_graceful_cancel(ctys, make_vm, ctys_env) -> None:
         console.read_until(b"CTYS-GUEST: power button", timeout=5)
 
     assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
-    assert [r for r in _list_json(ctys) if r["LABEL"] == "vm1"] == []
+    assert list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"]) == []
 
 
 def test_cancel_of_guest_ignoring_acpi_falls_back_to_quit(ctys, make_vm, ctys_env) -> None:
@@ -98,7 +88,7 @@ def test_killed_qemu_is_gone_from_list_and_can_start_again(ctys, make_vm, ctys_e
     [pid] = live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])
     psutil.Process(pid).kill()
     psutil.Process(pid).wait(5) if psutil.pid_exists(pid) else None
-    assert [r for r in _list_json(ctys) if r["LABEL"] == "k9"] == []
+    assert list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"]) == []
     assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("k9-*"))
     assert ctys("-t", "QEMU", "-a", "CREATE=l:k9", "-b", "1").returncode == 0
 

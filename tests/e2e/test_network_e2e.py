@@ -4,7 +4,6 @@ user-mode guest reached from the host through a port forward."""
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import subprocess
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from qemus import list_rows
 
 from ctys.consoles.serial import SerialConsole
 
@@ -78,9 +78,7 @@ def test_two_guests_on_one_vde_switch_ping_each_other(
         status, out = _run(console, "ping -c 1 -W 2 10.9.0.1")
         assert status == 0, out
 
-    listed = ctys("-t", "QEMU", "-a", "LIST=JSON")
-    assert listed.returncode == 0, listed.stderr
-    ips = {row["LABEL"]: row["IP"] for row in json.loads(listed.stdout)}
+    ips = {row["LABEL"]: row["IP"] for row in list_rows(ctys, runtime)}
     assert ips == {"net1": "10.9.0.1", "net2": "10.9.0.2"}
 
     # The first VM goes (by its IP address): the switch stays for the second.

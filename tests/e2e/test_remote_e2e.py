@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from qemus import list_rows
 from sshhosts import SshHost
 
 from ctys.guest.build import GuestImage
@@ -144,14 +145,12 @@ def test_remote_create_list_cancel_of_a_real_guest(rctys, ssh_hosts, guest) -> N
     assert len(_qemus(host_a)) == 1
     assert _qemus(host_b) == []
 
-    listed = rctys("-t", "QEMU", "-a", "LIST=JSON", "hostA", "hostB")
-    assert listed.returncode == 0, listed.stderr
-    rows = [r for r in _json_rows(listed) if r.get("LABEL") == "vm1"]
+    rows = list_rows(rctys, host_a.runtime, "hostA", "hostB")
     if not ssh_hosts.isolated:
         # One shared process table: hostB sees hostA's qemu, as an unmanaged VM.
         rows = [r for r in rows if r["MANAGED"] is True]
-    assert len(rows) == 1, listed.stdout
-    assert rows[0]["HOST"] == "hostA"
+    assert len(rows) == 1, rows
+    assert rows[0]["HOST"] == "hostA" and rows[0]["LABEL"] == "vm1"
     assert rows[0]["MANAGED"] is True
     assert rows[0]["STATE"] == "running"
     assert str(rows[0]["ACCEL"]).upper() == "TCG"
@@ -161,9 +160,7 @@ def test_remote_create_list_cancel_of_a_real_guest(rctys, ssh_hosts, guest) -> N
     assert "vm1" in cancel.stdout
     assert _wait_no_qemus(host_a) == []
 
-    after = rctys("-t", "QEMU", "-a", "LIST=JSON", "hostA", "hostB")
-    assert after.returncode == 0, after.stderr
-    assert [r for r in _json_rows(after) if r.get("LABEL") == "vm1"] == []
+    assert list_rows(rctys, host_a.runtime, "hostA", "hostB") == []
 
 
 def test_target_local_options_override_the_global_action(rctys, ssh_hosts, guest) -> None:
@@ -232,15 +229,16 @@ def test_bad_hosts_each_get_one_error_and_do_not_stop_the_good_one(rctys, ssh_ho
 
     t0 = time.monotonic()
     done = rctys(
-        "-t", "QEMU", "-a", "LIST=TERSE", "-o", "LABEL,STATE",
+        "-t", "QEMU", "-a", "LIST=TERSE", "-o", "LABEL,STATE,PID",
         "hostA", "refusing", "hanging", "noctys",
         timeout=FAULT_BOUND + 30,
     )  # fmt: skip
     took = time.monotonic() - t0
     assert took < FAULT_BOUND, f"took {took:.1f}s"
     assert done.returncode != 0
-    # hostA's VM is reported ...
-    assert "hostA;up;running" in done.stdout.splitlines(), (done.stdout, done.stderr)
+    # hostA's VM is reported (its row, by pid: other qemus may run on this machine) ...
+    [up] = _qemus(host_a)
+    assert f"hostA;up;running;{up.pid}" in done.stdout.splitlines(), (done.stdout, done.stderr)
     # ... and each bad host has exactly one clear error line naming it.
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     for bad in ("refusing", "hanging", "noctys"):
