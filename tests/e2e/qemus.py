@@ -1,4 +1,4 @@
-"""The qemu processes and LIST rows of one test, found by a marker: its runtime dir.
+"""The qemu processes, VDE switches and LIST rows of one test, found by a marker: its runtime dir.
 
 Other qemus run on the host while the tests run — the README's demo VM, other developers'
 tests, a qemu started by hand, even with the same labels as the tests' VMs. A test selects
@@ -38,6 +38,25 @@ def live_qemu_pids(marker: str) -> list[int]:
 def kill_qemus(marker: str) -> None:
     """SIGKILL every qemu whose command line mentions ``marker`` (a runtime dir)."""
     for pid in live_qemu_pids(marker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def live_switch_pids(marker: str) -> list[int]:
+    """Pids of the living ``vde_switch`` daemons whose argv mentions ``marker``."""
+    pids = []
+    for proc in psutil.process_iter(["cmdline"]):
+        argv = proc.info.get("cmdline") or []
+        if argv and Path(argv[0]).name == "vde_switch" and any(marker in a for a in argv):
+            with contextlib.suppress(psutil.Error):
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    pids.append(proc.pid)
+    return pids
+
+
+def kill_switches(marker: str) -> None:
+    """SIGKILL every vde_switch whose command line mentions ``marker`` (a runtime dir)."""
+    for pid in live_switch_pids(marker):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 

@@ -37,6 +37,18 @@ Targets: [user@]host['(' options ')'] ... run the action there over ssh (the rem
 """
 
 
+# The actions that use the runtime dir: each sweeps the VDE switches no VM uses any more.
+_USE_RUNTIME_DIR = frozenset({"CREATE", "CANCEL", "LIST"})
+
+
+def _sweep_orphan_switches() -> None:
+    """Stop the VDE switches left by VMs that ended without CANCEL (killed, crashed)."""
+    from ctys.qemu.runtime import runtime_root
+    from ctys.qemu.vde import sweep_orphan_switches
+
+    sweep_orphan_switches(runtime_root())
+
+
 class QemuPlugin:
     """Session type QEMU (QEMU with KVM when usable, TCG otherwise)."""
 
@@ -51,6 +63,8 @@ class QemuPlugin:
         return _HELP
 
     def run(self, call: ActionCall, ctx: RunContext) -> int:
+        if call.name in _USE_RUNTIME_DIR:
+            _sweep_orphan_switches()
         if call.name == "CREATE":
             from ctys.actions.create import run_create
             from ctys.plugins.qemu.requests import parse_create
