@@ -8,6 +8,9 @@ venv's ctys there (``CTYS_REMOTE_CTYS``); each host's records carry its ``CTYS_H
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -161,6 +164,57 @@ def test_remote_create_list_cancel_of_a_real_guest(rctys, ssh_hosts, guest) -> N
     assert _wait_no_qemus(host_a) == []
 
     assert list_rows(rctys, host_a.runtime, "hostA", "hostB") == []
+
+
+def _pty_read_until(fd: int, marker: bytes, timeout: float = 60) -> bytes:
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while marker not in buf:
+        left = deadline - time.monotonic()
+        assert left > 0, buf[-400:]
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                chunk = b""
+            assert chunk, buf[-400:]
+            buf += chunk
+    return buf
+
+
+def test_connect_to_a_remote_vm_from_a_terminal_attaches_without_z(
+    ssh_hosts, guest, ctys_env
+) -> None:
+    [host_a] = ssh_hosts(1)
+    _vm(host_a, guest, "vm1")
+    env = {**ctys_env, **ssh_hosts.remote_env}
+    argv = [sys.executable, "-m", "ctys", "-t", "QEMU"]
+    booted = subprocess.run(
+        [*argv, "-a", f"CREATE=l:vm1,WAIT:{PROMPT}", "-b", "1", "hostA"],
+        env=env, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert booted.returncode == 0, booted.stderr
+    # The user's terminal: a pty as stdin/stdout, no -z given.
+    main, tty = pty.openpty()
+    proc = subprocess.Popen(
+        [*argv, "-a", "CREATE=l:vm1,CONNECT", "hostA"],
+        env=env, stdin=tty, stdout=tty, stderr=tty, start_new_session=True,
+    )  # fmt: skip
+    os.close(tty)
+    try:
+        _pty_read_until(main, b"[ctys] attached to vm1")
+        os.write(main, b"echo remote-$((6*7))\r")
+        _pty_read_until(main, b"remote-42")
+        os.write(main, b"\x1d")  # Ctrl-] detaches
+        _pty_read_until(main, b"[ctys] detached from vm1")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main)
+    assert len(_qemus(host_a)) == 1  # detaching leaves the VM running
 
 
 def test_target_local_options_override_the_global_action(rctys, ssh_hosts, guest) -> None:
