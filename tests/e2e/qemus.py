@@ -23,16 +23,22 @@ Ctys = Callable[..., subprocess.CompletedProcess[str]]
 _PATH_FIELDS = ("QMP", "CONSOLE", "VNC")
 
 
-def live_qemu_pids(marker: str) -> list[int]:
-    """Pids of the living (not zombie) qemu processes whose argv mentions ``marker``."""
+def _live_pids(marker: str, is_program: Callable[[str], bool]) -> list[int]:
+    """Pids of the living (not zombie) processes whose program ``is_program`` and whose
+    argv mentions ``marker``."""
     pids = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info.get("cmdline") or []
-        if cmd and "qemu-system" in cmd[0] and any(marker in arg for arg in cmd):
+        if cmd and is_program(cmd[0]) and any(marker in arg for arg in cmd):
             with contextlib.suppress(psutil.Error):
                 if proc.status() != psutil.STATUS_ZOMBIE:
                     pids.append(proc.pid)
     return pids
+
+
+def live_qemu_pids(marker: str) -> list[int]:
+    """Pids of the living (not zombie) qemu processes whose argv mentions ``marker``."""
+    return _live_pids(marker, lambda program: "qemu-system" in program)
 
 
 def kill_qemus(marker: str) -> None:
@@ -44,14 +50,7 @@ def kill_qemus(marker: str) -> None:
 
 def live_switch_pids(marker: str) -> list[int]:
     """Pids of the living ``vde_switch`` daemons whose argv mentions ``marker``."""
-    pids = []
-    for proc in psutil.process_iter(["cmdline"]):
-        argv = proc.info.get("cmdline") or []
-        if argv and Path(argv[0]).name == "vde_switch" and any(marker in a for a in argv):
-            with contextlib.suppress(psutil.Error):
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    pids.append(proc.pid)
-    return pids
+    return _live_pids(marker, lambda program: Path(program).name == "vde_switch")
 
 
 def kill_switches(marker: str) -> None:
