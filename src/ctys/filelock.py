@@ -24,13 +24,14 @@ def exclusive_lock(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def try_exclusive_lock(path: Path) -> Iterator[bool]:
+def try_exclusive_lock(path: Path, *, create: bool = False) -> Iterator[bool]:
     """The lock on ``path`` without waiting: yields False while someone else holds it,
-    True (holding it) otherwise; a lock file that does not exist was never taken."""
+    True (holding it) otherwise; a lock file that does not exist was never taken (with
+    ``create``, it is created 0600 and taken, so nobody can take it meanwhile)."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
     except OSError:
-        yield True
+        yield not create  # a lock that cannot be created cannot be held either
         return
     try:
         try:

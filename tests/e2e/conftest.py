@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from qemus import kill_qemus
+from qemus import kill_qemus, kill_switches
 from sshhosts import SshHosts
 
 from ctys.guest.build import GuestImage, build_guest
@@ -42,9 +42,11 @@ def make_vm(guest: GuestImage, ctys_env: dict[str, str]) -> Callable[..., Path]:
 
 @pytest.fixture(autouse=True)
 def reap_qemu(ctys_env: dict[str, str]) -> Iterator[None]:
-    """After each e2e test, kill every qemu that still uses the test's runtime dir."""
+    """After each e2e test, kill every qemu and VDE switch that still uses the test's
+    runtime dir (a failed test leaves neither behind)."""
     yield
     kill_qemus(ctys_env["CTYS_RUNTIME_DIR"])
+    kill_switches(ctys_env["CTYS_RUNTIME_DIR"])
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from qemus import kill_qemus
+from qemus import kill_qemus, kill_switches
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")
@@ -377,10 +377,12 @@ class SshHosts:
     # --- teardown --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Kill the hosts' qemus and sshds (and their session processes), drop every file."""
+        """Kill the hosts' qemus, VDE switches and sshds (and their session processes),
+        drop every file."""
         for host in self.hosts.values():
             if host.runtime is not None:
                 kill_qemus(str(host.runtime))
+                kill_switches(str(host.runtime))
         for proc in self._sshd.values():
             _stop_tree(proc)
         for listener in self._hanging:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from qemus import live_qemu_pids
+from qemus import list_rows, live_qemu_pids
 
 from ctys.errors import QemuError
 from ctys.qemu import machine
@@ -30,12 +30,9 @@ Ctys = Callable[..., subprocess.CompletedProcess[str]]
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 
 
-def _list(ctys: Ctys) -> list[dict[str, object]]:
-    done = ctys("-t", "QEMU", "-a", "LIST=JSON")
-    assert done.returncode == 0, done.stderr
-    rows = json.loads(done.stdout)
-    assert isinstance(rows, list)
-    return rows
+def _list(ctys: Ctys, ctys_env: dict[str, str]) -> list[dict[str, object]]:
+    """This test's LIST rows (other qemus on the host are not ours to assert on)."""
+    return list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
 
 
 def _rows(db: Path) -> int:
@@ -60,9 +57,10 @@ def test_monitor_that_stops_answering_is_killed_within_the_bound(
     os.kill(pid, signal.SIGSTOP)  # the process lives, its QMP socket accepts but never answers
     try:
         started = time.monotonic()
-        rows = _list(ctys)
+        rows = _list(ctys, ctys_env)
         assert time.monotonic() - started < 8, "LIST blocked on a silent monitor"
-        [row] = [r for r in rows if r["LABEL"] == "mute"]
+        [row] = rows
+        assert row["LABEL"] == "mute"
         assert row["MANAGED"] is True and row["STATE"] == "unknown"
 
         started = time.monotonic()
@@ -147,7 +145,7 @@ def test_concurrent_enumerate_and_create(
         assert all("already running" in d.stderr for d in creates if d.returncode)
     assert len(live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])) == 3  # no double start
     assert _rows(Path(ctys_env["CTYS_INVENTORY"])) == 603  # no lost rows
-    managed = {r["LABEL"] for r in _list(ctys) if r["MANAGED"] is True}
+    managed = {r["LABEL"] for r in _list(ctys, ctys_env) if r["MANAGED"] is True}
     assert managed == {"ra", "rb", "rc"}
     assert ctys("-t", "QEMU", "-a", "CANCEL=ALL,FORCE").returncode == 0
     assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
@@ -190,7 +188,7 @@ def test_ctys_killed_during_create_leaves_no_orphan(
     _kill_create_when(ctys_env, "kc", ready)
     time.sleep(0.3)  # a qemu that was spawned has written its pidfile by now
 
-    rows = [r for r in _list(ctys) if r["LABEL"] == "kc"]
+    rows = _list(ctys, ctys_env)
     qemus = live_qemu_pids(runtime)
     # Either the VM runs and is ours, or it is cleaned up: never a qemu nobody manages.
     assert [r["MANAGED"] for r in rows] in ([], [True]), rows
@@ -247,13 +245,15 @@ def test_stale_record_of_a_living_unrelated_process_does_not_block_create(
         rundir: VmRuntimeDir = RuntimeDir().create_vm_dir(vmid)
         rundir.write_record(RuntimeRecord(vmid=vmid, label="sl", conf=str(conf), pid=sleeper.pid))
         rundir.pidfile.write_text(f"{sleeper.pid}\n")
-        assert not [r for r in _list(ctys) if r["PID"] == sleeper.pid]
+        done = ctys("-t", "QEMU", "-a", "LIST=JSON")
+        assert not [r for r in json.loads(done.stdout) if r["PID"] == sleeper.pid]
 
         rundir = RuntimeDir().create_vm_dir(vmid)
         rundir.write_record(RuntimeRecord(vmid=vmid, label="sl", conf=str(conf), pid=sleeper.pid))
         done = ctys("-t", "QEMU", "-a", "CREATE=l:sl", "-b", "1")
         assert done.returncode == 0, done.stderr
-        [row] = [r for r in _list(ctys) if r["LABEL"] == "sl"]
+        [row] = _list(ctys, ctys_env)
+        assert row["LABEL"] == "sl"
         assert row["MANAGED"] is True and row["PID"] != sleeper.pid
         assert ctys("-t", "QEMU", "-a", "CANCEL=l:sl,FORCE").returncode == 0
         assert sleeper.poll() is None, "ctys touched an unrelated process"

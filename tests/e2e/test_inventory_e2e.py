@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from qemus import list_rows
+
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 
 
@@ -45,8 +47,8 @@ def test_enumerate_folder_then_boot_by_label(ctys, make_vm, ctys_env) -> None:
     )
     assert vhost.returncode == 0 and "web" in vhost.stdout, vhost.stderr
     assert ctys("-t", "QEMU", "-a", "CREATE=l:web,WAIT:guest#", "-b", "1").returncode == 0
-    listed = ctys("-t", "QEMU", "-a", "LIST=TERSE", "-o", "LABEL,STATE")
-    assert "web;running" in listed.stdout.splitlines()
+    rows = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
+    assert [(r["LABEL"], r["STATE"]) for r in rows] == [("web", "running")]
     assert ctys("-t", "QEMU", "-a", "CANCEL=l:web").returncode == 0
 
 

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 import sys
-from collections.abc import Callable
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
-from qemus import live_qemu_pids
+from qemus import list_rows, live_qemu_pids
 
 from ctys.consoles.serial import SerialConsole
 
 READY = "CTYS-GUEST-READY"
 PROMPT = "guest#"  # the serial shell is up; input typed before it would be lost
-
-
-def _list_json(ctys: Callable[..., subprocess.CompletedProcess[str]]) -> list[dict[str, object]]:
-    done = ctys("-t", "QEMU", "-a", "LIST=JSON")
-    assert done.returncode == 0, done.stderr
-    rows = json.loads(done.stdout)
-    assert isinstance(rows, list)
-    return rows
 
 
 def _console_socket(ctys_env: dict[str, str], label: str) -> Path:
@@ -42,8 +34,8 @@ def test_cli_console_list_and_graceful_cancel(ctys, make_vm, ctys_env) -> None:
         console.send_line("echo answer-$((6*7))")
         assert b"answer-42" in console.read_until(b"answer-42")
 
-        rows = _list_json(ctys)
-        [row] = [r for r in rows if r["LABEL"] == "vm1"]
+        [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
+        assert row["LABEL"] == "vm1"
         assert row["MANAGED"] is True or row["MANAGED"] == "yes"
         assert row["STATE"] == "running"
         assert str(row["ACCEL"]).upper() == "TCG"
@@ -56,7 +48,7 @@ def test_cli_console_list_and_graceful_cancel(ctys, make_vm, ctys_env) -> None:
         console.read_until(b"CTYS-GUEST: power button", timeout=5)
 
     assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
-    assert [r for r in _list_json(ctys) if r["LABEL"] == "vm1"] == []
+    assert list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"]) == []
 
 
 def test_cancel_of_guest_ignoring_acpi_falls_back_to_quit(ctys, make_vm, ctys_env) -> None:
@@ -98,7 +90,7 @@ def test_killed_qemu_is_gone_from_list_and_can_start_again(ctys, make_vm, ctys_e
     [pid] = live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])
     psutil.Process(pid).kill()
     psutil.Process(pid).wait(5) if psutil.pid_exists(pid) else None
-    assert [r for r in _list_json(ctys) if r["LABEL"] == "k9"] == []
+    assert list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"]) == []
     assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("k9-*"))
     assert ctys("-t", "QEMU", "-a", "CREATE=l:k9", "-b", "1").returncode == 0
 
@@ -132,3 +124,57 @@ def test_cli0_console_bound_to_stdio(make_vm, ctys_env) -> None:
     assert b"fg-42" in buf + out
     assert proc.returncode == 0
     assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("fg-*"))
+
+
+def _read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = 30) -> bytes:
+    """Read ``proc``'s stdout until ``marker`` (the attacher relays the guest's output)."""
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while marker not in buf:
+        assert time.monotonic() < deadline, buf[-300:]
+        chunk = proc.stdout.read(4096)
+        if chunk:
+            buf += chunk
+        else:
+            assert proc.poll() is None, buf[-300:]
+            time.sleep(0.05)
+    return buf
+
+
+def test_a_second_console_attacher_is_told_the_console_is_in_use(ctys, make_vm, ctys_env) -> None:
+    make_vm("duo")
+    assert ctys("-t", "QEMU", "-a", f"CREATE=l:duo,WAIT:{PROMPT}", "-b", "1").returncode == 0
+    connect = [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", "CREATE=l:duo,CONNECT"]
+    first = subprocess.Popen(connect, env=ctys_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert first.stdin is not None
+    try:
+        first.stdin.write(b"echo first-$((1+1))\n")
+        first.stdin.flush()
+        _read_until(first, b"first-2")
+
+        # A second attacher, while the first is attached: one line, non-zero, at once.
+        started = time.monotonic()
+        second = ctys("-t", "QEMU", "-a", "CREATE=l:duo,CONNECT", stdin="echo second\n")
+        assert time.monotonic() - started < 10
+        assert second.returncode == 1, (second.stdout, second.stderr)
+        assert second.stderr.splitlines() == [
+            f"ctys: the console of duo is in use (attached by pid {first.pid});"
+            " detach it there first"
+        ]
+        assert "second" not in second.stdout
+
+        # The first one still has the console: the guest answers it, not the second.
+        first.stdin.write(b"echo again-$((2+2))\n")
+        first.stdin.flush()
+        _read_until(first, b"again-4")
+    finally:
+        first.stdin.close()
+        first.wait(timeout=20)
+    assert first.returncode == 0
+    # Detached: the next attacher gets the console.
+    third = ctys("-t", "QEMU", "-a", "CREATE=l:duo,CONNECT", stdin="echo third-$((3*3))\n")
+    assert third.returncode == 0, third.stderr
+    assert "third-9" in third.stdout
+    assert ctys("-t", "QEMU", "-a", "CANCEL=l:duo,FORCE").returncode == 0

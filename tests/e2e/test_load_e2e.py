@@ -4,7 +4,6 @@ VNC port — and every count is asserted to be zero."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from qemus import labels as labels_of
+from qemus import list_rows
 
 Ctys = Callable[..., subprocess.CompletedProcess[str]]
 VMS = 20
@@ -89,9 +90,8 @@ def test_twenty_vms_created_and_cancelled_concurrently_three_rounds(
         print(f"round {round_no}: created at {time.monotonic() - started_at:.0f}s", flush=True)
         assert [c.returncode for c in created] == [0] * VMS, [c.stderr for c in created]
 
-        rows = json.loads(ctys("-t", "QEMU", "-a", "LIST=JSON").stdout)
-        ours = [r for r in rows if r["LABEL"] in labels]
-        assert sorted(r["LABEL"] for r in ours) == labels
+        ours = list_rows(ctys, runtime)
+        assert labels_of(ours) == labels
         assert all(r["MANAGED"] is True for r in ours)
         pids = {int(r["PID"]) for r in ours}
         ports = {int(str(r["VNC"]).rsplit(":", 1)[1]) for r in ours}
@@ -115,7 +115,6 @@ def test_twenty_vms_created_and_cancelled_concurrently_three_rounds(
             time.sleep(0.1)
         leaks = _leaks(runtime, ports, pids)
         assert {k: len(v) for k, v in leaks.items()} == dict.fromkeys(leaks, 0), leaks
-        assert [r for r in json.loads(ctys("-t", "QEMU", "-a", "LIST=JSON").stdout)
-                if r["LABEL"] in labels] == []  # fmt: skip
+        assert list_rows(ctys, runtime) == []
     assert cycled == VMS * ROUNDS
     print(f"VMs cycled: {cycled} in {time.monotonic() - started_at:.0f}s, leaks: 0")

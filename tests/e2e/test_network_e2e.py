@@ -4,7 +4,6 @@ user-mode guest reached from the host through a port forward."""
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import subprocess
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from qemus import list_rows, live_qemu_pids, live_switch_pids
 
 from ctys.consoles.serial import SerialConsole
 
@@ -31,17 +31,6 @@ def _run(console: SerialConsole, command: str, timeout: float = 30) -> tuple[int
     out = console.read_until(re.compile(rb"RC=\d+"), timeout=timeout).decode(errors="replace")
     status = re.findall(r"RC=(\d+)", out)[-1]
     return int(status), out
-
-
-def _switch_pids(runtime: str) -> list[int]:
-    pids = []
-    for proc in psutil.process_iter(["cmdline"]):
-        argv = proc.info.get("cmdline") or []
-        ours = argv and Path(argv[0]).name == "vde_switch" and any(runtime in a for a in argv)
-        with contextlib.suppress(psutil.Error):
-            if ours and proc.status() != psutil.STATUS_ZOMBIE:
-                pids.append(proc.pid)
-    return pids
 
 
 def _add_keys(conf: Path, *lines: str) -> None:
@@ -65,7 +54,7 @@ def test_two_guests_on_one_vde_switch_ping_each_other(
     switch = Path(runtime, "vde", "lab.ctl")
     assert (switch / "ctl").exists()
     _create(ctys, "net2")
-    assert len(_switch_pids(runtime)) == 1  # the second VM joined the running switch
+    assert len(live_switch_pids(runtime)) == 1  # the second VM joined the running switch
 
     with _console(ctys_env, "net1") as console:
         status, out = _run(console, "ping -c 1 -W 2 10.9.0.2")
@@ -78,22 +67,43 @@ def test_two_guests_on_one_vde_switch_ping_each_other(
         status, out = _run(console, "ping -c 1 -W 2 10.9.0.1")
         assert status == 0, out
 
-    listed = ctys("-t", "QEMU", "-a", "LIST=JSON")
-    assert listed.returncode == 0, listed.stderr
-    ips = {row["LABEL"]: row["IP"] for row in json.loads(listed.stdout)}
+    ips = {row["LABEL"]: row["IP"] for row in list_rows(ctys, runtime)}
     assert ips == {"net1": "10.9.0.1", "net2": "10.9.0.2"}
 
     # The first VM goes (by its IP address): the switch stays for the second.
     done = ctys("-t", "QEMU", "-a", "CANCEL=IP:10.9.0.1,TIMEOUT:20")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("net1:")
-    assert len(_switch_pids(runtime)) == 1
+    assert len(live_switch_pids(runtime)) == 1
     done = ctys("-t", "QEMU", "-a", "CANCEL=l:net2,TIMEOUT:20")
     assert done.returncode == 0, done.stderr
     # The last VM is gone: so is the switch, with its sockets.
-    assert _switch_pids(runtime) == []
+    assert live_switch_pids(runtime) == []
     assert not switch.exists()
     assert not Path(runtime, "vde", "lab.mgmt").exists()
+
+
+def test_switch_of_a_killed_vm_is_gone_after_the_next_list(
+    ctys: Ctys, make_vm: Callable[..., Path], ctys_env: dict[str, str]
+) -> None:
+    runtime = ctys_env["CTYS_RUNTIME_DIR"]
+    conf = make_vm("lone")
+    _add_keys(conf, "#@#VDENET = solo")
+    done = ctys("-t", "QEMU", "-a", "CREATE=l:lone", "-b", "1", timeout=120)
+    assert done.returncode == 0, done.stderr
+    [switch] = live_switch_pids(runtime)
+    [pid] = live_qemu_pids(runtime)
+    # The VM ends without CANCEL (killed, crashed): nobody uses its switch any more ...
+    qemu = psutil.Process(pid)
+    qemu.kill()
+    with contextlib.suppress(psutil.Error):
+        qemu.wait(5)
+    assert live_switch_pids(runtime) == [switch]
+    # ... and the next ctys command that uses the runtime dir stops it, with its files.
+    assert list_rows(ctys, runtime) == []
+    assert live_switch_pids(runtime) == []
+    assert not Path(runtime, "vde", "solo.ctl").exists()
+    assert not Path(runtime, "vde", "solo.pid").exists()
 
 
 def _free_port() -> int:

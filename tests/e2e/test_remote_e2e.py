@@ -8,6 +8,9 @@ venv's ctys there (``CTYS_REMOTE_CTYS``); each host's records carry its ``CTYS_H
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from qemus import list_rows
 from sshhosts import SshHost
 
 from ctys.guest.build import GuestImage
@@ -144,14 +148,12 @@ def test_remote_create_list_cancel_of_a_real_guest(rctys, ssh_hosts, guest) -> N
     assert len(_qemus(host_a)) == 1
     assert _qemus(host_b) == []
 
-    listed = rctys("-t", "QEMU", "-a", "LIST=JSON", "hostA", "hostB")
-    assert listed.returncode == 0, listed.stderr
-    rows = [r for r in _json_rows(listed) if r.get("LABEL") == "vm1"]
+    rows = list_rows(rctys, host_a.runtime, "hostA", "hostB")
     if not ssh_hosts.isolated:
         # One shared process table: hostB sees hostA's qemu, as an unmanaged VM.
         rows = [r for r in rows if r["MANAGED"] is True]
-    assert len(rows) == 1, listed.stdout
-    assert rows[0]["HOST"] == "hostA"
+    assert len(rows) == 1, rows
+    assert rows[0]["HOST"] == "hostA" and rows[0]["LABEL"] == "vm1"
     assert rows[0]["MANAGED"] is True
     assert rows[0]["STATE"] == "running"
     assert str(rows[0]["ACCEL"]).upper() == "TCG"
@@ -161,9 +163,58 @@ def test_remote_create_list_cancel_of_a_real_guest(rctys, ssh_hosts, guest) -> N
     assert "vm1" in cancel.stdout
     assert _wait_no_qemus(host_a) == []
 
-    after = rctys("-t", "QEMU", "-a", "LIST=JSON", "hostA", "hostB")
-    assert after.returncode == 0, after.stderr
-    assert [r for r in _json_rows(after) if r.get("LABEL") == "vm1"] == []
+    assert list_rows(rctys, host_a.runtime, "hostA", "hostB") == []
+
+
+def _pty_read_until(fd: int, marker: bytes, timeout: float = 60) -> bytes:
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while marker not in buf:
+        left = deadline - time.monotonic()
+        assert left > 0, buf[-400:]
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                chunk = b""
+            assert chunk, buf[-400:]
+            buf += chunk
+    return buf
+
+
+def test_connect_to_a_remote_vm_from_a_terminal_attaches_without_z(
+    ssh_hosts, guest, ctys_env
+) -> None:
+    [host_a] = ssh_hosts(1)
+    _vm(host_a, guest, "vm1")
+    env = {**ctys_env, **ssh_hosts.remote_env}
+    argv = [sys.executable, "-m", "ctys", "-t", "QEMU"]
+    booted = subprocess.run(
+        [*argv, "-a", f"CREATE=l:vm1,WAIT:{PROMPT}", "-b", "1", "hostA"],
+        env=env, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert booted.returncode == 0, booted.stderr
+    # The user's terminal: a pty as stdin/stdout, no -z given.
+    main, tty = pty.openpty()
+    proc = subprocess.Popen(
+        [*argv, "-a", "CREATE=l:vm1,CONNECT", "hostA"],
+        env=env, stdin=tty, stdout=tty, stderr=tty, start_new_session=True,
+    )  # fmt: skip
+    os.close(tty)
+    try:
+        _pty_read_until(main, b"[ctys] attached to vm1")
+        os.write(main, b"echo remote-$((6*7))\r")
+        _pty_read_until(main, b"remote-42")
+        os.write(main, b"\x1d")  # Ctrl-] detaches
+        _pty_read_until(main, b"[ctys] detached from vm1")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main)
+    assert len(_qemus(host_a)) == 1  # detaching leaves the VM running
 
 
 def test_target_local_options_override_the_global_action(rctys, ssh_hosts, guest) -> None:
@@ -232,15 +283,20 @@ def test_bad_hosts_each_get_one_error_and_do_not_stop_the_good_one(rctys, ssh_ho
 
     t0 = time.monotonic()
     done = rctys(
-        "-t", "QEMU", "-a", "LIST=TERSE", "-o", "LABEL,STATE",
+        "-t", "QEMU", "-a", "LIST=TERSE", "-o", "LABEL,STATE,QMP",
         "hostA", "refusing", "hanging", "noctys",
         timeout=FAULT_BOUND + 30,
     )  # fmt: skip
     took = time.monotonic() - t0
     assert took < FAULT_BOUND, f"took {took:.1f}s"
     assert done.returncode != 0
-    # hostA's VM is reported ...
-    assert "hostA;up;running" in done.stdout.splitlines(), (done.stdout, done.stderr)
+    # hostA's VM is reported (its row, by its monitor in hostA's runtime dir: other qemus,
+    # with the same label or not, may run on this machine) ...
+    ours = f"hostA;up;running;{host_a.runtime}/vms/up-"
+    assert [line for line in done.stdout.splitlines() if line.startswith(ours)], (
+        done.stdout,
+        done.stderr,
+    )
     # ... and each bad host has exactly one clear error line naming it.
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     for bad in ("refusing", "hanging", "noctys"):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from qemus import list_rows
 
 import ctys
 
@@ -96,11 +97,8 @@ def test_vnc_password_keeps_out_clients_without_it(
     make_vm("locked")
     done = ctys("-t", "QEMU", "-a", f"CREATE=l:locked,CONSOLE:VNC,{sub},WAIT:guest#", "-b", "1")
     assert done.returncode == 0, done.stderr
-    [row] = [
-        r
-        for r in json.loads(ctys("-t", "QEMU", "-a", "LIST=JSON").stdout)
-        if r["LABEL"] == "locked"
-    ]
+    [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
+    assert row["LABEL"] == "locked"
     port = int(str(row["VNC"]).rsplit(":", 1)[1])
 
     # The password is nowhere another user could read it: not in qemu's argv, not in the
@@ -174,9 +172,8 @@ def test_another_user_cannot_manage_attach_to_or_cancel_our_vm(
 ) -> None:
     make_vm("mine")
     assert ctys("-t", "QEMU", "-a", "CREATE=l:mine,WAIT:guest#", "-b", "1").returncode == 0
-    [ours] = [
-        r for r in json.loads(ctys("-t", "QEMU", "-a", "LIST=JSON").stdout) if r["LABEL"] == "mine"
-    ]
+    [ours] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
+    assert ours["LABEL"] == "mine"
     vmdir = _rundir(ctys_env, "mine")
     home = Path(tempfile.mkdtemp(prefix="ctu", dir="/tmp"))
     try:
@@ -219,12 +216,8 @@ def test_another_user_cannot_manage_attach_to_or_cancel_our_vm(
         assert f"runtime dir {mine}" in stolen.stderr, stolen.stderr
         assert "Permission denied" in stolen.stderr or "not by you" in stolen.stderr
         assert psutil.Process(int(ours["PID"])).is_running()
-        after = [
-            r
-            for r in json.loads(ctys("-t", "QEMU", "-a", "LIST=JSON").stdout)
-            if r["LABEL"] == "mine"
-        ]
-        assert after and after[0]["MANAGED"] is True and after[0]["STATE"] == "running"
+        [after] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
+        assert after["MANAGED"] is True and after["STATE"] == "running"
     finally:
         shutil.rmtree(home, ignore_errors=True)
     assert ctys("-t", "QEMU", "-a", "CANCEL=l:mine,FORCE").returncode == 0

@@ -5,10 +5,10 @@ the stack logic (inner CANCEL=ALL over ssh first, then the VM) is the real one."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from qemus import list_rows
 from sshhosts import SshHosts
 
 from ctys.guest.build import GuestImage
@@ -17,10 +17,9 @@ from ctys.guest.demo import write_demo_conf
 pytestmark = pytest.mark.e2e
 
 
-def _running(rctys, *targets: str) -> set[str]:
-    done = rctys("-t", "QEMU", "-a", "LIST=JSON", *targets)
-    assert done.returncode == 0, done.stderr
-    return {str(row["LABEL"]) for row in json.loads(done.stdout)}
+def _running(rctys, runtime: str | Path, *targets: str) -> set[str]:
+    """Labels of the VMs in ``runtime`` (the test's or a test host's) that LIST shows."""
+    return {str(row["LABEL"]) for row in list_rows(rctys, runtime, *targets)}
 
 
 def _hypervisor(make_vm, inner_target: str) -> Path:
@@ -31,7 +30,7 @@ def _hypervisor(make_vm, inner_target: str) -> Path:
 
 
 def test_cancel_of_a_hypervisor_cancels_its_inner_vms_first(
-    rctys, make_vm, ssh_hosts: SshHosts, guest: GuestImage
+    rctys, make_vm, ssh_hosts: SshHosts, guest: GuestImage, ctys_env
 ) -> None:
     [host] = ssh_hosts(1)
     write_demo_conf(host.vms / "inner", guest, "inner")
@@ -41,7 +40,7 @@ def test_cancel_of_a_hypervisor_cancels_its_inner_vms_first(
     )
     _hypervisor(make_vm, host.name)
     assert rctys("-t", "QEMU", "-a", "CREATE=l:hv1,WAIT:guest#", "-b", "1").returncode == 0
-    assert _running(rctys, host.name) == {"inner"}
+    assert _running(rctys, host.runtime, host.name) == {"inner"}
 
     done = rctys("-t", "QEMU", "-a", "CANCEL=l:hv1,TIMEOUT:20")
     assert done.returncode == 0, done.stderr
@@ -50,12 +49,12 @@ def test_cancel_of_a_hypervisor_cancels_its_inner_vms_first(
     inner = next(i for i, line in enumerate(lines) if "inner: powered off by the guest" in line)
     outer = next(i for i, line in enumerate(lines) if line.startswith("hv1: powered off"))
     assert stack < inner < outer, lines
-    assert _running(rctys, host.name) == set()
-    assert "hv1" not in _running(rctys)
+    assert _running(rctys, host.runtime, host.name) == set()
+    assert "hv1" not in _running(rctys, ctys_env["CTYS_RUNTIME_DIR"])
 
 
 def test_unreachable_inner_host_keeps_the_hypervisor_up_unless_forced(
-    rctys, make_vm, ssh_hosts: SshHosts
+    rctys, make_vm, ssh_hosts: SshHosts, ctys_env
 ) -> None:
     dead = ssh_hosts.refusing()
     _hypervisor(make_vm, dead)
@@ -64,9 +63,9 @@ def test_unreachable_inner_host_keeps_the_hypervisor_up_unless_forced(
     done = rctys("-t", "QEMU", "-a", "CANCEL=l:hv1,TIMEOUT:5")
     assert done.returncode == 1
     assert f"hv1: not cancelled: the VMs inside it on {dead} could not be cancelled" in done.stderr
-    assert "hv1" in _running(rctys)
+    assert "hv1" in _running(rctys, ctys_env["CTYS_RUNTIME_DIR"])
 
     forced = rctys("-t", "QEMU", "-a", "CANCEL=l:hv1,FORCE")
     assert forced.returncode == 0, forced.stderr
     assert "hv1: stopped by QEMU quit" in forced.stdout
-    assert "hv1" not in _running(rctys)
+    assert "hv1" not in _running(rctys, ctys_env["CTYS_RUNTIME_DIR"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import psutil
 from PIL import Image
+from qemus import list_rows
 
 
 def _vncdo_capture(port: int, target: Path) -> None:
@@ -31,8 +31,8 @@ def test_vnc_console_is_local_and_shows_the_guest_screen(
     # No display in the test: no viewer is started, the address is printed instead.
     assert "VNC 127.0.0.1:59" in done.stdout
 
-    rows = json.loads(ctys("-t", "QEMU", "-a", "LIST=JSON").stdout)
-    [row] = [r for r in rows if r["LABEL"] == "screen"]
+    [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
+    assert row["LABEL"] == "screen"
     host, port = str(row["VNC"]).rsplit(":", 1)
     assert host == "127.0.0.1"
 

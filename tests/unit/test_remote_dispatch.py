@@ -256,3 +256,53 @@ def test_pty_runs_each_target_on_this_terminal_with_ssh_t(
     assert first.endswith("|-t|--|h1|ctys -a CREATE=l:vm1,CONSOLE:CLI|")
     assert second.endswith("|-t|--|dead|ctys -a CREATE=l:vm1,CONSOLE:CLI|")
     assert captured.err == "ctys: dead: ssh failed: exit 255\n"
+
+
+def _echo_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "ssh"
+    fake.write_text('#!/bin/sh\nprintf "%s|" "$@"; echo\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("CTYS_RUNTIME_DIR", str(tmp_path / "rt"))
+    monkeypatch.delenv("CTYS_REMOTE_CTYS", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("argv", "terminal"),
+    [
+        (["-a", "CREATE=l:vm1,CONNECT", "h1"], True),  # attach: needs the terminal
+        (["-a", "CREATE=l:vm1,REUSE", "h1"], True),
+        (["-a", "CREATE=l:vm1", "h1"], True),  # CLI console in the foreground
+        (["-a", "CREATE=l:vm1,CONSOLE:CLI0", "-b", "1", "h1"], True),
+        (["-a", "CREATE=l:vm1", "-b", "1", "h1"], False),  # background: nothing attaches
+        (["-a", "CREATE=l:vm1,CONSOLE:VNC", "h1"], False),  # a viewer, not this terminal
+        (["-a", "CREATE=l:vm1,CONNECT", "-z", "nopty", "h1"], False),  # refused
+        (["-a", "CANCEL=l:vm1", "h1"], False),
+        (["-a", "CANCEL=l:vm1", "h1", "h2(-a CREATE=l:vm2,CONNECT)"], True),
+    ],
+)
+def test_a_console_attach_from_a_terminal_gets_ssh_t_without_z(
+    argv: list[str],
+    terminal: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    _echo_ssh(tmp_path, monkeypatch)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    assert main(argv) == 0
+    out = capfd.readouterr().out
+    if terminal:
+        # On this terminal: ssh -t, its output not captured nor prefixed.
+        assert "|-t|--|h1|" in out and not out.startswith("h1: "), out
+    else:
+        assert "|-T|--|h1|" in out and out.startswith("h1: "), out
+
+
+def test_a_console_attach_without_a_terminal_stays_captured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _echo_ssh(tmp_path, monkeypatch)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert main(["-a", "CREATE=l:vm1,CONNECT", "h1"]) == 0
+    assert "|-T|--|h1|" in capfd.readouterr().out

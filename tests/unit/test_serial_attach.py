@@ -225,3 +225,57 @@ def test_serial_console_closed_by_vm(sock_path: Path) -> None:
             con.read_until(b"login:")
     finally:
         server.close()
+
+
+# --- one attacher at a time ----------------------------------------------------------------
+
+
+def test_a_second_attacher_is_told_the_console_is_in_use(upper_server: FakeConsole) -> None:
+    with SerialConsole(upper_server.path, timeout=5) as first:
+        r, w = os.pipe()
+        os.close(w)  # a second attacher: it must not connect, hang nor share
+        try:
+            with pytest.raises(serial_module.ConsoleInUse) as refused:
+                attach_serial(upper_server.path, stdin_fd=r, stdout_fd=os.open(os.devnull, 1))
+        finally:
+            os.close(r)
+        message = str(refused.value)
+        assert "\n" not in message
+        assert message == (
+            f"the console of {upper_server.path} is in use (attached by pid {os.getpid()});"
+            " detach it there first"
+        )
+        # The first attacher still has the console.
+        first.send_line("still mine")
+        first.read_until(b"STILL MINE")
+    # Detached: the console is free again (the lock is not left behind held).
+    with serial_module.claim_console(upper_server.path):
+        pass
+
+
+def test_the_console_lock_dies_with_its_holder(sock_path: Path, tmp_path: Path) -> None:
+    # A killed attacher frees the console: the lock is the process's, not a file's content.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; from pathlib import Path\n"
+        "from ctys.consoles.serial import claim_console\n"
+        "with claim_console(Path(sys.argv[1])):\n"
+        "    print('held', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(sock_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with (
+            pytest.raises(serial_module.ConsoleInUse, match=f"by pid {holder.pid}"),
+            serial_module.claim_console(sock_path, "vm1"),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with serial_module.claim_console(sock_path, "vm1"):
+        assert (tmp_path / "console.lock").stat().st_mode & 0o777 == 0o600

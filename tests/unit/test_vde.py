@@ -27,6 +27,7 @@ from ctys.qemu.vde import (
     count_endpoints,
     managed_switches,
     release_idle_switches,
+    sweep_orphan_switches,
     switches_up,
 )
 
@@ -233,3 +234,53 @@ def test_check_tap_rights(tmp_path: Path) -> None:
         tun.chmod(0)
         with pytest.raises(NetworkSetupError, match="no read/write access"):
             check_tap("tap0", sys_net=sys_net, tun=tun, euid=1000)
+
+
+# --- the sweep every CREATE/CANCEL/LIST runs ---------------------------------------------
+
+
+def test_sweep_without_a_vde_folder_scans_no_process(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_scan(*args: object, **kwargs: object) -> Iterator[psutil.Process]:
+        raise AssertionError("the sweep scanned the process table")
+
+    monkeypatch.setattr(psutil, "process_iter", no_scan)
+    assert sweep_orphan_switches(short_tmp) == []
+    assert not (short_tmp / "vde").exists()
+
+
+@needs_vde
+def test_sweep_leaves_a_switch_alone_while_another_ctys_holds_its_lock(short_tmp: Path) -> None:
+    vde = short_tmp / "vde"
+    with switches_up(["busy"], vde):
+        # A CREATE holds the lock until its qemu has plugged in: the sweep must not wait
+        # for it, nor stop the switch under it.
+        started = time.monotonic()
+        assert sweep_orphan_switches(short_tmp) == []
+        assert time.monotonic() - started < 2
+        assert VdeSwitch("busy", vde).running()
+    assert sweep_orphan_switches(short_tmp) == ["busy"]
+    assert _switch_pids(vde) == []
+
+
+@needs_vde
+def test_list_stops_the_switch_a_killed_vm_left(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A VM that ended without CANCEL (kill -9, a crash) leaves its switch idle: the next
+    # ctys command that uses the runtime dir stops it, with its files.
+    from ctys.cli.main import main
+
+    runtime = short_tmp / "rt"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("CTYS_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("CTYS_VMPATH", str(short_tmp / "vms"))
+    monkeypatch.setenv("CTYS_INVENTORY", str(short_tmp / "inv.sqlite"))
+    with switches_up(["lab"], runtime / "vde"):
+        pass
+    switch = VdeSwitch("lab", runtime / "vde")
+    assert switch.running()
+    assert main(["-t", "QEMU", "-a", "LIST=TERSE"]) == 0
+    assert _switch_pids(runtime) == []
+    assert not switch.ctl.exists() and not switch.pidfile.exists()

@@ -131,7 +131,9 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
         return _enumerate_many(invocation, call, out, err, settings)
     if call.name == "LIST":
         return _list_many(invocation, call, out, err, settings)
-    if invocation.pty:
+    from ctys.remote.terminal import wants_terminal
+
+    if wants_terminal(target_invocation(invocation, t) for t in targets):
         return _interactive(invocation, err, settings)
     results = _fan_out(invocation, settings)
     from ctys.remote.merge import report_streams

@@ -30,7 +30,8 @@ Generic options:
   -g WxH[+X+Y]   console window geometry
   -r RES         resolution (not supported by QEMU)
   -b MODE[,SYNC] 1|on = background, 0|off = foreground
-  -z pty|nopty|N pseudo-terminal allocation for remote targets
+  -z pty|nopty|N pseudo-terminal for remote targets (ssh -t); default: one when stdin
+                 is a terminal and the action attaches a console (CONNECT, CONSOLE:CLI)
   -S SIG,...     signals to ignore (INT,TSTP,QUIT)
   -d LEVEL       debug level; 2 or more shows tracebacks
   -l USER        remote user

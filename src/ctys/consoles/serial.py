@@ -4,12 +4,19 @@ QEMU serves the serial port on ``<runtime>/vms/<vmid>/console.sock`` (a listenin
 socket, ``server=on,wait=off``). ``attach_serial`` is the interactive side: it relays bytes
 between the terminal and the socket with one selector loop (no threads). ``SerialConsole``
 is the programmatic side for tests and scripts: send lines, wait for patterns.
+
+A serial console has one attacher at a time: QEMU serves one connection and leaves the next
+one waiting unserved, so a second attacher would hang or silently take the console over.
+Each attacher holds an exclusive ``flock`` on ``console.lock`` beside the socket (in the
+VM's private runtime folder) while attached; a second one is told the console is in use,
+and by which process. The lock goes with the process, so a killed attacher frees it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import re
 import selectors
@@ -46,6 +53,58 @@ def connect_console(socket_path: Path, timeout: float | None = None) -> socket.s
     return sock
 
 
+class ConsoleInUse(CtysError):
+    """Another process is attached to the serial console."""
+
+
+def console_lock_path(socket_path: Path) -> Path:
+    """The lock file an attacher of ``socket_path`` holds (``console.lock`` beside it)."""
+    return socket_path.with_name(socket_path.stem + ".lock")
+
+
+@contextlib.contextmanager
+def claim_console(socket_path: Path, name: str | None = None) -> Iterator[None]:
+    """Be the one attacher of the console at ``socket_path`` for the ``with`` body;
+    ``ConsoleInUse`` (naming the holder's pid) when another process is attached."""
+    lock = console_lock_path(socket_path)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        # No VM folder: the connect that follows says "not running" (never a new folder).
+        yield
+        return
+    except OSError as exc:
+        raise CtysError(f"cannot lock console {socket_path}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            by = f" by pid {holder}" if holder else ""
+            raise ConsoleInUse(
+                f"the console of {name or socket_path} is in use (attached{by});"
+                " detach it there first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> int | None:
+    """The pid the attacher holding the lock wrote into it, if any."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
 def escape_name(escape: bytes) -> str:
     """How to type the escape byte: ``b"\\x1d"`` is ``Ctrl-]``."""
     if len(escape) == 1 and escape[0] < 0x20:
@@ -73,7 +132,7 @@ def attach_serial(
     if len(escape) != 1:
         raise CtysError(f"the console escape must be one byte, not {escape!r}")
     name = label or str(socket_path)
-    with connect_console(socket_path) as sock:
+    with claim_console(socket_path, name), connect_console(socket_path) as sock:
         if not os.isatty(stdin_fd):
             _relay(sock, stdin_fd, stdout_fd, escape=None, linger=linger)
             return
@@ -190,7 +249,14 @@ class SerialConsole:
         self.newline = newline
         self.transcript = bytearray()  # everything received, for error messages and logs
         self._pending = bytearray()  # received but not yet returned by read_until
-        self._sock = connect_console(socket_path, timeout=timeout)
+        # One attacher at a time, this one included (see the module docstring).
+        self._claim = contextlib.ExitStack()
+        self._claim.enter_context(claim_console(socket_path))
+        try:
+            self._sock = connect_console(socket_path, timeout=timeout)
+        except BaseException:
+            self._claim.close()
+            raise
 
     def __enter__(self) -> SerialConsole:
         return self
@@ -247,8 +313,9 @@ class SerialConsole:
             self.transcript += data
 
     def close(self) -> None:
-        """Close the connection (the VM keeps running)."""
+        """Close the connection (the VM keeps running) and free the console."""
         self._sock.close()
+        self._claim.close()
 
     def _tail(self, size: int = 200) -> bytes:
         return bytes(self.transcript[-size:])

@@ -10,8 +10,9 @@ the runtime dir::
 
 CREATE starts the switch when none runs (``switches_up``) and keeps its lock until qemu
 has plugged in; CANCEL stops every switch ctys started that nothing uses any more
-(``release_idle_switches``). Switches given by path (``VDENET = /run/vde.ctl``) are never
-started or stopped.
+(``release_idle_switches``), and so does every CREATE, CANCEL and LIST before it starts
+(``sweep_orphan_switches``): the switch of a VM that was killed or crashed goes too.
+Switches given by path (``VDENET = /run/vde.ctl``) are never started or stopped.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 import psutil
 
 from ctys.errors import CtysError
-from ctys.filelock import exclusive_lock
+from ctys.filelock import exclusive_lock, try_exclusive_lock
 from ctys.qemu.network import NetMode, NetworkConfig, Nic
 from ctys.qemu.runtime import ensure_private_dir
 
@@ -278,13 +279,16 @@ def managed_switches(directory: Path) -> list[VdeSwitch]:
     return [VdeSwitch(name, directory) for name in sorted(names)]
 
 
-def release_idle_switches(directory: Path) -> list[str]:
+def release_idle_switches(directory: Path, *, wait: bool = True) -> list[str]:
     """Stop every managed switch under ``directory`` that no VM uses any more (and clear
-    the files of dead ones); the names of the switches stopped."""
+    the files of dead ones); the names of the switches stopped. With ``wait=False`` a
+    switch whose lock is held (a CREATE is plugging a VM in) is left alone."""
     stopped: list[str] = []
     for switch in managed_switches(directory):
-        # A switch that cannot be handled now is left for the next CANCEL.
-        with contextlib.suppress(OSError), switch_lock(switch):
+        # A switch that cannot be handled now is left for the next sweep.
+        with contextlib.suppress(OSError), _idle_check_lock(switch, wait) as held:
+            if not held:
+                continue
             if not switch.running():
                 _remove_files(switch)
                 continue
@@ -293,6 +297,27 @@ def release_idle_switches(directory: Path) -> list[str]:
             stop_switch(switch)
             stopped.append(switch.name)
     return stopped
+
+
+@contextlib.contextmanager
+def _idle_check_lock(switch: VdeSwitch, wait: bool) -> Iterator[bool]:
+    if wait:
+        with switch_lock(switch):
+            yield True
+    else:
+        with try_exclusive_lock(switch.lockfile, create=True) as held:
+            yield held
+
+
+def sweep_orphan_switches(runtime_root: Path) -> list[str]:
+    """Stop the switches of ``runtime_root`` left by VMs that ended without CANCEL (killed,
+    crashed): every ctys command that uses the runtime dir calls this. Cheap when no VDE
+    network was ever used (no ``vde`` folder: no process scan), and it never waits for a
+    switch another ctys is working on."""
+    directory = runtime_root / "vde"
+    if not directory.is_dir():
+        return []
+    return release_idle_switches(directory, wait=False)
 
 
 # --- tap and bridge: rights checked before qemu starts ---------------------------------

@@ -19,22 +19,44 @@ _HELP = """\
 QEMU plugin actions:
   -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB|PXE[%PATH]]
             [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:CLI|CLI0|SDL|VNC|XTERM|GTERM|EMACS|EMACSA|EMACSAM]
-            [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE][,WAIT:TEXT][,VNCBIND:ADDR]
+            [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE][,WAIT:TEXT[%SECONDS]]
+            [,INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|word]
+            [,VNCBIND:ADDR][,VNCPASS:ENV%VARIABLE|FILE%PATH]
+     CONNECT: attach to the running VM's console, never boot; REUSE: attach, else boot.
+     WAIT: return once the console printed TEXT (fail after SECONDS, default 120).
+     INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
+     VNC is a UNIX socket in the VM's runtime dir; a TCP port only for #@#VNCPORT or
+     CONSOLE:VNC with VNCBIND:, with a password: VNCPASS names where it is read from
+     (never the command line), else a random one is kept 0600 in the runtime dir.
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
-  -a LIST[=TERSE|MACHINE|JSON|TITLE]
+  -a LIST[=TERSE|MACHINE|JSON][,TITLE]
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
             (-c PATH: inventory file; -C off|rebuild|clear|list)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
-<address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x | F:/path/vm.conf | ID:vmid,
-           resolved from the inventory (filled by ENUMERATE) when it exists, else by
-           scanning the VM folders; BASEPATH:/dir[%/dir2] scans those folders
-           (default folders: $CTYS_VMPATH or ~/qemu).
+<address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x (TCP:x) | F:/path/vm.conf
+           (FILENAME:, PNAME:) | ID:vmid (I:); several keys must all match. A label is
+           found from the inventory after an ENUMERATE, or by a scan of the VM folders
+           when the inventory has no match; BASEPATH:/dir[%/dir2] (BASE:, B:) scans those
+           folders (default folders: $CTYS_VMPATH or ~/qemu).
 Targets: [user@]host['(' options ')'] ... run the action there over ssh (the remote runs
-         ctys itself), concurrently; -l USER, -z pty (ssh -t), -b 1 background.
+         ctys itself), concurrently; -l USER, -z pty (ssh -t; by default when stdin is a
+         terminal and the action attaches a console), -b 1 background.
          LIST/ENUMERATE merge all hosts' rows (ENUMERATE fills the local inventory, one row
          per host that can run a VM); CREATE with no target picks among the hosts the
          inventory names (least loaded) and says which.
 """
+
+
+# The actions that use the runtime dir: each sweeps the VDE switches no VM uses any more.
+_USE_RUNTIME_DIR = frozenset({"CREATE", "CANCEL", "LIST"})
+
+
+def _sweep_orphan_switches() -> None:
+    """Stop the VDE switches left by VMs that ended without CANCEL (killed, crashed)."""
+    from ctys.qemu.runtime import runtime_root
+    from ctys.qemu.vde import sweep_orphan_switches
+
+    sweep_orphan_switches(runtime_root())
 
 
 class QemuPlugin:
@@ -51,6 +73,8 @@ class QemuPlugin:
         return _HELP
 
     def run(self, call: ActionCall, ctx: RunContext) -> int:
+        if call.name in _USE_RUNTIME_DIR:
+            _sweep_orphan_switches()
         if call.name == "CREATE":
             from ctys.actions.create import run_create
             from ctys.plugins.qemu.requests import parse_create
