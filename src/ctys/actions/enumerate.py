@@ -12,6 +12,7 @@ from typing import TextIO
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, default_base_paths, scan_vms
 from ctys.cli.output import render, split_format_suboptions
+from ctys.cli.safeout import raw_stream
 from ctys.cli.syntax import ActionCall, CacheControl, OutputFormat
 from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
@@ -70,7 +71,7 @@ def _progress(err: TextIO) -> Iterator[Progress | None]:
         SpinnerColumn(),
         TextColumn("scanning: {task.fields[entries]} entries, {task.fields[vms]} VMs"),
         TimeElapsedColumn(),
-        console=Console(file=err),
+        console=Console(file=raw_stream(err)),  # rich's own sequences; the text is fixed
         transient=True,
     )
     task = bar.add_task("scan", total=None, entries=0, vms=0)

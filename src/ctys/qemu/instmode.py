@@ -226,8 +226,12 @@ def progress(message: str) -> Iterator[None]:
         yield
         return
     from rich.console import Console  # imported late: CREATE's start path stays light
+    from rich.text import Text
 
-    with Console(stderr=True).status(message):
+    from ctys.cli.safeout import printable
+
+    # A Text, not a str: rich would read "[x]" in a file name as markup.
+    with Console(stderr=True).status(Text(printable(message))):
         yield
 
 
