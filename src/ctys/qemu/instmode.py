@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ctys.conf.model import VmConfig
 from ctys.errors import QemuError, UsageError
+from ctys.privfile import write_private_text
 from ctys.qemu.bootspec import BootMode, BootSpec
 from ctys.runcmd import run_command
 
@@ -172,7 +173,7 @@ def write_install_note(rundir: Path, spec: InstallSpec, target: Path) -> None:
         "target_mode": spec.target.mode.value,
         "target": str(target),
     }
-    (rundir / "instmode.json").write_text(json.dumps(note, indent=1, sort_keys=True))
+    write_private_text(rundir / "instmode.json", json.dumps(note, indent=1, sort_keys=True))
 
 
 # -- sizes and qemu-img -------------------------------------------------------------
