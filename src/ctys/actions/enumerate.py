@@ -18,6 +18,7 @@ from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
 from ctys.plugins.base import RunContext
+from ctys.qemu.execpolicy import host_exec_warnings
 
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")
@@ -125,6 +126,8 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
         )
     for line in result.errors:
         print(f"ctys: skipped {line}", file=ctx.err)
+    for line in host_exec_warnings(result.vms):  # ARGS that run programs as the caller
+        print(line, file=ctx.err)
     if choice.enabled:
         store_scan(choice, [b.resolve() for b in bases], records)
     _render(records, req, ctx)
