@@ -193,3 +193,21 @@ def test_enumerate_shows_hostile_file_names_and_markup_escaped(
         assert "[red]x[/red]" in out
         assert "bad.conf:2: control character U+001B" in err  # refused, with file:line
         assert "bad.conf" not in out  # (the good conf's folder name is shown escaped)
+
+
+def test_multi_line_output_of_the_entry_points_keeps_its_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ctys.cli import createconf
+
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"k")
+    argv = ["ctys-createConfVM", "--dir", str(tmp_path / "vms"), "--label", "j1"]
+    argv += ["--kernel", str(kernel), "--disk-format", "raw", "--disk-size", "1M", "--json"]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert createconf.main() == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["label"] == "j1" and out.count("\n") > 3  # indented, real lines
+    assert main(["-h"]) == 0
+    help_text = capsys.readouterr().out
+    assert "\\n" not in help_text and help_text.count("\n") > 5

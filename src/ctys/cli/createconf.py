@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO, TypeVar
 
 from ctys.cli.exits import EXIT_INTERRUPTED, one_line
-from ctys.cli.safeout import safe_stream
+from ctys.cli.safeout import safe_stream, write_text
 from ctys.conf.model import Accelerator
 from ctys.conf.newvm import (
     MAX_VCPU,
@@ -178,7 +178,7 @@ def _report(vm: NewVm, as_json: bool, out: TextIO) -> None:
         "uuid": vm.uuid,
         "mac": vm.mac,
     }
-    print(json.dumps(data, indent=1), file=out)
+    write_text(out, json.dumps(data, indent=1))
 
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from ctys.cli.argscan import scan_argv
 from ctys.cli.exits import run_guarded
-from ctys.cli.safeout import safe_stream
+from ctys.cli.safeout import safe_stream, write_text
 from ctys.cli.syntax import Invocation
 from ctys.errors import UsageError
 
@@ -42,7 +42,7 @@ def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
         print(f"ctys {__version__}", file=out)
         return 0
     if invocation.help_level:
-        out.writelines(_help_text(invocation).splitlines(keepends=True))
+        write_text(out, _help_text(invocation))
         return 0
     action = invocation.action
     if action is None:

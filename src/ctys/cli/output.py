@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TextIO
 
-from ctys.cli.safeout import printable, raw_stream
+from ctys.cli.safeout import printable, raw_stream, write_text
 from ctys.cli.syntax import OutputFormat, Suboption
 from ctys.errors import UsageError
 
@@ -111,9 +111,8 @@ def _json_value(value: object) -> object:
 
 def _render_json(rows: Sequence[Mapping[str, object]], fields: Sequence[str], out: TextIO) -> None:
     data = [{f: _json_value(row.get(f)) for f in fields} for row in rows]
-    # Line by line: the escaping writer keeps only line breaks that end a write (json.dumps
-    # itself escapes every control character inside strings).
-    out.writelines(line + "\n" for line in json.dumps(data, indent=2).splitlines())
+    # (json.dumps itself escapes every control character inside strings.)
+    write_text(out, json.dumps(data, indent=2))
 
 
 def _render_terse(

@@ -72,6 +72,12 @@ class SafeWriter(io.TextIOBase):
         return getattr(self.raw, "encoding", None) or "utf-8"
 
 
+def write_text(out: TextIO, text: str) -> None:
+    """Write ``text`` of several lines (help, indented JSON) line by line, so a
+    ``SafeWriter`` keeps its line breaks; a final newline is added when missing."""
+    out.writelines(line + "\n" for line in text.splitlines())
+
+
 def safe_stream(stream: TextIO) -> TextIO:
     """``stream`` wrapped in a ``SafeWriter`` (once: a wrapped stream is returned as is)."""
     if isinstance(stream, SafeWriter):
