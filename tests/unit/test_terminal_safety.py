@@ -17,12 +17,13 @@ import pytest
 from ctys.actions import list as list_action
 from ctys.cli.main import main
 from ctys.cli.output import render
-from ctys.cli.safeout import SafeWriter, printable, raw_stream, safe_stream
+from ctys.cli.safeout import SafeWriter, raw_stream, safe_stream
 from ctys.cli.syntax import ActionCall, OutputFormat
 from ctys.errors import CtysError
 from ctys.plugins.base import Plugin, RunContext
 from ctys.qemu.cmdline import parse_qemu_cmdline
 from ctys.qemu.processes import QemuProcess
+from ctys.textescape import printable
 
 # OSC set-title (ESC ] 0 ; X BEL), CSI clear screen (ESC [ 2 J), one-byte C1 CSI, DEL,
 # a line break, a bidi override, and rich markup.
@@ -211,3 +212,35 @@ def test_multi_line_output_of_the_entry_points_keeps_its_lines(
     assert main(["-h"]) == 0
     help_text = capsys.readouterr().out
     assert "\\n" not in help_text and help_text.count("\n") > 5
+
+
+def test_inventory_rows_from_a_cachedb_import_are_shown_escaped_and_export_exactly(
+    ctys_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ctys.cli import vhost
+    from ctys.inventory.cachedb import export_cachedb
+    from ctys.inventory.record import InventoryRecord
+
+    record = InventoryRecord(host="h1", label=HOSTILE, pname="/v/x.conf", os="[bold]Linux")
+    source = io.StringIO()
+    export_cachedb([record], source)
+    db = Path(ctys_env["CTYS_INVENTORY"]).with_name("in.cachedb")
+    db.write_text(source.getvalue())
+    assert vhost.main(["--import", str(db)]) == 0
+    capsys.readouterr()
+    for extra in ([], ["-t"], ["-j"]):
+        assert vhost.main([*extra, "-o", "label,os", "h1"]) == 0
+        out, err = capsys.readouterr()
+        assert_inert(out + err)
+        assert "[bold]Linux" in out
+    assert main(["-t", "QEMU", "-a", "ENUMERATE", "-C", "list", "-o", "label,os"]) == 0
+    out, err = capsys.readouterr()
+    assert_inert(out + err)
+    assert "[bold]Linux" in out and "evil\\x1b]0" in out
+    # An export to stdout (the escaping writer) reads back to the very same record.
+    assert vhost.main(["--export", "-"]) == 0
+    exported = capsys.readouterr().out
+    assert_inert(exported)
+    from ctys.inventory.cachedb import import_cachedb
+
+    assert import_cachedb(exported, "stdout") == [record]

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from ctys.cli.safeout import printable
 from ctys.errors import CtysError
+from ctys.textescape import printable
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the pipe

@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TextIO
 
-from ctys.cli.safeout import printable, raw_stream, write_text
+from ctys.cli.safeout import raw_stream, write_text
 from ctys.cli.syntax import OutputFormat, Suboption
 from ctys.errors import UsageError
+from ctys.textescape import printable
 
 TERSE_SEPARATOR = ";"
 # Wide enough that a table written to a pipe or file is never wrapped.

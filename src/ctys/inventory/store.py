@@ -72,13 +72,13 @@ def default_inventory_path() -> Path:
 def _row_params(record: InventoryRecord) -> tuple[str, ...]:
     values = record.values()
     line = SEPARATOR.join(values)
-    # Most records need no escaping (no ';' inside a value, no \\, newline, CR, leading
-    # '#'): then the cacheDB line is the plain join, without escaping field by field.
+    # Most records need no escaping (no ';' inside a value, no \\, no non-printable char
+    # such as a newline, no leading '#'): then the cacheDB line is the plain join, without
+    # escaping field by field.
     if (
         line.count(SEPARATOR) != len(values) - 1
         or "\\" in line
-        or "\n" in line
-        or "\r" in line
+        or not line.isprintable()
         or line.startswith("#")
     ):
         line = record_line(record)

@@ -229,7 +229,7 @@ def progress(message: str) -> Iterator[None]:
     from rich.console import Console  # imported late: CREATE's start path stays light
     from rich.text import Text
 
-    from ctys.cli.safeout import printable
+    from ctys.textescape import printable
 
     # A Text, not a str: rich would read "[x]" in a file name as markup.
     with Console(stderr=True).status(Text(printable(message))):
