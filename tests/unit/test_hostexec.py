@@ -134,6 +134,17 @@ def test_others_harmless_conf_is_not_refused(evil_conf: Path, not_mine: None) ->
     check_may_boot(load_vm_config(evil_conf))
 
 
+def test_others_conf_with_a_qemubin_path_is_refused(evil_conf: Path, not_mine: None) -> None:
+    evil_conf.write_text(EVIL.replace("script=/tmp/x.sh", "script=no") + "QEMUBIN=/tmp/q\n")
+    with pytest.raises(ConfError) as info:
+        check_may_boot(load_vm_config(evil_conf))
+    assert str(info.value).startswith(
+        f"{evil_conf}:6: not booted: QEMUBIN '/tmp/q' is the program CREATE would run as you"
+    )
+    evil_conf.write_text(EVIL.replace("script=/tmp/x.sh", "script=no") + "QEMUBIN=qemu-kvm\n")
+    check_may_boot(load_vm_config(evil_conf))  # a bare name: found in the caller's PATH
+
+
 def test_warnings_name_file_argument_and_owner(evil_conf: Path, not_mine: None) -> None:
     harmless = evil_conf.parent / "ok.conf"
     harmless.write_text("#@#MAGICID-QEMU\nARGS='-m 64'\n")
