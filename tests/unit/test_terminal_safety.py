@@ -244,3 +244,35 @@ def test_inventory_rows_from_a_cachedb_import_are_shown_escaped_and_export_exact
     from ctys.inventory.cachedb import import_cachedb
 
     assert import_cachedb(exported, "stdout") == [record]
+
+
+def test_console_attach_hint_shows_the_label_escaped(short_tmp: Path) -> None:
+    import os
+    import socket
+    import threading
+
+    from ctys.consoles.serial import attach_serial
+
+    path = short_tmp / "c.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.close()  # the guest side ends at once: only the hint is printed
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    master, slave = os.openpty()  # a terminal on stdin: the hint is printed
+    out_r, out_w = os.pipe()
+    try:
+        attach_serial(path, stdin_fd=slave, stdout_fd=out_w, label=HOSTILE, linger=0)
+        os.close(out_w)
+        output = os.read(out_r, 65536).decode()
+    finally:
+        for fd in (master, slave, out_r):
+            os.close(fd)
+        listener.close()
+    assert output.startswith("[ctys] attached to evil\\x1b]0;X\\x07")
+    assert_inert(output.replace("\r\n", "\n"))

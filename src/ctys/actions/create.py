@@ -115,7 +115,7 @@ def _spec(
 
 def _preflight_media(vm: VmConfig, req: CreateRequest) -> None:
     """Every image the boot opens exists (with INSTMODE: as the install boot sees them);
-    a conf whose ARGS run host programs is booted only for its owner."""
+    a conf whose ARGS or QEMUBIN run a program of its choice boots only for its owner."""
     check_may_boot(vm)
     if req.install is None:
         check_media(vm, req.boot, req.kernel)

@@ -126,7 +126,7 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
         )
     for line in result.errors:
         print(f"ctys: skipped {line}", file=ctx.err)
-    for line in host_exec_warnings(result.vms):  # ARGS that run programs as the caller
+    for line in host_exec_warnings(result.vms):  # confs that run programs as the caller
         print(line, file=ctx.err)
     if choice.enabled:
         store_scan(choice, [b.resolve() for b in bases], records)

@@ -361,7 +361,7 @@ def run_list(
     render([e.row() for e in entries], request.fields, request.fmt, ctx.out, title=request.title)
     shown = {e.conf for e in entries}
     for line in host_exec_warnings(c for c in confs if c.conf_path in shown):
-        print(line, file=ctx.err)  # ARGS that run programs as whoever boots the conf
+        print(line, file=ctx.err)  # confs that run programs (ctys.qemu.execpolicy)
     return 0
 
 

@@ -96,7 +96,7 @@ def text_value(value: object) -> str:
 def escape_terse(text: str) -> str:
     """Escape a terse cell so one record stays one line with a fixed number of ``;``:
     ``\\`` → ``\\\\``, ``;`` → ``\\;``, then newline → ``\\n`` and every other control
-    character as its escape (``\\x1b``, see ``ctys.cli.safeout``)."""
+    character as its escape (``\\x1b``, see ``ctys.textescape``)."""
     return printable(text.replace("\\", "\\\\").replace(TERSE_SEPARATOR, "\\" + TERSE_SEPARATOR))
 
 
