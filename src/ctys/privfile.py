@@ -7,7 +7,6 @@ world-readable.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -15,20 +14,18 @@ PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
 
-def create_private_dirs(path: Path) -> None:
-    """Create ``path`` and missing parents with mode 0700; existing folders are left as
-    they are (a shared folder someone chose stays shared). ``OSError`` on failure."""
-    missing: list[Path] = []
-    here = path
-    while not here.exists():
-        missing.append(here)
-        if here.parent == here:
-            break
-        here = here.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # made by someone else meanwhile
-            folder.mkdir(mode=PRIVATE_DIR)
-            folder.chmod(PRIVATE_DIR)  # a umask such as 0277 cuts mkdir's mode further
+def create_private_dir(path: Path) -> None:
+    """Create the folder ``path`` with mode 0700 when it is missing (its missing parents get
+    the usual mode: ``~/.local/share`` is not ctys' to close). An existing folder is left as
+    it is (a shared folder someone chose stays shared). ``OSError`` on failure."""
+    if path.is_dir():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=PRIVATE_DIR)
+    except FileExistsError:
+        return  # made by someone else meanwhile: theirs to choose
+    path.chmod(PRIVATE_DIR)  # a umask such as 0277 cuts mkdir's mode further
 
 
 def create_private_file(path: Path) -> bool:

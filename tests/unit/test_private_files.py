@@ -43,6 +43,7 @@ def test_new_inventory_its_wal_files_and_its_new_folder_are_private(tmp_path: Pa
             assert mode(path.parent / name) == 0o600, name
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700  # the folder ctys made for it
+    assert mode(path.parent.parent) == 0o755  # its parents are not ctys' to close
     with Inventory.open(path) as again:  # reopening keeps it working (and private)
         assert again.count() == 1
     assert mode(path) == 0o600

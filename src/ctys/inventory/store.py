@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Self
 from ctys.errors import CtysError
 from ctys.inventory.cachedb import SEPARATOR, record_line
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
-from ctys.privfile import create_private_dirs, create_private_file
+from ctys.privfile import create_private_dir, create_private_file
 
 if TYPE_CHECKING:
     from ctys.inventory.query import Query
@@ -101,7 +101,7 @@ class Inventory:
         """Open (creating if needed) the inventory at ``path``. A file that is not a ctys
         inventory, or is damaged, is a ``CtysError`` naming the path."""
         try:
-            create_private_dirs(path.parent)
+            create_private_dir(path.parent)
         except OSError as err:
             raise CtysError(f"inventory {path}: cannot create its folder: {err}") from err
         try:
