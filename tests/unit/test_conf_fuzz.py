@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ctys.conf.model import RawConf
@@ -81,7 +81,9 @@ def double_quote(value: str) -> str:
     return '"' + re.sub(r'([\\$`"])', r"\\\1", value) + '"'
 
 
-values = st.text(st.characters(blacklist_characters="\x00\r"))
+# Control characters (but tab and newline) are refused anywhere: see the test below.
+CONTROL = "".join(map(chr, [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]))
+values = st.text(st.characters(blacklist_characters=CONTROL))
 
 
 @given(values)
@@ -94,15 +96,27 @@ def test_double_quoted_values_round_trip(value: str) -> None:
     assert parse_conf_text(f"A={double_quote(value)}", CONF).variables == {"A": value}
 
 
-@given(st.text(st.characters(blacklist_characters="\x00\r\n")))
+@given(st.text(st.characters(blacklist_characters=CONTROL + "\n")))
 def test_quoted_ctys_key_values_round_trip(value: str) -> None:
     raw = parse_conf_text(f"#@#LABEL = {single_quote(value)}\n", CONF)
     assert raw.keys == {"LABEL": value}
 
 
+@given(values, st.sampled_from(CONTROL[1:]), values, st.sampled_from(["A=", "#@#LABEL = ", "# "]))
+def test_control_characters_are_refused_with_their_line(
+    before: str, control: str, after: str, prefix: str
+) -> None:
+    text = f"X=1\n{prefix}{single_quote(before + control + after)}\n"
+    with pytest.raises(ConfError) as info:
+        parse_conf_text(text, CONF)
+    assert info.value.line == 2 + (before + control).count("\n")
+    assert f"U+{ord(control):04X}" in str(info.value)
+
+
 # -- differential: bash must agree on every text we accept ----------------------------
 
-NAMES = ["A", "B", "VM_1"]
+# PWD and RANDOM: bash presets them (PWD may be assigned, RANDOM may not); "_" is special.
+NAMES = ["A", "B", "VM_1", "PWD", "RANDOM", "_"]
 # No unquoted '~': bash expands it to $HOME, the parser leaves it (vmconfig expands paths).
 SAFE_CHARS = st.text(st.sampled_from("abc XYZ/.-_:,=%@+{}"), max_size=4)
 DQ_CHARS = st.text(st.sampled_from("ab '(|)&;<>#\t"), max_size=4)
@@ -113,6 +127,9 @@ unquoted_piece = st.one_of(
     name.map(lambda n: f"${n}"),
     name.map(lambda n: f"${{{n}}}"),
     st.sampled_from(["\\ ", "\\$", "\\'", '\\"', "\\\\", "\\\n", "$"]),
+    # bash's special parameters and shell-set names: the parser must refuse or agree.
+    st.sampled_from(["$_", "${_}", "$_A", "$1", "$$", "$!", "$?", "$#", "$@", "$*", "$-"]),
+    st.sampled_from(["$0", "${#A}", "$LINENO", "$SECONDS", "$HOSTNAME", "$PPID", "$UID"]),
     SAFE_CHARS.map(single_quote),
     st.tuples(name, st.sampled_from([":-", "-", ":+", "+"]), SAFE_CHARS).map(
         lambda t: f"${{{t[0]}{t[1]}{t[2]}}}"
@@ -122,6 +139,7 @@ dq_piece = st.one_of(
     DQ_CHARS,
     name.map(lambda n: f"${n}"),
     st.sampled_from(["\\$", '\\"', "\\\\", "\\n", "\\\n", "$ ", "'"]),
+    st.sampled_from(["$_", "${_}", "$_B", "$$", "$1", "$PWD", "${RANDOM}", "${_:-x}"]),
     st.tuples(name, st.sampled_from([":-", ":+"]), DQ_CHARS).map(
         lambda t: f"${{{t[0]}{t[1]}{t[2]}}}"
     ),
@@ -147,6 +165,8 @@ BASH = shutil.which("bash")
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(text=assignment_text)
+@example(text="A=\nA=\nexport A=\nA=$_\n")  # bash: A='A=' (the last word of 'export')
+@example(text="PWD=x\nA=$PWD\n")
 def test_accepted_assignments_match_bash(text: str, tmp_path: Path) -> None:
     try:
         raw = parse_conf_text(text, CONF)

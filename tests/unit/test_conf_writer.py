@@ -126,7 +126,7 @@ def test_hostile_value_survives_vm_config_mapping(tmp_path: Path) -> None:
 
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\0")))
 def test_any_one_line_text_round_trips(value: str) -> None:
-    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+    if any((ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F for c in value):
         with pytest.raises(CtysError, match="line break or control"):
             quote_value(value)
         return
@@ -137,7 +137,9 @@ def test_any_one_line_text_round_trips(value: str) -> None:
         assert raw.variables["APPEND"] == value
 
 
-@pytest.mark.parametrize("bad", ["two\nlines", "cr\rhere", "nul\0", "bell\x07"])
+@pytest.mark.parametrize(
+    "bad", ["two\nlines", "cr\rhere", "nul\0", "bell\x07", "csi\x9b2J", "del\x7f"]
+)
 def test_multi_line_or_control_values_are_refused(bad: str) -> None:
     with pytest.raises(CtysError, match="line break or control"):
         render_conf(answers(append=bad))

@@ -43,6 +43,13 @@ def test_export_writes_header_comment_then_one_line_per_record() -> None:
         ("a\nb", "a\\nb"),
         ("a\rb", "a\\rb"),
         ("\\;", "\\\\\\;"),
+        # Control and other non-printable characters: one line of plain text, never a
+        # terminal command, and the same through ctys-vhost's escaping stdout.
+        ("a\tb", "a\\tb"),
+        ("evil\x1b]0\x07", "evil\\x1b]0\\x07"),
+        ("csi\x9b2J\x7f", "csi\\x9b2J\\x7f"),
+        ("bidi\u202e", "bidi\\u202e"),
+        ("\\x1b", "\\\\x1b"),  # a literal backslash-x stays distinguishable
     ],
 )
 def test_special_characters_are_escaped(value: str, escaped: str) -> None:
@@ -79,14 +86,25 @@ def test_too_many_fields_is_an_error_with_source_and_line() -> None:
         import_cachedb("# c\n\n" + line, "db.txt")
 
 
-@pytest.mark.parametrize(("line", "what"), [("a\\tb", "unknown escape"), ("ab\\", "lone")])
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        ("a\\qb", "unknown escape"),
+        ("a\\x1", "unknown escape"),
+        ("a\\ud800", "not a character"),
+        ("a\\U00110000", "not a character"),
+        ("ab\\", "lone"),
+    ],
+)
 def test_bad_escapes_are_errors_with_line(line: str, what: str) -> None:
     with pytest.raises(CtysError, match=rf"^src:2: .*{what}"):
         import_cachedb("h;QEMU;ok\n" + line, "src")
 
 
 _text = st.text()  # any unicode but lone surrogates (which no text file can hold)
-_any_value = st.one_of(_text, st.sampled_from(["", ";", "\\", "\n", "\r", "#", "\\;", "\\n"]))
+_any_value = st.one_of(
+    _text, st.sampled_from(["", ";", "\\", "\n", "\r", "#", "\\;", "\\n", "\x1b", "\\x1b", "\t"])
+)
 _records = st.builds(InventoryRecord, *([_any_value] * len(FIELDS)))
 
 
@@ -94,6 +112,7 @@ _records = st.builds(InventoryRecord, *([_any_value] * len(FIELDS)))
 @given(st.lists(_records, max_size=5))
 def test_round_trip_is_exact(records: list[InventoryRecord]) -> None:
     text = _export(records)
+    assert all(char == "\n" or char.isprintable() for char in text)  # safe on a terminal
     back = import_cachedb(text, "prop")
     assert back == records
     assert _export(back) == text
@@ -113,7 +132,29 @@ def test_import_of_arbitrary_text_returns_records_or_raises_ctys_error(text: str
 
 
 @settings(max_examples=300)
-@given(st.lists(st.sampled_from(["a", ";", "\\", "n", "#", "\r", "\n", "\\;", "\\n", "é"])))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a",
+                ";",
+                "\\",
+                "n",
+                "#",
+                "\r",
+                "\n",
+                "\\;",
+                "\\n",
+                "é",
+                "\\x",
+                "\\u",
+                "\\U",
+                "d8",
+                "0",
+            ]
+        )
+    )
+)
 def test_import_of_escape_heavy_text_never_crashes(parts: list[str]) -> None:
     with contextlib.suppress(CtysError):
         import_cachedb("".join(parts), "fuzz")

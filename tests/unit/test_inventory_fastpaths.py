@@ -29,7 +29,9 @@ def test_stored_line_is_the_cachedb_line(fields: list[str]) -> None:
     assert params[-1] == record_line(record)
 
 
-@pytest.mark.parametrize("label", ["vm1", "a;b", "back\\slash", "two\nlines", "cr\r"])
+@pytest.mark.parametrize(
+    "label", ["vm1", "a;b", "back\\slash", "two\nlines", "cr\r", "tab\t", "esc\x1b", "c1\x9b"]
+)
 def test_stored_line_escapes_when_needed(label: str) -> None:
     record = InventoryRecord(host="#h", label=label)
     assert _row_params(record)[-1] == record_line(record)

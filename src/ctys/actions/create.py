@@ -25,6 +25,7 @@ from ctys.plugins.qemu.requests import CreateRequest
 from ctys.qemu import machine
 from ctys.qemu.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
 from ctys.qemu.bootspec import BootSpec
+from ctys.qemu.execpolicy import check_may_boot
 from ctys.qemu.instmode import (
     check_install_media,
     install_target,
@@ -113,7 +114,9 @@ def _spec(
 
 
 def _preflight_media(vm: VmConfig, req: CreateRequest) -> None:
-    """Every image the boot opens exists (with INSTMODE: as the install boot sees them)."""
+    """Every image the boot opens exists (with INSTMODE: as the install boot sees them);
+    a conf whose ARGS or QEMUBIN run a program of its choice boots only for its owner."""
+    check_may_boot(vm)
     if req.install is None:
         check_media(vm, req.boot, req.kernel)
     else:

@@ -12,11 +12,13 @@ from typing import TextIO
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, default_base_paths, scan_vms
 from ctys.cli.output import render, split_format_suboptions
+from ctys.cli.safeout import raw_stream
 from ctys.cli.syntax import ActionCall, CacheControl, OutputFormat
 from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
 from ctys.plugins.base import RunContext
+from ctys.qemu.execpolicy import host_exec_warnings
 
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")
@@ -70,7 +72,7 @@ def _progress(err: TextIO) -> Iterator[Progress | None]:
         SpinnerColumn(),
         TextColumn("scanning: {task.fields[entries]} entries, {task.fields[vms]} VMs"),
         TimeElapsedColumn(),
-        console=Console(file=err),
+        console=Console(file=raw_stream(err)),  # rich's own sequences; the text is fixed
         transient=True,
     )
     task = bar.add_task("scan", total=None, entries=0, vms=0)
@@ -124,6 +126,8 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
         )
     for line in result.errors:
         print(f"ctys: skipped {line}", file=ctx.err)
+    for line in host_exec_warnings(result.vms):  # confs that run programs as the caller
+        print(line, file=ctx.err)
     if choice.enabled:
         store_scan(choice, [b.resolve() for b in bases], records)
     _render(records, req, ctx)

@@ -20,6 +20,7 @@ from ctys.conf.model import VmConfig
 from ctys.errors import CtysError, UsageError
 from ctys.plugins.base import RunContext
 from ctys.qemu.cmdline import VncSpec
+from ctys.qemu.execpolicy import host_exec_warnings
 from ctys.qemu.guestip import Neighbour, guest_ip, read_neighbours
 from ctys.qemu.processes import QemuProcess, read_qemu_process, references_dir, scan_qemu_processes
 from ctys.qemu.qmp import query_status
@@ -358,6 +359,9 @@ def run_list(
     request = parse_list_request(call, inv.output_fields, inv.output_format)
     entries = list_vms(runtime, confs)
     render([e.row() for e in entries], request.fields, request.fmt, ctx.out, title=request.title)
+    shown = {e.conf for e in entries}
+    for line in host_exec_warnings(c for c in confs if c.conf_path in shown):
+        print(line, file=ctx.err)  # confs that run programs (ctys.qemu.execpolicy)
     return 0
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO, TypeVar
 
 from ctys.cli.exits import EXIT_INTERRUPTED, one_line
+from ctys.cli.safeout import safe_stream, write_text
 from ctys.conf.model import Accelerator
 from ctys.conf.newvm import (
     MAX_VCPU,
@@ -177,7 +178,7 @@ def _report(vm: NewVm, as_json: bool, out: TextIO) -> None:
         "uuid": vm.uuid,
         "mac": vm.mac,
     }
-    print(json.dumps(data, indent=1), file=out)
+    write_text(out, json.dumps(data, indent=1))
 
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
@@ -197,7 +198,7 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
 
 def main() -> int:
     """Console script entry point."""
-    return run(sys.argv[1:], sys.stdout, sys.stderr)
+    return run(sys.argv[1:], safe_stream(sys.stdout), safe_stream(sys.stderr))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ctys.errors import CtysError
+from ctys.textescape import printable
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the pipe
@@ -17,9 +18,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed 
 def one_line(message: str) -> str:
     """The message as one printable line: line breaks, escape sequences and other control
     characters a user typed (or a file held) are shown escaped, never sent to the terminal."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message
-    )
+    return printable(message)
 
 
 def run_guarded(prog: str, body: Callable[[], int], err: TextIO, debug: Callable[[], int]) -> int:

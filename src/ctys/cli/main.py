@@ -14,6 +14,7 @@ from typing import TextIO
 
 from ctys.cli.argscan import scan_argv
 from ctys.cli.exits import run_guarded
+from ctys.cli.safeout import safe_stream, write_text
 from ctys.cli.syntax import Invocation
 from ctys.errors import UsageError
 
@@ -22,13 +23,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ctys command line (``sys.argv[1:]`` when ``argv`` is None); return exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = [0]
+    # Every line any action prints goes through these: data cannot drive the terminal.
+    out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
 
     def body() -> int:
         invocation = scan_argv(args)
         debug[0] = invocation.debug
-        return run_invocation(invocation, sys.stdout, sys.stderr)
+        return run_invocation(invocation, out, err)
 
-    return run_guarded("ctys", body, sys.stderr, lambda: debug[0])
+    return run_guarded("ctys", body, err, lambda: debug[0])
 
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
@@ -39,7 +42,7 @@ def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
         print(f"ctys {__version__}", file=out)
         return 0
     if invocation.help_level:
-        out.write(_help_text(invocation))
+        write_text(out, _help_text(invocation))
         return 0
     action = invocation.action
     if action is None:

@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TextIO
 
+from ctys.cli.safeout import raw_stream, write_text
 from ctys.cli.syntax import OutputFormat, Suboption
 from ctys.errors import UsageError
+from ctys.textescape import printable
 
 TERSE_SEPARATOR = ";"
 # Wide enough that a table written to a pipe or file is never wrapped.
@@ -93,13 +95,9 @@ def text_value(value: object) -> str:
 
 def escape_terse(text: str) -> str:
     """Escape a terse cell so one record stays one line with a fixed number of ``;``:
-    ``\\`` → ``\\\\``, ``;`` → ``\\;``, newline → ``\\n``, carriage return → ``\\r``."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace(TERSE_SEPARATOR, "\\" + TERSE_SEPARATOR)
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
+    ``\\`` → ``\\\\``, ``;`` → ``\\;``, then newline → ``\\n`` and every other control
+    character as its escape (``\\x1b``, see ``ctys.textescape``)."""
+    return printable(text.replace("\\", "\\\\").replace(TERSE_SEPARATOR, "\\" + TERSE_SEPARATOR))
 
 
 def _json_value(value: object) -> object:
@@ -114,8 +112,8 @@ def _json_value(value: object) -> object:
 
 def _render_json(rows: Sequence[Mapping[str, object]], fields: Sequence[str], out: TextIO) -> None:
     data = [{f: _json_value(row.get(f)) for f in fields} for row in rows]
-    out.write(json.dumps(data, indent=2))
-    out.write("\n")
+    # (json.dumps itself escapes every control character inside strings.)
+    write_text(out, json.dumps(data, indent=2))
 
 
 def _render_terse(
@@ -136,10 +134,11 @@ def _render_table(
     from rich.text import Text
 
     is_tty = out.isatty()
-    # Off a terminal: draw into a buffer, then drop rich's cell padding at line ends.
+    # Off a terminal: draw into a buffer, then drop rich's cell padding at line ends. On one,
+    # rich writes its header style itself (under the escaping writer); cells are escaped.
     buffer = io.StringIO()
     console = Console(
-        file=out if is_tty else buffer,
+        file=raw_stream(out) if is_tty else buffer,
         width=None if is_tty else _UNWRAPPED_WIDTH,
         highlight=False,
         markup=False,
@@ -150,8 +149,9 @@ def _render_table(
     for name in fields:
         table.add_column(name, no_wrap=not is_tty, overflow="fold")
     for row in rows:
-        # Text cells: values such as "[x]" are data, never rich markup.
-        table.add_row(*(Text(text_value(row.get(f))) for f in fields))
+        # Text cells: values such as "[x]" are data, never rich markup; control characters
+        # and line breaks shown escaped.
+        table.add_row(*(Text(printable(text_value(row.get(f)))) for f in fields))
     console.print(table)
     if not is_tty:
         out.writelines(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from ctys.cli.exits import run_guarded
+from ctys.cli.safeout import safe_stream
 from ctys.cli.syntax import OutputFormat
 from ctys.errors import CtysError, UsageError
 from ctys.inventory.cachedb import export_cachedb, import_cachedb
@@ -80,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ctys-vhost`` with ``argv`` (``sys.argv[1:]`` when None); return exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = [0]
+    out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)  # data cannot drive the tty
 
     def body() -> int:
         try:
@@ -87,9 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # argparse after -h, or a usage error (already printed)
             return int(exc.code or 0)
         debug[0] = options.debug
-        return run(options, sys.stdout, sys.stderr)
+        return run(options, out, err)
 
-    return run_guarded(PROG, body, sys.stderr, lambda: debug[0])
+    return run_guarded(PROG, body, err, lambda: debug[0])
 
 
 def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -37,6 +37,28 @@ _PLAIN_UNQUOTED = re.compile(r"[^ \t\n;\\'\"$`|&<>()]+")
 # (stops at ' < > too: inside "${VAR:-...}" those are checked one by one)
 _PLAIN_DOUBLE_QUOTED = re.compile(r"[^\"\\$`}'<>]+")
 _SPECIAL_PARAMS = frozenset("0123456789@*#?$!-")
+# Names bash itself gives a value that no file can pin down: '_' (the last argument of the
+# previous command), counters, clocks, ids. Refused both as '$NAME' and as 'NAME=': a parser
+# cannot know their value, and bash ignores or refuses assignments to several of them.
+# fmt: off
+_SHELL_DYNAMIC = frozenset([
+    "_", "BASHOPTS", "BASHPID", "BASH_ALIASES", "BASH_ARGC", "BASH_ARGV", "BASH_ARGV0",
+    "BASH_CMDS", "BASH_COMMAND", "BASH_EXECUTION_STRING", "BASH_LINENO", "BASH_SOURCE",
+    "BASH_SUBSHELL", "BASH_VERSINFO", "DIRSTACK", "EPOCHREALTIME", "EPOCHSECONDS", "EUID",
+    "FUNCNAME", "GROUPS", "HISTCMD", "LINENO", "PPID", "RANDOM", "SECONDS", "SHELLOPTS",
+    "SRANDOM", "UID",
+])
+# Names bash presets from the host (PWD, HOSTNAME, ...): '$NAME' is refused unless the file
+# assigned NAME earlier, because bash would expand the host's value where we expand "".
+_SHELL_PRESET = frozenset([
+    "BASH", "BASH_LOADABLES_PATH", "BASH_VERSION", "COMP_WORDBREAKS", "HOSTNAME", "HOSTTYPE",
+    "IFS", "MACHTYPE", "OLDPWD", "OPTERR", "OPTIND", "OSTYPE", "PATH", "PS4", "PWD", "SHELL",
+    "SHLVL", "TERM",
+])
+# fmt: on
+# C0 controls except tab and newline, DEL, C1: shown on a terminal they are commands to it
+# (ESC ] 0 ; title BEL, CSI ...), so a conf file (data, shown by LIST) may not hold them.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # First words of shell statements that are code, not data (named in the error message).
 _SHELL_KEYWORDS = (
     "if then else elif fi for while until do done case esac select in time ! [[ ]] { }"
@@ -66,6 +88,15 @@ _FAST_LINE = re.compile(
     rf"|'([^'\n]*)'){_LINE_END}"
 )
 _EXPANSION = re.compile(rf"\$(?:({_SIMPLE_NAME})|\{{({_SIMPLE_NAME})\}})")
+
+
+def _shell_owned(value: str, variables: Mapping[str, str]) -> bool:
+    """Whether a fast-path value expands a name bash sets (the scanner then refuses it)."""
+    for match in _EXPANSION.finditer(value):
+        name = match.group(1) or match.group(2)
+        if name in _SHELL_DYNAMIC or (name in _SHELL_PRESET and name not in variables):
+            return True
+    return False
 
 
 def _expand(value: str, variables: Mapping[str, str]) -> str:
@@ -279,6 +310,15 @@ class _Scanner:
         nul = self.text.find("\0")
         if nul >= 0:
             raise self.error("binary content (NUL byte)", self.text.count("\n", 0, nul) + 1)
+        control = CONTROL_CHARACTER.search(self.text)
+        if control is not None:
+            line = self.text.count("\n", 0, control.start()) + 1
+            code = ord(control.group())
+            raise self.error(
+                f"control character U+{code:04X} is not allowed (conf files are text; "
+                "on a terminal it would be a command)",
+                line,
+            )
         while True:
             if self.fast:
                 self.parse_simple_lines()
@@ -315,15 +355,23 @@ class _Scanner:
                 if name.startswith(MAGIC_PREFIX):
                     self.magic.add(name)
                 else:
-                    keys[name] = _expand(match.group(3) or "", variables)
+                    text_value = match.group(3) or ""
+                    if _shell_owned(text_value, variables):
+                        break  # the scanner names the problem
+                    keys[name] = _expand(text_value, variables)
                     key_lines[name] = line
             elif kind != 4:
                 single = match.group(8)
+                name = match.group(5)
                 if single is None:
-                    value = _expand(match.group(6) or match.group(7) or "", variables)
+                    text_value = match.group(6) or match.group(7) or ""
+                    if name in _SHELL_DYNAMIC or _shell_owned(text_value, variables):
+                        break  # the scanner names the problem
+                    value = _expand(text_value, variables)
+                elif name in _SHELL_DYNAMIC:
+                    break
                 else:
                     value = single
-                name = match.group(5)
                 variables[name] = value
                 self.variable_lines[name] = line
             pos = match.end()
@@ -392,6 +440,9 @@ class _Scanner:
             self.skip_to_line_end()
 
     def assign(self, name: str, value: str, line: int) -> None:
+        if name in _SHELL_DYNAMIC:
+            what = "a special shell parameter" if name == "_" else "set by the shell"
+            raise self.error(f"'{name}' is {what} and cannot be assigned in a conf file", line)
         self.variables[name] = value
         self.variable_lines[name] = line
 
@@ -551,13 +602,26 @@ class _Scanner:
             return self.read_braced(in_double_quotes=in_double_quotes)
         if following and following in _NAME_START:
             self.advance()
-            return self.variables.get(self.scan_name(), "")
+            return self.expand_name(self.scan_name())
         if following and following in _SPECIAL_PARAMS:
             raise self.error(f"special parameter '${following}' is not supported")
         if following and following in "'\"" and not in_double_quotes:
             raise self.error(f"'${following}...{following}' quoting is not supported")
         self.advance()
         return "$"  # a lone '$' is literal, as in a shell
+
+    def expand_name(self, name: str) -> str:
+        self.check_expandable(name)
+        return self.variables.get(name, "")
+
+    def check_expandable(self, name: str) -> None:
+        """Refuse ``$NAME`` when bash, not the file, would decide its value."""
+        if name == "_":
+            raise self.error("special parameter '$_' is not supported")
+        if name in _SHELL_DYNAMIC or (name in _SHELL_PRESET and name not in self.variables):
+            raise self.error(
+                f"'${name}' is set by the shell, not by this file (conf files are data)"
+            )
 
     def read_braced(self, *, in_double_quotes: bool) -> str:
         line = self.line
@@ -570,6 +634,7 @@ class _Scanner:
             if char in _SPECIAL_PARAMS:
                 raise self.error(f"parameter expansion '${{{char}...' is not supported")
             raise self.error("bad substitution: '${' must be followed by a variable name")
+        self.check_expandable(name)
         if self.peek() == "}":
             self.advance()
             return self.variables.get(name, "")

@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass
 
 from ctys.conf.model import Accelerator
+from ctys.conf.parser import CONTROL_CHARACTER
 from ctys.errors import CtysError
 
 MAGIC = "#@#MAGICID-QEMU"
 # Characters safe bare both in NAME=word and in '#@#KEY = value' (no blank, quote, '#',
 # '$', '`', '\\', '~', ';', shell operator).
 _BARE = re.compile(r"[A-Za-z0-9_./:=,@%+-]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is fine
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ConfAnswers:
 def quote_value(value: str) -> str:
     """``value`` as one conf word the parser reads back unchanged: bare when plain, else
     single-quoted. ``CtysError`` for values that cannot be one line."""
-    if _CONTROL.search(value):
+    if "\n" in value or CONTROL_CHARACTER.search(value):
         raise CtysError(f"value {value!r} contains a line break or control character")
     if _BARE.fullmatch(value):
         return value

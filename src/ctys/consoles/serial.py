@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ctys.errors import CtysError
+from ctys.textescape import printable
 
 DEFAULT_ESCAPE = b"\x1d"  # Ctrl-], as telnet and virsh console
 _CHUNK = 65536
@@ -131,7 +132,7 @@ def attach_serial(
     """
     if len(escape) != 1:
         raise CtysError(f"the console escape must be one byte, not {escape!r}")
-    name = label or str(socket_path)
+    name = printable(label or str(socket_path))  # written to the terminal as it is
     with claim_console(socket_path, name), connect_console(socket_path) as sock:
         if not os.isatty(stdin_fd):
             _relay(sock, stdin_fd, stdout_fd, escape=None, linger=linger)

@@ -15,6 +15,7 @@ from pathlib import Path
 from ctys.conf.parser import read_conf
 from ctys.errors import CtysError
 from ctys.guest.build import GuestImage, build_guest
+from ctys.textescape import printable
 
 DEFAULT_APPEND = "console=ttyS0 console=tty0 panic=-1"
 _PLAIN_WORD = re.compile(r"[\w./:=,@%+-]+")
@@ -97,11 +98,11 @@ def main() -> int:
         directory = default_demo_dir()
         conf = write_demo_conf(directory, guest)
     except CtysError as err:
-        print(f"ctys-demo: {err}", file=sys.stderr)
+        print(f"ctys-demo: {printable(str(err))}", file=sys.stderr)
         return err.exit_code
-    print(f"demo VM conf: {conf}")
+    print(f"demo VM conf: {printable(str(conf))}")  # (paths come from the environment)
     print("start it with:")
-    print(f"  ctys -t QEMU -a CREATE=l:demo,BASEPATH:{directory},CONSOLE:CLI")
+    print(f"  ctys -t QEMU -a CREATE=l:demo,BASEPATH:{printable(str(directory))},CONSOLE:CLI")
     return 0
 
 

@@ -4,6 +4,9 @@ Columns are ``FIELDS`` in order. Lines starting with ``#`` are comments and empt
 skipped. A field value is escaped so a record stays one line with a fixed column count:
 ``\\`` → ``\\\\``, ``;`` → ``\\;``, newline → ``\\n``, carriage return → ``\\r``, and a
 ``#`` that would start the line → ``\\#`` (else the record would read back as a comment).
+Every other non-printable character (tab, ESC, C1, bidi controls, ...) is written as its
+Python escape (``\\t``, ``\\x1b``, ``\\u202e``): a cacheDB is plain text that is safe to show
+on a terminal, and reads back exactly even after ctys' escaping stdout.
 Lines end in ``\\n`` only; an older file with fewer columns is padded with ``""``.
 """
 
@@ -15,24 +18,23 @@ from typing import TextIO
 
 from ctys.errors import CtysError
 from ctys.inventory.record import FIELDS, InventoryRecord, record_from_values
+from ctys.textescape import printable
 
 SEPARATOR = ";"
 COMMENT = "#"
 HEADER = f"{COMMENT} ctys cacheDB 1: {SEPARATOR.join(FIELDS)}\n"
 
-_ESCAPES = {"\\": "\\", ";": ";", "n": "\n", "r": "\r", "#": "#"}
-# One token of an escaped line: an escape pair, a separator, or a run of plain text.
-_TOKEN = re.compile(r"\\(.)|(;)|([^\\;]+)|(\\)$", re.DOTALL)
+_ESCAPES = {"\\": "\\", ";": ";", "n": "\n", "r": "\r", "#": "#", "t": "\t"}
+# One token of an escaped line: an escape (a char code, or a pair), a separator, or a run
+# of plain text.
+_TOKEN = re.compile(
+    r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)|(;)|([^\\;]+)|(\\)$", re.DOTALL
+)
 
 
 def escape_field(value: str) -> str:
     """The cacheDB text of one field value."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace(SEPARATOR, "\\" + SEPARATOR)
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
+    return printable(value.replace("\\", "\\\\").replace(SEPARATOR, "\\" + SEPARATOR))
 
 
 def record_line(record: InventoryRecord) -> str:
@@ -87,12 +89,18 @@ def _split_escaped(line: str, source: str, number: int) -> list[str]:
             current.append(plain)
         elif dangling is not None:
             raise CtysError(f"{source}:{number}: line ends in a lone backslash")
+        elif len(escaped) > 1:  # \xNN, \uNNNN, \UNNNNNNNN
+            code = int(escaped[1:], 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                raise CtysError(f"{source}:{number}: '\\{escaped}' is not a character")
+            current.append(chr(code))
         else:
             try:
                 current.append(_ESCAPES[escaped])
             except KeyError:
                 raise CtysError(
-                    f"{source}:{number}: unknown escape '\\{escaped}' (known: \\\\ \\; \\n \\r \\#)"
+                    f"{source}:{number}: unknown escape '\\{escaped}' "
+                    "(known: \\\\ \\; \\n \\r \\t \\# \\xNN \\uNNNN \\UNNNNNNNN)"
                 ) from None
     values.append("".join(current))
     return values

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Self
 from ctys.errors import CtysError
 from ctys.inventory.cachedb import SEPARATOR, record_line
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
+from ctys.privfile import create_private_dir, create_private_file
 
 if TYPE_CHECKING:
     from ctys.inventory.query import Query
@@ -71,13 +72,13 @@ def default_inventory_path() -> Path:
 def _row_params(record: InventoryRecord) -> tuple[str, ...]:
     values = record.values()
     line = SEPARATOR.join(values)
-    # Most records need no escaping (no ';' inside a value, no \\, newline, CR, leading
-    # '#'): then the cacheDB line is the plain join, without escaping field by field.
+    # Most records need no escaping (no ';' inside a value, no \\, no non-printable char
+    # such as a newline, no leading '#'): then the cacheDB line is the plain join, without
+    # escaping field by field.
     if (
         line.count(SEPARATOR) != len(values) - 1
         or "\\" in line
-        or "\n" in line
-        or "\r" in line
+        or not line.isprintable()
         or line.startswith("#")
     ):
         line = record_line(record)
@@ -100,9 +101,14 @@ class Inventory:
         """Open (creating if needed) the inventory at ``path``. A file that is not a ctys
         inventory, or is damaged, is a ``CtysError`` naming the path."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_dir(path.parent)
         except OSError as err:
             raise CtysError(f"inventory {path}: cannot create its folder: {err}") from err
+        try:
+            # 0600 before SQLite makes it: its -wal/-shm/-journal files copy this mode.
+            create_private_file(path)
+        except OSError as err:
+            raise CtysError(f"inventory {path}: cannot create: {err.strerror or err}") from err
         try:
             db = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as err:

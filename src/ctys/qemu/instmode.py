@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ctys.conf.model import VmConfig
 from ctys.errors import QemuError, UsageError
+from ctys.privfile import write_private_text
 from ctys.qemu.bootspec import BootMode, BootSpec
 from ctys.runcmd import run_command
 
@@ -172,7 +173,7 @@ def write_install_note(rundir: Path, spec: InstallSpec, target: Path) -> None:
         "target_mode": spec.target.mode.value,
         "target": str(target),
     }
-    (rundir / "instmode.json").write_text(json.dumps(note, indent=1, sort_keys=True))
+    write_private_text(rundir / "instmode.json", json.dumps(note, indent=1, sort_keys=True))
 
 
 # -- sizes and qemu-img -------------------------------------------------------------
@@ -226,8 +227,12 @@ def progress(message: str) -> Iterator[None]:
         yield
         return
     from rich.console import Console  # imported late: CREATE's start path stays light
+    from rich.text import Text
 
-    with Console(stderr=True).status(message):
+    from ctys.textescape import printable
+
+    # A Text, not a str: rich would read "[x]" in a file name as markup.
+    with Console(stderr=True).status(Text(printable(message))):
         yield
 
 

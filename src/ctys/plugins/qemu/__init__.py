@@ -44,6 +44,9 @@ Targets: [user@]host['(' options ')'] ... run the action there over ssh (the rem
          LIST/ENUMERATE merge all hosts' rows (ENUMERATE fills the local inventory, one row
          per host that can run a VM); CREATE with no target picks among the hosts the
          inventory names (least loaded) and says which.
+Conf ARGS that make qemu run programs (script=, helper=, guestfwd=...-cmd:, -plugin,
+         -incoming exec:, ...) or a QEMUBIN path are flagged by LIST/ENUMERATE; CREATE
+         boots such a conf only for the conf file's owner (docs/conf-format.md).
 """
 
 
