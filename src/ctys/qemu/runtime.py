@@ -7,6 +7,8 @@ Layout (all under a dir of mode 0700 owned by the user)::
     <runtime>/vms/<vmid>/qmp.sock      QMP monitor (QEMUMONSOCK)
     <runtime>/vms/<vmid>/console.sock  serial console (CLI consoles)
     <runtime>/vms/<vmid>/console.log   everything the serial console printed
+    <runtime>/vms/<vmid>/vnc.sock      VNC server (unless a TCP port was asked for)
+    <runtime>/vms/<vmid>/vnc.pass      generated VNC password of a TCP port (0600)
     <runtime>/locks/<vmid>.lock        held while a VM is being started
 """
 
@@ -80,8 +82,9 @@ class RuntimeRecord:
     binary: str = ""
     accelerator: str = ""
     console: str = ""  # CONSOLE mode: CLI, CLI0, VNC, SDL, XTERM, ...
-    vnc_display: int | None = None
+    vnc_display: int | None = None  # TCP display (port 5900 + display) on vnc_host
     vnc_host: str = "127.0.0.1"
+    vnc_socket: str | None = None  # the VNC server's UNIX socket (the private default)
     started: float = 0.0
     argv: list[str] = field(default_factory=list)
 
@@ -120,6 +123,15 @@ class VmRuntimeDir:
     @property
     def console(self) -> Path:
         return self.path / "console.sock"
+
+    @property
+    def vnc_socket(self) -> Path:
+        # As short as qmp.sock: a path that fits sun_path for one fits for the other.
+        return self.path / "vnc.sock"
+
+    @property
+    def vnc_password(self) -> Path:
+        return self.path / "vnc.pass"
 
     @property
     def console_log(self) -> Path:
