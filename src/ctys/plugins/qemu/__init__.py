@@ -34,6 +34,11 @@ Targets: [user@]host['(' options ')'] ... run the action there over ssh (the rem
          LIST/ENUMERATE merge all hosts' rows (ENUMERATE fills the local inventory, one row
          per host that can run a VM); CREATE with no target picks among the hosts the
          inventory names (least loaded) and says which.
+VNC:     private by default: a UNIX socket in the VM's 0700 runtime folder (LIST shows
+         unix:PATH), opened by TigerVNC's vncviewer or remote-viewer. A TCP port only with
+         VNCBIND:ADDR or #@#VNCPORT, and then always with a password: VNCPASS:ENV%VAR or
+         VNCPASS:FILE%PATH, else a random one kept 0600 in the runtime folder, shown to
+         you by CREATE=<address>,CONSOLE:VNC,CONNECT.
 """
 
 
