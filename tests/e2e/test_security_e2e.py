@@ -8,6 +8,7 @@ import ast
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -245,15 +246,23 @@ print(version.decode().strip(), list(s.recv(count)) if count else "refused")
 """
 
 
+@pytest.mark.parametrize("asked_by", ["VNCBIND", "VNCPORT"])
 def test_a_tcp_vnc_port_always_asks_for_a_password_and_only_the_owner_has_it(
     ctys: Ctys,
     make_vm: Callable[..., Path],
     ctys_env: dict[str, str],
     short_tmp: Path,
     other_user: str,
+    asked_by: str,
 ) -> None:
-    make_vm("tcpvnc")
-    create = "CREATE=l:tcpvnc,CONSOLE:VNC,VNCBIND:127.0.0.1"
+    conf = make_vm("tcpvnc")
+    if asked_by == "VNCPORT":  # a fixed port from the conf, with a CLI console
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            fixed = probe.getsockname()[1]
+        conf.write_text(conf.read_text() + f"#@#VNCPORT = {fixed}\n")
+        create = "CREATE=l:tcpvnc,CONSOLE:CLI"
+    else:
+        create = "CREATE=l:tcpvnc,CONSOLE:VNC,VNCBIND:127.0.0.1"
     done = ctys("-t", "QEMU", "-a", create, "-b", "1")
     assert done.returncode == 0, done.stderr
     vmdir = _rundir(ctys_env, "tcpvnc")
@@ -266,6 +275,8 @@ def test_a_tcp_vnc_port_always_asks_for_a_password_and_only_the_owner_has_it(
     [row] = [r for r in json.loads(listed.stdout) if r["LABEL"] == "tcpvnc"]
     host, port = str(row["VNC"]).rsplit(":", 1)
     assert host == "127.0.0.1" and secret not in listed.stdout
+    if asked_by == "VNCPORT":
+        assert int(port) == fixed
     qemu = psutil.Process(int(row["PID"]))
     assert secret not in " ".join(qemu.cmdline()) and "password=on" in " ".join(qemu.cmdline())
     for name in ("state.json", "qemu.log", "console.log"):
