@@ -146,14 +146,30 @@ def test_no_vnc_server() -> None:
     record = RuntimeRecord("a-1", "a", "/c", argv=["q", "-display", "none"])
     assert not vnc.note_vnc_address(record, VmRuntimeDir(Path("/nonexistent")))
     assert vnc.record_vnc(record) is None
-    with pytest.raises(vnc.QemuError, match="no VNC server"):
+    with pytest.raises(vnc.VmStateError, match="no VNC server"):
         vnc.vnc_attach_line(record, VmRuntimeDir(Path("/nonexistent")))
 
 
-def test_viewer_gets_the_password_in_its_environment_not_argv() -> None:
-    assert vnc.viewer_environment(None) is None
-    env = vnc.viewer_environment("s3cret")
-    assert env is not None and env["VNC_PASSWORD"] == "s3cret" and "PATH" in env
+def test_viewer_opens_the_socket_or_the_port_with_the_password_in_its_environment(
+    rundir: VmRuntimeDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched: list[tuple[list[str], dict[str, str] | None]] = []
+    monkeypatch.setattr(vnc, "launch_detached", lambda argv, env=None: launched.append((argv, env)))
+    monkeypatch.setenv("DISPLAY", ":0")
+
+    def which(name: str) -> str | None:
+        return f"/usr/bin/{name}" if name in ("vncviewer", "gvncviewer") else None
+
+    on_socket = RuntimeRecord("a-1", "a", "/c", vnc_socket=str(rundir.vnc_socket))
+    vnc.launch_vnc_viewer(on_socket, rundir, None, which)
+    secret = vnc.vnc_password(vm(), req(vnc_listen="127.0.0.1"), rundir, None)
+    on_port = RuntimeRecord("a-1", "a", "/c", vnc_display=4)
+    vnc.launch_vnc_viewer(on_port, rundir, None, which)
+    [(argv1, env1), (argv2, env2)] = launched
+    assert argv1 == ["/usr/bin/vncviewer", str(rundir.vnc_socket)] and env1 is None
+    assert argv2 == ["/usr/bin/vncviewer", "127.0.0.1::5904"]
+    assert secret is not None and secret not in argv2
+    assert env2 is not None and env2["VNC_PASSWORD"] == secret and "PATH" in env2
 
 
 # --- query-vnc and foreign qemus (LIST) --------------------------------------------------

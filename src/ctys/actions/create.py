@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, managed_instance
 from ctys.actions.vnc import (
     check_vnc_port_free,
+    launch_vnc_viewer,
     note_vnc_address,
-    read_generated_password,
     read_vnc_password,
-    record_vnc,
-    viewer_environment,
     vnc_attach_line,
     vnc_password,
     vnc_start_note,
@@ -300,26 +298,12 @@ def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None
     if kind is ConsoleKind.VNC:
         if not has_display():
             return  # the VNC address is in the start line; no viewer without a display
-        _launch_vnc_viewer(record, rundir, _geometry(ctx))
+        launch_vnc_viewer(record, rundir, _geometry(ctx))
         return
     if kind.opens_terminal_program:
         launch_detached(
             console_argv(kind, label=vm.label, vmid=record.vmid, geometry=_geometry(ctx))
         )
-
-
-def _launch_vnc_viewer(r: RuntimeRecord, rundir: VmRuntimeDir, geometry: Geometry | None) -> None:
-    spec = record_vnc(r)
-    argv = console_argv(
-        ConsoleKind.VNC,
-        label=r.label,
-        vmid=r.vmid,
-        vnc_host=r.vnc_host,
-        vnc_port=spec.port if spec else None,
-        vnc_socket=spec.unix_path if spec else None,
-        geometry=geometry,
-    )
-    launch_detached(argv, env=viewer_environment(read_generated_password(rundir)))
 
 
 def _start_line(started: Started) -> str:
@@ -342,11 +326,9 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
     kind = req.console
     if kind is ConsoleKind.VNC or (kind is not ConsoleKind.CLI and not kind.uses_serial_socket):
         r = running.record
-        if record_vnc(r) is None:
-            raise VmStateError(f"VM {r.label} has no VNC server")
         print(vnc_attach_line(r, running.rundir), file=ctx.out)
         if has_display():
-            _launch_vnc_viewer(r, running.rundir, None)
+            launch_vnc_viewer(r, running.rundir, None)
         return 0
     if kind.opens_terminal_program:
         launch_detached(console_argv(kind, label=running.record.label, vmid=running.record.vmid))

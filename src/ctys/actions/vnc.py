@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shutil
 import socket
 import string
 from collections.abc import Sequence
@@ -20,7 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ctys.conf.model import VmConfig
-from ctys.errors import CtysError, QemuError, UsageError
+from ctys.consoles.kinds import ConsoleKind
+from ctys.consoles.launchers import Geometry, Which, console_argv, launch_detached
+from ctys.errors import CtysError, QemuError, UsageError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
 from ctys.qemu.cmdline import QemuCmdline, VncSpec, parse_vnc
 from ctys.qemu.qmp import QmpUnavailable, qmp_execute
@@ -180,10 +183,32 @@ def vnc_attach_line(record: RuntimeRecord, rundir: VmRuntimeDir) -> str:
     of the runtime folder can read it, so only the owner is shown it)."""
     spec = record_vnc(record)
     if spec is None:
-        raise QemuError(f"VM {record.label} has no VNC server")
+        raise VmStateError(f"VM {record.label} has no VNC server")
     password = read_generated_password(rundir) if spec.display is not None else None
     shown = f", password {password}" if password else ""
     return f"{record.label}: VNC {spec}{shown}"
+
+
+def launch_vnc_viewer(
+    record: RuntimeRecord,
+    rundir: VmRuntimeDir,
+    geometry: Geometry | None,
+    which: Which = shutil.which,
+) -> None:
+    """Open a VNC viewer on the VM's server: its socket, or its TCP port (with the
+    generated password, if any, in the viewer's environment)."""
+    spec = record_vnc(record)
+    argv = console_argv(
+        ConsoleKind.VNC,
+        label=record.label,
+        vmid=record.vmid,
+        vnc_host=record.vnc_host,
+        vnc_port=spec.port if spec else None,
+        vnc_socket=spec.unix_path if spec else None,
+        geometry=geometry,
+        which=which,
+    )
+    launch_detached(argv, env=viewer_environment(read_generated_password(rundir)))
 
 
 def viewer_environment(password: str | None) -> dict[str, str] | None:
