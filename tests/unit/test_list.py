@@ -294,7 +294,7 @@ def test_unmanaged_process_is_listed_from_its_cmdline(
 def test_vnc_column_names_the_socket_or_the_display_qemu_really_took(
     runtime: RuntimeDir, statuses: dict[str, str | Exception], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ctys.actions.vnc as vnc
+    import ctys.qemu.vncaddr as vncaddr
 
     answers = {"/tmp/r1.qmp": {"enabled": True, "family": "ipv4", "host": "::", "service": "5917"}}
 
@@ -305,7 +305,7 @@ def test_vnc_column_names_the_socket_or_the_display_qemu_really_took(
             raise QmpUnavailable("refused")
         return answers[str(path)]
 
-    monkeypatch.setattr(vnc, "qmp_execute", fake_qmp)
+    monkeypatch.setattr(vncaddr, "qmp_execute", fake_qmp)
     sock = runtime.vm("mine-1").vnc_socket
     mine = managed_dir(runtime, "mine-1", 10, label="mine", vnc_socket=str(sock))
     procs = [

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import ctys.actions.vnc as vnc
+import ctys.qemu.vncaddr as vncaddr
 from ctys.address.model import MachineSelector
 from ctys.conf.model import VmConfig
 from ctys.consoles.kinds import ConsoleKind
@@ -49,7 +50,7 @@ def qmp(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             raise QmpUnavailable(f"QMP socket {path}: refused")
         return answers[str(path)]
 
-    monkeypatch.setattr(vnc, "qmp_execute", fake)
+    monkeypatch.setattr(vncaddr, "qmp_execute", fake)
     answers["_asked"] = asked
     return answers
 
@@ -105,7 +106,7 @@ def test_socket_vm_is_noted_from_its_argv_without_qmp(
     record = RuntimeRecord("a-1234", "a", "/c", argv=["q", "-vnc", f"unix:{rundir.vnc_socket}"])
     assert vnc.note_vnc_address(record, rundir)
     assert record.vnc_socket == str(rundir.vnc_socket) and record.vnc_display is None
-    assert str(vnc.record_vnc(record)) == f"unix:{rundir.vnc_socket}"
+    assert str(vncaddr.record_vnc(record)) == f"unix:{rundir.vnc_socket}"
     assert vnc.vnc_start_note(record, rundir) == f"VNC unix:{rundir.vnc_socket}"
     assert vnc.vnc_attach_line(record, rundir) == f"a: VNC unix:{rundir.vnc_socket}"
     assert qmp["_asked"] == []
@@ -145,7 +146,7 @@ def test_vncpass_is_named_not_shown(rundir: VmRuntimeDir) -> None:
 def test_no_vnc_server() -> None:
     record = RuntimeRecord("a-1", "a", "/c", argv=["q", "-display", "none"])
     assert not vnc.note_vnc_address(record, VmRuntimeDir(Path("/nonexistent")))
-    assert vnc.record_vnc(record) is None
+    assert vncaddr.record_vnc(record) is None
     with pytest.raises(vnc.VmStateError, match="no VNC server"):
         vnc.vnc_attach_line(record, VmRuntimeDir(Path("/nonexistent")))
 
@@ -180,11 +181,11 @@ def test_query_vnc_forms(qmp: dict[str, Any]) -> None:
     qmp["/t"] = {"enabled": True, "family": "ipv6", "host": "::1", "service": "5911"}
     qmp["/off"] = {"enabled": False}
     qmp["/odd"] = {"enabled": True, "family": "ipv4", "host": "h", "service": "x"}
-    assert vnc.query_vnc(Path("/u")) == VncSpec(unix_path="/r/vnc.sock")
-    assert vnc.query_vnc(Path("/t")) == VncSpec(host="::1", display=11)
-    assert vnc.query_vnc(Path("/off")) is None
-    assert vnc.query_vnc(Path("/odd")) is None
-    assert vnc.query_vnc(Path("/missing")) is None
+    assert vncaddr.query_vnc(Path("/u")) == VncSpec(unix_path="/r/vnc.sock")
+    assert vncaddr.query_vnc(Path("/t")) == VncSpec(host="::1", display=11)
+    assert vncaddr.query_vnc(Path("/off")) is None
+    assert vncaddr.query_vnc(Path("/odd")) is None
+    assert vncaddr.query_vnc(Path("/missing")) is None
 
 
 def test_foreign_range_is_asked_over_its_qmp_else_shown_as_a_range(qmp: dict[str, Any]) -> None:
@@ -198,7 +199,7 @@ def test_foreign_range_is_asked_over_its_qmp_else_shown_as_a_range(qmp: dict[str
     fixed = parse_qemu_cmdline(["qemu-system-x86_64", "-vnc", ":4", "-qmp", "unix:/q3,server"])
     none = parse_qemu_cmdline(["qemu-system-x86_64", "-display", "none"])
     qmp["/q1"] = {"enabled": True, "family": "ipv4", "host": "127.0.0.1", "service": "5903"}
-    columns = vnc.foreign_vnc_columns([reachable, closed, no_qmp, fixed, none], 0.5)
+    columns = vncaddr.foreign_vnc_columns([reachable, closed, no_qmp, fixed, none], 0.5)
     assert columns == [
         "127.0.0.1:5903",  # the display QEMU really took
         "127.0.0.1:5900-5920",  # honest: somewhere in this range

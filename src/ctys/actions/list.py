@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TextIO
 
-from ctys.actions.vnc import foreign_vnc_columns, record_vnc
 from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
 from ctys.cli.syntax import ActionCall, OutputFormat
 from ctys.conf.model import VmConfig
@@ -24,6 +23,7 @@ from ctys.qemu.guestip import Neighbour, guest_ip, read_neighbours
 from ctys.qemu.processes import QemuProcess, read_qemu_process, references_dir, scan_qemu_processes
 from ctys.qemu.qmp import query_status
 from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.qemu.vncaddr import foreign_vnc_columns, record_vnc
 
 STATE_UNKNOWN = "unknown"
 STATE_RUNNING = "running"

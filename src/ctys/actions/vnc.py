@@ -17,7 +17,6 @@ import shutil
 import socket
 import string
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ctys.conf.model import VmConfig
@@ -25,32 +24,13 @@ from ctys.consoles.kinds import ConsoleKind
 from ctys.consoles.launchers import Geometry, Which, console_argv, launch_detached
 from ctys.errors import CtysError, QemuError, UsageError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
-from ctys.qemu.cmdline import QemuCmdline, VncSpec, parse_vnc
-from ctys.qemu.qmp import QmpUnavailable, qmp_execute
+from ctys.qemu.cmdline import VncSpec, parse_vnc
 from ctys.qemu.runtime import RuntimeRecord, VmRuntimeDir
+from ctys.qemu.vncaddr import query_vnc, record_vnc
 
 DEFAULT_TCP_HOST = "127.0.0.1"
 _PASSWORD_CHARS = string.ascii_letters + string.digits
 _PASSWORD_LENGTH = 8  # all that VNC authentication reads
-_FOREIGN_WORKERS = 8
-
-
-def query_vnc(qmp: Path, timeout: float = 3.0) -> VncSpec | None:
-    """Where QEMU's VNC server really listens (QMP ``query-vnc``): the display it picked
-    from a ``to=N`` range, or its UNIX socket; ``None`` when QMP does not tell."""
-    try:
-        info = qmp_execute(qmp, "query-vnc", timeout=timeout)
-    except QmpUnavailable:
-        return None
-    if not isinstance(info, dict) or not info.get("enabled"):
-        return None
-    service = str(info.get("service", ""))
-    if info.get("family") == "unix":
-        return VncSpec(unix_path=service) if service else None
-    try:
-        return VncSpec(host=str(info.get("host", "")), display=int(service) - 5900)
-    except ValueError:
-        return None
 
 
 def tcp_listen(vm: VmConfig, req: CreateRequest) -> str | None:
@@ -154,15 +134,6 @@ def _argv_vnc(argv: Sequence[str]) -> VncSpec | None:
     return parse_vnc(argv[list(argv).index("-vnc") + 1])
 
 
-def record_vnc(record: RuntimeRecord) -> VncSpec | None:
-    """The VNC server of a managed VM as its record names it (LIST's VNC column)."""
-    if record.vnc_socket:
-        return VncSpec(unix_path=record.vnc_socket)
-    if record.vnc_display is not None:
-        return VncSpec(host=record.vnc_host, display=record.vnc_display)
-    return None
-
-
 def vnc_start_note(record: RuntimeRecord, rundir: VmRuntimeDir) -> str | None:
     """The VNC part of CREATE's start line; names the password file, never the password."""
     spec = record_vnc(record)
@@ -217,21 +188,3 @@ def viewer_environment(password: str | None) -> dict[str, str] | None:
     if password is None:
         return None
     return {**os.environ, "VNC_PASSWORD": password}
-
-
-def foreign_vnc_columns(cmds: Sequence[QemuCmdline], timeout: float) -> list[str | None]:
-    """LIST's VNC column of qemus ctys did not start. A ``to=N`` range on the command line
-    does not say which display QEMU took: the QMP socket the command line names is asked
-    (in parallel, one ``timeout`` for all); when it does not answer, the range is shown."""
-
-    def column(cmd: QemuCmdline) -> str | None:
-        spec = cmd.vnc
-        if spec is not None and spec.last_display is not None and cmd.qmp_socket:
-            spec = query_vnc(Path(cmd.qmp_socket), timeout) or spec
-        return str(spec) if spec is not None else None
-
-    ranged = [c for c in cmds if c.vnc is not None and c.vnc.last_display is not None]
-    if len(ranged) < 2:
-        return [column(c) for c in cmds]
-    with ThreadPoolExecutor(max_workers=min(_FOREIGN_WORKERS, len(cmds))) as pool:
-        return list(pool.map(column, cmds))
