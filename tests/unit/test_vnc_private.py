@@ -208,3 +208,14 @@ def test_foreign_range_is_asked_over_its_qmp_else_shown_as_a_range(qmp: dict[str
         None,
     ]
     assert sorted(qmp["_asked"]) == ["/q1", "/q2"]  # a fixed display needs no question
+
+
+def test_a_runtime_dir_too_deep_for_unix_sockets_is_one_clear_error(tmp_path: Path) -> None:
+    from ctys.errors import CtysError
+    from ctys.qemu.runtime import RuntimeDir
+
+    deep = tmp_path / ("d" * (110 - len(str(tmp_path))))
+    with pytest.raises(CtysError, match=r"too deep for UNIX sockets .*console.sock has \d+ bytes"):
+        RuntimeDir(deep).create_vm_dir("vm-1234")
+    assert not (deep / "vms" / "vm-1234").exists()
+    RuntimeDir(tmp_path / "rt").create_vm_dir("vm-1234")  # a short one is fine

@@ -24,7 +24,7 @@ from ctys.consoles.kinds import ConsoleKind
 from ctys.consoles.launchers import Geometry, Which, console_argv, launch_detached
 from ctys.errors import CtysError, QemuError, UsageError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
-from ctys.qemu.cmdline import VncSpec, parse_vnc
+from ctys.qemu.cmdline import VncSpec, parse_vnc, split_opts
 from ctys.qemu.runtime import RuntimeRecord, VmRuntimeDir
 from ctys.qemu.vncaddr import query_vnc, record_vnc
 
@@ -129,9 +129,15 @@ def note_vnc_address(record: RuntimeRecord, rundir: VmRuntimeDir) -> bool:
 
 
 def _argv_vnc(argv: Sequence[str]) -> VncSpec | None:
+    value = _vnc_value(argv)
+    return parse_vnc(value) if value is not None else None
+
+
+def _vnc_value(argv: Sequence[str]) -> str | None:
+    """The value of ``-vnc`` on our own command line (ctys writes exactly one)."""
     if "-vnc" not in argv[:-1]:
         return None
-    return parse_vnc(argv[list(argv).index("-vnc") + 1])
+    return argv[list(argv).index("-vnc") + 1]
 
 
 def vnc_start_note(record: RuntimeRecord, rundir: VmRuntimeDir) -> str | None:
@@ -144,7 +150,7 @@ def vnc_start_note(record: RuntimeRecord, rundir: VmRuntimeDir) -> str | None:
     notes = [f"display :{spec.display}"]
     if rundir.vnc_password.exists():
         notes.append(f"password in {rundir.vnc_password}")
-    elif "password=on" in " ".join(record.argv):
+    elif "password=on" in split_opts(_vnc_value(record.argv) or ""):
         notes.append("password from VNCPASS")
     return f"VNC {spec} ({'; '.join(notes)})"
 

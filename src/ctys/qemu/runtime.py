@@ -165,6 +165,22 @@ class VmRuntimeDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+# A UNIX socket's path fits in sun_path: 108 bytes on Linux, with the terminating NUL.
+_SOCKET_PATH_MAX = 107
+
+
+def check_socket_paths(vmdir: VmRuntimeDir) -> None:
+    """``CtysError`` when the VM's sockets (QMP, console, VNC) would not fit a UNIX socket
+    address; QEMU's own error names no path."""
+    longest = max((vmdir.qmp, vmdir.console, vmdir.vnc_socket), key=lambda p: len(bytes(p)))
+    if len(bytes(longest)) > _SOCKET_PATH_MAX:
+        raise CtysError(
+            f"runtime dir {vmdir.path.parent.parent} is too deep for UNIX sockets ({longest}"
+            f" has {len(bytes(longest))} bytes, at most {_SOCKET_PATH_MAX});"
+            " set CTYS_RUNTIME_DIR to a shorter folder"
+        )
+
+
 class RuntimeDir:
     """The user's runtime root and the VM folders in it."""
 
@@ -179,6 +195,7 @@ class RuntimeDir:
     def create_vm_dir(self, vmid: str) -> VmRuntimeDir:
         """A fresh, empty folder for a VM about to start (old leftovers removed)."""
         vmdir = self.vm(vmid)
+        check_socket_paths(vmdir)
         vmdir.remove()
         ensure_private_dir(self.root / "vms")
         vmdir.path.mkdir(mode=0o700)
