@@ -219,3 +219,23 @@ def test_a_runtime_dir_too_deep_for_unix_sockets_is_one_clear_error(tmp_path: Pa
         RuntimeDir(deep).create_vm_dir("vm-1234")
     assert not (deep / "vms" / "vm-1234").exists()
     RuntimeDir(tmp_path / "rt").create_vm_dir("vm-1234")  # a short one is fine
+
+
+def test_a_viewer_that_cannot_open_the_socket_is_refused_before_booting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ctys.errors import CtysError
+
+    def gvnc_only(name: str) -> str | None:
+        return "/usr/bin/gvncviewer" if name == "gvncviewer" else None
+
+    monkeypatch.setenv("DISPLAY", ":0")
+    with pytest.raises(CtysError, match=r"UNIX socket.*VNCBIND"):
+        vnc.check_vnc_viewer(vm(), req(console=ConsoleKind.VNC), gvnc_only)
+    # A TCP port suits it; no VNC console or no display needs no viewer at all.
+    vnc.check_vnc_viewer(vm(), req(console=ConsoleKind.VNC, vnc_listen="127.0.0.1"), gvnc_only)
+    vnc.check_vnc_viewer(vm(vncport=5909), req(console=ConsoleKind.VNC), gvnc_only)
+    vnc.check_vnc_viewer(vm(), req(console=ConsoleKind.CLI), gvnc_only)
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    vnc.check_vnc_viewer(vm(), req(console=ConsoleKind.VNC), gvnc_only)

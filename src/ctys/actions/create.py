@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, managed_instance
 from ctys.actions.vnc import (
     check_vnc_port_free,
+    check_vnc_viewer,
     launch_vnc_viewer,
     note_vnc_address,
     read_vnc_password,
@@ -361,6 +362,7 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
     if req.console is ConsoleKind.CLI0:
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)
+    check_vnc_viewer(vm, req)
     started = boot(vm, req, runtime)
     print(_start_line(started), file=ctx.out, flush=True)
     if req.wait_ready:

@@ -20,8 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ctys.conf.model import VmConfig
-from ctys.consoles.kinds import ConsoleKind
-from ctys.consoles.launchers import Geometry, Which, console_argv, launch_detached
+from ctys.consoles.kinds import ConsoleKind, has_display
+from ctys.consoles.launchers import (
+    Geometry,
+    Which,
+    console_argv,
+    find_vnc_viewer,
+    launch_detached,
+)
 from ctys.errors import CtysError, QemuError, UsageError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
 from ctys.qemu.cmdline import VncSpec, parse_vnc, split_opts
@@ -39,6 +45,13 @@ def tcp_listen(vm: VmConfig, req: CreateRequest) -> str | None:
     if req.vnc_listen is not None:
         return req.vnc_listen
     return DEFAULT_TCP_HOST if vm.vncport is not None else None
+
+
+def check_vnc_viewer(vm: VmConfig, req: CreateRequest, which: Which = shutil.which) -> None:
+    """CONSOLE:VNC on a display needs a viewer that can open the VM's server (on the
+    private socket: one that opens a UNIX socket); ``CtysError`` before anything boots."""
+    if req.console is ConsoleKind.VNC and has_display():
+        find_vnc_viewer(which, unix_socket=tcp_listen(vm, req) is None)
 
 
 def read_vnc_password(req: CreateRequest) -> str | None:
