@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ctys.actions.list import list_vms
@@ -52,3 +55,52 @@ def test_list_shows_a_foreign_qemu_unmanaged(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(timeout=10)
     assert not is_alive_qemu(proc.pid, vmdir)
+
+
+def _bare_qemu(*extra: str) -> subprocess.Popen[bytes]:
+    argv = [
+        "qemu-system-x86_64", "-accel", "tcg", "-machine", "none", "-display", "none",
+        "-nodefaults", "-monitor", "none", "-serial", "none", *extra,
+    ]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _vnc_port(pid: int) -> int:
+    """The TCP port qemu ``pid`` really listens on (read from the kernel, not from ctys)."""
+    deadline = time.monotonic() + 10
+    while True:
+        ports = [
+            c.laddr.port
+            for c in psutil.Process(pid).net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN
+        ]
+        if ports:
+            return ports[0]
+        assert time.monotonic() < deadline, "qemu opened no VNC port"
+        time.sleep(0.1)
+
+
+def test_list_shows_the_vnc_port_a_foreign_qemu_took_from_its_range(tmp_path: Path) -> None:
+    # Display :0 is taken (by us, or by anyone else already), so QEMU takes a later one of
+    # its range; the command line still says ":0".
+    holder = contextlib.ExitStack()
+    with contextlib.suppress(OSError):
+        holder.enter_context(socket.create_server(("127.0.0.1", 5900)))
+    with holder:
+        qmp = f"unix:{tmp_path / 'q.sock'},server=on,wait=off"
+        asked = _bare_qemu("-vnc", "127.0.0.1:0,to=99", "-qmp", qmp)
+        mute = _bare_qemu("-vnc", "127.0.0.1:0,to=99")
+        try:
+            real = _vnc_port(asked.pid)
+            _vnc_port(mute.pid)
+            assert real != 5900
+            entries = list_vms(RuntimeDir(tmp_path / "runtime"), [])
+            shown = {e.pid: e.vnc for e in entries}
+            # The QMP socket its command line names is asked for the real port; without
+            # one, the column says honestly that it is somewhere in the range.
+            assert shown[asked.pid] == f"127.0.0.1:{real}"
+            assert shown[mute.pid] == "127.0.0.1:5900-5999"
+        finally:
+            for proc in (asked, mute):
+                proc.kill()
+                proc.wait(timeout=10)

@@ -1,6 +1,6 @@
 """Security: the private runtime dir and its sockets, the VNC password (VNCPASS), another
-user on the same host, and no shell anywhere in ctys. (VNC on 127.0.0.1 by default:
-tests/e2e/test_vnc.py.)"""
+user on the same host, and no shell anywhere in ctys. (VNC on the VM's private UNIX socket
+by default: tests/e2e/test_vnc.py.)"""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import ast
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -95,7 +96,8 @@ def test_vnc_password_keeps_out_clients_without_it(
         pwfile.write_text(secret + "\n")
         sub = f"VNCPASS:FILE%{pwfile}"
     make_vm("locked")
-    done = ctys("-t", "QEMU", "-a", f"CREATE=l:locked,CONSOLE:VNC,{sub},WAIT:guest#", "-b", "1")
+    create = f"CREATE=l:locked,CONSOLE:VNC,VNCBIND:127.0.0.1,{sub},WAIT:guest#"
+    done = ctys("-t", "QEMU", "-a", create, "-b", "1")
     assert done.returncode == 0, done.stderr
     [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
     assert row["LABEL"] == "locked"
@@ -106,6 +108,8 @@ def test_vnc_password_keeps_out_clients_without_it(
     cmdline = " ".join(psutil.Process(int(row["PID"])).cmdline())
     assert secret not in cmdline and "password=on" in cmdline
     assert secret not in (_rundir(ctys_env, "locked") / "state.json").read_text()
+    assert not (_rundir(ctys_env, "locked") / "vnc.pass").exists()  # VNCPASS is not stored
+    assert secret not in done.stdout + done.stderr
 
     shot = short_tmp / "shot.png"
     assert _vncdo(port, shot, None).returncode != 0
@@ -203,13 +207,15 @@ def test_another_user_cannot_manage_attach_to_or_cancel_our_vm(
             f"    os.listdir({str(mine)!r}); print('listed')\n"
             "except PermissionError: print('denied listing')\n"
         )
-        sockets = [str(vmdir / "console.sock"), str(vmdir / "qmp.sock")]
+        sockets = [str(vmdir / name) for name in ("console.sock", "qmp.sock", "vnc.sock")]
         attach = them(code=probe.replace("SOCKETS", repr(sockets)))
-        assert attach.stdout.split("\n")[:3] == [
-            f"denied {sockets[0]}",
-            f"denied {sockets[1]}",
+        assert attach.stdout.split("\n")[:4] == [
+            *(f"denied {sock}" for sock in sockets),
             "denied listing",
         ], attach.stdout + attach.stderr
+        # And no TCP port to try instead: the VNC server is on the socket only.
+        qemu = psutil.Process(int(ours["PID"]))
+        assert [c for c in qemu.net_connections(kind="inet") if c.status == "LISTEN"] == []
         stolen = them("-t", "QEMU", "-a", f"CANCEL=ID:{vmdir.name},FORCE", runtime=mine)
         assert stolen.returncode == 1
         # (Its parent is closed to them too, so ctys cannot even look at it.)
@@ -221,6 +227,79 @@ def test_another_user_cannot_manage_attach_to_or_cancel_our_vm(
     finally:
         shutil.rmtree(home, ignore_errors=True)
     assert ctys("-t", "QEMU", "-a", "CANCEL=l:mine,FORCE").returncode == 0
+
+
+_RFB_PROBE = """
+import socket
+s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+version = s.recv(12)
+s.sendall(b"RFB 003.008\\n")
+count = s.recv(1)[0]
+print(version.decode().strip(), list(s.recv(count)) if count else "refused")
+"""
+
+
+@pytest.mark.parametrize("asked_by", ["VNCBIND", "VNCPORT"])
+def test_a_tcp_vnc_port_always_asks_for_a_password_and_only_the_owner_has_it(
+    ctys: Ctys,
+    make_vm: Callable[..., Path],
+    ctys_env: dict[str, str],
+    short_tmp: Path,
+    other_user: str,
+    asked_by: str,
+) -> None:
+    conf = make_vm("tcpvnc")
+    if asked_by == "VNCPORT":  # a fixed port from the conf, with a CLI console
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            fixed = probe.getsockname()[1]
+        conf.write_text(conf.read_text() + f"#@#VNCPORT = {fixed}\n")
+        create = "CREATE=l:tcpvnc,CONSOLE:CLI"
+    else:
+        create = "CREATE=l:tcpvnc,CONSOLE:VNC,VNCBIND:127.0.0.1"
+    done = ctys("-t", "QEMU", "-a", create, "-b", "1")
+    assert done.returncode == 0, done.stderr
+    vmdir = _rundir(ctys_env, "tcpvnc")
+    pwfile = vmdir / "vnc.pass"
+    secret = pwfile.read_text().strip()
+    assert len(secret) == 8 and _mode(pwfile) == 0o600
+    # The start line names the file, never the password.
+    assert f"password in {pwfile}" in done.stdout and secret not in done.stdout + done.stderr
+    listed = ctys("-t", "QEMU", "-a", "LIST=JSON")
+    [row] = [r for r in json.loads(listed.stdout) if r["LABEL"] == "tcpvnc"]
+    host, port = str(row["VNC"]).rsplit(":", 1)
+    assert host == "127.0.0.1" and secret not in listed.stdout
+    if asked_by == "VNCPORT":
+        assert int(port) == fixed
+    qemu = psutil.Process(int(row["PID"]))
+    assert secret not in " ".join(qemu.cmdline()) and "password=on" in " ".join(qemu.cmdline())
+    for name in ("state.json", "qemu.log", "console.log"):
+        if (vmdir / name).exists():
+            assert secret not in (vmdir / name).read_text(errors="replace"), name
+
+    # CONNECT shows it to the owner (who alone can read the runtime folder).
+    attach = ctys("-t", "QEMU", "-a", "CREATE=l:tcpvnc,CONSOLE:VNC,CONNECT")
+    assert attach.returncode == 0, attach.stderr
+    assert attach.stdout.strip() == f"tcpvnc: VNC 127.0.0.1:{port}, password {secret}"
+
+    # Another local user reaches the port but is offered VNC authentication only (2),
+    # never "None" (1); and cannot read the password.
+    home = Path(tempfile.mkdtemp(prefix="ctu", dir="/tmp"))
+    try:
+        shutil.chown(home, other_user, other_user)
+        them = _as_user(other_user, home)
+        rfb = them(code=_RFB_PROBE.replace("PORT", port))
+        assert rfb.stdout.strip() == "RFB 003.008 [2]", rfb.stdout + rfb.stderr
+        peek = them(code=f"open({str(pwfile)!r}).read()")
+        assert peek.returncode != 0 and "PermissionError" in peek.stderr
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    shot = short_tmp / "tcp.png"
+    assert _vncdo(int(port), shot, None).returncode != 0 and not shot.exists()
+    right = _vncdo(int(port), shot, secret)
+    assert right.returncode == 0, right.stderr
+    assert shot.stat().st_size > 0
+    assert ctys("-t", "QEMU", "-a", "CANCEL=l:tcpvnc,FORCE").returncode == 0
 
 
 # --- no shell -----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""CONSOLE:VNC: a VNC server on 127.0.0.1, captured by a real VNC client (vncdotool)."""
+"""CONSOLE:VNC: a VNC server on the VM's private UNIX socket, captured and typed into by a
+real VNC client (vncdotool). (A TCP port with a password: tests/e2e/test_security_e2e.py.)"""
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 import time
@@ -12,44 +14,45 @@ from PIL import Image
 from qemus import list_rows
 
 
-def _vncdo_capture(port: int, target: Path) -> None:
+def _vncdo_capture(server: str, target: Path) -> None:
     vncdo = Path(sys.executable).with_name("vncdo")
     subprocess.run(
-        [str(vncdo), "-s", f"127.0.0.1::{port}", "capture", str(target)],
+        [str(vncdo), "-s", server, "capture", str(target)],
         check=True,
         timeout=30,
         capture_output=True,
     )
 
 
-def test_vnc_console_is_local_and_shows_the_guest_screen(
+def test_vnc_console_is_private_and_shows_the_guest_screen(
     ctys, make_vm, short_tmp, ctys_env
 ) -> None:
     make_vm("screen")
     done = ctys("-t", "QEMU", "-a", "CREATE=l:screen,CONSOLE:VNC,WAIT:guest#", "-b", "1")
     assert done.returncode == 0, done.stderr
+    [rundir] = Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("screen-*")
+    sock = rundir / "vnc.sock"
     # No display in the test: no viewer is started, the address is printed instead.
-    assert "VNC 127.0.0.1:59" in done.stdout
+    assert f"VNC unix:{sock}" in done.stdout
 
     [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
     assert row["LABEL"] == "screen"
-    host, port = str(row["VNC"]).rsplit(":", 1)
-    assert host == "127.0.0.1"
+    assert row["VNC"] == f"unix:{sock}"
+    attach = ctys("-t", "QEMU", "-a", "CREATE=l:screen,CONSOLE:VNC,CONNECT")
+    assert attach.returncode == 0 and attach.stdout.strip() == f"screen: VNC unix:{sock}"
 
-    # The VNC server listens on loopback only.
-    listening = [
-        c
-        for c in psutil.Process(int(row["PID"])).net_connections(kind="tcp")
-        if c.status == psutil.CONN_LISTEN
-    ]
-    assert {c.laddr.ip for c in listening} == {"127.0.0.1"}
-    assert int(port) in {c.laddr.port for c in listening}
+    # No TCP port at all: the socket sits in the VM's 0700 folder, for its owner only.
+    qemu = psutil.Process(int(row["PID"]))
+    assert [c for c in qemu.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN] == []
+    assert stat.S_ISSOCK(sock.lstat().st_mode)
+    assert stat.S_IMODE(rundir.stat().st_mode) == 0o700
+    assert not (rundir / "vnc.pass").exists()  # nobody else can reach it: no password
 
     # The guest prints on its VGA console too (console=tty0): the screen is not blank.
     shot = short_tmp / "screen.png"
     deadline = time.monotonic() + 20
     while True:
-        _vncdo_capture(int(port), shot)
+        _vncdo_capture(str(sock), shot)
         image = Image.open(shot).convert("L")
         histogram = image.histogram()
         lit = sum(histogram[65:])
@@ -67,7 +70,7 @@ def test_vnc_console_is_local_and_shows_the_guest_screen(
         [
             str(vncdo),
             "-s",
-            f"127.0.0.1::{port}",
+            str(sock),  # vncdotool opens a server name that is an existing path as a socket
             "type",
             "dd of=/dev/ttyS0 count=1",
             "key",
@@ -78,6 +81,9 @@ def test_vnc_console_is_local_and_shows_the_guest_screen(
             "vnc-typed-42",
             "key",
             "enter",
+            # QEMU drops the keys still queued when a client leaves: stay a moment.
+            "pause",
+            "1",
         ],
         check=True,
         timeout=30,

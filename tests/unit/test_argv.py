@@ -57,12 +57,20 @@ def test_kvm_accelerator() -> None:
     assert opt(build_argv(spec(vm(), accelerator=Accelerator.KVM)), "-accel") == "kvm"
 
 
-def test_vnc_localhost_free_display_by_default() -> None:
-    assert opt(build_argv(spec(vm())), "-vnc") == "127.0.0.1:0,to=99"
+def test_vnc_private_unix_socket_by_default() -> None:
+    # No TCP port anybody on the host could reach: a socket in the VM's 0700 folder.
+    assert opt(build_argv(spec(vm())), "-vnc") == f"unix:{RUN.vnc_socket}"
+    assert RUN.vnc_socket.parent == RUN.path
+
+
+def test_vnc_tcp_when_a_bind_address_is_asked_for() -> None:
+    argv = build_argv(spec(vm(), vnc_listen="127.0.0.1"))
+    assert opt(argv, "-vnc") == "127.0.0.1:0,to=99"
 
 
 def test_vnc_fixed_port_from_conf() -> None:
     assert opt(build_argv(spec(vm(vncport=5907))), "-vnc") == "127.0.0.1:7"
+    assert opt(build_argv(spec(vm(vncport=5907), vnc_listen="0.0.0.0")), "-vnc") == "0.0.0.0:7"
 
 
 def test_vnc_bad_port_is_error() -> None:

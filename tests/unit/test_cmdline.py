@@ -141,7 +141,7 @@ def test_ours() -> None:
     assert cmd.qmp_socket == f"{RUN}/qmp.sock"
     assert cmd.console_socket == f"{RUN}/console.sock"
     assert cmd.pidfile == f"{RUN}/qemu.pid"
-    assert cmd.vnc == VncSpec(host="127.0.0.1", display=0)
+    assert cmd.vnc == VncSpec(host="127.0.0.1", display=0, last_display=99)
     # The trailing -drive is the boot medium, although the first disk is another one.
     assert cmd.boot_image == "/vms/vm1/vm1.qcow2"
     assert cmd.image == "/vms/vm1/vm1.qcow2"
@@ -275,7 +275,9 @@ def test_trailing_option_without_value_is_a_flag() -> None:
         ("127.0.0.1:3", VncSpec("127.0.0.1", 3)),
         (":1", VncSpec("", 1)),
         ("[::1]:2", VncSpec("::1", 2)),
-        ("localhost:0,password=on,to=99", VncSpec("localhost", 0)),
+        ("localhost:0,password=on,to=99", VncSpec("localhost", 0, last_display=99)),
+        ("localhost:5,to=3", VncSpec("localhost", 5)),  # a range ending before it starts
+        ("localhost:0,to=x", VncSpec("localhost", 0)),
         ("vnc=127.0.0.1:4", VncSpec("127.0.0.1", 4)),
         ("unix:/run/x/vnc.sock", VncSpec(unix_path="/run/x/vnc.sock")),
         ("none", None),
@@ -290,6 +292,10 @@ def test_parse_vnc(value: str, expected: VncSpec | None) -> None:
 def test_vnc_str_forms() -> None:
     assert str(VncSpec("::1", 2)) == "[::1]:5902"
     assert str(VncSpec(unix_path="/s")) == "unix:/s"
+    # ``to=N``: QEMU took the first free display of the range; the command line cannot
+    # say which, so the column says it is a range.
+    assert str(VncSpec("127.0.0.1", 0, last_display=99)) == "127.0.0.1:5900-5999"
+    assert VncSpec("127.0.0.1", 0, last_display=99).port == 5900
     assert parse_qemu_cmdline(["q", "-display", "vnc=:7"]).vnc == VncSpec("", 7)
 
 

@@ -26,6 +26,7 @@ from ctys.consoles.launchers import (
     launch_detached,
     parse_geometry,
     terminal_argv,
+    vnc_socket_viewer_argv,
     vnc_viewer_argv,
     xterm_argv,
 )
@@ -228,6 +229,60 @@ def test_find_vnc_viewer_prefers_in_order() -> None:
     assert find_vnc_viewer(which_only("xvnc4viewer")) == "xvnc4viewer"
     with pytest.raises(CtysError, match="needs a VNC viewer"):
         find_vnc_viewer(which_only())
+
+
+# --- VNC on a UNIX socket (the private default) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("viewer", "expected"),
+    [
+        # TigerVNC opens any server name with a '/' as a UNIX socket.
+        ("vncviewer", ["vncviewer", "/run/ctys/vms/a/vnc.sock"]),
+        ("xtigervncviewer", ["xtigervncviewer", "/run/ctys/vms/a/vnc.sock"]),
+        ("remote-viewer", ["remote-viewer", "--title=vm", "vnc+unix:///run/ctys/vms/a/vnc.sock"]),
+    ],
+)
+def test_vnc_socket_viewer_argv(viewer: str, expected: list[str]) -> None:
+    assert vnc_socket_viewer_argv(viewer, "/run/ctys/vms/a/vnc.sock", "vm") == expected
+
+
+def test_vnc_socket_viewer_geometry_and_refusals() -> None:
+    argv = vnc_socket_viewer_argv("vncviewer", "/s/vnc.sock", "vm", Geometry(800, 600))
+    assert argv == ["vncviewer", "-geometry", "800x600", "/s/vnc.sock"]
+    for tcp_only in ("gvncviewer", "xtightvncviewer", "xvnc4viewer"):
+        with pytest.raises(ValueError, match="UNIX socket"):
+            vnc_socket_viewer_argv(tcp_only, "/s/vnc.sock", "vm")
+
+
+def test_find_vnc_viewer_for_a_socket_skips_viewers_that_cannot_open_one() -> None:
+    pick = find_vnc_viewer(which_only("gvncviewer", "remote-viewer"), unix_socket=True)
+    assert pick == "remote-viewer"
+    # Debian's "vncviewer" is an alternative: TightVNC's cannot open a socket, TigerVNC's can.
+    tight = {"/usr/bin/vncviewer": "/usr/bin/xtightvncviewer"}
+    tiger = {"/usr/bin/vncviewer": "/usr/bin/xtigervncviewer"}
+    found = which_only("vncviewer", "remote-viewer")
+    assert find_vnc_viewer(found, unix_socket=True, resolve=lambda p: tight.get(p, p)) == (
+        "remote-viewer"
+    )
+    assert find_vnc_viewer(found, unix_socket=True, resolve=lambda p: tiger.get(p, p)) == (
+        "vncviewer"
+    )
+    assert find_vnc_viewer(which_only("vncviewer"), unix_socket=True, resolve=str) == "vncviewer"
+    with pytest.raises(CtysError, match=r"UNIX socket.*VNCBIND"):
+        find_vnc_viewer(which_only("gvncviewer", "xtightvncviewer"), unix_socket=True)
+
+
+def test_console_argv_vnc_socket() -> None:
+    argv = console_argv(
+        ConsoleKind.VNC,
+        label="vm",
+        vmid="id",
+        vnc_socket="/r/vnc.sock",
+        which=which_only("gvncviewer", "remote-viewer"),
+        env=DISPLAY,
+    )
+    assert argv == ["/usr/bin/remote-viewer", "--title=vm", "vnc+unix:///r/vnc.sock"]
 
 
 # --- console_argv: program and display checks -----------------------------------------

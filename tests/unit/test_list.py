@@ -291,6 +291,32 @@ def test_unmanaged_process_is_listed_from_its_cmdline(
     )
 
 
+def test_vnc_column_names_the_socket_or_the_display_qemu_really_took(
+    runtime: RuntimeDir, statuses: dict[str, str | Exception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ctys.qemu.vncaddr as vncaddr
+
+    answers = {"/tmp/r1.qmp": {"enabled": True, "family": "ipv4", "host": "::", "service": "5917"}}
+
+    def fake_qmp(
+        path: Path, command: str, arguments: object = None, timeout: float = 3.0
+    ) -> object:
+        if str(path) not in answers:
+            raise QmpUnavailable("refused")
+        return answers[str(path)]
+
+    monkeypatch.setattr(vncaddr, "qmp_execute", fake_qmp)
+    sock = runtime.vm("mine-1").vnc_socket
+    mine = managed_dir(runtime, "mine-1", 10, label="mine", vnc_socket=str(sock))
+    procs = [
+        our_qemu(10, mine, "-vnc", f"unix:{sock}"),
+        foreign_qemu(11, "-name", "r1", "-vnc", ":0,to=99", "-qmp", "unix:/tmp/r1.qmp,server"),
+        foreign_qemu(12, "-name", "r2", "-vnc", ":0,to=99", "-qmp", "unix:/tmp/r2.qmp,server"),
+    ]
+    shown = {e.label: e.vnc for e in list_vms(runtime, [], procs)}
+    assert shown == {"mine": f"unix:{sock}", "r1": "[::]:5917", "r2": "0.0.0.0:5900-5999"}
+
+
 def test_unmatched_unmanaged_label_from_image(
     runtime: RuntimeDir, statuses: dict[str, str | Exception]
 ) -> None:

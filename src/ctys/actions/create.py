@@ -10,7 +10,17 @@ import time
 from dataclasses import dataclass
 
 from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, managed_instance
-from ctys.actions.vnc import check_vnc_port_free, read_vnc_password, vnc_address, with_vnc_password
+from ctys.actions.vnc import (
+    check_vnc_port_free,
+    check_vnc_viewer,
+    launch_vnc_viewer,
+    note_vnc_address,
+    read_vnc_password,
+    vnc_attach_line,
+    vnc_password,
+    vnc_start_note,
+    with_vnc_password,
+)
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
 from ctys.conf.model import Accelerator, VmConfig
@@ -176,7 +186,7 @@ def _new_record(
         binary=binary,
         accelerator=accel.value,
         console=req.console.value,
-        vnc_host=req.vnc_listen,
+        vnc_host=req.vnc_listen or "127.0.0.1",
         started=time.time(),
         argv=argv,
     )
@@ -187,7 +197,7 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
     already runs is refused, so concurrent CREATEs start exactly one qemu."""
     _preflight_media(vm, req)
     net = _preflight_network(vm, req)
-    password = read_vnc_password(req)
+    given_password = read_vnc_password(req)
     binary, accel, note = _pick_binary_and_accel(vm)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
@@ -205,6 +215,8 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
         pid = 0
         try:
             argv = build_argv(_spec(vm, req, binary, accel, rundir))
+            # A TCP port always asks for a password (generated when VNCPASS gives none).
+            password = vnc_password(vm, req, rundir, given_password)
             if password is not None:
                 argv = with_vnc_password(argv)
             _prepare_install(vm, req, rundir)
@@ -224,9 +236,7 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
                 machine.force(pid, rundir.qmp)
             rundir.remove()
             raise
-    vnc = vnc_address(rundir.qmp) if req.console.prepares_vnc else None
-    if vnc is not None:
-        record.vnc_host, record.vnc_display = vnc
+    if req.console.prepares_vnc and note_vnc_address(record, rundir):
         rundir.write_record(record)
     _check_not_failed(vm, rundir, pid)
     return Started(vm, rundir, record, note)
@@ -292,17 +302,7 @@ def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None
     if kind is ConsoleKind.VNC:
         if not has_display():
             return  # the VNC address is in the start line; no viewer without a display
-        port = 5900 + record.vnc_display if record.vnc_display is not None else None
-        launch_detached(
-            console_argv(
-                kind,
-                label=vm.label,
-                vmid=record.vmid,
-                vnc_host=record.vnc_host,
-                vnc_port=port,
-                geometry=_geometry(ctx),
-            )
-        )
+        launch_vnc_viewer(record, rundir, _geometry(ctx))
         return
     if kind.opens_terminal_program:
         launch_detached(
@@ -315,8 +315,9 @@ def _start_line(started: Started) -> str:
     parts = [f"pid {r.pid}", started.accel_note]
     if r.console != "SDL":
         parts.append(f"console {started.rundir.console}")
-    if r.vnc_display is not None:
-        parts.append(f"VNC {r.vnc_host}:{5900 + r.vnc_display} (display :{r.vnc_display})")
+    vnc = vnc_start_note(r, started.rundir)
+    if vnc is not None:
+        parts.append(vnc)
     return f"{started.vm.label}: started ({'; '.join(parts)})"
 
 
@@ -329,19 +330,9 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
     kind = req.console
     if kind is ConsoleKind.VNC or (kind is not ConsoleKind.CLI and not kind.uses_serial_socket):
         r = running.record
-        if r.vnc_display is None:
-            raise VmStateError(f"VM {r.label} has no VNC server")
-        print(f"{r.label}: VNC {r.vnc_host}:{5900 + r.vnc_display}", file=ctx.out)
+        print(vnc_attach_line(r, running.rundir), file=ctx.out)
         if has_display():
-            launch_detached(
-                console_argv(
-                    ConsoleKind.VNC,
-                    label=r.label,
-                    vmid=r.vmid,
-                    vnc_host=r.vnc_host,
-                    vnc_port=5900 + r.vnc_display,
-                )
-            )
+            launch_vnc_viewer(r, running.rundir, None)
         return 0
     if kind.opens_terminal_program:
         launch_detached(console_argv(kind, label=running.record.label, vmid=running.record.vmid))
@@ -374,6 +365,7 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
     if req.console is ConsoleKind.CLI0:
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)
+    check_vnc_viewer(vm, req)
     started = boot(vm, req, runtime)
     print(_start_line(started), file=ctx.out, flush=True)
     if req.wait_ready:

@@ -19,12 +19,12 @@ from ctys.cli.syntax import ActionCall, OutputFormat
 from ctys.conf.model import VmConfig
 from ctys.errors import CtysError, UsageError
 from ctys.plugins.base import RunContext
-from ctys.qemu.cmdline import VncSpec
 from ctys.qemu.execpolicy import host_exec_warnings
 from ctys.qemu.guestip import Neighbour, guest_ip, read_neighbours
 from ctys.qemu.processes import QemuProcess, read_qemu_process, references_dir, scan_qemu_processes
 from ctys.qemu.qmp import query_status
 from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.qemu.vncaddr import foreign_vnc_columns, record_vnc
 
 STATE_UNKNOWN = "unknown"
 STATE_RUNNING = "running"
@@ -125,7 +125,10 @@ def list_vms(
         for (vmdir, record, proc), state in zip(managed, states, strict=True)
     ]
     claimed = {proc.pid for _, _, proc in managed}
-    entries += [_unmanaged_entry(p, match_conf(p, confs)) for p in procs if p.pid not in claimed]
+    others = [p for p in procs if p.pid not in claimed]
+    vncs = foreign_vnc_columns([p.cmdline for p in others], status_timeout)
+    for proc, vnc in zip(others, vncs, strict=True):
+        entries.append(_unmanaged_entry(proc, match_conf(proc, confs), vnc))
     entries.sort(key=lambda e: (e.label.lower(), e.pid))
     return entries
 
@@ -207,10 +210,8 @@ def _managed_entry(
 ) -> VmEntry:
     cmd = proc.cmdline
     conf = _conf_for_record(record, confs)
-    if record.vnc_display is not None:
-        vnc: str | None = str(VncSpec(host=record.vnc_host, display=record.vnc_display))
-    else:
-        vnc = str(cmd.vnc) if cmd.vnc else None
+    spec = record_vnc(record) or cmd.vnc
+    vnc = str(spec) if spec else None
     console = vmdir.console if vmdir.console.exists() else _path(cmd.console_socket)
     return VmEntry(
         label=record.label or cmd.name or vmdir.vmid,
@@ -242,7 +243,7 @@ def _guest_ip(
     return guest_ip(conf, vmdir.path, agent_timeout=0.5, read_table=neighbours).shown()
 
 
-def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None) -> VmEntry:
+def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None, vnc: str | None) -> VmEntry:
     cmd = proc.cmdline
     image = _path(cmd.image)
     label = cmd.name or (conf.label if conf else None) or (image.stem if image else "")
@@ -254,7 +255,7 @@ def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None) -> VmEntry:
         uuid=cmd.uuid or (conf.uuid if conf else None),
         user=proc.user,
         accelerator=cmd.accelerator,
-        vnc=str(cmd.vnc) if cmd.vnc else None,
+        vnc=vnc,
         console=_path(cmd.console_socket),
         qmp=_path(cmd.qmp_socket),
         conf=conf.conf_path if conf else None,

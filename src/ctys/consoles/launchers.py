@@ -8,6 +8,7 @@ attaches to the VM's serial console socket.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -22,8 +23,19 @@ from ctys.errors import CtysError, UsageError
 Which = Callable[[str], str | None]
 
 # Preference order; the first one installed is used.
-VNC_VIEWERS = ("vncviewer", "xtightvncviewer", "gvncviewer", "remote-viewer", "xvnc4viewer")
+VNC_VIEWERS = (
+    "vncviewer",
+    "xtigervncviewer",
+    "xtightvncviewer",
+    "gvncviewer",
+    "remote-viewer",
+    "xvnc4viewer",
+)
 VNC_BASE_PORT = 5900
+# Viewers that cannot open a VNC server on a UNIX socket (they know only host:display or
+# host::port): gtk-vnc's gvncviewer, TightVNC's and RealVNC 4's viewers. TigerVNC's viewer
+# opens any server name containing a '/' as a socket; remote-viewer takes vnc+unix:///path.
+_TCP_ONLY_VIEWERS = frozenset({"gvncviewer", "xtightvncviewer", "xvnc4viewer"})
 
 _TERMINAL_PROGRAM = {
     ConsoleKind.XTERM: "xterm",
@@ -167,11 +179,44 @@ def vnc_viewer_argv(
     raise ValueError(f"unknown VNC viewer {viewer!r}")
 
 
-def find_vnc_viewer(which: Which = shutil.which) -> str:
-    """The name of the first installed VNC viewer; ``CtysError`` when there is none."""
+def vnc_socket_viewer_argv(
+    viewer: str, path: str, label: str, geometry: Geometry | None = None
+) -> list[str]:
+    """The argv of ``viewer`` showing the VNC server on the UNIX socket ``path``;
+    ``ValueError`` for a viewer that cannot open a socket."""
+    if viewer in ("vncviewer", "xtigervncviewer"):
+        argv = [viewer]
+        if geometry is not None:
+            argv += ["-geometry", geometry.x11()]
+        return [*argv, path]  # TigerVNC: a name with a '/' is a UNIX socket
+    if viewer == "remote-viewer":
+        return [viewer, f"--title={label}", f"vnc+unix://{path}"]
+    raise ValueError(f"VNC viewer {viewer!r} cannot open a UNIX socket")
+
+
+def find_vnc_viewer(
+    which: Which = shutil.which,
+    *,
+    unix_socket: bool = False,
+    resolve: Callable[[str], str] = os.path.realpath,
+) -> str:
+    """The name of the first installed VNC viewer (with ``unix_socket``: the first that
+    opens a UNIX socket); ``CtysError`` when there is none."""
     for viewer in VNC_VIEWERS:
-        if which(viewer):
+        path = which(viewer)
+        if not path:
+            continue
+        if not unix_socket:
             return viewer
+        # "vncviewer" is often a link to one of the others (Debian's alternatives).
+        if viewer not in _TCP_ONLY_VIEWERS and Path(resolve(path)).name not in _TCP_ONLY_VIEWERS:
+            return viewer
+    if unix_socket:
+        raise CtysError(
+            "CONSOLE:VNC on the VM's private UNIX socket needs TigerVNC's vncviewer or"
+            " remote-viewer (gvncviewer, xtightvncviewer and xvnc4viewer cannot open a socket);"
+            " ask for a TCP port with VNCBIND:127.0.0.1 to use those"
+        )
     raise CtysError(f"CONSOLE:VNC needs a VNC viewer ({', '.join(VNC_VIEWERS)}), none is installed")
 
 
@@ -191,17 +236,22 @@ def console_argv(
     vmid: str,
     vnc_host: str = "127.0.0.1",
     vnc_port: int | None = None,
+    vnc_socket: str | None = None,
     geometry: Geometry | None = None,
     which: Which = shutil.which,
     env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The argv (program resolved to its path) that opens the ``kind`` console window.
 
-    Only for XTERM, GTERM, EMACS* and VNC; checks the display and that the program is
-    installed, raising a ``CtysError`` naming the console otherwise.
+    Only for XTERM, GTERM, EMACS* and VNC (on ``vnc_socket``, else ``vnc_host:vnc_port``);
+    checks the display and that the program is installed, raising a ``CtysError`` naming
+    the console otherwise.
     """
     check_display(kind, env)
-    if kind is ConsoleKind.VNC:
+    if kind is ConsoleKind.VNC and vnc_socket is not None:
+        viewer = find_vnc_viewer(which, unix_socket=True)
+        argv = vnc_socket_viewer_argv(viewer, vnc_socket, label, geometry)
+    elif kind is ConsoleKind.VNC:
         if vnc_port is None:
             raise CtysError(f"CONSOLE:VNC for {label}: the VM has no VNC port")
         argv = vnc_viewer_argv(find_vnc_viewer(which), vnc_host, vnc_port, label, geometry)

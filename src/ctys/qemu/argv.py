@@ -43,7 +43,7 @@ class LaunchSpec:
     serial: str = SerialMode.SOCKET
     display: str = DisplayMode.NONE
     vnc: bool = True  # prepare a VNC server for (later) attachment
-    vnc_listen: str = "127.0.0.1"
+    vnc_listen: str | None = None  # TCP address; None: the private UNIX socket (see VNCPORT)
     daemonize: bool = True
     boot: BootSpec | None = None
     kernel: KernelSpec | None = None
@@ -79,9 +79,13 @@ def _drive(path: Path, index: int, media: str = "disk") -> list[str]:
 
 
 def _vnc_arg(spec: LaunchSpec) -> list[str]:
+    """``-vnc``: a UNIX socket in the VM's 0700 folder (only its owner can connect), or a
+    TCP port when one is asked for (a bind address, or VNCPORT in the conf)."""
     if not spec.vnc:
         return []
-    host = spec.vnc_listen
+    if spec.vnc_listen is None and spec.vm.vncport is None:
+        return ["-vnc", f"unix:{qemu_escape(str(spec.rundir.vnc_socket))}"]
+    host = spec.vnc_listen or "127.0.0.1"
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # IPv6 literal
     if spec.vm.vncport is not None:

@@ -78,11 +78,14 @@ class Drive:
 
 @dataclass(frozen=True)
 class VncSpec:
-    """``-vnc``: a TCP display (``host`` may be empty: all interfaces) or a UNIX socket."""
+    """``-vnc``: a TCP display (``host`` may be empty: all interfaces) or a UNIX socket.
+    ``last_display`` is the end of a ``to=N`` range: QEMU took the first free display in
+    ``display..last_display``, which the command line alone cannot tell."""
 
     host: str = ""
     display: int | None = None
     unix_path: str | None = None
+    last_display: int | None = None
 
     @property
     def port(self) -> int | None:
@@ -94,6 +97,8 @@ class VncSpec:
         host = self.host or "0.0.0.0"  # noqa: S104 - a description, nothing is bound here
         if ":" in host:
             host = f"[{host}]"
+        if self.last_display is not None:
+            return f"{host}:{self.port}-{5900 + self.last_display}"
         return f"{host}:{self.port}"
 
 
@@ -264,9 +269,12 @@ def parse_vnc(value: str) -> VncSpec | None:
         return None
     host = host.strip("[]")
     try:
-        return VncSpec(host=host, display=int(display))
+        base = int(display)
     except ValueError:
         return None
+    to = parse_opts(value).get("to", "")
+    last = int(to) if to.isdigit() and int(to) > base else None
+    return VncSpec(host=host, display=base, last_display=last)
 
 
 def _unix_path(spec: str) -> str | None:

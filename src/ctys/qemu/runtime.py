@@ -7,6 +7,8 @@ Layout (all under a dir of mode 0700 owned by the user)::
     <runtime>/vms/<vmid>/qmp.sock      QMP monitor (QEMUMONSOCK)
     <runtime>/vms/<vmid>/console.sock  serial console (CLI consoles)
     <runtime>/vms/<vmid>/console.log   everything the serial console printed
+    <runtime>/vms/<vmid>/vnc.sock      VNC server (unless a TCP port was asked for)
+    <runtime>/vms/<vmid>/vnc.pass      generated VNC password of a TCP port (0600)
     <runtime>/locks/<vmid>.lock        held while a VM is being started
 """
 
@@ -80,8 +82,9 @@ class RuntimeRecord:
     binary: str = ""
     accelerator: str = ""
     console: str = ""  # CONSOLE mode: CLI, CLI0, VNC, SDL, XTERM, ...
-    vnc_display: int | None = None
+    vnc_display: int | None = None  # TCP display (port 5900 + display) on vnc_host
     vnc_host: str = "127.0.0.1"
+    vnc_socket: str | None = None  # the VNC server's UNIX socket (the private default)
     started: float = 0.0
     argv: list[str] = field(default_factory=list)
 
@@ -122,6 +125,15 @@ class VmRuntimeDir:
         return self.path / "console.sock"
 
     @property
+    def vnc_socket(self) -> Path:
+        # As short as qmp.sock: a path that fits sun_path for one fits for the other.
+        return self.path / "vnc.sock"
+
+    @property
+    def vnc_password(self) -> Path:
+        return self.path / "vnc.pass"
+
+    @property
     def console_log(self) -> Path:
         return self.path / "console.log"
 
@@ -153,6 +165,22 @@ class VmRuntimeDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+# A UNIX socket's path fits in sun_path: 108 bytes on Linux, with the terminating NUL.
+_SOCKET_PATH_MAX = 107
+
+
+def check_socket_paths(vmdir: VmRuntimeDir) -> None:
+    """``CtysError`` when the VM's sockets (QMP, console, VNC) would not fit a UNIX socket
+    address; QEMU's own error names no path."""
+    longest = max((vmdir.qmp, vmdir.console, vmdir.vnc_socket), key=lambda p: len(bytes(p)))
+    if len(bytes(longest)) > _SOCKET_PATH_MAX:
+        raise CtysError(
+            f"runtime dir {vmdir.path.parent.parent} is too deep for UNIX sockets ({longest}"
+            f" has {len(bytes(longest))} bytes, at most {_SOCKET_PATH_MAX});"
+            " set CTYS_RUNTIME_DIR to a shorter folder"
+        )
+
+
 class RuntimeDir:
     """The user's runtime root and the VM folders in it."""
 
@@ -167,6 +195,7 @@ class RuntimeDir:
     def create_vm_dir(self, vmid: str) -> VmRuntimeDir:
         """A fresh, empty folder for a VM about to start (old leftovers removed)."""
         vmdir = self.vm(vmid)
+        check_socket_paths(vmdir)
         vmdir.remove()
         ensure_private_dir(self.root / "vms")
         vmdir.path.mkdir(mode=0o700)

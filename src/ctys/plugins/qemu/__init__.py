@@ -47,6 +47,11 @@ Targets: [user@]host['(' options ')'] ... run the action there over ssh (the rem
 Conf ARGS that make qemu run programs (script=, helper=, guestfwd=...-cmd:, -plugin,
          -incoming exec:, ...) or a QEMUBIN path are flagged by LIST/ENUMERATE; CREATE
          boots such a conf only for the conf file's owner (docs/conf-format.md).
+VNC:     private by default: a UNIX socket in the VM's 0700 runtime folder (LIST shows
+         unix:PATH), opened by TigerVNC's vncviewer or remote-viewer. A TCP port only with
+         VNCBIND:ADDR or #@#VNCPORT, and then always with a password: VNCPASS:ENV%VAR or
+         VNCPASS:FILE%PATH, else a random one kept 0600 in the runtime folder, shown to
+         you by CREATE=<address>,CONSOLE:VNC,CONNECT.
 """
 
 

@@ -44,7 +44,7 @@ class CreateRequest:
     argsadd: tuple[str, ...] = ()
     connect: bool = False  # attach to the console of a running VM, never boot
     reuse: bool = False  # attach when running, boot otherwise
-    vnc_listen: str = "127.0.0.1"
+    vnc_listen: str | None = None  # VNCBIND: a TCP port on this address (else a UNIX socket)
     wait_ready: str | None = None  # WAIT:<text>: return once the console printed it
     install: InstallSpec | None = None  # INSTMODE: installer media against a target disk
     vnc_password: SecretSource | None = None  # VNCPASS: the VNC server asks for a password
