@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         debug[0] = invocation.debug
         return run_invocation(invocation, sys.stdout, sys.stderr)
 
-    return run_guarded("ctys", body, sys.stderr, lambda: debug[0])
+    return run_guarded("ctys", body, lambda: debug[0])
 
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:

@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         debug[0] = options.debug
         return run(options, sys.stdout, sys.stderr)
 
-    return run_guarded(PROG, body, sys.stderr, lambda: debug[0])
+    return run_guarded(PROG, body, lambda: debug[0])
 
 
 def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
