@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tmpfs import remount_readonly
 
 from ctys.cli import createconf
 from ctys.cli.main import main
@@ -22,53 +21,6 @@ CONF = """\
 #@#ACCELERATOR = TCG
 KERNEL={kernel}
 """
-
-
-def _mount(target: Path, *options: str) -> bool:
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", ",".join(["size=64k", *options]), "tmpfs", str(target)],
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
-
-
-@pytest.fixture
-def full_fs(short_tmp: Path) -> Iterator[Path]:
-    """A mounted 64 KiB tmpfs, filled up: folders can be made, no byte can be written."""
-    mnt = short_tmp / "full"
-    mnt.mkdir()
-    if os.getuid() != 0 or not _mount(mnt):
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while True:
-                os.write(fd, b"\0" * 4096)
-        except OSError as err:
-            assert err.errno == errno.ENOSPC
-        finally:
-            os.close(fd)
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-@pytest.fixture
-def readonly_fs(short_tmp: Path) -> Iterator[Path]:
-    """A mounted tmpfs, remounted read-only (even root cannot write there)."""
-    mnt = short_tmp / "ro"
-    mnt.mkdir()
-    if os.getuid() != 0 or not _mount(mnt):
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def remount_readonly(mnt: Path) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
 
 
 def one_line(err: str, prog: str = "ctys") -> str:

@@ -153,7 +153,7 @@ def _print_inventory(choice: InventoryChoice, req: EnumerateRequest, ctx: RunCon
     if choice.path is None or not choice.path.exists():
         print(f"ctys: no inventory at {choice.path}", file=ctx.err)
         return 1
-    with Inventory.open(choice.path) as inv:
+    with Inventory.open_readonly(choice.path) as inv:
         records = inv.all()
     _render(records, req, ctx)
     return 0

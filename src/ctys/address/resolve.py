@@ -97,7 +97,7 @@ def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | None:
 
     if any(t.kind is AddressKind.ID for t in selector.terms):
         return None  # runtime ids are not in the inventory
-    with Inventory.open(path) as inv:
+    with Inventory.open_readonly(path) as inv:
         if inv.is_empty():
             return None
         fields = {INVENTORY_FIELD[t.kind]: inventory_value(t.kind, t.value) for t in selector.terms}

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from ctys.atomicfile import write_text_atomically
 from ctys.cli.exits import run_guarded
 from ctys.cli.syntax import OutputFormat
 from ctys.errors import CtysError, UsageError
@@ -105,7 +106,10 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CtysError(
             f"no inventory at {path} (fill it with 'ctys -a ENUMERATE' or '{PROG} --import')"
         )
-    with Inventory.open(path) as inventory:
+    # Queries, -C LIST and --export only read: a read-only (shared) inventory answers them.
+    writes = cache in ("CLEAR", "CLEARALL") or bool(options.import_file)
+    opener = Inventory.open if writes or not path.exists() else Inventory.open_readonly
+    with opener(path) as inventory:
         if cache in ("CLEAR", "CLEARALL"):
             inventory.clear()
             print(f"{PROG}: cleared {path}", file=err)
@@ -178,8 +182,7 @@ def _write_cachedb(records: Sequence[InventoryRecord], name: str, out: TextIO) -
         export_cachedb(records, out)
         return
     try:
-        with Path(name).open("w", encoding="utf-8", newline="\n") as fh:
-            export_cachedb(records, fh)
+        write_text_atomically(Path(name), lambda fh: export_cachedb(records, fh))
     except OSError as err:
         raise CtysError(f"cannot write {name}: {err}") from err
 
