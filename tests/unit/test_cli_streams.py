@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import io
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,12 @@ def test_a_closed_stream_fails_with_ebadf() -> None:
     with pytest.raises(StreamError) as caught:
         print("x", file=stream)  # type: ignore[arg-type]
     assert caught.value.errno == errno.EBADF
+
+
+def test_a_closed_stdin_reads_as_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", None)  # what Python makes of a closed descriptor 0
+    assert vhost.main(["-c", str(tmp_path / "inv.sqlite"), "--import", "-"]) == 0
+    assert capsys.readouterr().err == "ctys-vhost: merged 0 records from -\n"
+    assert sys.stdin is None

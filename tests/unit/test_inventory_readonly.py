@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tmpfs import remount_readonly
+from tmpfs import fill, remount_readonly
 
 from ctys.cli import vhost
 from ctys.cli.main import main
@@ -184,15 +184,7 @@ def test_export_to_a_full_disk_leaves_no_file_and_keeps_an_old_one(
     # An existing export is replaced whole or not at all.
     (full_fs / "filler").unlink()
     target.write_text("old\n")
-    filler = full_fs / "filler2"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 1024)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fill(full_fs / "filler2")
     assert vhost.main(["-c", str(db), "--export", str(target)]) == 1
     capsys.readouterr()
     assert target.read_text() == "old\n"

@@ -17,6 +17,7 @@ import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO, cast
 
 
@@ -102,14 +103,20 @@ def guarded_streams() -> Iterator[tuple[GuardedStream, GuardedStream]]:
     """``sys.stdout`` and ``sys.stderr`` as ``GuardedStream``s while the block runs (the
     originals are put back afterwards); yields (stdout, stderr)."""
     _occupy_closed_descriptors()
-    saved = sys.stdout, sys.stderr
+    saved = sys.stdin, sys.stdout, sys.stderr
     out = GuardedStream(_usable(sys.stdout), "stdout")
     err = GuardedStream(_usable(sys.stderr), "stderr")
     sys.stdout, sys.stderr = cast(TextIO, out), cast(TextIO, err)
+    # A closed stdin reads as empty (and is no terminal), not as None.
+    empty = Path(os.devnull).open(encoding="utf-8") if sys.stdin is None else None  # noqa: SIM115
+    if empty is not None:
+        sys.stdin = empty
     try:
         yield out, err
     finally:
-        sys.stdout, sys.stderr = saved
+        sys.stdin, sys.stdout, sys.stderr = saved
+        if empty is not None:
+            empty.close()
         for stream in (out, err):
             if stream.failure is not None:
                 silence(stream)
