@@ -45,7 +45,6 @@ _SHLEX_BLANKS = re.compile(r"[ \t\r\n]+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Per-NIC MAC keys: MAC (= MAC0) and MAC1..MAC7 (conf.network reads them at CREATE).
 _MAC_KEYS = ("MAC", *(f"MAC{index}" for index in range(MAX_NICS)))
-_MAC_KEY_SET = frozenset(_MAC_KEYS)
 
 
 # Where a conf is silent (only its constant fields are read).
@@ -125,25 +124,29 @@ class _Lookup:
     def uuid(self) -> str | None:
         """``#@#UUID`` (or ``UUID``), checked now so ENUMERATE names a bad one (file:line)
         rather than qemu refusing it at CREATE."""
+        value = self.text("UUID")
+        if value is None or _UUID.fullmatch(value):
+            return value
         found = self.find("UUID")
-        if found is None:
-            return None
-        if not _UUID.fullmatch(found.value):
-            raise self.error(
-                found, f"not a UUID like 5a2b7c1e-93d4-4c0e-9f6a-0b1c2d3e4f50: {found.value!r}"
-            )
-        return found.value
+        assert found is not None
+        raise self.error(found, f"not a UUID like 5a2b7c1e-93d4-4c0e-9f6a-0b1c2d3e4f50: {value!r}")
 
     def check_macs(self) -> None:
-        """Every NIC's MAC key that is set is a unicast MAC (same rule as at CREATE)."""
-        named = ({*self.keys, *self.variables}) & _MAC_KEY_SET
+        """Every NIC's MAC that is set is a unicast MAC (the rule CREATE applies). Per key
+        the value that counts (a ctys key over a variable) is checked, with plain lookups:
+        this runs for every conf ENUMERATE reads."""
+        keys, variables = self.keys, self.variables
         for name in _MAC_KEYS:
-            found = self.find(name) if name in named else None
-            if found is None:
+            if name not in keys and name not in variables:
+                continue
+            value = self.text(name)
+            if value is None:
                 continue
             try:
-                normalize_mac(found.value)
+                normalize_mac(value)
             except NetworkError as err:
+                found = self.find(name)
+                assert found is not None
                 raise self.error(found, str(err)) from None
 
     def accelerator(self) -> Accelerator:
