@@ -186,12 +186,14 @@ def create_vm(req: NewVmRequest) -> NewVm:
         if disk_name is not None:
             create_image(build / disk_name, req.disk_size, req.disk_format.value)
         _install(build, target, [conf_name] + ([disk_name] if disk_name else []))
-    except OSError as err:
+    except BaseException as err:  # a full disk, qemu-img failing, Ctrl-C: nothing is left
         shutil.rmtree(build, ignore_errors=True)
         _remove_empty(made)
-        raise CtysError(
-            f"cannot create VM {req.label} in {req.base}: {err.strerror or err}"
-        ) from err
+        if isinstance(err, OSError):
+            raise CtysError(
+                f"cannot create VM {req.label} in {req.base}: {err.strerror or err}"
+            ) from err
+        raise
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return NewVm(
