@@ -5,14 +5,10 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from otheruser import run_as
 from tmpfs import fill, remount_readonly
 
 from ctys.cli import vhost
@@ -21,7 +17,6 @@ from ctys.inventory.record import InventoryRecord
 from ctys.inventory.store import Inventory
 
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#ACCELERATOR = TCG\nKERNEL=vmlinuz\n"
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def digest(folder: Path) -> dict[str, tuple[int, bytes]]:
@@ -95,22 +90,6 @@ def test_open_readonly_of_a_damaged_file_names_it(tmp_path: Path) -> None:
         Inventory.open_readonly(path)
 
 
-@pytest.fixture
-def other_user() -> Iterator[str]:
-    if os.getuid() != 0 or not shutil.which("runuser"):
-        pytest.skip("needs root and runuser")
-    python = "/usr/bin/python3"
-    probe = subprocess.run(
-        [python, "-c", "import sys; print(sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if probe.stdout.strip() != str(sys.version_info[:2]):
-        pytest.skip("no system python of our version for another user")
-    yield "nobody"
-
-
 def test_another_user_queries_our_shared_read_only_inventory(
     short_tmp: Path, ctys_env: dict[str, str], other_user: str
 ) -> None:
@@ -124,13 +103,9 @@ def test_another_user_queries_our_shared_read_only_inventory(
     shared.chmod(0o555)
     short_tmp.chmod(0o755)
     before = digest(shared)
-    site = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
-    code = "import sys\nfrom ctys.cli.vhost import main\nsys.exit(main(sys.argv[1:]))\n"
-    done = subprocess.run(
-        ["runuser", "-u", other_user, "--", "env", "-i", "PATH=/usr/bin:/bin", "HOME=/",
-         f"PYTHONPATH={SRC}:{site}", f"CTYS_INVENTORY={inventory}",
-         "/usr/bin/python3", "-c", code, "-t", "-o", "LABEL,PNAME", "good"],
-        capture_output=True, text=True, timeout=60, check=False, cwd="/",
+    done = run_as(
+        other_user, "ctys.cli.vhost", "-t", "-o", "LABEL,PNAME", "good",
+        env={"CTYS_INVENTORY": str(inventory)},
     )  # fmt: skip
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "good;/v/good.conf\n"

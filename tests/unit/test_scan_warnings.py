@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from otheruser import run_as
 
 from ctys.address import scan
 from ctys.cli.main import main
@@ -165,18 +167,30 @@ def test_enumerate_names_a_folder_it_cannot_read(
     assert len(err) == 1 and str(closed) in err[0] and "Permission denied" in err[0], err
 
 
-@pytest.mark.skipif(os.getuid() == 0, reason="root reads folders of any mode")
-def test_enumerate_names_a_folder_without_read_permission(
-    capsys: pytest.CaptureFixture[str], vmdir: Path, good: Path
+def test_another_user_is_told_which_folder_it_cannot_read(
+    short_tmp: Path, vmdir: Path, good: Path, other_user: str
 ) -> None:
+    """For real: a folder 0700 of ours in a VM tree that ``nobody`` enumerates."""
     closed = vmdir / "closed"
-    closed.mkdir(mode=0)
-    try:
-        code, labels, err = enumerate_json(capsys)
-    finally:
-        closed.chmod(0o700)
-    assert code == 0 and labels == ["good"]
-    assert len(err) == 1 and str(closed) in err[0], err
+    closed.mkdir(mode=0o700)
+    (closed / "x.conf").write_text("#@#MAGICID-QEMU\n")
+    for folder in (short_tmp, vmdir, vmdir / "good"):
+        folder.chmod(0o755)
+    home = short_tmp / "home"
+    home.mkdir()
+    shutil.chown(home, other_user)
+    done = run_as(
+        other_user, "ctys.cli.main", "-t", "QEMU", "-a", "ENUMERATE", "-o", "json",
+        env={
+            "CTYS_VMPATH": str(vmdir),
+            "CTYS_RUNTIME_DIR": str(home / "rt"),
+            "CTYS_INVENTORY": str(home / "inventory.sqlite"),
+            "XDG_CACHE_HOME": str(home / "cache"),
+        },
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [row["LABEL"] for row in json.loads(done.stdout)] == ["good"]
+    assert done.stderr == f"ctys: warning: cannot read folder {closed}: Permission denied\n"
 
 
 def test_enumerate_of_a_missing_basepath_is_an_error(
