@@ -99,3 +99,22 @@ def test_a_closed_stdin_reads_as_empty(
     assert vhost.main(["-c", str(tmp_path / "inv.sqlite"), "--import", "-"]) == 0
     assert capsys.readouterr().err == "ctys-vhost: merged 0 records from -\n"
     assert sys.stdin is None
+
+
+def test_an_os_error_no_ctys_error_covers_is_one_line(
+    plugins_raise: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-t", "QEMU", "-a", "LIST"]) == 1
+    assert capsys.readouterr().err == "ctys: /x/instmode.json: No space left on device\n"
+    with pytest.raises(OSError):
+        main(["-t", "QEMU", "-a", "LIST", "-d", "2"])
+
+
+@pytest.fixture
+def plugins_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctys.cli.main as cli_main
+
+    def run_here(*_args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", "/x/instmode.json")
+
+    monkeypatch.setattr(cli_main, "run_here", run_here)

@@ -26,7 +26,8 @@ def one_line(message: str) -> str:
 def run_guarded(prog: str, body: Callable[[], int], debug: Callable[[], int]) -> int:
     """Run a command's ``body`` with guarded stdout/stderr (``ctys.cli.streams``): a
     ``CtysError`` becomes ``prog: message`` on stderr and its exit code (re-raised for a
-    traceback when ``debug()`` is 2 or more), Ctrl-C exit 130. Output that cannot be
+    traceback when ``debug()`` is 2 or more), Ctrl-C exit 130, any other ``OSError`` one
+    line naming its file and exit 1. Output that cannot be
     written (a full device, a closed descriptor) is one line on stderr, if stderr works,
     and exit 1; a pipe whose reader is gone a quiet exit 141. The streams are flushed
     here, so a failure at the very end is caught too."""
@@ -55,6 +56,14 @@ def _run(prog: str, body: Callable[[], int], err: TextIO, debug: Callable[[], in
     except BrokenPipeError:
         # EPIPE from a write that went around the guarded stream (its raw buffer).
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        # A file operation no CtysError covers (a full disk, a folder gone): still one
+        # line naming the file, not a traceback (-d 2 shows one).
+        if debug() >= 2:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _say(err, f"{prog}: {one_line(where + (exc.strerror or str(exc)))}")
+        return 1
     except SystemExit as exc:  # argparse after -h: the streams are still to be checked
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
