@@ -8,11 +8,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from ctys.errors import CtysError
+
 
 @contextlib.contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created 0600 when missing), waiting for it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise CtysError(f"cannot create lock file {path}: {err.strerror or err}") from err
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:

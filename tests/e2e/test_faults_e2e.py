@@ -45,7 +45,9 @@ def _write_confs(root: Path, start: int, stop: int) -> None:
     for i in range(start, stop):
         folder = root / f"f{i:05d}"
         folder.mkdir()
-        (folder / f"f{i:05d}.conf").write_text(CONF.format(label=f"f{i:05d}", uuid=f"u-{i}"))
+        (folder / f"f{i:05d}.conf").write_text(
+            CONF.format(label=f"f{i:05d}", uuid=f"{i:08x}-0000-4000-8000-000000000000")
+        )
 
 
 def test_monitor_that_stops_answering_is_killed_within_the_bound(

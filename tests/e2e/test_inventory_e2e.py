@@ -57,14 +57,18 @@ def test_kill_9_during_enumerate_keeps_the_previous_inventory(ctys, ctys_env) ->
     for i in range(300):
         folder = root / f"vm{i:04d}"
         folder.mkdir()
-        (folder / f"vm{i:04d}.conf").write_text(CONF.format(label=f"vm{i:04d}", uuid=f"u-{i}"))
+        (folder / f"vm{i:04d}.conf").write_text(
+            CONF.format(label=f"vm{i:04d}", uuid=f"{i:08x}-0000-4000-8000-000000000000")
+        )
     assert ctys("-t", "QEMU", "-a", "ENUMERATE=TERSE").returncode == 0
     db = Path(ctys_env["CTYS_INVENTORY"])
     assert _rows(db) == 300
     for i in range(300, 3000):
         folder = root / f"vm{i:04d}"
         folder.mkdir()
-        (folder / f"vm{i:04d}.conf").write_text(CONF.format(label=f"vm{i:04d}", uuid=f"u-{i}"))
+        (folder / f"vm{i:04d}.conf").write_text(
+            CONF.format(label=f"vm{i:04d}", uuid=f"{i:08x}-0000-4000-8000-000000000000")
+        )
 
     rng = random.Random(7)
     killed = 0

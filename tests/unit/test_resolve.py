@@ -43,7 +43,8 @@ def tree(ctys_env: dict[str, str]) -> Path:
     variant = root / "old" / "alpha"
     variant.mkdir(parents=True)
     (variant / "alpha.conf").write_text(
-        CONF.format(label="alpha", uuid=VMS["alpha"][0], mac="x", ip="x") + "#@#MAGICID-IGNORE\n"
+        CONF.format(label="alpha", uuid=VMS["alpha"][0], mac="52:54:00:00:00:0a", ip="x")
+        + "#@#MAGICID-IGNORE\n"
     )
     # Not a VM: a .conf without the magic id.
     (root / "group" / "notes.conf").write_text("LABEL=alpha\n")
@@ -122,7 +123,14 @@ def test_multipath_rows_are_one_vm(tree: Path, short_tmp: Path) -> None:
 def test_ambiguous_in_inventory_lists_candidates(tree: Path, short_tmp: Path) -> None:
     twin = tree / "twin" / "beta"
     twin.mkdir(parents=True)
-    (twin / "beta.conf").write_text(CONF.format(label="beta", uuid="c-1", mac="m", ip="i"))
+    (twin / "beta.conf").write_text(
+        CONF.format(
+            label="beta",
+            uuid="cccccccc-0000-4000-8000-000000000003",
+            mac="52:54:00:00:00:0c",
+            ip="i",
+        )
+    )
     db = inventory_of(short_tmp / "inv.sqlite", tree)
     with pytest.raises(AddressError) as err:
         resolve_one(sel(AddressKind.LABEL, "beta"), db)
@@ -154,7 +162,7 @@ def test_duplicate_active_uuid_is_reported(tree: Path) -> None:
     dup = tree / "dup" / "alpha2"
     dup.mkdir(parents=True)
     (dup / "alpha2.conf").write_text(
-        CONF.format(label="alpha2", uuid=VMS["alpha"][0], mac="m", ip="i")
+        CONF.format(label="alpha2", uuid=VMS["alpha"][0], mac="52:54:00:00:00:0d", ip="i")
     )
     result = scan_vms([tree])
     assert any("already active" in e and "MAGICID-IGNORE" in e for e in result.errors)

@@ -10,13 +10,20 @@ from pathlib import Path
 from typing import TextIO
 
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
-from ctys.address.scan import Progress, ScanResult, default_base_paths, scan_vms
+from ctys.address.scan import (
+    Progress,
+    ScanResult,
+    default_base_paths,
+    require_base_paths,
+    scan_vms,
+)
 from ctys.cli.output import render, split_format_suboptions
 from ctys.cli.safeout import raw_stream
 from ctys.cli.syntax import ActionCall, CacheControl, OutputFormat
 from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
+from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
 from ctys.qemu.execpolicy import host_exec_warnings
 
@@ -119,17 +126,20 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
         return _print_inventory(choice, req, ctx)
     if choice.control is CacheControl.CLEAR:
         clear_inventory(choice)
+    require_base_paths(req.base_paths)
     bases = req.base_paths or default_base_paths()
     with _progress(ctx.err) as progress:
         result, records = enumerate_local(
             bases, include_ignored=req.include_ignored, progress=progress
         )
+    for line in result.warnings:
+        print(f"ctys: warning: {line}", file=ctx.err)
     for line in result.errors:
         print(f"ctys: skipped {line}", file=ctx.err)
     for line in host_exec_warnings(result.vms):  # confs that run programs as the caller
         print(line, file=ctx.err)
     if choice.enabled:
-        store_scan(choice, [b.resolve() for b in bases], records)
+        store_scan(choice, [canonical_path(b) for b in bases], records)
     _render(records, req, ctx)
     if ctx.debug or (req.fmt is OutputFormat.TABLE and ctx.err.isatty()):
         where = f"; inventory {choice.path}" if choice.path else ""
@@ -147,7 +157,7 @@ def _print_inventory(choice: InventoryChoice, req: EnumerateRequest, ctx: RunCon
     if choice.path is None or not choice.path.exists():
         print(f"ctys: no inventory at {choice.path}", file=ctx.err)
         return 1
-    with Inventory.open(choice.path) as inv:
+    with Inventory.open_readonly(choice.path) as inv:
         records = inv.all()
     _render(records, req, ctx)
     return 0

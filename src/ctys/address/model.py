@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ctys.cli.syntax import Suboption
 from ctys.errors import UsageError
+from ctys.pathutil import canonical_path
 
 
 class AddressKind(Enum):
@@ -58,7 +59,7 @@ def normalize_mac(mac: str) -> str:
 def inventory_value(kind: AddressKind, value: str) -> str:
     """An address value as the inventory stores it: conf paths resolved, MACs normalised."""
     if kind is AddressKind.FILENAME:
-        return str(Path(value).expanduser().resolve())
+        return str(canonical_path(Path(value).expanduser()))
     if kind is AddressKind.MAC:
         return normalize_mac(value)
     return value

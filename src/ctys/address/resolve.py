@@ -18,6 +18,7 @@ from ctys.address.scan import default_base_paths, scan_vms
 from ctys.conf.model import VmConfig
 from ctys.conf.vmconfig import load_vm_config
 from ctys.errors import AddressError, CtysError
+from ctys.pathutil import canonical_path
 from ctys.qemu.runtime import vm_id
 
 
@@ -33,7 +34,7 @@ def matches(vm: VmConfig, term: MachineAddress) -> bool:
     if term.kind is AddressKind.IP:
         return vm.ip is not None and vm.ip.split("/")[0] == value
     if term.kind is AddressKind.FILENAME:
-        return vm.conf_path.resolve() == Path(value).expanduser().resolve()
+        return canonical_path(vm.conf_path) == canonical_path(Path(value).expanduser())
     if term.kind is AddressKind.ID:
         return vm_id(vm.label, vm.conf_path) == value
     return False
@@ -67,7 +68,7 @@ def resolve_one(selector: MachineSelector, inventory: Path | None = None) -> VmC
         path = Path(terms[0].value).expanduser()
         if not path.is_file():
             raise AddressError(f"no conf file at {path}")
-        return load_vm_config(path.resolve())
+        return load_vm_config(canonical_path(path))
     if not selector.base_paths and inventory is not None and inventory.is_file():
         found = _from_inventory(selector, inventory)
         if found is not None:
@@ -96,7 +97,7 @@ def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | None:
 
     if any(t.kind is AddressKind.ID for t in selector.terms):
         return None  # runtime ids are not in the inventory
-    with Inventory.open(path) as inv:
+    with Inventory.open_readonly(path) as inv:
         if inv.is_empty():
             return None
         fields = {INVENTORY_FIELD[t.kind]: inventory_value(t.kind, t.value) for t in selector.terms}

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.model import VmConfig
-from ctys.conf.parser import parse_conf_text_with_lines, read_small_conf_text
+from ctys.conf.parser import MAX_CONF_BYTES, parse_conf_text_with_lines, read_small_conf_text
 from ctys.conf.vmconfig import vm_config_from_raw
-from ctys.errors import CtysError
+from ctys.errors import ConfError, CtysError
+from ctys.pathutil import real_path
 
 MAGIC = "MAGICID-QEMU"
 
@@ -26,10 +27,13 @@ def default_base_paths() -> tuple[Path, ...]:
     return (Path.home() / "qemu",)
 
 
-def iter_conf_files(base: Path, seen: list[int] | None = None) -> Iterator[Path]:
+def iter_conf_files(
+    base: Path, seen: list[int] | None = None, skipped: Skipped | None = None
+) -> Iterator[Path]:
     """Every ``*.conf`` under ``base`` (``base`` itself when it is a file), depth first in
-    name order; hidden folders and unreadable folders are skipped, symlinked folders are not
-    followed (no loops). ``seen[0]`` counts directory entries looked at."""
+    name order; hidden folders are skipped, symlinked folders are not followed (no loops).
+    ``seen[0]`` counts directory entries looked at. Folders that cannot be read and
+    ``*.conf`` symlinks that loop or dangle are passed over, each told to ``skipped``."""
     if base.is_file():
         yield base
         return
@@ -52,7 +56,9 @@ def iter_conf_files(base: Path, seen: list[int] | None = None) -> Iterator[Path]
                             confs.append(entry)
                     except OSError:
                         continue
-        except OSError:
+        except OSError as err:
+            if skipped is not None:
+                skipped.folder(folder, err)
             continue
         if seen is not None:
             seen[0] += count
@@ -63,8 +69,10 @@ def iter_conf_files(base: Path, seen: list[int] | None = None) -> Iterator[Path]
             try:
                 # One VM, one path: a symlinked conf is known by its target.
                 path = Path(entry.path)
-                yield path.resolve() if entry.is_symlink() else path
-            except OSError:
+                yield real_path(path) if entry.is_symlink() else path
+            except OSError as err:
+                if skipped is not None:
+                    skipped.file(entry.path, err)
                 continue
         subdirs.sort(reverse=True)
         stack.extend(subdirs)
@@ -74,24 +82,58 @@ def _entry_name(entry: os.DirEntry[str]) -> str:
     return entry.name
 
 
+class Skipped:
+    """What a scan passed over: conf files that could not be read (``errors``, one line
+    each) and folders it could not look into (``warnings``)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def file(self, path: str, err: OSError) -> None:
+        """A ``*.conf`` entry that cannot be opened (a symlink that loops or dangles)."""
+        self.errors.append(f"{path}: {err.strerror or err}")
+
+    def folder(self, path: str, err: OSError) -> None:
+        """A folder (or base path) that cannot be listed."""
+        self.warnings.append(f"cannot read folder {path}: {err.strerror or err}")
+
+
 def load_if_qemu(path: Path) -> VmConfig | None:
-    """The VM of a conf file carrying ``MAGICID-QEMU``; ``None`` for other ``.conf`` files.
-    Broken QEMU confs raise ``ConfError`` with file:line. The file is read once."""
+    """The VM of a conf file carrying ``MAGICID-QEMU``; ``None`` for other ``.conf`` files
+    and files gone since they were listed. Broken QEMU confs, and files over
+    ``MAX_CONF_BYTES`` (never read, so maybe a QEMU conf), raise ``ConfError`` with
+    file:line. The file is read once."""
     text = read_small_conf_text(path)
-    if text is None or MAGIC not in text:
+    if text is None:
+        _refuse_if_large(path)
+        return None
+    if MAGIC not in text:
         return None
     raw, lines = parse_conf_text_with_lines(text, path)
     return vm_config_from_raw(raw, lines)
 
 
+def _refuse_if_large(path: Path) -> None:
+    # Only on the rare path where the file was not read: tell "too large" from "gone".
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    if size > MAX_CONF_BYTES:
+        raise ConfError(str(path), 0, f"larger than {MAX_CONF_BYTES} bytes, not read")
+
+
 @dataclass(frozen=True)
 class ScanResult:
-    """VMs found, conf files that could not be read (each with its one-line error), and
-    how many directory entries the scan looked at."""
+    """VMs found, conf files that could not be read (each with its one-line error), how
+    many directory entries the scan looked at, and folders it could not look into (missing
+    or unreadable base paths and folders, one line each)."""
 
     vms: tuple[VmConfig, ...]
     errors: tuple[str, ...]
     entries: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 def scan_vms(
@@ -104,10 +146,11 @@ def scan_vms(
     goes on. ``MAGICID-IGNORE`` variants are left out unless asked for; of two active confs
     with one UUID only the first is kept (one active master per VM), the other reported."""
     vms: list[VmConfig] = []
-    errors: list[str] = []
+    skipped = Skipped()
+    errors = skipped.errors
     masters: dict[str, Path] = {}
     counter = [0]
-    for path in _unique_conf_files(base_paths, counter):
+    for path in _unique_conf_files(base_paths, counter, skipped):
         try:
             vm = load_if_qemu(path)
         except CtysError as exc:
@@ -129,16 +172,36 @@ def scan_vms(
             progress(counter[0], len(vms))
     if progress is not None:
         progress(counter[0], len(vms))
-    return ScanResult(tuple(vms), tuple(errors), counter[0])
+    return ScanResult(tuple(vms), tuple(errors), counter[0], tuple(skipped.warnings))
 
 
-def _unique_conf_files(base_paths: Sequence[Path], counter: list[int]) -> Iterator[Path]:
+def require_base_paths(base_paths: Sequence[Path]) -> None:
+    """``CtysError`` naming the first of the (explicitly given) base paths that does not
+    exist or cannot be reached; a default folder that is missing is only a warning."""
+    for base in base_paths:
+        try:
+            real_path(base)
+        except FileNotFoundError:
+            raise CtysError(f"BASEPATH {base} does not exist") from None
+        except OSError as err:
+            raise CtysError(f"BASEPATH {base}: {err.strerror or err}") from None
+
+
+def _unique_conf_files(
+    base_paths: Sequence[Path], counter: list[int], skipped: Skipped
+) -> Iterator[Path]:
     """The conf files under every base path, each once."""
     seen: set[Path] = set()
     for base in base_paths:
-        if not base.exists():
+        try:
+            real = real_path(base)
+        except FileNotFoundError:
+            skipped.warnings.append(f"VM folder {base} does not exist")
             continue
-        for path in iter_conf_files(base.resolve(), counter):
+        except OSError as err:
+            skipped.folder(str(base), err)
+            continue
+        for path in iter_conf_files(real, counter, skipped):
             if path not in seen:
                 seen.add(path)
                 yield path

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO, TypeVar
 
-from ctys.cli.exits import EXIT_INTERRUPTED, one_line
+from ctys.cli.exits import EXIT_INTERRUPTED, one_line, run_guarded
 from ctys.cli.safeout import safe_stream, write_text
 from ctys.conf.model import Accelerator
 from ctys.conf.newvm import (
@@ -197,8 +197,13 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
 
 
 def main() -> int:
-    """Console script entry point."""
-    return run(sys.argv[1:], safe_stream(sys.stdout), safe_stream(sys.stderr))
+    """Console script entry point (broken stdout/stderr handled by ``run_guarded``; every
+    line written through a ``SafeWriter``)."""
+    return run_guarded(
+        PROG,
+        lambda: run(sys.argv[1:], safe_stream(sys.stdout), safe_stream(sys.stderr)),
+        lambda: 0,
+    )
 
 
 if __name__ == "__main__":

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
+import errno
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, cast
 
+from ctys.cli.streams import GuardedStream, StreamError, guarded_streams, silence
 from ctys.errors import CtysError
 from ctys.textescape import printable
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the pipe
+EXIT_OUTPUT = 1  # stdout or stderr could not be written
 
 
 def one_line(message: str) -> str:
@@ -21,28 +22,67 @@ def one_line(message: str) -> str:
     return printable(message)
 
 
-def run_guarded(prog: str, body: Callable[[], int], err: TextIO, debug: Callable[[], int]) -> int:
-    """Run a command's ``body``: a ``CtysError`` becomes ``prog: message`` on ``err`` and its
-    exit code (re-raised for a traceback when ``debug()`` is 2 or more), Ctrl-C exit 130,
-    a closed output pipe a quiet exit 141."""
+def run_guarded(prog: str, body: Callable[[], int], debug: Callable[[], int]) -> int:
+    """Run a command's ``body`` with guarded stdout/stderr (``ctys.cli.streams``): a
+    ``CtysError`` becomes ``prog: message`` on stderr and its exit code (re-raised for a
+    traceback when ``debug()`` is 2 or more), Ctrl-C exit 130, any other ``OSError`` one
+    line naming its file and exit 1. Output that cannot be
+    written (a full device, a closed descriptor) is one line on stderr, if stderr works,
+    and exit 1; a pipe whose reader is gone a quiet exit 141. The streams are flushed
+    here, so a failure at the very end is caught too."""
+    with guarded_streams() as (out, err):
+        status = _run(prog, body, cast(TextIO, err), debug)
+        if status == EXIT_BROKEN_PIPE and out.failure is None:
+            silence(out)  # Python's flush at exit would report the pipe again
+        for stream in (out, err):
+            with contextlib.suppress(StreamError):
+                stream.flush()
+        return _stream_status(prog, status, out, err)
+
+
+def _run(prog: str, body: Callable[[], int], err: TextIO, debug: Callable[[], int]) -> int:
     try:
         return body()
     except CtysError as exc:
         if debug() >= 2:
             raise
-        print(f"{prog}: {one_line(str(exc))}", file=err)
+        _say(err, f"{prog}: {one_line(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except StreamError:
+        return EXIT_OUTPUT  # _stream_status says what
     except BrokenPipeError:
-        _silence_stdout()
+        # EPIPE from a write that went around the guarded stream (its raw buffer).
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        # A file operation no CtysError covers (a full disk, a folder gone): still one
+        # line naming the file, not a traceback (-d 2 shows one).
+        if debug() >= 2:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _say(err, f"{prog}: {one_line(where + (exc.strerror or str(exc)))}")
+        return 1
+    except SystemExit as exc:  # argparse after -h: the streams are still to be checked
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        _say(err, f"{prog}: {one_line(str(exc.code))}")
+        return 1
 
 
-def _silence_stdout() -> None:
-    # Python flushes stdout at exit; after EPIPE that would print another error. Point the
-    # descriptor at /dev/null so the exit is quiet.
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+def _stream_status(prog: str, status: int, out: GuardedStream, err: GuardedStream) -> int:
+    """The exit status once stdout/stderr failures are counted in."""
+    if out.failure is not None:
+        if out.failure.errno == errno.EPIPE:
+            return EXIT_BROKEN_PIPE  # like any tool whose reader went away: no message
+        _say(cast(TextIO, err), f"{prog}: {out.failure.strerror}")
+        return status or EXIT_OUTPUT
+    if err.failure is not None:
+        return status or EXIT_OUTPUT  # nowhere left to say it
+    return status
+
+
+def _say(err: TextIO, line: str) -> None:
+    """Print one line to stderr, unless stderr itself is broken."""
+    with contextlib.suppress(StreamError):
+        print(line, file=err, flush=True)

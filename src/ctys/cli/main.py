@@ -23,15 +23,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ctys command line (``sys.argv[1:]`` when ``argv`` is None); return exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = [0]
-    # Every line any action prints goes through these: data cannot drive the terminal.
-    out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
 
     def body() -> int:
+        # Every line any action prints goes through these (over the guarded streams that
+        # run_guarded installs): data cannot drive the terminal.
+        out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
         invocation = scan_argv(args)
         debug[0] = invocation.debug
         return run_invocation(invocation, out, err)
 
-    return run_guarded("ctys", body, err, lambda: debug[0])
+    return run_guarded("ctys", body, lambda: debug[0])
 
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from ctys.atomicfile import write_text_atomically
 from ctys.cli.exits import run_guarded
 from ctys.cli.safeout import safe_stream
 from ctys.cli.syntax import OutputFormat
@@ -81,9 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ctys-vhost`` with ``argv`` (``sys.argv[1:]`` when None); return exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = [0]
-    out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)  # data cannot drive the tty
 
     def body() -> int:
+        # Over the guarded streams that run_guarded installs: data cannot drive the tty.
+        out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
         try:
             options = _parser().parse_args(args)
         except SystemExit as exc:  # argparse after -h, or a usage error (already printed)
@@ -91,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         debug[0] = options.debug
         return run(options, out, err)
 
-    return run_guarded(PROG, body, err, lambda: debug[0])
+    return run_guarded(PROG, body, lambda: debug[0])
 
 
 def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -107,7 +109,10 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CtysError(
             f"no inventory at {path} (fill it with 'ctys -a ENUMERATE' or '{PROG} --import')"
         )
-    with Inventory.open(path) as inventory:
+    # Queries, -C LIST and --export only read: a read-only (shared) inventory answers them.
+    writes = cache in ("CLEAR", "CLEARALL") or bool(options.import_file)
+    opener = Inventory.open if writes or not path.exists() else Inventory.open_readonly
+    with opener(path) as inventory:
         if cache in ("CLEAR", "CLEARALL"):
             inventory.clear()
             print(f"{PROG}: cleared {path}", file=err)
@@ -180,8 +185,7 @@ def _write_cachedb(records: Sequence[InventoryRecord], name: str, out: TextIO) -
         export_cachedb(records, out)
         return
     try:
-        with Path(name).open("w", encoding="utf-8", newline="\n") as fh:
-            export_cachedb(records, fh)
+        write_text_atomically(Path(name), lambda fh: export_cachedb(records, fh))
     except OSError as err:
         raise CtysError(f"cannot write {name}: {err}") from err
 

@@ -27,6 +27,8 @@ from ctys.qemu.instmode import create_image
 _LABEL = re.compile(r"[A-Za-z0-9_.-]+")
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 MAX_VCPU = 4096
+# Far below NAME_MAX (255 bytes) for LABEL.conf, LABEL.qcow2 and the ".LABEL.new-*" build.
+MAX_LABEL = 128
 
 
 class DiskFormat(Enum):
@@ -87,11 +89,14 @@ def random_mac() -> str:
 
 
 def check_label(label: str) -> str:
-    """``label`` when it is a safe folder/file name (``[A-Za-z0-9_.-]+``, not ``.``/``..``)."""
+    """``label`` when it is a safe folder/file name (``[A-Za-z0-9_.-]+``, not ``.``/``..``,
+    at most ``MAX_LABEL`` characters: it names the folder, the conf and the disk)."""
     if not _LABEL.fullmatch(label) or label in (".", "..") or label.startswith("."):
         raise CtysError(
             f"bad label {label!r}: use letters, digits, '_', '.', '-' (not starting with '.')"
         )
+    if len(label) > MAX_LABEL:
+        raise CtysError(f"label too long ({len(label)} characters, at most {MAX_LABEL})")
     return label
 
 
@@ -169,20 +174,26 @@ def create_vm(req: NewVmRequest) -> NewVm:
         raise CtysError(f"{what} {target} exists already (use --force to replace its conf/disk)")
     if target.exists() and not target.is_dir():
         raise CtysError(f"{target} exists and is not a folder")
+    made = _missing_folders(req.base)
     try:
         req.base.mkdir(parents=True, exist_ok=True)
         build = Path(tempfile.mkdtemp(prefix=f".{req.label}.new-", dir=req.base))
     except OSError as err:
+        _remove_empty(made)
         raise CtysError(f"cannot create a folder in {req.base}: {err.strerror or err}") from err
     try:
         (build / conf_name).write_text(render_conf(answers))
         if disk_name is not None:
             create_image(build / disk_name, req.disk_size, req.disk_format.value)
         _install(build, target, [conf_name] + ([disk_name] if disk_name else []))
-    except OSError as err:
-        raise CtysError(
-            f"cannot create VM {req.label} in {req.base}: {err.strerror or err}"
-        ) from err
+    except BaseException as err:  # a full disk, qemu-img failing, Ctrl-C: nothing is left
+        shutil.rmtree(build, ignore_errors=True)
+        _remove_empty(made)
+        if isinstance(err, OSError):
+            raise CtysError(
+                f"cannot create VM {req.label} in {req.base}: {err.strerror or err}"
+            ) from err
+        raise
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return NewVm(
@@ -193,6 +204,25 @@ def create_vm(req: NewVmRequest) -> NewVm:
         uuid=answers.uuid,
         mac=answers.mac,
     )
+
+
+def _missing_folders(base: Path) -> list[Path]:
+    """``base`` and those of its parents that do not exist yet, deepest first: what a
+    failed create removes again (nothing half-made is left)."""
+    missing: list[Path] = []
+    for folder in (base, *base.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        missing.append(folder)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (someone else's now) or gone: leave the rest
 
 
 def _install(build: Path, target: Path, names: list[str]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from ctys.conf.model import Accelerator, ConfMode, RawConf, VmConfig
 from ctys.conf.parser import SourceLines, read_conf_with_lines
 from ctys.errors import ConfError
+from ctys.qemu.network import MAX_NICS, NetworkError, normalize_mac
 
 IGNORE_MARKER = "MAGICID-IGNORE"
 
@@ -40,6 +41,10 @@ _EXTRA_DISK_SET = frozenset(_EXTRA_DISK_KEYS)
 # a value without the former splits like re.split on the latter, at a fraction of the cost.
 _SHLEX_SPECIAL = re.compile(r"['\"\\]")
 _SHLEX_BLANKS = re.compile(r"[ \t\r\n]+")
+# QEMU's -uuid takes exactly this form (qemu_uuid_parse: 36 characters, dashes in place).
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Per-NIC MAC keys: MAC (= MAC0) and MAC1..MAC7 (conf.network reads them at CREATE).
+_MAC_KEYS = ("MAC", *(f"MAC{index}" for index in range(MAX_NICS)))
 
 
 # Where a conf is silent (only its constant fields are read).
@@ -116,6 +121,34 @@ class _Lookup:
             raise self.error(found, f"{found.value!r} is not a positive whole number of MB")
         return kib // 1024
 
+    def uuid(self) -> str | None:
+        """``#@#UUID`` (or ``UUID``), checked now so ENUMERATE names a bad one (file:line)
+        rather than qemu refusing it at CREATE."""
+        value = self.text("UUID")
+        if value is None or _UUID.fullmatch(value):
+            return value
+        found = self.find("UUID")
+        assert found is not None
+        raise self.error(found, f"not a UUID like 5a2b7c1e-93d4-4c0e-9f6a-0b1c2d3e4f50: {value!r}")
+
+    def check_macs(self) -> None:
+        """Every NIC's MAC that is set is a unicast MAC (the rule CREATE applies). Per key
+        the value that counts (a ctys key over a variable) is checked, with plain lookups:
+        this runs for every conf ENUMERATE reads."""
+        keys, variables = self.keys, self.variables
+        for name in _MAC_KEYS:
+            if name not in keys and name not in variables:
+                continue
+            value = self.text(name)
+            if value is None:
+                continue
+            try:
+                normalize_mac(value)
+            except NetworkError as err:
+                found = self.find(name)
+                assert found is not None
+                raise self.error(found, str(err)) from None
+
     def accelerator(self) -> Accelerator:
         found = self.find("ACCELERATOR")
         if found is None:
@@ -182,11 +215,12 @@ def vm_config_from_raw(raw: RawConf, lines: SourceLines | None = None) -> VmConf
     defaults = _DEFAULTS
     vcpu = look.integer("VCPU", "SMP", low=1, high=_MAX_VCPU)
     memsize = look.memsize_mb()
+    look.check_macs()
     return VmConfig(
         conf_path=conf_path,
         label=look.text("LABEL") or stem,
         mode=ConfMode.SH_CTYS if wrapper.is_file() else ConfMode.CTYS_CONF,
-        uuid=look.text("UUID"),
+        uuid=look.uuid(),
         mac=look.text("MAC"),
         ip=look.text("IP", "TCP"),
         arch=look.text("ARCH") or defaults.arch,

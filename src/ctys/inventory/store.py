@@ -8,6 +8,7 @@ the middle of a scan leaves the previous inventory as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -99,11 +100,13 @@ class Inventory:
     @classmethod
     def open(cls, path: Path) -> Inventory:
         """Open (creating if needed) the inventory at ``path``. A file that is not a ctys
-        inventory, or is damaged, is a ``CtysError`` naming the path."""
+        inventory, or is damaged, is a ``CtysError`` naming the path. A new file that
+        cannot be set up (a full disk) is removed again: no 0-byte inventory is left."""
         try:
             create_private_dir(path.parent)
         except OSError as err:
             raise CtysError(f"inventory {path}: cannot create its folder: {err}") from err
+        new = not path.exists()
         try:
             # 0600 before SQLite makes it: its -wal/-shm/-journal files copy this mode.
             create_private_file(path)
@@ -117,7 +120,28 @@ class Inventory:
             _prepare(db, path)
         except BaseException:
             db.close()
+            if new:
+                _remove_new_inventory(path)
             raise
+        return cls._ready(path, db)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Inventory:
+        """Open the existing inventory at ``path`` for queries only: nothing is written
+        (see ``ctys.inventory.readonly``), so a read-only or shared inventory works. An
+        empty file reads as an empty inventory; updates on it fail."""
+        from ctys.inventory.readonly import connect_readonly
+
+        db = connect_readonly(path, _BUSY_TIMEOUT_MS / 1000)
+        try:
+            _check_readonly(db, path)
+        except BaseException:
+            db.close()
+            raise
+        return cls._ready(path, db)
+
+    @classmethod
+    def _ready(cls, path: Path, db: sqlite3.Connection) -> Inventory:
         from ctys.inventory.query import register_functions
 
         register_functions(db)
@@ -330,7 +354,45 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
         db.execute("PRAGMA synchronous = NORMAL")
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as err:
+        from ctys.inventory.readonly import is_access_error
+
+        if is_access_error(err):  # a read-only file or a full disk: not "damaged"
+            raise CtysError(f"inventory {path}: cannot write: {err}") from err
         raise CtysError(f"{path}: not a ctys inventory or damaged: {err}") from err
+    _check_version(version, path)
+
+
+def _check_readonly(db: sqlite3.Connection, path: Path) -> None:
+    """``_prepare`` for a read-only connection: the same checks, nothing written. An
+    empty file gets the schema as TEMP tables (in memory), so queries find no rows."""
+    try:
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if app_id == 0 and not tables:
+            for statement in _SCHEMA:
+                db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+            return
+        if app_id != APPLICATION_ID or "records" not in tables:
+            raise CtysError(f"{path}: not a ctys inventory (an SQLite file of something else)")
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise CtysError(f"{path}: not a ctys inventory or damaged: {err}") from err
+    _check_version(version, path)
+
+
+def _remove_new_inventory(path: Path) -> None:
+    """Remove the file ``open`` created, if it is still empty (another process that
+    created it at the same moment and set it up keeps its file)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size:
+            return
+        path.unlink()
+    for suffix in ("-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):
+            Path(f"{path}{suffix}").unlink()
+
+
+def _check_version(version: tuple[str] | None, path: Path) -> None:
     if version is None or version[0] != str(SCHEMA_VERSION):
         found = "none" if version is None else version[0]
         raise CtysError(

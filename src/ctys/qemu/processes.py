@@ -6,12 +6,12 @@ Processes of other users may refuse some attributes; those are skipped silently.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from ctys.pathutil import canonical_path
 from ctys.qemu.cmdline import QemuCmdline, is_qemu_binary, parse_qemu_cmdline
 
 
@@ -96,6 +96,5 @@ def references_dir(process: QemuProcess, runtime_vm_dir: Path) -> bool:
     """True when the process's command line names ``runtime_vm_dir`` or a file in it
     (compared both as given and with symlinks resolved)."""
     candidates = {str(runtime_vm_dir)}
-    with contextlib.suppress(OSError):
-        candidates.add(str(runtime_vm_dir.resolve()))
+    candidates.add(str(canonical_path(runtime_vm_dir)))
     return any(process.cmdline.references(c) for c in candidates)

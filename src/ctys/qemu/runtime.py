@@ -148,12 +148,19 @@ class VmRuntimeDir:
             return None
 
     def write_record(self, record: RuntimeRecord) -> None:
-        """Write state.json atomically (temp file + rename)."""
+        """Write state.json atomically (temp file + rename); ``CtysError`` when the disk
+        is full or the folder is gone."""
         tmp = self.state.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(record.to_json())
-        tmp.replace(self.state)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(record.to_json())
+            tmp.replace(self.state)
+        except OSError as err:
+            # A full disk: the old record (if any) stays whole, no half temp file is left.
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise CtysError(f"cannot write {self.state}: {err.strerror or err}") from err
 
     def read_pid(self) -> int | None:
         try:
@@ -198,7 +205,10 @@ class RuntimeDir:
         check_socket_paths(vmdir)
         vmdir.remove()
         ensure_private_dir(self.root / "vms")
-        vmdir.path.mkdir(mode=0o700)
+        try:
+            vmdir.path.mkdir(mode=0o700)
+        except OSError as err:
+            raise CtysError(f"cannot create {vmdir.path}: {err.strerror or err}") from err
         return vmdir
 
     def all_vms(self) -> Iterator[VmRuntimeDir]:

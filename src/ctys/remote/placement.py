@@ -70,7 +70,7 @@ def candidates(call: ActionCall, inventory: Path, here: str) -> list[Candidate]:
         fields[INVENTORY_FIELD[term.kind]] = inventory_value(term.kind, term.value)
     if not fields or not inventory.is_file():
         return []
-    with Inventory.open(inventory) as inv:
+    with Inventory.open_readonly(inventory) as inv:
         records = inv.find(**fields)
     if len({r.vm_id for r in records}) != 1:
         return []

@@ -31,7 +31,8 @@ QEMU plugin actions:
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
-            (-c PATH: inventory file; -C off|rebuild|clear|list)
+            (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
+            warned about on stderr, a missing BASEPATH is an error)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
 <address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x (TCP:x) | F:/path/vm.conf
            (FILENAME:, PNAME:) | ID:vmid (I:); several keys must all match. A label is
