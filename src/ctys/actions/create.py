@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, managed_instance
+from ctys.actions.startguard import StartGuard, managed_note
 from ctys.actions.vnc import check_vnc_port_free, read_vnc_password, vnc_address, with_vnc_password
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
@@ -199,6 +200,7 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
             )
         check_vnc_port_free(vm, req)
         rundir = runtime.create_vm_dir(vmid)
+        guard = StartGuard(rundir)
         pid = 0
         try:
             argv = build_argv(_spec(vm, req, binary, accel, rundir))
@@ -211,21 +213,23 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
             rundir.write_record(record)
             # The switches' locks are held until qemu has plugged in (no CANCEL stops them).
             with switches_up(net.managed_switches(), vde_dir(runtime.root)):
-                pid = machine.launch(argv, rundir)
+                pid = machine.launch(argv, rundir, on_spawn=guard.spawned)
             if password is not None:
                 qmp_execute(rundir.qmp, "change-vnc-password", {"password": password})
             record.pid = pid
             rundir.write_record(record)
-        except BaseException:
-            if pid:
-                machine.force(pid, rundir.qmp)
-            rundir.remove()
+        except BaseException as exc:
+            guard.abort(exc)  # stops the qemu, keeps its logs, says so; re-raises
             raise
-    vnc = vnc_address(rundir.qmp) if req.console.prepares_vnc else None
-    if vnc is not None:
-        record.vnc_host, record.vnc_display = vnc
-        rundir.write_record(record)
-    _check_not_failed(vm, rundir, pid)
+    try:
+        vnc = vnc_address(rundir.qmp) if req.console.prepares_vnc else None
+        if vnc is not None:
+            record.vnc_host, record.vnc_display = vnc
+            rundir.write_record(record)
+        _check_not_failed(vm, rundir, pid)
+    except KeyboardInterrupt:
+        print(managed_note(vm.label, pid), file=sys.stderr, flush=True)
+        raise
     return Started(vm, rundir, record, note)
 
 
@@ -372,8 +376,12 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)
     started = boot(vm, req, runtime)
-    print(_start_line(started), file=ctx.out, flush=True)
-    if req.wait_ready:
-        _wait_console_text(started.rundir, req.wait_ready, 120.0, started.record.pid or 0)
-    _open_console(started, req, ctx)
+    try:
+        print(_start_line(started), file=ctx.out, flush=True)
+        if req.wait_ready:
+            _wait_console_text(started.rundir, req.wait_ready, 120.0, started.record.pid or 0)
+        _open_console(started, req, ctx)
+    except KeyboardInterrupt:
+        print(managed_note(vm.label, started.record.pid), file=ctx.err, flush=True)
+        raise
     return 0

@@ -25,16 +25,20 @@ def one_line(message: str) -> str:
 def run_guarded(prog: str, body: Callable[[], int], err: TextIO, debug: Callable[[], int]) -> int:
     """Run a command's ``body``: a ``CtysError`` becomes ``prog: message`` on ``err`` and its
     exit code (re-raised for a traceback when ``debug()`` is 2 or more), Ctrl-C exit 130,
-    a closed output pipe a quiet exit 141."""
+    a closed output pipe a quiet exit 141. SIGTERM/SIGHUP are handled like Ctrl-C (exit
+    128 + signal), so cleanups run for them too."""
+    from ctys.cli.signals import stop_signals_raise
+
     try:
-        return body()
+        with stop_signals_raise():
+            return body()
     except CtysError as exc:
         if debug() >= 2:
             raise
         print(f"{prog}: {one_line(str(exc))}", file=err)
         return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return getattr(exc, "exit_code", EXIT_INTERRUPTED)
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE

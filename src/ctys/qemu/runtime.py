@@ -149,8 +149,14 @@ class VmRuntimeDir:
         except (OSError, ValueError):
             return None
 
-    def remove(self) -> None:
+    def remove(self) -> Path | None:
+        """Delete the folder; its logs are kept first (``ctys.qemu.runlogs``) wherever a
+        folder goes: CANCEL, a failed start, a stale folder sweep. Returns where they went."""
+        from ctys.qemu.runlogs import keep_logs
+
+        kept = keep_logs(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
+        return kept
 
 
 class RuntimeDir:
