@@ -8,7 +8,10 @@ debug port 0x402; on working KVM it reaches "No bootable device" in well under a
 so a KVM guest that is still in POST when TCG has long finished means KVM is not worth
 using. The guest's run state (QMP ``query-status``) and qemu's stderr catch guests that
 enter QEMU's ``internal-error`` state or fail to initialise KVM.
-The verdict is cached per binary (path + mtime + size) and kernel boot.
+The verdict is cached per binary (path + mtime + size) and kernel boot, with how it was
+reached. The firmware probe cannot see a guest that dies only once its kernel runs, so
+CREATE also watches the first seconds of the first AUTO guest it puts on KVM in a boot
+(``ctys.actions.kvmwatch``) and stores what it saw here (``remember_guest_verdict``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ctys.conf.model import Accelerator
 from ctys.errors import QemuError
@@ -34,12 +38,23 @@ POST_DONE_MARKER = b"No bootable device"  # SeaBIOS's last line when nothing boo
 _POLL = 0.02
 
 
+FIRMWARE_PROBE = "firmware-POST probe"
+GUEST_WATCH = "watch of a KVM guest's first seconds"
+
+
 @dataclass(frozen=True)
 class KvmState:
-    """Whether VMs on this host should use KVM, and the one-line reason why (not)."""
+    """Whether VMs on this host should use KVM, and the one-line reason why (not).
+
+    ``how`` says how the verdict was reached (which probe, when, cached or fresh);
+    ``binary`` is the qemu it holds for (its cache key); ``confirmed`` is set once a real
+    KVM guest survived its first seconds in this boot of the host (no more watching)."""
 
     usable: bool
     reason: str
+    how: str = ""
+    binary: str = ""
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,11 +253,57 @@ def kvm_state(
     if not refresh:
         payload = cache.get("kvm", stamp, boot_id=boot)
         if payload is not None and isinstance(payload.get("usable"), bool):
-            return KvmState(payload["usable"], str(payload.get("reason", "")))
+            return _from_payload(payload, str(binary), "cached for this boot of the host")
     state = probe_kvm(binary)
-    cache.put("kvm", stamp, {"usable": state.usable, "reason": state.reason}, boot_id=boot)
+    payload = _payload(state.usable, state.reason, FIRMWARE_PROBE)
+    cache.put("kvm", stamp, payload, boot_id=boot)
     cache.save()
-    return state
+    return _from_payload(payload, str(binary), "fresh")
+
+
+def _payload(usable: bool, reason: str, probe: str, confirmed: bool = False) -> dict[str, object]:
+    return {
+        "usable": usable,
+        "reason": reason,
+        "probe": probe,
+        "when": time.time(),
+        "confirmed": confirmed,
+    }
+
+
+def _from_payload(payload: dict[str, Any], binary: str, freshness: str) -> KvmState:
+    probe = str(payload.get("probe") or FIRMWARE_PROBE)
+    when = payload.get("when")
+    stamp = (
+        time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when))
+        if isinstance(when, (int, float))
+        else "at an unknown time"
+    )
+    return KvmState(
+        usable=bool(payload["usable"]),
+        reason=str(payload.get("reason", "")),
+        how=f"{probe}, {stamp}, {freshness}",
+        binary=binary,
+        confirmed=payload.get("confirmed") is True,
+    )
+
+
+def remember_guest_verdict(
+    state: KvmState, usable: bool, reason: str, cache: CapCache | None = None
+) -> None:
+    """Store what a real KVM guest showed (it survived its first seconds, or it entered
+    internal-error) as this boot's verdict for ``state.binary``; later CREATEs of AUTO VMs
+    follow it without watching or probing again."""
+    if not state.binary:
+        return
+    try:
+        stamp = BinaryStamp.of(Path(state.binary))
+    except OSError:
+        return
+    cache = cache if cache is not None else CapCache()
+    probe = f"{FIRMWARE_PROBE}, then the {GUEST_WATCH}" if usable else GUEST_WATCH
+    cache.put("kvm", stamp, _payload(usable, reason, probe, confirmed=True), boot_id=boot_id())
+    cache.save()
 
 
 def choose_accelerator(requested: Accelerator, kvm: KvmState) -> tuple[Accelerator, str]:
