@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
@@ -156,3 +157,21 @@ def test_a_kvm_guest_that_survived_confirms_the_verdict(
     kvmprobe.remember_guest_verdict(state, True, state.reason, CapCache(cache))
     after = kvmprobe.kvm_state(binary, CapCache(cache))
     assert after.usable and after.confirmed and after.reason == state.reason
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_wait_shows_progress_only_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rundir = _rundir(tmp_path)
+    monkeypatch.setattr(waitready, "STATE_EVERY", 0.05)
+    monkeypatch.setattr(waitready, "run_state", lambda rd, timeout=1.0: "running")
+    monkeypatch.setattr(waitready.machine, "process_alive", lambda pid: True)
+    for stream, shown in [(_Tty(), True), (io.StringIO(), False)]:
+        with pytest.raises(QemuError):
+            waitready.wait_console_text(rundir, "NEVER", timeout=0.3, pid=1, label="x", err=stream)
+        assert ("waiting for 'NEVER'" in stream.getvalue()) is shown, stream.getvalue()

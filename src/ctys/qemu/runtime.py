@@ -8,6 +8,8 @@ Layout (all under a dir of mode 0700 owned by the user)::
     <runtime>/vms/<vmid>/console.sock  serial console (CLI consoles)
     <runtime>/vms/<vmid>/console.log   everything the serial console printed
     <runtime>/locks/<vmid>.lock        held while a VM is being started
+
+When a VM folder is removed its qemu.log and console.log are kept (``ctys.qemu.runlogs``).
 """
 
 from __future__ import annotations

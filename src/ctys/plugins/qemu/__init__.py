@@ -19,12 +19,16 @@ _HELP = """\
 QEMU plugin actions:
   -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB|PXE[%PATH]]
             [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:CLI|CLI0|SDL|VNC|XTERM|GTERM|EMACS|EMACSA|EMACSAM]
-            [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE][,WAIT:TEXT][,VNCBIND:ADDR]
+            [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE][,WAIT:TEXT[%SECONDS]][,VNCBIND:ADDR]
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON|TITLE]
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
             (-c PATH: inventory file; -C off|rebuild|clear|list)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
+WAIT:TEXT[%SECONDS]: return once the console printed TEXT (default 120 s); fails at once
+         when the VM enters QEMU's internal-error state. ACCELERATOR AUTO (default): KVM
+         when usable, else TCG; a KVM guest that fails in its first seconds is restarted
+         under TCG. Logs of ended runs: ~/.local/state/ctys/logs/VMID/ (last 5 runs).
 <address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x | F:/path/vm.conf | ID:vmid,
            resolved from the inventory (filled by ENUMERATE) when it exists, else by
            scanning the VM folders; BASEPATH:/dir[%/dir2] scans those folders
