@@ -138,3 +138,29 @@ def test_bad_wait_seconds_is_a_usage_error(
     done = ctys("-t", "QEMU", "-a", f"CREATE=l:kb,WAIT:READY%{seconds}", "-b", "1")
     assert done.returncode == 2, done.stderr
     assert "WAIT" in done.stderr
+
+
+def test_kernel_probe_sees_a_64_bit_kernel_start(guest: object) -> None:
+    # Under TCG (where it always works) the probe kernel starts, panics without a root
+    # disk and qemu exits: the observation the KVM kernel probe relies on.
+    import shutil
+
+    from ctys.qemu.kernelprobe import judge_kernel, probe_kernel, probe_kernel_image
+
+    kernel = probe_kernel_image()
+    binary = shutil.which("qemu-system-x86_64")
+    assert kernel is not None and binary is not None
+    seen = probe_kernel(Path(binary), kernel, accel="tcg", deadline=20)
+    assert seen.entered_after is not None, seen
+    usable, why = judge_kernel(seen)
+    assert usable is True and "64-bit Linux kernel started" in why, why
+
+
+def test_info_says_how_the_kvm_verdict_was_reached(ctys_env: dict[str, str]) -> None:
+    require_kvm()
+    env = _auto_env(ctys_env)
+    fresh = _run(env, "-t", "QEMU", "-a", "INFO", "-o", "json")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "probe, " in fresh.stdout and ", fresh]" in fresh.stdout, fresh.stdout
+    cached = _run(env, "-t", "QEMU", "-a", "INFO", "-o", "json")
+    assert ", cached for this boot of the host]" in cached.stdout, cached.stdout

@@ -14,7 +14,7 @@ from ctys.actions import waitready
 from ctys.cli.syntax import ActionCall, Suboption
 from ctys.errors import QemuError, UsageError
 from ctys.plugins.qemu.requests import parse_create
-from ctys.qemu import kvmprobe
+from ctys.qemu import kernelprobe, kvmprobe
 from ctys.qemu.capcache import CapCache
 from ctys.qemu.kvmprobe import KvmState
 from ctys.qemu.runtime import RuntimeDir
@@ -109,6 +109,7 @@ def kvm_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, lis
         return KvmState(True, "KVM works (probe guest finished firmware POST in 0.10s)")
 
     monkeypatch.setattr(kvmprobe, "probe_kvm", fake_probe)
+    monkeypatch.setattr(kernelprobe, "probe_kernel_image", lambda: None)  # firmware only
     binary = tmp_path / "qemu-system-x86_64"
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
@@ -175,3 +176,68 @@ def test_wait_shows_progress_only_on_a_terminal(
         with pytest.raises(QemuError):
             waitready.wait_console_text(rundir, "NEVER", timeout=0.3, pid=1, label="x", err=stream)
         assert ("waiting for 'NEVER'" in stream.getvalue()) is shown, stream.getvalue()
+
+
+# ---- the kernel stage of the probe
+
+
+def _seen(**kw: object) -> kernelprobe.KernelObservation:
+    base: dict[str, object] = {
+        "kernel": "/k",
+        "status": "running",
+        "entered_after": None,
+        "exited": False,
+        "error_line": "",
+        "deadline": 3.0,
+    }
+    base.update(kw)
+    return kernelprobe.KernelObservation(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("seen", "usable", "words"),
+    [
+        (_seen(status="internal-error", entered_after=0.4), False, "internal-error"),
+        (_seen(error_line="KVM internal error. Suberror: 1"), False, "Suberror: 1"),
+        (_seen(entered_after=0.3, exited=True), True, "ran until its panic"),
+        (_seen(entered_after=0.3), True, "kept running"),
+        (_seen(), False, "printed nothing within 3s"),
+        (_seen(exited=True, status=None), None, "qemu exited before"),
+    ],
+)
+def test_judge_kernel(seen: kernelprobe.KernelObservation, usable: bool | None, words: str) -> None:
+    verdict, why = kernelprobe.judge_kernel(seen)
+    assert verdict is usable and words in why
+
+
+def test_a_kernel_that_kvm_kills_makes_the_verdict_unusable(
+    kvm_host: tuple[Path, list[str], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    binary, _boot, _probes = kvm_host
+    monkeypatch.setattr(kernelprobe, "probe_kernel_image", lambda: tmp_path / "vmlinuz")
+    monkeypatch.setattr(
+        kernelprobe,
+        "probe_kernel",
+        lambda b, k: _seen(status="internal-error", error_line="KVM internal error. Suberror: 1"),
+    )
+    state = kvmprobe.kvm_state(binary, CapCache(tmp_path / "c.json"))
+    assert not state.usable
+    assert "64-bit Linux kernel entered QEMU's internal-error state" in state.reason
+    assert state.how.startswith(kvmprobe.KERNEL_PROBE)
+
+
+def test_a_kernel_that_runs_keeps_kvm_and_says_both_probes(
+    kvm_host: tuple[Path, list[str], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    binary, _boot, _probes = kvm_host
+    monkeypatch.setattr(kernelprobe, "probe_kernel_image", lambda: tmp_path / "vmlinuz")
+    monkeypatch.setattr(
+        kernelprobe, "probe_kernel", lambda b, k: _seen(entered_after=0.2, exited=True)
+    )
+    state = kvmprobe.kvm_state(binary, CapCache(tmp_path / "c.json"))
+    assert state.usable and "firmware POST" in state.reason and "kernel started" in state.reason
+    assert state.how.startswith(f"{kvmprobe.FIRMWARE_PROBE} + {kvmprobe.KERNEL_PROBE}")

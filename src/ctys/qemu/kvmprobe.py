@@ -9,8 +9,9 @@ so a KVM guest that is still in POST when TCG has long finished means KVM is not
 using. The guest's run state (QMP ``query-status``) and qemu's stderr catch guests that
 enter QEMU's ``internal-error`` state or fail to initialise KVM.
 The verdict is cached per binary (path + mtime + size) and kernel boot, with how it was
-reached. The firmware probe cannot see a guest that dies only once its kernel runs, so
-CREATE also watches the first seconds of the first AUTO guest it puts on KVM in a boot
+reached. The firmware probe cannot see a guest that dies only once its kernel runs: when
+it passes, a 64-bit Linux kernel is booted under KVM as well (``ctys.qemu.kernelprobe``),
+and CREATE also watches the first seconds of the first AUTO guest it puts on KVM in a boot
 (``ctys.actions.kvmwatch``) and stores what it saw here (``remember_guest_verdict``).
 """
 
@@ -39,6 +40,7 @@ _POLL = 0.02
 
 
 FIRMWARE_PROBE = "firmware-POST probe"
+KERNEL_PROBE = "64-bit kernel probe"
 GUEST_WATCH = "watch of a KVM guest's first seconds"
 
 
@@ -178,6 +180,11 @@ def _probe_guest(binary: Path, accel: str, workdir: Path, qmp: Path | None) -> I
             process.wait(timeout=5)
 
 
+def query_status_or_none(socket_path: Path, timeout: float) -> str | None:
+    """The QMP run state at ``socket_path``, None when the monitor does not answer."""
+    return _query_status(socket_path, timeout)
+
+
 def _query_status(socket_path: Path, timeout: float) -> str | None:
     from ctys.qemu.qmp import QmpUnavailable, query_status
 
@@ -254,11 +261,32 @@ def kvm_state(
         payload = cache.get("kvm", stamp, boot_id=boot)
         if payload is not None and isinstance(payload.get("usable"), bool):
             return _from_payload(payload, str(binary), "cached for this boot of the host")
-    state = probe_kvm(binary)
-    payload = _payload(state.usable, state.reason, FIRMWARE_PROBE)
+    state, probe = probe_kvm(binary), FIRMWARE_PROBE
+    if state.usable:
+        state, probe = _kernel_stage(binary, state)
+    payload = _payload(state.usable, state.reason, probe)
     cache.put("kvm", stamp, payload, boot_id=boot)
     cache.save()
     return _from_payload(payload, str(binary), "fresh")
+
+
+def _kernel_stage(binary: Path, firmware: KvmState) -> tuple[KvmState, str]:
+    """After firmware passed: boot a 64-bit kernel under KVM (``ctys.qemu.kernelprobe``)
+    and return the verdict with the name of the probe that reached it."""
+    from ctys.qemu.kernelprobe import judge_kernel, probe_kernel, probe_kernel_image
+
+    kernel = probe_kernel_image()
+    if kernel is None:
+        return firmware, f"{FIRMWARE_PROBE} (no kernel to run the {KERNEL_PROBE})"
+    try:
+        usable, why = judge_kernel(probe_kernel(binary, kernel))
+    except QemuError as exc:
+        return firmware, f"{FIRMWARE_PROBE} ({KERNEL_PROBE} failed: {exc})"
+    if usable is None:
+        return firmware, f"{FIRMWARE_PROBE} ({KERNEL_PROBE}: {why})"
+    if not usable:
+        return KvmState(False, why), KERNEL_PROBE
+    return KvmState(True, f"{firmware.reason}; {why}"), f"{FIRMWARE_PROBE} + {KERNEL_PROBE}"
 
 
 def _payload(usable: bool, reason: str, probe: str, confirmed: bool = False) -> dict[str, object]:
