@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,21 +17,11 @@ from ctys.qemu.qmp import query_status
 Ctys = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _auto_env(ctys_env: dict[str, str]) -> dict[str, str]:
-    env = dict(ctys_env)
-    env.pop("CTYS_ACCEL", None)  # the default: the VM's ACCELERATOR decides
-    return env
-
-
-def _run(env: dict[str, str], *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ctys", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+@pytest.fixture
+def auto_ctys(ctys: Ctys, ctys_env: dict[str, str]) -> Ctys:
+    """``ctys`` without the suite's CTYS_ACCEL=tcg: the VM's ACCELERATOR decides."""
+    ctys_env.pop("CTYS_ACCEL", None)  # the dict the ctys fixture runs with
+    return ctys
 
 
 def _record(ctys_env: dict[str, str], label: str) -> dict[str, object]:
@@ -43,14 +32,13 @@ def _record(ctys_env: dict[str, str], label: str) -> dict[str, object]:
 
 
 def test_auto_restarts_a_guest_that_kvm_kills_under_tcg(
-    make_vm: Callable[..., Path], ctys_env: dict[str, str], tmp_path: Path
+    auto_ctys: Ctys, make_vm: Callable[..., Path], ctys_env: dict[str, str], tmp_path: Path
 ) -> None:
     require_kvm()
-    env = _auto_env(ctys_env)
     seed_kvm_usable()  # the firmware probe said "usable", as on the hosts of the issue
     fault_conf(make_vm("kf"), write_fault_bios(tmp_path / "fault.bin"), "AUTO")
 
-    done = _run(env, "-t", "QEMU", "-a", "CREATE=l:kf", "-b", "1")
+    done = auto_ctys("-t", "QEMU", "-a", "CREATE=l:kf", "-b", "1")
     assert done.returncode == 0, done.stderr
     [line] = [ln for ln in done.stderr.splitlines() if "KVM is not usable" in ln]
     assert "a KVM guest (kf) entered QEMU's internal-error state" in line, line
@@ -66,46 +54,44 @@ def test_auto_restarts_a_guest_that_kvm_kills_under_tcg(
     kept = Path(ctys_env["XDG_STATE_HOME"], "ctys", "logs")
     assert any("KVM internal error" in p.read_text() for p in kept.glob("kf-*/qemu.log*"))
 
-    info = _run(env, "-t", "QEMU", "-a", "INFO", "-o", "json")
+    info = auto_ctys("-t", "QEMU", "-a", "INFO", "-o", "json")
     assert info.returncode == 0, info.stderr
     assert "unusable: a KVM guest (kf) entered" in info.stdout, info.stdout
     assert "watch of a KVM guest's first seconds" in info.stdout, info.stdout
     assert "cached for this boot of the host" in info.stdout, info.stdout
 
-    assert _run(env, "-t", "QEMU", "-a", "CANCEL=l:kf,FORCE").returncode == 0
+    assert auto_ctys("-t", "QEMU", "-a", "CANCEL=l:kf,FORCE").returncode == 0
     # Remembered for this boot: the next CREATE goes to TCG at once, saying why.
-    again = _run(env, "-t", "QEMU", "-a", "CREATE=l:kf", "-b", "1")
+    again = auto_ctys("-t", "QEMU", "-a", "CREATE=l:kf", "-b", "1")
     assert again.returncode == 0, again.stderr
     assert "restarting" not in again.stderr
     assert "TCG, because KVM is not usable: a KVM guest (kf)" in again.stdout, again.stdout
-    assert _run(env, "-t", "QEMU", "-a", "CANCEL=l:kf,FORCE").returncode == 0
+    assert auto_ctys("-t", "QEMU", "-a", "CANCEL=l:kf,FORCE").returncode == 0
 
 
 def test_auto_default_on_this_host_boots_a_running_guest(
-    make_vm: Callable[..., Path], ctys_env: dict[str, str]
+    auto_ctys: Ctys, make_vm: Callable[..., Path], ctys_env: dict[str, str]
 ) -> None:
     conf = make_vm("ka")
     conf.write_text(conf.read_text().replace("#@#ACCELERATOR = TCG\n", ""))  # the default
-    env = _auto_env(ctys_env)
-    done = _run(
-        env, "-t", "QEMU", "-a", "CREATE=l:ka,WAIT:CTYS-GUEST-READY%90", "-b", "1", timeout=150
+    done = auto_ctys(
+        "-t", "QEMU", "-a", "CREATE=l:ka,WAIT:CTYS-GUEST-READY%90", "-b", "1", timeout=150
     )
     assert done.returncode == 0, done.stderr
     accel = _record(ctys_env, "ka")["accelerator"]
     if accel == "TCG":
         assert "TCG, because KVM is not usable: " in done.stdout, done.stdout
-    assert _run(env, "-t", "QEMU", "-a", "CANCEL=l:ka,FORCE").returncode == 0
+    assert auto_ctys("-t", "QEMU", "-a", "CANCEL=l:ka,FORCE").returncode == 0
 
 
 def test_wait_fails_within_seconds_when_the_vm_enters_internal_error(
-    make_vm: Callable[..., Path], ctys_env: dict[str, str], tmp_path: Path
+    auto_ctys: Ctys, make_vm: Callable[..., Path], ctys_env: dict[str, str], tmp_path: Path
 ) -> None:
     require_kvm()
-    env = _auto_env(ctys_env)
     seed_kvm_usable()
     fault_conf(make_vm("kw"), write_fault_bios(tmp_path / "fault.bin"), "KVM")
     started = time.monotonic()
-    done = _run(env, "-t", "QEMU", "-a", "CREATE=l:kw,WAIT:NEVER-PRINTED%100", "-b", "1")
+    done = auto_ctys("-t", "QEMU", "-a", "CREATE=l:kw,WAIT:NEVER-PRINTED%100", "-b", "1")
     took = time.monotonic() - started
     assert done.returncode == 1, done.stderr
     assert took < 10, took
@@ -156,11 +142,10 @@ def test_kernel_probe_sees_a_64_bit_kernel_start(guest: object) -> None:
     assert usable is True and "64-bit Linux kernel started" in why, why
 
 
-def test_info_says_how_the_kvm_verdict_was_reached(ctys_env: dict[str, str]) -> None:
+def test_info_says_how_the_kvm_verdict_was_reached(auto_ctys: Ctys) -> None:
     require_kvm()
-    env = _auto_env(ctys_env)
-    fresh = _run(env, "-t", "QEMU", "-a", "INFO", "-o", "json")
+    fresh = auto_ctys("-t", "QEMU", "-a", "INFO", "-o", "json")
     assert fresh.returncode == 0, fresh.stderr
     assert "probe, " in fresh.stdout and ", fresh]" in fresh.stdout, fresh.stdout
-    cached = _run(env, "-t", "QEMU", "-a", "INFO", "-o", "json")
+    cached = auto_ctys("-t", "QEMU", "-a", "INFO", "-o", "json")
     assert ", cached for this boot of the host]" in cached.stdout, cached.stdout

@@ -210,34 +210,36 @@ def test_judge_kernel(seen: kernelprobe.KernelObservation, usable: bool | None, 
     assert verdict is usable and words in why
 
 
-def test_a_kernel_that_kvm_kills_makes_the_verdict_unusable(
+@pytest.mark.parametrize(
+    ("seen", "usable", "reason", "how"),
+    [
+        (
+            _seen(status="internal-error", error_line="KVM internal error. Suberror: 1"),
+            False,
+            "64-bit Linux kernel entered QEMU's internal-error state",
+            kvmprobe.KERNEL_PROBE,
+        ),
+        (
+            _seen(entered_after=0.2, exited=True),
+            True,
+            "firmware POST in 0.10s); a 64-bit Linux kernel started",
+            f"{kvmprobe.FIRMWARE_PROBE} + {kvmprobe.KERNEL_PROBE}",
+        ),
+    ],
+)
+def test_the_kernel_stage_decides_after_the_firmware_passed(
     kvm_host: tuple[Path, list[str], list[str]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    seen: kernelprobe.KernelObservation,
+    usable: bool,
+    reason: str,
+    how: str,
 ) -> None:
     binary, _boot, _probes = kvm_host
     monkeypatch.setattr(kernelprobe, "probe_kernel_image", lambda: tmp_path / "vmlinuz")
-    monkeypatch.setattr(
-        kernelprobe,
-        "probe_kernel",
-        lambda b, k: _seen(status="internal-error", error_line="KVM internal error. Suberror: 1"),
-    )
+    monkeypatch.setattr(kernelprobe, "probe_kernel", lambda b, k: seen)
     state = kvmprobe.kvm_state(binary, CapCache(tmp_path / "c.json"))
-    assert not state.usable
-    assert "64-bit Linux kernel entered QEMU's internal-error state" in state.reason
-    assert state.how.startswith(kvmprobe.KERNEL_PROBE)
-
-
-def test_a_kernel_that_runs_keeps_kvm_and_says_both_probes(
-    kvm_host: tuple[Path, list[str], list[str]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    binary, _boot, _probes = kvm_host
-    monkeypatch.setattr(kernelprobe, "probe_kernel_image", lambda: tmp_path / "vmlinuz")
-    monkeypatch.setattr(
-        kernelprobe, "probe_kernel", lambda b, k: _seen(entered_after=0.2, exited=True)
-    )
-    state = kvmprobe.kvm_state(binary, CapCache(tmp_path / "c.json"))
-    assert state.usable and "firmware POST" in state.reason and "kernel started" in state.reason
-    assert state.how.startswith(f"{kvmprobe.FIRMWARE_PROBE} + {kvmprobe.KERNEL_PROBE}")
+    assert state.usable is usable
+    assert reason in state.reason
+    assert state.how.startswith(how)

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from ctys.errors import QemuError
 
 KERNEL_DEADLINE = 3.0
 ENTRY_MARKER = b"Linux version"  # the kernel's first console line: its entry ran
@@ -78,6 +75,14 @@ def judge_kernel(seen: KernelObservation) -> tuple[bool | None, str]:
     )
 
 
+def _entered(console: Path, started: float) -> float | None:
+    """Seconds since ``started`` when the console shows the kernel's first line, else None."""
+    with contextlib.suppress(OSError):
+        if ENTRY_MARKER in console.read_bytes():
+            return time.monotonic() - started
+    return None
+
+
 def _error_line(path: Path) -> str:
     with contextlib.suppress(OSError):
         for line in path.read_text(errors="replace").splitlines():
@@ -91,7 +96,7 @@ def probe_kernel(
 ) -> KernelObservation:
     """Boot ``kernel`` under ``accel`` for at most ``deadline`` seconds and observe it;
     the qemu is always killed and reaped."""
-    from ctys.qemu.kvmprobe import query_status_or_none
+    from ctys.qemu.kvmprobe import probe_process, query_status_or_none
 
     with tempfile.TemporaryDirectory(prefix="ctys-kernelprobe-") as tmp:
         root = Path(tmp)
@@ -103,37 +108,20 @@ def probe_kernel(
             *("-kernel", str(kernel), "-append", "console=ttyS0 panic=-1"),
             *("-qmp", f"unix:{qmp},server=on,wait=off"),
         ]
-        with stderr_path.open("wb") as stderr:
-            try:
-                process = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
-                )
-            except OSError as exc:
-                raise QemuError(f"cannot run {binary}: {exc.strerror}") from exc
-        started = time.monotonic()
-        entered: float | None = None
-        status: str | None = None
-        try:
+        with probe_process(argv, stderr_path) as process:
+            started = time.monotonic()
+            entered: float | None = None
+            status: str | None = None
             while time.monotonic() - started < deadline and process.poll() is None:
                 if entered is None:
-                    with contextlib.suppress(OSError):
-                        if ENTRY_MARKER in console.read_bytes():
-                            entered = time.monotonic() - started
+                    entered = _entered(console, started)
                 if qmp.exists():
                     status = query_status_or_none(qmp, 0.5) or status
                     if status == "internal-error":
                         break
                 time.sleep(_POLL)
             exited = process.poll() is not None
-            if entered is None:
-                with contextlib.suppress(OSError):
-                    if ENTRY_MARKER in console.read_bytes():
-                        entered = time.monotonic() - started
-        finally:
-            if process.poll() is None:
-                process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
+            entered = entered if entered is not None else _entered(console, started)
         return KernelObservation(
             kernel=str(kernel),
             status=status,

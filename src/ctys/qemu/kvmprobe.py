@@ -163,16 +163,23 @@ def _probe_guest(binary: Path, accel: str, workdir: Path, qmp: Path | None) -> I
     if qmp is not None:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     stderr_path = workdir / "stderr"
+    with probe_process(argv, stderr_path) as process:
+        yield ProbeVm(process, workdir / "post.log", stderr_path)
+
+
+@contextlib.contextmanager
+def probe_process(argv: list[str], stderr_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a probe qemu with its stderr in ``stderr_path``; kill and reap it however the
+    block is left."""
     with stderr_path.open("wb") as stderr:
         try:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
             )
         except OSError as exc:
-            raise QemuError(f"cannot run {binary}: {exc.strerror}") from exc
-    vm = ProbeVm(process, workdir / "post.log", stderr_path)
+            raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
     try:
-        yield vm
+        yield process
     finally:
         if process.poll() is None:
             process.kill()
