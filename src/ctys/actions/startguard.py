@@ -66,17 +66,20 @@ class StartGuard:
         """Undo the start after ``exc``: stop its qemu, keep the logs, remove the folder,
         then re-raise ``exc`` (a ``QemuError`` naming the kept qemu.log)."""
         interrupted = not isinstance(exc, CtysError)
-        with stop_signals_held():  # a second Ctrl-C must not cut the cleanup short
+        # A second Ctrl-C must not cut the cleanup (or its report) short; one that came
+        # meanwhile is raised when the block ends.
+        with stop_signals_held():
             stopped = self._stop_all(interrupted)
             kept = self.rundir.remove()
+            if interrupted:
+                what = (
+                    f"stopped the qemu it had started (pid {', '.join(map(str, stopped))})"
+                    if stopped
+                    else "no qemu was left running"
+                )
+                cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else "CREATE failed"
+                print(f"ctys: {cause}; {what}", file=err or sys.stderr, flush=True)
         if interrupted:
-            what = (
-                f"stopped the qemu it had started (pid {', '.join(map(str, stopped))})"
-                if stopped
-                else "no qemu was left running"
-            )
-            cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else "CREATE failed"
-            print(f"ctys: {cause}; {what}", file=err or sys.stderr, flush=True)
             raise exc
         hint = log_hint(kept)
         if isinstance(exc, QemuError) and hint:
