@@ -226,11 +226,11 @@ def boot(
         except BaseException as exc:
             guard.abort(exc)  # stops the qemu, keeps its logs, says so; re-raises
             raise
+    vnc = vnc_address(rundir.qmp) if req.console.prepares_vnc else None
+    if vnc is not None:
+        record.vnc_host, record.vnc_display = vnc
+        rundir.write_record(record)
     try:
-        vnc = vnc_address(rundir.qmp) if req.console.prepares_vnc else None
-        if vnc is not None:
-            record.vnc_host, record.vnc_display = vnc
-            rundir.write_record(record)
         _check_not_failed(vm, rundir, pid)
         if unconfirmed_kvm is not None:
             watch_kvm_guest(vm, rundir, pid, unconfirmed_kvm)
