@@ -33,6 +33,7 @@ def ctys_env(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
         "CTYS_ACCEL": "tcg",
         "CTYS_INVENTORY": str(short_tmp / "inventory.sqlite"),
         "XDG_CACHE_HOME": str(short_tmp / "cache"),
+        "XDG_STATE_HOME": str(short_tmp / "state"),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -9,7 +9,9 @@ import sys
 import time
 from dataclasses import dataclass
 
+from ctys.actions.kvmwatch import kvm_failed, watch_kvm_guest
 from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, managed_instance
+from ctys.actions.startguard import StartGuard, managed_note
 from ctys.actions.vnc import (
     check_vnc_port_free,
     check_vnc_viewer,
@@ -21,6 +23,13 @@ from ctys.actions.vnc import (
     vnc_start_note,
     with_vnc_password,
 )
+from ctys.actions.waitready import (
+    FAILED_STATES,
+    GuestFailed,
+    run_state,
+    stop_failed,
+    wait_console_text,
+)
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
 from ctys.conf.model import Accelerator, VmConfig
@@ -28,7 +37,7 @@ from ctys.conf.network import network_config
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
-from ctys.errors import CtysError, QemuError, VmStateError
+from ctys.errors import CtysError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.requests import CreateRequest
@@ -42,6 +51,7 @@ from ctys.qemu.instmode import (
     prepare_target,
     write_install_note,
 )
+from ctys.qemu.kvmprobe import KvmState
 from ctys.qemu.network import NetworkConfig, vde_dir
 from ctys.qemu.preflight import check_media
 from ctys.qemu.qmp import QmpUnavailable, qmp_execute, query_status
@@ -59,9 +69,13 @@ class Started:
     accel_note: str
 
 
-def _pick_binary_and_accel(vm: VmConfig) -> tuple[str, Accelerator, str]:
-    """The qemu binary for the VM's arch and the accelerator to use, with a note why.
-    KVM is probed (once per boot, cached) only when the VM may use it."""
+def _pick_binary_and_accel(
+    vm: VmConfig, tcg_because: str | None = None
+) -> tuple[str, Accelerator, str, KvmState | None]:
+    """The qemu binary for the VM's arch and the accelerator to use, with a note why, and
+    the KVM verdict when AUTO chose KVM on it unconfirmed (the start is then watched).
+    KVM is probed (once per boot, cached) only when the VM may use it; ``tcg_because``
+    (KVM just failed a guest) pins TCG."""
     from ctys.qemu.detect import HostCapabilities, binary_for_arch, detect_binaries, detect_host
     from ctys.qemu.kvmprobe import KvmState, choose_accelerator
 
@@ -69,32 +83,21 @@ def _pick_binary_and_accel(vm: VmConfig) -> tuple[str, Accelerator, str]:
     env = os.environ.get("CTYS_ACCEL", "").upper()
     if env in ("TCG", "KVM"):
         requested = Accelerator(env)
+    if tcg_because is not None:
+        requested = Accelerator.TCG
     if requested is Accelerator.TCG:
         # The common case pays for one PATH lookup, not a scan of every qemu on the host.
         binary = vm.qemu_binary or shutil.which(f"qemu-system-{vm.arch}")
         if binary is None:
             host = HostCapabilities(detect_binaries(), KvmState(False, "not asked for"))
             binary = str(binary_for_arch(host, vm.arch).path)
-        return binary, Accelerator.TCG, "TCG"
+        note = f"TCG, because KVM is not usable: {tcg_because}" if tcg_because else "TCG"
+        return binary, Accelerator.TCG, note, None
     host = detect_host()
     binary = vm.qemu_binary or str(binary_for_arch(host, vm.arch).path)
     accel, note = choose_accelerator(requested, host.kvm)
-    return binary, accel, note
-
-
-def _wait_console_text(rundir: VmRuntimeDir, text: str, timeout: float, pid: int) -> None:
-    """Block until the serial console log contains ``text`` (WAIT: suboption)."""
-    needle = text.encode()
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError):
-            if needle in rundir.console_log.read_bytes():
-                return
-        if not machine.process_alive(pid):
-            raise QemuError(f"VM ended before its console printed {text!r}")
-        if time.monotonic() >= deadline:
-            raise QemuError(f"console did not print {text!r} within {timeout:g}s")
-        time.sleep(0.01)
+    auto_kvm = requested is Accelerator.AUTO and accel is Accelerator.KVM
+    return binary, accel, note, host.kvm if auto_kvm and not host.kvm.confirmed else None
 
 
 def _spec(
@@ -192,13 +195,16 @@ def _new_record(
     )
 
 
-def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
+def boot(
+    vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, tcg_because: str | None = None
+) -> Started:
     """Start ``vm`` daemon-style (not CLI0). Serialised by the VM's start lock: a VM that
-    already runs is refused, so concurrent CREATEs start exactly one qemu."""
+    already runs is refused, so concurrent CREATEs start exactly one qemu. An AUTO VM whose
+    KVM guest fails in its first seconds is restarted under TCG (``ctys.actions.kvmwatch``)."""
     _preflight_media(vm, req)
     net = _preflight_network(vm, req)
     given_password = read_vnc_password(req)
-    binary, accel, note = _pick_binary_and_accel(vm)
+    binary, accel, note, unconfirmed_kvm = _pick_binary_and_accel(vm, tcg_because)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
         running = managed_instance(runtime, vmid)
@@ -212,6 +218,7 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
             )
         check_vnc_port_free(vm, req)
         rundir = runtime.create_vm_dir(vmid)
+        guard = StartGuard(rundir)
         pid = 0
         try:
             argv = build_argv(_spec(vm, req, binary, accel, rundir))
@@ -226,33 +233,36 @@ def boot(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> Started:
             rundir.write_record(record)
             # The switches' locks are held until qemu has plugged in (no CANCEL stops them).
             with switches_up(net.managed_switches(), vde_dir(runtime.root)):
-                pid = machine.launch(argv, rundir)
+                pid = machine.launch(argv, rundir, on_spawn=guard.spawned)
             if password is not None:
                 qmp_execute(rundir.qmp, "change-vnc-password", {"password": password})
             record.pid = pid
             rundir.write_record(record)
-        except BaseException:
-            if pid:
-                machine.force(pid, rundir.qmp)
-            rundir.remove()
+        except BaseException as exc:
+            guard.abort(exc)  # stops the qemu, keeps its logs, says so; re-raises
             raise
-    if req.console.prepares_vnc and note_vnc_address(record, rundir):
-        rundir.write_record(record)
-    _check_not_failed(vm, rundir, pid)
+    try:
+        if req.console.prepares_vnc and note_vnc_address(record, rundir):
+            rundir.write_record(record)
+        _check_not_failed(vm, rundir, pid)
+        if unconfirmed_kvm is not None:
+            watch_kvm_guest(vm, rundir, pid, unconfirmed_kvm)
+    except KeyboardInterrupt:
+        print(managed_note(vm.label, pid), file=sys.stderr, flush=True)
+        raise
+    except GuestFailed as failed:
+        if unconfirmed_kvm is None:
+            raise
+        return boot(vm, req, runtime, tcg_because=kvm_failed(vm, unconfirmed_kvm, failed))
     return Started(vm, rundir, record, note)
 
 
 def _check_not_failed(vm: VmConfig, rundir: VmRuntimeDir, pid: int) -> None:
     """A VM that hit QEMU's internal-error state (e.g. "KVM internal error") is reported
-    and stopped, never left hanging."""
-    with contextlib.suppress(QmpUnavailable):
-        if query_status(rundir.qmp, timeout=2.0) == "internal-error":
-            machine.force(pid, rundir.qmp)
-            rundir.remove()
-            raise QemuError(
-                f"VM {vm.label} stopped in QEMU's internal-error state (KVM internal error?);"
-                " use ACCELERATOR=TCG or CTYS_ACCEL=tcg"
-            )
+    and stopped (``GuestFailed``), never left hanging."""
+    state = run_state(rundir, timeout=2.0)
+    if state in FAILED_STATES:
+        raise stop_failed(rundir, pid, vm.label, state, "right after its start")
 
 
 def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
@@ -260,7 +270,7 @@ def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: R
     _preflight_media(vm, req)
     net = _preflight_network(vm, req)
     read_vnc_password(req)  # CLI0 has no VNC server: VNCPASS is refused, not ignored
-    binary, accel, note = _pick_binary_and_accel(vm)
+    binary, accel, note, _ = _pick_binary_and_accel(vm)
     vmid = vm_id(vm.label, vm.conf_path)
     with runtime.start_lock(vmid):
         if managed_instance(runtime, vmid) is not None or foreign_instance(vm) is not None:
@@ -367,8 +377,19 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
     _preflight_console(req, ctx)
     check_vnc_viewer(vm, req)
     started = boot(vm, req, runtime)
-    print(_start_line(started), file=ctx.out, flush=True)
-    if req.wait_ready:
-        _wait_console_text(started.rundir, req.wait_ready, 120.0, started.record.pid or 0)
-    _open_console(started, req, ctx)
+    try:
+        print(_start_line(started), file=ctx.out, flush=True)
+        if req.wait_ready:
+            wait_console_text(
+                started.rundir,
+                req.wait_ready,
+                timeout=req.wait_timeout,
+                pid=started.record.pid or 0,
+                label=vm.label,
+                err=ctx.err,
+            )
+        _open_console(started, req, ctx)
+    except KeyboardInterrupt:
+        print(managed_note(vm.label, started.record.pid), file=ctx.err, flush=True)
+        raise
     return 0

@@ -25,8 +25,8 @@ def one_line(message: str) -> str:
 def run_guarded(prog: str, body: Callable[[], int], debug: Callable[[], int]) -> int:
     """Run a command's ``body`` with guarded stdout/stderr (``ctys.cli.streams``): a
     ``CtysError`` becomes ``prog: message`` on stderr and its exit code (re-raised for a
-    traceback when ``debug()`` is 2 or more), Ctrl-C exit 130, any other ``OSError`` one
-    line naming its file and exit 1. Output that cannot be
+    traceback when ``debug()`` is 2 or more), Ctrl-C exit 130 (SIGTERM/SIGHUP 128 + N),
+    any other ``OSError`` one line naming its file and exit 1. Output that cannot be
     written (a full device, a closed descriptor) is one line on stderr, if stderr works,
     and exit 1; a pipe whose reader is gone a quiet exit 141. The streams are flushed
     here, so a failure at the very end is caught too."""
@@ -41,15 +41,19 @@ def run_guarded(prog: str, body: Callable[[], int], debug: Callable[[], int]) ->
 
 
 def _run(prog: str, body: Callable[[], int], err: TextIO, debug: Callable[[], int]) -> int:
+    # SIGTERM/SIGHUP are handled like Ctrl-C (exit 128 + signal), so cleanups run for them.
+    from ctys.cli.signals import stop_signals_raise
+
     try:
-        return body()
+        with stop_signals_raise():
+            return body()
     except CtysError as exc:
         if debug() >= 2:
             raise
         _say(err, f"{prog}: {one_line(str(exc))}")
         return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return getattr(exc, "exit_code", EXIT_INTERRUPTED)
     except StreamError:
         return EXIT_OUTPUT  # _stream_status says what
     except BrokenPipeError:

@@ -343,6 +343,8 @@ def host_report(host: HostCapabilities) -> list[dict[str, str]]:
     """One row per binary for ``INFO``: binary, version, arch, accelerators, default
     machine and the KVM verdict (which applies to binaries listing kvm)."""
     verdict = ("usable" if host.kvm.usable else "unusable") + f": {host.kvm.reason}"
+    if host.kvm.how:
+        verdict += f" [{host.kvm.how}]"  # which probe, when, cached or fresh
     rows: list[dict[str, str]] = []
     for caps in host.binaries:
         rows.append(

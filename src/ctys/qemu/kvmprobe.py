@@ -8,7 +8,11 @@ debug port 0x402; on working KVM it reaches "No bootable device" in well under a
 so a KVM guest that is still in POST when TCG has long finished means KVM is not worth
 using. The guest's run state (QMP ``query-status``) and qemu's stderr catch guests that
 enter QEMU's ``internal-error`` state or fail to initialise KVM.
-The verdict is cached per binary (path + mtime + size) and kernel boot.
+The verdict is cached per binary (path + mtime + size) and kernel boot, with how it was
+reached. The firmware probe cannot see a guest that dies only once its kernel runs: when
+it passes, a 64-bit Linux kernel is booted under KVM as well (``ctys.qemu.kernelprobe``),
+and CREATE also watches the first seconds of the first AUTO guest it puts on KVM in a boot
+(``ctys.actions.kvmwatch``) and stores what it saw here (``remember_guest_verdict``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ctys.conf.model import Accelerator
 from ctys.errors import QemuError
@@ -34,12 +39,24 @@ POST_DONE_MARKER = b"No bootable device"  # SeaBIOS's last line when nothing boo
 _POLL = 0.02
 
 
+FIRMWARE_PROBE = "firmware-POST probe"
+KERNEL_PROBE = "64-bit kernel probe"
+GUEST_WATCH = "watch of a KVM guest's first seconds"
+
+
 @dataclass(frozen=True)
 class KvmState:
-    """Whether VMs on this host should use KVM, and the one-line reason why (not)."""
+    """Whether VMs on this host should use KVM, and the one-line reason why (not).
+
+    ``how`` says how the verdict was reached (which probe, when, cached or fresh);
+    ``binary`` is the qemu it holds for (its cache key); ``confirmed`` is set once a real
+    KVM guest survived its first seconds in this boot of the host (no more watching)."""
 
     usable: bool
     reason: str
+    how: str = ""
+    binary: str = ""
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,21 +163,33 @@ def _probe_guest(binary: Path, accel: str, workdir: Path, qmp: Path | None) -> I
     if qmp is not None:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     stderr_path = workdir / "stderr"
+    with probe_process(argv, stderr_path) as process:
+        yield ProbeVm(process, workdir / "post.log", stderr_path)
+
+
+@contextlib.contextmanager
+def probe_process(argv: list[str], stderr_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a probe qemu with its stderr in ``stderr_path``; kill and reap it however the
+    block is left."""
     with stderr_path.open("wb") as stderr:
         try:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
             )
         except OSError as exc:
-            raise QemuError(f"cannot run {binary}: {exc.strerror}") from exc
-    vm = ProbeVm(process, workdir / "post.log", stderr_path)
+            raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
     try:
-        yield vm
+        yield process
     finally:
         if process.poll() is None:
             process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
+
+
+def query_status_or_none(socket_path: Path, timeout: float) -> str | None:
+    """The QMP run state at ``socket_path``, None when the monitor does not answer."""
+    return _query_status(socket_path, timeout)
 
 
 def _query_status(socket_path: Path, timeout: float) -> str | None:
@@ -238,11 +267,78 @@ def kvm_state(
     if not refresh:
         payload = cache.get("kvm", stamp, boot_id=boot)
         if payload is not None and isinstance(payload.get("usable"), bool):
-            return KvmState(payload["usable"], str(payload.get("reason", "")))
-    state = probe_kvm(binary)
-    cache.put("kvm", stamp, {"usable": state.usable, "reason": state.reason}, boot_id=boot)
+            return _from_payload(payload, str(binary), "cached for this boot of the host")
+    state, probe = probe_kvm(binary), FIRMWARE_PROBE
+    if state.usable:
+        state, probe = _kernel_stage(binary, state)
+    payload = _payload(state.usable, state.reason, probe)
+    cache.put("kvm", stamp, payload, boot_id=boot)
     cache.save()
-    return state
+    return _from_payload(payload, str(binary), "fresh")
+
+
+def _kernel_stage(binary: Path, firmware: KvmState) -> tuple[KvmState, str]:
+    """After firmware passed: boot a 64-bit kernel under KVM (``ctys.qemu.kernelprobe``)
+    and return the verdict with the name of the probe that reached it."""
+    from ctys.qemu.kernelprobe import judge_kernel, probe_kernel, probe_kernel_image
+
+    kernel = probe_kernel_image()
+    if kernel is None:
+        return firmware, f"{FIRMWARE_PROBE} (no kernel to run the {KERNEL_PROBE})"
+    try:
+        usable, why = judge_kernel(probe_kernel(binary, kernel))
+    except QemuError as exc:
+        return firmware, f"{FIRMWARE_PROBE} ({KERNEL_PROBE} failed: {exc})"
+    if usable is None:
+        return firmware, f"{FIRMWARE_PROBE} ({KERNEL_PROBE}: {why})"
+    if not usable:
+        return KvmState(False, why), KERNEL_PROBE
+    return KvmState(True, f"{firmware.reason}; {why}"), f"{FIRMWARE_PROBE} + {KERNEL_PROBE}"
+
+
+def _payload(usable: bool, reason: str, probe: str, confirmed: bool = False) -> dict[str, object]:
+    return {
+        "usable": usable,
+        "reason": reason,
+        "probe": probe,
+        "when": time.time(),
+        "confirmed": confirmed,
+    }
+
+
+def _from_payload(payload: dict[str, Any], binary: str, freshness: str) -> KvmState:
+    probe = str(payload.get("probe") or FIRMWARE_PROBE)
+    when = payload.get("when")
+    stamp = (
+        time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when))
+        if isinstance(when, (int, float))
+        else "at an unknown time"
+    )
+    return KvmState(
+        usable=bool(payload["usable"]),
+        reason=str(payload.get("reason", "")),
+        how=f"{probe}, {stamp}, {freshness}",
+        binary=binary,
+        confirmed=payload.get("confirmed") is True,
+    )
+
+
+def remember_guest_verdict(
+    state: KvmState, usable: bool, reason: str, cache: CapCache | None = None
+) -> None:
+    """Store what a real KVM guest showed (it survived its first seconds, or it entered
+    internal-error) as this boot's verdict for ``state.binary``; later CREATEs of AUTO VMs
+    follow it without watching or probing again."""
+    if not state.binary:
+        return
+    try:
+        stamp = BinaryStamp.of(Path(state.binary))
+    except OSError:
+        return
+    cache = cache if cache is not None else CapCache()
+    probe = f"{FIRMWARE_PROBE}, then the {GUEST_WATCH}" if usable else GUEST_WATCH
+    cache.put("kvm", stamp, _payload(usable, reason, probe, confirmed=True), boot_id=boot_id())
+    cache.save()
 
 
 def choose_accelerator(requested: Accelerator, kvm: KvmState) -> tuple[Accelerator, str]:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -64,10 +65,17 @@ def _answers(qmp: Path, deadline: float) -> bool:
     return True
 
 
-def launch(argv: list[str], rundir: VmRuntimeDir, *, ready_timeout: float = 30.0) -> int:
+def launch(
+    argv: list[str],
+    rundir: VmRuntimeDir,
+    *,
+    ready_timeout: float = 30.0,
+    on_spawn: Callable[[int], None] | None = None,
+) -> int:
     """Start qemu in its own session with stdout/stderr in ``qemu.log`` and wait until its
     QMP monitor answers. Returns the pid; a qemu that exits early is a ``QemuError`` carrying
-    its last error line."""
+    its last error line. ``on_spawn`` learns the pid as soon as qemu exists, so whoever
+    cleans up after an interrupt during the wait knows what to stop."""
     log = os.fdopen(os.open(rundir.qemu_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
     try:
         proc = subprocess.Popen(
@@ -84,6 +92,8 @@ def launch(argv: list[str], rundir: VmRuntimeDir, *, ready_timeout: float = 30.0
         raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
     finally:
         log.close()
+    if on_spawn is not None:
+        on_spawn(proc.pid)
     deadline = time.monotonic() + ready_timeout
     # QEMU opens its monitor socket (and greets on it) early and sets up the rest, e.g. a
     # VNC port that may be taken, afterwards; it runs commands only once that is done. So

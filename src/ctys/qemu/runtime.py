@@ -10,6 +10,8 @@ Layout (all under a dir of mode 0700 owned by the user)::
     <runtime>/vms/<vmid>/vnc.sock      VNC server (unless a TCP port was asked for)
     <runtime>/vms/<vmid>/vnc.pass      generated VNC password of a TCP port (0600)
     <runtime>/locks/<vmid>.lock        held while a VM is being started
+
+When a VM folder is removed its qemu.log and console.log are kept (``ctys.qemu.runlogs``).
 """
 
 from __future__ import annotations
@@ -168,8 +170,14 @@ class VmRuntimeDir:
         except (OSError, ValueError):
             return None
 
-    def remove(self) -> None:
+    def remove(self) -> Path | None:
+        """Delete the folder; its logs are kept first (``ctys.qemu.runlogs``) wherever a
+        folder goes: CANCEL, a failed start, a stale folder sweep. Returns where they went."""
+        from ctys.qemu.runlogs import keep_logs
+
+        kept = keep_logs(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
+        return kept
 
 
 # A UNIX socket's path fits in sun_path: 108 bytes on Linux, with the terminating NUL.

@@ -23,11 +23,9 @@ QEMU plugin actions:
             [,INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|word]
             [,VNCBIND:ADDR][,VNCPASS:ENV%VARIABLE|FILE%PATH]
      CONNECT: attach to the running VM's console, never boot; REUSE: attach, else boot.
-     WAIT: return once the console printed TEXT (fail after SECONDS, default 120).
+     WAIT: return once the console printed TEXT (fail after SECONDS, default 120; at
+           once when the VM enters QEMU's internal-error state).
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
-     VNC is a UNIX socket in the VM's runtime dir; a TCP port only for #@#VNCPORT or
-     CONSOLE:VNC with VNCBIND:, with a password: VNCPASS names where it is read from
-     (never the command line), else a random one is kept 0600 in the runtime dir.
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
@@ -39,6 +37,9 @@ QEMU plugin actions:
            found from the inventory after an ENUMERATE, or by a scan of the VM folders
            when the inventory has no match; BASEPATH:/dir[%/dir2] (BASE:, B:) scans those
            folders (default folders: $CTYS_VMPATH or ~/qemu).
+ACCELERATOR AUTO (default): KVM when usable, else TCG; a KVM guest that enters QEMU's
+         internal-error state in its first seconds is restarted under TCG.
+Logs of ended runs: ~/.local/state/ctys/logs/VMID/ (qemu.log, console.log; last 5 runs).
 Targets: [user@]host['(' options ')'] ... run the action there over ssh (the remote runs
          ctys itself), concurrently; -l USER, -z pty (ssh -t; by default when stdin is a
          terminal and the action attaches a console), -b 1 background.

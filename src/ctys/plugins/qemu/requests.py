@@ -46,6 +46,7 @@ class CreateRequest:
     reuse: bool = False  # attach when running, boot otherwise
     vnc_listen: str | None = None  # VNCBIND: a TCP port on this address (else a UNIX socket)
     wait_ready: str | None = None  # WAIT:<text>: return once the console printed it
+    wait_timeout: float = 120.0  # WAIT:<text>%<seconds>
     install: InstallSpec | None = None  # INSTMODE: installer media against a target disk
     vnc_password: SecretSource | None = None  # VNCPASS: the VNC server asks for a password
 
@@ -141,6 +142,25 @@ def _secret_source(sub: Suboption) -> SecretSource:
     return SecretSource(SecretFrom(sub.args[0].upper()), sub.args[1])
 
 
+WAIT_MAX = 86400.0  # seconds
+
+
+def _wait(sub: Suboption) -> tuple[str, float]:
+    """``WAIT:TEXT`` (120 s) or ``WAIT:TEXT%SECONDS``."""
+    if not 1 <= len(sub.args) <= 2 or not sub.args[0]:
+        raise UsageError(f"'{sub.raw}': expected WAIT:TEXT or WAIT:TEXT%SECONDS")
+    if len(sub.args) == 1:
+        return sub.args[0], 120.0
+    value = sub.args[1]
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise UsageError(f"'{sub.raw}': WAIT timeout needs seconds, not '{value}'") from None
+    if not 0 < seconds <= WAIT_MAX:  # also refuses nan
+        raise UsageError(f"'{sub.raw}': WAIT timeout {value} out of range (0 < s <= 86400)")
+    return sub.args[0], seconds
+
+
 def parse_create(call: ActionCall) -> CreateRequest:
     """CREATE suboptions → ``CreateRequest``; unknown keys are a ``UsageError``."""
     selector, rest = _split_address(call)
@@ -166,7 +186,7 @@ def parse_create(call: ActionCall) -> CreateRequest:
         elif sub.key == "VNCBIND":
             fields["vnc_listen"] = _one_arg(sub)
         elif sub.key == "WAIT":
-            fields["wait_ready"] = _one_arg(sub)
+            fields["wait_ready"], fields["wait_timeout"] = _wait(sub)
         elif sub.key == "INSTMODE":
             fields["install"] = parse_install(sub.args, sub.raw)
         elif sub.key == "VNCPASS":

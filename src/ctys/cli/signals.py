@@ -1,0 +1,61 @@
+"""SIGTERM and SIGHUP end a ctys command the way Ctrl-C does: as an exception.
+
+Python turns SIGINT into ``KeyboardInterrupt`` but lets SIGTERM/SIGHUP kill the process
+outright, so no ``finally``/``except`` runs and a CREATE that was starting a qemu (in its
+own session, which gets none of these signals) would leave it running, unmanaged. Raised
+as ``Interrupted`` (a ``KeyboardInterrupt``), every cleanup that handles Ctrl-C handles them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+#: The signals a CREATE must survive long enough to clean up after.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal arrived; ``exit_code`` is what a shell reports for it (128 + signal)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(signal.Signals(signum).name)
+
+
+def _raise(signum: int, _frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """In the block, SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` in the main thread
+    (signals that are ignored, e.g. SIGHUP under nohup, stay ignored); the previous
+    handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, _raise)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Hold back stop signals for the block (a cleanup that must not itself be
+    interrupted); one that arrived meanwhile is delivered when the block ends."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)

@@ -1,0 +1,61 @@
+"""SIGTERM/SIGHUP end a ctys command like Ctrl-C: an exception (cleanups run), exit 128+N."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+
+import pytest
+
+from ctys.cli.exits import run_guarded
+from ctys.cli.signals import Interrupted, stop_signals_held
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_stop_signal_runs_cleanups_and_exits_128_plus_signal(signum: int) -> None:
+    before = signal.getsignal(signum)
+    cleaned: list[str] = []
+
+    def body() -> int:
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+        finally:
+            cleaned.append("yes")
+        return 0
+
+    assert run_guarded("ctys", body, io.StringIO(), lambda: 0) == 128 + signum
+    assert cleaned == ["yes"]
+    assert signal.getsignal(signum) is before  # the previous handler is back
+
+
+def test_an_ignored_signal_stays_ignored() -> None:
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+
+        def body() -> int:
+            os.kill(os.getpid(), signal.SIGHUP)
+            return 7
+
+        assert run_guarded("ctys", body, io.StringIO(), lambda: 0) == 7
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def test_signals_held_during_a_cleanup_arrive_after_it() -> None:
+    order: list[str] = []
+
+    def body() -> int:
+        try:
+            with stop_signals_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                order.append("cleanup done")
+        except Interrupted as exc:
+            order.append(f"then {signal.Signals(exc.signum).name}")
+            raise
+        return 0
+
+    assert run_guarded("ctys", body, io.StringIO(), lambda: 0) == 143
+    assert order == ["cleanup done", "then SIGTERM"]
