@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import time
@@ -26,7 +25,7 @@ def test_stop_signal_runs_cleanups_and_exits_128_plus_signal(signum: int) -> Non
             cleaned.append("yes")
         return 0
 
-    assert run_guarded("ctys", body, io.StringIO(), lambda: 0) == 128 + signum
+    assert run_guarded("ctys", body, lambda: 0) == 128 + signum
     assert cleaned == ["yes"]
     assert signal.getsignal(signum) is before  # the previous handler is back
 
@@ -39,7 +38,7 @@ def test_an_ignored_signal_stays_ignored() -> None:
             os.kill(os.getpid(), signal.SIGHUP)
             return 7
 
-        assert run_guarded("ctys", body, io.StringIO(), lambda: 0) == 7
+        assert run_guarded("ctys", body, lambda: 0) == 7
     finally:
         signal.signal(signal.SIGHUP, previous)
 
@@ -57,5 +56,5 @@ def test_signals_held_during_a_cleanup_arrive_after_it() -> None:
             raise
         return 0
 
-    assert run_guarded("ctys", body, io.StringIO(), lambda: 0) == 143
+    assert run_guarded("ctys", body, lambda: 0) == 143
     assert order == ["cleanup done", "then SIGTERM"]
