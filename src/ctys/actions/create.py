@@ -170,6 +170,8 @@ def _new_record(
         label=vm.label,
         conf=str(vm.conf_path),
         uuid=vm.uuid,
+        mac=vm.mac,
+        ip=vm.ip,
         binary=binary,
         accelerator=accel.value,
         console=req.console.value,
