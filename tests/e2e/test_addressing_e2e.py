@@ -19,6 +19,7 @@ from ctys.guest.build import GuestImage
 from ctys.guest.demo import kernel_append, write_demo_conf
 
 READY = "CTYS-GUEST-READY"
+PROMPT = "guest#"  # the serial shell is up; input typed before it would be lost
 
 
 def _create(ctys: Ctys, *suboptions: str) -> None:
@@ -48,10 +49,13 @@ def test_vm_from_a_conf_outside_the_vm_folders_is_listed_and_cancelled_by_label(
     conf = write_demo_conf(short_tmp / "elsewhere", guest, label)
     with conf.open("a") as out:
         out.write("#@#IP = 10.9.9.9\n")
-    _create(ctys, f"F:{conf}", f"WAIT:{READY}")
+    _create(ctys, f"F:{conf}", f"WAIT:{PROMPT}")
 
     rt = ctys_env["CTYS_RUNTIME_DIR"]
     assert _row(ctys, rt, label)["IP"] == "10.9.9.9"
+    attached = ctys("-t", "QEMU", "-a", f"CREATE=l:{label},CONNECT", stdin="echo via-$((40+2))\n")
+    assert attached.returncode == 0, attached.stderr
+    assert "via-42" in attached.stdout
     done = ctys("-t", "QEMU", "-a", f"CANCEL=l:{label},TIMEOUT:20")
     assert done.returncode == 0, done.stderr
     assert f"{label}: powered off by the guest (ACPI)" in done.stdout

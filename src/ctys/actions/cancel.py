@@ -93,13 +93,11 @@ def _targets(req: CancelRequest, runtime: RuntimeDir, ctx: RunContext) -> Target
     if running is not None:
         return Targets([_managed(running)])
     assert vm is not None  # find_running resolved a conf when no record matched
-    foreign = _foreign_of(runtime)
-    by_conf = foreign_instance(vm, [f.proc for f in foreign])
+    by_conf = foreign_instance(vm, [f.proc for f in _foreign_of(runtime)])
     if by_conf is not None:
         return Targets([_foreign(ForeignVm(by_conf, by_conf.cmdline.name or vm.label))])
-    found = _foreign_target(foreign, selector)
-    if found is not None:
-        return Targets([found])
+    # A conf was found: only a qemu running that conf (its UUID or disk) is that VM, not
+    # any qemu that happens to carry the same -name.
     raise VmStateError(f"VM {vm.label} is not running")
 
 
