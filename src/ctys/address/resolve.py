@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ctys.address.match import all_match, facts_of_inventory, facts_of_vm, term_matches
-from ctys.address.model import INVENTORY_FIELD, AddressKind, MachineAddress, MachineSelector
+from ctys.address.model import (
+    INVENTORY_FIELD,
+    AddressKind,
+    MachineAddress,
+    MachineSelector,
+    inventory_value,
+    normalize_mac,
+)
 from ctys.address.scan import default_base_paths, scan_vms
 from ctys.conf.model import VmConfig
 from ctys.conf.vmconfig import load_vm_config
@@ -31,20 +38,39 @@ def select(vms: Sequence[VmConfig], selector: MachineSelector) -> list[VmConfig]
 
 
 def inventory_matches(inv: Inventory, terms: Sequence[MachineAddress]) -> list[InventoryRecord]:
-    """The inventory rows matching every term, by the same rule as the scan. Labels and
-    UUIDs narrow the SQL query (each term its own clause, so a repeated key is ANDed, never
-    dropped); every term is then checked on the rows found."""
-    from ctys.inventory.store import equals_clause
-
+    """The inventory rows matching every term, by the same rule as the scan. Each term
+    narrows the SQL query through an index (its own clause, so a repeated key is ANDed,
+    never dropped); every term is then checked on the rows found by ``ctys.address.match``."""
     clauses: list[str] = []
     params: list[str] = []
     for term in terms:
-        if term.kind in (AddressKind.LABEL, AddressKind.UUID):
-            clause, param = equals_clause(INVENTORY_FIELD[term.kind], term.value)
-            clauses.append(clause)
-            params.append(param)
+        narrowed = _narrowing(term)
+        if narrowed is not None:
+            clauses.append(narrowed[0])
+            params.extend(narrowed[1])
     rows = inv.select(" AND ".join(clauses) or "1", params)
     return [r for r in rows if all_match(facts_of_inventory(r), terms)]
+
+
+def _narrowing(term: MachineAddress) -> tuple[str, list[str]] | None:
+    """An SQL condition that every row matching ``term`` meets (maybe a few more)."""
+    from ctys.inventory.store import equals_clause
+
+    kind, value = term.kind, term.value
+    if kind not in INVENTORY_FIELD:
+        return None  # runtime IDs are not stored: checked on the rows only
+    field = INVENTORY_FIELD[kind]
+    if kind is AddressKind.IP:
+        # Stored as the conf wrote it, maybe with a /prefix: that value or "value/...".
+        return "(tcp = ? OR (tcp >= ? AND tcp < ?))", [value, value + "/", value + "0"]
+    forms = [value]
+    if kind is AddressKind.MAC:
+        forms = [normalize_mac(value), normalize_mac(value).replace(":", "-")]
+    elif kind is AddressKind.FILENAME:
+        forms = [str(Path(value).expanduser().absolute()), inventory_value(kind, value)]
+    alternatives = [equals_clause(field, f) for f in dict.fromkeys(forms)]
+    sql = " OR ".join(clause for clause, _ in alternatives)
+    return f"({sql})", [param for _, param in alternatives]
 
 
 def _describe(vm: VmConfig) -> str:

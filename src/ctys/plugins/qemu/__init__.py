@@ -26,14 +26,22 @@ QEMU plugin actions:
             (-c PATH: inventory file; -C off|rebuild|clear|list)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
 <address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x | F:/path/vm.conf | ID:vmid,
-           resolved from the inventory (filled by ENUMERATE) when it exists, else by
-           scanning the VM folders; BASEPATH:/dir[%/dir2] scans those folders
-           (default folders: $CTYS_VMPATH or ~/qemu).
+           every term must match (l:a,l:b matches nothing). Resolved from the inventory
+           (filled by ENUMERATE) when it exists, and by scanning the VM folders when it
+           does not or has no match (one stderr line says so); BASEPATH:/dir[%/dir2]
+           scans those folders (default folders: $CTYS_VMPATH or ~/qemu). CANCEL and
+           CONNECT/REUSE look at the running VMs' runtime records first (a VM started
+           from any conf, or relabelled since it started, is found).
+CANCEL of a qemu you started by hand (l:NAME or ID:PID): through its -qmp unix socket,
+           else only with FORCE (SIGTERM, SIGKILL after TIMEOUT). ALL stops the managed
+           VMs in parallel and says how many other qemus it left alone. A paused or
+           failed VM (paused, internal-error, guest-panicked, ...) is quit, no ACPI wait.
 Targets: [user@]host['(' options ')'] ... run the action there over ssh (the remote runs
          ctys itself), concurrently; -l USER, -z pty (ssh -t), -b 1 background.
          LIST/ENUMERATE merge all hosts' rows (ENUMERATE fills the local inventory, one row
          per host that can run a VM); CREATE with no target picks among the hosts the
-         inventory names (least loaded) and says which.
+         inventory names (least loaded) and says which; a VM that runs on one of them
+         already is refused there ("use CONNECT"), CONNECT/REUSE attach to it there.
 """
 
 
