@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+import pytest
 from qemus import live_qemu_pids
 
 from conftest import Ctys
@@ -83,7 +84,7 @@ def test_vm_whose_label_was_edited_after_start_is_cancelled_by_the_new_label(
 # --- foreign qemus -----------------------------------------------------------------------
 
 
-def _bare_qemu(guest: GuestImage, rt: str, label: str, *, qmp: bool) -> subprocess.Popen[bytes]:
+def _bare_qemu(guest: GuestImage, rt: str, label: str, monitor: str) -> subprocess.Popen[bytes]:
     """A qemu started by hand, not by ctys (its files are in the test's runtime dir, so the
     test's teardown reaps it)."""
     Path(rt).mkdir(mode=0o700, exist_ok=True)
@@ -93,8 +94,8 @@ def _bare_qemu(guest: GuestImage, rt: str, label: str, *, qmp: bool) -> subproce
         "-kernel", str(guest.kernel), "-initrd", str(guest.initrd),
         "-append", kernel_append(), "-pidfile", f"{rt}/{label}.pid",
     ]  # fmt: skip
-    if qmp:
-        argv += ["-qmp", f"unix:{rt}/{label}.qmp,server=on,wait=off"]
+    if monitor:  # "qmp" or "monitor" (the human monitor)
+        argv += [f"-{monitor}", f"unix:{rt}/{label}.{monitor},server=on,wait=off"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     log = Path(rt) / f"{label}.log"
     deadline = time.monotonic() + 90
@@ -104,11 +105,12 @@ def _bare_qemu(guest: GuestImage, rt: str, label: str, *, qmp: bool) -> subproce
     return proc
 
 
-def test_foreign_qemu_with_qmp_is_cancelled_by_label_through_it(
-    ctys: Ctys, guest: GuestImage, ctys_env: dict[str, str]
+@pytest.mark.parametrize("monitor", ["qmp", "monitor"])
+def test_foreign_qemu_with_a_monitor_is_cancelled_by_label_through_it(
+    ctys: Ctys, guest: GuestImage, ctys_env: dict[str, str], monitor: str
 ) -> None:
     label = f"hand{uuid.uuid4().hex[:6]}"
-    proc = _bare_qemu(guest, ctys_env["CTYS_RUNTIME_DIR"], label, qmp=True)
+    proc = _bare_qemu(guest, ctys_env["CTYS_RUNTIME_DIR"], label, monitor)
     done = ctys("-t", "QEMU", "-a", f"CANCEL=l:{label},TIMEOUT:20")
     assert done.returncode == 0, done.stderr
     assert f"{label}: powered off by the guest (ACPI)" in done.stdout
@@ -119,12 +121,12 @@ def test_foreign_qemu_without_qmp_needs_force_and_then_gets_sigterm(
     ctys: Ctys, guest: GuestImage, ctys_env: dict[str, str]
 ) -> None:
     label = f"bare{uuid.uuid4().hex[:6]}"
-    proc = _bare_qemu(guest, ctys_env["CTYS_RUNTIME_DIR"], label, qmp=False)
+    proc = _bare_qemu(guest, ctys_env["CTYS_RUNTIME_DIR"], label, "")
 
     refused = ctys("-t", "QEMU", "-a", f"CANCEL=ID:{proc.pid}")
     assert refused.returncode == 1
     [line] = refused.stderr.splitlines()
-    assert "names no QMP socket" in line and "FORCE" in line
+    assert "names no QMP or monitor socket" in line and "FORCE" in line
     assert proc.poll() is None
 
     everything = ctys("-t", "QEMU", "-a", "CANCEL=ALL")

@@ -15,7 +15,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.actions.foreign import ForeignVm, foreign_matching, foreign_vms, stop_by_signal
+from ctys.actions.foreign import (
+    ForeignVm,
+    foreign_matching,
+    foreign_vms,
+    stop_by_hmp,
+    stop_by_signal,
+)
 from ctys.actions.running import RunningVm, find_running, foreign_instance, running_vms
 from ctys.address.model import AddressKind, MachineSelector
 from ctys.errors import AddressError, CtysError, VmStateError
@@ -52,6 +58,7 @@ class Target:
     qmp: Path | None
     running: RunningVm | None = None
     foreign: ForeignVm | None = None
+    hmp: Path | None = None  # a foreign qemu's human monitor, when it has no QMP one
 
 
 def _managed(running: RunningVm) -> Target:
@@ -59,7 +66,8 @@ def _managed(running: RunningVm) -> Target:
 
 
 def _foreign(vm: ForeignVm) -> Target:
-    return Target(vm.label, vm.pid, vm.qmp, foreign=vm)
+    qmp = vm.qmp
+    return Target(vm.label, vm.pid, qmp, foreign=vm, hmp=None if qmp else vm.hmp)
 
 
 @dataclass(frozen=True)
@@ -127,12 +135,15 @@ def _run_state(qmp: Path | None) -> str | None:
 def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
     """Power off (or FORCE) one VM; returns how it ended and a note on why that way."""
     qmp, pid = target.qmp, target.pid
+    if qmp is None and target.hmp is not None:
+        return _stop_by_hmp(pid, target.hmp, mode, timeout)
     if qmp is None:
-        # A foreign qemu without a monitor of ours to ask: only a signal stops it.
+        # A foreign qemu without a monitor to ask: only a signal stops it.
         if mode is not CancelMode.FORCE:
             raise VmStateError(
                 f"VM {target.label} (pid {pid}) was not started by ctys and names no QMP"
-                " socket; CANCEL=...,FORCE stops it by signal (SIGTERM, then SIGKILL)"
+                " or monitor socket; CANCEL=...,FORCE stops it by signal (SIGTERM, then"
+                " SIGKILL)"
             )
         return stop_by_signal(pid, timeout), ""
     if mode is CancelMode.FORCE:
@@ -144,6 +155,25 @@ def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult,
     note = ""
     if result.how in (StopHow.QUIT, StopHow.KILL):
         note = f" after the guest ignored ACPI for {timeout:g}s"
+    return result, note
+
+
+def _stop_by_hmp(pid: int, hmp: Path, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
+    """The POWEROFF/FORCE steps through a human monitor (``-monitor unix:PATH``)."""
+    from ctys.qemu.hmp import hmp_status
+
+    if mode is CancelMode.FORCE:
+        return stop_by_hmp(pid, hmp, timeout, acpi=False), ""
+    try:
+        state: str | None = hmp_status(hmp)
+    except QmpUnavailable:
+        state = None
+    if state is not None and state not in ACPI_STATES:
+        return stop_by_hmp(pid, hmp, timeout, acpi=False), f"; ACPI skipped: the VM is {state}"
+    result = stop_by_hmp(pid, hmp, timeout, acpi=True)
+    note = (
+        f" after the guest ignored ACPI for {timeout:g}s" if result.how is not StopHow.ACPI else ""
+    )
     return result, note
 
 

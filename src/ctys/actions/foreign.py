@@ -37,6 +37,13 @@ class ForeignVm:
         path = self.proc.cmdline.qmp_socket
         return Path(path) if path and Path(path).exists() else None
 
+    @property
+    def hmp(self) -> Path | None:
+        """Its human monitor socket (``-monitor unix:PATH``), when it has no QMP one."""
+        from ctys.qemu.hmp import hmp_socket
+
+        return hmp_socket(self.proc.cmdline)
+
     def facts(self, conf: VmConfig | None = None) -> VmFacts:
         """What an address can match: the label LIST shows, the ``-uuid``, the pid as
         ``ID`` (and the conf's MAC/IP when it is known)."""
@@ -104,6 +111,32 @@ def stop_by_signal(pid: int, timeout: float, grace: float = 3.0) -> machine.Stop
         return machine.StopResult(machine.StopHow.GONE, 0.0)
     if machine.wait_exit(pid, timeout):
         return machine.StopResult(machine.StopHow.TERM, time.monotonic() - started)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    machine.wait_exit(pid, grace)
+    return machine.StopResult(machine.StopHow.KILL, time.monotonic() - started)
+
+
+def stop_by_hmp(
+    pid: int, hmp: Path, timeout: float, *, acpi: bool, grace: float = 3.0
+) -> machine.StopResult:
+    """Through the human monitor: ``system_powerdown`` (when ``acpi``) and up to ``timeout``
+    for the guest, then ``quit``, then SIGKILL."""
+    from ctys.qemu.hmp import hmp_command
+    from ctys.qemu.qmp import QmpUnavailable
+
+    started = time.monotonic()
+    if not machine.process_alive(pid):
+        return machine.StopResult(machine.StopHow.GONE, 0.0)
+    if acpi:
+        with contextlib.suppress(QmpUnavailable):
+            hmp_command(hmp, "system_powerdown")
+        if machine.wait_exit(pid, timeout):
+            return machine.StopResult(machine.StopHow.ACPI, time.monotonic() - started)
+    with contextlib.suppress(QmpUnavailable):
+        hmp_command(hmp, "quit", grace)
+    if machine.wait_exit(pid, grace):
+        return machine.StopResult(machine.StopHow.QUIT, time.monotonic() - started)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     machine.wait_exit(pid, grace)

@@ -32,8 +32,8 @@ QEMU plugin actions:
            scans those folders (default folders: $CTYS_VMPATH or ~/qemu). CANCEL and
            CONNECT/REUSE look at the running VMs' runtime records first (a VM started
            from any conf, or relabelled since it started, is found).
-CANCEL of a qemu you started by hand (l:NAME or ID:PID): through its -qmp unix socket,
-           else only with FORCE (SIGTERM, SIGKILL after TIMEOUT). ALL stops the managed
+CANCEL of a qemu you started by hand (l:NAME or ID:PID): through its -qmp (or -monitor)
+           unix socket, else only with FORCE (SIGTERM, SIGKILL after TIMEOUT). ALL stops the managed
            VMs in parallel and says how many other qemus it left alone. A paused or
            failed VM (paused, internal-error, guest-panicked, ...) is quit, no ACPI wait.
 Targets: [user@]host['(' options ')'] ... run the action there over ssh (the remote runs
