@@ -111,10 +111,7 @@ def stop_by_signal(pid: int, timeout: float, grace: float = 3.0) -> machine.Stop
         return machine.StopResult(machine.StopHow.GONE, 0.0)
     if machine.wait_exit(pid, timeout):
         return machine.StopResult(machine.StopHow.TERM, time.monotonic() - started)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    machine.wait_exit(pid, grace)
-    return machine.StopResult(machine.StopHow.KILL, time.monotonic() - started)
+    return _ended(pid, started, grace)
 
 
 def stop_by_hmp(
@@ -135,7 +132,14 @@ def stop_by_hmp(
             return machine.StopResult(machine.StopHow.ACPI, time.monotonic() - started)
     with contextlib.suppress(QmpUnavailable):
         hmp_command(hmp, "quit", grace)
-    if machine.wait_exit(pid, grace):
+    return _ended(pid, started, grace, quit_sent=True)
+
+
+def _ended(
+    pid: int, started: float, grace: float, *, quit_sent: bool = False
+) -> machine.StopResult:
+    """The last steps: a ``quit`` already sent ends the VM within ``grace``, else SIGKILL."""
+    if quit_sent and machine.wait_exit(pid, grace):
         return machine.StopResult(machine.StopHow.QUIT, time.monotonic() - started)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
