@@ -176,7 +176,9 @@ def test_cancel_all_says_how_many_foreign_qemus_it_left_alone(
 def _foreign(monkeypatch: pytest.MonkeyPatch, *argv: str, pid: int = 31337) -> None:
     proc = QemuProcess(pid, "me", 0.0, parse_qemu_cmdline(["qemu-system-x86_64", *argv]))
     monkeypatch.setattr(
-        cancel, "foreign_vms", lambda claimed: ForeignScan((ForeignVm(proc, "hand"),), 0)
+        cancel,
+        "foreign_vms",
+        lambda claimed: ForeignScan((ForeignVm(proc, proc.cmdline.name or ""),), 0),
     )
 
 
@@ -264,3 +266,29 @@ def test_stop_by_signal_terms_then_kills() -> None:
         for p in (polite, stubborn):
             p.kill()
             p.wait()
+
+
+def test_ambiguous_running_vms_are_not_taken_for_a_foreign_qemu(
+    ctys_env: dict[str, str], alive: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = RuntimeDir()
+    root = Path(ctys_env["CTYS_VMPATH"])
+    _start(runtime, _conf(root / "a", "dup", "u-1"), "dup", "u-1", 1)
+    _start(runtime, _conf(root / "b", "dup", "u-2"), "dup", "u-2", 2)
+    _foreign(monkeypatch, "-name", "dup")
+    ctx, _, _ = ctx_for("CANCEL=l:dup")
+    with pytest.raises(AddressError, match="ambiguous, 2 running VMs"):
+        run_cancel(parse_cancel(parse_action("CANCEL=l:dup")), ctx, runtime)
+
+
+def test_pause_of_a_foreign_qemu_without_qmp_is_one_line(
+    ctys_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _foreign(monkeypatch, "-name", "hand")
+    monkeypatch.setattr(cancel.machine, "process_alive", lambda pid: True)
+    ctx, _, err = ctx_for("CANCEL=l:hand,PAUSE")
+    assert run_cancel(parse_cancel(parse_action("CANCEL=l:hand,PAUSE")), ctx, RuntimeDir()) == 1
+    assert err.getvalue() == (
+        "hand: failed: VM hand (pid 31337) names no QMP socket;"
+        " only POWEROFF/FORCE by signal can stop it\n"
+    )

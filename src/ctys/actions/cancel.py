@@ -23,7 +23,7 @@ from ctys.actions.foreign import (
     stop_by_signal,
 )
 from ctys.actions.running import RunningVm, find_running, foreign_instance, running_vms
-from ctys.address.model import AddressKind, MachineSelector
+from ctys.address.model import AddressKind, AmbiguousAddress, MachineSelector
 from ctys.errors import AddressError, CtysError, VmStateError
 from ctys.filelock import exclusive_lock
 from ctys.inventory.settings import inventory_choice
@@ -89,6 +89,8 @@ def _targets(req: CancelRequest, runtime: RuntimeDir, ctx: RunContext) -> Target
         running, vm = find_running(
             runtime, selector, inventory_choice(ctx.invocation).path, ctx.err
         )
+    except AmbiguousAddress:
+        raise
     except AddressError:
         # Not a VM ctys knows: maybe a qemu of ours started by hand (l:, UUID:, ID:PID).
         found = _foreign_target(_foreign_of(runtime), selector)
@@ -118,7 +120,7 @@ def _foreign_target(foreign: Sequence[ForeignVm], selector: MachineSelector) -> 
     found = foreign_matching(foreign, selector)
     if len(found) > 1:
         listing = "; ".join(f"{f.label} (pid {f.pid})" for f in found)
-        raise AddressError(f"{selector} is ambiguous, {len(found)} qemus match: {listing}")
+        raise AmbiguousAddress(f"{selector} is ambiguous, {len(found)} qemus match: {listing}")
     return _foreign(found[0]) if found else None
 
 

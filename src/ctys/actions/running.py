@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TextIO
 
 from ctys.address.match import all_match, facts_of_record, same_file, under_any
-from ctys.address.model import MachineSelector
+from ctys.address.model import AmbiguousAddress, MachineSelector
 from ctys.address.resolve import resolve_one
 from ctys.conf.model import VmConfig
-from ctys.errors import AddressError
 from ctys.qemu.processes import QemuProcess, is_alive_qemu, scan_qemu_processes
 from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
 
@@ -106,7 +105,9 @@ def find_running(
     matched = running_matching(runtime, selector)
     if len(matched) > 1:
         listing = "; ".join(f"{r.record.label} ({r.record.conf}, pid {r.pid})" for r in matched)
-        raise AddressError(f"{selector} is ambiguous, {len(matched)} running VMs match: {listing}")
+        raise AmbiguousAddress(
+            f"{selector} is ambiguous, {len(matched)} running VMs match: {listing}"
+        )
     if matched:
         return matched[0], None
     vm = resolve_one(selector, inventory, err=err)

@@ -7,7 +7,11 @@ from enum import Enum
 from pathlib import Path
 
 from ctys.cli.syntax import Suboption
-from ctys.errors import UsageError
+from ctys.errors import AddressError, UsageError
+
+
+class AmbiguousAddress(AddressError):
+    """Several VMs match an address (the message lists them)."""
 
 
 class AddressKind(Enum):

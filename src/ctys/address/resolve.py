@@ -12,6 +12,7 @@ from ctys.address.match import all_match, facts_of_inventory, facts_of_vm, term_
 from ctys.address.model import (
     INVENTORY_FIELD,
     AddressKind,
+    AmbiguousAddress,
     MachineAddress,
     MachineSelector,
     inventory_value,
@@ -79,7 +80,7 @@ def _describe(vm: VmConfig) -> str:
 
 def _ambiguous(selector: MachineSelector, candidates: list[str]) -> AddressError:
     listing = "; ".join(candidates)
-    return AddressError(f"{selector} is ambiguous, {len(candidates)} VMs match: {listing}")
+    return AmbiguousAddress(f"{selector} is ambiguous, {len(candidates)} VMs match: {listing}")
 
 
 def resolve_one(
