@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -241,13 +242,19 @@ def test_target_local_options_override_the_global_action(rctys, ssh_hosts, guest
     assert _wait_no_qemus(host_b) == []
 
 
-def test_create_of_a_multipath_vm_says_which_host_runs_it(
-    rctys, ssh_hosts, guest, short_tmp
-) -> None:
+def _multipath_both(rctys, ssh_hosts, guest, short_tmp) -> dict[str, SshHost]:
+    """hostA and hostB sharing one folder with the VM ``both``, enumerated."""
     shared = short_tmp / "nfs"
     write_demo_conf(shared / "both", guest, "both")
     hosts = {h.name: h for h in ssh_hosts(2, shared=(shared,))}
     assert rctys("-t", "QEMU", "-a", "ENUMERATE=TERSE", "hostA", "hostB").returncode == 0
+    return hosts
+
+
+def test_create_of_a_multipath_vm_says_which_host_runs_it(
+    rctys, ssh_hosts, guest, short_tmp
+) -> None:
+    hosts = _multipath_both(rctys, ssh_hosts, guest, short_tmp)
 
     # No target: the least loaded host that can run it, named on stderr.
     done = rctys("-t", "QEMU", "-a", "CREATE=l:both", "-b", "1", timeout=90)
@@ -267,6 +274,26 @@ def test_create_of_a_multipath_vm_says_which_host_runs_it(
     assert done.returncode == 0, done.stderr
     assert len(_qemus(hosts[other])) == 1
     assert _qemus(hosts[chosen]) == []
+
+
+def test_second_create_of_a_multipath_vm_is_refused_naming_the_host(
+    rctys, ssh_hosts, guest, short_tmp
+) -> None:
+    hosts = _multipath_both(rctys, ssh_hosts, guest, short_tmp)
+    first = rctys("-t", "QEMU", "-a", "CREATE=l:both", "-b", "1", timeout=90)
+    assert first.returncode == 0, first.stderr
+    [runner] = [name for name, host in hosts.items() if _qemus(host)]
+
+    # Whichever host is less loaded now, the VM is not started again anywhere.
+    again = rctys("-t", "QEMU", "-a", "CREATE=l:both", "-b", "1", timeout=90)
+    assert again.returncode != 0
+    # (the pid as that host sees it: the test hosts have their own PID namespaces)
+    said = again.stderr.splitlines()[-1]
+    assert re.fullmatch(rf"ctys: VM both already runs on {runner} \(pid \d+\); use CONNECT", said)
+    time.sleep(0.5)
+    assert sum(len(_qemus(h)) for h in hosts.values()) == 1
+    stop = rctys("-t", "QEMU", "-a", "CANCEL=l:both,FORCE", runner)
+    assert stop.returncode == 0, stop.stderr
 
 
 # --- faults --------------------------------------------------------------------------------

@@ -196,9 +196,12 @@ def test_candidates_from_multipath_rows(tmp_path: Path) -> None:
         inv.add(rows)
     call = ActionCall("CREATE", (Suboption("L", ("vm1",), "l:vm1"),))
     assert candidates(call, path, "here") == [
-        Candidate("h1", "/s/vm1.conf", False),
-        Candidate("here", "/s/vm1.conf", True),
+        Candidate("h1", "/s/vm1.conf", False, UUID_SHARED, "vm1"),
+        Candidate("here", "/s/vm1.conf", True, UUID_SHARED, "vm1"),
     ]
+    # Repeated keys are ANDed, never dropped: two labels name no VM.
+    both = ActionCall("CREATE", (*call.suboptions, Suboption("L", ("other",), "l:other")))
+    assert candidates(both, path, "here") == []
     base = ActionCall("CREATE", (*call.suboptions, Suboption("BASEPATH", ("/s",), "BASEPATH:/s")))
     assert candidates(base, path, "here") == []
     assert candidates(ActionCall("CREATE", ()), path, "here") == []
@@ -234,8 +237,49 @@ def test_create_without_target_runs_on_the_least_loaded_host(
     )
     assert err[2] == "ctys: h2: no conf file at /h2/vm1.conf"
     commands = (hosts / "h2" / "commands").read_text().splitlines()
-    assert commands[0].endswith("-a INFO=LOAD")
-    assert commands[1].endswith("-a CREATE=F:/h2/vm1.conf,CONSOLE:VNC -b 1")
+    assert commands[0].endswith("-a LIST=JSON -o ALL")  # does it run there already?
+    assert commands[1].endswith("-a INFO=LOAD")
+    assert commands[2].endswith("-a CREATE=F:/h2/vm1.conf,CONSOLE:VNC -b 1")
+    # The dead host was passed over once (LIST), not asked again for its load.
+    assert len([line for line in err if "dead" in line and "ssh failed" in line]) == 1
+
+
+def _runs_on_h1(hosts: Path) -> None:
+    rows = [
+        InventoryRecord(host=h, label="vm1", uuid=UUID_SHARED, pname=f"/{h}/vm1.conf")
+        for h in ("h1", "h2")
+    ]
+    with Inventory.open(Path(os.environ["CTYS_INVENTORY"])) as inv:
+        inv.add(rows)
+    running = [{"LABEL": "vm1", "PID": 4321, "MANAGED": True, "UUID": UUID_SHARED.upper()}]
+    (hosts / "h1" / "answer").write_text(json.dumps(running))
+    (hosts / "h2" / "answer").write_text("[]")
+    (hosts / "h1" / "load").write_text("3.50;2;1\n")
+    (hosts / "h2" / "load").write_text("0.10;2;0\n")
+
+
+def test_create_of_a_vm_running_on_another_host_is_refused(
+    hosts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _runs_on_h1(hosts)
+    assert main(["-a", "CREATE=l:vm1", "-b", "1"]) != 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["ctys: VM vm1 already runs on h1 (pid 4321); use CONNECT"]
+    for host in ("h1", "h2"):
+        commands = (hosts / host / "commands").read_text().splitlines()
+        assert [c.rsplit(" -a ", 1)[1] for c in commands] == ["LIST=JSON -o ALL"]
+
+
+def test_connect_to_a_vm_running_on_another_host_goes_there(
+    hosts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _runs_on_h1(hosts)
+    main(["-a", "CREATE=l:vm1,CONNECT", "-b", "1"])
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "ctys: l:vm1: runs on h1 (pid 4321); attaching there"
+    commands = (hosts / "h1" / "commands").read_text().splitlines()
+    assert commands[-1].endswith("-a CREATE=F:/h1/vm1.conf,CONNECT -b 1")
+    assert "CREATE" not in (hosts / "h2" / "commands").read_text()
 
 
 def test_pty_runs_each_target_on_this_terminal_with_ssh_t(

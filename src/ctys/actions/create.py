@@ -8,9 +8,10 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ctys.actions.kvmwatch import kvm_failed, watch_kvm_guest
-from ctys.actions.running import RunningVm, foreign_instance, managed_for_vm, managed_instance
+from ctys.actions.running import RunningVm, find_running, foreign_instance, managed_instance
 from ctys.actions.startguard import StartGuard, managed_note
 from ctys.actions.vnc import (
     check_vnc_port_free,
@@ -37,7 +38,7 @@ from ctys.conf.network import network_config
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
-from ctys.errors import CtysError, VmStateError
+from ctys.errors import AddressError, CtysError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.requests import CreateRequest
@@ -186,6 +187,8 @@ def _new_record(
         label=vm.label,
         conf=str(vm.conf_path),
         uuid=vm.uuid,
+        mac=vm.mac,
+        ip=vm.ip,
         binary=binary,
         accelerator=accel.value,
         console=req.console.value,
@@ -351,27 +354,38 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
     return 0
 
 
+def _find_running_for_attach(
+    req: CreateRequest, runtime: RuntimeDir, inventory: Path | None, ctx: RunContext
+) -> tuple[RunningVm | None, VmConfig | None]:
+    terms = req.selector.terms
+    try:
+        return find_running(runtime, req.selector, inventory, ctx.err)
+    except AddressError:
+        if req.connect and len(terms) == 1 and terms[0].kind is AddressKind.ID:
+            raise VmStateError(f"no running VM with ID {terms[0].value}") from None
+        raise
+
+
+def _label_of(vm: VmConfig | None, req: CreateRequest) -> str:
+    return vm.label if vm is not None else str(req.selector)
+
+
 def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None = None) -> int:
     """The CREATE action."""
     if ctx.invocation.resolution:
         raise CtysError("-r (resolution) is not supported by QEMU; use -g for the console window")
     runtime = runtime or RuntimeDir()
-    if (
-        req.connect
-        and len(req.selector.terms) == 1
-        and req.selector.terms[0].kind is AddressKind.ID
-    ):
-        running = managed_instance(runtime, req.selector.terms[0].value)
-        if running is None:
-            raise VmStateError(f"no running VM with ID {req.selector.terms[0].value}")
-        return _attach_running(running, req, ctx)
-    vm = resolve_one(req.selector, inventory_choice(ctx.invocation).path)
+    inventory = inventory_choice(ctx.invocation).path
     if req.connect or req.reuse:
-        running = managed_for_vm(runtime, vm)
+        # Running VMs are found by their runtime records first (see find_running).
+        running, found = _find_running_for_attach(req, runtime, inventory, ctx)
         if running is not None:
             return _attach_running(running, req, ctx)
-        if req.connect:
-            raise VmStateError(f"VM {vm.label} is not running (CONNECT attaches only)")
+        if req.connect or found is None:
+            raise VmStateError(f"VM {_label_of(found, req)} is not running (CONNECT attaches only)")
+        vm = found
+    else:
+        vm = resolve_one(req.selector, inventory, err=ctx.err)
     if req.console is ConsoleKind.CLI0:
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)

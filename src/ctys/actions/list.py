@@ -196,8 +196,23 @@ def _conf_for_record(record: RuntimeRecord, confs: Sequence[VmConfig]) -> VmConf
             if conf.conf_path == target:
                 return conf
     if record.uuid:
-        return next((c for c in confs if c.uuid and c.uuid.lower() == record.uuid.lower()), None)
-    return None
+        found = next((c for c in confs if c.uuid and c.uuid.lower() == record.uuid.lower()), None)
+        if found is not None:
+            return found
+    return _record_conf(record)
+
+
+def _record_conf(record: RuntimeRecord) -> VmConfig | None:
+    """The conf a runtime record names, read now: a VM started from a conf outside the
+    scanned folders still gets its IP column. ``None`` when it cannot be read."""
+    if not record.conf:
+        return None
+    from ctys.conf.vmconfig import load_vm_config
+
+    try:
+        return load_vm_config(Path(record.conf))
+    except (CtysError, OSError):
+        return None
 
 
 def _managed_entry(

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
 
+from ctys.address.match import all_match, facts_of_record, same_file, under_any
+from ctys.address.model import AmbiguousAddress, MachineSelector
+from ctys.address.resolve import resolve_one
 from ctys.conf.model import VmConfig
 from ctys.qemu.processes import QemuProcess, is_alive_qemu, scan_qemu_processes
 from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
@@ -51,4 +56,59 @@ def foreign_instance(
 
 
 def managed_for_vm(runtime: RuntimeDir, vm: VmConfig) -> RunningVm | None:
-    return managed_instance(runtime, vm_id(vm.label, vm.conf_path))
+    """Our living instance of ``vm``: by its ID, else the running VM started from the same
+    conf file (its label may have been edited since) or with the same UUID."""
+    running = managed_instance(runtime, vm_id(vm.label, vm.conf_path))
+    if running is not None:
+        return running
+    uuid = vm.uuid.lower() if vm.uuid else None
+    for other in running_vms(runtime):
+        record = other.record
+        if same_file(record.conf, str(vm.conf_path)):
+            return other
+        if uuid is not None and record.uuid is not None and record.uuid.lower() == uuid:
+            return other
+    return None
+
+
+def running_vms(runtime: RuntimeDir) -> list[RunningVm]:
+    """Every living managed VM of ours (stale folders are removed on the way)."""
+    found = (managed_instance(runtime, d.vmid) for d in runtime.all_vms())
+    return [r for r in found if r is not None]
+
+
+def running_matching(runtime: RuntimeDir, selector: MachineSelector) -> list[RunningVm]:
+    """The running managed VMs whose runtime record matches every term of ``selector``
+    (label, UUID, MAC, IP and conf path as they were when the VM started, and its ID);
+    with ``BASEPATH:``, only those whose conf lies under one of the folders."""
+    found = []
+    for running in running_vms(runtime):
+        record = running.record
+        if selector.base_paths and not under_any(record.conf, selector.base_paths):
+            continue
+        if all_match(facts_of_record(record), selector.terms):
+            found.append(running)
+    return found
+
+
+def find_running(
+    runtime: RuntimeDir,
+    selector: MachineSelector,
+    inventory: Path | None,
+    err: TextIO | None = None,
+) -> tuple[RunningVm | None, VmConfig | None]:
+    """The running VM an address names, for CANCEL and CONNECT/REUSE: the runtime records
+    of running VMs first (they know VMs whose conf is outside the VM folders, was added
+    after the last ENUMERATE or was edited since the start), then the inventory, then a
+    scan. Returns the running VM (``None`` when it does not run) and the conf resolved
+    (``None`` when a record answered). ``AddressError`` when nothing or several match."""
+    matched = running_matching(runtime, selector)
+    if len(matched) > 1:
+        listing = "; ".join(f"{r.record.label} ({r.record.conf}, pid {r.pid})" for r in matched)
+        raise AmbiguousAddress(
+            f"{selector} is ambiguous, {len(matched)} running VMs match: {listing}"
+        )
+    if matched:
+        return matched[0], None
+    vm = resolve_one(selector, inventory, err=err)
+    return managed_for_vm(runtime, vm), vm

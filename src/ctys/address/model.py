@@ -7,8 +7,12 @@ from enum import Enum
 from pathlib import Path
 
 from ctys.cli.syntax import Suboption
-from ctys.errors import UsageError
+from ctys.errors import AddressError, UsageError
 from ctys.pathutil import canonical_path
+
+
+class AmbiguousAddress(AddressError):
+    """Several VMs match an address (the message lists them)."""
 
 
 class AddressKind(Enum):

@@ -3,12 +3,16 @@ else by scanning folders for conf files."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
+from ctys.address.match import all_match, facts_of_inventory, facts_of_vm, term_matches
 from ctys.address.model import (
     INVENTORY_FIELD,
     AddressKind,
+    AmbiguousAddress,
     MachineAddress,
     MachineSelector,
     inventory_value,
@@ -19,30 +23,56 @@ from ctys.conf.model import VmConfig
 from ctys.conf.vmconfig import load_vm_config
 from ctys.errors import AddressError, CtysError
 from ctys.pathutil import canonical_path
-from ctys.qemu.runtime import vm_id
+
+if TYPE_CHECKING:
+    from ctys.inventory.record import InventoryRecord
+    from ctys.inventory.store import Inventory
 
 
 def matches(vm: VmConfig, term: MachineAddress) -> bool:
-    """Whether one VM satisfies one address term."""
-    value = term.value
-    if term.kind is AddressKind.LABEL:
-        return vm.label == value
-    if term.kind is AddressKind.UUID:
-        return vm.uuid is not None and vm.uuid.lower() == value.lower()
-    if term.kind is AddressKind.MAC:
-        return vm.mac is not None and normalize_mac(vm.mac) == normalize_mac(value)
-    if term.kind is AddressKind.IP:
-        return vm.ip is not None and vm.ip.split("/")[0] == value
-    if term.kind is AddressKind.FILENAME:
-        return canonical_path(vm.conf_path) == canonical_path(Path(value).expanduser())
-    if term.kind is AddressKind.ID:
-        return vm_id(vm.label, vm.conf_path) == value
-    return False
+    """Whether one VM satisfies one address term (the rule of ``ctys.address.match``)."""
+    return term_matches(facts_of_vm(vm), term)
 
 
 def select(vms: Sequence[VmConfig], selector: MachineSelector) -> list[VmConfig]:
     """The VMs matching every term of the selector."""
-    return [vm for vm in vms if all(matches(vm, t) for t in selector.terms)]
+    return [vm for vm in vms if all_match(facts_of_vm(vm), selector.terms)]
+
+
+def inventory_matches(inv: Inventory, terms: Sequence[MachineAddress]) -> list[InventoryRecord]:
+    """The inventory rows matching every term, by the same rule as the scan. Each term
+    narrows the SQL query through an index (its own clause, so a repeated key is ANDed,
+    never dropped); every term is then checked on the rows found by ``ctys.address.match``."""
+    clauses: list[str] = []
+    params: list[str] = []
+    for term in terms:
+        narrowed = _narrowing(term)
+        if narrowed is not None:
+            clauses.append(narrowed[0])
+            params.extend(narrowed[1])
+    rows = inv.select(" AND ".join(clauses) or "1", params)
+    return [r for r in rows if all_match(facts_of_inventory(r), terms)]
+
+
+def _narrowing(term: MachineAddress) -> tuple[str, list[str]] | None:
+    """An SQL condition that every row matching ``term`` meets (maybe a few more)."""
+    from ctys.inventory.store import equals_clause
+
+    kind, value = term.kind, term.value
+    if kind not in INVENTORY_FIELD:
+        return None  # runtime IDs are not stored: checked on the rows only
+    field = INVENTORY_FIELD[kind]
+    if kind is AddressKind.IP:
+        # Stored as the conf wrote it, maybe with a /prefix: that value or "value/...".
+        return "(tcp = ? OR (tcp >= ? AND tcp < ?))", [value, value + "/", value + "0"]
+    forms = [value]
+    if kind is AddressKind.MAC:
+        forms = [normalize_mac(value), normalize_mac(value).replace(":", "-")]
+    elif kind is AddressKind.FILENAME:
+        forms = [str(Path(value).expanduser().absolute()), inventory_value(kind, value)]
+    alternatives = [equals_clause(field, f) for f in dict.fromkeys(forms)]
+    sql = " OR ".join(clause for clause, _ in alternatives)
+    return f"({sql})", [param for _, param in alternatives]
 
 
 def _describe(vm: VmConfig) -> str:
@@ -51,15 +81,19 @@ def _describe(vm: VmConfig) -> str:
 
 def _ambiguous(selector: MachineSelector, candidates: list[str]) -> AddressError:
     listing = "; ".join(candidates)
-    return AddressError(f"{selector} is ambiguous, {len(candidates)} VMs match: {listing}")
+    return AmbiguousAddress(f"{selector} is ambiguous, {len(candidates)} VMs match: {listing}")
 
 
-def resolve_one(selector: MachineSelector, inventory: Path | None = None) -> VmConfig:
+def resolve_one(
+    selector: MachineSelector, inventory: Path | None = None, *, err: TextIO | None = None
+) -> VmConfig:
     """Exactly one VM for the selector, else an ``AddressError`` listing what matched.
 
     ``F:`` alone reads that conf file; ``BASEPATH:`` folders are scanned; otherwise the
     inventory at ``inventory`` answers when it exists and holds records, and the default
     VM folders are scanned when it does not (or when ``inventory`` is ``None``: ``-C off``).
+    A VM the inventory does not know (added since the last ENUMERATE) is looked for by a
+    scan too; one line on ``err`` (default stderr) says so.
     """
     if selector.empty:
         raise AddressError("no machine address given (e.g. l:LABEL, UUID:..., F:/path/vm.conf)")
@@ -71,12 +105,21 @@ def resolve_one(selector: MachineSelector, inventory: Path | None = None) -> VmC
         return load_vm_config(canonical_path(path))
     if not selector.base_paths and inventory is not None and inventory.is_file():
         found = _from_inventory(selector, inventory)
-        if found is not None:
+        if isinstance(found, VmConfig):
             return found
+        if found is _MISSED:
+            bases = default_base_paths()
+            where = ":".join(str(b) for b in bases)
+            print(
+                f"ctys: {selector} is not in the inventory {inventory}; scanning {where}",
+                file=err or sys.stderr,
+            )
+            hint = " (not in the inventory either: run ENUMERATE to refresh it)"
+            return _by_scan(selector, bases, hint)
     return _by_scan(selector, selector.base_paths or default_base_paths())
 
 
-def _by_scan(selector: MachineSelector, bases: Sequence[Path]) -> VmConfig:
+def _by_scan(selector: MachineSelector, bases: Sequence[Path], extra: str = "") -> VmConfig:
     result = scan_vms(bases)
     found = select(result.vms, selector)
     if not found and (learned := _by_learned_ip(selector)) is not None:
@@ -84,31 +127,30 @@ def _by_scan(selector: MachineSelector, bases: Sequence[Path]) -> VmConfig:
     if not found:
         where = ":".join(str(b) for b in bases)
         hint = f"; {len(result.errors)} conf file(s) unreadable" if result.errors else ""
-        raise AddressError(f"no VM matches {selector} under {where}{hint}")
+        raise AddressError(f"no VM matches {selector} under {where}{hint}{extra}")
     if len(found) > 1:
         raise _ambiguous(selector, [_describe(vm) for vm in found])
     return found[0]
 
 
-def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | None:
-    """The VM from the inventory; ``None`` when the inventory is empty (then we scan)."""
+# ``_from_inventory``: the inventory holds records but none matched (then we scan).
+_MISSED = object()
+
+
+def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | object | None:
+    """The VM from the inventory; ``None`` when the inventory is empty, ``_MISSED`` when no
+    record matches (either way the caller scans)."""
     from ctys.inventory.settings import this_host
     from ctys.inventory.store import Inventory
 
-    if any(t.kind is AddressKind.ID for t in selector.terms):
-        return None  # runtime ids are not in the inventory
     with Inventory.open_readonly(path) as inv:
         if inv.is_empty():
             return None
-        fields = {INVENTORY_FIELD[t.kind]: inventory_value(t.kind, t.value) for t in selector.terms}
-        records = inv.find(**fields)
+        records = inventory_matches(inv, selector.terms)
     if not records and (learned := _by_learned_ip(selector)) is not None:
         return learned
     if not records:
-        raise AddressError(
-            f"no VM matches {selector} in the inventory {path}"
-            " (run ENUMERATE to refresh it, or use -C off to scan the VM folders)"
-        )
+        return _MISSED
     # Multipath: one VM may be recorded once per host that can run it; prefer our own rows.
     here = this_host()
     by_vm: dict[str, list[str]] = {}

@@ -129,6 +129,7 @@ class StopHow(Enum):
 
     ACPI = "powered off by the guest (ACPI)"
     QUIT = "stopped by QEMU quit"
+    TERM = "stopped by SIGTERM"
     KILL = "killed"
     GONE = "was not running"
 

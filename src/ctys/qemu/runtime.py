@@ -80,6 +80,8 @@ class RuntimeRecord:
     label: str
     conf: str
     uuid: str | None = None
+    mac: str | None = None  # the conf's MAC and IP when it started (addresses match them)
+    ip: str | None = None
     pid: int | None = None
     binary: str = ""
     accelerator: str = ""

@@ -17,15 +17,16 @@ from ctys.address.model import (
     ADDRESS_KEYS,
     BASEPATH_KEYS,
     INVENTORY_FIELD,
+    MachineAddress,
     address_from_suboption,
-    inventory_value,
 )
 from ctys.cli.syntax import ActionCall, Invocation, Suboption
-from ctys.errors import CtysError
+from ctys.errors import CtysError, VmStateError
 from ctys.inventory.record import InventoryRecord
 
 if TYPE_CHECKING:
-    from ctys.remote.fanout import RemoteSettings
+    from ctys.remote.fanout import RemoteSettings, TargetResult
+    from ctys.remote.whereruns import RunsOn
 
 __all__ = [
     "Candidate",
@@ -37,7 +38,6 @@ __all__ = [
 ]
 
 
-# Address kinds and the inventory field each one matches (runtime IDs are not stored).
 @dataclass(frozen=True)
 class Candidate:
     """A host that can run the VM, and the VM's conf file as that host sees it."""
@@ -45,6 +45,8 @@ class Candidate:
     host: str  # as recorded: the target name the user gave to ENUMERATE, or this host
     pname: str
     local: bool
+    uuid: str = ""
+    label: str = ""
 
 
 def is_local_host(host: str, here: str) -> bool:
@@ -55,10 +57,12 @@ def is_local_host(host: str, here: str) -> bool:
 def candidates(call: ActionCall, inventory: Path, here: str) -> list[Candidate]:
     """The hosts the inventory says can run the one VM ``call`` addresses; empty when the
     address is not for the inventory (no address, ``BASEPATH``, runtime ``ID``), matches no
-    VM or several VMs (the normal resolution then says so)."""
+    VM or several VMs (the normal resolution then says so). Every term must match (the
+    rule of ``ctys.address.match``; a repeated key is not dropped)."""
+    from ctys.address.resolve import inventory_matches
     from ctys.inventory.store import Inventory
 
-    fields: dict[str, str] = {}
+    terms: list[MachineAddress] = []
     for sub in call.suboptions:
         if sub.key in BASEPATH_KEYS:
             return []
@@ -67,11 +71,11 @@ def candidates(call: ActionCall, inventory: Path, here: str) -> list[Candidate]:
             continue
         if term.kind not in INVENTORY_FIELD:
             return []
-        fields[INVENTORY_FIELD[term.kind]] = inventory_value(term.kind, term.value)
-    if not fields or not inventory.is_file():
+        terms.append(term)
+    if not terms or not inventory.is_file():
         return []
     with Inventory.open_readonly(inventory) as inv:
-        records = inv.find(**fields)
+        records = inventory_matches(inv, terms)
     if len({r.vm_id for r in records}) != 1:
         return []
     return _by_host(records, here)
@@ -82,7 +86,7 @@ def _by_host(records: Sequence[InventoryRecord], here: str) -> list[Candidate]:
     for rec in sorted(records, key=lambda r: r.host):
         local = is_local_host(rec.host, here)
         key = "" if local else rec.host
-        seen.setdefault(key, Candidate(rec.host, rec.pname, local))
+        seen.setdefault(key, Candidate(rec.host, rec.pname, local, rec.uuid, rec.label))
     return list(seen.values())
 
 
@@ -141,14 +145,26 @@ def place_create(
     found = candidates(call, path, this_host())
     if not found or (len(found) == 1 and found[0].local):
         return None
-    loads = _ask_loads(invocation, found, err, settings) if len(found) > 1 else {}
+    address = ",".join(s.raw for s in call.suboptions if s.key in ADDRESS_KEYS)
+    silent: set[str] = set()
+    if len(found) > 1:
+        # A VM that runs already is attached to (CONNECT/REUSE) or refused, never started
+        # a second time on another host.
+        runs, silent = _where_running(invocation, found, err, settings)
+        if runs:
+            return _attach_or_refuse(invocation, call, address, runs[0], err)
+    asked = [c for c in found if c.host not in silent]
+    loads = _ask_loads(invocation, asked, err, settings) if len(found) > 1 else {}
     if len(found) > 1 and not loads:
         raise CtysError("none of the hosts that can run the VM answered INFO=LOAD")
     local = next((c.host for c in found if c.local), None)
     chosen = choose(loads, local) if loads else found[0].host
-    address = ",".join(s.raw for s in call.suboptions if s.key in ADDRESS_KEYS)
     report_choice(address, chosen, loads, [c.host for c in found], err)
-    pick = next(c for c in found if c.host == chosen)
+    return _on_host(invocation, call, next(c for c in found if c.host == chosen))
+
+
+def _on_host(invocation: Invocation, call: ActionCall, pick: Candidate) -> Invocation | None:
+    """The invocation that runs ``call`` on ``pick`` (``None``: this host)."""
     if pick.local:
         return None
     from ctys.cli.argscan import parse_target
@@ -160,24 +176,51 @@ def place_create(
     )
 
 
-def _ask_loads(
+def _attach_or_refuse(
+    invocation: Invocation, call: ActionCall, address: str, runs: RunsOn, err: TextIO
+) -> Invocation | None:
+    """CREATE of a VM that runs on a candidate host: CONNECT/REUSE go there; a plain
+    CREATE is refused (it would start the VM a second time)."""
+    host = runs.candidate.host
+    label = runs.candidate.label or address
+    if not any(s.key in ("CONNECT", "REUSE") for s in call.suboptions):
+        raise VmStateError(f"VM {label} already runs on {host} (pid {runs.pid}); use CONNECT")
+    print(f"ctys: {address}: runs on {host} (pid {runs.pid}); attaching there", file=err)
+    return _on_host(invocation, call, runs.candidate)
+
+
+def _where_running(
     invocation: Invocation, found: Sequence[Candidate], err: TextIO, settings: RemoteSettings
-) -> dict[str, HostLoad]:
-    """Each candidate's load: remote ones over ssh (concurrently), this host in-process."""
-    from ctys.actions.info import host_load, parse_load
+) -> tuple[list[RunsOn], set[str]]:
+    """Where the VM runs: the same fan-out LIST as for several targets, over the remote
+    candidates (this host answers in-process)."""
+    from ctys.remote.whereruns import where_running
+
+    remote = [c for c in found if not c.local]
+    results = _fan_out(invocation, remote, ["-a", "LIST=JSON", "-o", "ALL"], settings)
+    return where_running(found, results, err)
+
+
+def _fan_out(
+    invocation: Invocation,
+    remote: Sequence[Candidate],
+    args: Sequence[str],
+    settings: RemoteSettings,
+) -> list[TargetResult]:
+    """``ctys ARGS`` on each remote candidate over ssh, concurrently."""
     from ctys.cli.argscan import parse_target
     from ctys.remote.fanout import run_on_targets
-    from ctys.remote.merge import error_line
     from ctys.remote.ssh import default_control_dir, ssh_argv
 
+    if not remote:
+        return []
     kind = [f"-t{invocation.plugin_types[0]}"] if len(invocation.plugin_types) == 1 else []
     control = default_control_dir()
-    remote = [parse_target(c.host) for c in found if not c.local]
-    results = run_on_targets(
-        remote,
+    return run_on_targets(
+        [parse_target(c.host) for c in remote],
         lambda t: ssh_argv(
             t,
-            [*kind, "-a", "INFO=LOAD"],
+            [*kind, *args],
             user=invocation.remote_user,
             pty=False,
             connect_timeout=settings.connect_timeout,
@@ -186,6 +229,16 @@ def _ask_loads(
         max_parallel=settings.max_parallel,
         timeout=settings.connect_timeout + 20,
     )
+
+
+def _ask_loads(
+    invocation: Invocation, found: Sequence[Candidate], err: TextIO, settings: RemoteSettings
+) -> dict[str, HostLoad]:
+    """Each candidate's load: remote ones over ssh (concurrently), this host in-process."""
+    from ctys.actions.info import host_load, parse_load
+    from ctys.remote.merge import error_line
+
+    results = _fan_out(invocation, [c for c in found if not c.local], ["-a", "INFO=LOAD"], settings)
     loads: dict[str, HostLoad] = {}
     for result in results:
         reason = result.error or f"INFO=LOAD failed (exit {result.returncode})"

@@ -32,11 +32,17 @@ QEMU plugin actions:
             (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
             warned about on stderr, a missing BASEPATH is an error)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
-<address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x (TCP:x) | F:/path/vm.conf
-           (FILENAME:, PNAME:) | ID:vmid (I:); several keys must all match. A label is
-           found from the inventory after an ENUMERATE, or by a scan of the VM folders
-           when the inventory has no match; BASEPATH:/dir[%/dir2] (BASE:, B:) scans those
-           folders (default folders: $CTYS_VMPATH or ~/qemu).
+<address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x | F:/path/vm.conf | ID:vmid,
+           every term must match (l:a,l:b matches nothing). Resolved from the inventory
+           (filled by ENUMERATE) when it exists, and by scanning the VM folders when it
+           does not or has no match (one stderr line says so); BASEPATH:/dir[%/dir2]
+           scans those folders (default folders: $CTYS_VMPATH or ~/qemu). CANCEL and
+           CONNECT/REUSE look at the running VMs' runtime records first (a VM started
+           from any conf, or relabelled since it started, is found).
+CANCEL of a qemu you started by hand (l:NAME or ID:PID): through its -qmp (or -monitor)
+           unix socket, else only with FORCE (SIGTERM, SIGKILL after TIMEOUT). ALL stops the managed
+           VMs in parallel and says how many other qemus it left alone. A paused or
+           failed VM (paused, internal-error, guest-panicked, ...) is quit, no ACPI wait.
 ACCELERATOR AUTO (default): KVM when usable, else TCG; a KVM guest that enters QEMU's
          internal-error state in its first seconds is restarted under TCG.
 Logs of ended runs: ~/.local/state/ctys/logs/VMID/ (qemu.log, console.log; last 5 runs).
@@ -45,7 +51,8 @@ Targets: [user@]host['(' options ')'] ... run the action there over ssh (the rem
          terminal and the action attaches a console), -b 1 background.
          LIST/ENUMERATE merge all hosts' rows (ENUMERATE fills the local inventory, one row
          per host that can run a VM); CREATE with no target picks among the hosts the
-         inventory names (least loaded) and says which.
+         inventory names (least loaded) and says which; a VM that runs on one of them
+         already is refused there ("use CONNECT"), CONNECT/REUSE attach to it there.
 Conf ARGS that make qemu run programs (script=, helper=, guestfwd=...-cmd:, -plugin,
          -incoming exec:, ...) or a QEMUBIN path are flagged by LIST/ENUMERATE; CREATE
          boots such a conf only for the conf file's owner (docs/conf-format.md).
