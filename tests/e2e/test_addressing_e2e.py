@@ -77,7 +77,7 @@ def test_vm_whose_label_was_edited_after_start_is_cancelled_by_the_new_label(
     assert "before: powered off by the guest (ACPI)" in done.stdout
     # The inventory still says "before": one line says a scan found "after".
     [note] = done.stderr.splitlines()
-    assert "LABEL:after is not in the inventory" in note and "scanning" in note
+    assert "LABEL:after is not in the inventory" in note and "found by a scan" in note
     assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
 
 

@@ -94,12 +94,19 @@ def test_inventory_miss_falls_back_to_a_scan_and_says_so(ctys_env: dict[str, str
     db = _inventory(Path(ctys_env["CTYS_INVENTORY"]), root)
     new = root / "new"
     new.mkdir()
-    (new / "new.conf").write_text(CONF.format(label="new", uuid="d-4", mac="m", ip="i"))
+    (new / "new.conf").write_text(
+        CONF.format(
+            label="new",
+            uuid="00000000-0000-4000-8000-00000000000d",
+            mac="52:54:00:00:00:0d",
+            ip="10.0.0.13",
+        )
+    )
     err = io.StringIO()
     assert resolve_one(sel((AddressKind.LABEL, "new")), db, err=err).label == "new"
     lines = err.getvalue().splitlines()
     assert len(lines) == 1
-    assert "not in the inventory" in lines[0] and "scanning" in lines[0]
+    assert "not in the inventory" in lines[0] and "found by a scan" in lines[0]
 
 
 def test_inventory_and_scan_miss_is_one_error(ctys_env: dict[str, str]) -> None:

@@ -93,7 +93,7 @@ def resolve_one(
     inventory at ``inventory`` answers when it exists and holds records, and the default
     VM folders are scanned when it does not (or when ``inventory`` is ``None``: ``-C off``).
     A VM the inventory does not know (added since the last ENUMERATE) is looked for by a
-    scan too; one line on ``err`` (default stderr) says so.
+    scan too; when the scan finds it, one line on ``err`` (default stderr) says so.
     """
     if selector.empty:
         raise AddressError("no machine address given (e.g. l:LABEL, UUID:..., F:/path/vm.conf)")
@@ -109,13 +109,15 @@ def resolve_one(
             return found
         if found is _MISSED:
             bases = default_base_paths()
+            hint = " (not in the inventory either: run ENUMERATE to refresh it)"
+            vm = _by_scan(selector, bases, hint)  # a miss here is the one error line
             where = ":".join(str(b) for b in bases)
             print(
-                f"ctys: {selector} is not in the inventory {inventory}; scanning {where}",
+                f"ctys: {selector} is not in the inventory {inventory}; found by a scan of"
+                f" {where} (run ENUMERATE to add it)",
                 file=err or sys.stderr,
             )
-            hint = " (not in the inventory either: run ENUMERATE to refresh it)"
-            return _by_scan(selector, bases, hint)
+            return vm
     return _by_scan(selector, selector.base_paths or default_base_paths())
 
 

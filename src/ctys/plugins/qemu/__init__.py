@@ -32,17 +32,19 @@ QEMU plugin actions:
             (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
             warned about on stderr, a missing BASEPATH is an error)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
-<address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x | F:/path/vm.conf | ID:vmid,
-           every term must match (l:a,l:b matches nothing). Resolved from the inventory
-           (filled by ENUMERATE) when it exists, and by scanning the VM folders when it
-           does not or has no match (one stderr line says so); BASEPATH:/dir[%/dir2]
-           scans those folders (default folders: $CTYS_VMPATH or ~/qemu). CANCEL and
-           CONNECT/REUSE look at the running VMs' runtime records first (a VM started
-           from any conf, or relabelled since it started, is found).
+<address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x (TCP:x) | F:/path/vm.conf
+           (FILENAME:, PNAME:) | ID:vmid (I:); every term must match (l:a,l:b matches
+           nothing). Resolved from the inventory (filled by ENUMERATE) when it exists,
+           and by scanning the VM folders when it does not or has no match (one stderr
+           line says so); BASEPATH:/dir[%/dir2] (BASE:, B:) scans those folders (default
+           folders: $CTYS_VMPATH or ~/qemu). CANCEL and CONNECT/REUSE look at the running
+           VMs' runtime records first (a VM started from any conf, or relabelled since it
+           started, is found).
 CANCEL of a qemu you started by hand (l:NAME or ID:PID): through its -qmp (or -monitor)
-           unix socket, else only with FORCE (SIGTERM, SIGKILL after TIMEOUT). ALL stops the managed
-           VMs in parallel and says how many other qemus it left alone. A paused or
-           failed VM (paused, internal-error, guest-panicked, ...) is quit, no ACPI wait.
+           unix socket, else only with FORCE (SIGTERM, SIGKILL after TIMEOUT). ALL stops
+           the managed VMs in parallel and says how many other qemus it left alone. A
+           paused or failed VM (paused, internal-error, guest-panicked, ...) is quit, no
+           ACPI wait.
 ACCELERATOR AUTO (default): KVM when usable, else TCG; a KVM guest that enters QEMU's
          internal-error state in its first seconds is restarted under TCG.
 Logs of ended runs: ~/.local/state/ctys/logs/VMID/ (qemu.log, console.log; last 5 runs).
