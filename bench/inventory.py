@@ -49,7 +49,6 @@ from ctys.actions.enumerate import enumerate_local, store_scan
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
 from ctys.address.scan import iter_conf_files, load_if_qemu
-from ctys.cli.syntax import CacheControl
 from ctys.errors import CtysError
 from ctys.guest.build import build_guest
 from ctys.guest.demo import write_demo_conf
@@ -57,6 +56,7 @@ from ctys.inventory.cachedb import export_cachedb
 from ctys.inventory.record import InventoryRecord, record_from_vm
 from ctys.inventory.settings import InventoryChoice, this_host
 from ctys.inventory.store import Inventory
+from ctys.invocation import CacheControl
 
 # Bump when the generated tree changes shape: the cache key includes it.
 TREE_VERSION = 1

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ctys.cli.argscan import parse_suboptions, parse_target, scan_argv
-from ctys.cli.syntax import (
+from ctys.errors import UsageError
+from ctys.invocation import (
     ActionCall,
     CacheControl,
     Invocation,
@@ -15,7 +16,6 @@ from ctys.cli.syntax import (
     Suboption,
     Target,
 )
-from ctys.errors import UsageError
 
 
 def usage_error(argv: list[str]) -> str:

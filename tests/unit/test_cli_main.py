@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ctys.cli.main import main
-from ctys.cli.syntax import ActionCall, Target
 from ctys.errors import CtysError, UsageError, VmStateError
+from ctys.invocation import ActionCall, Target
 from ctys.plugins import registry
 from ctys.plugins.base import Plugin, RunContext
 

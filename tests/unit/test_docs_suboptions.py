@@ -25,8 +25,8 @@ from ctys.actions.enumerate import parse_enumerate
 from ctys.actions.info import run_info
 from ctys.actions.list import parse_list_request, select_fields
 from ctys.cli.argscan import scan_argv
-from ctys.cli.syntax import ActionCall, OutputFormat, Suboption
 from ctys.errors import UsageError
+from ctys.invocation import ActionCall, OutputFormat, Suboption
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu import QemuPlugin
 from ctys.plugins.qemu.requests import parse_cancel, parse_create

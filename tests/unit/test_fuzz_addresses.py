@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from ctys.address.model import BASEPATH_KEYS, address_from_suboption, base_paths_from_suboption
 from ctys.cli.argscan import scan_argv
-from ctys.cli.syntax import ActionCall, Suboption
 from ctys.errors import CtysError, UsageError
+from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.requests import parse_cancel, parse_create
 
 # Pieces of real and broken action syntax; random joins of them reach the scanner's corners.

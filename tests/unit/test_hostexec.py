@@ -11,9 +11,9 @@ import pytest
 
 from ctys.actions import list as list_action
 from ctys.cli.main import main
-from ctys.cli.syntax import ActionCall, Invocation
 from ctys.conf.vmconfig import load_vm_config
 from ctys.errors import ConfError
+from ctys.invocation import ActionCall, Invocation
 from ctys.plugins.base import RunContext
 from ctys.qemu import execpolicy
 from ctys.qemu.cmdline import parse_qemu_cmdline

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ctys.cli.main import main
-from ctys.cli.syntax import ActionCall, Suboption
 from ctys.conf.model import Accelerator, RawConf, VmConfig
 from ctys.errors import CommandError, QemuError, UsageError
+from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.requests import parse_create
 from ctys.qemu.argv import LaunchSpec, build_argv
 from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec

@@ -24,9 +24,9 @@ from ctys.actions.list import (
     parse_list_request,
     run_list,
 )
-from ctys.cli.syntax import ActionCall, Invocation, OutputFormat, Suboption
 from ctys.conf.model import VmConfig
 from ctys.errors import UsageError
+from ctys.invocation import ActionCall, Invocation, OutputFormat, Suboption
 from ctys.plugins.base import RunContext
 from ctys.qemu.cmdline import parse_qemu_cmdline
 from ctys.qemu.processes import QemuProcess

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ctys.cli.output import escape_terse, render, text_value
-from ctys.cli.syntax import OutputFormat
+from ctys.invocation import OutputFormat
 
 ROWS = [
     {"LABEL": "vm1", "PID": 42, "MANAGED": True, "CONF": Path("/vms/vm1/vm1.conf"), "IP": None},
@@ -105,7 +105,7 @@ def test_rich_is_imported_only_for_tables() -> None:
     code = (
         "import io, sys\n"
         "from ctys.cli.output import render\n"
-        "from ctys.cli.syntax import OutputFormat\n"
+        "from ctys.invocation import OutputFormat\n"
         "render([{'A': 1}], ['A'], OutputFormat.TERSE, io.StringIO())\n"
         "render([{'A': 1}], ['A'], OutputFormat.JSON, io.StringIO())\n"
         "assert 'rich' not in sys.modules, 'rich imported'\n"

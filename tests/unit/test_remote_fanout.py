@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.cli.syntax import Target
+from ctys.invocation import Target
 from ctys.remote.fanout import (
     EXIT_NOT_FOUND,
     EXIT_SSH,

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from ctys.cli.argscan import parse_target, scan_argv
 from ctys.cli.dispatch import target_args
-from ctys.cli.syntax import Target
 from ctys.errors import UsageError
+from ctys.invocation import Target
 from ctys.remote.options import (
     escape_suboption_arg,
     invocation_options,

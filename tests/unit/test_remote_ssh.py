@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctys.cli.syntax import Target
+from ctys.invocation import Target
 from ctys.remote.ssh import control_dir, remote_command, ssh_argv, ssh_host, target_name
 
 NO_ENV: dict[str, str] = {}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ctys.address.model import AddressKind
-from ctys.cli.syntax import ActionCall, Suboption
 from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import UsageError
+from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.requests import CancelMode, parse_cancel, parse_create
 from ctys.qemu.bootspec import BootMode
 

@@ -18,8 +18,8 @@ from ctys.actions import list as list_action
 from ctys.cli.main import main
 from ctys.cli.output import render
 from ctys.cli.safeout import SafeWriter, raw_stream, safe_stream
-from ctys.cli.syntax import ActionCall, OutputFormat
 from ctys.errors import CtysError
+from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import Plugin, RunContext
 from ctys.qemu.cmdline import parse_qemu_cmdline
 from ctys.qemu.processes import QemuProcess

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ctys.actions import waitready
-from ctys.cli.syntax import ActionCall, Suboption
 from ctys.errors import QemuError, UsageError
+from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.requests import parse_create
 from ctys.qemu import kernelprobe, kvmprobe
 from ctys.qemu.capcache import CapCache

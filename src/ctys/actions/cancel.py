@@ -33,7 +33,8 @@ from ctys.qemu import machine
 from ctys.qemu.machine import StopHow, StopResult
 from ctys.qemu.network import vde_dir
 from ctys.qemu.qmp import QmpUnavailable, qmp_execute, query_status
-from ctys.qemu.runtime import RuntimeDir, ensure_private_dir
+from ctys.qemu.runtime import RuntimeDir
+from ctys.rundir import ensure_private_dir
 
 # Run states in which the guest can answer the ACPI power button; in any other (paused,
 # internal-error, guest-panicked, shutdown, ...) waiting for it only wastes the timeout.

@@ -19,10 +19,10 @@ from ctys.address.scan import (
 )
 from ctys.cli.output import render, split_format_suboptions
 from ctys.cli.safeout import raw_stream
-from ctys.cli.syntax import ActionCall, CacheControl, OutputFormat
 from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
+from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
 from ctys.qemu.execpolicy import host_exec_warnings

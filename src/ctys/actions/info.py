@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ctys.cli.syntax import ActionCall
 from ctys.errors import CtysError, UsageError
+from ctys.invocation import ActionCall
 from ctys.plugins.base import RunContext
 
 INFO_FIELDS = ("binary", "version", "arch", "accelerators", "default machine", "kvm")

@@ -15,9 +15,9 @@ from pathlib import Path, PurePath
 from typing import TextIO
 
 from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
-from ctys.cli.syntax import ActionCall, OutputFormat
 from ctys.conf.model import VmConfig
 from ctys.errors import CtysError, UsageError
+from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
 from ctys.qemu.execpolicy import host_exec_warnings
 from ctys.qemu.guestip import Neighbour, guest_ip, read_neighbours

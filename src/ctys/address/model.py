@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ctys.cli.syntax import Suboption
 from ctys.errors import AddressError, UsageError
+from ctys.invocation import Suboption
 from ctys.pathutil import canonical_path
 
 

@@ -20,7 +20,8 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ctys.cli.syntax import (
+from ctys.errors import UsageError
+from ctys.invocation import (
     ActionCall,
     CacheControl,
     Invocation,
@@ -28,7 +29,6 @@ from ctys.cli.syntax import (
     Suboption,
     Target,
 )
-from ctys.errors import UsageError
 
 __all__ = [
     "parse_action",

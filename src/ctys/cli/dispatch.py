@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
-from ctys.cli.syntax import ActionCall, CacheControl, Invocation, Target
 from ctys.errors import CtysError, UsageError
+from ctys.invocation import ActionCall, CacheControl, Invocation, Target
 from ctys.remote.options import invocation_options, options_argv, target_invocation
 from ctys.remote.ssh import default_control_dir, ssh_argv, target_name
 

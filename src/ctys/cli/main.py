@@ -15,8 +15,8 @@ from typing import TextIO
 from ctys.cli.argscan import scan_argv
 from ctys.cli.exits import run_guarded
 from ctys.cli.safeout import safe_stream, write_text
-from ctys.cli.syntax import Invocation
 from ctys.errors import UsageError
+from ctys.invocation import Invocation
 
 
 def main(argv: Sequence[str] | None = None) -> int:

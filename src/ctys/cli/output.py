@@ -14,8 +14,8 @@ from pathlib import PurePath
 from typing import TextIO
 
 from ctys.cli.safeout import raw_stream, write_text
-from ctys.cli.syntax import OutputFormat, Suboption
 from ctys.errors import UsageError
+from ctys.invocation import OutputFormat, Suboption
 from ctys.textescape import printable
 
 TERSE_SEPARATOR = ";"

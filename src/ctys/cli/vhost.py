@@ -19,7 +19,6 @@ from typing import NoReturn, TextIO
 from ctys.atomicfile import write_text_atomically
 from ctys.cli.exits import run_guarded
 from ctys.cli.safeout import safe_stream
-from ctys.cli.syntax import OutputFormat
 from ctys.errors import CtysError, UsageError
 from ctys.inventory.cachedb import export_cachedb, import_cachedb
 from ctys.inventory.query import (
@@ -32,6 +31,7 @@ from ctys.inventory.query import (
 )
 from ctys.inventory.record import FIELDS, InventoryRecord
 from ctys.inventory.store import Inventory, default_inventory_path
+from ctys.invocation import OutputFormat
 
 PROG = "ctys-vhost"
 EXIT_MATCH = 0

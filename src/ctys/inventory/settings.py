@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.cli.syntax import CacheControl, Invocation
+from ctys.invocation import CacheControl, Invocation
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
-from ctys.cli.syntax import ActionCall, Invocation
+from ctys.invocation import ActionCall, Invocation
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import psutil
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
 from ctys.qemu.network import NetMode, NetworkConfig, Nic
-from ctys.qemu.runtime import ensure_private_dir
+from ctys.rundir import ensure_private_dir
 
 BRIDGE_HELPERS = (
     Path("/usr/lib/qemu/qemu-bridge-helper"),

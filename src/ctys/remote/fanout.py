@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ctys.cli.syntax import Target
 from ctys.errors import UsageError
+from ctys.invocation import Target
 from ctys.remote.ssh import target_name
 
 __all__ = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from ctys.cli.syntax import ActionCall, CacheControl, Invocation, OutputFormat, Target
 from ctys.errors import UsageError
+from ctys.invocation import ActionCall, CacheControl, Invocation, OutputFormat, Target
 
 __all__ = [
     "action_word",

@@ -20,9 +20,9 @@ from ctys.address.model import (
     MachineAddress,
     address_from_suboption,
 )
-from ctys.cli.syntax import ActionCall, Invocation, Suboption
 from ctys.errors import CtysError, VmStateError
 from ctys.inventory.record import InventoryRecord
+from ctys.invocation import ActionCall, Invocation, Suboption
 
 if TYPE_CHECKING:
     from ctys.remote.fanout import RemoteSettings, TargetResult

@@ -18,7 +18,9 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ctys.cli.syntax import Target
+from ctys.errors import CtysError
+from ctys.invocation import Target
+from ctys.rundir import ensure_private_dir, runtime_root
 
 __all__ = [
     "CONTROL_PERSIST_SECONDS",
@@ -62,11 +64,9 @@ def remote_command(args: Sequence[str], env: Mapping[str, str] | None = None) ->
     return shlex.join([*remote_ctys(env), *args])
 
 
-def control_dir(runtime_root: Path) -> Path:
+def control_dir(root: Path) -> Path:
     """Where ControlMaster sockets live: ``<runtime dir>/ssh``, created with mode 0700."""
-    from ctys.qemu.runtime import ensure_private_dir
-
-    path = runtime_root / "ssh"
+    path = root / "ssh"
     ensure_private_dir(path)
     return path
 
@@ -74,9 +74,6 @@ def control_dir(runtime_root: Path) -> Path:
 def default_control_dir() -> Path | None:
     """The ControlMaster dir under the runtime dir; ``None`` (no connection sharing) when no
     private dir can be had."""
-    from ctys.errors import CtysError
-    from ctys.qemu.runtime import runtime_root
-
     try:
         return control_dir(runtime_root())
     except CtysError:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from ctys.cli.syntax import Invocation
 from ctys.consoles.kinds import ConsoleKind, parse_console
 from ctys.errors import UsageError
+from ctys.invocation import Invocation
 
 __all__ = ["attaches_console", "wants_terminal"]
 

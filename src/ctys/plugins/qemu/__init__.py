@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ctys.cli.syntax import ActionCall
+from ctys.invocation import ActionCall
 from ctys.plugins.base import RunContext
 
 _ACTIONS: dict[str, str] = {
@@ -72,8 +72,8 @@ _USE_RUNTIME_DIR = frozenset({"CREATE", "CANCEL", "LIST"})
 
 def _sweep_orphan_switches() -> None:
     """Stop the VDE switches left by VMs that ended without CANCEL (killed, crashed)."""
-    from ctys.qemu.runtime import runtime_root
     from ctys.qemu.vde import sweep_orphan_switches
+    from ctys.rundir import runtime_root
 
     sweep_orphan_switches(runtime_root())
 

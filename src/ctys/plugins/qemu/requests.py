@@ -13,9 +13,9 @@ from ctys.address.model import (
     address_from_suboption,
     base_paths_from_suboption,
 )
-from ctys.cli.syntax import ActionCall, Suboption
 from ctys.consoles.kinds import ConsoleKind, parse_console
 from ctys.errors import UsageError
+from ctys.invocation import ActionCall, Suboption
 from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.qemu.instmode import InstallSpec, parse_install
 

@@ -1,6 +1,8 @@
-"""Typed result of scanning a ctys command line (see ``ctys.cli.argscan``).
+"""The vocabulary of one ctys call: ``Invocation``, ``ActionCall``, ``Suboption``, ``Target``,
+``OutputFormat``, ``CacheControl``.
 
-The core and the plugins never see raw argv strings: they receive these objects.
+``ctys.cli.argscan`` builds these from argv; the core and the plugins never see raw argv
+strings, only these objects. Core module: imports nothing of ctys.
 """
 
 from __future__ import annotations
