@@ -45,7 +45,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from benchlib import become_subreaper, med, ms, qemu_pids, run_quiet, wall
-from ctys.actions.enumerate import enumerate_local, store_scan
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
 from ctys.address.scan import iter_conf_files, load_if_qemu
@@ -57,6 +56,7 @@ from ctys.inventory.record import InventoryRecord, record_from_vm
 from ctys.inventory.settings import InventoryChoice, this_host
 from ctys.inventory.store import Inventory
 from ctys.invocation import CacheControl
+from ctys.plugins.qemu.actions.enumerate import enumerate_local, store_scan
 
 # Bump when the generated tree changes shape: the cache key includes it.
 TREE_VERSION = 1

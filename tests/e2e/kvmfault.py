@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ctys.qemu.capcache import BinaryStamp, CapCache
-from ctys.qemu.detect import _kvm_probe_binary, detect_binaries
-from ctys.qemu.kvmprobe import FIRMWARE_PROBE, boot_id
+from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache
+from ctys.plugins.qemu.host.detect import _kvm_probe_binary, detect_binaries
+from ctys.plugins.qemu.host.kvmprobe import FIRMWARE_PROBE, boot_id
 
 _READ_SECONDS = bytes.fromhex("b000 e670 e471")  # mov al,0; out 0x70,al; in al,0x71
 _WAIT_CHANGE = _READ_SECONDS + bytes.fromhex("38d8 74f6 88c3")  # cmp al,bl; je back; mov bl,al

@@ -11,9 +11,14 @@ import psutil
 import pytest
 
 from ctys.conf.model import Accelerator
-from ctys.qemu.capcache import CapCache
-from ctys.qemu.detect import binary_for_arch, detect_host, find_qemu_binaries, probe_binary
-from ctys.qemu.kvmprobe import check_dev_kvm, choose_accelerator, kvm_state, probe_kvm
+from ctys.plugins.qemu.host.capcache import CapCache
+from ctys.plugins.qemu.host.detect import (
+    binary_for_arch,
+    detect_host,
+    find_qemu_binaries,
+    probe_binary,
+)
+from ctys.plugins.qemu.host.kvmprobe import check_dev_kvm, choose_accelerator, kvm_state, probe_kvm
 
 pytestmark = [
     pytest.mark.e2e,

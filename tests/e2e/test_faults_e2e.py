@@ -23,8 +23,8 @@ import pytest
 from qemus import list_rows, live_qemu_pids
 
 from ctys.errors import QemuError
-from ctys.qemu import machine
-from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
+from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
 
 Ctys = Callable[..., subprocess.CompletedProcess[str]]
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"

@@ -12,7 +12,7 @@ import pytest
 from kvmfault import fault_conf, require_kvm, seed_kvm_usable, write_fault_bios
 from qemus import live_qemu_pids
 
-from ctys.qemu.qmp import query_status
+from ctys.plugins.qemu.vm.qmp import query_status
 
 Ctys = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -131,7 +131,7 @@ def test_kernel_probe_sees_a_64_bit_kernel_start(guest: object) -> None:
     # disk and qemu exits: the observation the KVM kernel probe relies on.
     import shutil
 
-    from ctys.qemu.kernelprobe import judge_kernel, probe_kernel, probe_kernel_image
+    from ctys.plugins.qemu.host.kernelprobe import judge_kernel, probe_kernel, probe_kernel_image
 
     kernel = probe_kernel_image()
     binary = shutil.which("qemu-system-x86_64")

@@ -20,7 +20,7 @@ from ctys.errors import AddressError
 from ctys.inventory.record import record_from_vm
 from ctys.inventory.settings import this_host
 from ctys.inventory.store import Inventory
-from ctys.qemu.runtime import RuntimeRecord, vm_id
+from ctys.plugins.qemu.vm.runtime import RuntimeRecord, vm_id
 
 CONF = """\
 #@#MAGICID-QEMU

@@ -8,9 +8,9 @@ import pytest
 
 from ctys.conf.model import Accelerator, VmConfig
 from ctys.errors import QemuError
-from ctys.qemu.argv import DisplayMode, LaunchSpec, SerialMode, build_argv, qemu_escape
-from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
-from ctys.qemu.runtime import VmRuntimeDir
+from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv, qemu_escape
+from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
 RUN = VmRuntimeDir(Path("/run/ctys/vms/vm1-0123abcd"))
 

@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from ctys.actions import cancel, foreign, running
-from ctys.actions.cancel import CancelOutcome, Target, run_cancel
-from ctys.actions.foreign import ForeignScan, ForeignVm, stop_by_signal
-from ctys.actions.running import find_running
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.cli.argscan import parse_action, scan_argv
 from ctys.errors import AddressError, VmStateError
 from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.actions import cancel, foreign, running
+from ctys.plugins.qemu.actions.cancel import CancelOutcome, Target, run_cancel
+from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm, stop_by_signal
+from ctys.plugins.qemu.actions.running import find_running
+from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.requests import CancelMode, parse_cancel
-from ctys.qemu.cmdline import parse_qemu_cmdline
-from ctys.qemu.machine import StopHow, StopResult
-from ctys.qemu.processes import QemuProcess
-from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, vm_id
+from ctys.plugins.qemu.vm.machine import StopHow, StopResult
+from ctys.plugins.qemu.vm.processes import QemuProcess
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, vm_id
 
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 

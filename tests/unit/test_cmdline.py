@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctys.qemu.cmdline import (
+from ctys.plugins.qemu.boot.cmdline import (
     Drive,
     MediaKind,
     VncSpec,
@@ -24,7 +24,7 @@ from ctys.qemu.cmdline import (
 
 RUN = "/run/user/0/ctys/vms/vm1-1a2b3c4d"
 
-# What ctys.qemu.argv.build_argv produces for a CLI-console VM booting its disk.
+# What ctys.plugins.qemu.boot.argv.build_argv produces for a CLI-console VM booting its disk.
 OURS = [
     "qemu-system-x86_64",
     "-name", "vm,,one",

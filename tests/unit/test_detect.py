@@ -11,9 +11,9 @@ import pytest
 
 from ctys.conf.model import Accelerator
 from ctys.errors import CommandError, QemuError
-from ctys.qemu import detect, kvmprobe
-from ctys.qemu.capcache import BinaryStamp, CapCache, cache_file
-from ctys.qemu.detect import (
+from ctys.plugins.qemu.host import detect, kvmprobe
+from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache, cache_file
+from ctys.plugins.qemu.host.detect import (
     HostCapabilities,
     QemuCapabilities,
     arch_of_name,
@@ -28,7 +28,12 @@ from ctys.qemu.detect import (
     parse_version,
     run_capture,
 )
-from ctys.qemu.kvmprobe import KvmState, ProbeObservation, choose_accelerator, judge_probe
+from ctys.plugins.qemu.host.kvmprobe import (
+    KvmState,
+    ProbeObservation,
+    choose_accelerator,
+    judge_probe,
+)
 
 # ---- real output of Debian 12's qemu-system-x86_64 7.2.22, captured on the build host
 

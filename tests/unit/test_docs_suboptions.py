@@ -15,20 +15,20 @@ from pathlib import Path
 
 import pytest
 
-import ctys.actions.enumerate as enumerate_mod
-import ctys.actions.info as info_mod
-import ctys.actions.list as list_mod
 import ctys.address.model as address_mod
 import ctys.cli.output as output_mod
+import ctys.plugins.qemu.actions.enumerate as enumerate_mod
+import ctys.plugins.qemu.actions.info as info_mod
+import ctys.plugins.qemu.actions.list as list_mod
 import ctys.plugins.qemu.requests as requests_mod
-from ctys.actions.enumerate import parse_enumerate
-from ctys.actions.info import run_info
-from ctys.actions.list import parse_list_request, select_fields
 from ctys.cli.argscan import scan_argv
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, OutputFormat, Suboption
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu import QemuPlugin
+from ctys.plugins.qemu.actions.enumerate import parse_enumerate
+from ctys.plugins.qemu.actions.info import run_info
+from ctys.plugins.qemu.actions.list import parse_list_request, select_fields
 from ctys.plugins.qemu.requests import parse_cancel, parse_create
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +96,7 @@ def accepted(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
     def probed(*args: object, **kwargs: object) -> None:
         raise _Probed
 
-    monkeypatch.setattr("ctys.qemu.detect.detect_host", probed)
+    monkeypatch.setattr("ctys.plugins.qemu.host.detect.detect_host", probed)
     monkeypatch.setattr(info_mod, "host_load", probed, raising=False)
     keys = _candidate_keys()
     return {action: {k for k in keys if _accepts(action, k)} for action in _PARSERS}

@@ -13,7 +13,7 @@ from tmpfs import remount_readonly
 
 from ctys.cli import createconf
 from ctys.cli.main import main
-from ctys.qemu.runtime import RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 
 CONF = """\
 #@#MAGICID-QEMU
@@ -70,7 +70,7 @@ def test_write_record_fails_as_one_ctys_error_and_keeps_the_old_record(tmp_path:
 
         return contextlib.nullcontext(Full())
 
-    import ctys.qemu.runtime as runtime_module
+    import ctys.plugins.qemu.vm.runtime as runtime_module
 
     real = runtime_module.os.fdopen
     runtime_module.os.fdopen = fake_fdopen  # type: ignore[assignment]

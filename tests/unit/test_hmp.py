@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ctys.qemu.cmdline import parse_qemu_cmdline
-from ctys.qemu.hmp import hmp_command, hmp_socket, hmp_status
-from ctys.qemu.qmp import QmpUnavailable
+from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.hmp import hmp_command, hmp_socket, hmp_status
+from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 
 BANNER = b"QEMU 8.2.2 monitor - type 'help' for more information\r\n(qemu) "
 

@@ -1,6 +1,6 @@
-"""qemu arguments that run host programs or load host code (ctys.qemu.hostexec), who may
-boot a conf holding them (ctys.qemu.execpolicy), and how CREATE, LIST and ENUMERATE treat
-such a conf."""
+"""qemu arguments that run host programs or load host code (ctys.plugins.qemu.boot.hostexec),
+who may boot a conf holding them (ctys.plugins.qemu.boot.execpolicy), and how CREATE, LIST and
+ENUMERATE treat such a conf."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from ctys.actions import list as list_action
 from ctys.cli.main import main
 from ctys.conf.vmconfig import load_vm_config
 from ctys.errors import ConfError
 from ctys.invocation import ActionCall, Invocation
 from ctys.plugins.base import RunContext
-from ctys.qemu import execpolicy
-from ctys.qemu.cmdline import parse_qemu_cmdline
-from ctys.qemu.execpolicy import check_may_boot, host_exec_warnings
-from ctys.qemu.hostexec import find_host_exec
-from ctys.qemu.processes import QemuProcess
-from ctys.qemu.runtime import RuntimeDir
+from ctys.plugins.qemu.actions import list as list_action
+from ctys.plugins.qemu.boot import execpolicy
+from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.boot.execpolicy import check_may_boot, host_exec_warnings
+from ctys.plugins.qemu.boot.hostexec import find_host_exec
+from ctys.plugins.qemu.vm.processes import QemuProcess
+from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 
 @pytest.mark.parametrize(

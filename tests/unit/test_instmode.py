@@ -13,10 +13,9 @@ from ctys.cli.main import main
 from ctys.conf.model import Accelerator, RawConf, VmConfig
 from ctys.errors import CommandError, QemuError, UsageError
 from ctys.invocation import ActionCall, Suboption
-from ctys.plugins.qemu.requests import parse_create
-from ctys.qemu.argv import LaunchSpec, build_argv
-from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
-from ctys.qemu.instmode import (
+from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
+from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.plugins.qemu.boot.instmode import (
     DEFAULT_INIT_SIZE,
     InstallSpec,
     check_install_media,
@@ -26,7 +25,8 @@ from ctys.qemu.instmode import (
     prepare_target,
     write_install_note,
 )
-from ctys.qemu.runtime import VmRuntimeDir
+from ctys.plugins.qemu.requests import parse_create
+from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
 RUN = VmRuntimeDir(Path("/run/ctys/vms/vm1-0123abcd"))
 MIB = 1024**2

@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 
-import ctys.actions.list as list_action
-from ctys.actions.list import (
+import ctys.plugins.qemu.actions.list as list_action
+from ctys.conf.model import VmConfig
+from ctys.errors import UsageError
+from ctys.invocation import ActionCall, Invocation, OutputFormat, Suboption
+from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.actions.list import (
     DEFAULT_TABLE_FIELDS,
     VmEntry,
     list_fields,
@@ -24,14 +28,10 @@ from ctys.actions.list import (
     parse_list_request,
     run_list,
 )
-from ctys.conf.model import VmConfig
-from ctys.errors import UsageError
-from ctys.invocation import ActionCall, Invocation, OutputFormat, Suboption
-from ctys.plugins.base import RunContext
-from ctys.qemu.cmdline import parse_qemu_cmdline
-from ctys.qemu.processes import QemuProcess
-from ctys.qemu.qmp import QmpUnavailable
-from ctys.qemu.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.processes import QemuProcess
+from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 
 NO_SUCH_PID = 99_999_999  # above any pid_max: never a living process
 
@@ -294,7 +294,7 @@ def test_unmanaged_process_is_listed_from_its_cmdline(
 def test_vnc_column_names_the_socket_or_the_display_qemu_really_took(
     runtime: RuntimeDir, statuses: dict[str, str | Exception], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ctys.qemu.vncaddr as vncaddr
+    import ctys.plugins.qemu.vncaddr as vncaddr
 
     answers = {"/tmp/r1.qmp": {"enabled": True, "family": "ipv4", "host": "::", "service": "5917"}}
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import ctys.actions.list as list_action
-from ctys.actions.list import list_vms
-from ctys.qemu.cmdline import parse_qemu_cmdline
-from ctys.qemu.processes import QemuProcess
-from ctys.qemu.runtime import RuntimeDir, RuntimeRecord
+import ctys.plugins.qemu.actions.list as list_action
+from ctys.plugins.qemu.actions.list import list_vms
+from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.processes import QemuProcess
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from ctys.conf.model import Accelerator
-from ctys.conf.network import network_config
 from ctys.conf.vmconfig import load_vm_config
 from ctys.errors import ConfError
-from ctys.qemu.argv import LaunchSpec, build_argv
-from ctys.qemu.network import (
+from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
+from ctys.plugins.qemu.net.netconf import network_config
+from ctys.plugins.qemu.net.network import (
     HostForward,
     NetMode,
     NetworkConfig,
@@ -26,7 +26,7 @@ from ctys.qemu.network import (
     parse_hostfwds,
     vde_sockets_in_argv,
 )
-from ctys.qemu.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
 UUID = "5a2b7c1e-93d4-4c0e-9f6a-0b1c2d3e4f50"
 

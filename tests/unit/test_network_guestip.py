@@ -12,7 +12,7 @@ import pytest
 
 from ctys.conf.model import VmConfig
 from ctys.errors import CtysError
-from ctys.qemu.guestip import (
+from ctys.plugins.qemu.net.guestip import (
     GuestIp,
     IpSource,
     Neighbour,
@@ -26,7 +26,7 @@ from ctys.qemu.guestip import (
     read_neighbours,
     running_vms_with_ip,
 )
-from ctys.qemu.network import (
+from ctys.plugins.qemu.net.network import (
     NetMode,
     NetworkConfig,
     Nic,
@@ -189,8 +189,8 @@ def test_running_vms_with_ip_by_neighbour_table(
     short_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ctys.conf.vmconfig import load_vm_config
-    from ctys.qemu import processes
-    from ctys.qemu.runtime import RuntimeDir, RuntimeRecord
+    from ctys.plugins.qemu.vm import processes
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
     runtime = RuntimeDir(short_tmp / "rt")
     for label, mac in (("a", MAC), ("b", "52:54:00:00:00:0b")):

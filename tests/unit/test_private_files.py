@@ -15,8 +15,8 @@ import pytest
 
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.store import Inventory
+from ctys.plugins.qemu.boot.instmode import parse_install, write_install_note
 from ctys.privfile import create_private_file, write_private_text
-from ctys.qemu.instmode import parse_install, write_install_note
 
 
 def mode(path: Path) -> int:

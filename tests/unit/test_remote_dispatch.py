@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from ctys.actions.info import HostLoad, parse_load
 from ctys.cli.main import main
 from ctys.errors import CtysError
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.store import Inventory
 from ctys.invocation import ActionCall, Suboption
+from ctys.plugins.qemu.actions.info import HostLoad, parse_load
 from ctys.remote.placement import Candidate, candidates, choose, create_call_for
 
 FAKE_SSH = """\

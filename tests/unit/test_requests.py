@@ -10,8 +10,8 @@ from ctys.address.model import AddressKind
 from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, Suboption
+from ctys.plugins.qemu.boot.bootspec import BootMode
 from ctys.plugins.qemu.requests import CancelMode, parse_cancel, parse_create
-from ctys.qemu.bootspec import BootMode
 
 
 def call(name: str, *subs: tuple[str, tuple[str, ...]]) -> ActionCall:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ctys.qemu import runlogs
-from ctys.qemu.runtime import RuntimeDir
+from ctys.plugins.qemu.vm import runlogs
+from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 
 def _mode(path: Path) -> int:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ctys.actions.stack import inner_mode, stack_target, stack_target_of_conf
 from ctys.conf.parser import parse_conf_text
 from ctys.conf.vmconfig import vm_config_from_raw
 from ctys.errors import CtysError
+from ctys.plugins.qemu.actions.stack import inner_mode, stack_target, stack_target_of_conf
 from ctys.plugins.qemu.requests import CancelMode
 
 
@@ -54,7 +54,7 @@ def test_inner_mode(outer: CancelMode, inner: CancelMode | None) -> None:
 
 
 def test_a_vm_cannot_host_its_own_host() -> None:
-    from ctys.actions.stack import cancel_inner
+    from ctys.plugins.qemu.actions.stack import cancel_inner
 
     with pytest.raises(CtysError, match="is this host"):
         cancel_inner("localhost", CancelMode.POWEROFF, 1)

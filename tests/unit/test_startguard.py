@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ctys.actions import startguard
-from ctys.actions.startguard import StartGuard
 from ctys.errors import QemuError
-from ctys.qemu import machine
-from ctys.qemu.runtime import RuntimeDir
+from ctys.plugins.qemu.actions import startguard
+from ctys.plugins.qemu.actions.startguard import StartGuard
+from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 
 def test_launch_names_the_pid_before_it_waits_for_the_monitor(tmp_path: Path) -> None:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from ctys.actions import list as list_action
 from ctys.cli.main import main
 from ctys.cli.output import render
 from ctys.cli.safeout import SafeWriter, raw_stream, safe_stream
 from ctys.errors import CtysError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import Plugin, RunContext
-from ctys.qemu.cmdline import parse_qemu_cmdline
-from ctys.qemu.processes import QemuProcess
+from ctys.plugins.qemu.actions import list as list_action
+from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.textescape import printable
 
 # OSC set-title (ESC ] 0 ; X BEL), CSI clear screen (ESC [ 2 J), one-byte C1 CSI, DEL,
@@ -100,7 +100,7 @@ def test_terse_escaping_stays_unambiguous() -> None:
 
 
 def test_progress_spinner_escapes_its_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ctys.qemu import instmode
+    from ctys.plugins.qemu.boot import instmode
 
     tty = FakeTty()
     monkeypatch.setattr(sys, "stderr", tty)

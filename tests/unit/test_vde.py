@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ctys.qemu.network import NetMode, NetworkConfig, Nic, VdeSwitchRef
-from ctys.qemu.vde import (
+from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic, VdeSwitchRef
+from ctys.plugins.qemu.net.vde import (
     NetworkSetupError,
     VdeSwitch,
     attached_endpoints,

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-import ctys.actions.vnc as vnc
-import ctys.qemu.vncaddr as vncaddr
+import ctys.plugins.qemu.vnc as vnc
+import ctys.plugins.qemu.vncaddr as vncaddr
 from ctys.address.model import MachineSelector
 from ctys.conf.model import VmConfig
 from ctys.consoles.kinds import ConsoleKind
+from ctys.plugins.qemu.boot.cmdline import VncSpec, parse_qemu_cmdline
 from ctys.plugins.qemu.requests import CreateRequest
-from ctys.qemu.cmdline import VncSpec, parse_qemu_cmdline
-from ctys.qemu.qmp import QmpUnavailable
-from ctys.qemu.runtime import RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 
 
 def vm(**kw: object) -> VmConfig:
@@ -212,7 +212,7 @@ def test_foreign_range_is_asked_over_its_qmp_else_shown_as_a_range(qmp: dict[str
 
 def test_a_runtime_dir_too_deep_for_unix_sockets_is_one_clear_error(tmp_path: Path) -> None:
     from ctys.errors import CtysError
-    from ctys.qemu.runtime import RuntimeDir
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
     deep = tmp_path / ("d" * (110 - len(str(tmp_path))))
     with pytest.raises(CtysError, match=r"too deep for UNIX sockets .*console.sock has \d+ bytes"):

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from ctys.actions import waitready
 from ctys.errors import QemuError, UsageError
 from ctys.invocation import ActionCall, Suboption
+from ctys.plugins.qemu.actions import waitready
+from ctys.plugins.qemu.host import kernelprobe, kvmprobe
+from ctys.plugins.qemu.host.capcache import CapCache
+from ctys.plugins.qemu.host.kvmprobe import KvmState
 from ctys.plugins.qemu.requests import parse_create
-from ctys.qemu import kernelprobe, kvmprobe
-from ctys.qemu.capcache import CapCache
-from ctys.qemu.kvmprobe import KvmState
-from ctys.qemu.runtime import RuntimeDir
+from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 
 def _create(*args: str) -> ActionCall:

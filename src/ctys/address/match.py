@@ -19,7 +19,7 @@ from ctys.pathutil import canonical_path
 if TYPE_CHECKING:
     from ctys.conf.model import VmConfig
     from ctys.inventory.record import InventoryRecord
-    from ctys.qemu.runtime import RuntimeRecord
+    from ctys.plugins.qemu.vm.runtime import RuntimeRecord
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,11 @@ class VmFacts:
     uuid: str | None = None
     mac: str | None = None
     ip: str | None = None  # as written in the conf, maybe with a /prefix
-    vmid: str = ""  # the runtime ID (``ctys.qemu.runtime.vm_id``)
+    vmid: str = ""  # the runtime ID (``ctys.plugins.qemu.vm.runtime.vm_id``)
 
 
 def _vmid(label: str, conf: str) -> str:
-    from ctys.qemu.runtime import vm_id
+    from ctys.plugins.qemu.vm.runtime import vm_id
 
     return vm_id(label, Path(conf))
 

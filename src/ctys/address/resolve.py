@@ -179,12 +179,12 @@ def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | object 
 
 def _by_learned_ip(selector: MachineSelector) -> VmConfig | None:
     """``IP:addr`` of a running VM whose conf has no static address: the address its guest
-    agent or the neighbour table reports (see ``ctys.qemu.guestip``)."""
+    agent or the neighbour table reports (see ``ctys.plugins.qemu.net.guestip``)."""
     terms = selector.terms
     if len(terms) != 1 or terms[0].kind is not AddressKind.IP:
         return None
-    from ctys.qemu.guestip import running_vms_with_ip
-    from ctys.qemu.runtime import RuntimeDir
+    from ctys.plugins.qemu.net.guestip import running_vms_with_ip
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
     try:
         confs = running_vms_with_ip(terms[0].value, RuntimeDir())

@@ -36,7 +36,7 @@ from ctys.conf.newvm import (
     default_base,
 )
 from ctys.errors import CtysError, UsageError
-from ctys.qemu.instmode import parse_size
+from ctys.plugins.qemu.boot.instmode import parse_size
 
 PROG = "ctys-createConfVM"
 _E = TypeVar("_E", Accelerator, DiskFormat)

@@ -162,7 +162,7 @@ def _worst(results: Sequence[TargetResult], extra: int = 0) -> int:
 def _list_many(
     invocation: Invocation, call: ActionCall, out: TextIO, err: TextIO, settings: RemoteSettings
 ) -> int:
-    from ctys.actions.list import parse_list_request, render_host_rows
+    from ctys.plugins.qemu.actions.list import parse_list_request, render_host_rows
     from ctys.remote.merge import error_line, json_rows, report_streams, rows_with_host
 
     fields = [f for f in invocation.output_fields if f.upper() != "HOST"]
@@ -186,16 +186,16 @@ def _list_many(
 def _enumerate_many(
     invocation: Invocation, call: ActionCall, out: TextIO, err: TextIO, settings: RemoteSettings
 ) -> int:
-    from ctys.actions.enumerate import (
+    from ctys.inventory.record import InventoryRecord
+    from ctys.inventory.settings import inventory_choice
+    from ctys.plugins.base import RunContext
+    from ctys.plugins.qemu.actions.enumerate import (
         clear_inventory,
         parse_enumerate,
         remote_scan_roots,
         render_records,
         store_host_scan,
     )
-    from ctys.inventory.record import InventoryRecord
-    from ctys.inventory.settings import inventory_choice
-    from ctys.plugins.base import RunContext
     from ctys.remote.merge import error_line, json_rows, records_from_rows, report_streams
 
     ctx = RunContext(invocation=invocation, out=out, err=err)

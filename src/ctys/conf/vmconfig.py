@@ -17,7 +17,7 @@ from pathlib import Path
 from ctys.conf.model import Accelerator, ConfMode, RawConf, VmConfig
 from ctys.conf.parser import SourceLines, read_conf_with_lines
 from ctys.errors import ConfError
-from ctys.qemu.network import MAX_NICS, NetworkError, normalize_mac
+from ctys.plugins.qemu.net.network import MAX_NICS, NetworkError, normalize_mac
 
 IGNORE_MARKER = "MAGICID-IGNORE"
 

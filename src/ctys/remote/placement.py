@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ctys.actions.info import HostLoad
 from ctys.address.model import (
     ADDRESS_KEYS,
     BASEPATH_KEYS,
@@ -23,6 +22,7 @@ from ctys.address.model import (
 from ctys.errors import CtysError, VmStateError
 from ctys.inventory.record import InventoryRecord
 from ctys.invocation import ActionCall, Invocation, Suboption
+from ctys.plugins.qemu.actions.info import HostLoad
 
 if TYPE_CHECKING:
     from ctys.remote.fanout import RemoteSettings, TargetResult
@@ -235,7 +235,7 @@ def _ask_loads(
     invocation: Invocation, found: Sequence[Candidate], err: TextIO, settings: RemoteSettings
 ) -> dict[str, HostLoad]:
     """Each candidate's load: remote ones over ssh (concurrently), this host in-process."""
-    from ctys.actions.info import host_load, parse_load
+    from ctys.plugins.qemu.actions.info import host_load, parse_load
     from ctys.remote.merge import error_line
 
     results = _fan_out(invocation, [c for c in found if not c.local], ["-a", "INFO=LOAD"], settings)

@@ -46,9 +46,9 @@ def _pid_of(rows: Sequence[Mapping[str, object]], cand: Candidate) -> int | None
 
 def local_pid(cand: Candidate) -> int | None:
     """The pid of the VM on this host: our runtime records, else any qemu with its UUID."""
-    from ctys.actions.running import running_vms
-    from ctys.qemu.processes import scan_qemu_processes
-    from ctys.qemu.runtime import RuntimeDir
+    from ctys.plugins.qemu.actions.running import running_vms
+    from ctys.plugins.qemu.vm.processes import scan_qemu_processes
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
     for running in running_vms(RuntimeDir()):
         rec = running.record

@@ -72,7 +72,7 @@ _USE_RUNTIME_DIR = frozenset({"CREATE", "CANCEL", "LIST"})
 
 def _sweep_orphan_switches() -> None:
     """Stop the VDE switches left by VMs that ended without CANCEL (killed, crashed)."""
-    from ctys.qemu.vde import sweep_orphan_switches
+    from ctys.plugins.qemu.net.vde import sweep_orphan_switches
     from ctys.rundir import runtime_root
 
     sweep_orphan_switches(runtime_root())
@@ -95,25 +95,25 @@ class QemuPlugin:
         if call.name in _USE_RUNTIME_DIR:
             _sweep_orphan_switches()
         if call.name == "CREATE":
-            from ctys.actions.create import run_create
+            from ctys.plugins.qemu.actions.create import run_create
             from ctys.plugins.qemu.requests import parse_create
 
             return run_create(parse_create(call), ctx)
         if call.name == "CANCEL":
-            from ctys.actions.cancel import run_cancel
+            from ctys.plugins.qemu.actions.cancel import run_cancel
             from ctys.plugins.qemu.requests import parse_cancel
 
             return run_cancel(parse_cancel(call), ctx)
         if call.name == "LIST":
-            from ctys.actions.list import run_list_action
+            from ctys.plugins.qemu.actions.list import run_list_action
 
             return run_list_action(call, ctx)
         if call.name == "ENUMERATE":
-            from ctys.actions.enumerate import run_enumerate
+            from ctys.plugins.qemu.actions.enumerate import run_enumerate
 
             return run_enumerate(call, ctx)
         if call.name == "INFO":
-            from ctys.actions.info import run_info
+            from ctys.plugins.qemu.actions.info import run_info
 
             return run_info(call, ctx)
         from ctys.errors import UsageError

@@ -16,8 +16,8 @@ from ctys.address.model import (
 from ctys.consoles.kinds import ConsoleKind, parse_console
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, Suboption
-from ctys.qemu.bootspec import BootMode, BootSpec, KernelSpec
-from ctys.qemu.instmode import InstallSpec, parse_install
+from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.plugins.qemu.boot.instmode import InstallSpec, parse_install
 
 
 class SecretFrom(Enum):

@@ -1,0 +1,318 @@
+"""CANCEL: stop, reboot, reset or pause VMs, gracefully first.
+
+Managed VMs are found by their runtime records first (then the inventory, then a scan);
+a qemu of this user that ctys did not start is found by label, UUID or ``ID:PID`` and
+stopped through the QMP socket its command line names, or by signal with ``FORCE``.
+Several VMs are stopped in parallel; one VM is cancelled by one CANCEL at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctys.address.model import AddressKind, AmbiguousAddress, MachineSelector
+from ctys.errors import AddressError, CtysError, VmStateError
+from ctys.filelock import exclusive_lock
+from ctys.inventory.settings import inventory_choice
+from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.actions.foreign import (
+    ForeignVm,
+    foreign_matching,
+    foreign_vms,
+    stop_by_hmp,
+    stop_by_signal,
+)
+from ctys.plugins.qemu.actions.running import RunningVm, find_running, foreign_instance, running_vms
+from ctys.plugins.qemu.net.network import vde_dir
+from ctys.plugins.qemu.requests import CancelMode, CancelRequest
+from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm.machine import StopHow, StopResult
+from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute, query_status
+from ctys.plugins.qemu.vm.runtime import RuntimeDir
+from ctys.rundir import ensure_private_dir
+
+# Run states in which the guest can answer the ACPI power button; in any other (paused,
+# internal-error, guest-panicked, shutdown, ...) waiting for it only wastes the timeout.
+ACPI_STATES = frozenset({"running"})
+# At most this many VMs are stopped at once (CANCEL=ALL).
+MAX_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    label: str
+    message: str
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class Target:
+    """One VM to cancel: a managed one (``running``) or a foreign qemu of ours."""
+
+    label: str
+    pid: int
+    qmp: Path | None
+    running: RunningVm | None = None
+    foreign: ForeignVm | None = None
+    hmp: Path | None = None  # a foreign qemu's human monitor, when it has no QMP one
+
+
+def _managed(running: RunningVm) -> Target:
+    return Target(running.record.label, running.pid, running.rundir.qmp, running=running)
+
+
+def _foreign(vm: ForeignVm) -> Target:
+    qmp = vm.qmp
+    return Target(vm.label, vm.pid, qmp, foreign=vm, hmp=None if qmp else vm.hmp)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What CANCEL acts on, and (CANCEL=ALL) how many qemus it leaves alone."""
+
+    vms: list[Target]
+    left_ours: int = 0
+    left_others: int = 0
+
+
+def _targets(req: CancelRequest, runtime: RuntimeDir, ctx: RunContext) -> Targets:
+    if req.all_vms:
+        managed = running_vms(runtime)
+        scan = foreign_vms({r.pid for r in managed})
+        return Targets([_managed(r) for r in managed], len(scan.ours), scan.others)
+    selector = req.selector
+    try:
+        running, vm = find_running(
+            runtime, selector, inventory_choice(ctx.invocation).path, ctx.err
+        )
+    except AmbiguousAddress:
+        raise
+    except AddressError:
+        # Not a VM ctys knows: maybe a qemu of ours started by hand (l:, UUID:, ID:PID).
+        found = _foreign_target(_foreign_of(runtime), selector)
+        if found is not None:
+            return Targets([found])
+        terms = selector.terms
+        if len(terms) == 1 and terms[0].kind is AddressKind.ID:
+            raise VmStateError(f"no running VM with ID {terms[0].value}") from None
+        raise
+    if running is not None:
+        return Targets([_managed(running)])
+    assert vm is not None  # find_running resolved a conf when no record matched
+    by_conf = foreign_instance(vm, [f.proc for f in _foreign_of(runtime)])
+    if by_conf is not None:
+        return Targets([_foreign(ForeignVm(by_conf, by_conf.cmdline.name or vm.label))])
+    # A conf was found: only a qemu running that conf (its UUID or disk) is that VM, not
+    # any qemu that happens to carry the same -name.
+    raise VmStateError(f"VM {vm.label} is not running")
+
+
+def _foreign_of(runtime: RuntimeDir) -> tuple[ForeignVm, ...]:
+    """This user's qemus that no runtime record claims."""
+    return foreign_vms({r.pid for r in running_vms(runtime)}).ours
+
+
+def _foreign_target(foreign: Sequence[ForeignVm], selector: MachineSelector) -> Target | None:
+    found = foreign_matching(foreign, selector)
+    if len(found) > 1:
+        listing = "; ".join(f"{f.label} (pid {f.pid})" for f in found)
+        raise AmbiguousAddress(f"{selector} is ambiguous, {len(found)} qemus match: {listing}")
+    return _foreign(found[0]) if found else None
+
+
+def _run_state(qmp: Path | None) -> str | None:
+    """The VM's run state, ``None`` when its monitor does not say."""
+    if qmp is None:
+        return None
+    try:
+        return query_status(qmp, timeout=2.0)
+    except QmpUnavailable:
+        return None
+
+
+def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
+    """Power off (or FORCE) one VM; returns how it ended and a note on why that way."""
+    qmp, pid = target.qmp, target.pid
+    if qmp is None and target.hmp is not None:
+        return _stop_by_hmp(pid, target.hmp, mode, timeout)
+    if qmp is None:
+        # A foreign qemu without a monitor to ask: only a signal stops it.
+        if mode is not CancelMode.FORCE:
+            raise VmStateError(
+                f"VM {target.label} (pid {pid}) was not started by ctys and names no QMP"
+                " or monitor socket; CANCEL=...,FORCE stops it by signal (SIGTERM, then"
+                " SIGKILL)"
+            )
+        return stop_by_signal(pid, timeout), ""
+    if mode is CancelMode.FORCE:
+        return machine.force(pid, qmp), ""
+    state = _run_state(qmp)
+    if state is not None and state not in ACPI_STATES:
+        return machine.force(pid, qmp), f"; ACPI skipped: the VM is {state}"
+    result = machine.poweroff(pid, qmp, timeout)
+    note = ""
+    if result.how in (StopHow.QUIT, StopHow.KILL):
+        note = f" after the guest ignored ACPI for {timeout:g}s"
+    return result, note
+
+
+def _stop_by_hmp(pid: int, hmp: Path, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
+    """The POWEROFF/FORCE steps through a human monitor (``-monitor unix:PATH``)."""
+    from ctys.plugins.qemu.vm.hmp import hmp_status
+
+    if mode is CancelMode.FORCE:
+        return stop_by_hmp(pid, hmp, timeout, acpi=False), ""
+    try:
+        state: str | None = hmp_status(hmp)
+    except QmpUnavailable:
+        state = None
+    if state is not None and state not in ACPI_STATES:
+        return stop_by_hmp(pid, hmp, timeout, acpi=False), f"; ACPI skipped: the VM is {state}"
+    result = stop_by_hmp(pid, hmp, timeout, acpi=True)
+    note = (
+        f" after the guest ignored ACPI for {timeout:g}s" if result.how is not StopHow.ACPI else ""
+    )
+    return result, note
+
+
+def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOutcome:
+    """Apply one CANCEL mode to one running VM and say what happened."""
+    label, qmp = target.label, target.qmp
+    if mode in (CancelMode.PAUSE, CancelMode.SUSPEND, CancelMode.RESET, CancelMode.REBOOT):
+        if not machine.process_alive(target.pid):
+            return CancelOutcome(label, StopHow.GONE.value)
+        if qmp is None:
+            raise VmStateError(
+                f"VM {label} (pid {target.pid}) names no QMP socket; only POWEROFF/FORCE"
+                " by signal can stop it"
+            )
+        if mode is CancelMode.RESET:
+            qmp_execute(qmp, "system_reset")
+            return CancelOutcome(label, "reset")
+        if mode is CancelMode.REBOOT:
+            return CancelOutcome(label, machine.reboot(qmp, timeout))
+        qmp_execute(qmp, "stop")
+        return CancelOutcome(label, "paused (resume with CREATE=...,REUSE)")
+    result, note = _stop(target, mode, timeout)
+    if result.how is not StopHow.GONE and target.running is not None:
+        target.running.rundir.remove()
+    if result.how is StopHow.GONE:
+        return CancelOutcome(label, result.how.value)
+    return CancelOutcome(label, f"{result.how.value}{note} ({result.seconds:.1f}s)")
+
+
+def cancel_one(target: RunningVm, mode: CancelMode, timeout: float) -> CancelOutcome:
+    """Apply one CANCEL mode to one managed VM."""
+    return cancel_target(_managed(target), mode, timeout)
+
+
+@contextlib.contextmanager
+def _cancel_lock(runtime: RuntimeDir, target: Target) -> Iterator[None]:
+    """One CANCEL of a VM at a time: a second one waits and then finds it gone ("was not
+    running") instead of racing the first through the same monitor."""
+    locks = runtime.root / "locks"
+    ensure_private_dir(locks)
+    name = target.running.rundir.vmid if target.running is not None else f"pid-{target.pid}"
+    with exclusive_lock(locks / f"{name}.cancel.lock"):
+        yield
+
+
+def run_cancel(req: CancelRequest, ctx: RunContext, runtime: RuntimeDir | None = None) -> int:
+    """The CANCEL action; each VM's outcome is one line (in the order they finish),
+    failures do not stop the rest. Several VMs are stopped in parallel (at most
+    ``MAX_PARALLEL`` at once), so N VMs that ignore ACPI cost one timeout, not N."""
+    runtime = runtime or RuntimeDir()
+    targets = _targets(req, runtime, ctx)
+    if req.all_vms and (targets.left_ours or targets.left_others):
+        print(_left_alone(targets), file=ctx.out)
+    if not targets.vms:
+        print("no running VMs to cancel", file=ctx.out)
+        _release_switches(runtime)
+        return 0
+    printing = threading.Lock()
+    status = 0
+
+    def one(target: Target) -> CancelOutcome:
+        with _cancel_lock(runtime, target):
+            try:
+                blocked = _cancel_stack_above(target, req, ctx, printing)
+                return blocked or cancel_target(target, req.mode, req.timeout)
+            except (QmpUnavailable, CtysError) as exc:
+                return CancelOutcome(target.label, f"failed: {exc}", ok=False)
+
+    for outcome in run_parallel(one, targets.vms):
+        if not outcome.ok:
+            status = 1
+        with printing:
+            stream = ctx.out if outcome.ok else ctx.err
+            print(f"{outcome.label}: {outcome.message}", file=stream, flush=True)
+    _release_switches(runtime)
+    return status
+
+
+def run_parallel(
+    work: Callable[[Target], CancelOutcome], targets: Sequence[Target]
+) -> Iterator[CancelOutcome]:
+    """``work`` on every target, at most ``MAX_PARALLEL`` at once; outcomes as they end."""
+    if len(targets) == 1:
+        yield work(targets[0])
+        return
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(targets))) as pool:
+        for future in as_completed([pool.submit(work, t) for t in targets]):
+            yield future.result()
+
+
+def _left_alone(targets: Targets) -> str:
+    parts = []
+    if targets.left_ours:
+        parts.append(f"{targets.left_ours} of yours (CANCEL=l:LABEL or ID:PID stops one)")
+    if targets.left_others:
+        parts.append(f"{targets.left_others} of other users")
+    total = targets.left_ours + targets.left_others
+    return f"left {total} qemu(s) not started by ctys alone: {', '.join(parts)}"
+
+
+def _cancel_stack_above(
+    target: Target, req: CancelRequest, ctx: RunContext, printing: threading.Lock
+) -> CancelOutcome | None:
+    """VM-STACK: cancel the VMs inside a hypervisor VM first. Returns a failed outcome when
+    they could not be cancelled (the hypervisor then stays up, unless FORCE)."""
+    from ctys.plugins.qemu.actions.stack import cancel_inner, inner_mode, stack_target_of_conf
+
+    if target.running is None:
+        return None
+    inner = stack_target_of_conf(target.running.record.conf)
+    mode = inner_mode(req.mode)
+    if inner is None or mode is None:
+        return None
+    label = target.label
+    with printing:
+        print(f"{label}: VM-STACK: cancelling the VMs inside it on {inner} first", file=ctx.out)
+    result = cancel_inner(inner, mode, req.timeout)
+    with printing:
+        for line in result.lines:
+            print(f"  {line}", file=ctx.out)
+    if result.ok or req.mode is CancelMode.FORCE:
+        return None
+    return CancelOutcome(
+        label,
+        f"not cancelled: the VMs inside it on {inner} could not be cancelled;"
+        " CANCEL=...,FORCE takes it down anyway",
+        ok=False,
+    )
+
+
+def _release_switches(runtime: RuntimeDir) -> None:
+    """Stop the VDE switches ctys started that no VM uses any more (also those left by
+    VMs that powered off by themselves)."""
+    switches = vde_dir(runtime.root)
+    if not switches.is_dir():
+        return  # no VDE network was ever used: no process scan
+    from ctys.plugins.qemu.net.vde import release_idle_switches
+
+    release_idle_switches(switches)

@@ -1,0 +1,210 @@
+"""ENUMERATE: scan folders for VM conf files, report them and fill the inventory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
+from ctys.address.scan import (
+    Progress,
+    ScanResult,
+    default_base_paths,
+    require_base_paths,
+    scan_vms,
+)
+from ctys.cli.output import render, split_format_suboptions
+from ctys.cli.safeout import raw_stream
+from ctys.errors import UsageError
+from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
+from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
+from ctys.invocation import ActionCall, CacheControl, OutputFormat
+from ctys.pathutil import canonical_path
+from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
+
+# A scan root that covers every row of a host.
+_EVERYWHERE = Path("/")
+DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
+
+
+@dataclass(frozen=True)
+class EnumerateRequest:
+    base_paths: tuple[Path, ...]
+    fmt: OutputFormat
+    title: bool
+    fields: tuple[str, ...]
+    include_ignored: bool = False
+
+
+def parse_enumerate(call: ActionCall, ctx: RunContext) -> EnumerateRequest:
+    """ENUMERATE[=BASEPATH:/a%/b][,ALL][,TERSE|MACHINE|JSON][,TITLE]."""
+    inv = ctx.invocation
+    fmt, title, rest = split_format_suboptions("ENUMERATE", call.suboptions, inv.output_format)
+    bases: list[Path] = []
+    include_ignored = False
+    for sub in rest:
+        if sub.key in BASEPATH_KEYS:
+            bases.extend(base_paths_from_suboption(sub))
+        elif sub.key == "ALL" and not sub.args:
+            include_ignored = True
+        else:
+            raise UsageError(f"unknown ENUMERATE suboption '{sub.raw}'")
+    if inv.output_fields:
+        fields = tuple(f for name in inv.output_fields for f in _expand_field(name))
+    else:
+        fields = DEFAULT_TABLE_FIELDS if fmt is OutputFormat.TABLE else FIELDS
+    return EnumerateRequest(tuple(bases), fmt, title, fields, include_ignored)
+
+
+def _expand_field(name: str) -> tuple[str, ...]:
+    return FIELDS if name.upper() == "ALL" else (canonical_field(name),)
+
+
+@contextmanager
+def _progress(err: TextIO) -> Iterator[Progress | None]:
+    """A transient progress line on stderr while scanning, only for a terminal."""
+    if not err.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = RichProgress(
+        SpinnerColumn(),
+        TextColumn("scanning: {task.fields[entries]} entries, {task.fields[vms]} VMs"),
+        TimeElapsedColumn(),
+        console=Console(file=raw_stream(err)),  # rich's own sequences; the text is fixed
+        transient=True,
+    )
+    task = bar.add_task("scan", total=None, entries=0, vms=0)
+    last = [0.0]
+
+    def update(entries: int, vms: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1:
+            last[0] = now
+            bar.update(task, entries=entries, vms=vms)
+
+    with bar:
+        yield update
+
+
+def enumerate_local(
+    bases: Sequence[Path], *, include_ignored: bool = False, progress: Progress | None = None
+) -> tuple[ScanResult, list[InventoryRecord]]:
+    """Scan ``bases`` on this host; the VMs found as inventory records of this host."""
+    result = scan_vms(bases, include_ignored=include_ignored, progress=progress)
+    host, now = this_host(), time.time()
+    return result, [record_from_vm(vm, host, now) for vm in result.vms]
+
+
+def store_scan(
+    choice: InventoryChoice, roots: Sequence[Path], records: list[InventoryRecord]
+) -> int:
+    """Replace this host's rows under ``roots`` by ``records`` in one transaction (with
+    ``-C rebuild``: every row of this host)."""
+    scope = [_EVERYWHERE] if choice.control is CacheControl.REBUILD else list(roots)
+    return store_host_scan(choice, this_host(), scope, records)
+
+
+def _render(records: Sequence[InventoryRecord], req: EnumerateRequest, ctx: RunContext) -> None:
+    render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)
+
+
+def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
+    """The ENUMERATE action. Broken conf files are reported (file:line) and skipped; the
+    exit status is 0 when the scan finished, even with skipped files."""
+    req = parse_enumerate(call, ctx)
+    choice = inventory_choice(ctx.invocation)
+    if choice.control is CacheControl.LIST:
+        return _print_inventory(choice, req, ctx)
+    if choice.control is CacheControl.CLEAR:
+        clear_inventory(choice)
+    require_base_paths(req.base_paths)
+    bases = req.base_paths or default_base_paths()
+    with _progress(ctx.err) as progress:
+        result, records = enumerate_local(
+            bases, include_ignored=req.include_ignored, progress=progress
+        )
+    for line in result.warnings:
+        print(f"ctys: warning: {line}", file=ctx.err)
+    for line in result.errors:
+        print(f"ctys: skipped {line}", file=ctx.err)
+    for line in host_exec_warnings(result.vms):  # confs that run programs as the caller
+        print(line, file=ctx.err)
+    if choice.enabled:
+        store_scan(choice, [canonical_path(b) for b in bases], records)
+    _render(records, req, ctx)
+    if ctx.debug or (req.fmt is OutputFormat.TABLE and ctx.err.isatty()):
+        where = f"; inventory {choice.path}" if choice.path else ""
+        print(
+            f"{len(records)} VMs, {len(result.errors)} skipped, {result.entries} entries scanned"
+            f"{where}",
+            file=ctx.err,
+        )
+    return 0
+
+
+def _print_inventory(choice: InventoryChoice, req: EnumerateRequest, ctx: RunContext) -> int:
+    from ctys.inventory.store import Inventory
+
+    if choice.path is None or not choice.path.exists():
+        print(f"ctys: no inventory at {choice.path}", file=ctx.err)
+        return 1
+    with Inventory.open_readonly(choice.path) as inv:
+        records = inv.all()
+    _render(records, req, ctx)
+    return 0
+
+
+# --- remote targets ------------------------------------------------------------------
+
+
+def remote_scan_roots(call: ActionCall, control: CacheControl) -> list[Path]:
+    """The folders whose rows of a remote host one remote ENUMERATE replaces: its absolute
+    ``BASEPATH`` folders; ``/`` (every row of that host) with ``-C rebuild``, without
+    ``BASEPATH`` (the remote's default folders are not known here) or for a ``~``/relative
+    folder (it means a folder of the remote user)."""
+    if control is CacheControl.REBUILD:
+        return [_EVERYWHERE]
+    roots: list[Path] = []
+    for sub in call.suboptions:
+        if sub.key in BASEPATH_KEYS:
+            for arg in sub.args:
+                if not arg.startswith("/"):
+                    return [_EVERYWHERE]
+                roots.append(Path(arg))
+    return roots or [_EVERYWHERE]
+
+
+def store_host_scan(
+    choice: InventoryChoice, host: str, roots: Sequence[Path], records: list[InventoryRecord]
+) -> int:
+    """Replace ``host``'s rows under ``roots`` by ``records`` in the local inventory, in one
+    transaction (the rows of a remote ENUMERATE; ``host`` as the user named the target)."""
+    from ctys.inventory.store import Inventory
+
+    assert choice.path is not None
+    choice.path.parent.mkdir(parents=True, exist_ok=True)
+    with Inventory.open(choice.path) as inv:
+        return inv.replace_scan(host, roots, records)
+
+
+def clear_inventory(choice: InventoryChoice) -> None:
+    """``-C clear``: drop every row before a new scan."""
+    from ctys.inventory.store import Inventory
+
+    if choice.path is not None and choice.path.exists():
+        with Inventory.open(choice.path) as inv:
+            inv.clear()
+
+
+def render_records(records: Sequence[InventoryRecord], call: ActionCall, ctx: RunContext) -> None:
+    """Print records (of several hosts) as ENUMERATE prints its own."""
+    _render(records, parse_enumerate(call, ctx), ctx)

@@ -1,0 +1,147 @@
+"""QEMU processes of ours (same uid) that ctys did not start: found by label or ``ID:PID``
+for CANCEL, stopped through the QMP socket their command line names, else by signal."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+import psutil
+
+from ctys.address.match import VmFacts, all_match
+from ctys.address.model import MachineSelector
+from ctys.conf.model import VmConfig
+from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
+
+
+@dataclass(frozen=True)
+class ForeignVm:
+    """A qemu of this user that has no ctys runtime record."""
+
+    proc: QemuProcess
+    label: str
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def qmp(self) -> Path | None:
+        """Its QMP socket when the command line names a UNIX one that exists."""
+        path = self.proc.cmdline.qmp_socket
+        return Path(path) if path and Path(path).exists() else None
+
+    @property
+    def hmp(self) -> Path | None:
+        """Its human monitor socket (``-monitor unix:PATH``), when it has no QMP one."""
+        from ctys.plugins.qemu.vm.hmp import hmp_socket
+
+        return hmp_socket(self.proc.cmdline)
+
+    def facts(self, conf: VmConfig | None = None) -> VmFacts:
+        """What an address can match: the label LIST shows, the ``-uuid``, the pid as
+        ``ID`` (and the conf's MAC/IP when it is known)."""
+        cmd = self.proc.cmdline
+        return VmFacts(
+            label=self.label,
+            conf=str(conf.conf_path) if conf else "",
+            uuid=cmd.uuid or (conf.uuid if conf else None),
+            mac=conf.mac if conf else None,
+            ip=conf.ip if conf else None,
+            vmid=str(self.pid),
+        )
+
+
+def _label(proc: QemuProcess) -> str:
+    # As LIST names it without a conf: -name, else the boot image's file name.
+    cmd = proc.cmdline
+    image = cmd.image
+    return cmd.name or (PurePath(image).stem if image else "")
+
+
+def _is_ours(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).uids().real == os.getuid())
+    except psutil.Error:
+        return False
+
+
+@dataclass(frozen=True)
+class ForeignScan:
+    """Qemus no runtime record claims: this user's (``ours``) and how many are others'."""
+
+    ours: tuple[ForeignVm, ...]
+    others: int
+
+
+def foreign_vms(claimed: set[int], processes: Sequence[QemuProcess] | None = None) -> ForeignScan:
+    """The qemus not in ``claimed`` (pids of managed VMs), split by owner."""
+    procs = processes if processes is not None else scan_qemu_processes()
+    ours: list[ForeignVm] = []
+    others = 0
+    for proc in procs:
+        if proc.pid in claimed:
+            continue
+        if _is_ours(proc.pid):
+            ours.append(ForeignVm(proc, _label(proc)))
+        else:
+            others += 1
+    return ForeignScan(tuple(ours), others)
+
+
+def foreign_matching(vms: Sequence[ForeignVm], selector: MachineSelector) -> list[ForeignVm]:
+    """The foreign VMs matching every term (label, UUID, ``ID:PID``)."""
+    return [vm for vm in vms if all_match(vm.facts(), selector.terms)]
+
+
+def stop_by_signal(pid: int, timeout: float, grace: float = 3.0) -> machine.StopResult:
+    """SIGTERM (qemu shuts down cleanly, images flushed), SIGKILL after ``timeout``."""
+    started = time.monotonic()
+    if not machine.process_alive(pid):
+        return machine.StopResult(machine.StopHow.GONE, 0.0)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return machine.StopResult(machine.StopHow.GONE, 0.0)
+    if machine.wait_exit(pid, timeout):
+        return machine.StopResult(machine.StopHow.TERM, time.monotonic() - started)
+    return _ended(pid, started, grace)
+
+
+def stop_by_hmp(
+    pid: int, hmp: Path, timeout: float, *, acpi: bool, grace: float = 3.0
+) -> machine.StopResult:
+    """Through the human monitor: ``system_powerdown`` (when ``acpi``) and up to ``timeout``
+    for the guest, then ``quit``, then SIGKILL."""
+    from ctys.plugins.qemu.vm.hmp import hmp_command
+    from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+
+    started = time.monotonic()
+    if not machine.process_alive(pid):
+        return machine.StopResult(machine.StopHow.GONE, 0.0)
+    if acpi:
+        with contextlib.suppress(QmpUnavailable):
+            hmp_command(hmp, "system_powerdown")
+        if machine.wait_exit(pid, timeout):
+            return machine.StopResult(machine.StopHow.ACPI, time.monotonic() - started)
+    with contextlib.suppress(QmpUnavailable):
+        hmp_command(hmp, "quit", grace)
+    return _ended(pid, started, grace, quit_sent=True)
+
+
+def _ended(
+    pid: int, started: float, grace: float, *, quit_sent: bool = False
+) -> machine.StopResult:
+    """The last steps: a ``quit`` already sent ends the VM within ``grace``, else SIGKILL."""
+    if quit_sent and machine.wait_exit(pid, grace):
+        return machine.StopResult(machine.StopHow.QUIT, time.monotonic() - started)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    machine.wait_exit(pid, grace)
+    return machine.StopResult(machine.StopHow.KILL, time.monotonic() - started)

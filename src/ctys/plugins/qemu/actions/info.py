@@ -1,0 +1,76 @@
+"""INFO: what this host can run — qemu binaries, versions, accelerators, KVM verdict.
+
+``INFO=LOAD`` answers one line ``load1;ncpu;running_vms`` instead: what CREATE asks each
+candidate host when several can run a VM (``ctys.remote.placement``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ctys.errors import CtysError, UsageError
+from ctys.invocation import ActionCall
+from ctys.plugins.base import RunContext
+
+INFO_FIELDS = ("binary", "version", "arch", "accelerators", "default machine", "kvm")
+
+
+@dataclass(frozen=True)
+class HostLoad:
+    """How busy a host is: 1-minute load average, CPU count, running qemu processes."""
+
+    load1: float
+    ncpu: int
+    running_vms: int
+
+    @property
+    def per_cpu(self) -> float:
+        return self.load1 / max(1, self.ncpu)
+
+    def line(self) -> str:
+        """The ``INFO=LOAD`` answer: ``load1;ncpu;running_vms``."""
+        return f"{self.load1:.2f};{self.ncpu};{self.running_vms}"
+
+
+def host_load() -> HostLoad:
+    """The load of this host now."""
+    from ctys.plugins.qemu.vm.processes import scan_qemu_processes
+
+    return HostLoad(os.getloadavg()[0], os.cpu_count() or 1, len(scan_qemu_processes()))
+
+
+def parse_load(text: str) -> HostLoad:
+    """An ``INFO=LOAD`` answer back into a ``HostLoad``; ``CtysError`` if it is not one."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    parts = lines[-1].split(";") if lines else []
+    try:
+        load1, ncpu, running = parts
+        return HostLoad(float(load1), int(ncpu), int(running))
+    except ValueError:
+        raise CtysError(f"not a load answer: {text.strip()[:80]!r}") from None
+
+
+def run_info(call: ActionCall, ctx: RunContext) -> int:
+    """Print one row per qemu binary; ``INFO=REFRESH`` re-probes instead of using the cache;
+    ``INFO=LOAD`` prints the host load line."""
+    from ctys.cli.output import render
+    from ctys.plugins.qemu.host.detect import detect_host, host_report
+
+    refresh = False
+    for sub in call.suboptions:
+        if sub.key == "REFRESH" and not sub.args:
+            refresh = True
+        elif sub.key == "LOAD" and not sub.args and len(call.suboptions) == 1:
+            print(host_load().line(), file=ctx.out)
+            return 0
+        else:
+            raise UsageError(f"unknown INFO suboption '{sub.raw}'")
+    host = detect_host(refresh=refresh)
+    rows = host_report(host)
+    if not rows:
+        print("no qemu binaries found (install qemu-system-x86)", file=ctx.err)
+        return 1
+    fields = list(ctx.invocation.output_fields) or list(INFO_FIELDS)
+    render(rows, fields, ctx.invocation.output_format, ctx.out)
+    return 0

@@ -1,0 +1,54 @@
+"""AUTO's second line of defence: watch the first seconds of a KVM guest.
+
+The KVM probe (``ctys.plugins.qemu.host.kvmprobe``) boots only firmware; on some hosts (nested KVM)
+firmware runs but a guest's kernel drives the vCPU into QEMU's ``internal-error`` state
+a second later. So the first AUTO VM that goes on KVM in a boot of the host is watched
+for ``WATCH_SECONDS``: when it survives, the verdict is marked confirmed (no later CREATE
+watches again); when it fails, it is stopped, the verdict "unusable" is stored for this
+boot, and CREATE restarts the VM under TCG, saying why in one line.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ctys.cli.exits import one_line
+from ctys.conf.model import VmConfig
+from ctys.plugins.qemu.actions.waitready import FAILED_STATES, GuestFailed, run_state, stop_failed
+from ctys.plugins.qemu.host.kvmprobe import KvmState, remember_guest_verdict
+from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+
+WATCH_SECONDS = 3.0
+_POLL = 0.1
+
+
+def watch_kvm_guest(
+    vm: VmConfig, rundir: VmRuntimeDir, pid: int, kvm: KvmState, seconds: float = WATCH_SECONDS
+) -> None:
+    """Watch the just-started KVM guest for ``seconds``; ``GuestFailed`` (the VM stopped)
+    when it enters a failed run state, else the verdict is remembered as confirmed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not machine.process_alive(pid):
+            return  # ended on its own (powered off): nothing says KVM is at fault
+        state = run_state(rundir)
+        if state in FAILED_STATES:
+            raise stop_failed(rundir, pid, vm.label, state, "under KVM")
+        time.sleep(_POLL)
+    remember_guest_verdict(kvm, True, kvm.reason)
+
+
+def kvm_failed(vm: VmConfig, kvm: KvmState, failed: GuestFailed) -> str:
+    """Store "KVM unusable" for this boot after ``failed`` and say in one line that the VM
+    is restarted under TCG; returns the reason (for the start line)."""
+    what = failed.detail or f"state {failed.state}"
+    reason = f"a KVM guest ({vm.label}) entered QEMU's {failed.state} state ({what})"
+    remember_guest_verdict(kvm, False, reason)
+    print(
+        one_line(f"ctys: KVM is not usable on this host: {reason}; restarting it under TCG"),
+        file=sys.stderr,
+        flush=True,
+    )
+    return reason

@@ -1,0 +1,415 @@
+"""LIST: the QEMU VMs running on this host, ours (managed) and any other (unmanaged).
+
+Managed VMs come from our runtime folders; a folder whose qemu is gone is stale and is
+removed on sight. Every other qemu in the process table is listed from what its command
+line says and tied to a conf file by the original's naming rules (see ``match_conf``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TextIO
+
+from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
+from ctys.conf.model import VmConfig
+from ctys.errors import CtysError, UsageError
+from ctys.invocation import ActionCall, OutputFormat
+from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
+from ctys.plugins.qemu.net.guestip import Neighbour, guest_ip, read_neighbours
+from ctys.plugins.qemu.vm.processes import (
+    QemuProcess,
+    read_qemu_process,
+    references_dir,
+    scan_qemu_processes,
+)
+from ctys.plugins.qemu.vm.qmp import query_status
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
+
+STATE_UNKNOWN = "unknown"
+STATE_RUNNING = "running"
+
+_FIELDS = (
+    "LABEL",
+    "STATE",
+    "PID",
+    "USER",
+    "MANAGED",
+    "ACCEL",
+    "VNC",
+    "CONSOLE",
+    "UUID",
+    "CONF",
+    "IMAGE",
+    "IP",
+    "QMP",
+    "BINARY",
+)
+DEFAULT_TABLE_FIELDS = ("LABEL", "STATE", "PID", "USER", "MANAGED", "ACCEL", "VNC", "IP", "CONF")
+# Names the original's inventory used for the same facts.
+_FIELD_ALIASES = {
+    "ACCELERATOR": "ACCEL",
+    "VNCPORT": "VNC",
+    "CPORT": "VNC",
+    "PNAME": "CONF",
+    "FILENAME": "CONF",
+    "TCP": "IP",
+    "EXEPATH": "BINARY",
+}
+_STATUS_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class VmEntry:
+    """One running VM as LIST shows it."""
+
+    label: str
+    pid: int
+    managed: bool
+    state: str
+    uuid: str | None = None
+    user: str | None = None
+    accelerator: str | None = None
+    vnc: str | None = None  # "127.0.0.1:5901", "unix:/path"
+    console: Path | None = None
+    qmp: Path | None = None
+    conf: Path | None = None
+    binary: str = ""
+    image: Path | None = None
+    ip: str | None = None
+
+    def row(self) -> dict[str, object]:
+        """The entry keyed by ``list_fields()`` names."""
+        return {
+            "LABEL": self.label,
+            "STATE": self.state,
+            "PID": self.pid,
+            "USER": self.user,
+            "MANAGED": self.managed,
+            "ACCEL": self.accelerator,
+            "VNC": self.vnc,
+            "CONSOLE": self.console,
+            "UUID": self.uuid,
+            "CONF": self.conf,
+            "IMAGE": self.image,
+            "IP": self.ip,
+            "QMP": self.qmp,
+            "BINARY": self.binary,
+        }
+
+
+def list_fields() -> tuple[str, ...]:
+    """The LIST columns, in their default order."""
+    return _FIELDS
+
+
+def list_vms(
+    runtime: RuntimeDir,
+    confs: Sequence[VmConfig],
+    processes: Sequence[QemuProcess] | None = None,
+    *,
+    status_timeout: float = 1.0,
+) -> list[VmEntry]:
+    """Every running VM: managed ones from ``runtime`` (stale folders are removed), then
+    every other qemu in ``processes`` (default: the live process table), matched to
+    ``confs``. Sorted by label, then pid. No call blocks longer than ``status_timeout``
+    per VM: a monitor that does not answer gives state ``unknown``."""
+    procs = list(processes) if processes is not None else scan_qemu_processes()
+    by_pid = {p.pid: p for p in procs}
+    managed = list(_managed_vms(runtime, by_pid))
+    states = _query_states([vmdir for vmdir, _, _ in managed], status_timeout)
+    # The host's neighbour table is read once for all VMs, and only if one needs it.
+    neighbours = functools.cache(read_neighbours)
+    entries = [
+        _managed_entry(vmdir, record, proc, state, confs, neighbours)
+        for (vmdir, record, proc), state in zip(managed, states, strict=True)
+    ]
+    claimed = {proc.pid for _, _, proc in managed}
+    others = [p for p in procs if p.pid not in claimed]
+    vncs = foreign_vnc_columns([p.cmdline for p in others], status_timeout)
+    for proc, vnc in zip(others, vncs, strict=True):
+        entries.append(_unmanaged_entry(proc, match_conf(proc, confs), vnc))
+    entries.sort(key=lambda e: (e.label.lower(), e.pid))
+    return entries
+
+
+def _managed_vms(
+    runtime: RuntimeDir, by_pid: Mapping[int, QemuProcess]
+) -> Iterator[tuple[VmRuntimeDir, RuntimeRecord, QemuProcess]]:
+    for vmdir in runtime.all_vms():
+        record = vmdir.read_record()
+        pid = (record.pid if record else None) or vmdir.read_pid()
+        proc = _living_process(pid, vmdir, by_pid)
+        if record is not None and proc is not None:
+            yield vmdir, record, proc
+        elif proc is None:
+            _remove_if_stale(runtime, vmdir, has_record=record is not None)
+
+
+def _living_process(
+    pid: int | None, vmdir: VmRuntimeDir, by_pid: Mapping[int, QemuProcess]
+) -> QemuProcess | None:
+    """The qemu of ``vmdir``: from the process snapshot, else read now (it may have been
+    started after the snapshot was taken). A pid now used by anything else is no match."""
+    if pid is None:
+        return None
+    proc = by_pid.get(pid)
+    if proc is not None and references_dir(proc, vmdir.path):
+        return proc
+    fresh = read_qemu_process(pid)
+    if fresh is not None and references_dir(fresh, vmdir.path):
+        return fresh
+    return None
+
+
+def _remove_if_stale(runtime: RuntimeDir, vmdir: VmRuntimeDir, *, has_record: bool) -> None:
+    # A folder with a monitor socket but no record yet is a start in progress (the same
+    # rule as ctys.plugins.qemu.actions.running); a folder whose start lock is held is one too.
+    if not has_record and vmdir.qmp.exists():
+        return
+    with runtime.try_start_lock(vmdir.vmid) as free:
+        if free:
+            vmdir.remove()
+
+
+def _query_states(vmdirs: Sequence[VmRuntimeDir], timeout: float) -> list[str]:
+    """QMP run state of each VM, queried in parallel so N silent monitors cost one timeout."""
+    if not vmdirs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(_STATUS_WORKERS, len(vmdirs))) as pool:
+        return list(pool.map(lambda d: _query_state(d, timeout), vmdirs))
+
+
+def _query_state(vmdir: VmRuntimeDir, timeout: float) -> str:
+    if not vmdir.qmp.exists():
+        return STATE_UNKNOWN
+    try:
+        return query_status(vmdir.qmp, timeout=timeout)
+    except CtysError:
+        return STATE_UNKNOWN
+
+
+def _conf_for_record(record: RuntimeRecord, confs: Sequence[VmConfig]) -> VmConfig | None:
+    if record.conf:
+        target = Path(record.conf)
+        for conf in confs:
+            if conf.conf_path == target:
+                return conf
+    if record.uuid:
+        found = next((c for c in confs if c.uuid and c.uuid.lower() == record.uuid.lower()), None)
+        if found is not None:
+            return found
+    return _record_conf(record)
+
+
+def _record_conf(record: RuntimeRecord) -> VmConfig | None:
+    """The conf a runtime record names, read now: a VM started from a conf outside the
+    scanned folders still gets its IP column. ``None`` when it cannot be read."""
+    if not record.conf:
+        return None
+    from ctys.conf.vmconfig import load_vm_config
+
+    try:
+        return load_vm_config(Path(record.conf))
+    except (CtysError, OSError):
+        return None
+
+
+def _managed_entry(
+    vmdir: VmRuntimeDir,
+    record: RuntimeRecord,
+    proc: QemuProcess,
+    state: str,
+    confs: Sequence[VmConfig],
+    neighbours: Callable[[], Sequence[Neighbour]],
+) -> VmEntry:
+    cmd = proc.cmdline
+    conf = _conf_for_record(record, confs)
+    spec = record_vnc(record) or cmd.vnc
+    vnc = str(spec) if spec else None
+    console = vmdir.console if vmdir.console.exists() else _path(cmd.console_socket)
+    return VmEntry(
+        label=record.label or cmd.name or vmdir.vmid,
+        pid=proc.pid,
+        managed=True,
+        state=state,
+        uuid=record.uuid or cmd.uuid,
+        user=proc.user,
+        accelerator=(record.accelerator or cmd.accelerator or "").lower() or None,
+        vnc=vnc,
+        console=console,
+        qmp=vmdir.qmp,
+        conf=Path(record.conf) if record.conf else None,
+        binary=record.binary or cmd.binary,
+        image=_path(cmd.image),
+        ip=_guest_ip(conf, vmdir, neighbours),
+    )
+
+
+def _guest_ip(
+    conf: VmConfig | None,
+    vmdir: VmRuntimeDir,
+    neighbours: Callable[[], Sequence[Neighbour]],
+) -> str | None:
+    """The IP column of a managed VM: the conf's static address, else what the guest agent
+    or the host's neighbour table knows, else ``user-mode`` and its port forwards."""
+    if conf is None:
+        return None
+    return guest_ip(conf, vmdir.path, agent_timeout=0.5, read_table=neighbours).shown()
+
+
+def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None, vnc: str | None) -> VmEntry:
+    cmd = proc.cmdline
+    image = _path(cmd.image)
+    label = cmd.name or (conf.label if conf else None) or (image.stem if image else "")
+    return VmEntry(
+        label=label,
+        pid=proc.pid,
+        managed=False,
+        state=STATE_RUNNING,
+        uuid=cmd.uuid or (conf.uuid if conf else None),
+        user=proc.user,
+        accelerator=cmd.accelerator,
+        vnc=vnc,
+        console=_path(cmd.console_socket),
+        qmp=_path(cmd.qmp_socket),
+        conf=conf.conf_path if conf else None,
+        binary=cmd.binary,
+        image=image,
+        ip=conf.ip if conf else None,
+    )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _prefix(name: str) -> str:
+    """A file name's prefix as the original meant it: the part before the first dot."""
+    return name.split(".", 1)[0]
+
+
+def match_conf(proc: QemuProcess, confs: Sequence[VmConfig]) -> VmConfig | None:
+    """The conf file of a qemu we did not start, by the first rule that matches:
+
+    0. the ``-uuid`` equals the conf's UUID;
+    1. the boot image's directory name == the conf file's prefix (``vm1/disk.img``, ``vm1.conf``);
+    2. the image file's prefix == the conf file's prefix (``vm1.qcow2``, ``vm1.conf``);
+    3. the label (``-name``) == the conf file's prefix.
+
+    Confs marked MAGICID-IGNORE never match. Where several confs fit one rule, the one in
+    the image's own directory wins (the original keeps image and conf together)."""
+    cmd = proc.cmdline
+    candidates = [c for c in confs if not c.ignored]
+    if cmd.uuid:
+        uuid = cmd.uuid.lower()
+        for conf in candidates:
+            if conf.uuid and conf.uuid.lower() == uuid:
+                return conf
+    image = PurePath(cmd.image) if cmd.image else None
+    rules: list[set[str]] = [
+        {image.parent.name} if image else set(),
+        {_prefix(image.name), image.stem} if image else set(),
+        {cmd.name} if cmd.name else set(),
+    ]
+    for wanted in rules:
+        wanted.discard("")
+        fits = [
+            c
+            for c in candidates
+            if c.conf_path.stem in wanted or _prefix(c.conf_path.name) in wanted
+        ]
+        if fits:
+            beside = [c for c in fits if image is not None and c.directory == Path(image.parent)]
+            return (beside or fits)[0]
+    return None
+
+
+# --- CLI glue ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """LIST's output choices, parsed from its suboptions and the generic ``-o``."""
+
+    fmt: OutputFormat
+    fields: tuple[str, ...]
+    title: bool
+
+
+def parse_list_request(
+    call: ActionCall, output_fields: Sequence[str], output_format: OutputFormat
+) -> ListRequest:
+    """LIST suboptions (``TERSE``, ``MACHINE``, ``JSON``, ``TITLE``) plus ``-o`` into a
+    ``ListRequest``; ``UsageError`` for an unknown suboption or field name."""
+    fmt, title, rest = split_format_suboptions("LIST", call.suboptions, output_format)
+    if rest:
+        valid = ", ".join((*FORMAT_SUBOPTIONS, "TITLE"))
+        raise UsageError(f"unknown LIST suboption '{rest[0].raw}' (valid: {valid})")
+    return ListRequest(fmt=fmt, fields=select_fields(output_fields, fmt), title=title)
+
+
+def select_fields(requested: Sequence[str], fmt: OutputFormat) -> tuple[str, ...]:
+    """The columns to print: ``requested`` (case-insensitive, ``ALL`` = every one), or the
+    default set (a short one for the table, all of them for machine formats)."""
+    if not requested:
+        return DEFAULT_TABLE_FIELDS if fmt is OutputFormat.TABLE else _FIELDS
+    fields: list[str] = []
+    for name in requested:
+        key = name.upper()
+        key = _FIELD_ALIASES.get(key, key)
+        if key == "ALL":
+            fields.extend(_FIELDS)
+        elif key in _FIELDS:
+            fields.append(key)
+        else:
+            raise UsageError(f"unknown LIST field '{name}' (valid: {', '.join(_FIELDS)}, ALL)")
+    return tuple(dict.fromkeys(fields))
+
+
+def run_list(
+    call: ActionCall, ctx: RunContext, runtime: RuntimeDir, confs: Sequence[VmConfig]
+) -> int:
+    """``-a LIST[=SUBOPTS]``: print the running VMs in the chosen format; exit status 0."""
+    inv = ctx.invocation
+    request = parse_list_request(call, inv.output_fields, inv.output_format)
+    entries = list_vms(runtime, confs)
+    render([e.row() for e in entries], request.fields, request.fmt, ctx.out, title=request.title)
+    shown = {e.conf for e in entries}
+    for line in host_exec_warnings(c for c in confs if c.conf_path in shown):
+        print(line, file=ctx.err)  # confs that run programs (ctys.plugins.qemu.boot.execpolicy)
+    return 0
+
+
+def run_list_action(call: ActionCall, ctx: RunContext) -> int:
+    """LIST on this host: runtime records of the user, the process table, and the conf files
+    under the default VM paths (to name VMs that ctys did not start)."""
+    from ctys.address.scan import default_base_paths, scan_vms
+
+    confs = scan_vms(default_base_paths()).vms
+    return run_list(call, ctx, RuntimeDir(), confs)
+
+
+# --- several hosts --------------------------------------------------------------------
+
+HOST_FIELD = "HOST"
+
+
+def render_host_rows(
+    rows: Sequence[Mapping[str, object]],
+    call: ActionCall,
+    output_fields: Sequence[str],
+    output_format: OutputFormat,
+    out: TextIO,
+) -> None:
+    """LIST of several hosts: the rows of all of them (each with its ``HOST``) in one table
+    (or terse/JSON), ``HOST`` the first column."""
+    wanted = [f for f in output_fields if f.upper() != HOST_FIELD]
+    request = parse_list_request(call, wanted, output_format)
+    fields = (HOST_FIELD, *request.fields)
+    render(rows, fields, request.fmt, out, title=request.title)

@@ -1,0 +1,1 @@
+"""ctys.plugins.qemu.boot."""

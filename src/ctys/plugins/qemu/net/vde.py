@@ -1,0 +1,427 @@
+"""Host side of guest networking: VDE switches ctys runs, and the rights tap/bridge need.
+
+A named VDE network (``#@#VDENET = lab``) is one ``vde_switch`` per user, its files in
+the runtime dir::
+
+    <runtime>/vde/<name>.ctl/    control dir qemu plugs into (-netdev vde,sock=...)
+    <runtime>/vde/<name>.mgmt    management socket (ports in use, shutdown)
+    <runtime>/vde/<name>.pid     the switch's pid (written by vde_switch)
+    <runtime>/vde/<name>.lock    held while a switch is started, checked or stopped
+
+CREATE starts the switch when none runs (``switches_up``) and keeps its lock until qemu
+has plugged in; CANCEL stops every switch ctys started that nothing uses any more
+(``release_idle_switches``), and so does every CREATE, CANCEL and LIST before it starts
+(``sweep_orphan_switches``): the switch of a VM that was killed or crashed goes too.
+Switches given by path (``VDENET = /run/vde.ctl``) are never started or stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from ctys.errors import CtysError
+from ctys.filelock import exclusive_lock, try_exclusive_lock
+from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic
+from ctys.rundir import ensure_private_dir
+
+BRIDGE_HELPERS = (
+    Path("/usr/lib/qemu/qemu-bridge-helper"),
+    Path("/usr/libexec/qemu-bridge-helper"),
+)
+BRIDGE_ACL = Path("/etc/qemu/bridge.conf")
+SYS_NET = Path("/sys/class/net")
+TUN_DEVICE = Path("/dev/net/tun")
+_START_TIMEOUT = 5.0
+_STOP_TIMEOUT = 5.0
+
+
+class NetworkSetupError(CtysError):
+    """The host cannot give a VM the network its conf asks for."""
+
+
+@dataclass(frozen=True)
+class VdeSwitch:
+    """The files of one managed switch."""
+
+    name: str
+    directory: Path
+
+    @property
+    def ctl(self) -> Path:
+        return self.directory / f"{self.name}.ctl"
+
+    @property
+    def mgmt(self) -> Path:
+        return self.directory / f"{self.name}.mgmt"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.directory / f"{self.name}.pid"
+
+    @property
+    def lockfile(self) -> Path:
+        return self.directory / f"{self.name}.lock"
+
+    def pid(self) -> int | None:
+        """The pid of this switch's living ``vde_switch``, else ``None``."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _is_vde_switch(pid, self.ctl) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None and (self.ctl / "ctl").exists()
+
+
+def _is_vde_switch(pid: int, ctl: Path) -> bool:
+    """A living (not zombie) vde_switch serving ``ctl``: a recycled pid is no match."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        argv = proc.cmdline()
+    except psutil.Error:
+        return False
+    return bool(argv) and Path(argv[0]).name == "vde_switch" and str(ctl) in argv
+
+
+def switch_lock(switch: VdeSwitch) -> contextlib.AbstractContextManager[None]:
+    """Exclusive lock on one switch: start, idle check and stop never interleave."""
+    return exclusive_lock(switch.lockfile)
+
+
+def vde_switch_binary() -> str:
+    """Path of ``vde_switch``; a clear error when vde2 is not installed."""
+    found = shutil.which("vde_switch")
+    if found is None:
+        raise NetworkSetupError(
+            "a VDE network needs vde_switch, which is not installed (Debian: apt-get install vde2)"
+        )
+    return found
+
+
+def _remove_files(switch: VdeSwitch) -> None:
+    shutil.rmtree(switch.ctl, ignore_errors=True)
+    for path in (switch.mgmt, switch.pidfile):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def start_switch(switch: VdeSwitch, *, timeout: float = _START_TIMEOUT) -> int:
+    """Start ``vde_switch`` daemon-style for ``switch`` (caller holds its lock); return its
+    pid once its control and management sockets answer."""
+    binary = vde_switch_binary()
+    _remove_files(switch)  # leftovers of a switch that died
+    argv = [
+        binary,
+        "-d",
+        "-s",
+        str(switch.ctl),
+        "-M",
+        str(switch.mgmt),
+        "--pidfile",
+        str(switch.pidfile),
+    ]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, start_new_session=True
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NetworkSetupError(
+            f"cannot start vde_switch for network {switch.name}: {exc}"
+        ) from exc
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        why = lines[-1] if lines else f"exit status {done.returncode}"
+        raise NetworkSetupError(f"vde_switch for network {switch.name} failed: {why}")
+    # -d returns once forked; the pidfile and the management socket come a moment later.
+    deadline = time.monotonic() + timeout
+    while True:
+        pid = switch.pid()
+        if pid is not None and switch.mgmt.exists() and (switch.ctl / "ctl").exists():
+            return pid
+        if time.monotonic() >= deadline:
+            raise NetworkSetupError(f"vde_switch for network {switch.name} did not come up")
+        time.sleep(0.01)
+
+
+def ensure_switch(switch: VdeSwitch) -> bool:
+    """Make ``switch`` run (caller holds its lock); ``True`` when it was started now."""
+    if switch.running():
+        return False
+    start_switch(switch)
+    return True
+
+
+@contextlib.contextmanager
+def switches_up(names: Sequence[str], directory: Path) -> Iterator[list[str]]:
+    """Run the managed switches ``names`` and hold their locks for the ``with`` body (start
+    qemu inside it, so no CANCEL elsewhere stops a switch before qemu plugs in). Yields the
+    names started now."""
+    if not names:
+        yield []
+        return
+    ensure_private_dir(directory)
+    started: list[VdeSwitch] = []
+    with contextlib.ExitStack() as stack:
+        try:
+            # One order for every caller: two CREATEs never wait on each other's locks.
+            for name in sorted(set(names)):
+                switch = VdeSwitch(name, directory)
+                stack.enter_context(switch_lock(switch))
+                if ensure_switch(switch):
+                    started.append(switch)
+            yield [s.name for s in started]
+        except BaseException:
+            # The VM did not start: a switch started for it alone goes again.
+            for switch in started:
+                if switch.running() and not switch_in_use(switch):
+                    stop_switch(switch)
+            raise
+
+
+def _mgmt_command(mgmt: Path, command: str, timeout: float) -> str | None:
+    """Send one command to a switch's management socket; its reply up to the status line,
+    ``None`` when the switch does not answer."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(mgmt))
+            _read_until(sock, b"vde$ ")  # banner and first prompt
+            sock.sendall(command.encode() + b"\n")
+            return _read_until(sock, b"vde$ ").decode(errors="replace")
+    except OSError:
+        return None
+
+
+def _read_until(sock: socket.socket, marker: bytes) -> bytes:
+    data = b""
+    while not data.endswith(marker):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def count_endpoints(allprint: str) -> int:
+    """Endpoints plugged into a switch, from its ``port/allprint`` reply (an unplugged
+    port stays listed as INACTIVE, without endpoint lines)."""
+    return sum(1 for line in allprint.splitlines() if line.strip().startswith("-- endpoint"))
+
+
+def attached_endpoints(switch: VdeSwitch, *, timeout: float = 1.0) -> int | None:
+    """How many plugs (qemu NICs, vde_plug, ...) the switch has; ``None`` if it is silent."""
+    reply = _mgmt_command(switch.mgmt, "port/allprint", timeout)
+    if reply is None or "1000 Success" not in reply:
+        return None
+    return count_endpoints(reply)
+
+
+def _referencing_processes(switch: VdeSwitch, own_pid: int | None) -> list[int]:
+    """Processes other than the switch whose command line names its control dir: a qemu
+    that is starting has not plugged in yet, but already says where it will."""
+    ctl = str(switch.ctl)
+    found: list[int] = []
+    for proc in psutil.process_iter(["cmdline"], ad_value=None):
+        argv = proc.info.get("cmdline") or []
+        if proc.pid != own_pid and any(ctl in arg for arg in argv):
+            with contextlib.suppress(psutil.Error):
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc.pid)
+    return found
+
+
+def switch_in_use(switch: VdeSwitch) -> bool:
+    """Whether anything still uses a running switch."""
+    endpoints = attached_endpoints(switch)
+    if endpoints:
+        return True
+    return bool(_referencing_processes(switch, switch.pid()))
+
+
+def stop_switch(switch: VdeSwitch, *, timeout: float = _STOP_TIMEOUT) -> None:
+    """Stop a managed switch (caller holds its lock) and remove its files."""
+    pid = switch.pid()
+    if pid is not None:
+        # The switch's own shutdown removes its sockets; SIGTERM when it does not answer.
+        if _mgmt_command(switch.mgmt, "shutdown", 1.0) is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _is_vde_switch(pid, switch.ctl) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _is_vde_switch(pid, switch.ctl):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    _remove_files(switch)
+
+
+def managed_switches(directory: Path) -> list[VdeSwitch]:
+    """Every switch ctys has files for under ``directory`` (running or stale)."""
+    if not directory.is_dir():
+        return []
+    names = {p.name[: -len(".pid")] for p in directory.glob("*.pid")}
+    names |= {p.name[: -len(".ctl")] for p in directory.glob("*.ctl")}
+    return [VdeSwitch(name, directory) for name in sorted(names)]
+
+
+def release_idle_switches(directory: Path, *, wait: bool = True) -> list[str]:
+    """Stop every managed switch under ``directory`` that no VM uses any more (and clear
+    the files of dead ones); the names of the switches stopped. With ``wait=False`` a
+    switch whose lock is held (a CREATE is plugging a VM in) is left alone."""
+    stopped: list[str] = []
+    for switch in managed_switches(directory):
+        # A switch that cannot be handled now is left for the next sweep.
+        with contextlib.suppress(OSError), _idle_check_lock(switch, wait) as held:
+            if not held:
+                continue
+            if not switch.running():
+                _remove_files(switch)
+                continue
+            if switch_in_use(switch):
+                continue
+            stop_switch(switch)
+            stopped.append(switch.name)
+    return stopped
+
+
+@contextlib.contextmanager
+def _idle_check_lock(switch: VdeSwitch, wait: bool) -> Iterator[bool]:
+    if wait:
+        with switch_lock(switch):
+            yield True
+    else:
+        with try_exclusive_lock(switch.lockfile, create=True) as held:
+            yield held
+
+
+def sweep_orphan_switches(runtime_root: Path) -> list[str]:
+    """Stop the switches of ``runtime_root`` left by VMs that ended without CANCEL (killed,
+    crashed): every ctys command that uses the runtime dir calls this. Cheap when no VDE
+    network was ever used (no ``vde`` folder: no process scan), and it never waits for a
+    switch another ctys is working on."""
+    directory = runtime_root / "vde"
+    if not directory.is_dir():
+        return []
+    return release_idle_switches(directory, wait=False)
+
+
+# --- tap and bridge: rights checked before qemu starts ---------------------------------
+
+
+def _acl_rules(acl: Path, depth: int = 0) -> list[tuple[str, str]] | None:
+    """The ``(verb, name)`` rules of an ACL file with its ``include`` files inlined."""
+    try:
+        lines = acl.read_text().splitlines()
+    except OSError:
+        return None
+    rules: list[tuple[str, str]] = []
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if len(words) != 2:
+            continue
+        if words[0] == "include":
+            if depth < 8:
+                rules += _acl_rules(Path(words[1]), depth + 1) or []
+        else:
+            rules.append((words[0], words[1]))
+    return rules
+
+
+def bridge_acl_allows(bridge: str, acl: Path) -> bool | None:
+    """What ``qemu-bridge-helper``'s ACL file says about ``bridge``: some ``allow`` line
+    (``allow br0`` or ``allow all``) and no ``deny`` line for it (a deny always wins, as in
+    the helper). ``None`` when the file cannot be read (it may be root's only)."""
+    rules = _acl_rules(acl)
+    if rules is None:
+        return None
+    allowed = any(verb == "allow" and name in ("all", bridge) for verb, name in rules)
+    denied = any(verb == "deny" and name in ("all", bridge) for verb, name in rules)
+    return allowed and not denied
+
+
+def check_bridge(
+    bridge: str,
+    *,
+    sys_net: Path = SYS_NET,
+    helpers: Sequence[Path] = BRIDGE_HELPERS,
+    acl: Path = BRIDGE_ACL,
+    euid: int | None = None,
+) -> None:
+    """Refuse, with what to do, a bridge this user cannot join through qemu-bridge-helper."""
+    euid = os.geteuid() if euid is None else euid
+    if not (sys_net / bridge / "bridge").is_dir():
+        raise NetworkSetupError(
+            f"BRIDGE {bridge}: no such bridge on this host"
+            f" (as root: ip link add {bridge} type bridge)"
+        )
+    helper = next((h for h in helpers if h.exists()), None)
+    if helper is None:
+        raise NetworkSetupError(f"BRIDGE {bridge}: qemu-bridge-helper is not installed")
+    info = helper.stat()
+    if euid != 0 and not (info.st_mode & stat.S_ISUID and info.st_uid == 0):
+        raise NetworkSetupError(
+            f"BRIDGE {bridge}: {helper} is not setuid root, so only root may attach VMs to a"
+            f" bridge (as root: chmod u+s {helper}; or use NETMODE user or vde)"
+        )
+    verdict = bridge_acl_allows(bridge, acl)
+    if verdict is False or (verdict is None and not acl.exists()):
+        raise NetworkSetupError(
+            f"BRIDGE {bridge}: {acl} does not allow it (as root: echo 'allow {bridge}' >> {acl})"
+        )
+
+
+def check_tap(
+    tap: str, *, sys_net: Path = SYS_NET, tun: Path = TUN_DEVICE, euid: int | None = None
+) -> None:
+    """Refuse, with what to do, a tap device this user cannot open."""
+    euid = os.geteuid() if euid is None else euid
+    if not os.access(tun, os.R_OK | os.W_OK):
+        raise NetworkSetupError(f"TAP {tap}: no read/write access to {tun}")
+    device = sys_net / tap
+    if not device.exists():
+        if euid == 0:
+            return  # qemu creates it (unconfigured: script=no)
+        raise NetworkSetupError(
+            f"TAP {tap}: no such device (as root: ip tuntap add dev {tap} mode tap user <you>)"
+        )
+    if euid == 0:
+        return
+    try:
+        owner = int((device / "owner").read_text().strip())
+    except (OSError, ValueError):
+        raise NetworkSetupError(f"TAP {tap}: {tap} is not a tap device") from None
+    if owner not in (-1, euid):
+        raise NetworkSetupError(f"TAP {tap}: the device belongs to uid {owner}, not to you")
+
+
+def check_host_network(net: NetworkConfig) -> None:
+    """Everything a VM's NICs need from the host, checked before anything starts."""
+    for nic in net.nics:
+        _check_nic(nic)
+
+
+def _check_nic(nic: Nic) -> None:
+    if nic.mode is NetMode.BRIDGE and nic.bridge is not None:
+        check_bridge(nic.bridge)
+    elif nic.mode is NetMode.TAP and nic.tap is not None:
+        check_tap(nic.tap)
+    elif nic.mode is NetMode.VDE and nic.vde is not None:
+        if nic.vde.managed:
+            vde_switch_binary()
+        elif nic.vde.ctl is not None and not (nic.vde.ctl / "ctl").exists():
+            raise NetworkSetupError(f"VDENET: no VDE switch runs at {nic.vde.ctl}")

@@ -1,1 +1,0 @@
-"""QEMU core: detection, argv building, QMP, runtime records and processes."""
