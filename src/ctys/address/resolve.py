@@ -18,9 +18,10 @@ from ctys.address.model import (
     inventory_value,
     normalize_mac,
 )
-from ctys.address.scan import default_base_paths, scan_vms
+from ctys.address.scan import scan_vms
 from ctys.conf.model import VmConfig
 from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.vmpath import default_base_paths
 from ctys.errors import AddressError, CtysError
 from ctys.pathutil import canonical_path
 

@@ -19,14 +19,6 @@ MAGIC = "MAGICID-QEMU"
 Progress = Callable[[int, int], None]
 
 
-def default_base_paths() -> tuple[Path, ...]:
-    """``$CTYS_VMPATH`` (``:``-separated), else ``~/qemu``."""
-    env = os.environ.get("CTYS_VMPATH")
-    if env:
-        return tuple(Path(p).expanduser() for p in env.split(":") if p)
-    return (Path.home() / "qemu",)
-
-
 def iter_conf_files(
     base: Path, seen: list[int] | None = None, skipped: Skipped | None = None
 ) -> Iterator[Path]:

@@ -20,6 +20,7 @@ from enum import Enum
 from pathlib import Path
 
 from ctys.conf.model import Accelerator
+from ctys.conf.vmpath import default_base_paths
 from ctys.conf.writer import ConfAnswers, render_conf
 from ctys.errors import CtysError
 from ctys.plugins.qemu.boot.instmode import create_image
@@ -240,6 +241,4 @@ def _install(build: Path, target: Path, names: list[str]) -> None:
 
 def default_base() -> Path:
     """First entry of ``$CTYS_VMPATH``, else ``~/qemu`` (where ENUMERATE/CREATE look)."""
-    from ctys.address.scan import default_base_paths
-
     return default_base_paths()[0]

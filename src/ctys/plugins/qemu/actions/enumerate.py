@@ -13,12 +13,12 @@ from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import (
     Progress,
     ScanResult,
-    default_base_paths,
     require_base_paths,
     scan_vms,
 )
 from ctys.cli.output import render, split_format_suboptions
 from ctys.cli.safeout import raw_stream
+from ctys.conf.vmpath import default_base_paths
 from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host

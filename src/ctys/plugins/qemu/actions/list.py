@@ -389,7 +389,8 @@ def run_list(
 def run_list_action(call: ActionCall, ctx: RunContext) -> int:
     """LIST on this host: runtime records of the user, the process table, and the conf files
     under the default VM paths (to name VMs that ctys did not start)."""
-    from ctys.address.scan import default_base_paths, scan_vms
+    from ctys.address.scan import scan_vms
+    from ctys.conf.vmpath import default_base_paths
 
     confs = scan_vms(default_base_paths()).vms
     return run_list(call, ctx, RuntimeDir(), confs)
