@@ -20,8 +20,8 @@ from ctys.plugins.qemu.actions import cancel, foreign, running
 from ctys.plugins.qemu.actions.cancel import CancelOutcome, Target, run_cancel
 from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm, stop_by_signal
 from ctys.plugins.qemu.actions.running import find_running
-from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.requests import CancelMode, parse_cancel
+from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.machine import StopHow, StopResult
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, vm_id

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctys.plugins.qemu.boot.cmdline import (
+from ctys.plugins.qemu.vm.cmdline import (
     Drive,
     MediaKind,
     VncSpec,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.hmp import hmp_command, hmp_socket, hmp_status
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 

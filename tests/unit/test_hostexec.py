@@ -16,9 +16,9 @@ from ctys.invocation import ActionCall, Invocation
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions import list as list_action
 from ctys.plugins.qemu.boot import execpolicy
-from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.boot.execpolicy import check_may_boot, host_exec_warnings
 from ctys.plugins.qemu.boot.hostexec import find_host_exec
+from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 

@@ -9,7 +9,7 @@ import pytest
 
 import ctys.plugins.qemu.actions.list as list_action
 from ctys.plugins.qemu.actions.list import list_vms
-from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 

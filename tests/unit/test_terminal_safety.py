@@ -21,7 +21,7 @@ from ctys.errors import CtysError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import Plugin, RunContext
 from ctys.plugins.qemu.actions import list as list_action
-from ctys.plugins.qemu.boot.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.textescape import printable
 

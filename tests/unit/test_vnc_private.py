@@ -16,8 +16,8 @@ import ctys.plugins.qemu.vncaddr as vncaddr
 from ctys.address.model import MachineSelector
 from ctys.conf.model import VmConfig
 from ctys.consoles.kinds import ConsoleKind
-from ctys.plugins.qemu.boot.cmdline import VncSpec, parse_qemu_cmdline
 from ctys.plugins.qemu.requests import CreateRequest
+from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_qemu_cmdline
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 

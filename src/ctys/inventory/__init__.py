@@ -1,4 +1,6 @@
 """The inventory (name-service cache): records (``record``), the SQLite store (``store``),
 the ASCII cacheDB import/export (``cachedb``) and ``ctys-vhost`` queries (``query``).
 See docs/inventory.md. Import from the submodules: this package file stays empty so that
-a command needing only the store does not load the query engine."""
+a command needing only the store does not load the query engine.
+
+Layer: core, below ``address``, above ``conf``; never imports ``ctys.cli`` or a plugin."""

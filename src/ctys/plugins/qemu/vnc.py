@@ -29,8 +29,8 @@ from ctys.consoles.launchers import (
     launch_detached,
 )
 from ctys.errors import CtysError, QemuError, UsageError, VmStateError
-from ctys.plugins.qemu.boot.cmdline import VncSpec, parse_vnc, split_opts
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
+from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_vnc, split_opts
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vncaddr import query_vnc, record_vnc
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ctys.plugins.qemu.boot.cmdline import QemuCmdline, VncSpec
+from ctys.plugins.qemu.vm.cmdline import QemuCmdline, VncSpec
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord
 

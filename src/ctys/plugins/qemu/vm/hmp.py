@@ -8,7 +8,7 @@ import socket
 import time
 from pathlib import Path
 
-from ctys.plugins.qemu.boot.cmdline import QemuCmdline, iter_options, parse_opts
+from ctys.plugins.qemu.vm.cmdline import QemuCmdline, iter_options, parse_opts
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 
 PROMPT = b"(qemu) "

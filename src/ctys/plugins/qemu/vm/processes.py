@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from ctys.pathutil import canonical_path
-from ctys.plugins.qemu.boot.cmdline import QemuCmdline, is_qemu_binary, parse_qemu_cmdline
+from ctys.plugins.qemu.vm.cmdline import QemuCmdline, is_qemu_binary, parse_qemu_cmdline
 
 
 @dataclass(frozen=True)
