@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ctys.conf.model import VmConfig
+from ctys.conf.parser import read_conf_with_lines
 from ctys.errors import ConfError, CtysError
 from ctys.plugins.qemu.boot.hostexec import find_host_exec
 
@@ -98,8 +99,6 @@ def _user_name(uid: int) -> str:
 
 def _line_of(vm: VmConfig, key: str) -> int:
     """The line ``key`` was set on (the file is read again only on this refusal path)."""
-    from ctys.conf.parser import read_conf_with_lines
-
     try:
         _, lines = read_conf_with_lines(vm.conf_path)
     except CtysError:

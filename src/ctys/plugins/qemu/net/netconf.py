@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.model import VmConfig
+from ctys.conf.parser import read_conf_with_lines
 from ctys.errors import ConfError, CtysError
 from ctys.plugins.qemu.net.network import (
     DEFAULT_NIC_MODEL,
@@ -74,8 +75,6 @@ class _Reader:
     def _line(self, value: _Value) -> int:
         # Lines are looked up only on this error path: a second parse is cheap here and
         # keeps the common path free of it.
-        from ctys.conf.parser import read_conf_with_lines
-
         try:
             _, lines = read_conf_with_lines(self.vm.conf_path)
         except (CtysError, OSError):

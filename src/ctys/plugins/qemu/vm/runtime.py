@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
+from ctys.plugins.qemu.vm.runlogs import keep_logs
 from ctys.rundir import ensure_private_dir, runtime_root
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -142,10 +143,9 @@ class VmRuntimeDir:
             return None
 
     def remove(self) -> Path | None:
-        """Delete the folder; its logs are kept first (``ctys.plugins.qemu.vm.runlogs``) wherever a
-        folder goes: CANCEL, a failed start, a stale folder sweep. Returns where they went."""
-        from ctys.plugins.qemu.vm.runlogs import keep_logs
-
+        """Delete the folder; its logs are kept first (``ctys.plugins.qemu.vm.runlogs``)
+        wherever a folder goes: CANCEL, a failed start, a stale folder sweep. Returns where
+        they went."""
         kept = keep_logs(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
         return kept
