@@ -22,9 +22,10 @@ import psutil
 import pytest
 from qemus import list_rows, live_qemu_pids
 
+from ctys.address.vmid import vm_id
 from ctys.errors import QemuError
 from ctys.plugins.qemu.vm import machine
-from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 
 Ctys = Callable[..., subprocess.CompletedProcess[str]]
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"

@@ -237,7 +237,8 @@ def test_stale_record_naming_a_living_unrelated_process(
     kernel: Path,
     ctys_env: dict[str, str],
 ) -> None:
-    from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, vm_id
+    from ctys.address.vmid import vm_id
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
     conf = write_vm(vmdir, "st", CONF.format(label="st", kernel=kernel))
     sleeper = subprocess.Popen(["sleep", "300"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
+from ctys.address.vmid import vm_id
 from ctys.cli.argscan import parse_action, scan_argv
 from ctys.errors import AddressError, VmStateError
 from ctys.plugins.base import RunContext
@@ -24,7 +25,7 @@ from ctys.plugins.qemu.requests import CancelMode, parse_cancel
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.machine import StopHow, StopResult
 from ctys.plugins.qemu.vm.processes import QemuProcess
-from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, vm_id
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 

@@ -1,6 +1,7 @@
 """Machine addresses: parsing (``model``), matching (``match``), conf-file scanning
-(``scan``) and resolution through the inventory or a scan (``resolve``).
+(``scan``), resolution through the inventory or a scan (``resolve``) and the runtime ID
+of a VM (``vmid``).
 
 Layer: core, above ``inventory`` and ``conf``. Never imports ``ctys.cli``; the imports of
-the QEMU plugin left (``vm_id``, runtime records, guest IP) are listed as debt in
+the QEMU plugin left (runtime records, guest IP for ``IP:``) are listed as debt in
 pyproject.toml's ``[tool.importlinter]``."""

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector, normalize_mac
+from ctys.address.vmid import vm_id
 from ctys.pathutil import canonical_path
 
 if TYPE_CHECKING:
     from ctys.conf.model import VmConfig
     from ctys.inventory.record import InventoryRecord
-    from ctys.plugins.qemu.vm.runtime import RuntimeRecord
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,27 @@ class VmFacts:
     uuid: str | None = None
     mac: str | None = None
     ip: str | None = None  # as written in the conf, maybe with a /prefix
-    vmid: str = ""  # the runtime ID (``ctys.plugins.qemu.vm.runtime.vm_id``)
+    vmid: str = ""  # the runtime ID (``ctys.address.vmid.vm_id``)
+
+
+class RunningFacts(Protocol):
+    """What a plugin's record of a running VM tells (e.g. the QEMU plugin's runtime record)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def conf(self) -> str: ...
+    @property
+    def uuid(self) -> str | None: ...
+    @property
+    def mac(self) -> str | None: ...
+    @property
+    def ip(self) -> str | None: ...
+    @property
+    def vmid(self) -> str: ...
 
 
 def _vmid(label: str, conf: str) -> str:
-    from ctys.plugins.qemu.vm.runtime import vm_id
-
     return vm_id(label, Path(conf))
 
 
@@ -54,7 +69,7 @@ def facts_of_inventory(rec: InventoryRecord) -> VmFacts:
     )  # fmt: skip
 
 
-def facts_of_record(rec: RuntimeRecord) -> VmFacts:
+def facts_of_record(rec: RunningFacts) -> VmFacts:
     """The facts of a running VM's runtime record: its conf as it was when it started."""
     return VmFacts(rec.label, rec.conf, rec.uuid, rec.mac, rec.ip, rec.vmid)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
+from ctys.address.vmid import vm_id
 from ctys.conf.model import Accelerator, VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
@@ -51,7 +52,7 @@ from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches,
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm import machine
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute, query_status
-from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir, vm_id
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vnc import (
     check_vnc_port_free,
     check_vnc_viewer,

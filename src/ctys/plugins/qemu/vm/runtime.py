@@ -18,10 +18,8 @@ When a VM folder is removed its qemu.log and console.log are kept
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -31,15 +29,6 @@ from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
 from ctys.plugins.qemu.vm.runlogs import keep_logs
 from ctys.rundir import ensure_private_dir, runtime_root
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def vm_id(label: str, conf_path: Path) -> str:
-    """Stable, filesystem-safe id of a VM: its label plus a hash of its conf path."""
-    digest = hashlib.sha1(str(conf_path).encode(), usedforsecurity=False).hexdigest()[:8]
-    name = _SAFE.sub("_", label)[:24] or "vm"
-    return f"{name}-{digest}"
 
 
 @dataclass
