@@ -16,15 +16,15 @@ import pytest
 
 from ctys.cli.createconf import free_label, run
 from ctys.conf.model import Accelerator
-from ctys.conf.newvm import (
+from ctys.conf.vmconfig import load_vm_config
+from ctys.errors import CommandError, CtysError, QemuError
+from ctys.plugins.qemu.newconf.newvm import (
     DiskFormat,
     NewVmRequest,
     check_label,
     create_vm,
     random_mac,
 )
-from ctys.conf.vmconfig import load_vm_config
-from ctys.errors import CommandError, CtysError, QemuError
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
 MIB = 1024**2

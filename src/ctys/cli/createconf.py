@@ -23,7 +23,9 @@ from typing import NoReturn, TextIO, TypeVar
 from ctys.cli.exits import EXIT_INTERRUPTED, one_line, run_guarded
 from ctys.cli.safeout import safe_stream, write_text
 from ctys.conf.model import Accelerator
-from ctys.conf.newvm import (
+from ctys.errors import CtysError, UsageError
+from ctys.plugins.qemu.boot.instmode import parse_size
+from ctys.plugins.qemu.newconf.newvm import (
     MAX_VCPU,
     DiskFormat,
     NewVm,
@@ -35,8 +37,6 @@ from ctys.conf.newvm import (
     create_vm,
     default_base,
 )
-from ctys.errors import CtysError, UsageError
-from ctys.plugins.qemu.boot.instmode import parse_size
 
 PROG = "ctys-createConfVM"
 _E = TypeVar("_E", Accelerator, DiskFormat)

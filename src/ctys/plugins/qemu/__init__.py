@@ -2,11 +2,11 @@
 every QEMU rule: ``actions/`` (one module per action), ``requests`` (typed requests),
 ``boot/`` (argv, boot media, INSTMODE, preflight), ``host/`` (detection, KVM probe),
 ``net/`` (NICs, VDE, guest IP), ``vm/`` (lifecycle, QMP/HMP, runtime records, processes),
-``vnc``/``vncaddr``.
+``vnc``/``vncaddr``, ``newconf/`` (new conf files for ``ctys-createConfVM``).
 
 Loaded by ``ctys.plugins.registry`` (entry point ``ctys.plugins``, or its module name as a
 string); nothing outside this package imports it. Layers inside (checked by
-``lint-imports``): actions → vnc → requests → boot → host | net | vncaddr → vm; all may
+``lint-imports``): actions → vnc | newconf → requests → boot → host | net | vncaddr → vm; all may
 import the core."""
 
 from __future__ import annotations
