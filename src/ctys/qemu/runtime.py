@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
+from ctys.privfile import write_private_text
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -154,16 +155,10 @@ class VmRuntimeDir:
     def write_record(self, record: RuntimeRecord) -> None:
         """Write state.json atomically (temp file + rename); ``CtysError`` when the disk
         is full or the folder is gone."""
-        tmp = self.state.with_suffix(".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(record.to_json())
-            tmp.replace(self.state)
-        except OSError as err:
             # A full disk: the old record (if any) stays whole, no half temp file is left.
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            write_private_text(self.state, record.to_json())
+        except OSError as err:
             raise CtysError(f"cannot write {self.state}: {err.strerror or err}") from err
 
     def read_pid(self) -> int | None:
