@@ -31,7 +31,6 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.requests import CancelMode, CancelRequest
 from ctys.qemu import machine
 from ctys.qemu.machine import StopHow, StopResult
-from ctys.qemu.network import vde_dir
 from ctys.qemu.qmp import QmpUnavailable, qmp_execute, query_status
 from ctys.qemu.runtime import RuntimeDir, ensure_private_dir
 
@@ -309,9 +308,6 @@ def _cancel_stack_above(
 def _release_switches(runtime: RuntimeDir) -> None:
     """Stop the VDE switches ctys started that no VM uses any more (also those left by
     VMs that powered off by themselves)."""
-    switches = vde_dir(runtime.root)
-    if not switches.is_dir():
-        return  # no VDE network was ever used: no process scan
-    from ctys.qemu.vde import release_idle_switches
+    from ctys.qemu.vde import sweep_orphan_switches
 
-    release_idle_switches(switches)
+    sweep_orphan_switches(runtime.root, wait=True)  # no vde folder: no process scan
