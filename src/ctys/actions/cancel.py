@@ -25,14 +25,13 @@ from ctys.actions.foreign import (
 from ctys.actions.running import RunningVm, find_running, foreign_instance, running_vms
 from ctys.address.model import AddressKind, AmbiguousAddress, MachineSelector
 from ctys.errors import AddressError, CtysError, VmStateError
-from ctys.filelock import exclusive_lock
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.requests import CancelMode, CancelRequest
 from ctys.qemu import machine
 from ctys.qemu.machine import StopHow, StopResult
 from ctys.qemu.qmp import QmpUnavailable, qmp_execute, query_status
-from ctys.qemu.runtime import RuntimeDir, ensure_private_dir
+from ctys.qemu.runtime import RuntimeDir
 
 # Run states in which the guest can answer the ACPI power button; in any other (paused,
 # internal-error, guest-panicked, shutdown, ...) waiting for it only wastes the timeout.
@@ -213,10 +212,8 @@ def cancel_one(target: RunningVm, mode: CancelMode, timeout: float) -> CancelOut
 def _cancel_lock(runtime: RuntimeDir, target: Target) -> Iterator[None]:
     """One CANCEL of a VM at a time: a second one waits and then finds it gone ("was not
     running") instead of racing the first through the same monitor."""
-    locks = runtime.root / "locks"
-    ensure_private_dir(locks)
     name = target.running.rundir.vmid if target.running is not None else f"pid-{target.pid}"
-    with exclusive_lock(locks / f"{name}.cancel.lock"):
+    with runtime.lock(f"{name}.cancel"):
         yield
 
 

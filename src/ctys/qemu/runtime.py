@@ -224,13 +224,17 @@ class RuntimeDir:
             if entry.is_dir():
                 yield VmRuntimeDir(entry)
 
-    @contextlib.contextmanager
-    def start_lock(self, vmid: str) -> Iterator[None]:
+    def start_lock(self, vmid: str) -> contextlib.AbstractContextManager[None]:
         """Exclusive lock held while a VM is checked and started: concurrent CREATEs of
         one VM serialise here, so exactly one of them starts it."""
+        return self.lock(vmid)
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold ``<runtime>/locks/<name>.lock`` (the folder made 0700), waiting for it."""
         locks = self.root / "locks"
         ensure_private_dir(locks)
-        with exclusive_lock(locks / f"{vmid}.lock"):
+        with exclusive_lock(locks / f"{name}.lock"):
             yield
 
     def try_start_lock(self, vmid: str) -> contextlib.AbstractContextManager[bool]:
