@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TextIO
 
 
-def write_text_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
+def write_text_atomically(
+    path: Path, write: Callable[[TextIO], object], *, mode: int | None = None
+) -> None:
     """Call ``write`` with a text stream on a temp file beside ``path``, then fsync it and
     rename it over ``path``. Any error (``OSError`` from a full disk included) removes the
-    temp file and is raised again. A new file gets the mode ``open()`` would give it, a
-    replaced one keeps its mode."""
+    temp file and is raised again. The file gets ``mode`` when given; else a new file gets
+    the mode ``open()`` would give it, a replaced one keeps its mode."""
     folder = path.parent
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     tmp = Path(name)
@@ -24,7 +26,7 @@ def write_text_atomically(path: Path, write: Callable[[TextIO], object]) -> None
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        tmp.chmod(_mode_for(path))
+        tmp.chmod(_mode_for(path) if mode is None else mode)
         tmp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):

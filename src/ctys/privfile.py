@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ctys.atomicfile import write_text_atomically
+
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
@@ -42,12 +44,5 @@ def create_private_file(path: Path) -> bool:
 def write_private_text(path: Path, text: str) -> None:
     """Write ``path`` atomically (temp file + rename) with mode 0600, replacing any file
     there (and its mode). ``OSError`` on failure; no temp file is left behind."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # The temp file is 0600 from its creation (mkstemp): never readable by others.
+    write_text_atomically(path, lambda stream: stream.write(text), mode=PRIVATE_FILE)

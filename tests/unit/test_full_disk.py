@@ -70,15 +70,14 @@ def test_write_record_fails_as_one_ctys_error_and_keeps_the_old_record(tmp_path:
 
         return contextlib.nullcontext(Full())
 
-    import ctys.plugins.qemu.vm.runtime as runtime_module
-
-    real = runtime_module.os.fdopen
-    runtime_module.os.fdopen = fake_fdopen  # type: ignore[assignment]
+    # The writer (privfile -> atomicfile) opens the temp file with os.fdopen.
+    real = os.fdopen
+    os.fdopen = fake_fdopen  # type: ignore[assignment]
     try:
         with pytest.raises(CtysError, match="No space left on device"):
             vmdir.write_record(RuntimeRecord(vmid="v", label="new", conf="/x.conf"))
     finally:
-        runtime_module.os.fdopen = real
+        os.fdopen = real
     record = vmdir.read_record()
     assert record is not None and record.label == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]

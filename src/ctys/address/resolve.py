@@ -24,6 +24,7 @@ from ctys.conf.vmconfig import load_vm_config
 from ctys.conf.vmpath import default_base_paths
 from ctys.errors import AddressError, CtysError
 from ctys.pathutil import canonical_path
+from ctys.textescape import printable
 
 if TYPE_CHECKING:
     from ctys.inventory.record import InventoryRecord
@@ -113,11 +114,11 @@ def resolve_one(
             hint = " (not in the inventory either: run ENUMERATE to refresh it)"
             vm = _by_scan(selector, bases, hint)  # a miss here is the one error line
             where = ":".join(str(b) for b in bases)
-            print(
+            note = (
                 f"ctys: {selector} is not in the inventory {inventory}; found by a scan of"
-                f" {where} (run ENUMERATE to add it)",
-                file=err or sys.stderr,
+                f" {where} (run ENUMERATE to add it)"
             )
+            print(printable(note), file=err or sys.stderr)  # escaped on any stream
             return vm
     return _by_scan(selector, selector.base_paths or default_base_paths())
 

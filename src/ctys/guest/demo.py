@@ -11,11 +11,13 @@ import shlex
 import sys
 import uuid
 from pathlib import Path
+from typing import TextIO
 
+from ctys.cli.exits import run_guarded
+from ctys.cli.safeout import safe_stream
 from ctys.conf.parser import read_conf
 from ctys.errors import CtysError
 from ctys.guest.build import GuestImage, build_guest
-from ctys.textescape import printable
 
 DEFAULT_APPEND = "console=ttyS0 console=tty0 panic=-1"
 _PLAIN_WORD = re.compile(r"[\w./:=,@%+-]+")
@@ -92,17 +94,19 @@ def _shell_value(value: str) -> str:
 
 
 def main() -> int:
-    """Console script: build the guest, write the demo conf, print the next command."""
-    try:
-        guest = build_guest()
-        directory = default_demo_dir()
-        conf = write_demo_conf(directory, guest)
-    except CtysError as err:
-        print(f"ctys-demo: {printable(str(err))}", file=sys.stderr)
-        return err.exit_code
-    print(f"demo VM conf: {printable(str(conf))}")  # (paths come from the environment)
-    print("start it with:")
-    print(f"  ctys -t QEMU -a CREATE=l:demo,BASEPATH:{printable(str(directory))},CONSOLE:CLI")
+    """Console script: build the guest, write the demo conf, print the next command. Errors,
+    Ctrl-C and broken output streams are handled as for every ctys command (``run_guarded``);
+    every line goes through a ``SafeWriter`` (paths come from the environment)."""
+    return run_guarded("ctys-demo", lambda: _run(safe_stream(sys.stdout)), lambda: 0)
+
+
+def _run(out: TextIO) -> int:
+    guest = build_guest()
+    directory = default_demo_dir()
+    conf = write_demo_conf(directory, guest)
+    print(f"demo VM conf: {conf}", file=out)
+    print("start it with:", file=out)
+    print(f"  ctys -t QEMU -a CREATE=l:demo,BASEPATH:{directory},CONSOLE:CLI", file=out)
     return 0
 
 

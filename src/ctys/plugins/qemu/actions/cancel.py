@@ -17,7 +17,6 @@ from pathlib import Path
 
 from ctys.address.model import AddressKind, AmbiguousAddress, MachineSelector
 from ctys.errors import AddressError, CtysError, VmStateError
-from ctys.filelock import exclusive_lock
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.foreign import (
@@ -28,13 +27,11 @@ from ctys.plugins.qemu.actions.foreign import (
     stop_by_signal,
 )
 from ctys.plugins.qemu.actions.running import RunningVm, find_running, foreign_instance, running_vms
-from ctys.plugins.qemu.net.network import vde_dir
 from ctys.plugins.qemu.requests import CancelMode, CancelRequest
 from ctys.plugins.qemu.vm import machine
 from ctys.plugins.qemu.vm.machine import StopHow, StopResult
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute, query_status
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
-from ctys.rundir import ensure_private_dir
 
 # Run states in which the guest can answer the ACPI power button; in any other (paused,
 # internal-error, guest-panicked, shutdown, ...) waiting for it only wastes the timeout.
@@ -215,10 +212,8 @@ def cancel_one(target: RunningVm, mode: CancelMode, timeout: float) -> CancelOut
 def _cancel_lock(runtime: RuntimeDir, target: Target) -> Iterator[None]:
     """One CANCEL of a VM at a time: a second one waits and then finds it gone ("was not
     running") instead of racing the first through the same monitor."""
-    locks = runtime.root / "locks"
-    ensure_private_dir(locks)
     name = target.running.rundir.vmid if target.running is not None else f"pid-{target.pid}"
-    with exclusive_lock(locks / f"{name}.cancel.lock"):
+    with runtime.lock(f"{name}.cancel"):
         yield
 
 
@@ -310,9 +305,6 @@ def _cancel_stack_above(
 def _release_switches(runtime: RuntimeDir) -> None:
     """Stop the VDE switches ctys started that no VM uses any more (also those left by
     VMs that powered off by themselves)."""
-    switches = vde_dir(runtime.root)
-    if not switches.is_dir():
-        return  # no VDE network was ever used: no process scan
-    from ctys.plugins.qemu.net.vde import release_idle_switches
+    from ctys.plugins.qemu.net.vde import sweep_orphan_switches
 
-    release_idle_switches(switches)
+    sweep_orphan_switches(runtime.root, wait=True)  # no vde folder: no process scan

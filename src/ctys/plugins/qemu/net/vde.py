@@ -33,7 +33,7 @@ import psutil
 
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
-from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic
+from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic, vde_dir
 from ctys.rundir import ensure_private_dir
 
 BRIDGE_HELPERS = (
@@ -309,15 +309,16 @@ def _idle_check_lock(switch: VdeSwitch, wait: bool) -> Iterator[bool]:
             yield held
 
 
-def sweep_orphan_switches(runtime_root: Path) -> list[str]:
+def sweep_orphan_switches(runtime_root: Path, *, wait: bool = False) -> list[str]:
     """Stop the switches of ``runtime_root`` left by VMs that ended without CANCEL (killed,
-    crashed): every ctys command that uses the runtime dir calls this. Cheap when no VDE
-    network was ever used (no ``vde`` folder: no process scan), and it never waits for a
-    switch another ctys is working on."""
-    directory = runtime_root / "vde"
+    crashed): every ctys command that uses the runtime dir calls this (CANCEL again, with
+    ``wait``, after it stopped its VMs). Cheap when no VDE network was ever used (no
+    ``vde`` folder: no process scan); without ``wait`` it never waits for a switch another
+    ctys is working on."""
+    directory = vde_dir(runtime_root)
     if not directory.is_dir():
         return []
-    return release_idle_switches(directory, wait=False)
+    return release_idle_switches(directory, wait=wait)
 
 
 # --- tap and bridge: rights checked before qemu starts ---------------------------------

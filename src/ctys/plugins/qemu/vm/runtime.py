@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
 from ctys.plugins.qemu.vm.runlogs import keep_logs
+from ctys.privfile import write_private_text
 from ctys.rundir import ensure_private_dir, runtime_root
 
 
@@ -113,16 +113,10 @@ class VmRuntimeDir:
     def write_record(self, record: RuntimeRecord) -> None:
         """Write state.json atomically (temp file + rename); ``CtysError`` when the disk
         is full or the folder is gone."""
-        tmp = self.state.with_suffix(".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(record.to_json())
-            tmp.replace(self.state)
-        except OSError as err:
             # A full disk: the old record (if any) stays whole, no half temp file is left.
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            write_private_text(self.state, record.to_json())
+        except OSError as err:
             raise CtysError(f"cannot write {self.state}: {err.strerror or err}") from err
 
     def read_pid(self) -> int | None:
@@ -187,13 +181,17 @@ class RuntimeDir:
             if entry.is_dir():
                 yield VmRuntimeDir(entry)
 
-    @contextlib.contextmanager
-    def start_lock(self, vmid: str) -> Iterator[None]:
+    def start_lock(self, vmid: str) -> contextlib.AbstractContextManager[None]:
         """Exclusive lock held while a VM is checked and started: concurrent CREATEs of
         one VM serialise here, so exactly one of them starts it."""
+        return self.lock(vmid)
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold ``<runtime>/locks/<name>.lock`` (the folder made 0700), waiting for it."""
         locks = self.root / "locks"
         ensure_private_dir(locks)
-        with exclusive_lock(locks / f"{vmid}.lock"):
+        with exclusive_lock(locks / f"{name}.lock"):
             yield
 
     def try_start_lock(self, vmid: str) -> contextlib.AbstractContextManager[bool]:
