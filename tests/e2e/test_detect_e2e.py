@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ctys.conf.model import Accelerator
+from ctys.conf.vmtypes import Accelerator
 from ctys.plugins.qemu.host.capcache import CapCache
 from ctys.plugins.qemu.host.detect import (
     binary_for_arch,

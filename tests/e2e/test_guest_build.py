@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.mapping import load_vm_config
 from ctys.errors import CtysError
 from ctys.guest import build as guest_build
 from ctys.guest.build import GuestImage, build_guest

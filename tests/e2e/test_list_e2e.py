@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.plugins.qemu.actions.list import list_vms
 from ctys.plugins.qemu.vm.processes import is_alive_qemu, scan_qemu_processes
 from ctys.plugins.qemu.vm.runtime import RuntimeDir

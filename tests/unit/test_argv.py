@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.model import Accelerator, VmConfig
+from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv, qemu_escape
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec

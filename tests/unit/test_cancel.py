@@ -17,13 +17,14 @@ from ctys.address.vmid import vm_id
 from ctys.cli.argscan import parse_action, scan_argv
 from ctys.errors import AddressError, VmStateError
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.actions import cancel, foreign, running
+from ctys.plugins.qemu.actions import cancel, foreign
+from ctys.plugins.qemu.actions import find_running as running
 from ctys.plugins.qemu.actions.cancel import CancelOutcome, Target, run_cancel
+from ctys.plugins.qemu.actions.find_running import find_running
 from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm, stop_by_signal
-from ctys.plugins.qemu.actions.running import find_running
 from ctys.plugins.qemu.requests import CancelMode, parse_cancel
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
-from ctys.plugins.qemu.vm.machine import StopHow, StopResult
+from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
@@ -125,8 +126,8 @@ def test_cancel_skips_acpi_for_a_paused_vm(
         calls.append("quit")
         return StopResult(StopHow.QUIT, 0.1)
 
-    monkeypatch.setattr(cancel.machine, "poweroff", never)
-    monkeypatch.setattr(cancel.machine, "force", force)
+    monkeypatch.setattr(cancel.lifecycle, "poweroff", never)
+    monkeypatch.setattr(cancel.lifecycle, "force", force)
     target = Target("p", 1, short_tmp / "q.sock")
     outcome = cancel.cancel_target(target, CancelMode.POWEROFF, 30.0)
     assert calls == ["quit"]
@@ -226,7 +227,7 @@ def test_foreign_qemu_with_qmp_is_powered_off_through_it(
         seen.append(qmp)
         return StopResult(StopHow.ACPI, 1.0)
 
-    monkeypatch.setattr(cancel.machine, "poweroff", poweroff)
+    monkeypatch.setattr(cancel.lifecycle, "poweroff", poweroff)
     ctx, out, _err = ctx_for("CANCEL=l:hand")
     assert run_cancel(parse_cancel(parse_action("CANCEL=l:hand")), ctx, RuntimeDir()) == 0
     assert seen == [sock]
@@ -286,7 +287,7 @@ def test_pause_of_a_foreign_qemu_without_qmp_is_one_line(
     ctys_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _foreign(monkeypatch, "-name", "hand")
-    monkeypatch.setattr(cancel.machine, "process_alive", lambda pid: True)
+    monkeypatch.setattr(cancel.lifecycle, "process_alive", lambda pid: True)
     ctx, _, err = ctx_for("CANCEL=l:hand,PAUSE")
     assert run_cancel(parse_cancel(parse_action("CANCEL=l:hand,PAUSE")), ctx, RuntimeDir()) == 1
     assert err.getvalue() == (

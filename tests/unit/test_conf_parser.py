@@ -1,4 +1,4 @@
-"""Unit tests for the conf-file parser (ctys.conf.parser) and its mapping (ctys.conf.vmconfig)."""
+"""Unit tests for the conf-file parser (ctys.conf.parser) and its mapping (ctys.conf.mapping)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.model import Accelerator, ConfMode, RawConf
+from ctys.conf.mapping import load_vm_config, vm_config_from_raw
 from ctys.conf.parser import (
     MAX_CONF_BYTES,
     parse_conf_text,
     parse_conf_text_with_lines,
     read_conf,
 )
-from ctys.conf.vmconfig import load_vm_config, vm_config_from_raw
+from ctys.conf.vmtypes import Accelerator, ConfMode, RawConf
 from ctys.errors import ConfError, CtysError
 
 CONF = Path("/vms/vm1/vm1.conf")

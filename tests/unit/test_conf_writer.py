@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctys.conf.model import Accelerator
+from ctys.conf.mapping import load_vm_config
 from ctys.conf.parser import parse_conf_text
-from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError
 from ctys.plugins.qemu.newconf.writer import ConfAnswers, quote_value, render_conf
 

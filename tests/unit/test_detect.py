@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.model import Accelerator
+from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CommandError, QemuError
 from ctys.plugins.qemu.host import detect, kvmprobe
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache, cache_file

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ctys.cli.main import main
-from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.mapping import load_vm_config
 from ctys.errors import ConfError
 from ctys.invocation import ActionCall, Invocation
 from ctys.plugins.base import RunContext

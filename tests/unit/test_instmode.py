@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ctys.cli.main import main
-from ctys.conf.model import Accelerator, RawConf, VmConfig
+from ctys.conf.vmtypes import Accelerator, RawConf, VmConfig
 from ctys.errors import CommandError, QemuError, UsageError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.model import Accelerator, ConfMode, RawConf, VmConfig
+from ctys.conf.vmtypes import Accelerator, ConfMode, RawConf, VmConfig
 from ctys.errors import UsageError
 from ctys.inventory.record import (
     ALIASES,

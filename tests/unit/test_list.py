@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import ctys.plugins.qemu.actions.list as list_action
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, Invocation, OutputFormat, Suboption
 from ctys.plugins.base import RunContext

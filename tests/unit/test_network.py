@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.model import Accelerator
-from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.mapping import load_vm_config
+from ctys.conf.vmtypes import Accelerator
 from ctys.errors import ConfError
 from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
 from ctys.plugins.qemu.net.netconf import network_config

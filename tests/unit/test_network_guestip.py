@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
 from ctys.plugins.qemu.net.guestip import (
     GuestIp,
@@ -188,7 +188,7 @@ def test_guest_ip_user_mode_is_not_10_0_2_15() -> None:
 def test_running_vms_with_ip_by_neighbour_table(
     short_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ctys.conf.vmconfig import load_vm_config
+    from ctys.conf.mapping import load_vm_config
     from ctys.plugins.qemu.vm import processes
     from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 

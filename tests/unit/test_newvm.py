@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ctys.cli.createconf import free_label, run
-from ctys.conf.model import Accelerator
-from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.mapping import load_vm_config
+from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CommandError, CtysError, QemuError
 from ctys.plugins.qemu.newconf.newvm import (
     DiskFormat,

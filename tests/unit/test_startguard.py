@@ -13,7 +13,7 @@ import pytest
 from ctys.errors import QemuError
 from ctys.plugins.qemu.actions import startguard
 from ctys.plugins.qemu.actions.startguard import StartGuard
-from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 
@@ -21,14 +21,14 @@ def test_launch_names_the_pid_before_it_waits_for_the_monitor(tmp_path: Path) ->
     rundir = RuntimeDir(tmp_path / "rt").create_vm_dir("g-1")
     seen: list[int] = []
     with pytest.raises(QemuError, match="did not open its monitor"):
-        machine.launch(["sleep", "30"], rundir, ready_timeout=0.2, on_spawn=seen.append)
-    assert len(seen) == 1 and not machine.process_alive(seen[0])
+        lifecycle.launch(["sleep", "30"], rundir, ready_timeout=0.2, on_spawn=seen.append)
+    assert len(seen) == 1 and not lifecycle.process_alive(seen[0])
 
 
-def _kill(pid: int, qmp: Path, grace: float = 3.0) -> machine.StopResult:
+def _kill(pid: int, qmp: Path, grace: float = 3.0) -> lifecycle.StopResult:
     os.kill(pid, signal.SIGKILL)
-    machine.wait_exit(pid, 5)
-    return machine.StopResult(machine.StopHow.KILL, 0.0)
+    lifecycle.wait_exit(pid, 5)
+    return lifecycle.StopResult(lifecycle.StopHow.KILL, 0.0)
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["from-popen", "found-by-argv"])
@@ -36,7 +36,7 @@ def test_an_interrupted_start_stops_its_qemu_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, known: bool
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setattr(startguard.machine, "force", _kill)
+    monkeypatch.setattr(startguard.lifecycle, "force", _kill)
     rundir = RuntimeDir(tmp_path / "rt").create_vm_dir("g-2")
     rundir.qemu_log.write_text("qemu said something\n")
     # Stands in for qemu: its argv names the folder's pidfile, as ctys's qemu argv does.

@@ -60,9 +60,9 @@ def test_wait_fails_soon_after_the_vm_enters_internal_error(
     rundir = _rundir(tmp_path)
     states = iter(["running", "internal-error"])
     monkeypatch.setattr(waitready, "run_state", lambda rd, timeout=1.0: next(states))
-    monkeypatch.setattr(waitready.machine, "process_alive", lambda pid: True)
+    monkeypatch.setattr(waitready.lifecycle, "process_alive", lambda pid: True)
     forced: list[int] = []
-    monkeypatch.setattr(waitready.machine, "force", lambda pid, qmp: forced.append(pid))
+    monkeypatch.setattr(waitready.lifecycle, "force", lambda pid, qmp: forced.append(pid))
     started = time.monotonic()
     with pytest.raises(waitready.GuestFailed) as failed:
         waitready.wait_console_text(rundir, "NEVER", timeout=60, pid=4242, label="x")
@@ -79,7 +79,7 @@ def test_wait_timeout_is_honoured_and_leaves_the_vm(
 ) -> None:
     rundir = _rundir(tmp_path)
     monkeypatch.setattr(waitready, "run_state", lambda rd, timeout=1.0: "running")
-    monkeypatch.setattr(waitready.machine, "process_alive", lambda pid: True)
+    monkeypatch.setattr(waitready.lifecycle, "process_alive", lambda pid: True)
     started = time.monotonic()
     with pytest.raises(QemuError, match=r"within 0.3s \(the VM keeps running"):
         waitready.wait_console_text(rundir, "NEVER", timeout=0.3, pid=1, label="x")
@@ -171,7 +171,7 @@ def test_wait_shows_progress_only_on_a_terminal(
     rundir = _rundir(tmp_path)
     monkeypatch.setattr(waitready, "STATE_EVERY", 0.05)
     monkeypatch.setattr(waitready, "run_state", lambda rd, timeout=1.0: "running")
-    monkeypatch.setattr(waitready.machine, "process_alive", lambda pid: True)
+    monkeypatch.setattr(waitready.lifecycle, "process_alive", lambda pid: True)
     for stream, shown in [(_Tty(), True), (io.StringIO(), False)]:
         with pytest.raises(QemuError):
             waitready.wait_console_text(rundir, "NEVER", timeout=0.3, pid=1, label="x", err=stream)

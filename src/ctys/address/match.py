@@ -18,7 +18,7 @@ from ctys.address.vmid import vm_id
 from ctys.pathutil import canonical_path
 
 if TYPE_CHECKING:
-    from ctys.conf.model import VmConfig
+    from ctys.conf.vmtypes import VmConfig
     from ctys.inventory.record import InventoryRecord
 
 

@@ -19,9 +19,9 @@ from ctys.address.model import (
     normalize_mac,
 )
 from ctys.address.scan import scan_vms
-from ctys.conf.model import VmConfig
-from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.mapping import load_vm_config
 from ctys.conf.vmpath import default_base_paths
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import AddressError, CtysError
 from ctys.pathutil import canonical_path
 from ctys.textescape import printable

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.model import VmConfig
+from ctys.conf.mapping import vm_config_from_raw
 from ctys.conf.parser import MAX_CONF_BYTES, parse_conf_text_with_lines, read_small_conf_text
-from ctys.conf.vmconfig import vm_config_from_raw
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import ConfError, CtysError
 from ctys.pathutil import real_path
 

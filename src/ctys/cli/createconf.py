@@ -22,7 +22,7 @@ from typing import NoReturn, TextIO, TypeVar
 
 from ctys.cli.exits import EXIT_INTERRUPTED, one_line, run_guarded
 from ctys.cli.safeout import safe_stream, write_text
-from ctys.conf.model import Accelerator
+from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError, UsageError
 from ctys.plugins.qemu.boot.instmode import parse_size
 from ctys.plugins.qemu.newconf.newvm import (

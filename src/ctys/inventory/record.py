@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-from ctys.conf.model import ConfMode, VmConfig
+from ctys.conf.vmtypes import ConfMode, VmConfig
 from ctys.errors import UsageError
 
 

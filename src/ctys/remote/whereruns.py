@@ -46,7 +46,7 @@ def _pid_of(rows: Sequence[Mapping[str, object]], cand: Candidate) -> int | None
 
 def local_pid(cand: Candidate) -> int | None:
     """The pid of the VM on this host: our runtime records, else any qemu with its UUID."""
-    from ctys.plugins.qemu.actions.running import running_vms
+    from ctys.plugins.qemu.actions.find_running import running_vms
     from ctys.plugins.qemu.vm.processes import scan_qemu_processes
     from ctys.plugins.qemu.vm.runtime import RuntimeDir
 

@@ -19,7 +19,7 @@ import string
 from collections.abc import Sequence
 from pathlib import Path
 
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import (
     Geometry,

@@ -1,7 +1,8 @@
 """The QEMU plugin's actions, one module each (``create``, ``cancel``, ``list``,
-``enumerate``, ``info``), and their helpers: whether a VM runs (``running``), VMs ctys did
-not start (``foreign``), VM-STACK (``stack``), CREATE's start guard, KVM watch and
-``WAIT:`` (``startguard``, ``kvmwatch``, ``waitready``).
+``enumerate``, ``info``), and their helpers: which VMs run, found from the runtime records
+and the process table (``find_running``), VMs ctys did not start (``foreign``), VM-STACK
+(``stack``), CREATE's start guard, KVM watch and ``WAIT:`` (``startguard``, ``kvmwatch``,
+``waitready``).
 
 May import the rest of ``ctys.plugins.qemu`` and the core; its imports of ``ctys.cli``
 (output, exits, signals) are debt, listed in pyproject.toml's ``[tool.importlinter]``."""

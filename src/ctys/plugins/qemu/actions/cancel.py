@@ -19,6 +19,12 @@ from ctys.address.model import AddressKind, AmbiguousAddress, MachineSelector
 from ctys.errors import AddressError, CtysError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.actions.find_running import (
+    RunningVm,
+    find_running,
+    foreign_instance,
+    running_vms,
+)
 from ctys.plugins.qemu.actions.foreign import (
     ForeignVm,
     foreign_matching,
@@ -26,10 +32,9 @@ from ctys.plugins.qemu.actions.foreign import (
     stop_by_hmp,
     stop_by_signal,
 )
-from ctys.plugins.qemu.actions.running import RunningVm, find_running, foreign_instance, running_vms
 from ctys.plugins.qemu.requests import CancelMode, CancelRequest
-from ctys.plugins.qemu.vm import machine
-from ctys.plugins.qemu.vm.machine import StopHow, StopResult
+from ctys.plugins.qemu.vm import lifecycle
+from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute, query_status
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
@@ -147,11 +152,11 @@ def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult,
             )
         return stop_by_signal(pid, timeout), ""
     if mode is CancelMode.FORCE:
-        return machine.force(pid, qmp), ""
+        return lifecycle.force(pid, qmp), ""
     state = _run_state(qmp)
     if state is not None and state not in ACPI_STATES:
-        return machine.force(pid, qmp), f"; ACPI skipped: the VM is {state}"
-    result = machine.poweroff(pid, qmp, timeout)
+        return lifecycle.force(pid, qmp), f"; ACPI skipped: the VM is {state}"
+    result = lifecycle.poweroff(pid, qmp, timeout)
     note = ""
     if result.how in (StopHow.QUIT, StopHow.KILL):
         note = f" after the guest ignored ACPI for {timeout:g}s"
@@ -181,7 +186,7 @@ def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOut
     """Apply one CANCEL mode to one running VM and say what happened."""
     label, qmp = target.label, target.qmp
     if mode in (CancelMode.PAUSE, CancelMode.SUSPEND, CancelMode.RESET, CancelMode.REBOOT):
-        if not machine.process_alive(target.pid):
+        if not lifecycle.process_alive(target.pid):
             return CancelOutcome(label, StopHow.GONE.value)
         if qmp is None:
             raise VmStateError(
@@ -192,7 +197,7 @@ def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOut
             qmp_execute(qmp, "system_reset")
             return CancelOutcome(label, "reset")
         if mode is CancelMode.REBOOT:
-            return CancelOutcome(label, machine.reboot(qmp, timeout))
+            return CancelOutcome(label, lifecycle.reboot(qmp, timeout))
         qmp_execute(qmp, "stop")
         return CancelOutcome(label, "paused (resume with CREATE=...,REUSE)")
     result, note = _stop(target, mode, timeout)

@@ -13,20 +13,20 @@ from pathlib import Path
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
 from ctys.address.vmid import vm_id
-from ctys.conf.model import Accelerator, VmConfig
+from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
 from ctys.errors import AddressError, CtysError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
-from ctys.plugins.qemu.actions.running import (
+from ctys.plugins.qemu.actions.find_running import (
     RunningVm,
     find_running,
     foreign_instance,
     managed_instance,
 )
+from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
 from ctys.plugins.qemu.actions.waitready import (
     FAILED_STATES,
@@ -50,7 +50,7 @@ from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
 from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches, switches_up
 from ctys.plugins.qemu.requests import CreateRequest
-from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute, query_status
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vnc import (
@@ -248,7 +248,7 @@ def boot(
             rundir.write_record(record)
             # The switches' locks are held until qemu has plugged in (no CANCEL stops them).
             with switches_up(net.managed_switches(), vde_dir(runtime.root)):
-                pid = machine.launch(argv, rundir, on_spawn=guard.spawned)
+                pid = lifecycle.launch(argv, rundir, on_spawn=guard.spawned)
             if password is not None:
                 qmp_execute(rundir.qmp, "change-vnc-password", {"password": password})
             record.pid = pid
@@ -307,7 +307,7 @@ def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: R
         flush=True,
     )
     try:
-        return machine.run_foreground(argv)
+        return lifecycle.run_foreground(argv)
     finally:
         rundir.remove()
         if net.managed_switches():

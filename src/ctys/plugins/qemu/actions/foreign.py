@@ -15,8 +15,8 @@ import psutil
 
 from ctys.address.match import VmFacts, all_match
 from ctys.address.model import MachineSelector
-from ctys.conf.model import VmConfig
-from ctys.plugins.qemu.vm import machine
+from ctys.conf.vmtypes import VmConfig
+from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
 
 
@@ -100,36 +100,36 @@ def foreign_matching(vms: Sequence[ForeignVm], selector: MachineSelector) -> lis
     return [vm for vm in vms if all_match(vm.facts(), selector.terms)]
 
 
-def stop_by_signal(pid: int, timeout: float, grace: float = 3.0) -> machine.StopResult:
+def stop_by_signal(pid: int, timeout: float, grace: float = 3.0) -> lifecycle.StopResult:
     """SIGTERM (qemu shuts down cleanly, images flushed), SIGKILL after ``timeout``."""
     started = time.monotonic()
-    if not machine.process_alive(pid):
-        return machine.StopResult(machine.StopHow.GONE, 0.0)
+    if not lifecycle.process_alive(pid):
+        return lifecycle.StopResult(lifecycle.StopHow.GONE, 0.0)
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
-        return machine.StopResult(machine.StopHow.GONE, 0.0)
-    if machine.wait_exit(pid, timeout):
-        return machine.StopResult(machine.StopHow.TERM, time.monotonic() - started)
+        return lifecycle.StopResult(lifecycle.StopHow.GONE, 0.0)
+    if lifecycle.wait_exit(pid, timeout):
+        return lifecycle.StopResult(lifecycle.StopHow.TERM, time.monotonic() - started)
     return _ended(pid, started, grace)
 
 
 def stop_by_hmp(
     pid: int, hmp: Path, timeout: float, *, acpi: bool, grace: float = 3.0
-) -> machine.StopResult:
+) -> lifecycle.StopResult:
     """Through the human monitor: ``system_powerdown`` (when ``acpi``) and up to ``timeout``
     for the guest, then ``quit``, then SIGKILL."""
     from ctys.plugins.qemu.vm.hmp import hmp_command
     from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 
     started = time.monotonic()
-    if not machine.process_alive(pid):
-        return machine.StopResult(machine.StopHow.GONE, 0.0)
+    if not lifecycle.process_alive(pid):
+        return lifecycle.StopResult(lifecycle.StopHow.GONE, 0.0)
     if acpi:
         with contextlib.suppress(QmpUnavailable):
             hmp_command(hmp, "system_powerdown")
-        if machine.wait_exit(pid, timeout):
-            return machine.StopResult(machine.StopHow.ACPI, time.monotonic() - started)
+        if lifecycle.wait_exit(pid, timeout):
+            return lifecycle.StopResult(lifecycle.StopHow.ACPI, time.monotonic() - started)
     with contextlib.suppress(QmpUnavailable):
         hmp_command(hmp, "quit", grace)
     return _ended(pid, started, grace, quit_sent=True)
@@ -137,11 +137,11 @@ def stop_by_hmp(
 
 def _ended(
     pid: int, started: float, grace: float, *, quit_sent: bool = False
-) -> machine.StopResult:
+) -> lifecycle.StopResult:
     """The last steps: a ``quit`` already sent ends the VM within ``grace``, else SIGKILL."""
-    if quit_sent and machine.wait_exit(pid, grace):
-        return machine.StopResult(machine.StopHow.QUIT, time.monotonic() - started)
+    if quit_sent and lifecycle.wait_exit(pid, grace):
+        return lifecycle.StopResult(lifecycle.StopHow.QUIT, time.monotonic() - started)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    machine.wait_exit(pid, grace)
-    return machine.StopResult(machine.StopHow.KILL, time.monotonic() - started)
+    lifecycle.wait_exit(pid, grace)
+    return lifecycle.StopResult(lifecycle.StopHow.KILL, time.monotonic() - started)

@@ -14,10 +14,10 @@ import sys
 import time
 
 from ctys.cli.exits import one_line
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.plugins.qemu.actions.waitready import FAILED_STATES, GuestFailed, run_state, stop_failed
 from ctys.plugins.qemu.host.kvmprobe import KvmState, remember_guest_verdict
-from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
 WATCH_SECONDS = 3.0
@@ -31,7 +31,7 @@ def watch_kvm_guest(
     when it enters a failed run state, else the verdict is remembered as confirmed."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not machine.process_alive(pid):
+        if not lifecycle.process_alive(pid):
             return  # ended on its own (powered off): nothing says KVM is at fault
         state = run_state(rundir)
         if state in FAILED_STATES:

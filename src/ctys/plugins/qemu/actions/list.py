@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 from typing import TextIO
 
 from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
@@ -169,7 +169,7 @@ def _living_process(
 
 def _remove_if_stale(runtime: RuntimeDir, vmdir: VmRuntimeDir, *, has_record: bool) -> None:
     # A folder with a monitor socket but no record yet is a start in progress (the same
-    # rule as ctys.plugins.qemu.actions.running); a folder whose start lock is held is one too.
+    # rule as ctys.plugins.qemu.actions.find_running); a folder whose start lock is held is one too.
     if not has_record and vmdir.qmp.exists():
         return
     with runtime.try_start_lock(vmdir.vmid) as free:
@@ -212,7 +212,7 @@ def _record_conf(record: RuntimeRecord) -> VmConfig | None:
     scanned folders still gets its IP column. ``None`` when it cannot be read."""
     if not record.conf:
         return None
-    from ctys.conf.vmconfig import load_vm_config
+    from ctys.conf.mapping import load_vm_config
 
     try:
         return load_vm_config(Path(record.conf))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.model import VmConfig
-from ctys.conf.vmconfig import load_vm_config
+from ctys.conf.mapping import load_vm_config
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
 from ctys.plugins.qemu.requests import CancelMode
 

@@ -3,7 +3,7 @@
 Between ``Popen`` and the pid landing in the runtime record a qemu exists that no record
 names yet; qemu runs in its own session, so the Ctrl-C (or SIGTERM/SIGHUP, raised as
 ``Interrupted``) that ends ctys does not end it. ``StartGuard`` knows that qemu (the pid
-from ``machine.launch``'s spawn callback, else any process whose argv names the VM's fresh
+from ``lifecycle.launch``'s spawn callback, else any process whose argv names the VM's fresh
 runtime folder) and, when the start is abandoned, stops it, keeps its logs, removes the
 folder and says in one line what it did.
 """
@@ -21,7 +21,7 @@ import psutil
 from ctys.cli.exits import one_line
 from ctys.cli.signals import stop_signals_held
 from ctys.errors import CtysError, QemuError
-from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.runlogs import shown
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
@@ -36,18 +36,18 @@ class StartGuard:
         self.pid = 0
 
     def spawned(self, pid: int) -> None:
-        """``machine.launch`` calls this right after ``Popen``, before it waits."""
+        """``lifecycle.launch`` calls this right after ``Popen``, before it waits."""
         self.pid = pid
 
     def _ours(self) -> set[int]:
         """Living processes started for this runtime folder (it is fresh: whatever names
         it in its argv is the qemu of this start)."""
         pidfile = str(self.rundir.pidfile)
-        pids = {self.pid} if self.pid and machine.process_alive(self.pid) else set()
+        pids = {self.pid} if self.pid and lifecycle.process_alive(self.pid) else set()
         for proc in psutil.process_iter(["cmdline"]):
             with contextlib.suppress(psutil.Error):
                 cmd = proc.info.get("cmdline") or []
-                if pidfile in cmd[1:] and machine.process_alive(proc.pid):
+                if pidfile in cmd[1:] and lifecycle.process_alive(proc.pid):
                     pids.add(proc.pid)
         return pids
 
@@ -56,7 +56,7 @@ class StartGuard:
         deadline = time.monotonic() + (_LATE_EXEC if interrupted and not self.pid else 0)
         while True:
             for pid in sorted(self._ours() - set(stopped)):
-                machine.force(pid, self.rundir.qmp)
+                lifecycle.force(pid, self.rundir.qmp)
                 stopped.append(pid)
             if stopped or time.monotonic() >= deadline:
                 return stopped

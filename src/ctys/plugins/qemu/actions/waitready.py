@@ -18,7 +18,7 @@ from typing import TextIO
 
 from ctys.errors import QemuError
 from ctys.plugins.qemu.actions.startguard import log_hint
-from ctys.plugins.qemu.vm import machine
+from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable, query_status
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
@@ -59,7 +59,7 @@ def _qemu_error_line(log: Path) -> str:
 def stop_failed(rundir: VmRuntimeDir, pid: int, label: str, state: str, doing: str) -> GuestFailed:
     """Stop a VM that is in a failed run ``state`` (its folder goes, its logs stay) and
     return the error saying so."""
-    machine.force(pid, rundir.qmp)
+    lifecycle.force(pid, rundir.qmp)
     detail = _qemu_error_line(rundir.qemu_log)
     kept = rundir.remove()
     said = f": {detail}" if detail else ""
@@ -105,7 +105,7 @@ def wait_console_text(
             with contextlib.suppress(OSError):
                 if needle in rundir.console_log.read_bytes():
                     return
-            if not machine.process_alive(pid):
+            if not lifecycle.process_alive(pid):
                 hint = log_hint(rundir.remove())
                 raise QemuError(f"VM {label} ended before its console printed {text!r}{hint}")
             now = time.monotonic()

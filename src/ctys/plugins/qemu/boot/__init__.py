@@ -3,4 +3,4 @@
 (``preflight``) and who may boot a conf that runs host programs (``hostexec``,
 ``execpolicy``).
 
-May import the core and ``ctys.plugins.qemu.net``/``host``; never ``ctys.cli``."""
+May import the core and ``ctys.plugins.qemu.net``/``vm``; never ``ctys.cli``."""

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.model import Accelerator, VmConfig
+from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.boot.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import QemuError, UsageError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.privfile import write_private_text

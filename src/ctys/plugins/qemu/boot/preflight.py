@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 

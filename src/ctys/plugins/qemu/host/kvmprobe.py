@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctys.conf.model import Accelerator
+from ctys.conf.vmtypes import Accelerator
 from ctys.errors import QemuError
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache
 

@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 
 from ctys.address.model import normalize_mac
-from ctys.conf.model import VmConfig
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
 from ctys.plugins.qemu.net.netconf import network_config_or_default
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, qga_socket
@@ -302,7 +302,7 @@ def running_vms_with_ip(
     from ctys.plugins.qemu.vm.processes import is_alive_qemu
 
     if loader is None:
-        from ctys.conf.vmconfig import load_vm_config
+        from ctys.conf.mapping import load_vm_config
 
         loader = load_vm_config
     table = neighbours

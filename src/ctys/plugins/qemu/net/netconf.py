@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.model import VmConfig
 from ctys.conf.parser import read_conf_with_lines
+from ctys.conf.vmtypes import VmConfig
 from ctys.errors import ConfError, CtysError
 from ctys.plugins.qemu.net.network import (
     DEFAULT_NIC_MODEL,

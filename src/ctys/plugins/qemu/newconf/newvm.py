@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ctys.conf.model import Accelerator
 from ctys.conf.vmpath import default_base_paths
+from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError
 from ctys.plugins.qemu.boot.instmode import create_image
 from ctys.plugins.qemu.newconf.writer import ConfAnswers, render_conf

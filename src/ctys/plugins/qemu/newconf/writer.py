@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ctys.conf.model import Accelerator
 from ctys.conf.parser import CONTROL_CHARACTER
+from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError
 
 MAGIC = "#@#MAGICID-QEMU"

@@ -1,4 +1,5 @@
-"""The lifecycle of one managed QEMU process: launch → ready → shutdown(timeout) → kill."""
+"""The lifecycle of one managed QEMU process, as free functions over its pid and runtime
+folder: launch → ready → shutdown(timeout) → kill."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Turn a parsed conf file (``RawConf``) into the typed ``VmConfig``.
+"""Map a parsed conf file (``RawConf``) to the typed ``VmConfig`` (QEMU's VM; its NICs by
+the QEMU plugin's rules, ``ctys.plugins.qemu.net.network``).
 
 Every field is looked up first among the ctys keys (``#@#KEY = value``), then among the
 shell variables, trying the field's aliases in order (``VCPU`` then ``SMP``, ...). Empty
@@ -14,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.model import Accelerator, ConfMode, RawConf, VmConfig
 from ctys.conf.parser import SourceLines, read_conf_with_lines
+from ctys.conf.vmtypes import Accelerator, ConfMode, RawConf, VmConfig
 from ctys.errors import ConfError
 from ctys.plugins.qemu.net.network import MAX_NICS, NetworkError, normalize_mac
 

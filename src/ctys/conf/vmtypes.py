@@ -1,4 +1,6 @@
-"""Typed view of one VM conf file (the output of ``ctys.conf.parser``)."""
+"""The typed values of a conf file: ``RawConf`` (what ``ctys.conf.parser`` returns) and
+``VmConfig`` with its enums (what ``ctys.conf.mapping`` makes of it). ``VmConfig`` and
+``Accelerator`` are QEMU's (KVM/TCG, ``-machine``, the qemu binary and its args)."""
 
 from __future__ import annotations
 
