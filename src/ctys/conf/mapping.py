@@ -44,7 +44,7 @@ _SHLEX_SPECIAL = re.compile(r"['\"\\]")
 _SHLEX_BLANKS = re.compile(r"[ \t\r\n]+")
 # QEMU's -uuid takes exactly this form (qemu_uuid_parse: 36 characters, dashes in place).
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# Per-NIC MAC keys: MAC (= MAC0) and MAC1..MAC7 (conf.network reads them at CREATE).
+# Per-NIC MAC keys: MAC (= MAC0) and MAC1..MAC7 (plugins.qemu.net.netconf reads them at CREATE).
 _MAC_KEYS = ("MAC", *(f"MAC{index}" for index in range(MAX_NICS)))
 
 
