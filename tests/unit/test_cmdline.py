@@ -352,7 +352,7 @@ _image = st.tuples(_dir, _word, st.sampled_from([".qcow2", ".img", ".raw", ".vmd
 
 @st.composite
 def launch_specs(draw: st.DrawFn) -> LaunchSpec:
-    """A LaunchSpec for a VM with a disk or CD to boot from, any label, uuid, VNC and serial."""
+    """A LaunchSpec for a VM booting a disk, a CD or a kernel; any label, uuid, VNC, serial."""
     hdd = tuple(draw(st.lists(_image, max_size=3, unique=True)))
     cdrom = draw(st.none() | _image.map(lambda p: p.with_suffix(".iso")))
     modes = [BootMode.HDD] * bool(hdd) + [BootMode.CD] * (cdrom is not None and cdrom not in hdd)
@@ -368,6 +368,7 @@ def launch_specs(draw: st.DrawFn) -> LaunchSpec:
         vncport=draw(st.none() | st.integers(5900, 6100)),
         hdd=hdd,
         cdrom=cdrom,
+        kernel=draw(st.none() | _image),
     )
     return LaunchSpec(
         vm=vm,
@@ -383,6 +384,8 @@ def launch_specs(draw: st.DrawFn) -> LaunchSpec:
 
 
 def _boot_medium(spec: LaunchSpec) -> Path:
+    if spec.vm.kernel is not None:
+        return spec.vm.kernel  # direct kernel boot: -kernel comes last
     assert spec.boot is not None
     if spec.boot.mode is BootMode.CD:
         assert spec.vm.cdrom is not None
@@ -408,6 +411,7 @@ def test_parse_recovers_what_build_argv_wrote(spec: LaunchSpec) -> None:
     # The medium booted from is the last one, whatever the other disks are.
     assert cmd.boot_image == str(_boot_medium(spec))
     assert cmd.image == str(_boot_medium(spec))
+    assert cmd.kernel == (str(vm.kernel) if vm.kernel is not None else None)
     media = [*vm.hdd, *([vm.cdrom] if vm.cdrom is not None else [])]
     assert sorted(d.file for d in cmd.drives) == sorted(str(m) for m in media)
     assert cmd.references(str(spec.rundir.path))
