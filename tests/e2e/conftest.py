@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from qemus import kill_qemus, kill_switches
 from sshhosts import SshHosts
 
 from ctys.guest.build import GuestImage, build_guest
 from ctys.guest.demo import write_demo_conf
-
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
+from support.cli import Ctys, run_ctys
+from support.procs import kill_qemus, kill_switches
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,15 +54,7 @@ def ctys(ctys_env: dict[str, str]) -> Ctys:
     def run(
         *args: str, timeout: float = 60, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ctys", *args],
-            env=ctys_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=stdin if stdin is not None else "",
-            check=False,
-        )
+        return run_ctys(*args, env=ctys_env, timeout=timeout, stdin=stdin)
 
     return run
 
@@ -94,14 +84,6 @@ def rctys(ctys_env: dict[str, str], ssh_hosts: SshHosts) -> Ctys:
         stdin: str | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ctys", *args],
-            env={**env, **(extra_env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=stdin if stdin is not None else "",
-            check=False,
-        )
+        return run_ctys(*args, env={**env, **(extra_env or {})}, timeout=timeout, stdin=stdin)
 
     return run

@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from qemus import kill_qemus, kill_switches
+
+from support.procs import kill_qemus, kill_switches
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from qemus import live_qemu_pids
 
-from conftest import Ctys
 from ctys.guest.build import GuestImage
 from ctys.guest.demo import kernel_append, write_demo_conf
+from support.cli import Ctys
+from support.procs import live_qemu_pids
 
 READY = "CTYS-GUEST-READY"
 PROMPT = "guest#"  # the serial shell is up; input typed before it would be lost

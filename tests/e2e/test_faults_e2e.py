@@ -12,7 +12,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,14 +19,15 @@ from pathlib import Path
 
 import psutil
 import pytest
-from qemus import list_rows, live_qemu_pids
 
 from ctys.address.vmid import vm_id
 from ctys.errors import QemuError
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from support.cli import CTYS, Ctys
+from support.procs import live_qemu_pids
+from support.rows import list_rows
 
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 
 
@@ -99,7 +99,7 @@ def test_disk_full_while_writing_the_inventory_keeps_the_old_one(
 
     limit = 256 * 1024  # the 3000-row update needs far more than this
     done = subprocess.run(
-        [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", "ENUMERATE=TERSE"],
+        [*CTYS, "-t", "QEMU", "-a", "ENUMERATE=TERSE"],
         env=ctys_env,
         capture_output=True,
         text=True,
@@ -157,7 +157,7 @@ def test_concurrent_enumerate_and_create(
 def _kill_create_when(ctys_env: dict[str, str], label: str, ready: Callable[[Path], bool]) -> None:
     """Run CREATE and SIGKILL ctys as soon as ``ready(vm runtime folder)`` holds."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", f"CREATE=l:{label}", "-b", "1"],
+        [*CTYS, "-t", "QEMU", "-a", f"CREATE=l:{label}", "-b", "1"],
         env=ctys_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -7,13 +7,12 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from ctys.consoles.serial import SerialConsole
 from ctys.guest.build import GuestImage
+from support.cli import Ctys
 
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
 PROMPT = "guest#"
 MIB = 1024**2
 

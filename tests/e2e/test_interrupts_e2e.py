@@ -7,15 +7,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from qemus import live_qemu_pids
 
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
+from support.cli import CTYS, Ctys
+from support.procs import live_qemu_pids
+
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
 
@@ -29,7 +29,7 @@ def _interrupt_create(
 ) -> tuple[int, str]:
     """Run CREATE, send ``signum`` at ``moment``; return (exit status, stderr)."""
     runtime = ctys_env["CTYS_RUNTIME_DIR"]
-    argv = [sys.executable, "-m", "ctys", "-t", "QEMU", "-a"]
+    argv = [*CTYS, "-t", "QEMU", "-a"]
     # WAIT on a text the guest never prints keeps ctys busy after the start line.
     argv.append(
         f"CREATE=l:{label},WAIT:NEVER-PRINTED" if moment == "started" else f"CREATE=l:{label}"

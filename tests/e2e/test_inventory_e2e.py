@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from qemus import list_rows
+from support.cli import CTYS
+from support.rows import list_rows
 
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 
@@ -74,7 +75,7 @@ def test_kill_9_during_enumerate_keeps_the_previous_inventory(ctys, ctys_env) ->
     killed = 0
     for _ in range(6):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", "ENUMERATE=TERSE"],
+            [*CTYS, "-t", "QEMU", "-a", "ENUMERATE=TERSE"],
             env=ctys_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from kvmfault import fault_conf, require_kvm, seed_kvm_usable, write_fault_bios
-from qemus import live_qemu_pids
 
 from ctys.plugins.qemu.vm.qmp import query_status
-
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
+from support.cli import Ctys
+from support.procs import live_qemu_pids
 
 
 @pytest.fixture

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
-from qemus import list_rows, live_qemu_pids
 
 from ctys.consoles.serial import SerialConsole
+from support.cli import CTYS
+from support.procs import live_qemu_pids
+from support.rows import list_rows
 
 READY = "CTYS-GUEST-READY"
 PROMPT = "guest#"  # the serial shell is up; input typed before it would be lost
@@ -106,7 +107,7 @@ def test_connect_console_through_cli(ctys, make_vm) -> None:
 def test_cli0_console_bound_to_stdio(make_vm, ctys_env) -> None:
     make_vm("fg")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", "CREATE=l:fg,CONSOLE:CLI0"],
+        [*CTYS, "-t", "QEMU", "-a", "CREATE=l:fg,CONSOLE:CLI0"],
         env=ctys_env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -146,7 +147,7 @@ def _read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = 3
 def test_a_second_console_attacher_is_told_the_console_is_in_use(ctys, make_vm, ctys_env) -> None:
     make_vm("duo")
     assert ctys("-t", "QEMU", "-a", f"CREATE=l:duo,WAIT:{PROMPT}", "-b", "1").returncode == 0
-    connect = [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", "CREATE=l:duo,CONNECT"]
+    connect = [*CTYS, "-t", "QEMU", "-a", "CREATE=l:duo,CONNECT"]
     first = subprocess.Popen(connect, env=ctys_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert first.stdin is not None
     try:

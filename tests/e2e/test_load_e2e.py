@@ -4,7 +4,6 @@ VNC port — and every count is asserted to be zero."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,25 +11,18 @@ from pathlib import Path
 
 import psutil
 import pytest
-from qemus import labels as labels_of
-from qemus import list_rows
 
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
+from support.cli import Ctys
+from support.procs import live_qemus
+from support.rows import labels as labels_of
+from support.rows import list_rows
+
 VMS = 20
 ROUNDS = 3
 
 
 def _our_qemus(runtime: str) -> dict[int, list[str]]:
-    found = {}
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if cmd and "qemu-system" in cmd[0] and any(runtime in a for a in cmd):
-            try:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found[proc.pid] = cmd
-            except psutil.NoSuchProcess:
-                pass
-    return found
+    return {proc.pid: proc.info["cmdline"] for proc in live_qemus(runtime)}
 
 
 def _listening(ports: set[int], pids: set[int]) -> list[str]:

@@ -6,18 +6,18 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-from qemus import list_rows, live_qemu_pids, live_switch_pids
 
 from ctys.consoles.serial import SerialConsole
+from support.cli import Ctys
+from support.procs import live_qemu_pids, live_switch_pids
+from support.rows import list_rows
 
 PROMPT = "guest#"
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _console(ctys_env: dict[str, str], label: str) -> SerialConsole:

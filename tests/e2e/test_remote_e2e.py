@@ -16,36 +16,27 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
-from qemus import list_rows
 from sshhosts import SshHost
 
 from ctys.guest.build import GuestImage
 from ctys.guest.demo import write_demo_conf
+from support.cli import CTYS
+from support.procs import live_qemus
+from support.rows import list_rows
 
 pytestmark = pytest.mark.e2e
 
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
 PROMPT = "guest#"
 FAULT_BOUND = 30.0  # seconds: LIST over good and bad hosts must finish within this
 
 
 def _qemus(host: SshHost) -> list[psutil.Process]:
     """The live qemu processes that use ``host``'s runtime dir."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if cmd and "qemu-system" in cmd[0] and any(str(host.runtime) in a for a in cmd):
-            try:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc)
-            except psutil.Error:
-                continue
-    return found
+    return live_qemus(str(host.runtime))
 
 
 def _wait_no_qemus(host: SshHost, timeout: float = 10) -> list[psutil.Process]:
@@ -190,7 +181,7 @@ def test_connect_to_a_remote_vm_from_a_terminal_attaches_without_z(
     [host_a] = ssh_hosts(1)
     _vm(host_a, guest, "vm1")
     env = {**ctys_env, **ssh_hosts.remote_env}
-    argv = [sys.executable, "-m", "ctys", "-t", "QEMU"]
+    argv = [*CTYS, "-t", "QEMU"]
     booted = subprocess.run(
         [*argv, "-a", f"CREATE=l:vm1,WAIT:{PROMPT}", "-b", "1", "hostA"],
         env=env, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import stat
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from qemus import live_qemu_pids
-
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
+from support.cli import Ctys
+from support.procs import live_qemu_pids
 
 
 def _mode(path: Path) -> int:

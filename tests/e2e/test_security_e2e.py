@@ -19,11 +19,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from qemus import list_rows
 
 import ctys
+from support.cli import Ctys
+from support.rows import list_rows
 
-Ctys = Callable[..., subprocess.CompletedProcess[str]]
 SRC = Path(ctys.__file__).parent
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from qemus import list_rows
 from sshhosts import SshHosts
 
 from ctys.guest.build import GuestImage
 from ctys.guest.demo import write_demo_conf
+from support.rows import list_rows
 
 pytestmark = pytest.mark.e2e
 

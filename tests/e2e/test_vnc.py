@@ -11,7 +11,8 @@ from pathlib import Path
 
 import psutil
 from PIL import Image
-from qemus import list_rows
+
+from support.rows import list_rows
 
 
 def _vncdo_capture(server: str, target: Path) -> None:

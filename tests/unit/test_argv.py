@@ -39,7 +39,7 @@ def opt(argv: list[str], name: str) -> str:
 def test_identity_monitor_and_console() -> None:
     argv = build_argv(spec(vm(uuid="u-1", memsize_mb=256, vcpu=2), daemonize=False))
     assert argv[0] == "/usr/bin/qemu-system-x86_64"
-    assert opt(argv, "-name") == "vm1"
+    assert opt(argv, "-name") == "guest=vm1"
     assert opt(argv, "-uuid") == "u-1"
     assert opt(argv, "-accel") == "tcg"
     assert opt(argv, "-m") == "256"
@@ -152,7 +152,7 @@ def test_passthrough_args_keep_words_and_come_before_boot_medium() -> None:
 def test_commas_in_paths_and_labels_are_escaped() -> None:
     v = vm(label="a,b", hdd=(Path("/v/x,y.qcow2"),))
     argv = build_argv(spec(v))
-    assert opt(argv, "-name") == "a,,b"
+    assert opt(argv, "-name") == "guest=a,,b"
     assert argv[-1].startswith("file=/v/x,,y.qcow2,")
     assert qemu_escape("p,q,,r") == "p,,q,,,,r"
 
@@ -160,4 +160,4 @@ def test_commas_in_paths_and_labels_are_escaped() -> None:
 def test_hostile_label_stays_one_argument() -> None:
     v = vm(label="x; rm -rf / $(id)")
     argv = build_argv(spec(v))
-    assert opt(argv, "-name") == "x; rm -rf / $(id)"
+    assert opt(argv, "-name") == "guest=x; rm -rf / $(id)"

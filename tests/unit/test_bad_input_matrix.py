@@ -1,21 +1,22 @@
 """Bad input that tests/unit/test_cli_errors.py does not cover yet, through the real entry
 point: one ``ctys:`` line naming what and where, the exit status, and nothing changed —
 the VM folder tree and the inventory hash the same before and after, no runtime folder
-and no qemu left. No guest is booted here (every case fails before qemu would run)."""
+and no qemu left. No qemu is run here (every case fails before qemu would run; a conf that
+reaches qemu's exec: tests/e2e/test_bad_input_e2e.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pytest
 
 from ctys.cli.main import main
+from support.files import tree_hash
+from support.procs import live_qemu_pids
 
 CONF = """\
 #@#MAGICID-QEMU
@@ -47,45 +48,35 @@ def write_vm(vmdir: Path, folder: str, text: str | bytes) -> Path:
     return conf
 
 
-def tree_hash(*roots: Path) -> str:
-    """Digest of every file (path, mode, bytes) under ``roots`` (missing roots count too)."""
-    digest = hashlib.sha256()
-    for root in roots:
-        paths = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in paths:
-            digest.update(str(path).encode())
-            if path.is_file():
-                digest.update(oct(path.stat().st_mode).encode())
-                digest.update(path.read_bytes())
-            elif not path.exists():
-                digest.update(b"<missing>")
-    return digest.hexdigest()
+def unchanged(vmdir: Path) -> Callable[[], None]:
+    """Take a snapshot now; the check it returns asserts, in the test's body, that nothing
+    under the VM folder or the inventory changed since, and no VM folder and no qemu are left
+    (the test's environment comes from the ``ctys_env`` fixture)."""
+    inventory = Path(os.environ["CTYS_INVENTORY"])
+    runtime = Path(os.environ["CTYS_RUNTIME_DIR"])
+    before = tree_hash(vmdir, inventory)
+
+    def check() -> None:
+        assert tree_hash(vmdir, inventory) == before, (
+            "a bad input changed the VM folder or inventory"
+        )
+        assert not list((runtime / "vms").glob("*")), "a runtime folder was left behind"
+        assert live_qemu_pids(str(runtime)) == []
+
+    return check
 
 
-def our_qemus(runtime: str) -> list[int]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if cmd and "qemu" in cmd[0] and any(runtime in arg for arg in cmd):
-            found.append(proc.pid)
-    return found
-
-
-@pytest.fixture
-def unchanged(ctys_env: dict[str, str], vmdir: Path) -> Iterator[None]:
-    """Nothing under the VM folder or the inventory changes; no VM folder, no qemu left."""
-    inventory = Path(ctys_env["CTYS_INVENTORY"])
-    runtime = Path(ctys_env["CTYS_RUNTIME_DIR"])
-    yield_state = {"before": ""}
-
-    def snapshot() -> str:
-        return tree_hash(vmdir, inventory)
-
-    yield_state["before"] = snapshot()
-    yield
-    assert snapshot() == yield_state["before"], "a bad input changed the VM folder or inventory"
-    assert not list((runtime / "vms").glob("*")), "a runtime folder was left behind"
-    assert our_qemus(str(runtime)) == []
+def test_unchanged_sees_a_changed_conf_and_a_left_runtime_folder(vmdir: Path) -> None:
+    conf = write_vm(vmdir, "x", "#@#MAGICID-QEMU\n")
+    check = unchanged(vmdir)
+    check()
+    conf.write_text("#@#MAGICID-QEMU\n#@#LABEL = y\n")
+    with pytest.raises(AssertionError, match="changed the VM folder"):
+        check()
+    check = unchanged(vmdir)
+    (Path(os.environ["CTYS_RUNTIME_DIR"]) / "vms" / "x-1").mkdir(parents=True)
+    with pytest.raises(AssertionError, match="runtime folder was left"):
+        check()
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -105,63 +96,52 @@ def one_line(err: str) -> str:
 # --- conf files -------------------------------------------------------------------------
 
 
-def test_binary_junk_conf_by_filename(
-    capsys: pytest.CaptureFixture[str], vmdir: Path, request: pytest.FixtureRequest
-) -> None:
+def test_binary_junk_conf_by_filename(capsys: pytest.CaptureFixture[str], vmdir: Path) -> None:
     junk = bytes(range(256)) * 16  # NUL bytes, invalid UTF-8, control characters
     conf = write_vm(vmdir, "junk", b"#@#MAGICID-QEMU\n" + junk)
-    request.getfixturevalue("unchanged")
+    assert_unchanged = unchanged(vmdir)
     code, out, err = run(capsys, "-t", "QEMU", "-a", f"CREATE=F:{conf}")
     assert code == 1 and out == ""
     assert f"{conf}:2: binary content" in one_line(err)
+    assert_unchanged()
 
 
 def test_binary_junk_conf_is_skipped_by_label_scan(
-    capsys: pytest.CaptureFixture[str], vmdir: Path, kernel: Path, request: pytest.FixtureRequest
+    capsys: pytest.CaptureFixture[str], vmdir: Path, kernel: Path
 ) -> None:
     write_vm(vmdir, "junk", os.urandom(4096).replace(b"\n", b"\0"))
     write_vm(vmdir, "good", CONF.format(label="good", kernel=kernel))
-    request.getfixturevalue("unchanged")
+    assert_unchanged = unchanged(vmdir)
     code, _, err = run(capsys, "-t", "QEMU", "-a", "CREATE=l:nosuch")
     assert code == 1
     assert "no VM matches LABEL:nosuch" in (line := one_line(err))
     assert "1 conf file(s) unreadable" in line
+    assert_unchanged()
 
 
 def test_conf_over_one_megabyte_is_refused(
-    capsys: pytest.CaptureFixture[str], vmdir: Path, kernel: Path, request: pytest.FixtureRequest
+    capsys: pytest.CaptureFixture[str], vmdir: Path, kernel: Path
 ) -> None:
     body = CONF.format(label="big", kernel=kernel) + 'APPEND="' + "a" * (1 << 20) + '"\n'
     conf = write_vm(vmdir, "big", body)
-    request.getfixturevalue("unchanged")
+    assert_unchanged = unchanged(vmdir)
     code, _, err = run(capsys, "-t", "QEMU", "-a", f"CREATE=F:{conf}")
     assert code == 1
     assert f"{conf}:0: larger than 1048576 bytes, not a conf file" in one_line(err)
-
-
-def test_one_megabyte_line_reaches_qemu_and_fails_cleanly(
-    capsys: pytest.CaptureFixture[str], vmdir: Path, kernel: Path, request: pytest.FixtureRequest
-) -> None:
-    # Just under the size limit: parsed fine, but no kernel takes a 1 MB command line and
-    # exec refuses an argument that long. A clean error, nothing left in the runtime dir.
-    body = CONF.format(label="wide", kernel=kernel) + 'APPEND="' + "a" * 1_000_000 + '"\n'
-    write_vm(vmdir, "wide", body)
-    request.getfixturevalue("unchanged")
-    code, _, err = run(capsys, "-t", "QEMU", "-a", "CREATE=l:wide", "-b", "1")
-    assert code == 1
-    assert "Argument list too long" in one_line(err)
+    assert_unchanged()
 
 
 def test_one_megabyte_line_with_code_names_its_line(
-    capsys: pytest.CaptureFixture[str], vmdir: Path, request: pytest.FixtureRequest
+    capsys: pytest.CaptureFixture[str], vmdir: Path
 ) -> None:
     conf = write_vm(vmdir, "cs", "#@#MAGICID-QEMU\n#@#LABEL = cs\nX=$(" + "a" * 1_000_000 + "\n")
-    request.getfixturevalue("unchanged")
+    assert_unchanged = unchanged(vmdir)
     code, _, err = run(capsys, "-t", "QEMU", "-a", f"CREATE=F:{conf}")
     assert code == 1
     line = one_line(err)
     assert f"{conf}:3: command substitution" in line
     assert len(line) < 500  # the message does not echo the megabyte
+    assert_unchanged()
 
 
 @pytest.mark.parametrize(
@@ -177,34 +157,35 @@ def test_one_megabyte_line_with_code_names_its_line(
 def test_unterminated_quotes_by_filename(
     capsys: pytest.CaptureFixture[str],
     vmdir: Path,
-    request: pytest.FixtureRequest,
     body: str,
     needle: str,
 ) -> None:
     conf = write_vm(vmdir, "q", "#@#MAGICID-QEMU\n#@#LABEL = q\n" + body)
-    request.getfixturevalue("unchanged")
+    assert_unchanged = unchanged(vmdir)
     code, _, err = run(capsys, "-t", "QEMU", "-a", f"CREATE=F:{conf}")
     assert code == 1
     assert f"{conf}{needle}" in one_line(err)
+    assert_unchanged()
 
 
 # --- addresses ----------------------------------------------------------------------------
 
 
 def test_label_matching_several_vms_in_the_inventory(
-    capsys: pytest.CaptureFixture[str], vmdir: Path, kernel: Path, request: pytest.FixtureRequest
+    capsys: pytest.CaptureFixture[str], vmdir: Path, kernel: Path
 ) -> None:
     a = write_vm(vmdir, "a", CONF.format(label="twin", kernel=kernel))
     b = write_vm(vmdir, "b", CONF.format(label="twin", kernel=kernel))
     code, _, _ = run(capsys, "-t", "QEMU", "-a", "ENUMERATE=TERSE")
     assert code == 0
-    request.getfixturevalue("unchanged")
+    assert_unchanged = unchanged(vmdir)
     for action in ("CREATE=l:twin", "CANCEL=l:twin"):
         code, out, err = run(capsys, "-t", "QEMU", "-a", action)
         assert code == 1 and out == ""
         line = one_line(err)
         assert "LABEL:twin is ambiguous, 2 VMs match" in line
         assert str(a) in line and str(b) in line
+    assert_unchanged()
 
 
 # --- ports, pids, runtime dir -------------------------------------------------------------
@@ -215,12 +196,11 @@ def test_fixed_vncport_already_taken(
     vmdir: Path,
     kernel: Path,
     ctys_env: dict[str, str],
-    request: pytest.FixtureRequest,
 ) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         write_vm(vmdir, "vp", CONF.format(label="vp", kernel=kernel) + f"#@#VNCPORT = {port}\n")
-        request.getfixturevalue("unchanged")
+        assert_unchanged = unchanged(vmdir)
         for console in ("VNC", "CLI"):
             code, out, err = run(capsys, "-t", "QEMU", "-a", f"CREATE=l:vp,CONSOLE:{console}")
             assert code == 1 and out == ""
@@ -229,6 +209,7 @@ def test_fixed_vncport_already_taken(
     assert not (Path(ctys_env["CTYS_RUNTIME_DIR"]) / "vms").exists() or not list(
         (Path(ctys_env["CTYS_RUNTIME_DIR"]) / "vms").iterdir()
     )
+    assert_unchanged()
 
 
 def test_stale_record_naming_a_living_unrelated_process(
@@ -289,7 +270,6 @@ def test_vncpass_refusals(
     vmdir: Path,
     kernel: Path,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
     sub: str,
     env: dict[str, str],
     code: int,
@@ -298,7 +278,8 @@ def test_vncpass_refusals(
     write_vm(vmdir, "pw", CONF.format(label="pw", kernel=kernel))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    request.getfixturevalue("unchanged")
+    assert_unchanged = unchanged(vmdir)
     got, _, err = run(capsys, "-t", "QEMU", "-a", f"CREATE=l:pw,{sub}")
     assert got == code
     assert needle in one_line(err)
+    assert_unchanged()

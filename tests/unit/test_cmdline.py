@@ -1,13 +1,18 @@
-"""parse_qemu_cmdline: realistic command lines of ctys, libvirt, quickemu and hand-made VMs."""
+"""parse_qemu_cmdline: ctys's own command lines (a round trip through build_argv) and
+realistic foreign ones of libvirt, quickemu, the original ctys and hand-made VMs."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ctys.conf.vmtypes import Accelerator, VmConfig
+from ctys.plugins.qemu.boot.argv import VNC_LAST_DISPLAY, LaunchSpec, SerialMode, build_argv
+from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.vm.cmdline import (
     Drive,
     MediaKind,
@@ -21,28 +26,7 @@ from ctys.plugins.qemu.vm.cmdline import (
     parse_vnc,
     split_opts,
 )
-
-RUN = "/run/user/0/ctys/vms/vm1-1a2b3c4d"
-
-# What ctys.plugins.qemu.boot.argv.build_argv produces for a CLI-console VM booting its disk.
-OURS = [
-    "qemu-system-x86_64",
-    "-name", "vm,,one",
-    "-uuid", "5c4e1f3a-0d1e-4b7c-9a55-2f0e8d1c7b11",
-    "-accel", "tcg",
-    "-m", "512",
-    "-smp", "2",
-    "-qmp", f"unix:{RUN}/qmp.sock,server=on,wait=off",
-    "-pidfile", f"{RUN}/qemu.pid",
-    "-chardev",
-    f"socket,id=ser0,path={RUN}/console.sock,server=on,wait=off,logfile={RUN}/console.log",
-    "-serial", "chardev:ser0",
-    "-display", "none",
-    "-vnc", "127.0.0.1:0,to=99",
-    "-daemonize",
-    "-drive", "file=/vms/vm1/data.qcow2,index=1,media=disk,format=qcow2",
-    "-drive", "file=/vms/vm1/vm1.qcow2,index=0,media=disk,format=qcow2",
-]  # fmt: skip
+from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
 LIBVIRT = [
     "/usr/bin/qemu-system-x86_64",
@@ -128,27 +112,6 @@ ORIGINAL = [
     "-serial", "mon:unix:/tmp/tst100.sock,server,nowait",
     "/mnt/vm/tst100/tst100.img",
 ]  # fmt: skip
-
-
-def test_ours() -> None:
-    cmd = parse_qemu_cmdline(OURS)
-    assert cmd.binary == "qemu-system-x86_64"
-    assert cmd.name == "vm,one"  # ",," unescaped
-    assert cmd.uuid == "5c4e1f3a-0d1e-4b7c-9a55-2f0e8d1c7b11"
-    assert cmd.accelerator == "tcg"
-    assert cmd.memory_mb == 512
-    assert cmd.smp == 2
-    assert cmd.qmp_socket == f"{RUN}/qmp.sock"
-    assert cmd.console_socket == f"{RUN}/console.sock"
-    assert cmd.pidfile == f"{RUN}/qemu.pid"
-    assert cmd.vnc == VncSpec(host="127.0.0.1", display=0, last_display=99)
-    # The trailing -drive is the boot medium, although the first disk is another one.
-    assert cmd.boot_image == "/vms/vm1/vm1.qcow2"
-    assert cmd.image == "/vms/vm1/vm1.qcow2"
-    assert [d.file for d in cmd.drives] == ["/vms/vm1/data.qcow2", "/vms/vm1/vm1.qcow2"]
-    assert cmd.references(RUN)
-    assert not cmd.references("/run/user/0/ctys/vms/vm1-1a2b3c4")  # prefix of the folder
-    assert not cmd.references("/run/user/0/ctys/vms/other")
 
 
 def test_libvirt_json_style() -> None:
@@ -373,3 +336,94 @@ def test_parse_never_fails_on_arbitrary_argv(argv: list[str]) -> None:
     assert cmd.binary == "qemu-system-x86_64"
     if cmd.boot_image is not None:
         assert cmd.image == cmd.boot_image
+
+
+# --- Round trip: what build_argv writes, parse_qemu_cmdline reads back. ---------------------
+
+# Path and label pieces with the characters QEMU's option syntax cares about.
+_word = st.text(alphabet=st.sampled_from("abz09._-, =@"), min_size=1, max_size=8).filter(
+    lambda w: w.strip(" ") == w and not w.startswith("-")
+)
+_dir = st.lists(_word, min_size=1, max_size=3).map(lambda parts: Path("/", *parts))
+_image = st.tuples(_dir, _word, st.sampled_from([".qcow2", ".img", ".raw", ".vmdk", ""])).map(
+    lambda t: t[0] / f"{t[1]}{t[2]}"
+)
+
+
+@st.composite
+def launch_specs(draw: st.DrawFn) -> LaunchSpec:
+    """A LaunchSpec for a VM booting a disk, a CD or a kernel; any label, uuid, VNC, serial."""
+    hdd = tuple(draw(st.lists(_image, max_size=3, unique=True)))
+    cdrom = draw(st.none() | _image.map(lambda p: p.with_suffix(".iso")))
+    modes = [BootMode.HDD] * bool(hdd) + [BootMode.CD] * (cdrom is not None and cdrom not in hdd)
+    if not modes:
+        hdd = (draw(_image),)
+        modes = [BootMode.HDD]
+    vm = VmConfig(
+        conf_path=draw(_dir) / "vm.conf",
+        label=draw(_word),
+        uuid=draw(st.none() | st.uuids().map(str)),
+        memsize_mb=draw(st.integers(16, 65536)),
+        vcpu=draw(st.integers(1, 64)),
+        vncport=draw(st.none() | st.integers(5900, 6100)),
+        hdd=hdd,
+        cdrom=cdrom,
+        kernel=draw(st.none() | _image),
+    )
+    return LaunchSpec(
+        vm=vm,
+        binary=draw(st.sampled_from(["qemu-system-x86_64", "/usr/bin/qemu-system-aarch64"])),
+        accelerator=draw(st.sampled_from([Accelerator.TCG, Accelerator.KVM])),
+        rundir=VmRuntimeDir(draw(_dir) / "vms" / "vm-0123abcd"),
+        serial=draw(st.sampled_from([SerialMode.SOCKET, SerialMode.STDIO])),
+        vnc=draw(st.booleans()),
+        vnc_listen=draw(st.none() | st.sampled_from(["127.0.0.1", "0.0.0.0", "::1"])),
+        daemonize=draw(st.booleans()),
+        boot=BootSpec(draw(st.sampled_from(modes))),
+    )
+
+
+def _boot_medium(spec: LaunchSpec) -> Path:
+    if spec.vm.kernel is not None:
+        return spec.vm.kernel  # direct kernel boot: -kernel comes last
+    assert spec.boot is not None
+    if spec.boot.mode is BootMode.CD:
+        assert spec.vm.cdrom is not None
+        return spec.vm.cdrom
+    return spec.vm.hdd[0]
+
+
+@given(launch_specs())
+def test_parse_recovers_what_build_argv_wrote(spec: LaunchSpec) -> None:
+    argv = build_argv(spec)
+    cmd = parse_qemu_cmdline(argv)
+    vm = spec.vm
+    assert cmd.binary == spec.binary
+    assert cmd.name == vm.label
+    assert cmd.uuid == vm.uuid
+    assert cmd.accelerator == ("kvm" if spec.accelerator is Accelerator.KVM else "tcg")
+    assert cmd.memory_mb == vm.memsize_mb
+    assert cmd.smp == vm.vcpu
+    assert cmd.qmp_socket == str(spec.rundir.qmp)
+    assert cmd.pidfile == str(spec.rundir.pidfile)
+    serial_socket = spec.serial == SerialMode.SOCKET
+    assert cmd.console_socket == (str(spec.rundir.console) if serial_socket else None)
+    # The medium booted from is the last one, whatever the other disks are.
+    assert cmd.boot_image == str(_boot_medium(spec))
+    assert cmd.image == str(_boot_medium(spec))
+    assert cmd.kernel == (str(vm.kernel) if vm.kernel is not None else None)
+    media = [*vm.hdd, *([vm.cdrom] if vm.cdrom is not None else [])]
+    assert sorted(d.file for d in cmd.drives) == sorted(str(m) for m in media)
+    assert cmd.references(str(spec.rundir.path))
+    if not spec.vnc:
+        assert cmd.vnc is None
+    elif spec.vnc_listen is None and vm.vncport is None:
+        assert cmd.vnc == VncSpec(unix_path=str(spec.rundir.vnc_socket))
+    else:
+        assert cmd.vnc is not None
+        assert cmd.vnc.host == (spec.vnc_listen or "127.0.0.1")
+        if vm.vncport is not None:
+            assert cmd.vnc.port == vm.vncport
+            assert cmd.vnc.last_display is None
+        else:
+            assert (cmd.vnc.display, cmd.vnc.last_display) == (0, VNC_LAST_DISPLAY)

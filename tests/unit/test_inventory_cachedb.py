@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 
 import pytest
@@ -155,6 +154,17 @@ def test_import_of_arbitrary_text_returns_records_or_raises_ctys_error(text: str
         )
     )
 )
-def test_import_of_escape_heavy_text_never_crashes(parts: list[str]) -> None:
-    with contextlib.suppress(CtysError):
-        import_cachedb("".join(parts), "fuzz")
+def test_import_of_escape_heavy_text_round_trips_or_names_the_line(parts: list[str]) -> None:
+    text = "".join(parts)
+    try:
+        records = import_cachedb(text, "fuzz")
+    except CtysError as err:
+        # One line saying where: "fuzz:<line>: ...", the line being one of the text's.
+        source, line, _ = str(err).split(":", 2)
+        assert source == "fuzz" and 1 <= int(line) <= text.count("\n") + 1
+        assert "\n" not in str(err)
+        return
+    # What was read is written back and read again to the same records, exactly.
+    exported = _export(records)
+    assert import_cachedb(exported, "again") == records
+    assert _export(import_cachedb(exported, "again")) == exported

@@ -30,6 +30,7 @@ from ctys.plugins.qemu.net.vde import (
     sweep_orphan_switches,
     switches_up,
 )
+from support.procs import live_switch_pids
 
 needs_vde = pytest.mark.skipif(shutil.which("vde_switch") is None, reason="vde2 not installed")
 
@@ -52,13 +53,7 @@ def test_count_endpoints() -> None:
 
 
 def _switch_pids(path: Path) -> list[int]:
-    pids = []
-    for proc in psutil.process_iter(["cmdline"]):
-        argv = proc.info.get("cmdline") or []
-        ours = argv and Path(argv[0]).name == "vde_switch" and any(str(path) in a for a in argv)
-        if ours and proc.status() != psutil.STATUS_ZOMBIE:
-            pids.append(proc.pid)
-    return pids
+    return live_switch_pids(str(path))
 
 
 @pytest.fixture(autouse=True)

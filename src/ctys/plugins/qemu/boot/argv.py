@@ -245,7 +245,8 @@ def build_argv(spec: LaunchSpec) -> list[str]:
     console, display/VNC, network, then pass-through arguments (conf ARGS, CREATE ARGSADD)
     before the boot medium."""
     vm = spec.vm
-    argv = [spec.binary, "-name", qemu_escape(vm.label)]
+    # "guest=" spelled out: a bare label holding "=" would be read as another key.
+    argv = [spec.binary, "-name", f"guest={qemu_escape(vm.label)}"]
     if vm.uuid:
         argv += ["-uuid", vm.uuid]
     accel = "kvm" if spec.accelerator is Accelerator.KVM else "tcg"

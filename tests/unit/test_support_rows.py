@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qemus import own_rows
+from support.rows import own_rows
 
 
 def test_own_rows_keeps_this_tests_vms_and_drops_others_with_the_same_label() -> None:
