@@ -1,8 +1,9 @@
 """Where CREATE runs a VM that several hosts can run (multipath inventory rows).
 
 Rule: a target given on the command line wins; else the least loaded candidate host
-(1-minute load per CPU, then fewer running VMs, then the name). Each remote candidate is
-asked with ``ctys -a INFO=LOAD``; this host answers in-process.
+(1-minute load per CPU, then fewer running VMs, then the name). The plugin says how
+(``ctys.plugins.base.Placement``): each remote candidate runs the plugin's load action
+(``ctys -a ACTION``); this host answers in-process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ctys.address.model import (
 from ctys.errors import CtysError, VmStateError
 from ctys.inventory.record import InventoryRecord
 from ctys.invocation import ActionCall, Invocation, Suboption
-from ctys.plugins.qemu.actions.info import HostLoad
+from ctys.plugins.base import HostLoad, Placement
 
 if TYPE_CHECKING:
     from ctys.remote.fanout import RemoteSettings, TargetResult
@@ -130,7 +131,7 @@ def report_choice(
 
 
 def place_create(
-    invocation: Invocation, err: TextIO, settings: RemoteSettings
+    invocation: Invocation, err: TextIO, settings: RemoteSettings, placement: Placement
 ) -> Invocation | None:
     """Apply the placement rule to a CREATE given no target: ``None`` to run it here, else
     the invocation to run on the chosen host (with that host's conf path as address).
@@ -148,15 +149,15 @@ def place_create(
     address = ",".join(s.raw for s in call.suboptions if s.key in ADDRESS_KEYS)
     silent: set[str] = set()
     if len(found) > 1:
-        # A VM that runs already is attached to (CONNECT/REUSE) or refused, never started
+        # A VM that runs already is attached to (``placement.attaches``) or refused, never started
         # a second time on another host.
-        runs, silent = _where_running(invocation, found, err, settings)
+        runs, silent = _where_running(invocation, found, err, settings, placement)
         if runs:
-            return _attach_or_refuse(invocation, call, address, runs[0], err)
+            return _attach_or_refuse(invocation, call, address, runs[0], err, placement)
     asked = [c for c in found if c.host not in silent]
-    loads = _ask_loads(invocation, asked, err, settings) if len(found) > 1 else {}
+    loads = _ask_loads(invocation, asked, err, settings, placement) if len(found) > 1 else {}
     if len(found) > 1 and not loads:
-        raise CtysError("none of the hosts that can run the VM answered INFO=LOAD")
+        raise CtysError(f"none of the hosts that can run the VM answered {placement.load_action}")
     local = next((c.host for c in found if c.local), None)
     chosen = choose(loads, local) if loads else found[0].host
     report_choice(address, chosen, loads, [c.host for c in found], err)
@@ -177,28 +178,39 @@ def _on_host(invocation: Invocation, call: ActionCall, pick: Candidate) -> Invoc
 
 
 def _attach_or_refuse(
-    invocation: Invocation, call: ActionCall, address: str, runs: RunsOn, err: TextIO
+    invocation: Invocation,
+    call: ActionCall,
+    address: str,
+    runs: RunsOn,
+    err: TextIO,
+    placement: Placement,
 ) -> Invocation | None:
-    """CREATE of a VM that runs on a candidate host: CONNECT/REUSE go there; a plain
-    CREATE is refused (it would start the VM a second time)."""
+    """The action for a VM that runs on a candidate host: one that attaches goes there;
+    any other is refused (it would start the VM a second time)."""
     host = runs.candidate.host
     label = runs.candidate.label or address
-    if not any(s.key in ("CONNECT", "REUSE") for s in call.suboptions):
-        raise VmStateError(f"VM {label} already runs on {host} (pid {runs.pid}); use CONNECT")
+    if not placement.attaches(call):
+        raise VmStateError(
+            f"VM {label} already runs on {host} (pid {runs.pid}); {placement.attach_hint}"
+        )
     print(f"ctys: {address}: runs on {host} (pid {runs.pid}); attaching there", file=err)
     return _on_host(invocation, call, runs.candidate)
 
 
 def _where_running(
-    invocation: Invocation, found: Sequence[Candidate], err: TextIO, settings: RemoteSettings
+    invocation: Invocation,
+    found: Sequence[Candidate],
+    err: TextIO,
+    settings: RemoteSettings,
+    placement: Placement,
 ) -> tuple[list[RunsOn], set[str]]:
-    """Where the VM runs: the same fan-out LIST as for several targets, over the remote
-    candidates (this host answers in-process)."""
+    """Where the VM runs: the plugin's running-VMs rows of the remote candidates (this host
+    answers in-process)."""
     from ctys.remote.whereruns import where_running
 
     remote = [c for c in found if not c.local]
-    results = _fan_out(invocation, remote, ["-a", "LIST=JSON", "-o", "ALL"], settings)
-    return where_running(found, results, err)
+    results = _fan_out(invocation, remote, placement.running_args, settings)
+    return where_running(found, results, err, placement)
 
 
 def _fan_out(
@@ -232,24 +244,28 @@ def _fan_out(
 
 
 def _ask_loads(
-    invocation: Invocation, found: Sequence[Candidate], err: TextIO, settings: RemoteSettings
+    invocation: Invocation,
+    found: Sequence[Candidate],
+    err: TextIO,
+    settings: RemoteSettings,
+    placement: Placement,
 ) -> dict[str, HostLoad]:
     """Each candidate's load: remote ones over ssh (concurrently), this host in-process."""
-    from ctys.plugins.qemu.actions.info import host_load, parse_load
     from ctys.remote.merge import error_line
 
-    results = _fan_out(invocation, [c for c in found if not c.local], ["-a", "INFO=LOAD"], settings)
+    remote = [c for c in found if not c.local]
+    results = _fan_out(invocation, remote, ["-a", placement.load_action], settings)
     loads: dict[str, HostLoad] = {}
     for result in results:
-        reason = result.error or f"INFO=LOAD failed (exit {result.returncode})"
+        reason = result.error or f"{placement.load_action} failed (exit {result.returncode})"
         if result.error is None and result.returncode == 0:
             try:
-                loads[result.target] = parse_load(result.stdout)
+                loads[result.target] = placement.parse_load(result.stdout)
                 continue
             except CtysError as exc:
                 reason = str(exc)
         print(error_line(replace(result, error=reason)), file=err)
     for cand in found:
         if cand.local:
-            loads[cand.host] = host_load()
+            loads[cand.host] = placement.local_load()
     return loads
