@@ -54,9 +54,10 @@ def dispatch(
         here = target_invocation(invocation, target) if target.options else invocation
         placement = _placement(here, target)
         if placement is not None:
+            from ctys.cli.argscan import parse_target
             from ctys.remote.placement import place_create
 
-            placed = place_create(here, err, _settings(settings), placement)
+            placed = place_create(here, err, _settings(settings), placement, parse_target)
             if placed is not None:
                 return _run_on_many(placed, out, err, _settings(settings))
         return run_local(here, out, err)
