@@ -35,7 +35,14 @@ def _json(call: ActionCall) -> bool:
     return bool(call.suboptions)
 
 
-def _table(rows: Sequence[Mapping[str, object]], fields: Sequence[str], ctx: RunContext) -> None:
+def _print(
+    rows: Sequence[Mapping[str, object]], fields: Sequence[str], call: ActionCall, ctx: RunContext
+) -> None:
+    """``rows`` as JSON (``LIST=JSON``) or as a table of ``fields``."""
+    if _json(call):
+        json.dump(rows, ctx.out)
+        print(file=ctx.out)
+        return
     print(" ".join(fields), file=ctx.out)
     for row in rows:
         print(" ".join(str(row.get(f, "")) for f in fields), file=ctx.out)
@@ -59,11 +66,7 @@ class PetsMerge:
 
     def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
         rows = [{"HOST": a.name, **row} for a in answers for row in a.rows]
-        if _json(call):
-            json.dump(rows, ctx.out)
-            print(file=ctx.out)
-        else:
-            _table(rows, ("HOST", *FIELDS), ctx)
+        _print(rows, ("HOST", *FIELDS), call, ctx)
         return 0
 
 
@@ -81,12 +84,7 @@ class FakePlugin:
     def run(self, call: ActionCall, ctx: RunContext) -> int:
         if call.name != "LIST":
             raise UsageError(f"unknown action '{call.name}' for FAKE (LIST)")
-        rows = pets(this_host())
-        if _json(call):
-            json.dump(rows, ctx.out)
-            print(file=ctx.out)
-        else:
-            _table(rows, FIELDS, ctx)
+        _print(pets(this_host()), FIELDS, call, ctx)
         return 0
 
     def merged(self, action: str) -> MergedAction | None:
