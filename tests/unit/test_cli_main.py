@@ -43,6 +43,9 @@ class FakePlugin:
     def placement(self, action: str) -> Placement | None:
         return None
 
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        return False
+
 
 def _returning(plugin: FakePlugin) -> Callable[[], Plugin]:
     return lambda: plugin

@@ -71,3 +71,18 @@ def test_a_bad_suboption_fails_before_the_fan_out(fake_on_path: dict[str, str]) 
     done = _ctys(fake_on_path, "-t", "FAKE", "-a", "LIST=TITLE", "localhost", "nosuchhost")
     assert done.returncode == 2, done.stderr
     assert done.stderr == "ctys: unknown FAKE LIST suboption 'TITLE' (valid: JSON)\n"
+
+
+def test_the_plugin_says_which_calls_attach_the_terminal(
+    fake_on_path: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CREATE with the default CLI console attaches a terminal for QEMU, not for FAKE,
+    # whose own rule (it has no consoles) the core asks.
+    from ctys.cli import dispatch
+
+    qemu = scan_argv(["-t", "QEMU", "-a", "CREATE=l:vm1", "h1"])
+    fake = scan_argv(["-t", "FAKE", "-a", "CREATE=l:vm1", "h1"])
+    assert dispatch._attaches_terminal(qemu) is True
+    assert dispatch._attaches_terminal(fake) is False
+    background = scan_argv(["-t", "QEMU", "-a", "CREATE=l:vm1", "-b", "1", "h1"])
+    assert dispatch._attaches_terminal(background) is False

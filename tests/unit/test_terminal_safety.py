@@ -138,6 +138,9 @@ class LoudPlugin:
     def placement(self, action: str) -> Placement | None:
         return None
 
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        return False
+
 
 @pytest.fixture
 def loud(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,6 +96,20 @@ def _plugin_of(invocation: Invocation) -> Plugin | None:
     return load_plugin(types[0]) if len(types) == 1 else None
 
 
+def _attaches_terminal(invocation: Invocation) -> bool:
+    """Whether a plugin the (target's) invocation selects says its action attaches the
+    caller's terminal."""
+    from ctys.plugins.registry import load_plugin, resolve_types
+
+    call = invocation.action
+    if call is None:
+        return False
+    return any(
+        load_plugin(name).attaches_terminal(call, background=bool(invocation.background))
+        for name in resolve_types(invocation.plugin_types)
+    )
+
+
 def _merger(invocation: Invocation) -> MergedAction | None:
     call = invocation.action
     plugin = _plugin_of(invocation) if call is not None else None
@@ -140,7 +154,7 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
         return _merged_many(invocation, call, merger, out, err, settings)
     from ctys.remote.terminal import wants_terminal
 
-    if wants_terminal(target_invocation(invocation, t) for t in targets):
+    if wants_terminal((target_invocation(invocation, t) for t in targets), _attaches_terminal):
         return _interactive(invocation, err, settings)
     results = _fan_out(invocation, settings)
     from ctys.remote.merge import report_streams

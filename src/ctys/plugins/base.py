@@ -139,3 +139,8 @@ class Plugin(Protocol):
     def placement(self, action: str) -> Placement | None:
         """How ``action`` given no target picks its host; ``None``: it runs here."""
         ...
+
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        """Whether ``call`` attaches the caller's terminal (a console): on a remote target
+        it then runs on this terminal (``ssh -t``) when stdin is one."""
+        ...

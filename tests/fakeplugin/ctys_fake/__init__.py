@@ -92,3 +92,6 @@ class FakePlugin:
 
     def placement(self, action: str) -> Placement | None:
         return None
+
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        return False

@@ -122,6 +122,12 @@ class QemuPlugin:
 
         return QemuPlacement()
 
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        """CREATE with a CLI/CLI0 console that attaches (``actions/attach``)."""
+        from ctys.plugins.qemu.actions.attach import attaches_console
+
+        return attaches_console(call, background=background)
+
     def run(self, call: ActionCall, ctx: RunContext) -> int:
         if call.name in _USE_RUNTIME_DIR:
             _sweep_orphan_switches()
