@@ -15,7 +15,7 @@ from ctys.cli.main import main
 from ctys.errors import CtysError, UsageError, VmStateError
 from ctys.invocation import ActionCall, Target
 from ctys.plugins import registry
-from ctys.plugins.base import Plugin, RunContext
+from ctys.plugins.base import MergedAction, Placement, Plugin, RunContext
 
 
 @dataclass
@@ -36,6 +36,15 @@ class FakePlugin:
         self.calls.append((call, ctx))
         ctx.out.write(f"{self.name} ran {call.name}\n")
         return self.behaviour()
+
+    def merged(self, action: str) -> MergedAction | None:
+        return None  # several targets: plain lines
+
+    def placement(self, action: str) -> Placement | None:
+        return None
+
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        return False
 
 
 def _returning(plugin: FakePlugin) -> Callable[[], Plugin]:

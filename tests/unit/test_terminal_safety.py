@@ -19,7 +19,7 @@ from ctys.cli.output import render
 from ctys.cli.safeout import SafeWriter, raw_stream, safe_stream
 from ctys.errors import CtysError
 from ctys.invocation import ActionCall, OutputFormat
-from ctys.plugins.base import Plugin, RunContext
+from ctys.plugins.base import MergedAction, Placement, Plugin, RunContext
 from ctys.plugins.qemu.actions import list as list_action
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.processes import QemuProcess
@@ -131,6 +131,15 @@ class LoudPlugin:
         if call.name == "CREATE":
             raise CtysError(f"conf {HOSTILE}: broken")
         return 0
+
+    def merged(self, action: str) -> MergedAction | None:
+        return None  # several targets: plain lines
+
+    def placement(self, action: str) -> Placement | None:
+        return None
+
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        return False
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ Targets other than ``localhost``/``127.0.0.1`` (without a user) are reached with
 (``ctys.remote.ssh``); local targets among several run as a ``ctys`` subprocess, so every
 target is one process the fan-out (``ctys.remote.fanout``) can time out and kill alike.
 
-How the answers come back depends on the action:
-
-- LIST: each target runs ``LIST=JSON -o ALL``; the rows of all are printed as one table
-  with a HOST column first (terse/JSON likewise).
-- ENUMERATE: each remote target runs ``ENUMERATE=JSON -o ALL -C off``; its rows go into
-  the LOCAL inventory as rows of that host (as the user named it), then all are printed.
-- anything else: each target's output, every line prefixed ``host: ``.
+How the answers come back, the plugin says (``ctys.plugins.base``): an action it merges
+(``Plugin.merged``, e.g. a listing) runs on each target with the options the plugin
+sets (JSON rows), and the plugin prints the rows of all; any other action: each target's
+output, every line prefixed ``host: ``. An action the plugin places (``Plugin.placement``,
+e.g. booting a VM) given no target runs on the least loaded host the inventory names.
 
 A target that cannot be reached, hangs, or has no ctys gives one ``ctys: host: ...`` line;
 the others are reported normally; the exit status is the worst of all.
@@ -30,6 +28,8 @@ from ctys.remote.options import invocation_options, options_argv, target_invocat
 from ctys.remote.ssh import default_control_dir, ssh_argv, target_name
 
 if TYPE_CHECKING:
+    from ctys.plugins.base import MergedAction, Placement, Plugin
+
     # The fan-out machinery (threads, subprocess) loads only when a target needs it: the
     # common one-local-target command line stays fast to start.
     from ctys.remote.fanout import RemoteSettings, TargetResult
@@ -37,9 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["RemoteSettings", "dispatch", "target_args"]
 
 LocalRunner = Callable[[Invocation, TextIO, TextIO], int]
-
-_MERGED_ACTIONS = frozenset({"LIST", "ENUMERATE"})
-_FORMAT_KEYS = frozenset({"TERSE", "MACHINE", "JSON", "TITLE"})
 
 
 def dispatch(
@@ -55,10 +52,12 @@ def dispatch(
     if len(targets) == 1 and targets[0].is_local:
         target = targets[0]
         here = target_invocation(invocation, target) if target.options else invocation
-        if _may_place(here, target):
+        placement = _placement(here, target)
+        if placement is not None:
+            from ctys.cli.argscan import parse_target
             from ctys.remote.placement import place_create
 
-            placed = place_create(here, err, _settings(settings))
+            placed = place_create(here, err, _settings(settings), placement, parse_target)
             if placed is not None:
                 return _run_on_many(placed, out, err, _settings(settings))
         return run_local(here, out, err)
@@ -75,23 +74,46 @@ def _settings(given: RemoteSettings | None) -> RemoteSettings:
 
 
 def target_args(invocation: Invocation, target: Target, *, clear_done: bool = False) -> list[str]:
-    """The ctys arguments ``target`` runs: the global options merged with its own, the
-    output turned into JSON for the actions whose rows are merged here."""
+    """The ctys arguments ``target`` runs: the global options merged with its own, as the
+    plugin sets them for the actions whose rows are merged here (JSON rows)."""
     own = target_invocation(invocation, target)
     values = invocation_options(own)
     call = own.action
-    if call is not None and call.name in _MERGED_ACTIONS:
-        kept = [s.raw for s in call.suboptions if s.key not in _FORMAT_KEYS]
-        values["a"] = ",".join([f"{call.name}=JSON", *kept])
-        values["o"] = "ALL"
-        if call.name == "ENUMERATE":
-            if not target.is_local:
-                # The remote keeps no inventory of its own: its rows are stored here.
-                values["C"] = CacheControl.OFF.value
-                values.pop("c", None)
-            elif clear_done:
-                values.pop("C", None)
+    merger = _merger(invocation)
+    if call is not None and merger is not None:
+        merger.target_options(call, target, values, clear_done=clear_done)
     return options_argv(values)
+
+
+# --- what the plugin says ----------------------------------------------------------------
+
+
+def _plugin_of(invocation: Invocation) -> Plugin | None:
+    """The one plugin ``-t`` names (the default one when none), ``None`` for several."""
+    from ctys.plugins.registry import load_plugin, resolve_types
+
+    types = resolve_types(invocation.plugin_types)
+    return load_plugin(types[0]) if len(types) == 1 else None
+
+
+def _attaches_terminal(invocation: Invocation) -> bool:
+    """Whether a plugin the (target's) invocation selects says its action attaches the
+    caller's terminal."""
+    from ctys.plugins.registry import load_plugin, resolve_types
+
+    call = invocation.action
+    if call is None:
+        return False
+    return any(
+        load_plugin(name).attaches_terminal(call, background=bool(invocation.background))
+        for name in resolve_types(invocation.plugin_types)
+    )
+
+
+def _merger(invocation: Invocation) -> MergedAction | None:
+    call = invocation.action
+    plugin = _plugin_of(invocation) if call is not None else None
+    return plugin.merged(call.name) if plugin is not None and call is not None else None
 
 
 def _argv_for(
@@ -120,20 +142,19 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
     if call is None:
         raise UsageError("no action given: use -a ACTION (see ctys -h)")
     targets = invocation.targets
+    merger = _merger(invocation)
     for target in targets:
         own = target_invocation(invocation, target)  # bad target options fail before any run
-        if call.name in _MERGED_ACTIONS and (own.action is None or own.action.name != call.name):
+        if merger is not None and (own.action is None or own.action.name != call.name):
             raise UsageError(
                 f"target {target_name(target)} runs another action than {call.name}, "
                 "whose rows are merged"
             )
-    if call.name == "ENUMERATE":
-        return _enumerate_many(invocation, call, out, err, settings)
-    if call.name == "LIST":
-        return _list_many(invocation, call, out, err, settings)
+    if merger is not None:
+        return _merged_many(invocation, call, merger, out, err, settings)
     from ctys.remote.terminal import wants_terminal
 
-    if wants_terminal(target_invocation(invocation, t) for t in targets):
+    if wants_terminal((target_invocation(invocation, t) for t in targets), _attaches_terminal):
         return _interactive(invocation, err, settings)
     results = _fan_out(invocation, settings)
     from ctys.remote.merge import report_streams
@@ -159,54 +180,22 @@ def _worst(results: Sequence[TargetResult], extra: int = 0) -> int:
     return max([extra, *(r.returncode for r in results)])
 
 
-def _list_many(
-    invocation: Invocation, call: ActionCall, out: TextIO, err: TextIO, settings: RemoteSettings
+def _merged_many(
+    invocation: Invocation,
+    call: ActionCall,
+    merger: MergedAction,
+    out: TextIO,
+    err: TextIO,
+    settings: RemoteSettings,
 ) -> int:
-    from ctys.plugins.qemu.actions.list import parse_list_request, render_host_rows
-    from ctys.remote.merge import error_line, json_rows, report_streams, rows_with_host
-
-    fields = [f for f in invocation.output_fields if f.upper() != "HOST"]
-    parse_list_request(call, fields, invocation.output_format)  # fail before the fan-out
-    results = _fan_out(invocation, settings)
-    rows: list[dict[str, object]] = []
-    bad = 0
-    for result in results:
-        report_streams(result, out, err, stdout=False, debug=invocation.debug)
-        if result.error is not None or result.returncode != 0:
-            continue
-        try:
-            rows += rows_with_host(result.target, json_rows(result))
-        except CtysError as exc:
-            print(error_line(replace(result, error=str(exc))), file=err)
-            bad = 1
-    render_host_rows(rows, call, invocation.output_fields, invocation.output_format, out)
-    return _worst(results, bad)
-
-
-def _enumerate_many(
-    invocation: Invocation, call: ActionCall, out: TextIO, err: TextIO, settings: RemoteSettings
-) -> int:
-    from ctys.inventory.record import InventoryRecord
-    from ctys.inventory.settings import inventory_choice
-    from ctys.plugins.base import RunContext
-    from ctys.plugins.qemu.actions.enumerate import (
-        clear_inventory,
-        parse_enumerate,
-        remote_scan_roots,
-        render_records,
-        store_host_scan,
-    )
-    from ctys.remote.merge import error_line, json_rows, records_from_rows, report_streams
+    """Each target prints JSON rows; the plugin merges those of the targets that answered."""
+    from ctys.plugins.base import RunContext, TargetRows
+    from ctys.remote.merge import error_line, json_rows, report_streams
 
     ctx = RunContext(invocation=invocation, out=out, err=err)
-    parse_enumerate(call, ctx)  # fail before the fan-out
-    choice = inventory_choice(invocation)
-    if choice.control is CacheControl.LIST:
-        raise UsageError("-C list prints the local inventory: give no targets")
-    if choice.control is CacheControl.CLEAR:
-        clear_inventory(choice)
+    merger.prepare(call, ctx)  # fail before the fan-out
     results = _fan_out(invocation, settings)
-    records: list[InventoryRecord] = []
+    answers: list[TargetRows] = []
     bad = 0
     for target, result in zip(invocation.targets, results, strict=True):
         report_streams(result, out, err, stdout=False, debug=invocation.debug)
@@ -218,18 +207,10 @@ def _enumerate_many(
             print(error_line(replace(result, error=str(exc))), file=err)
             bad = 1
             continue
-        if target.is_local:
-            # A local ctys stored its own rows (under this host's name) already.
-            records += records_from_rows(None, rows)
-            continue
-        found = records_from_rows(result.target, rows)
-        if choice.enabled:
-            own_call = target_invocation(invocation, target).action or call
-            roots = remote_scan_roots(own_call, choice.control)
-            store_host_scan(choice, result.target, roots, found)
-        records += found
-    render_records(records, call, ctx)
-    return _worst(results, bad)
+        own = target_invocation(invocation, target).action or call
+        answers.append(TargetRows(target, result.target, own, rows))
+    status = merger.merge(call, answers, ctx)
+    return _worst(results, max(bad, status))
 
 
 def _interactive(invocation: Invocation, err: TextIO, settings: RemoteSettings) -> int:
@@ -248,15 +229,16 @@ def _interactive(invocation: Invocation, err: TextIO, settings: RemoteSettings) 
     return status
 
 
-# --- CREATE placement ------------------------------------------------------------------------
+# --- placement ------------------------------------------------------------------------------
 
 
-def _may_place(invocation: Invocation, target: Target) -> bool:
-    """Placement applies to CREATE on the default target (no host given) with the inventory."""
+def _placement(invocation: Invocation, target: Target) -> Placement | None:
+    """How the plugin places the action: only on the default target (no host given) and
+    with the inventory."""
     call = invocation.action
-    return (
-        call is not None
-        and call.name == "CREATE"
-        and target == Target("localhost")
-        and invocation.cache_control is not CacheControl.OFF
-    )
+    if call is None or target != Target("localhost"):
+        return None
+    if invocation.cache_control is CacheControl.OFF:
+        return None
+    plugin = _plugin_of(invocation)
+    return plugin.placement(call.name) if plugin is not None else None

@@ -4,15 +4,22 @@ The core knows nothing of QEMU: it scans the command line into an ``Invocation``
 plugin named by ``-t`` and hands it the ``ActionCall``. The plugin turns the suboptions into
 its own typed requests and runs the action. A new hypervisor is one more package that
 registers a ``Plugin`` under the ``ctys.plugins`` entry-point group.
+
+Several targets: the core runs the action on each (``ctys.cli.dispatch``) and asks the plugin
+how the answers come back. ``Plugin.merged(action)`` returns a ``MergedAction`` when each
+target answers JSON rows that the plugin merges into one answer (QEMU: LIST, ENUMERATE);
+``None`` means plain lines, each prefixed ``host: ``. ``Plugin.placement(action)`` returns a
+``Placement`` when the action, given no target, picks the host among those the inventory
+names (QEMU: CREATE): how to ask a host its load and whether the VM runs there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
-from ctys.invocation import ActionCall, Invocation
+from ctys.invocation import ActionCall, Invocation, Target
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,86 @@ class RunContext:
     @property
     def debug(self) -> int:
         return self.invocation.debug
+
+
+@dataclass(frozen=True)
+class TargetRows:
+    """One target's answer to a merged action: the JSON rows it printed."""
+
+    target: Target
+    name: str  # the target as the user named it (``user@host``), the HOST of its rows
+    call: ActionCall  # the action as this target ran it (target-local options applied)
+    rows: list[dict[str, object]]
+
+
+class MergedAction(Protocol):
+    """An action whose answers from several targets the plugin merges into one."""
+
+    def target_options(
+        self,
+        call: ActionCall,
+        target: Target,
+        options: MutableMapping[str, str],
+        *,
+        clear_done: bool,
+    ) -> None:
+        """Turn the options one target runs (option letter -> value, ``"a"`` the action)
+        into ones that make it print JSON rows (QEMU LIST: ``-a LIST=JSON -o ALL``).
+        ``clear_done``: this process cleared what the action's ``-C clear`` clears."""
+        ...
+
+    def prepare(self, call: ActionCall, ctx: RunContext) -> None:
+        """Check the request (``UsageError``) and do what comes before the fan-out."""
+        ...
+
+    def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
+        """Print the merged answer of the targets that answered; return the exit status."""
+        ...
+
+
+@dataclass(frozen=True)
+class HostLoad:
+    """How busy a host is: 1-minute load average, CPU count, running VMs."""
+
+    load1: float
+    ncpu: int
+    running_vms: int
+
+    @property
+    def per_cpu(self) -> float:
+        return self.load1 / max(1, self.ncpu)
+
+    def line(self) -> str:
+        """The load answer: ``load1;ncpu;running_vms``."""
+        return f"{self.load1:.2f};{self.ncpu};{self.running_vms}"
+
+
+class Placement(Protocol):
+    """How an action given no target is placed on the least loaded candidate host."""
+
+    load_action: str  # the action a candidate host runs to print its load (QEMU: INFO=LOAD)
+    running_args: Sequence[str]  # the ctys arguments that print a host's running VMs as JSON
+    attach_hint: str  # the end of the error for a VM that runs already (QEMU: "use CONNECT")
+
+    def parse_load(self, text: str) -> HostLoad:
+        """A host's answer to ``load_action``; ``CtysError`` if it is not one."""
+        ...
+
+    def local_load(self) -> HostLoad:
+        """The load of this host."""
+        ...
+
+    def pid_in_rows(self, rows: Sequence[Mapping[str, object]], uuid: str, conf: str) -> int | None:
+        """The pid of the VM (``uuid`` or conf file ``conf``) among a host's running rows."""
+        ...
+
+    def local_pid(self, uuid: str, conf: str) -> int | None:
+        """The pid of the VM if it runs on this host."""
+        ...
+
+    def attaches(self, call: ActionCall) -> bool:
+        """Whether ``call`` attaches to a running VM (else a running one is refused)."""
+        ...
 
 
 class Plugin(Protocol):
@@ -43,4 +130,17 @@ class Plugin(Protocol):
 
     def run(self, call: ActionCall, ctx: RunContext) -> int:
         """Run one action; return the exit status or raise ``CtysError``."""
+        ...
+
+    def merged(self, action: str) -> MergedAction | None:
+        """How ``action``'s answers from several targets merge; ``None``: plain lines."""
+        ...
+
+    def placement(self, action: str) -> Placement | None:
+        """How ``action`` given no target picks its host; ``None``: it runs here."""
+        ...
+
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        """Whether ``call`` attaches the caller's terminal (a console): on a remote target
+        it then runs on this terminal (``ssh -t``) when stdin is one."""
         ...

@@ -1,7 +1,7 @@
-"""Running ctys on other hosts: ssh argv building, parallel fan-out, merging results,
-host placement for CREATE.
+"""Running ctys on other hosts: ssh argv building, parallel fan-out, per-host results,
+placement on the least loaded host, each by the rules the plugin gives
+(``ctys.plugins.base``: ``MergedAction``, ``Placement``).
 
 Layer: core, the highest core package: may import ``address``, ``inventory``, ``consoles``,
-``conf`` and the utilities. Its imports of ``ctys.cli.argscan`` and of the QEMU plugin
-(placement's ``INFO=LOAD``, ``whereruns``) are debt, listed in pyproject.toml's
-``[tool.importlinter]``."""
+``conf`` and the utilities. Its import of ``ctys.cli.argscan`` (``options``) is debt, listed
+in pyproject.toml's ``[tool.importlinter]``."""

@@ -1,13 +1,14 @@
 """Where CREATE runs a VM that several hosts can run (multipath inventory rows).
 
 Rule: a target given on the command line wins; else the least loaded candidate host
-(1-minute load per CPU, then fewer running VMs, then the name). Each remote candidate is
-asked with ``ctys -a INFO=LOAD``; this host answers in-process.
+(1-minute load per CPU, then fewer running VMs, then the name). The plugin says how
+(``ctys.plugins.base.Placement``): each remote candidate runs the plugin's load action
+(``ctys -a ACTION``); this host answers in-process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -21,8 +22,8 @@ from ctys.address.model import (
 )
 from ctys.errors import CtysError, VmStateError
 from ctys.inventory.record import InventoryRecord
-from ctys.invocation import ActionCall, Invocation, Suboption
-from ctys.plugins.qemu.actions.info import HostLoad
+from ctys.invocation import ActionCall, Invocation, Suboption, Target
+from ctys.plugins.base import HostLoad, Placement
 
 if TYPE_CHECKING:
     from ctys.remote.fanout import RemoteSettings, TargetResult
@@ -129,13 +130,30 @@ def report_choice(
     print(f"ctys: {address}: running on {chosen} ({why})", file=err)
 
 
+@dataclass(frozen=True)
+class _Asking:
+    """What asking the candidate hosts needs: the call, where errors go, the fan-out
+    settings, the plugin's rules, and how a recorded host name becomes a ``Target``."""
+
+    invocation: Invocation
+    err: TextIO
+    settings: RemoteSettings
+    placement: Placement
+    target_of: Callable[[str], Target]
+
+
 def place_create(
-    invocation: Invocation, err: TextIO, settings: RemoteSettings
+    invocation: Invocation,
+    err: TextIO,
+    settings: RemoteSettings,
+    placement: Placement,
+    target_of: Callable[[str], Target],
 ) -> Invocation | None:
-    """Apply the placement rule to a CREATE given no target: ``None`` to run it here, else
+    """Apply the placement rule to an action given no target: ``None`` to run it here, else
     the invocation to run on the chosen host (with that host's conf path as address).
     Prints one line naming the host and why; candidates that do not answer get their
-    ``ctys: host: ...`` line and are passed over."""
+    ``ctys: host: ...`` line and are passed over. ``target_of`` parses an inventory HOST
+    (``[user@]host``, as the user named the target) the way the command line does."""
     from ctys.inventory.settings import inventory_choice, this_host
 
     call = invocation.action
@@ -145,79 +163,73 @@ def place_create(
     found = candidates(call, path, this_host())
     if not found or (len(found) == 1 and found[0].local):
         return None
+    ask = _Asking(invocation, err, settings, placement, target_of)
     address = ",".join(s.raw for s in call.suboptions if s.key in ADDRESS_KEYS)
     silent: set[str] = set()
     if len(found) > 1:
-        # A VM that runs already is attached to (CONNECT/REUSE) or refused, never started
-        # a second time on another host.
-        runs, silent = _where_running(invocation, found, err, settings)
+        # A VM that runs already is attached to (``placement.attaches``) or refused, never
+        # started a second time on another host.
+        runs, silent = _where_running(ask, found)
         if runs:
-            return _attach_or_refuse(invocation, call, address, runs[0], err)
+            return _attach_or_refuse(ask, call, address, runs[0])
     asked = [c for c in found if c.host not in silent]
-    loads = _ask_loads(invocation, asked, err, settings) if len(found) > 1 else {}
+    loads = _ask_loads(ask, asked) if len(found) > 1 else {}
     if len(found) > 1 and not loads:
-        raise CtysError("none of the hosts that can run the VM answered INFO=LOAD")
+        raise CtysError(f"none of the hosts that can run the VM answered {placement.load_action}")
     local = next((c.host for c in found if c.local), None)
     chosen = choose(loads, local) if loads else found[0].host
     report_choice(address, chosen, loads, [c.host for c in found], err)
-    return _on_host(invocation, call, next(c for c in found if c.host == chosen))
+    return _on_host(ask, call, next(c for c in found if c.host == chosen))
 
 
-def _on_host(invocation: Invocation, call: ActionCall, pick: Candidate) -> Invocation | None:
+def _on_host(ask: _Asking, call: ActionCall, pick: Candidate) -> Invocation | None:
     """The invocation that runs ``call`` on ``pick`` (``None``: this host)."""
     if pick.local:
         return None
-    from ctys.cli.argscan import parse_target
-
     return replace(
-        invocation,
+        ask.invocation,
         action=create_call_for(call, pick.pname),
-        targets=(parse_target(pick.host),),
+        targets=(ask.target_of(pick.host),),
     )
 
 
 def _attach_or_refuse(
-    invocation: Invocation, call: ActionCall, address: str, runs: RunsOn, err: TextIO
+    ask: _Asking, call: ActionCall, address: str, runs: RunsOn
 ) -> Invocation | None:
-    """CREATE of a VM that runs on a candidate host: CONNECT/REUSE go there; a plain
-    CREATE is refused (it would start the VM a second time)."""
+    """The action for a VM that runs on a candidate host: one that attaches goes there;
+    any other is refused (it would start the VM a second time)."""
     host = runs.candidate.host
     label = runs.candidate.label or address
-    if not any(s.key in ("CONNECT", "REUSE") for s in call.suboptions):
-        raise VmStateError(f"VM {label} already runs on {host} (pid {runs.pid}); use CONNECT")
-    print(f"ctys: {address}: runs on {host} (pid {runs.pid}); attaching there", file=err)
-    return _on_host(invocation, call, runs.candidate)
+    if not ask.placement.attaches(call):
+        raise VmStateError(
+            f"VM {label} already runs on {host} (pid {runs.pid}); {ask.placement.attach_hint}"
+        )
+    print(f"ctys: {address}: runs on {host} (pid {runs.pid}); attaching there", file=ask.err)
+    return _on_host(ask, call, runs.candidate)
 
 
-def _where_running(
-    invocation: Invocation, found: Sequence[Candidate], err: TextIO, settings: RemoteSettings
-) -> tuple[list[RunsOn], set[str]]:
-    """Where the VM runs: the same fan-out LIST as for several targets, over the remote
-    candidates (this host answers in-process)."""
+def _where_running(ask: _Asking, found: Sequence[Candidate]) -> tuple[list[RunsOn], set[str]]:
+    """Where the VM runs: the plugin's running-VMs rows of the remote candidates (this host
+    answers in-process)."""
     from ctys.remote.whereruns import where_running
 
     remote = [c for c in found if not c.local]
-    results = _fan_out(invocation, remote, ["-a", "LIST=JSON", "-o", "ALL"], settings)
-    return where_running(found, results, err)
+    results = _fan_out(ask, remote, ask.placement.running_args)
+    return where_running(found, results, ask.err, ask.placement)
 
 
-def _fan_out(
-    invocation: Invocation,
-    remote: Sequence[Candidate],
-    args: Sequence[str],
-    settings: RemoteSettings,
-) -> list[TargetResult]:
+def _fan_out(ask: _Asking, remote: Sequence[Candidate], args: Sequence[str]) -> list[TargetResult]:
     """``ctys ARGS`` on each remote candidate over ssh, concurrently."""
-    from ctys.cli.argscan import parse_target
     from ctys.remote.fanout import run_on_targets
     from ctys.remote.ssh import default_control_dir, ssh_argv
 
     if not remote:
         return []
+    invocation, settings = ask.invocation, ask.settings
     kind = [f"-t{invocation.plugin_types[0]}"] if len(invocation.plugin_types) == 1 else []
     control = default_control_dir()
     return run_on_targets(
-        [parse_target(c.host) for c in remote],
+        [ask.target_of(c.host) for c in remote],
         lambda t: ssh_argv(
             t,
             [*kind, *args],
@@ -231,25 +243,24 @@ def _fan_out(
     )
 
 
-def _ask_loads(
-    invocation: Invocation, found: Sequence[Candidate], err: TextIO, settings: RemoteSettings
-) -> dict[str, HostLoad]:
+def _ask_loads(ask: _Asking, found: Sequence[Candidate]) -> dict[str, HostLoad]:
     """Each candidate's load: remote ones over ssh (concurrently), this host in-process."""
-    from ctys.plugins.qemu.actions.info import host_load, parse_load
     from ctys.remote.merge import error_line
 
-    results = _fan_out(invocation, [c for c in found if not c.local], ["-a", "INFO=LOAD"], settings)
+    placement = ask.placement
+    remote = [c for c in found if not c.local]
+    results = _fan_out(ask, remote, ["-a", placement.load_action])
     loads: dict[str, HostLoad] = {}
     for result in results:
-        reason = result.error or f"INFO=LOAD failed (exit {result.returncode})"
+        reason = result.error or f"{placement.load_action} failed (exit {result.returncode})"
         if result.error is None and result.returncode == 0:
             try:
-                loads[result.target] = parse_load(result.stdout)
+                loads[result.target] = placement.parse_load(result.stdout)
                 continue
             except CtysError as exc:
                 reason = str(exc)
-        print(error_line(replace(result, error=reason)), file=err)
+        print(error_line(replace(result, error=reason)), file=ask.err)
     for cand in found:
         if cand.local:
-            loads[cand.host] = host_load()
+            loads[cand.host] = placement.local_load()
     return loads

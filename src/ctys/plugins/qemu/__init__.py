@@ -12,9 +12,13 @@ import the core."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ctys.invocation import ActionCall
 from ctys.plugins.base import RunContext
+
+if TYPE_CHECKING:
+    from ctys.plugins.base import MergedAction, Placement
 
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
@@ -99,6 +103,30 @@ class QemuPlugin:
         if action and action in _ACTIONS:
             return f"QEMU {action}: {_ACTIONS[action]}\n\n{_HELP}"
         return _HELP
+
+    def merged(self, action: str) -> MergedAction | None:
+        """LIST and ENUMERATE rows of several targets are merged (``actions/remote_rows``)."""
+        from ctys.plugins.qemu.actions.remote_rows import EnumerateMerge, ListMerge
+
+        if action == "LIST":
+            return ListMerge()
+        if action == "ENUMERATE":
+            return EnumerateMerge()
+        return None
+
+    def placement(self, action: str) -> Placement | None:
+        """CREATE given no target picks the least loaded host (``actions/placing``)."""
+        if action != "CREATE":
+            return None
+        from ctys.plugins.qemu.actions.placing import QemuPlacement
+
+        return QemuPlacement()
+
+    def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
+        """CREATE with a CLI/CLI0 console that attaches (``actions/attach``)."""
+        from ctys.plugins.qemu.actions.attach import attaches_console
+
+        return attaches_console(call, background=background)
 
     def run(self, call: ActionCall, ctx: RunContext) -> int:
         if call.name in _USE_RUNTIME_DIR:

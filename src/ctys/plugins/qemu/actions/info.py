@@ -7,30 +7,12 @@ candidate host when several can run a VM (``ctys.remote.placement``).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall
-from ctys.plugins.base import RunContext
+from ctys.plugins.base import HostLoad, RunContext
 
 INFO_FIELDS = ("binary", "version", "arch", "accelerators", "default machine", "kvm")
-
-
-@dataclass(frozen=True)
-class HostLoad:
-    """How busy a host is: 1-minute load average, CPU count, running qemu processes."""
-
-    load1: float
-    ncpu: int
-    running_vms: int
-
-    @property
-    def per_cpu(self) -> float:
-        return self.load1 / max(1, self.ncpu)
-
-    def line(self) -> str:
-        """The ``INFO=LOAD`` answer: ``load1;ncpu;running_vms``."""
-        return f"{self.load1:.2f};{self.ncpu};{self.running_vms}"
 
 
 def host_load() -> HostLoad:

@@ -1,0 +1,30 @@
+"""Which QEMU calls attach the caller's terminal to a VM console (a remote target then
+runs on this terminal, ``ssh -t``): CREATE with a CLI/CLI0 console (the default) that
+CONNECTs/REUSEs, or boots in the foreground."""
+
+from __future__ import annotations
+
+from ctys.consoles.kinds import ConsoleKind, parse_console
+from ctys.errors import UsageError
+from ctys.invocation import ActionCall
+
+# Consoles attached to the caller's terminal (the others open a viewer or a window).
+_TERMINAL_CONSOLES = frozenset({ConsoleKind.CLI, ConsoleKind.CLI0})
+
+
+def attaches_console(call: ActionCall, *, background: bool) -> bool:
+    """Whether ``call`` attaches the caller's terminal to a VM console (``background``:
+    ``-b 1`` was given)."""
+    if call.name != "CREATE":
+        return False
+    keys = {sub.key for sub in call.suboptions}
+    console = ConsoleKind.CLI
+    for sub in call.suboptions:
+        if sub.key == "CONSOLE" and len(sub.args) == 1:
+            try:
+                console = parse_console(sub.args[0])
+            except UsageError:
+                return False  # the target reports the bad console itself
+    if console not in _TERMINAL_CONSOLES:
+        return False
+    return bool(keys & {"CONNECT", "REUSE"}) or console is ConsoleKind.CLI0 or not background

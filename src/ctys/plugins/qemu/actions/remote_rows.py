@@ -1,0 +1,112 @@
+"""How QEMU's LIST and ENUMERATE answers of several targets merge (``MergedAction``).
+
+- LIST: each target runs ``LIST=JSON -o ALL``; the rows of all are printed as one table
+  with a HOST column first (terse/JSON likewise).
+- ENUMERATE: each remote target runs ``ENUMERATE=JSON -o ALL -C off``; its rows go into
+  the LOCAL inventory as rows of that host (as the user named it), then all are printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+
+from ctys.errors import UsageError
+from ctys.invocation import ActionCall, CacheControl, Target
+from ctys.plugins.base import RunContext, TargetRows
+
+# Output-format suboptions: the targets answer JSON, this host formats the merged rows.
+_FORMAT_KEYS = frozenset({"TERSE", "MACHINE", "JSON", "TITLE"})
+
+
+def _json_rows_options(call: ActionCall, options: MutableMapping[str, str]) -> None:
+    kept = [s.raw for s in call.suboptions if s.key not in _FORMAT_KEYS]
+    options["a"] = ",".join([f"{call.name}=JSON", *kept])
+    options["o"] = "ALL"
+
+
+class ListMerge:
+    """LIST of several targets: one table, HOST first."""
+
+    def target_options(
+        self,
+        call: ActionCall,
+        target: Target,
+        options: MutableMapping[str, str],
+        *,
+        clear_done: bool,
+    ) -> None:
+        _json_rows_options(call, options)
+
+    def prepare(self, call: ActionCall, ctx: RunContext) -> None:
+        from ctys.plugins.qemu.actions.list import HOST_FIELD, parse_list_request
+
+        inv = ctx.invocation
+        fields = [f for f in inv.output_fields if f.upper() != HOST_FIELD]
+        parse_list_request(call, fields, inv.output_format)  # fail before the fan-out
+
+    def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
+        from ctys.plugins.qemu.actions.list import render_host_rows
+        from ctys.remote.merge import rows_with_host
+
+        rows: list[dict[str, object]] = []
+        for answer in answers:
+            rows += rows_with_host(answer.name, answer.rows)
+        inv = ctx.invocation
+        render_host_rows(rows, call, inv.output_fields, inv.output_format, ctx.out)
+        return 0
+
+
+class EnumerateMerge:
+    """ENUMERATE of several targets: the remote rows fill the local inventory."""
+
+    def target_options(
+        self,
+        call: ActionCall,
+        target: Target,
+        options: MutableMapping[str, str],
+        *,
+        clear_done: bool,
+    ) -> None:
+        _json_rows_options(call, options)
+        if not target.is_local:
+            # The remote keeps no inventory of its own: its rows are stored here.
+            options["C"] = CacheControl.OFF.value
+            options.pop("c", None)
+        elif clear_done:
+            options.pop("C", None)
+
+    def prepare(self, call: ActionCall, ctx: RunContext) -> None:
+        from ctys.inventory.settings import inventory_choice
+        from ctys.plugins.qemu.actions.enumerate import clear_inventory, parse_enumerate
+
+        parse_enumerate(call, ctx)  # fail before the fan-out
+        choice = inventory_choice(ctx.invocation)
+        if choice.control is CacheControl.LIST:
+            raise UsageError("-C list prints the local inventory: give no targets")
+        if choice.control is CacheControl.CLEAR:
+            clear_inventory(choice)
+
+    def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
+        from ctys.inventory.record import InventoryRecord
+        from ctys.inventory.settings import inventory_choice
+        from ctys.plugins.qemu.actions.enumerate import (
+            remote_scan_roots,
+            render_records,
+            store_host_scan,
+        )
+        from ctys.remote.merge import records_from_rows
+
+        choice = inventory_choice(ctx.invocation)
+        records: list[InventoryRecord] = []
+        for answer in answers:
+            if answer.target.is_local:
+                # A local ctys stored its own rows (under this host's name) already.
+                records += records_from_rows(None, answer.rows)
+                continue
+            found = records_from_rows(answer.name, answer.rows)
+            if choice.enabled:
+                roots = remote_scan_roots(answer.call, choice.control)
+                store_host_scan(choice, answer.name, roots, found)
+            records += found
+        render_records(records, call, ctx)
+        return 0
