@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from sshhosts import SshHosts
+
+from support.cli import run_ctys
 
 FAKEPLUGIN = Path(__file__).resolve().parents[1] / "fakeplugin"
 
@@ -28,14 +29,7 @@ def test_fake_list_on_two_ssh_hosts_is_merged(
     }
 
     def ctys(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ctys", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
+        return run_ctys(*args, env=env, timeout=90)
 
     done = ctys("-t", "FAKE", "-a", "LIST", host_a.name, host_b.name)
     assert (done.returncode, done.stderr) == (0, "")

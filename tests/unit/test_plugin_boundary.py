@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ctys.cli.argscan import scan_argv
 from ctys.cli.dispatch import target_args
+from support.cli import run_ctys
 
 FAKEPLUGIN = Path(__file__).resolve().parents[1] / "fakeplugin"
 
@@ -38,14 +38,7 @@ def test_a_plugin_without_merging_gets_plain_lines(fake_on_path: dict[str, str])
 
 
 def _ctys(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ctys", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_ctys(*args, env=env)
 
 
 def test_fake_list_of_two_targets_is_merged_by_its_plugin(fake_on_path: dict[str, str]) -> None:
