@@ -14,7 +14,6 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from ctys.plugins.qemu.vm import lifecycle
@@ -70,12 +69,7 @@ class VmHandle:
     def __enter__(self) -> VmHandle:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
