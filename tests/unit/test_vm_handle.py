@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from ctys.plugins.qemu.actions.cancel import Target, cancel_target
+from ctys.plugins.qemu.actions.find_running import RunningVm
+from ctys.plugins.qemu.requests import CancelMode
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow
@@ -266,3 +269,22 @@ def test_attach_by_runtime_folder_and_remove_keeps_the_logs(
 def test_a_foreign_handle_removes_nothing(short_tmp: Path) -> None:
     with VmHandle(1, short_tmp / "q.sock") as vm:
         assert vm.remove() is None
+
+
+def test_cancel_of_a_paused_managed_vm_uses_one_connection_and_removes_its_folder(
+    monitor: FakeMonitor,
+    guest: subprocess.Popen[bytes],
+    short_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(short_tmp / "state"))
+    rundir = RuntimeDir(short_tmp / "rt").create_vm_dir("p-1")
+    record = RuntimeRecord(vmid="p-1", label="p", conf="/c", pid=guest.pid)
+    rundir.write_record(record)
+    monitor.state = "paused"
+    monitor.on_command["quit"] = _ends(guest)
+    target = Target("p", guest.pid, monitor.path, running=RunningVm(rundir, record, guest.pid))
+    outcome = cancel_target(target, CancelMode.POWEROFF, 30.0)
+    assert outcome.message.startswith("stopped by QEMU quit; ACPI skipped: the VM is paused (")
+    assert monitor.commands == ["query-status", "quit"] and monitor.connections == 1
+    assert not rundir.path.exists()
