@@ -97,8 +97,15 @@ def monitor(short_tmp: Path) -> Iterator[FakeMonitor]:
             fake.connections += 1
             threading.Thread(target=_serve_one, args=(fake, conn), daemon=True).start()
 
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     yield fake
+    # Wake the acceptor and wait for it before the descriptor is closed: a thread that
+    # called accept() on a closed, reused descriptor number would serve the next test's
+    # socket with this test's fake.
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)
+    acceptor.join(timeout=5)
     server.close()
 
 
