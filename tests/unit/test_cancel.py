@@ -24,8 +24,10 @@ from ctys.plugins.qemu.actions.find_running import find_running
 from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm, stop_by_signal
 from ctys.plugins.qemu.requests import CancelMode, parse_cancel
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
 from ctys.plugins.qemu.vm.processes import QemuProcess
+from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
@@ -117,17 +119,18 @@ def test_cancel_skips_acpi_for_a_paused_vm(
     short_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(cancel, "query_status", lambda qmp, timeout: "paused")
+    monkeypatch.setattr(VmHandle, "alive", lambda self: True)
+    monkeypatch.setattr(VmHandle, "status", lambda self, timeout=2.0: RunState.PAUSED)
 
     def never(*args: object) -> StopResult:
         raise AssertionError("ACPI must not be tried on a paused VM")
 
-    def force(pid: int, qmp: Path) -> StopResult:
+    def force(self: VmHandle) -> StopResult:
         calls.append("quit")
         return StopResult(StopHow.QUIT, 0.1)
 
-    monkeypatch.setattr(cancel.lifecycle, "poweroff", never)
-    monkeypatch.setattr(cancel.lifecycle, "force", force)
+    monkeypatch.setattr(VmHandle, "poweroff", never)
+    monkeypatch.setattr(VmHandle, "kill", force)
     target = Target("p", 1, short_tmp / "q.sock")
     outcome = cancel.cancel_target(target, CancelMode.POWEROFF, 30.0)
     assert calls == ["quit"]
@@ -220,14 +223,15 @@ def test_foreign_qemu_with_qmp_is_powered_off_through_it(
     sock = short_tmp / "m.sock"
     sock.touch()
     _foreign(monkeypatch, "-name", "hand", "-qmp", f"unix:{sock},server,nowait")
-    monkeypatch.setattr(cancel, "query_status", lambda qmp, timeout: "running")
+    monkeypatch.setattr(VmHandle, "alive", lambda self: True)
+    monkeypatch.setattr(VmHandle, "status", lambda self, timeout=2.0: RunState.RUNNING)
     seen: list[Path] = []
 
-    def poweroff(pid: int, qmp: Path, timeout: float) -> StopResult:
-        seen.append(qmp)
+    def poweroff(self: VmHandle, timeout: float) -> StopResult:
+        seen.append(self.qmp)
         return StopResult(StopHow.ACPI, 1.0)
 
-    monkeypatch.setattr(cancel.lifecycle, "poweroff", poweroff)
+    monkeypatch.setattr(VmHandle, "poweroff", poweroff)
     ctx, out, _err = ctx_for("CANCEL=l:hand")
     assert run_cancel(parse_cancel(parse_action("CANCEL=l:hand")), ctx, RuntimeDir()) == 0
     assert seen == [sock]

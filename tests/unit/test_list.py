@@ -29,8 +29,10 @@ from ctys.plugins.qemu.actions.list import (
     run_list,
 )
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 
 NO_SUCH_PID = 99_999_999  # above any pid_max: never a living process
@@ -46,13 +48,11 @@ def statuses(monkeypatch: pytest.MonkeyPatch) -> dict[str, str | Exception]:
     """QMP answers by socket path; a path not in the dict raises QmpUnavailable."""
     answers: dict[str, str | Exception] = {}
 
-    def fake_query_status(path: Path, timeout: float = 3.0) -> str:
-        answer = answers.get(str(path), QmpUnavailable(f"QMP socket {path}: refused"))
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    def fake_status(vm: VmHandle, timeout: float = 2.0) -> RunState | None:
+        answer = answers.get(str(vm.qmp), QmpUnavailable(f"QMP socket {vm.qmp}: refused"))
+        return None if isinstance(answer, Exception) else RunState.parse(answer)
 
-    monkeypatch.setattr(list_action, "query_status", fake_query_status)
+    monkeypatch.setattr(VmHandle, "status", fake_status)
     return answers
 
 

@@ -14,6 +14,7 @@ from ctys.errors import QemuError
 from ctys.plugins.qemu.actions import startguard
 from ctys.plugins.qemu.actions.startguard import StartGuard
 from ctys.plugins.qemu.vm import lifecycle
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 
@@ -25,9 +26,9 @@ def test_launch_names_the_pid_before_it_waits_for_the_monitor(tmp_path: Path) ->
     assert len(seen) == 1 and not lifecycle.process_alive(seen[0])
 
 
-def _kill(pid: int, qmp: Path, grace: float = 3.0) -> lifecycle.StopResult:
-    os.kill(pid, signal.SIGKILL)
-    lifecycle.wait_exit(pid, 5)
+def _kill(vm: VmHandle, grace: float = 3.0) -> lifecycle.StopResult:
+    os.kill(vm.pid, signal.SIGKILL)
+    lifecycle.wait_exit(vm.pid, 5)
     return lifecycle.StopResult(lifecycle.StopHow.KILL, 0.0)
 
 
@@ -36,7 +37,7 @@ def test_an_interrupted_start_stops_its_qemu_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, known: bool
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setattr(startguard.lifecycle, "force", _kill)
+    monkeypatch.setattr(startguard.VmHandle, "kill", _kill)
     rundir = RuntimeDir(tmp_path / "rt").create_vm_dir("g-2")
     rundir.qemu_log.write_text("qemu said something\n")
     # Stands in for qemu: its argv names the folder's pidfile, as ctys's qemu argv does.

@@ -17,6 +17,8 @@ from ctys.plugins.qemu.host import kernelprobe, kvmprobe
 from ctys.plugins.qemu.host.capcache import CapCache
 from ctys.plugins.qemu.host.kvmprobe import KvmState
 from ctys.plugins.qemu.requests import parse_create
+from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 
@@ -53,19 +55,23 @@ def _rundir(tmp_path: Path) -> waitready.VmRuntimeDir:
     return rundir
 
 
+def _vm(rundir: waitready.VmRuntimeDir, pid: int) -> VmHandle:
+    return VmHandle(pid, rundir.qmp, rundir=rundir)
+
+
 def test_wait_fails_soon_after_the_vm_enters_internal_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     rundir = _rundir(tmp_path)
-    states = iter(["running", "internal-error"])
-    monkeypatch.setattr(waitready, "run_state", lambda rd, timeout=1.0: next(states))
-    monkeypatch.setattr(waitready.lifecycle, "process_alive", lambda pid: True)
+    states = iter([RunState.RUNNING, RunState.INTERNAL_ERROR])
+    monkeypatch.setattr(VmHandle, "status", lambda self, timeout=1.0: next(states))
+    monkeypatch.setattr(VmHandle, "alive", lambda self: True)
     forced: list[int] = []
-    monkeypatch.setattr(waitready.lifecycle, "force", lambda pid, qmp: forced.append(pid))
+    monkeypatch.setattr(VmHandle, "kill", lambda self: forced.append(self.pid))
     started = time.monotonic()
     with pytest.raises(waitready.GuestFailed) as failed:
-        waitready.wait_console_text(rundir, "NEVER", timeout=60, pid=4242, label="x")
+        waitready.wait_console_text(_vm(rundir, 4242), "NEVER", timeout=60, label="x")
     assert time.monotonic() - started < 2.0
     assert forced == [4242]
     assert not rundir.path.exists()
@@ -78,11 +84,11 @@ def test_wait_timeout_is_honoured_and_leaves_the_vm(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rundir = _rundir(tmp_path)
-    monkeypatch.setattr(waitready, "run_state", lambda rd, timeout=1.0: "running")
-    monkeypatch.setattr(waitready.lifecycle, "process_alive", lambda pid: True)
+    monkeypatch.setattr(VmHandle, "status", lambda self, timeout=1.0: RunState.RUNNING)
+    monkeypatch.setattr(VmHandle, "alive", lambda self: True)
     started = time.monotonic()
     with pytest.raises(QemuError, match=r"within 0.3s \(the VM keeps running"):
-        waitready.wait_console_text(rundir, "NEVER", timeout=0.3, pid=1, label="x")
+        waitready.wait_console_text(_vm(rundir, 1), "NEVER", timeout=0.3, label="x")
     assert 0.3 <= time.monotonic() - started < 1.5
     assert rundir.path.exists()
 
@@ -90,7 +96,7 @@ def test_wait_timeout_is_honoured_and_leaves_the_vm(
 def test_wait_returns_when_the_text_is_there(tmp_path: Path) -> None:
     rundir = _rundir(tmp_path)
     rundir.console_log.write_text("boot...\nREADY\n")
-    waitready.wait_console_text(rundir, "READY", timeout=5, pid=os.getpid(), label="x")
+    waitready.wait_console_text(_vm(rundir, os.getpid()), "READY", timeout=5, label="x")
 
 
 # ---- the KVM verdict: per boot, with its provenance
@@ -170,11 +176,11 @@ def test_wait_shows_progress_only_on_a_terminal(
 ) -> None:
     rundir = _rundir(tmp_path)
     monkeypatch.setattr(waitready, "STATE_EVERY", 0.05)
-    monkeypatch.setattr(waitready, "run_state", lambda rd, timeout=1.0: "running")
-    monkeypatch.setattr(waitready.lifecycle, "process_alive", lambda pid: True)
+    monkeypatch.setattr(VmHandle, "status", lambda self, timeout=1.0: RunState.RUNNING)
+    monkeypatch.setattr(VmHandle, "alive", lambda self: True)
     for stream, shown in [(_Tty(), True), (io.StringIO(), False)]:
         with pytest.raises(QemuError):
-            waitready.wait_console_text(rundir, "NEVER", timeout=0.3, pid=1, label="x", err=stream)
+            waitready.wait_console_text(_vm(rundir, 1), "NEVER", timeout=0.3, label="x", err=stream)
         assert ("waiting for 'NEVER'" in stream.getvalue()) is shown, stream.getvalue()
 
 

@@ -34,13 +34,12 @@ from ctys.plugins.qemu.actions.foreign import (
 )
 from ctys.plugins.qemu.requests import CancelMode, CancelRequest
 from ctys.plugins.qemu.vm import lifecycle
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute, query_status
+from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
-# Run states in which the guest can answer the ACPI power button; in any other (paused,
-# internal-error, guest-panicked, shutdown, ...) waiting for it only wastes the timeout.
-ACPI_STATES = frozenset({"running"})
 # At most this many VMs are stopped at once (CANCEL=ALL).
 MAX_PARALLEL = 8
 
@@ -127,16 +126,6 @@ def _foreign_target(foreign: Sequence[ForeignVm], selector: MachineSelector) -> 
     return _foreign(found[0]) if found else None
 
 
-def _run_state(qmp: Path | None) -> str | None:
-    """The VM's run state, ``None`` when its monitor does not say."""
-    if qmp is None:
-        return None
-    try:
-        return query_status(qmp, timeout=2.0)
-    except QmpUnavailable:
-        return None
-
-
 def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
     """Power off (or FORCE) one VM; returns how it ended and a note on why that way."""
     qmp, pid = target.qmp, target.pid
@@ -151,16 +140,23 @@ def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult,
                 " SIGKILL)"
             )
         return stop_by_signal(pid, timeout), ""
-    if mode is CancelMode.FORCE:
-        return lifecycle.force(pid, qmp), ""
-    state = _run_state(qmp)
-    if state is not None and state not in ACPI_STATES:
-        return lifecycle.force(pid, qmp), f"; ACPI skipped: the VM is {state}"
-    result = lifecycle.poweroff(pid, qmp, timeout)
+    with _handle(target, qmp) as vm:
+        result = vm.kill() if mode is CancelMode.FORCE else vm.shutdown(timeout)
+        if result.how is not StopHow.GONE:
+            vm.remove()  # a foreign qemu's handle has no runtime folder: nothing goes
+    if result.acpi_skipped is not None:
+        return result, f"; ACPI skipped: the VM is {result.acpi_skipped.value}"
     note = ""
-    if result.how in (StopHow.QUIT, StopHow.KILL):
+    if mode is not CancelMode.FORCE and result.how in (StopHow.QUIT, StopHow.KILL):
         note = f" after the guest ignored ACPI for {timeout:g}s"
     return result, note
+
+
+def _handle(target: Target, qmp: Path) -> VmHandle:
+    running = target.running
+    if running is None:
+        return VmHandle(target.pid, qmp)
+    return VmHandle(target.pid, qmp, rundir=running.rundir, record=running.record)
 
 
 def _stop_by_hmp(pid: int, hmp: Path, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
@@ -170,11 +166,12 @@ def _stop_by_hmp(pid: int, hmp: Path, mode: CancelMode, timeout: float) -> tuple
     if mode is CancelMode.FORCE:
         return stop_by_hmp(pid, hmp, timeout, acpi=False), ""
     try:
-        state: str | None = hmp_status(hmp)
+        state: RunState | None = RunState.parse(hmp_status(hmp))
     except QmpUnavailable:
         state = None
-    if state is not None and state not in ACPI_STATES:
-        return stop_by_hmp(pid, hmp, timeout, acpi=False), f"; ACPI skipped: the VM is {state}"
+    if state is not None and not state.answers_acpi:
+        skipped = f"; ACPI skipped: the VM is {state.value}"
+        return stop_by_hmp(pid, hmp, timeout, acpi=False), skipped
     result = stop_by_hmp(pid, hmp, timeout, acpi=True)
     note = (
         f" after the guest ignored ACPI for {timeout:g}s" if result.how is not StopHow.ACPI else ""
@@ -193,16 +190,15 @@ def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOut
                 f"VM {label} (pid {target.pid}) names no QMP socket; only POWEROFF/FORCE"
                 " by signal can stop it"
             )
-        if mode is CancelMode.RESET:
-            qmp_execute(qmp, "system_reset")
-            return CancelOutcome(label, "reset")
-        if mode is CancelMode.REBOOT:
-            return CancelOutcome(label, lifecycle.reboot(qmp, timeout))
-        qmp_execute(qmp, "stop")
-        return CancelOutcome(label, "paused (resume with CREATE=...,REUSE)")
+        with _handle(target, qmp) as vm:
+            if mode is CancelMode.RESET:
+                vm.reset()
+                return CancelOutcome(label, "reset")
+            if mode is CancelMode.REBOOT:
+                return CancelOutcome(label, vm.reboot(timeout))
+            vm.pause()
+            return CancelOutcome(label, "paused (resume with CREATE=...,REUSE)")
     result, note = _stop(target, mode, timeout)
-    if result.how is not StopHow.GONE and target.running is not None:
-        target.running.rundir.remove()
     if result.how is StopHow.GONE:
         return CancelOutcome(label, result.how.value)
     return CancelOutcome(label, f"{result.how.value}{note} ({result.seconds:.1f}s)")

@@ -28,13 +28,7 @@ from ctys.plugins.qemu.actions.find_running import (
 )
 from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
-from ctys.plugins.qemu.actions.waitready import (
-    FAILED_STATES,
-    GuestFailed,
-    run_state,
-    stop_failed,
-    wait_console_text,
-)
+from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed, wait_console_text
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
 from ctys.plugins.qemu.boot.bootspec import BootSpec
 from ctys.plugins.qemu.boot.execpolicy import check_may_boot
@@ -51,7 +45,8 @@ from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
 from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches, switches_up
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm import lifecycle
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute, query_status
+from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vnc import (
     check_vnc_port_free,
@@ -234,7 +229,7 @@ def boot(
         check_vnc_port_free(vm, req)
         rundir = runtime.create_vm_dir(vmid)
         guard = StartGuard(rundir)
-        pid = 0
+        handle: VmHandle | None = None
         try:
             argv = build_argv(_spec(vm, req, binary, accel, rundir))
             # A TCP port always asks for a password (generated when VNCPASS gives none).
@@ -248,22 +243,25 @@ def boot(
             rundir.write_record(record)
             # The switches' locks are held until qemu has plugged in (no CANCEL stops them).
             with switches_up(net.managed_switches(), vde_dir(runtime.root)):
-                pid = lifecycle.launch(argv, rundir, on_spawn=guard.spawned)
+                handle = VmHandle.launch(argv, rundir, on_spawn=guard.spawned)
             if password is not None:
-                qmp_execute(rundir.qmp, "change-vnc-password", {"password": password})
-            record.pid = pid
+                handle.set_vnc_password(password)
+            record.pid = handle.pid
             rundir.write_record(record)
         except BaseException as exc:
+            if handle is not None:
+                handle.close()
             guard.abort(exc)  # stops the qemu, keeps its logs, says so; re-raises
             raise
     try:
-        if req.console.prepares_vnc and note_vnc_address(record, rundir):
-            rundir.write_record(record)
-        _check_not_failed(vm, rundir, pid)
-        if unconfirmed_kvm is not None:
-            watch_kvm_guest(vm, rundir, pid, unconfirmed_kvm)
+        with handle:
+            if req.console.prepares_vnc and note_vnc_address(record, rundir):
+                rundir.write_record(record)
+            _check_not_failed(vm, handle)
+            if unconfirmed_kvm is not None:
+                watch_kvm_guest(vm, handle, unconfirmed_kvm)
     except KeyboardInterrupt:
-        print(managed_note(vm.label, pid), file=sys.stderr, flush=True)
+        print(managed_note(vm.label, handle.pid), file=sys.stderr, flush=True)
         raise
     except GuestFailed as failed:
         if unconfirmed_kvm is None:
@@ -272,12 +270,12 @@ def boot(
     return Started(vm, rundir, record, note)
 
 
-def _check_not_failed(vm: VmConfig, rundir: VmRuntimeDir, pid: int) -> None:
+def _check_not_failed(vm: VmConfig, handle: VmHandle) -> None:
     """A VM that hit QEMU's internal-error state (e.g. "KVM internal error") is reported
     and stopped (``GuestFailed``), never left hanging."""
-    state = run_state(rundir, timeout=2.0)
-    if state in FAILED_STATES:
-        raise stop_failed(rundir, pid, vm.label, state, "right after its start")
+    state = handle.status(timeout=2.0)
+    if state is not None and state.failed:
+        raise stop_failed(handle, vm.label, state, "right after its start")
 
 
 def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
@@ -348,9 +346,13 @@ def _start_line(started: Started) -> str:
 
 def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> int:
     """CONNECT / REUSE: open the console of a VM that runs already (resume it if paused)."""
-    with contextlib.suppress(QmpUnavailable):
-        if query_status(running.rundir.qmp) == "paused":
-            qmp_execute(running.rundir.qmp, "cont")
+    with (
+        VmHandle(
+            running.pid, running.rundir.qmp, rundir=running.rundir, record=running.record
+        ) as vm,
+        contextlib.suppress(QmpUnavailable),
+    ):
+        if vm.resume_if_paused():
             print(f"{running.record.label}: resumed", file=ctx.out)
     kind = req.console
     if kind is ConsoleKind.VNC or (kind is not ConsoleKind.CLI and not kind.uses_serial_socket):
@@ -406,14 +408,11 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
     try:
         print(_start_line(started), file=ctx.out, flush=True)
         if req.wait_ready:
-            wait_console_text(
-                started.rundir,
-                req.wait_ready,
-                timeout=req.wait_timeout,
-                pid=started.record.pid or 0,
-                label=vm.label,
-                err=ctx.err,
-            )
+            pid = started.record.pid or 0
+            with VmHandle(pid, started.rundir.qmp, rundir=started.rundir) as handle:
+                wait_console_text(
+                    handle, req.wait_ready, timeout=req.wait_timeout, label=vm.label, err=ctx.err
+                )
         _open_console(started, req, ctx)
     except KeyboardInterrupt:
         print(managed_note(vm.label, started.record.pid), file=ctx.err, flush=True)

@@ -15,27 +15,26 @@ import time
 
 from ctys.cli.exits import one_line
 from ctys.conf.vmtypes import VmConfig
-from ctys.plugins.qemu.actions.waitready import FAILED_STATES, GuestFailed, run_state, stop_failed
+from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed
 from ctys.plugins.qemu.host.kvmprobe import KvmState, remember_guest_verdict
-from ctys.plugins.qemu.vm import lifecycle
-from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vm.handle import VmHandle
 
 WATCH_SECONDS = 3.0
 _POLL = 0.1
 
 
 def watch_kvm_guest(
-    vm: VmConfig, rundir: VmRuntimeDir, pid: int, kvm: KvmState, seconds: float = WATCH_SECONDS
+    vm: VmConfig, handle: VmHandle, kvm: KvmState, seconds: float = WATCH_SECONDS
 ) -> None:
     """Watch the just-started KVM guest for ``seconds``; ``GuestFailed`` (the VM stopped)
     when it enters a failed run state, else the verdict is remembered as confirmed."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not lifecycle.process_alive(pid):
+        if not handle.alive():
             return  # ended on its own (powered off): nothing says KVM is at fault
-        state = run_state(rundir)
-        if state in FAILED_STATES:
-            raise stop_failed(rundir, pid, vm.label, state, "under KVM")
+        state = handle.status(timeout=1.0)
+        if state is not None and state.failed:
+            raise stop_failed(handle, vm.label, state, "under KVM")
         time.sleep(_POLL)
     remember_guest_verdict(kvm, True, kvm.reason)
 
@@ -43,8 +42,8 @@ def watch_kvm_guest(
 def kvm_failed(vm: VmConfig, kvm: KvmState, failed: GuestFailed) -> str:
     """Store "KVM unusable" for this boot after ``failed`` and say in one line that the VM
     is restarted under TCG; returns the reason (for the start line)."""
-    what = failed.detail or f"state {failed.state}"
-    reason = f"a KVM guest ({vm.label}) entered QEMU's {failed.state} state ({what})"
+    what = failed.detail or f"state {failed.state.value}"
+    reason = f"a KVM guest ({vm.label}) entered QEMU's {failed.state.value} state ({what})"
     remember_guest_verdict(kvm, False, reason)
     print(
         one_line(f"ctys: KVM is not usable on this host: {reason}; restarting it under TCG"),

@@ -21,18 +21,19 @@ from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
 from ctys.plugins.qemu.net.guestip import Neighbour, guest_ip, read_neighbours
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import (
     QemuProcess,
     read_qemu_process,
     references_dir,
     scan_qemu_processes,
 )
-from ctys.plugins.qemu.vm.qmp import query_status
+from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
 
-STATE_UNKNOWN = "unknown"
-STATE_RUNNING = "running"
+STATE_UNKNOWN = RunState.UNKNOWN.value
+STATE_RUNNING = RunState.RUNNING.value
 
 _FIELDS = (
     "LABEL",
@@ -122,7 +123,7 @@ def list_vms(
     procs = list(processes) if processes is not None else scan_qemu_processes()
     by_pid = {p.pid: p for p in procs}
     managed = list(_managed_vms(runtime, by_pid))
-    states = _query_states([vmdir for vmdir, _, _ in managed], status_timeout)
+    states = _query_states([(vmdir, proc.pid) for vmdir, _, proc in managed], status_timeout)
     # The host's neighbour table is read once for all VMs, and only if one needs it.
     neighbours = functools.cache(read_neighbours)
     entries = [
@@ -177,21 +178,18 @@ def _remove_if_stale(runtime: RuntimeDir, vmdir: VmRuntimeDir, *, has_record: bo
             vmdir.remove()
 
 
-def _query_states(vmdirs: Sequence[VmRuntimeDir], timeout: float) -> list[str]:
+def _query_states(vms: Sequence[tuple[VmRuntimeDir, int]], timeout: float) -> list[str]:
     """QMP run state of each VM, queried in parallel so N silent monitors cost one timeout."""
-    if not vmdirs:
+    if not vms:
         return []
-    with ThreadPoolExecutor(max_workers=min(_STATUS_WORKERS, len(vmdirs))) as pool:
-        return list(pool.map(lambda d: _query_state(d, timeout), vmdirs))
+    with ThreadPoolExecutor(max_workers=min(_STATUS_WORKERS, len(vms))) as pool:
+        return list(pool.map(lambda vm: _query_state(vm[0], vm[1], timeout), vms))
 
 
-def _query_state(vmdir: VmRuntimeDir, timeout: float) -> str:
-    if not vmdir.qmp.exists():
-        return STATE_UNKNOWN
-    try:
-        return query_status(vmdir.qmp, timeout=timeout)
-    except CtysError:
-        return STATE_UNKNOWN
+def _query_state(vmdir: VmRuntimeDir, pid: int, timeout: float) -> str:
+    with VmHandle(pid, vmdir.qmp, rundir=vmdir) as vm:
+        state = vm.status(timeout=timeout)
+    return (state or RunState.UNKNOWN).value
 
 
 def _conf_for_record(record: RuntimeRecord, confs: Sequence[VmConfig]) -> VmConfig | None:

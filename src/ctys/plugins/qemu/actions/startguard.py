@@ -22,6 +22,7 @@ from ctys.cli.exits import one_line
 from ctys.cli.signals import stop_signals_held
 from ctys.errors import CtysError, QemuError
 from ctys.plugins.qemu.vm import lifecycle
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runlogs import shown
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
@@ -56,7 +57,8 @@ class StartGuard:
         deadline = time.monotonic() + (_LATE_EXEC if interrupted and not self.pid else 0)
         while True:
             for pid in sorted(self._ours() - set(stopped)):
-                lifecycle.force(pid, self.rundir.qmp)
+                with VmHandle(pid, self.rundir.qmp) as vm:
+                    vm.kill()
                 stopped.append(pid)
             if stopped or time.monotonic() >= deadline:
                 return stopped

@@ -18,28 +18,19 @@ from typing import TextIO
 
 from ctys.errors import QemuError
 from ctys.plugins.qemu.actions.startguard import log_hint
-from ctys.plugins.qemu.vm import lifecycle
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable, query_status
+from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
 DEFAULT_TIMEOUT = 120.0
 STATE_EVERY = 0.5  # seconds between run-state checks
-FAILED_STATES = frozenset({"internal-error", "guest-panicked"})
 _POLL = 0.01
-
-
-def run_state(rundir: VmRuntimeDir, timeout: float = 1.0) -> str | None:
-    """The VM's QMP run state, None when the monitor does not answer."""
-    try:
-        return query_status(rundir.qmp, timeout=timeout)
-    except QmpUnavailable:
-        return None
 
 
 class GuestFailed(QemuError):
     """A VM entered a failed run state; it has been stopped (its logs kept)."""
 
-    def __init__(self, message: str, state: str, detail: str) -> None:
+    def __init__(self, message: str, state: RunState, detail: str) -> None:
         super().__init__(message)
         self.state = state
         self.detail = detail  # qemu's own words (first error line of qemu.log), or ""
@@ -56,15 +47,20 @@ def _qemu_error_line(log: Path) -> str:
     return ""
 
 
-def stop_failed(rundir: VmRuntimeDir, pid: int, label: str, state: str, doing: str) -> GuestFailed:
+def _rundir(vm: VmHandle) -> VmRuntimeDir:
+    assert vm.rundir is not None, "post-start checks run on VMs ctys started"
+    return vm.rundir
+
+
+def stop_failed(vm: VmHandle, label: str, state: RunState, doing: str) -> GuestFailed:
     """Stop a VM that is in a failed run ``state`` (its folder goes, its logs stay) and
     return the error saying so."""
-    lifecycle.force(pid, rundir.qmp)
-    detail = _qemu_error_line(rundir.qemu_log)
-    kept = rundir.remove()
+    vm.kill()
+    detail = _qemu_error_line(_rundir(vm).qemu_log)
+    kept = vm.remove()
     said = f": {detail}" if detail else ""
     return GuestFailed(
-        f"VM {label} entered QEMU's {state} state {doing}{said}; stopped it (KVM internal"
+        f"VM {label} entered QEMU's {state.value} state {doing}{said}; stopped it (KVM internal"
         f" error? use ACCELERATOR=TCG or CTYS_ACCEL=tcg){log_hint(kept)}",
         state,
         detail,
@@ -86,16 +82,16 @@ def _progress(err: TextIO | None, what: str, timeout: float) -> Iterator[Callabl
 
 
 def wait_console_text(
-    rundir: VmRuntimeDir,
+    vm: VmHandle,
     text: str,
     *,
     timeout: float,
-    pid: int,
     label: str,
     err: TextIO | None = None,
 ) -> None:
     """Return once the console log holds ``text``; ``QemuError`` when the VM ends or fails
     first (stopped, logs kept) or ``timeout`` seconds pass (the VM keeps running)."""
+    rundir = _rundir(vm)
     needle = text.encode()
     started = time.monotonic()
     deadline = started + timeout
@@ -105,14 +101,14 @@ def wait_console_text(
             with contextlib.suppress(OSError):
                 if needle in rundir.console_log.read_bytes():
                     return
-            if not lifecycle.process_alive(pid):
-                hint = log_hint(rundir.remove())
+            if not vm.alive():
+                hint = log_hint(vm.remove())
                 raise QemuError(f"VM {label} ended before its console printed {text!r}{hint}")
             now = time.monotonic()
             if now >= next_state:
-                state = run_state(rundir)
-                if state in FAILED_STATES:
-                    raise stop_failed(rundir, pid, label, state, f"before printing {text!r}")
+                state = vm.status(timeout=1.0)
+                if state is not None and state.failed:
+                    raise stop_failed(vm, label, state, f"before printing {text!r}")
                 next_state = time.monotonic() + STATE_EVERY
                 tick()
             if now >= deadline:

@@ -1,5 +1,5 @@
-"""The lifecycle of one managed QEMU process, as free functions over its pid and runtime
-folder: launch → ready → shutdown(timeout) → kill."""
+"""Process-level steps of a qemu's lifecycle: launch until the monitor answers, run in the
+foreground, wait for the exit. The VM object built on them is ``vm.handle.VmHandle``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import psutil
 
 from ctys.errors import QemuError
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute, query_status
+from ctys.plugins.qemu.vm.qmp import QmpUnavailable, query_status
+from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
 POLL = 0.01
@@ -137,66 +138,9 @@ class StopHow(Enum):
 
 @dataclass(frozen=True)
 class StopResult:
+    """How a VM ended, after how many seconds, and the run state that made the stop skip
+    ACPI (``None`` when ACPI was tried or not asked for)."""
+
     how: StopHow
     seconds: float
-
-
-def _quit_then_kill(pid: int, qmp: Path, started: float, grace: float = 3.0) -> StopResult:
-    with contextlib.suppress(QmpUnavailable):
-        qmp_execute(qmp, "quit", timeout=grace)
-    if wait_exit(pid, grace):
-        return StopResult(StopHow.QUIT, time.monotonic() - started)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    wait_exit(pid, grace)
-    return StopResult(StopHow.KILL, time.monotonic() - started)
-
-
-def poweroff(pid: int, qmp: Path, timeout: float) -> StopResult:
-    """ACPI power button, wait up to ``timeout`` for the guest to power off, then QEMU
-    ``quit``, then SIGKILL. A monitor that does not answer goes straight to the fallbacks."""
-    started = time.monotonic()
-    if not process_alive(pid):
-        return StopResult(StopHow.GONE, 0.0)
-    try:
-        qmp_execute(qmp, "system_powerdown", timeout=min(3.0, max(timeout, 0.5)))
-    except QmpUnavailable:
-        # A guest can power off before QEMU's reply reaches us (the connection then drops):
-        # the VM ending right away means the button worked.
-        if wait_exit(pid, min(timeout, 1.0)):
-            return StopResult(StopHow.ACPI, time.monotonic() - started)
-        return _quit_then_kill(pid, qmp, started)
-    if wait_exit(pid, timeout):
-        return StopResult(StopHow.ACPI, time.monotonic() - started)
-    return _quit_then_kill(pid, qmp, started)
-
-
-def force(pid: int, qmp: Path, grace: float = 3.0) -> StopResult:
-    """Stop now: QEMU ``quit`` (images flushed), SIGKILL when that does not work."""
-    started = time.monotonic()
-    if not process_alive(pid):
-        return StopResult(StopHow.GONE, 0.0)
-    return _quit_then_kill(pid, qmp, started, grace)
-
-
-def reboot(qmp: Path, timeout: float) -> str:
-    """Graceful reboot: the guest shuts down on the ACPI button while QEMU is told to pause
-    instead of exiting; then the machine is reset and resumed. Falls back to a hard reset
-    when the guest does not react within ``timeout``."""
-    qmp_execute(qmp, "set-action", {"shutdown": "pause"})
-    try:
-        qmp_execute(qmp, "system_powerdown")
-        deadline = time.monotonic() + timeout
-        graceful = False
-        while time.monotonic() < deadline:
-            if query_status(qmp) in ("shutdown", "paused"):
-                graceful = True
-                break
-            time.sleep(0.1)
-        qmp_execute(qmp, "system_reset")
-        if query_status(qmp) != "running":
-            qmp_execute(qmp, "cont")
-    finally:
-        with contextlib.suppress(QmpUnavailable):
-            qmp_execute(qmp, "set-action", {"shutdown": "poweroff"})
-    return "rebooted (guest shut down, machine reset)" if graceful else "reset (guest ignored ACPI)"
+    acpi_skipped: RunState | None = None

@@ -1,7 +1,8 @@
 """Blocking helpers over ``qemu.qmp``'s asyncio QMP client.
 
-ctys is a short-lived CLI: each call connects, runs a few commands and disconnects, with a
-hard timeout so a monitor that stops answering never hangs the caller.
+ctys is a short-lived CLI: a ``QmpSession`` holds one connection (on a private event loop)
+for the commands of one action, with a hard timeout per step so a monitor that stops
+answering never hangs the caller.
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctys.errors import QemuError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from qemu.qmp import QMPClient
 
 # asyncio and qemu.qmp cost ~20 ms to import: they load on the first QMP call, so CREATE
 # starts qemu without paying for them first.
@@ -23,23 +29,86 @@ class QmpUnavailable(QemuError):
     """The QMP socket is missing, refuses connections or does not answer in time."""
 
 
-async def _execute_many(
-    socket_path: Path, commands: list[tuple[str, Mapping[str, object] | None]], timeout: float
-) -> list[Any]:
+class QmpSession:
+    """One QMP connection reused by every command until ``close()``: opened on the first
+    command, dropped after any failure (the next command connects again)."""
+
+    def __init__(self, socket_path: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self._runner: asyncio.Runner | None = None
+        self._client: QMPClient | None = None
+
+    def __enter__(self) -> QmpSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def execute(
+        self,
+        command: str,
+        arguments: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Run one QMP command and return its result; ``QmpUnavailable`` (naming the
+        socket) on any connection failure, error reply or timeout."""
+        import asyncio
+
+        from qemu.qmp import QMPError
+
+        limit = self.timeout if timeout is None else timeout
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        try:
+            return self._runner.run(self._execute(command, arguments, limit))
+        except TimeoutError as exc:
+            self._drop()
+            raise QmpUnavailable(
+                f"QMP socket {self.socket_path} did not answer within {limit:g}s"
+            ) from exc
+        except (QMPError, OSError, EOFError) as exc:
+            self._drop()
+            detail = str(exc) or type(exc).__name__
+            raise QmpUnavailable(f"QMP socket {self.socket_path}: {detail}") from exc
+
+    async def _execute(
+        self, command: str, arguments: Mapping[str, object] | None, timeout: float
+    ) -> Any:
+        import asyncio
+
+        from qemu.qmp import QMPClient
+
+        if self._client is None:
+            client = QMPClient("ctys")
+            try:
+                await asyncio.wait_for(client.connect(str(self.socket_path)), timeout)
+            except BaseException:
+                await _disconnect(client, timeout)
+                raise
+            self._client = client
+        return await asyncio.wait_for(self._client.execute(command, arguments), timeout)
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._runner is not None:
+            self._runner.run(_disconnect(client, self.timeout))
+
+    def close(self) -> None:
+        """Disconnect (when connected) and close the private event loop."""
+        self._drop()
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+
+async def _disconnect(client: QMPClient, timeout: float) -> None:
     import asyncio
 
-    from qemu.qmp import QMPClient, QMPError
+    from qemu.qmp import QMPError
 
-    client = QMPClient("ctys")
-    try:
-        await asyncio.wait_for(client.connect(str(socket_path)), timeout)
-        results = []
-        for name, arguments in commands:
-            results.append(await asyncio.wait_for(client.execute(name, arguments), timeout))
-        return results
-    finally:
-        with contextlib.suppress(QMPError, OSError, TimeoutError):
-            await asyncio.wait_for(client.disconnect(), timeout)
+    with contextlib.suppress(QMPError, OSError, EOFError, TimeoutError):
+        await asyncio.wait_for(client.disconnect(), timeout)
 
 
 def qmp_execute_many(
@@ -49,19 +118,8 @@ def qmp_execute_many(
 ) -> list[Any]:
     """Run QMP commands in order on one connection; raise ``QmpUnavailable`` on any
     connection failure or timeout (the message names the socket)."""
-    import asyncio
-
-    from qemu.qmp import QMPError
-
-    try:
-        return asyncio.run(_execute_many(socket_path, commands, timeout))
-    except TimeoutError as exc:
-        raise QmpUnavailable(
-            f"QMP socket {socket_path} did not answer within {timeout:g}s"
-        ) from exc
-    except (QMPError, OSError, EOFError) as exc:
-        detail = str(exc) or type(exc).__name__
-        raise QmpUnavailable(f"QMP socket {socket_path}: {detail}") from exc
+    with QmpSession(socket_path, timeout) as session:
+        return [session.execute(name, arguments) for name, arguments in commands]
 
 
 def qmp_execute(
@@ -74,8 +132,12 @@ def qmp_execute(
     return qmp_execute_many(socket_path, [(command, arguments)], timeout)[0]
 
 
+def status_of(result: object) -> str:
+    """The run state a ``query-status`` reply names, ``unknown`` when it names none."""
+    return str(result.get("status", "unknown")) if isinstance(result, dict) else "unknown"
+
+
 def query_status(socket_path: Path, timeout: float = DEFAULT_TIMEOUT) -> str:
     """The VM's run state as QMP names it: ``running``, ``paused``, ``internal-error``,
     ``shutdown``, ``guest-panicked``, ..."""
-    result = qmp_execute(socket_path, "query-status", timeout=timeout)
-    return str(result.get("status", "unknown")) if isinstance(result, dict) else "unknown"
+    return status_of(qmp_execute(socket_path, "query-status", timeout=timeout))

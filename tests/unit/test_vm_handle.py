@@ -1,0 +1,297 @@
+"""The VM handle over a real-socket fake QMP monitor: run states, one connection per
+action, the stop ladder (ACPI → quit → SIGKILL, ACPI skipped when the guest cannot answer)
+and the runtime folder's cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ctys.plugins.qemu.actions.cancel import Target, cancel_target
+from ctys.plugins.qemu.actions.find_running import RunningVm
+from ctys.plugins.qemu.requests import CancelMode
+from ctys.plugins.qemu.vm import lifecycle
+from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.lifecycle import StopHow
+from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+from ctys.plugins.qemu.vm.runstate import RunState
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
+
+VERSION = {"qemu": {"micro": 0, "minor": 2, "major": 8}, "package": ""}
+GREETING = {"QMP": {"version": VERSION, "capabilities": []}}
+
+
+@dataclass
+class FakeMonitor:
+    """A QMP server on a UNIX socket that records the commands and connections it saw."""
+
+    path: Path
+    state: str = "running"
+    on_command: dict[str, Callable[[], None]] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
+    connections: int = 0
+
+    def answer(self, name: str) -> dict[str, object]:
+        self.commands.append(name)
+        action = self.on_command.get(name)
+        if action is not None:
+            action()
+        if name == "query-status":
+            return {"return": {"status": self.state, "running": self.state == "running"}}
+        if name == "stop":
+            self.state = "paused"
+        elif name == "cont":
+            self.state = "running"
+        elif name == "bogus":
+            return {"error": {"class": "CommandNotFound", "desc": "The command bogus"}}
+        return {"return": {}}
+
+
+def _requests(conn: socket.socket) -> Iterator[dict[str, object]]:
+    """The JSON objects the client sends (QMP does not end them with a newline)."""
+    decoder, buffer = json.JSONDecoder(), ""
+    while chunk := conn.recv(4096):
+        buffer += chunk.decode()
+        while buffer.strip():
+            try:
+                request, end = decoder.raw_decode(buffer.lstrip())
+            except ValueError:
+                break
+            buffer = buffer.lstrip()[end:]
+            yield request
+
+
+def _serve_one(monitor: FakeMonitor, conn: socket.socket) -> None:
+    with conn, contextlib.suppress(OSError):
+        conn.sendall(json.dumps(GREETING).encode() + b"\n")
+        for request in _requests(conn):
+            name = str(request["execute"])
+            reply = {"return": {}} if name == "qmp_capabilities" else monitor.answer(name)
+            if "id" in request:
+                reply["id"] = request["id"]
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+@pytest.fixture
+def monitor(short_tmp: Path) -> Iterator[FakeMonitor]:
+    path = short_tmp / "qmp.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen()
+    fake = FakeMonitor(path)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            fake.connections += 1
+            threading.Thread(target=_serve_one, args=(fake, conn), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    yield fake
+    # Wake the acceptor and wait for it before the descriptor is closed: a thread that
+    # called accept() on a closed, reused descriptor number would serve the next test's
+    # socket with this test's fake.
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)
+    acceptor.join(timeout=5)
+    server.close()
+
+
+@pytest.fixture
+def guest() -> Iterator[subprocess.Popen[bytes]]:
+    """Stands in for the qemu process (the handle's pid)."""
+    proc = subprocess.Popen(["sleep", "60"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def _ends(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    return proc.kill
+
+
+def test_status_is_a_run_state_and_one_connection_serves_the_whole_action(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes]
+) -> None:
+    with VmHandle(guest.pid, monitor.path) as vm:
+        assert vm.status() is RunState.RUNNING
+        vm.pause()
+        assert vm.status() is RunState.PAUSED
+        assert vm.resume_if_paused()
+        assert not vm.resume_if_paused()
+        vm.reset()
+    assert monitor.commands == [
+        "query-status",
+        "stop",
+        "query-status",
+        "query-status",
+        "cont",
+        "query-status",
+        "system_reset",
+    ]
+    assert monitor.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "failed", "acpi"),
+    [
+        ("running", RunState.RUNNING, False, True),
+        ("paused", RunState.PAUSED, False, False),
+        ("internal-error", RunState.INTERNAL_ERROR, True, False),
+        ("guest-panicked", RunState.GUEST_PANICKED, True, False),
+        ("shutdown", RunState.SHUTDOWN, False, False),
+        ("something-new", RunState.UNKNOWN, False, False),
+    ],
+)
+def test_run_states_are_parsed_once(
+    monitor: FakeMonitor, text: str, state: RunState, failed: bool, acpi: bool
+) -> None:
+    monitor.state = text
+    with VmHandle(1, monitor.path) as vm:
+        got = vm.status()
+    assert got is state and got.failed is failed and got.answers_acpi is acpi
+
+
+def test_a_missing_monitor_has_no_state(short_tmp: Path) -> None:
+    with VmHandle(1, short_tmp / "none.sock") as vm:
+        assert vm.status() is None
+
+
+def test_an_error_reply_is_reported_and_the_next_command_reconnects(
+    monitor: FakeMonitor,
+) -> None:
+    with VmHandle(1, monitor.path) as vm:
+        with pytest.raises(QmpUnavailable, match="bogus"):
+            vm._execute("bogus")
+        assert vm.status() is RunState.RUNNING
+    assert monitor.connections == 2
+
+
+def test_shutdown_of_a_running_vm_ends_on_acpi(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes]
+) -> None:
+    monitor.on_command["system_powerdown"] = _ends(guest)
+    with VmHandle(guest.pid, monitor.path) as vm:
+        result = vm.shutdown(5.0)
+    assert result.how is StopHow.ACPI and result.acpi_skipped is None
+    assert monitor.commands == ["query-status", "system_powerdown"]
+    assert monitor.connections == 1
+
+
+@pytest.mark.parametrize("state", [RunState.PAUSED, RunState.INTERNAL_ERROR])
+def test_shutdown_skips_acpi_when_the_guest_cannot_answer(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes], state: RunState
+) -> None:
+    monitor.state = state.value
+    monitor.on_command["quit"] = _ends(guest)
+    with VmHandle(guest.pid, monitor.path) as vm:
+        result = vm.shutdown(30.0)
+    assert result.how is StopHow.QUIT and result.acpi_skipped is state
+    assert result.seconds < 3.0
+    assert monitor.commands == ["query-status", "quit"]
+
+
+def test_a_guest_that_ignores_acpi_is_quit(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes]
+) -> None:
+    monitor.on_command["quit"] = _ends(guest)
+    with VmHandle(guest.pid, monitor.path) as vm:
+        result = vm.shutdown(0.3)
+    assert result.how is StopHow.QUIT
+    assert monitor.commands == ["query-status", "system_powerdown", "quit"]
+
+
+def test_a_qemu_that_ignores_quit_is_killed(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes]
+) -> None:
+    with VmHandle(guest.pid, monitor.path) as vm:
+        result = vm.kill(grace=0.3)
+    assert result.how is StopHow.KILL
+    assert not lifecycle.process_alive(guest.pid)
+    assert monitor.commands == ["quit"]
+
+
+def test_a_vm_that_is_gone_is_reported_so(monitor: FakeMonitor) -> None:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    with VmHandle(proc.pid, monitor.path) as vm:
+        assert vm.shutdown(5.0).how is StopHow.GONE
+        assert vm.kill().how is StopHow.GONE
+    assert monitor.commands == []
+
+
+def test_reboot_waits_for_the_guest_then_resets_and_resumes(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes]
+) -> None:
+    def guest_shuts_down() -> None:
+        monitor.state = "shutdown"
+
+    def reset() -> None:
+        monitor.state = "paused"
+
+    monitor.on_command["system_powerdown"] = guest_shuts_down
+    monitor.on_command["system_reset"] = reset
+    with VmHandle(guest.pid, monitor.path) as vm:
+        assert vm.reboot(5.0) == "rebooted (guest shut down, machine reset)"
+    assert monitor.commands == [
+        "set-action",
+        "system_powerdown",
+        "query-status",
+        "system_reset",
+        "query-status",
+        "cont",
+        "set-action",
+    ]
+    assert monitor.connections == 1
+
+
+def test_attach_by_runtime_folder_and_remove_keeps_the_logs(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(short_tmp / "state"))
+    rundir = RuntimeDir(short_tmp / "rt").create_vm_dir("h-1")
+    assert VmHandle.attach(rundir) is None  # no record, no pidfile: nothing to attach to
+    rundir.write_record(RuntimeRecord(vmid="h-1", label="h", conf="/c", pid=4321))
+    rundir.qemu_log.write_text("qemu said\n")
+    with VmHandle.attach(rundir) as vm:  # type: ignore[union-attr]
+        assert (vm.pid, vm.qmp, vm.rundir) == (4321, rundir.qmp, rundir)
+        assert vm.record is not None and vm.record.label == "h"
+        kept = vm.remove()
+    assert not rundir.path.exists()
+    assert kept is not None and (kept / "qemu.log").read_text() == "qemu said\n"
+
+
+def test_a_foreign_handle_removes_nothing(short_tmp: Path) -> None:
+    with VmHandle(1, short_tmp / "q.sock") as vm:
+        assert vm.remove() is None
+
+
+def test_cancel_of_a_paused_managed_vm_uses_one_connection_and_removes_its_folder(
+    monitor: FakeMonitor,
+    guest: subprocess.Popen[bytes],
+    short_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(short_tmp / "state"))
+    rundir = RuntimeDir(short_tmp / "rt").create_vm_dir("p-1")
+    record = RuntimeRecord(vmid="p-1", label="p", conf="/c", pid=guest.pid)
+    rundir.write_record(record)
+    monitor.state = "paused"
+    monitor.on_command["quit"] = _ends(guest)
+    target = Target("p", guest.pid, monitor.path, running=RunningVm(rundir, record, guest.pid))
+    outcome = cancel_target(target, CancelMode.POWEROFF, 30.0)
+    assert outcome.message.startswith("stopped by QEMU quit; ACPI skipped: the VM is paused (")
+    assert monitor.commands == ["query-status", "quit"] and monitor.connections == 1
+    assert not rundir.path.exists()
