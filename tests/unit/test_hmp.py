@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -43,6 +44,11 @@ def monitor(short_tmp: Path) -> Iterator[tuple[Path, list[str]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield path, seen
+    # Wake and join the server thread before the descriptor closes: an accept() on the
+    # closed, reused descriptor number would serve the next test's socket.
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)
+    thread.join(timeout=5)
     server.close()
 
 
