@@ -23,11 +23,11 @@ from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 
 
 def vm(**kw: object) -> VmConfig:
-    return VmConfig(conf_path=Path("/vms/a/a.conf"), label="a", **kw)  # type: ignore[arg-type]
+    return VmConfig(conf_path=Path("/vms/a/a.conf"), label="a", **kw)
 
 
 def req(**kw: object) -> CreateRequest:
-    return CreateRequest(selector=MachineSelector(()), **kw)  # type: ignore[arg-type]
+    return CreateRequest(selector=MachineSelector(()), **kw)
 
 
 @pytest.fixture
@@ -53,6 +53,17 @@ def qmp(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(vncaddr, "qmp_execute", fake)
     answers["_asked"] = asked
     return answers
+
+
+class _Handle:
+    """Stands in for the started VM's handle: its queries go to the faked ``qmp_execute``
+    of the ``qmp`` fixture (CREATE asks on the connection its handle holds)."""
+
+    def __init__(self, qmp: Path) -> None:
+        self.qmp = qmp
+
+    def query(self, command: str, timeout: float = 3.0) -> Any:
+        return vncaddr.qmp_execute(self.qmp, command, timeout=timeout)
 
 
 # --- socket or TCP ----------------------------------------------------------------------
@@ -104,7 +115,7 @@ def test_socket_vm_is_noted_from_its_argv_without_qmp(
     rundir: VmRuntimeDir, qmp: dict[str, Any]
 ) -> None:
     record = RuntimeRecord("a-1234", "a", "/c", argv=["q", "-vnc", f"unix:{rundir.vnc_socket}"])
-    assert vnc.note_vnc_address(record, rundir)
+    assert vnc.note_vnc_address(record, rundir, _Handle(rundir.qmp))
     assert record.vnc_socket == str(rundir.vnc_socket) and record.vnc_display is None
     assert str(vncaddr.record_vnc(record)) == f"unix:{rundir.vnc_socket}"
     assert vnc.vnc_start_note(record, rundir) == f"VNC unix:{rundir.vnc_socket}"
@@ -125,7 +136,7 @@ def test_tcp_vm_is_noted_from_qmp_and_only_connect_shows_the_password(
     record = RuntimeRecord("a-1234", "a", "/c", argv=argv)
     secret = vnc.vnc_password(vm(), req(vnc_listen="127.0.0.1"), rundir, None)
     assert secret is not None
-    assert vnc.note_vnc_address(record, rundir)
+    assert vnc.note_vnc_address(record, rundir, _Handle(rundir.qmp))
     assert (record.vnc_host, record.vnc_display, record.vnc_socket) == ("127.0.0.1", 7, None)
     start = vnc.vnc_start_note(record, rundir)
     assert start == f"VNC 127.0.0.1:5907 (display :7; password in {rundir.vnc_password})"
@@ -145,7 +156,8 @@ def test_vncpass_is_named_not_shown(rundir: VmRuntimeDir) -> None:
 
 def test_no_vnc_server() -> None:
     record = RuntimeRecord("a-1", "a", "/c", argv=["q", "-display", "none"])
-    assert not vnc.note_vnc_address(record, VmRuntimeDir(Path("/nonexistent")))
+    nowhere = VmRuntimeDir(Path("/nonexistent"))
+    assert not vnc.note_vnc_address(record, nowhere, _Handle(nowhere.qmp))
     assert vncaddr.record_vnc(record) is None
     with pytest.raises(vnc.VmStateError, match="no VNC server"):
         vnc.vnc_attach_line(record, VmRuntimeDir(Path("/nonexistent")))

@@ -31,6 +31,7 @@ from ctys.consoles.launchers import (
 from ctys.errors import CtysError, QemuError, UsageError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
 from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_vnc, split_opts
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vncaddr import query_vnc, record_vnc
 
@@ -124,14 +125,15 @@ def check_vnc_port_free(vm: VmConfig, req: CreateRequest) -> None:
         raise QemuError(f"VNCPORT {vm.vncport} of VM {vm.label} on {host}: {reason}") from exc
 
 
-def note_vnc_address(record: RuntimeRecord, rundir: VmRuntimeDir) -> bool:
+def note_vnc_address(record: RuntimeRecord, rundir: VmRuntimeDir, vm: VmHandle) -> bool:
     """Put where the started VM's VNC server listens into ``record``: its socket, or the
-    TCP display QEMU picked (asked over QMP). False when there is nothing to note."""
+    TCP display QEMU picked (asked over the handle's QMP connection: QEMU serves one QMP
+    client at a time). False when there is nothing to note."""
     spec = _argv_vnc(record.argv)
     if spec is None:
         return False
     if spec.unix_path is None:
-        spec = query_vnc(rundir.qmp)
+        spec = query_vnc(rundir.qmp, execute=vm.query)
         if spec is None or spec.display is None:
             return False
         record.vnc_host = spec.host or DEFAULT_TCP_HOST

@@ -4,9 +4,10 @@ cannot tell. What LIST shows in its VNC column; small, so LIST imports little.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from ctys.plugins.qemu.vm.cmdline import QemuCmdline, VncSpec
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute
@@ -15,11 +16,18 @@ from ctys.plugins.qemu.vm.runtime import RuntimeRecord
 _FOREIGN_WORKERS = 8
 
 
-def query_vnc(qmp: Path, timeout: float = 3.0) -> VncSpec | None:
+def query_vnc(
+    qmp: Path, timeout: float = 3.0, execute: Callable[[str, float], Any] | None = None
+) -> VncSpec | None:
     """Where QEMU's VNC server really listens (QMP ``query-vnc``): the display it picked
-    from a ``to=N`` range, or its UNIX socket; ``None`` when QMP does not tell."""
+    from a ``to=N`` range, or its UNIX socket; ``None`` when QMP does not tell.
+    ``execute(command, timeout)`` runs the command on a connection the caller already
+    holds: QEMU's QMP socket serves one client at a time, so a second one would wait."""
     try:
-        info = qmp_execute(qmp, "query-vnc", timeout=timeout)
+        if execute is not None:
+            info = execute("query-vnc", timeout)
+        else:
+            info = qmp_execute(qmp, "query-vnc", timeout=timeout)
     except QmpUnavailable:
         return None
     if not isinstance(info, dict) or not info.get("enabled"):

@@ -255,7 +255,7 @@ def boot(
             raise
     try:
         with handle:
-            if req.console.prepares_vnc and note_vnc_address(record, rundir):
+            if req.console.prepares_vnc and note_vnc_address(record, rundir, handle):
                 rundir.write_record(record)
             _check_not_failed(vm, handle)
             if unconfirmed_kvm is not None:

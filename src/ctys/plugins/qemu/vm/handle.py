@@ -81,6 +81,11 @@ class VmHandle:
     ) -> Any:
         return self._session.execute(command, arguments, timeout)
 
+    def query(self, command: str, timeout: float = 3.0) -> Any:
+        """Run a read-only QMP query (e.g. ``query-vnc``) on this handle's connection;
+        ``QmpUnavailable`` when the monitor does not answer."""
+        return self._execute(command, None, timeout)
+
     def alive(self) -> bool:
         """True while the qemu process runs."""
         return lifecycle.process_alive(self.pid)
