@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import TextIO
 
+from ctys.atomicfile import write_text_atomically
 from ctys.cli.exits import run_guarded
 from ctys.cli.safeout import safe_stream
 from ctys.conf.parser import read_conf
@@ -68,10 +69,9 @@ def write_demo_conf(
         f"INITRD={_shell_value(str(guest.initrd))}",
         f"APPEND={_shell_value(kernel_append(noacpi=noacpi, extra_append=extra_append))}",
     ]
-    # Write beside and rename, so a reader never sees half a conf.
-    partial = conf.with_name(f".{conf.name}.tmp")
-    partial.write_text("\n".join(lines) + "\n")
-    partial.replace(conf)
+    # Written beside and renamed, so a reader never sees half a conf.
+    text = "\n".join(lines) + "\n"
+    write_text_atomically(conf, lambda fh: fh.write(text))
     return conf
 
 

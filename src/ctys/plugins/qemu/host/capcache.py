@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ctys.atomicfile import write_text_atomically
 
 CACHE_FORMAT = 1
 _SECTIONS = ("caps", "kvm")
@@ -99,15 +100,9 @@ class CapCache:
         document = {"format": CACHE_FORMAT, **self._data}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=".qemu-caps.", suffix=".tmp", dir=self.path.parent
+            write_text_atomically(
+                self.path,
+                lambda fh: json.dump(document, fh, indent=1, sort_keys=True),
+                mode=0o600,
             )
-            tmp = Path(tmp_name)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(document, handle, indent=1, sort_keys=True)
-                tmp.replace(self.path)
-            except OSError:
-                tmp.unlink(missing_ok=True)
-                raise
             self._dirty = False
