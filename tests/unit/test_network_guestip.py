@@ -220,3 +220,42 @@ def test_a_cached_table_reader_is_read_once_for_many_vms() -> None:
     assert first == second
     assert first.source is IpSource.NEIGHBOUR
     assert calls == [1]
+
+
+def test_guest_ip_user_mode_asks_the_agent_and_keeps_the_forwards(short_tmp: Path) -> None:
+    # Issue 11: with only a user-mode NIC, LIST never asked the agent.
+    nic = Nic(0, NetMode.USER, MAC, hostfwd=parse_hostfwds("tcp:127.0.0.1:2222-:22"))
+    reply = [{**AGENT_REPLY[1], "ip-addresses": [{"ip-address": "10.0.2.15", "prefix": 24}]}]
+    thread = _fake_agent(qga_socket(short_tmp), reply, noise=False)
+    found = guest_ip(VM, short_tmp, net=NetworkConfig((nic,), guest_agent=True), neighbours=[])
+    thread.join(5)
+    assert found.source is IpSource.AGENT
+    assert found.address == "10.0.2.15"
+    assert found.user_mode
+    assert found.shown() == "10.0.2.15 (user-mode 127.0.0.1:2222->22/tcp)"
+
+
+def test_guest_ip_user_mode_without_an_answering_agent_shows_the_forwards(short_tmp: Path) -> None:
+    nic = Nic(0, NetMode.USER, MAC, hostfwd=parse_hostfwds("tcp:127.0.0.1:2222-:22"))
+    found = guest_ip(VM, short_tmp, net=NetworkConfig((nic,), guest_agent=True), neighbours=[])
+    assert found == GuestIp(None, IpSource.USER_MODE, "user-mode 127.0.0.1:2222->22/tcp")
+
+
+def test_ip_address_does_not_match_user_mode_guests_behind_their_own_nat(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every user-mode guest is 10.0.2.15 inside its own QEMU: IP:10.0.2.15 names none of them.
+    from ctys.plugins.qemu.net import guestip
+    from ctys.plugins.qemu.vm import processes
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
+
+    runtime = RuntimeDir(short_tmp / "rt")
+    conf = short_tmp / "u" / "u.conf"
+    conf.parent.mkdir()
+    conf.write_text("#@#MAGICID-QEMU\n#@#GUESTAGENT = yes\n")
+    runtime.create_vm_dir("u").write_record(
+        RuntimeRecord(vmid="u", label="u", conf=str(conf), pid=4242)
+    )
+    monkeypatch.setattr(processes, "is_alive_qemu", lambda pid, path: True)
+    monkeypatch.setattr(guestip, "agent_ip", lambda *a, **k: "10.0.2.15")
+    assert running_vms_with_ip("10.0.2.15", runtime, neighbours=[]) == []

@@ -8,7 +8,9 @@ import contextlib
 import json
 import socket
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,16 +215,6 @@ def test_a_guest_that_ignores_acpi_is_quit(
     assert monitor.commands == ["query-status", "system_powerdown", "quit"]
 
 
-def test_a_qemu_that_ignores_quit_is_killed(
-    monitor: FakeMonitor, guest: subprocess.Popen[bytes]
-) -> None:
-    with VmHandle(guest.pid, monitor.path) as vm:
-        result = vm.kill(grace=0.3)
-    assert result.how is StopHow.KILL
-    assert not lifecycle.process_alive(guest.pid)
-    assert monitor.commands == ["quit"]
-
-
 def test_a_vm_that_is_gone_is_reported_so(monitor: FakeMonitor) -> None:
     proc = subprocess.Popen(["true"])
     proc.wait()
@@ -295,3 +287,130 @@ def test_cancel_of_a_paused_managed_vm_uses_one_connection_and_removes_its_folde
     assert outcome.message.startswith("stopped by QEMU quit; ACPI skipped: the VM is paused (")
     assert monitor.commands == ["query-status", "quit"] and monitor.connections == 1
     assert not rundir.path.exists()
+
+
+@pytest.fixture
+def stubborn() -> Iterator[subprocess.Popen[bytes]]:
+    """A stand-in qemu that ignores SIGTERM (only SIGKILL ends it)."""
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(0.3)  # the handler is set before the ladder reaches SIGTERM
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_a_qemu_that_ignores_quit_gets_sigterm_then_sigkill(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes], stubborn: subprocess.Popen[bytes]
+) -> None:
+    with VmHandle(guest.pid, monitor.path) as vm:
+        result = vm.kill(grace=0.3)
+    assert result.how is StopHow.TERM
+    assert result.tried == ("quit: still running after 0.3s",)
+    with VmHandle(stubborn.pid, monitor.path) as vm:
+        result = vm.kill(grace=0.3)
+    assert result.how is StopHow.KILL
+    assert result.tried == (
+        "quit: still running after 0.3s",
+        "SIGTERM: still running after 0.3s",
+    )
+    assert not lifecycle.process_alive(stubborn.pid)
+
+
+class FakeAgent:
+    """A guest agent on a UNIX socket: answers guest-sync; ``on_shutdown`` runs on
+    guest-shutdown (which, as the real agent, gets no reply unless ``error`` is set)."""
+
+    def __init__(self, path: Path, on_shutdown: Callable[[], None], error: bool = False) -> None:
+        self.commands: list[object] = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen()
+        self.thread = threading.Thread(target=self._serve, args=(on_shutdown, error), daemon=True)
+        self.thread.start()
+
+    def _serve(self, on_shutdown: Callable[[], None], error: bool) -> None:
+        conn, _ = self.server.accept()
+        with conn, contextlib.suppress(OSError):
+            for line in conn.makefile("rb"):
+                request = json.loads(line)
+                self.commands.append(request)
+                if request["execute"] == "guest-sync":
+                    reply = {"return": request["arguments"]["id"]}
+                    conn.sendall(json.dumps(reply).encode() + b"\n")
+                elif request["execute"] == "guest-shutdown":
+                    if error:
+                        conn.sendall(b'{"error": {"class": "GenericError", "desc": "no"}}\n')
+                    else:
+                        on_shutdown()
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(5)
+
+
+def _rundir_with_agent(short_tmp: Path) -> tuple[RuntimeDir, Path]:
+    runtime = RuntimeDir(short_tmp / "rt")
+    vmdir = runtime.create_vm_dir("ga")
+    return runtime, vmdir.path / "qga.sock"
+
+
+def test_shutdown_asks_the_guest_agent_first(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes], short_tmp: Path
+) -> None:
+    runtime, sock = _rundir_with_agent(short_tmp)
+    agent = FakeAgent(sock, guest.kill)
+    with VmHandle(guest.pid, monitor.path, rundir=runtime.vm("ga")) as vm:
+        result = vm.shutdown(5.0)
+    agent.close()
+    assert result.how is StopHow.AGENT
+    assert result.tried == ()
+    assert [c["execute"] for c in agent.commands] == ["guest-sync", "guest-shutdown"]  # type: ignore[index]
+    assert agent.commands[1] == {"execute": "guest-shutdown", "arguments": {"mode": "powerdown"}}
+    assert monitor.commands == ["query-status"]  # no ACPI needed
+
+
+def test_an_agent_that_refuses_is_reported_and_acpi_follows(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes], short_tmp: Path
+) -> None:
+    runtime, sock = _rundir_with_agent(short_tmp)
+    agent = FakeAgent(sock, lambda: None, error=True)
+    monitor.on_command["system_powerdown"] = _ends(guest)
+    with VmHandle(guest.pid, monitor.path, rundir=runtime.vm("ga")) as vm:
+        result = vm.shutdown(5.0)
+    agent.close()
+    assert result.how is StopHow.ACPI
+    assert result.tried == ("guest agent: refused: no",)
+    assert monitor.commands == ["query-status", "system_powerdown"]
+
+
+def test_a_silent_agent_costs_its_short_timeout_then_acpi(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes], short_tmp: Path
+) -> None:
+    runtime, sock = _rundir_with_agent(short_tmp)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(sock))
+    server.listen()  # qemu's end of the port with no agent in the guest
+    monitor.on_command["system_powerdown"] = _ends(guest)
+    started = time.monotonic()
+    with server, VmHandle(guest.pid, monitor.path, rundir=runtime.vm("ga")) as vm:
+        result = vm.shutdown(20.0)
+    assert time.monotonic() - started < 5.0
+    assert result.how is StopHow.ACPI
+    assert result.tried == ("guest agent: no answer in 2s",)
+
+
+def test_cancel_reports_the_steps_tried_first(
+    monitor: FakeMonitor, guest: subprocess.Popen[bytes], short_tmp: Path
+) -> None:
+    runtime, sock = _rundir_with_agent(short_tmp)
+    agent = FakeAgent(sock, lambda: None, error=True)
+    vmdir = runtime.vm("ga")
+    record = RuntimeRecord(vmid="ga", label="ga", conf="", pid=guest.pid)
+    vmdir.write_record(record)
+    monitor.on_command["system_powerdown"] = _ends(guest)
+    target = Target("ga", guest.pid, monitor.path, running=RunningVm(vmdir, record, guest.pid))
+    outcome = cancel_target(target, CancelMode.POWEROFF, 5.0)
+    agent.close()
+    assert outcome.message.startswith("powered off by the guest (ACPI) (")
+    assert outcome.message.endswith("s); tried first: guest agent: refused: no")

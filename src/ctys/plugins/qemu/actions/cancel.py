@@ -201,7 +201,8 @@ def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOut
     result, note = _stop(target, mode, timeout)
     if result.how is StopHow.GONE:
         return CancelOutcome(label, result.how.value)
-    return CancelOutcome(label, f"{result.how.value}{note} ({result.seconds:.1f}s)")
+    tried = f"; tried first: {', '.join(result.tried)}" if result.tried else ""
+    return CancelOutcome(label, f"{result.how.value}{note} ({result.seconds:.1f}s){tried}")
 
 
 def cancel_one(target: RunningVm, mode: CancelMode, timeout: float) -> CancelOutcome:

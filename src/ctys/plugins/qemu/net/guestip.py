@@ -4,7 +4,8 @@ In order: the conf's static ``#@#IP``; the QEMU guest agent (``#@#GUESTAGENT = y
 an agent in the guest); the host's neighbour table (``ip -j neigh``) matched by the NICs'
 MACs, which knows guests on a bridge/tap (or a VDE switch the host is plugged into) once
 they have talked to the host. A user-mode guest has no address of its own outside QEMU
-(slirp gives every guest 10.0.2.15): it is shown as ``user-mode`` with its port forwards.
+(slirp gives every guest 10.0.2.15): it is shown as ``user-mode`` with its port forwards,
+after the address its agent reports when it has one (``10.0.2.15 (user-mode ...)``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -25,6 +24,7 @@ from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
 from ctys.plugins.qemu.net.netconf import network_config_or_default
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, qga_socket
+from ctys.plugins.qemu.vm.qga import query_agent
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 # Neighbour states that carry no usable link-layer address.
@@ -49,9 +49,14 @@ class GuestIp:
     address: str | None
     source: IpSource
     note: str = ""
+    #: The address is the guest's inside its own QEMU's user-mode network (reached only
+    #: through the forwards in ``note``), so it names no guest from outside.
+    user_mode: bool = False
 
     def shown(self) -> str | None:
         """The text for LIST's IP column."""
+        if self.address and self.note:
+            return f"{self.address} ({self.note})"
         return self.address or self.note or None
 
 
@@ -181,63 +186,6 @@ def ip_from_agent(interfaces: Sequence[AgentInterface], macs: Iterable[str]) -> 
     return None
 
 
-def query_agent(sock_path: Path, command: str, *, timeout: float = 1.0) -> object:
-    """Run one guest agent ``command`` over its socket and return its ``return`` value.
-    The agent answers only when it runs in the guest: ``guest-sync`` first, so a stale
-    reply of an earlier client is skipped. ``CtysError`` when it does not answer."""
-    deadline = time.monotonic() + timeout
-    token = int(time.time() * 1000) % 2_000_000_000
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(sock_path))
-            lines = _JsonLines(sock, deadline)
-            _send(sock, {"execute": "guest-sync", "arguments": {"id": token}})
-            while lines.next().get("return") != token:
-                pass
-            _send(sock, {"execute": command})
-            reply = lines.next()
-    except (OSError, ValueError) as exc:
-        raise CtysError(f"guest agent at {sock_path} did not answer: {exc}") from exc
-    if "error" in reply:
-        raise CtysError(f"guest agent: {command}: {reply['error']}")
-    return reply.get("return")
-
-
-def _send(sock: socket.socket, message: dict[str, object]) -> None:
-    sock.sendall(json.dumps(message).encode() + b"\n")
-
-
-class _JsonLines:
-    """JSON objects from a socket, one per line, until a deadline."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.deadline = deadline
-        self.buffer = b""
-
-    def next(self) -> dict[str, object]:
-        while True:
-            line, sep, rest = self.buffer.partition(b"\n")
-            if sep:
-                self.buffer = rest
-                text = line.strip().lstrip(b"\xff")  # 0xFF: guest-sync-delimited sentinel
-                if not text:
-                    continue
-                value = json.loads(text)
-                if isinstance(value, dict):
-                    return value
-                continue
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("timed out")
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed")
-            self.buffer += chunk
-
-
 def agent_ip(sock_path: Path, macs: Iterable[str], *, timeout: float = 1.0) -> str | None:
     """The guest's address as its agent reports it; ``None`` without an answering agent."""
     if not sock_path.exists():
@@ -286,8 +234,20 @@ def guest_ip(
         if found:
             return GuestIp(found, IpSource.NEIGHBOUR)
     if net.nics and all(n.mode is NetMode.USER for n in net.nics):
-        return GuestIp(None, IpSource.USER_MODE, _user_mode_note(net))
+        return _user_mode_ip(net, vm_rundir, agent_timeout)
     return GuestIp(None, IpSource.UNKNOWN)
+
+
+def _user_mode_ip(net: NetworkConfig, vm_rundir: Path | None, agent_timeout: float) -> GuestIp:
+    """A user-mode guest: what its agent reports (the guest may have been given another
+    network than QEMU's default 10.0.2.0/24), with the forwards that reach it beside it."""
+    note = _user_mode_note(net)
+    if net.guest_agent and vm_rundir is not None:
+        macs = [n.mac for n in net.nics]
+        found = agent_ip(qga_socket(vm_rundir), macs, timeout=agent_timeout)
+        if found:
+            return GuestIp(found, IpSource.AGENT, note, user_mode=True)
+    return GuestIp(None, IpSource.USER_MODE, note)
 
 
 def running_vms_with_ip(
@@ -318,6 +278,7 @@ def running_vms_with_ip(
             vm = loader(Path(record.conf))
             if table is None:
                 table = read_neighbours()
-            if guest_ip(vm, vmdir.path, neighbours=table).address == ip:
+            found_ip = guest_ip(vm, vmdir.path, neighbours=table)
+            if found_ip.address == ip and not found_ip.user_mode:
                 found.append(vm.conf_path)
     return found

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from ctys.plugins.qemu.vm.qga import QGA_SOCKET_NAME
+
 DEFAULT_NIC_MODEL = "virtio-net-pci"
 # QEMU's own prefix: locally administered (bit 1 of the first octet), unicast.
 MAC_PREFIX = "52:54:00"
 MAX_NICS = 8
-QGA_SOCKET_NAME = "qga.sock"
 QGA_PORT_NAME = "org.qemu.guest_agent.0"
 
 _MAC = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ctys.plugins.qemu.vm import lifecycle
+from ctys.plugins.qemu.vm import lifecycle, qga
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
 from ctys.plugins.qemu.vm.qmp import QmpSession, QmpUnavailable, status_of
 from ctys.plugins.qemu.vm.runstate import RunState
@@ -151,13 +151,35 @@ class VmHandle:
     def shutdown(self, timeout: float) -> StopResult:
         """Stop the VM gently: the ladder of ``poweroff`` when the guest can answer ACPI,
         else (paused, internal-error, guest-panicked, ...) ``kill`` at once, noting the
-        state in ``StopResult.acpi_skipped``."""
+        state in ``StopResult.acpi_skipped``. A VM with a guest agent socket is first
+        asked through its agent (``guest-shutdown``), ``timeout`` covering both waits."""
         if not self.alive():
             return StopResult(StopHow.GONE, 0.0)
         state = self.status()
         if state is not None and not state.answers_acpi:
             return dataclasses.replace(self.kill(), acpi_skipped=state)
-        return self.poweroff(timeout)
+        started = time.monotonic()
+        tried = self._agent_shutdown(timeout)
+        if tried is None:
+            return StopResult(StopHow.AGENT, time.monotonic() - started)
+        left = max(timeout - (time.monotonic() - started), 1.0) if tried else timeout
+        result = self.poweroff(left)
+        return dataclasses.replace(
+            result, seconds=time.monotonic() - started, tried=(*tried, *result.tried)
+        )
+
+    def _agent_shutdown(self, timeout: float) -> tuple[str, ...] | None:
+        """The agent step: ``None`` when the guest powered off through it, else what was
+        tried (nothing when the VM has no agent socket)."""
+        sock = self.rundir.path / qga.QGA_SOCKET_NAME if self.rundir is not None else None
+        if sock is None or not sock.exists():
+            return ()
+        refused = qga.request_shutdown(sock, timeout=min(qga.SHUTDOWN_ANSWER, timeout))
+        if refused is not None:
+            return (f"guest agent: {refused}",)
+        if lifecycle.wait_exit(self.pid, timeout):
+            return None
+        return (f"guest agent: took guest-shutdown, still running after {timeout:g}s",)
 
     def poweroff(self, timeout: float) -> StopResult:
         """ACPI power button, wait up to ``timeout`` for the guest to power off, then QEMU
@@ -186,14 +208,21 @@ class VmHandle:
         return self._quit_then_kill(started, grace)
 
     def _quit_then_kill(self, started: float, grace: float) -> StopResult:
+        """QEMU ``quit``, then SIGTERM (QEMU exits cleanly on it), then SIGKILL."""
         with contextlib.suppress(QmpUnavailable):
             self._execute("quit", timeout=grace)
         if lifecycle.wait_exit(self.pid, grace):
             return StopResult(StopHow.QUIT, time.monotonic() - started)
+        tried = [f"quit: still running after {grace:g}s"]
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        if lifecycle.wait_exit(self.pid, grace):
+            return StopResult(StopHow.TERM, time.monotonic() - started, tried=tuple(tried))
+        tried.append(f"SIGTERM: still running after {grace:g}s")
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         lifecycle.wait_exit(self.pid, grace)
-        return StopResult(StopHow.KILL, time.monotonic() - started)
+        return StopResult(StopHow.KILL, time.monotonic() - started, tried=tuple(tried))
 
     def remove(self) -> Path | None:
         """Close the monitor and remove the runtime folder (its logs are kept); the kept

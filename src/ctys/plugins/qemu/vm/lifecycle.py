@@ -129,6 +129,7 @@ def run_foreground(argv: list[str]) -> int:
 class StopHow(Enum):
     """How a VM ended in CANCEL."""
 
+    AGENT = "powered off by the guest agent (guest-shutdown)"
     ACPI = "powered off by the guest (ACPI)"
     QUIT = "stopped by QEMU quit"
     TERM = "stopped by SIGTERM"
@@ -138,9 +139,12 @@ class StopHow(Enum):
 
 @dataclass(frozen=True)
 class StopResult:
-    """How a VM ended, after how many seconds, and the run state that made the stop skip
-    ACPI (``None`` when ACPI was tried or not asked for)."""
+    """How a VM ended, after how many seconds, the run state that made the stop skip
+    ACPI (``None`` when ACPI was tried or not asked for), and the steps tried before."""
 
     how: StopHow
     seconds: float
     acpi_skipped: RunState | None = None
+    #: Steps of the ladder tried before the one that stopped it, with what happened
+    #: (``guest agent: no answer in 2s``, ``quit: still running after 3s``).
+    tried: tuple[str, ...] = ()
