@@ -69,6 +69,10 @@ def test_address_keys(key: str, kind: AddressKind) -> None:
         ((("L", ("a", "b")),), "needs exactly one value"),
         ((("KERNEL", ()),), "expected KERNEL:IMAGE"),
         ((("CONNECT", ("x",)),), "takes no value"),
+        ((("RESUME", ("x",)),), "takes no value"),
+        ((("RESUME", ()), ("CONNECT", ())), "RESUME continues a paused VM"),
+        ((("RESUME", ()), ("CONSOLE", ("CLI",))), "takes no boot or console"),
+        ((("RESUME", ()), ("BOOTMODE", ("HDD",))), "takes no boot or console"),
         ((("INSTMODE", ("CD", "", "HDD")),), "5 fields, got 3"),
         ((("INSTMODE", ("CD", "", "TAPE", "", "INIT")),), "bad TGTMODE 'TAPE'"),
     ],
@@ -110,3 +114,9 @@ def test_cancel_modes_and_timeout() -> None:
 def test_cancel_errors(subs: tuple[tuple[str, tuple[str, ...]], ...], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_cancel(call("CANCEL", *subs))
+
+
+def test_create_resume() -> None:
+    req = parse_create(call("CREATE", ("L", ("vm1",)), ("RESUME", ())))
+    assert req.resume and not req.connect and not req.reuse
+    assert not parse_create(call("CREATE", ("L", ("vm1",)))).resume

@@ -414,3 +414,38 @@ def test_cancel_reports_the_steps_tried_first(
     agent.close()
     assert outcome.message.startswith("powered off by the guest (ACPI) (")
     assert outcome.message.endswith("s); tried first: guest agent: refused: no")
+
+
+def _resume(runtime: RuntimeDir, label: str) -> tuple[int, str]:
+    import io
+
+    from ctys.address.model import AddressKind, MachineAddress, MachineSelector
+    from ctys.invocation import Invocation
+    from ctys.plugins.base import RunContext
+    from ctys.plugins.qemu.actions.resume import run_resume
+    from ctys.plugins.qemu.requests import CreateRequest
+
+    out, err = io.StringIO(), io.StringIO()
+    req = CreateRequest(MachineSelector((MachineAddress(AddressKind.LABEL, label),)), resume=True)
+    code = run_resume(req, runtime, None, RunContext(Invocation(), out, err))
+    return code, out.getvalue()
+
+
+def test_resume_continues_a_paused_vm_and_attaches_nothing(
+    monitor: FakeMonitor,
+    guest: subprocess.Popen[bytes],
+    short_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ctys.plugins.qemu.actions import find_running
+
+    monkeypatch.setattr(find_running, "is_alive_qemu", lambda pid, path: pid == guest.pid)
+    runtime = RuntimeDir(short_tmp / "rt")
+    vmdir = runtime.create_vm_dir("pz")
+    (vmdir.path / "qmp.sock").symlink_to(monitor.path)
+    vmdir.write_record(RuntimeRecord(vmid="pz", label="pz", conf="", pid=guest.pid))
+    monitor.state = "paused"
+    assert _resume(runtime, "pz") == (0, "pz: resumed\n")
+    assert monitor.commands == ["query-status", "cont"]
+    assert _resume(runtime, "pz") == (0, "pz: not paused (running), nothing to resume\n")
+    assert monitor.commands[-1] == "query-status"

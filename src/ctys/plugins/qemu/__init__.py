@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
-    "CANCEL": "stop a VM: POWEROFF (ACPI, then quit, then kill), REBOOT, RESET, PAUSE, FORCE",
+    "CANCEL": "stop a VM: POWEROFF (agent, ACPI, quit, SIGTERM, kill), REBOOT, RESET, PAUSE, FORCE",
     "LIST": "running QEMU VMs on this host (or the targets, one table with HOST), managed or not",
     "ENUMERATE": "scan folders for VM conf files, report them and fill the inventory",
     "INFO": "qemu binaries, versions, accelerators and the KVM verdict of this host",
@@ -32,10 +32,11 @@ _HELP = """\
 QEMU plugin actions:
   -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB|PXE[%PATH]]
             [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:CLI|CLI0|SDL|VNC|XTERM|GTERM|EMACS|EMACSA|EMACSAM]
-            [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE][,WAIT:TEXT[%SECONDS]]
+            [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE|RESUME][,WAIT:TEXT[%SECONDS]]
             [,INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|word]
             [,VNCBIND:ADDR][,VNCPASS:ENV%VARIABLE|FILE%PATH]
      CONNECT: attach to the running VM's console, never boot; REUSE: attach, else boot.
+     RESUME: let a paused VM (CANCEL PAUSE/SUSPEND) run again; attaches nothing.
      WAIT: return once the console printed TEXT (fail after SECONDS, default 120; at
            once when the VM enters QEMU's internal-error state).
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).

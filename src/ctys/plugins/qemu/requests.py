@@ -44,6 +44,7 @@ class CreateRequest:
     argsadd: tuple[str, ...] = ()
     connect: bool = False  # attach to the console of a running VM, never boot
     reuse: bool = False  # attach when running, boot otherwise
+    resume: bool = False  # RESUME: continue a paused VM, attach nothing, never boot
     vnc_listen: str | None = None  # VNCBIND: a TCP port on this address (else a UNIX socket)
     wait_ready: str | None = None  # WAIT:<text>: return once the console printed it
     wait_timeout: float = 120.0  # WAIT:<text>%<seconds>
@@ -183,6 +184,9 @@ def parse_create(call: ActionCall) -> CreateRequest:
         elif sub.key == "REUSE":
             _no_args(sub)
             fields["reuse"] = True
+        elif sub.key == "RESUME":
+            _no_args(sub)
+            fields["resume"] = True
         elif sub.key == "VNCBIND":
             fields["vnc_listen"] = _one_arg(sub)
         elif sub.key == "WAIT":
@@ -197,7 +201,13 @@ def parse_create(call: ActionCall) -> CreateRequest:
         raise UsageError("INSTMODE chooses the boot medium itself; drop BOOTMODE")
     if "install" in fields and "connect" in fields:
         raise UsageError("INSTMODE boots the VM; CONNECT only attaches to a running one")
+    if fields.get("resume") and fields.keys() & _NOT_WITH_RESUME:
+        raise UsageError("RESUME continues a paused VM; it takes no boot or console suboption")
     return CreateRequest(selector=selector, argsadd=tuple(argsadd), **fields)  # type: ignore[arg-type]
+
+
+# What RESUME cannot go with: it boots nothing and attaches nothing.
+_NOT_WITH_RESUME = frozenset({"connect", "reuse", "boot", "kernel", "install", "console"})
 
 
 def parse_cancel(call: ActionCall) -> CancelRequest:

@@ -18,6 +18,8 @@ def attaches_console(call: ActionCall, *, background: bool) -> bool:
     if call.name != "CREATE":
         return False
     keys = {sub.key for sub in call.suboptions}
+    if "RESUME" in keys:
+        return False  # RESUME lets a paused VM run on; it attaches nothing
     console = ConsoleKind.CLI
     for sub in call.suboptions:
         if sub.key == "CONSOLE" and len(sub.args) == 1:

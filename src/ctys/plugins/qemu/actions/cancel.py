@@ -197,7 +197,7 @@ def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOut
             if mode is CancelMode.REBOOT:
                 return CancelOutcome(label, vm.reboot(timeout))
             vm.pause()
-            return CancelOutcome(label, "paused (resume with CREATE=...,REUSE)")
+            return CancelOutcome(label, "paused (resume with CREATE=...,RESUME)")
     result, note = _stop(target, mode, timeout)
     if result.how is StopHow.GONE:
         return CancelOutcome(label, result.how.value)

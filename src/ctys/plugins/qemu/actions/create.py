@@ -390,6 +390,10 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
         raise CtysError("-r (resolution) is not supported by QEMU; use -g for the console window")
     runtime = runtime or RuntimeDir()
     inventory = inventory_choice(ctx.invocation).path
+    if req.resume:
+        from ctys.plugins.qemu.actions.resume import run_resume
+
+        return run_resume(req, runtime, inventory, ctx)
     if req.connect or req.reuse:
         # Running VMs are found by their runtime records first (see find_running).
         running, found = _find_running_for_attach(req, runtime, inventory, ctx)

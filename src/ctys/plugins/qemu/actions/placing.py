@@ -67,4 +67,4 @@ class QemuPlacement:
         return None
 
     def attaches(self, call: ActionCall) -> bool:
-        return any(s.key in ("CONNECT", "REUSE") for s in call.suboptions)
+        return any(s.key in ("CONNECT", "REUSE", "RESUME") for s in call.suboptions)
