@@ -12,6 +12,9 @@ $SUDO apt-get install -y -q --no-install-recommends \
     qemu-system-x86 qemu-utils busybox-static cpio openssh-server openssh-client vde2 \
     python3-venv python3-pip ca-certificates
 # The cloud kernel of the test guest is fetched by `apt-get download` into the user's cache.
+# The real system guest (ctys-demo --real, tests/e2e/test_realguest_e2e.py): debootstrap,
+# GRUB's BIOS images, sfdisk and mkfs.ext4 build its disk without a loop device.
+$SUDO apt-get install -y -q --no-install-recommends debootstrap grub-pc-bin fdisk e2fsprogs
 
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

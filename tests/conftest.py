@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from support.env import private_ctys_env
+
 
 @pytest.fixture
 def short_tmp() -> Iterator[Path]:
@@ -24,17 +26,7 @@ def short_tmp() -> Iterator[Path]:
 @pytest.fixture
 def ctys_env(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Environment for one test: own runtime dir and VM folder, TCG pinned."""
-    runtime = short_tmp / "rt"
-    vms = short_tmp / "vms"
-    vms.mkdir()
-    env = {
-        "CTYS_RUNTIME_DIR": str(runtime),
-        "CTYS_VMPATH": str(vms),
-        "CTYS_ACCEL": "tcg",
-        "CTYS_INVENTORY": str(short_tmp / "inventory.sqlite"),
-        "XDG_CACHE_HOME": str(short_tmp / "cache"),
-        "XDG_STATE_HOME": str(short_tmp / "state"),
-    }
+    env = private_ctys_env(short_tmp)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("DISPLAY", raising=False)

@@ -16,9 +16,8 @@ from typing import TextIO
 from ctys.atomicfile import write_text_atomically
 from ctys.cli.exits import run_guarded
 from ctys.cli.safeout import safe_stream
-from ctys.conf.parser import read_conf
-from ctys.errors import CtysError
 from ctys.guest.build import GuestImage, build_guest
+from ctys.guest.realvm import existing_uuid
 
 DEFAULT_APPEND = "console=ttyS0 console=tty0 panic=-1"
 _PLAIN_WORD = re.compile(r"[\w./:=,@%+-]+")
@@ -56,7 +55,7 @@ def write_demo_conf(
     """
     dir.mkdir(parents=True, exist_ok=True)
     conf = dir / f"{label}.conf"
-    vm_uuid = _existing_uuid(conf) or str(uuid.uuid4())
+    vm_uuid = existing_uuid(conf) or str(uuid.uuid4())
     lines = [
         "#@#MAGICID-QEMU",
         f"# ctys test guest '{label}', written by ctys-demo",
@@ -75,15 +74,6 @@ def write_demo_conf(
     return conf
 
 
-def _existing_uuid(conf: Path) -> str | None:
-    if not conf.is_file():
-        return None
-    try:
-        return read_conf(conf).keys.get("UUID") or None
-    except CtysError:
-        return None  # an unreadable old conf is simply replaced
-
-
 def _shell_value(value: str) -> str:
     """``value`` as a shell word: bare when plain, double-quoted when that is safe."""
     if _PLAIN_WORD.fullmatch(value):
@@ -93,10 +83,23 @@ def _shell_value(value: str) -> str:
     return shlex.quote(value)
 
 
-def main() -> int:
-    """Console script: build the guest, write the demo conf, print the next command. Errors,
-    Ctrl-C and broken output streams are handled as for every ctys command (``run_guarded``);
-    every line goes through a ``SafeWriter`` (paths come from the environment)."""
+USAGE = "usage: ctys-demo [--real]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script: build the guest, write the demo conf, print the next command
+    (``--real``: the real system guest, booted; see ``realdemo``). Errors, Ctrl-C and
+    broken output streams are handled as for every ctys command (``run_guarded``); every
+    line goes through a ``SafeWriter`` (paths come from the environment)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args not in ([], ["--real"]):
+        print(USAGE, file=sys.stderr)
+        return 0 if args in (["-h"], ["--help"]) else 2
+    if args == ["--real"]:
+        from ctys.guest.realdemo import run_real_demo
+
+        out = safe_stream(sys.stdout)
+        return run_guarded("ctys-demo", lambda: run_real_demo(default_demo_dir(), out), lambda: 0)
     return run_guarded("ctys-demo", lambda: _run(safe_stream(sys.stdout)), lambda: 0)
 
 

@@ -351,3 +351,15 @@ def _run_stdin(argv: list[str], text: str) -> None:
     if done.returncode != 0:
         last = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
         raise CtysError(f"building the real system guest: {argv[0]} failed: {last[0]}")
+
+
+def main() -> int:
+    """``python -m ctys.guest.realsystem``: build the image (once) and print where it is."""
+    image = build_real_guest(log=lambda line: print(line, flush=True))
+    took = image.build_seconds
+    print(f"{image.disk} (key {image.key}; built in {took:.0f}s)" if took else str(image.disk))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
