@@ -1,6 +1,7 @@
 """Benchmark: how much does ctys add to booting a VM, and how fast does the CLI start?
 
-Run as ``.venv/bin/python bench/boot_overhead.py [--runs N]``.  Three measurements:
+Run as ``.venv/bin/python bench/boot_overhead.py [--runs N]``.  Three measurements (and with
+``--real`` the time to a usable real guest instead: see ``realboot.py``):
 
 1. CREATE overhead: ``ctys -t QEMU -a CREATE=l:bench,CONSOLE:CLI -b 1`` versus bare
    ``qemu-system-x86_64`` started with the very argv ctys recorded in ``state.json`` (its
@@ -488,8 +489,16 @@ def main() -> int:
         help="do not cache .pyc files (keep PYTHONDONTWRITEBYTECODE if set): every ctys"
         " run compiles its modules again",
     )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="time the real system guest instead (Debian 12 from its disk: login prompt,"
+        " first ssh, graceful stop; bench/realboot.py); --runs default 2",
+    )
     args = parser.parse_args()
     become_subreaper()
+    if args.real:
+        return _run_real(args.runs if "--runs" in sys.argv else 2)
     # SIGTERM (timeout, kill) cleans up like Ctrl-C does: the finally below stops the VMs.
     signal.signal(signal.SIGTERM, _interrupted)
     with work_dir() as work:
@@ -503,6 +512,22 @@ def main() -> int:
             bench.cleanup()
     print_verdicts(verdicts)
     return 0 if all(v.ok for v in verdicts) else 1
+
+
+def _run_real(runs: int) -> int:
+    from realboot import run_real
+
+    signal.signal(signal.SIGTERM, _interrupted)
+    with work_dir() as work:
+        try:
+            ok = run_real(work, ctys_command(), dict(os.environ), max(1, runs), console)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted; stopping VMs")
+            return 130
+        finally:
+            for child in psutil.Process().children(recursive=True):
+                kill_qemu(child.pid, work)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
