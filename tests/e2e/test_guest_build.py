@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ctys.conf.mapping import load_vm_config
 from ctys.errors import CtysError
 from ctys.guest import build as guest_build
 from ctys.guest.build import GuestImage, build_guest
 from ctys.guest.demo import write_demo_conf
+from ctys.plugins.qemu.confs.mapping import load_vm_config
 
 pytestmark = pytest.mark.e2e
 

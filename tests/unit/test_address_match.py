@@ -16,12 +16,12 @@ from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
 from ctys.address.scan import scan_vms
 from ctys.address.vmid import vm_id
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import AddressError
 from ctys.inventory.record import record_from_vm
 from ctys.inventory.settings import this_host
 from ctys.inventory.store import Inventory
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 CONF = """\
 #@#MAGICID-QEMU

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.vmtypes import Accelerator, ConfMode, RawConf, VmConfig
+from ctys.conf.rawconf import ConfMode, RawConf
 from ctys.errors import UsageError
 from ctys.inventory.record import (
     ALIASES,
@@ -17,6 +17,7 @@ from ctys.inventory.record import (
     format_scanned,
     record_from_vm,
 )
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 
 def test_fields_are_the_upper_case_attributes_in_order() -> None:

@@ -11,11 +11,11 @@ from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
 from ctys.address.scan import scan_vms
 from ctys.address.vmid import vm_id
-from ctys.conf.mapping import load_vm_config
 from ctys.errors import AddressError
 from ctys.inventory.record import record_from_vm
 from ctys.inventory.settings import this_host
 from ctys.inventory.store import Inventory
+from ctys.plugins.qemu.confs.mapping import load_vm_config
 
 CONF = """\
 #@#MAGICID-QEMU

@@ -18,8 +18,8 @@ from ctys.address.vmid import vm_id
 from ctys.pathutil import canonical_path
 
 if TYPE_CHECKING:
-    from ctys.conf.vmtypes import VmConfig
     from ctys.inventory.record import InventoryRecord
+    from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)

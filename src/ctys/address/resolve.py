@@ -19,11 +19,11 @@ from ctys.address.model import (
     normalize_mac,
 )
 from ctys.address.scan import scan_vms
-from ctys.conf.mapping import load_vm_config
 from ctys.conf.vmpath import default_base_paths
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import AddressError, CtysError
 from ctys.pathutil import canonical_path
+from ctys.plugins.qemu.confs.mapping import load_vm_config
+from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.textescape import printable
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ def _by_learned_ip(selector: MachineSelector) -> VmConfig | None:
     from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
     try:
-        confs = running_vms_with_ip(terms[0].value, RuntimeDir())
+        confs = running_vms_with_ip(terms[0].value, RuntimeDir(), loader=load_vm_config)
     except CtysError:
         return None
     if len(confs) > 1:

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.mapping import vm_config_from_raw
 from ctys.conf.parser import MAX_CONF_BYTES, parse_conf_text_with_lines, read_small_conf_text
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import ConfError, CtysError
 from ctys.pathutil import real_path
+from ctys.plugins.qemu.confs.mapping import vm_config_from_raw
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 MAGIC = "MAGICID-QEMU"
 

@@ -22,7 +22,6 @@ from typing import NoReturn, TextIO, TypeVar
 
 from ctys.cli.exits import EXIT_INTERRUPTED, one_line, run_guarded
 from ctys.cli.safeout import safe_stream, write_text
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError, UsageError
 from ctys.plugins.qemu.boot.instmode import parse_size
 from ctys.plugins.qemu.newconf.newvm import (
@@ -37,6 +36,7 @@ from ctys.plugins.qemu.newconf.newvm import (
     create_vm,
     default_base,
 )
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 PROG = "ctys-createConfVM"
 _E = TypeVar("_E", Accelerator, DiskFormat)

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-from ctys.conf.vmtypes import ConfMode, VmConfig
+from ctys.conf.rawconf import ConfMode
 from ctys.errors import UsageError
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ import string
 from collections.abc import Sequence
 from pathlib import Path
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import (
     Geometry,
@@ -33,6 +32,7 @@ from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
 from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_vnc, split_opts
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import query_vnc, record_vnc
 
 DEFAULT_TCP_HOST = "127.0.0.1"

@@ -13,7 +13,6 @@ from pathlib import Path
 from ctys.address.model import AddressKind
 from ctys.address.resolve import resolve_one
 from ctys.address.vmid import vm_id
-from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
@@ -48,6 +47,7 @@ from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 from ctys.plugins.qemu.vnc import (
     check_vnc_port_free,
     check_vnc_viewer,

@@ -10,9 +10,9 @@ from ctys.address.match import all_match, facts_of_record, same_file, under_any
 from ctys.address.model import AmbiguousAddress, MachineSelector
 from ctys.address.resolve import resolve_one
 from ctys.address.vmid import vm_id
-from ctys.conf.vmtypes import VmConfig
 from ctys.plugins.qemu.vm.processes import QemuProcess, is_alive_qemu, scan_qemu_processes
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from pathlib import Path, PurePath
 from typing import TextIO
 
 from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
@@ -30,6 +29,7 @@ from ctys.plugins.qemu.vm.processes import (
 )
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
 
 STATE_UNKNOWN = RunState.UNKNOWN.value
@@ -210,7 +210,7 @@ def _record_conf(record: RuntimeRecord) -> VmConfig | None:
     scanned folders still gets its IP column. ``None`` when it cannot be read."""
     if not record.conf:
         return None
-    from ctys.conf.mapping import load_vm_config
+    from ctys.plugins.qemu.confs.mapping import load_vm_config
 
     try:
         return load_vm_config(Path(record.conf))

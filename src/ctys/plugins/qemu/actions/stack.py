@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.mapping import load_vm_config
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
+from ctys.plugins.qemu.confs.mapping import load_vm_config
 from ctys.plugins.qemu.requests import CancelMode
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 
 from ctys.conf.parser import CONTROL_CHARACTER
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 MAGIC = "#@#MAGICID-QEMU"
 # Characters safe bare both in NAME=word and in '#@#KEY = value' (no blank, quote, '#',

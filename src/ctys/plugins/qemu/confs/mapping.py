@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.parser import SourceLines, read_conf_with_lines
-from ctys.conf.vmtypes import Accelerator, ConfMode, RawConf, VmConfig
+from ctys.conf.rawconf import ConfMode, RawConf
 from ctys.errors import ConfError
 from ctys.plugins.qemu.net.network import MAX_NICS, NetworkError, normalize_mac
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 IGNORE_MARKER = "MAGICID-IGNORE"
 
