@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
+from ctys.conf.found import FoundVm
 from ctys.conf.rawconf import ConfMode
 from ctys.errors import UsageError
-from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class InventoryRecord:
     can run is two records (same ``vm_id``, different ``host``)."""
 
     host: str = ""  # PM/HOST: the machine the VM was seen from and can run on
-    stype: str = "QEMU"  # session type (plugin)
+    stype: str = ""  # session type: the plugin whose VM it is
     label: str = ""
     pname: str = ""  # absolute path of the conf file
     uuid: str = ""
@@ -48,7 +48,7 @@ class InventoryRecord:
     vcpu: str = ""
     memsize: str = ""  # MB
     accelerator: str = ""
-    exepath: str = ""  # qemu binary, or the NAME.ctys wrapper in sh+ctys mode
+    exepath: str = ""  # the hypervisor's program, or the NAME.ctys wrapper in sh+ctys mode
     userstring: str = ""
     mode: str = ""  # sh+ctys | ctys-conf
     scanned: str = ""  # when the record was made, ISO 8601 UTC
@@ -143,7 +143,7 @@ def record_from_values(values: tuple[str, ...]) -> InventoryRecord:
     return InventoryRecord(*values)
 
 
-# Conf keys (``#@#KEY`` or shell variable) copied verbatim into fields VmConfig lacks.
+# Conf keys (``#@#KEY`` or shell variable) copied verbatim into fields an entry lacks.
 _EXTRA_CONF_KEYS: Mapping[str, str] = {
     "distrel": "DISTREL",
     "osrel": "OSREL",
@@ -168,35 +168,39 @@ def format_scanned(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def record_from_vm(vm: VmConfig, host: str, scanned: float) -> InventoryRecord:
-    """The inventory record of ``vm`` as seen from ``host`` at time ``scanned``."""
-    extra: dict[str, str] = {}
-    if vm.raw is not None:
+# What ``FoundVm.details`` may fill: every field but the entry's own facts and the ones
+# this module sets (the conf keys above may be filled too; the plugin's value wins).
+_DETAIL_FIELDS = frozenset(_ATTRS) - {
+    "host", "stype", "label", "pname", "uuid", "mac", "tcp", "mode", "scanned",
+}  # fmt: skip
+
+
+def record_from_found(entry: FoundVm, host: str, scanned: float) -> InventoryRecord:
+    """The inventory record of ``entry`` as seen from ``host`` at time ``scanned``: the
+    entry's own facts, the fields its plugin describes (``details``) and the conf keys of
+    ``_EXTRA_CONF_KEYS``. In sh+ctys mode the program is the ``NAME.ctys`` wrapper."""
+    values: dict[str, str] = {}
+    raw = entry.raw
+    if raw is not None:
         for attr, key in _EXTRA_CONF_KEYS.items():
-            value = vm.raw.keys.get(key, "").strip() or vm.raw.variables.get(key, "").strip()
+            value = raw.keys.get(key, "").strip() or raw.variables.get(key, "").strip()
             if value:
-                extra[attr] = value
-    if vm.mode is ConfMode.SH_CTYS:
-        exepath = str(vm.conf_path.with_suffix(".ctys"))
-    else:
-        exepath = vm.qemu_binary or ""
+                values[attr] = value
+    for attr, value in entry.details.items():
+        if attr not in _DETAIL_FIELDS:
+            raise ValueError(f"{entry.stype} describes an unknown inventory field {attr!r}")
+        values[attr] = value
+    if entry.mode is ConfMode.SH_CTYS:
+        values["exepath"] = str(entry.conf_path.with_suffix(".ctys"))
     return InventoryRecord(
         host=host,
-        stype="QEMU",
-        label=vm.label,
-        pname=str(vm.conf_path.absolute()),
-        uuid=vm.uuid or "",
-        mac=vm.mac or "",
-        tcp=vm.ip or "",
-        vncport="" if vm.vncport is None else str(vm.vncport),
-        dist=vm.dist or "",
-        os=vm.os or "",
-        arch=vm.arch,
-        vcpu=str(vm.vcpu),
-        memsize=str(vm.memsize_mb),
-        accelerator=vm.accelerator.value,
-        exepath=exepath,
-        mode=vm.mode.value,
+        stype=entry.stype,
+        label=entry.label,
+        pname=str(entry.conf_path.absolute()),
+        uuid=entry.uuid or "",
+        mac=entry.mac or "",
+        tcp=entry.ip or "",
+        mode=entry.mode.value,
         scanned=format_scanned(scanned),
-        **extra,
+        **values,
     )

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.address.model import AddressKind
-from ctys.address.resolve import resolve_one
 from ctys.address.vmid import vm_id
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
@@ -38,6 +37,7 @@ from ctys.plugins.qemu.boot.instmode import (
     write_install_note,
 )
 from ctys.plugins.qemu.boot.preflight import check_media
+from ctys.plugins.qemu.confs.reader import resolve_vm
 from ctys.plugins.qemu.host.kvmprobe import KvmState
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
@@ -399,7 +399,7 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
             raise VmStateError(f"VM {_label_of(found, req)} is not running (CONNECT attaches only)")
         vm = found
     else:
-        vm = resolve_one(req.selector, inventory, err=ctx.err)
+        vm = resolve_vm(req.selector, inventory, err=ctx.err)
     if req.console is ConsoleKind.CLI0:
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)
