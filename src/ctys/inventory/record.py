@@ -186,10 +186,11 @@ def record_from_found(entry: FoundVm, host: str, scanned: float) -> InventoryRec
             value = raw.keys.get(key, "").strip() or raw.variables.get(key, "").strip()
             if value:
                 values[attr] = value
-    for attr, value in entry.details.items():
-        if attr not in _DETAIL_FIELDS:
-            raise ValueError(f"{entry.stype} describes an unknown inventory field {attr!r}")
-        values[attr] = value
+    details = entry.details
+    if not _DETAIL_FIELDS.issuperset(details):
+        bad = sorted(set(details) - _DETAIL_FIELDS)[0]
+        raise ValueError(f"{entry.stype} describes an unknown inventory field {bad!r}")
+    values.update(details)
     if entry.mode is ConfMode.SH_CTYS:
         values["exepath"] = str(entry.conf_path.with_suffix(".ctys"))
     return InventoryRecord(

@@ -21,7 +21,7 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.confs.reader import QemuConfs
 
 if TYPE_CHECKING:
-    from ctys.plugins.base import MergedAction, Placement
+    from ctys.plugins.base import MergedAction, Placement, Plugin
 
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
@@ -158,3 +158,8 @@ class QemuPlugin(QemuConfs):
         from ctys.errors import UsageError
 
         raise UsageError(f"unknown action '{call.name}' for QEMU ({', '.join(_ACTIONS)})")
+
+
+if TYPE_CHECKING:
+    # mypy checks here that QemuPlugin is a whole Plugin (the registry only casts).
+    _IS_A_PLUGIN: type[Plugin] = QemuPlugin
