@@ -156,3 +156,8 @@ class QemuPlugin:
         from ctys.errors import UsageError
 
         raise UsageError(f"unknown action '{call.name}' for QEMU ({', '.join(_ACTIONS)})")
+
+
+def make_plugin() -> QemuPlugin:
+    """The plugin, as the registry builds a built-in plugin package's (``make_plugin``)."""
+    return QemuPlugin()
