@@ -241,7 +241,7 @@ def test_help_path_imports_no_plugin_and_no_rich() -> None:
         "import sys\n"
         "from ctys.cli.main import main\n"
         "rc = main(['-h'])\n"
-        "heavy = [m for m in ('rich', 'ctys.plugins.registry', 'importlib.metadata',"
+        "heavy = [m for m in ('rich', 'importlib.metadata',"
         " 'ctys.plugins.qemu') if m in sys.modules]\n"
         "print(rc, heavy)\n"
     )

@@ -54,9 +54,12 @@ def builtin_plugins() -> Mapping[str, str]:
 def default_plugin() -> str:
     """The session type used when ``-t``/``-T`` names none: the one built-in plugin, else
     the one installed plugin; several or none is a ``UsageError`` asking for ``-t``."""
-    for candidates in (tuple(builtin_plugins()), known_plugins()):
-        if len(candidates) == 1:
-            return candidates[0]
+    builtins = tuple(builtin_plugins())
+    if len(builtins) == 1:
+        return builtins[0]
+    installed = known_plugins()  # reads every package's metadata: only when needed
+    if len(installed) == 1:
+        return installed[0]
     listing = ", ".join(known_plugins()) or "none installed"
     raise UsageError(f"no default session type; name one with -t (known: {listing})")
 
