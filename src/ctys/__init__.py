@@ -1,3 +1,4 @@
-"""ctys: manage QEMU/KVM virtual machines with the ctys command line."""
+"""ctys: manage virtual machines with the ctys command line; each hypervisor is a plugin
+(``ctys.plugins``)."""
 
 __version__ = "0.1.0"
