@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TextIO
 
-from ctys.cli.safeout import raw_stream, write_text
 from ctys.errors import UsageError
 from ctys.invocation import OutputFormat, Suboption
+from ctys.safestream import raw_stream, write_text
 from ctys.textescape import printable
 
 TERSE_SEPARATOR = ";"
