@@ -7,6 +7,8 @@ failure is remembered even when some library swallows the exception (argparse do
 ``ctys.runguard.run_guarded`` can end the command with one line and a non-zero status.
 A descriptor 0, 1 or 2 that is closed when the command starts is first pointed at
 /dev/null: a file opened later (the inventory, a lock) must never become "stdout".
+
+Core utility: imports nothing of ctys.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Rows are plain mappings from field name to value; the caller picks the fields and their
 order. ``rich`` is imported only when a table is drawn: CLI start-up time matters and the
 machine formats never need it.
+
+Core utility: the plugins' actions and ``ctys-vhost`` print through it. Imports
+``errors``, ``invocation``, ``safestream`` and ``textescape`` only.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""cli.output.render: table, terse and JSON output of result rows."""
+"""ctys.tables.render: table, terse and JSON output of result rows."""
 
 from __future__ import annotations
 
