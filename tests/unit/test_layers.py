@@ -95,3 +95,20 @@ def test_every_console_script_points_at_a_function() -> None:
     for script, target in data["project"]["scripts"].items():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), script
+
+
+def _int_constants(path: Path) -> list[str]:
+    """Module-level ``EXIT_... = <int>`` assignments in ``path``."""
+    found: list[str] = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Constant):
+            continue
+        names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        if isinstance(node.value.value, int) and any(n.startswith("EXIT_") for n in names):
+            found.extend(f"{_module_name(path)}.{n}" for n in names)
+    return found
+
+
+def test_exit_statuses_are_written_once_in_errors() -> None:
+    # One exit-status enum (ctys.errors.ExitStatus): no module keeps its own numbers.
+    assert [name for path in sorted(SRC.rglob("*.py")) for name in _int_constants(path)] == []
