@@ -112,3 +112,13 @@ def _int_constants(path: Path) -> list[str]:
 def test_exit_statuses_are_written_once_in_errors() -> None:
     # One exit-status enum (ctys.errors.ExitStatus): no module keeps its own numbers.
     assert [name for path in sorted(SRC.rglob("*.py")) for name in _int_constants(path)] == []
+
+
+def test_every_module_has_its_place_in_the_layers() -> None:
+    # A module in no layer is checked by no layer contract: it could import upwards.
+    [contract] = [c for c in _contracts() if str(c["name"]).startswith("Layers: cli and plugins")]
+    placed = {m.strip() for row in contract["layers"] for m in str(row).split("|")}  # type: ignore[attr-defined]
+    top = {_module_name(p) for p in SRC.iterdir() if p.suffix == ".py" or p.is_dir()}
+    top -= {"ctys", "ctys.__pycache__", "ctys.plugins"}
+    top |= {"ctys.plugins.base", "ctys.plugins.registry", "ctys.plugins.qemu"}
+    assert sorted(top - placed) == []
