@@ -67,7 +67,7 @@ class Target:
 class Invocation:
     """Everything from one ctys command line, parsed."""
 
-    plugin_types: tuple[str, ...] = ("QEMU",)
+    plugin_types: tuple[str, ...] = ()  # empty: the registry's default plugin
     action: ActionCall | None = None
     help_level: int = 0  # 0: none, 1: -h (short), 2: -H (long)
     debug: int = 0

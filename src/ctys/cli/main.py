@@ -83,12 +83,14 @@ def _help_text(invocation: Invocation) -> str:
 
     long = invocation.help_level >= 2
     if not invocation.plugin_types and invocation.action is None:
-        plugins: tuple[str, ...] = ()
-        if long:
-            from ctys.plugins.registry import known_plugins
+        from ctys.plugins.registry import default_plugin, known_plugins
 
-            plugins = known_plugins()
-        return general_help(long, plugins)
+        plugins = known_plugins() if long else ()
+        try:
+            default = default_plugin()
+        except UsageError:
+            default = "TYPE"  # several plugins and none built in: -t is needed, help still shows
+        return general_help(long, plugins, default=default)
 
     from ctys.plugins.registry import load_plugin, resolve_types
 

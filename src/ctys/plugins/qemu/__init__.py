@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ctys.invocation import ActionCall
 from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.vm import SESSION_TYPE
 
 if TYPE_CHECKING:
     from ctys.plugins.base import MergedAction, Placement
@@ -94,7 +95,7 @@ def _sweep_orphan_switches() -> None:
 class QemuPlugin:
     """Session type QEMU (QEMU with KVM when usable, TCG otherwise)."""
 
-    name = "QEMU"
+    name = SESSION_TYPE
 
     def actions(self) -> Mapping[str, str]:
         return _ACTIONS
@@ -156,3 +157,8 @@ class QemuPlugin:
         from ctys.errors import UsageError
 
         raise UsageError(f"unknown action '{call.name}' for QEMU ({', '.join(_ACTIONS)})")
+
+
+def make_plugin() -> QemuPlugin:
+    """The plugin, as the registry builds a built-in plugin package's (``make_plugin``)."""
+    return QemuPlugin()

@@ -16,6 +16,7 @@ from ctys.conf.mapping import load_vm_config
 from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
 from ctys.plugins.qemu.requests import CancelMode
+from ctys.plugins.qemu.vm import SESSION_TYPE
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def cancel_inner(target_name: str, mode: CancelMode, timeout: float) -> InnerRes
     if target.is_local:
         raise CtysError(f"STACKHOST {target_name} is this host: a VM cannot host its own host")
     settings = RemoteSettings.from_env()
-    remote = ["-t", "QEMU", "-a", f"CANCEL=ALL,{mode.value},TIMEOUT:{timeout:g}"]
+    remote = ["-t", SESSION_TYPE, "-a", f"CANCEL=ALL,{mode.value},TIMEOUT:{timeout:g}"]
     [result] = run_on_targets(
         [target],
         lambda t: ssh_argv(
