@@ -1,7 +1,7 @@
 """The vocabulary of one ctys call: ``Invocation``, ``ActionCall``, ``Suboption``, ``Target``,
 ``OutputFormat``, ``CacheControl``.
 
-``ctys.cli.argscan`` builds these from argv; the core and the plugins never see raw argv
+``ctys.argscan`` builds these from argv; the core and the plugins never see raw argv
 strings, only these objects. Core module: imports nothing of ctys.
 """
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ctys.cli.createconf import free_label, run
 from ctys.conf.mapping import load_vm_config
 from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CommandError, CtysError, QemuError
+from ctys.plugins.qemu.newconf.cli import free_label, run
 from ctys.plugins.qemu.newconf.newvm import (
     DiskFormat,
     NewVmRequest,

@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TextIO
 
-from ctys.cli.argscan import scan_argv
-from ctys.cli.exits import run_guarded
-from ctys.cli.safeout import safe_stream, write_text
+from ctys.argscan import scan_argv
 from ctys.errors import UsageError
 from ctys.invocation import Invocation
+from ctys.runguard import run_guarded
+from ctys.safestream import safe_stream, write_text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

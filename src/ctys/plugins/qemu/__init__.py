@@ -2,7 +2,7 @@
 every QEMU rule: ``actions/`` (one module per action), ``requests`` (typed requests),
 ``boot/`` (argv, boot media, INSTMODE, preflight), ``host/`` (detection, KVM probe),
 ``net/`` (NICs, VDE, guest IP), ``vm/`` (lifecycle, QMP/HMP, runtime records, processes),
-``vnc``/``vncaddr``, ``newconf/`` (new conf files for ``ctys-createConfVM``).
+``vnc``/``vncaddr``, ``newconf/`` (new conf files and the ``ctys-createConfVM`` command).
 
 Loaded by ``ctys.plugins.registry`` (entry point ``ctys.plugins``, or its module name as a
 string); nothing outside this package imports it. Layers inside (checked by

@@ -16,8 +16,6 @@ from ctys.address.scan import (
     require_base_paths,
     scan_vms,
 )
-from ctys.cli.output import render, split_format_suboptions
-from ctys.cli.safeout import raw_stream
 from ctys.conf.vmpath import default_base_paths
 from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
@@ -26,6 +24,8 @@ from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
+from ctys.safestream import raw_stream
+from ctys.tables import render, split_format_suboptions
 
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")

@@ -59,7 +59,7 @@ def inner_mode(mode: CancelMode) -> CancelMode | None:
 
 def cancel_inner(target_name: str, mode: CancelMode, timeout: float) -> InnerResult:
     """Run ``CANCEL=ALL,<mode>,TIMEOUT:<timeout>`` on the inner target over ssh."""
-    from ctys.cli.argscan import parse_target
+    from ctys.argscan import parse_target
     from ctys.remote.fanout import RemoteSettings, run_on_targets
     from ctys.remote.ssh import default_control_dir, ssh_argv
 
