@@ -239,7 +239,7 @@ def test_demo_conf_parses_and_keeps_its_uuid(guest: GuestImage, tmp_path: Path) 
 def test_demo_main_writes_conf(tmp_path: Path) -> None:
     env = {**os.environ, "CTYS_DEMO_DIR": str(tmp_path / "demo")}
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from ctys.guest.demo import main; sys.exit(main())"],
+        [sys.executable, "-c", "import sys; from ctys.cli.demo import main; sys.exit(main())"],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ctys.cli.createconf import free_label, run
 from ctys.errors import CommandError, CtysError, QemuError
 from ctys.plugins.qemu.confs.mapping import load_vm_config
+from ctys.plugins.qemu.newconf.cli import free_label, run
 from ctys.plugins.qemu.newconf.newvm import (
     DiskFormat,
     NewVmRequest,

@@ -70,7 +70,7 @@ class InventoryRecord:
         return values
 
     def as_row(self) -> dict[str, str]:
-        """Field name → value, for ``ctys.cli.output.render``."""
+        """Field name → value, for ``ctys.tables.render``."""
         return dict(zip(FIELDS, self.values(), strict=True))
 
 

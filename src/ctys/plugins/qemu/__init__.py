@@ -2,9 +2,10 @@
 every QEMU rule: ``actions/`` (one module per action), ``requests`` (typed requests),
 ``boot/`` (argv, boot media, INSTMODE, preflight), ``host/`` (detection, KVM probe),
 ``net/`` (NICs, VDE, guest IP), ``vm/`` (lifecycle, QMP/HMP, runtime records, processes),
-``vnc``/``vncaddr``, ``newconf/`` (new conf files for ``ctys-createConfVM``), ``confs/``
-(a conf → ``VmConfig``; how the core finds QEMU's VMs: ``MAGICID-QEMU``, ``describe``),
-``vmconfig`` (``VmConfig``, ``Accelerator``: QEMU's VM as its conf describes it).
+``vnc``/``vncaddr``, ``newconf/`` (new conf files and the ``ctys-createConfVM`` command),
+``confs/`` (a conf → ``VmConfig``; how the core finds QEMU's VMs: ``MAGICID-QEMU``,
+``describe``), ``vmconfig`` (``VmConfig``, ``Accelerator``: QEMU's VM as its conf
+describes it).
 
 Loaded by ``ctys.plugins.registry`` (entry point ``ctys.plugins``, or its module name as a
 string); nothing outside this package imports it. Layers inside (checked by
@@ -95,8 +96,9 @@ def _sweep_orphan_switches() -> None:
 
 
 class QemuPlugin(QemuConfs):
-    """Session type QEMU (QEMU with KVM when usable, TCG otherwise). How the core finds
-    its VMs (``magic_id``, ``describe``, ``confs_with_learned_ip``): ``confs.reader``."""
+    """Session type QEMU (QEMU with KVM when usable, TCG otherwise). Its name and how the
+    core finds its VMs (``magic_id``, ``describe``, ``confs_with_learned_ip``):
+    ``confs.reader.QemuConfs``."""
 
     def actions(self) -> Mapping[str, str]:
         return _ACTIONS
@@ -158,6 +160,11 @@ class QemuPlugin(QemuConfs):
         from ctys.errors import UsageError
 
         raise UsageError(f"unknown action '{call.name}' for QEMU ({', '.join(_ACTIONS)})")
+
+
+def make_plugin() -> QemuPlugin:
+    """The plugin, as the registry builds a built-in plugin package's (``make_plugin``)."""
+    return QemuPlugin()
 
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from ctys.consoles.launchers import (
 )
 from ctys.errors import CtysError, QemuError, UsageError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
+from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_vnc, split_opts
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
@@ -194,6 +195,7 @@ def launch_vnc_viewer(
         ConsoleKind.VNC,
         label=record.label,
         vmid=record.vmid,
+        session_type=SESSION_TYPE,
         vnc_host=record.vnc_host,
         vnc_port=spec.port if spec else None,
         vnc_socket=spec.unix_path if spec else None,

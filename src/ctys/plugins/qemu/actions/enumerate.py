@@ -11,8 +11,6 @@ from typing import TextIO
 
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, require_base_paths
-from ctys.cli.output import render, split_format_suboptions
-from ctys.cli.safeout import raw_stream
 from ctys.conf.vmpath import default_base_paths
 from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_found
@@ -22,6 +20,8 @@ from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
 from ctys.plugins.qemu.confs.reader import scan_qemu_confs, vm_config_of
+from ctys.safestream import raw_stream
+from ctys.tables import render, split_format_suboptions
 
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")

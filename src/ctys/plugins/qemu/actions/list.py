@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TextIO
 
-from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
@@ -31,6 +30,7 @@ from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
+from ctys.tables import FORMAT_SUBOPTIONS, render, split_format_suboptions
 
 STATE_UNKNOWN = RunState.UNKNOWN.value
 STATE_RUNNING = RunState.RUNNING.value

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ctys.conf.found import FoundVm
 from ctys.plugins.qemu.confs.mapping import load_vm_config, vm_config_from_raw
+from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vmconfig import VmConfig
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 # (The plugin class is one of these: the address modules are imported when they are used.)
 
-STYPE = "QEMU"
+STYPE = SESSION_TYPE  # the plugin's name, its FoundVms' and records' STYPE
 MAGIC_ID = "MAGICID-QEMU"
 
 
