@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
+from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.conf.parser import read_conf_with_lines
 from ctys.conf.rawconf import ConfMode, RawConf
+from ctys.errors import AddressError
 from ctys.inventory.record import InventoryRecord, format_scanned, record_from_found
-from ctys.plugins.qemu.confs.reader import QemuConfs, found_of, vm_config_of
+from ctys.plugins.qemu.confs.reader import QemuConfs, found_of, resolve_vm, vm_config_of
 from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 
@@ -86,3 +91,30 @@ def test_describe_keeps_the_vm_config_for_the_plugin(tmp_path: Path) -> None:
     # Without the native model (a FoundVm made elsewhere) the conf is mapped again.
     again = vm_config_of(type(found)(stype="QEMU", conf_path=conf, label="web", raw=found.raw))
     assert again == vm
+
+
+def test_an_ip_only_the_running_guest_reported_resolves_through_the_core(
+    ctys_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # IP:addr that no conf names: the core asks QemuConfs.confs_with_learned_ip, which
+    # reads the runtime records and the neighbour table (net.guestip).
+    from ctys.plugins.qemu.net import guestip
+    from ctys.plugins.qemu.vm import processes
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
+
+    mac = "52:54:00:12:34:77"
+    conf = Path(ctys_env["CTYS_VMPATH"]) / "lab1" / "lab1.conf"
+    conf.parent.mkdir()
+    conf.write_text(f"#@#MAGICID-QEMU\n#@#LABEL = lab1\n#@#VDENET = lab\n#@#MAC = {mac}\n")
+    vmdir = RuntimeDir().create_vm_dir("lab1")
+    vmdir.write_record(RuntimeRecord(vmid="lab1", label="lab1", conf=str(conf), pid=4242))
+    monkeypatch.setattr(processes, "is_alive_qemu", lambda pid, path: True)
+    table = [{"dst": "10.9.0.7", "dev": "tap0", "lladdr": mac, "state": ["REACHABLE"]}]
+    monkeypatch.setattr(
+        guestip, "read_neighbours", lambda: guestip.parse_neigh_json(json.dumps(table))
+    )
+    selector = MachineSelector((MachineAddress(AddressKind.IP, "10.9.0.7"),))
+    vm = resolve_vm(selector, None)
+    assert (vm.label, vm.conf_path) == ("lab1", conf)
+    with pytest.raises(AddressError, match=r"no VM matches IP:10\.9\.0\.8"):
+        resolve_vm(MachineSelector((MachineAddress(AddressKind.IP, "10.9.0.8"),)), None)
