@@ -55,10 +55,10 @@ def _vmid(label: str, conf: str) -> str:
     return vm_id(label, Path(conf))
 
 
-def facts_of_found(entry: FoundVm) -> VmFacts:
+def facts_of_found(found: FoundVm) -> VmFacts:
     """The facts of a conf file as its plugin described it (scan, ``F:``)."""
-    conf = str(entry.conf_path)
-    return VmFacts(entry.label, conf, entry.uuid, entry.mac, entry.ip, _vmid(entry.label, conf))
+    conf = str(found.conf_path)
+    return VmFacts(found.label, conf, found.uuid, found.mac, found.ip, _vmid(found.label, conf))
 
 
 def facts_of_inventory(rec: InventoryRecord) -> VmFacts:

@@ -122,6 +122,8 @@ def describe_conf(path: Path, readers: Sequence[ConfReader]) -> FoundVm:
     """The VM of the conf file at ``path`` that an address or the inventory named: described
     by the reader whose marker it carries, else by the first reader (a conf named by its
     path need not carry a marker). Every failure is a ``ConfError``."""
+    if not readers:
+        raise ConfError(str(path), 0, "no plugin was asked to read it")
     text = read_conf_text(path)
     reader = next((r for r in readers if r.magic_id in text), readers[0])
     raw, lines = parse_conf_text_with_lines(text, path)

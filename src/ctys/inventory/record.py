@@ -143,7 +143,7 @@ def record_from_values(values: tuple[str, ...]) -> InventoryRecord:
     return InventoryRecord(*values)
 
 
-# Conf keys (``#@#KEY`` or shell variable) copied verbatim into fields an entry lacks.
+# Conf keys (``#@#KEY`` or shell variable) copied verbatim into fields a FoundVm lacks.
 _EXTRA_CONF_KEYS: Mapping[str, str] = {
     "distrel": "DISTREL",
     "osrel": "OSREL",
@@ -168,40 +168,40 @@ def format_scanned(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# What ``FoundVm.details`` may fill: every field but the entry's own facts and the ones
+# What ``FoundVm.details`` may fill: every field but the FoundVm's own facts and the ones
 # this module sets (the conf keys above may be filled too; the plugin's value wins).
 _DETAIL_FIELDS = frozenset(_ATTRS) - {
     "host", "stype", "label", "pname", "uuid", "mac", "tcp", "mode", "scanned",
 }  # fmt: skip
 
 
-def record_from_found(entry: FoundVm, host: str, scanned: float) -> InventoryRecord:
-    """The inventory record of ``entry`` as seen from ``host`` at time ``scanned``: the
-    entry's own facts, the fields its plugin describes (``details``) and the conf keys of
+def record_from_found(found: FoundVm, host: str, scanned: float) -> InventoryRecord:
+    """The inventory record of ``found`` as seen from ``host`` at time ``scanned``: the
+    VM's own facts, the fields its plugin describes (``details``) and the conf keys of
     ``_EXTRA_CONF_KEYS``. In sh+ctys mode the program is the ``NAME.ctys`` wrapper."""
     values: dict[str, str] = {}
-    raw = entry.raw
+    raw = found.raw
     if raw is not None:
         for attr, key in _EXTRA_CONF_KEYS.items():
             value = raw.keys.get(key, "").strip() or raw.variables.get(key, "").strip()
             if value:
                 values[attr] = value
-    details = entry.details
+    details = found.details
     if not _DETAIL_FIELDS.issuperset(details):
         bad = sorted(set(details) - _DETAIL_FIELDS)[0]
-        raise ValueError(f"{entry.stype} describes an unknown inventory field {bad!r}")
+        raise ValueError(f"{found.stype} describes an unknown inventory field {bad!r}")
     values.update(details)
-    if entry.mode is ConfMode.SH_CTYS:
-        values["exepath"] = str(entry.conf_path.with_suffix(".ctys"))
+    if found.mode is ConfMode.SH_CTYS:
+        values["exepath"] = str(found.conf_path.with_suffix(".ctys"))
     return InventoryRecord(
         host=host,
-        stype=entry.stype,
-        label=entry.label,
-        pname=str(entry.conf_path.absolute()),
-        uuid=entry.uuid or "",
-        mac=entry.mac or "",
-        tcp=entry.ip or "",
-        mode=entry.mode.value,
+        stype=found.stype,
+        label=found.label,
+        pname=str(found.conf_path.absolute()),
+        uuid=found.uuid or "",
+        mac=found.mac or "",
+        tcp=found.ip or "",
+        mode=found.mode.value,
         scanned=format_scanned(scanned),
         **values,
     )

@@ -53,14 +53,14 @@ def found_of(vm: VmConfig) -> FoundVm:
     )
 
 
-def vm_config_of(entry: FoundVm) -> VmConfig:
-    """The ``VmConfig`` of an entry the core found: the one ``describe`` made (no second
+def vm_config_of(found: FoundVm) -> VmConfig:
+    """The ``VmConfig`` of a VM the core found: the one ``describe`` made (no second
     read of the conf), else the conf mapped again."""
-    if isinstance(entry.native, VmConfig):
-        return entry.native
-    if entry.raw is not None:
-        return vm_config_from_raw(entry.raw)
-    return load_vm_config(entry.conf_path)
+    if isinstance(found.native, VmConfig):
+        return found.native
+    if found.raw is not None:
+        return vm_config_from_raw(found.raw)
+    return load_vm_config(found.conf_path)
 
 
 class QemuConfs:
@@ -97,8 +97,8 @@ def resolve_vm(
 def scan_qemu_confs(
     base_paths: Sequence[Path], *, include_ignored: bool = False, progress: Progress | None = None
 ) -> ScanResult:
-    """The QEMU confs under ``base_paths`` (``ctys.address.scan.scan_vms``); each entry's
-    ``VmConfig`` is ``vm_config_of(entry)``."""
+    """The QEMU confs under ``base_paths`` (``ctys.address.scan.scan_vms``); each VM's
+    ``VmConfig`` is ``vm_config_of(found)``."""
     from ctys.address.scan import scan_vms
 
     return scan_vms(base_paths, READERS, include_ignored=include_ignored, progress=progress)
@@ -106,4 +106,4 @@ def scan_qemu_confs(
 
 def scanned_vm_configs(base_paths: Sequence[Path]) -> list[VmConfig]:
     """The ``VmConfig`` of every active QEMU conf under ``base_paths``."""
-    return [vm_config_of(entry) for entry in scan_qemu_confs(base_paths).vms]
+    return [vm_config_of(found) for found in scan_qemu_confs(base_paths).vms]
