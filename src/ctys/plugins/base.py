@@ -130,6 +130,7 @@ class ConfReader(Protocol):
 
     name: str  # the session type: an entry's ``stype``, an inventory row's STYPE
     magic_id: str  # the marker its confs carry, ``MAGICID-<name>``
+    vm_home: str  # where its VMs live by default: this folder under ``$HOME``
 
     def describe(self, raw: RawConf, lines: SourceLines | None) -> FoundVm:
         """The VM a parsed conf of this plugin describes; ``ConfError`` (file:line, from
