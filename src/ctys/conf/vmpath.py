@@ -9,7 +9,7 @@ from pathlib import Path
 
 def default_base_paths(homes: Sequence[str]) -> tuple[Path, ...]:
     """``$CTYS_VMPATH`` (``:``-separated), else each plugin's folder under ``$HOME``
-    (``homes``: the ``vm_home`` of the plugins asked, e.g. the QEMU plugin's ``qemu``)."""
+    (``homes``: the ``vm_home`` of the plugins asked)."""
     env = os.environ.get("CTYS_VMPATH")
     if env:
         return tuple(Path(p).expanduser() for p in env.split(":") if p)
