@@ -120,8 +120,8 @@ def test_building_needs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_real_conf_is_an_overlay_with_the_forward(tmp_path: Path) -> None:
-    from ctys.conf.mapping import load_vm_config
     from ctys.guest.realvm import write_real_conf
+    from ctys.plugins.qemu.confs.mapping import load_vm_config
     from ctys.runcmd import run_command
 
     base = tmp_path / "base.qcow2"

@@ -19,7 +19,6 @@ import string
 from collections.abc import Sequence
 from pathlib import Path
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import (
     Geometry,
@@ -28,11 +27,13 @@ from ctys.consoles.launchers import (
     find_vnc_viewer,
     launch_detached,
 )
-from ctys.errors import CtysError, QemuError, UsageError, VmStateError
+from ctys.errors import CtysError, UsageError, VmError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
+from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_vnc, split_opts
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import query_vnc, record_vnc
 
 DEFAULT_TCP_HOST = "127.0.0.1"
@@ -122,7 +123,7 @@ def check_vnc_port_free(vm: VmConfig, req: CreateRequest) -> None:
             pass
     except OSError as exc:
         reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-        raise QemuError(f"VNCPORT {vm.vncport} of VM {vm.label} on {host}: {reason}") from exc
+        raise VmError(f"VNCPORT {vm.vncport} of VM {vm.label} on {host}: {reason}") from exc
 
 
 def note_vnc_address(record: RuntimeRecord, rundir: VmRuntimeDir, vm: VmHandle) -> bool:
@@ -194,6 +195,7 @@ def launch_vnc_viewer(
         ConsoleKind.VNC,
         label=record.label,
         vmid=record.vmid,
+        session_type=SESSION_TYPE,
         vnc_host=record.vnc_host,
         vnc_port=spec.port if spec else None,
         vnc_socket=spec.unix_path if spec else None,
