@@ -142,3 +142,23 @@ def test_real_conf_is_an_overlay_with_the_forward(tmp_path: Path) -> None:
     assert disk.stat().st_ino == inode
     assert uuid_line in conf.read_text()
     assert "#@#GUESTAGENT = no\n" in conf.read_text()
+
+
+def test_mounts_left_below_the_build_folder_are_unmounted_deepest_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mounts = tmp_path / "mounts"
+    work = tmp_path / "w"
+    mounts.write_text(
+        f"proc {work}/root/proc proc rw 0 0\n"
+        f"devpts {work}/root/dev/pts devpts rw 0 0\n"
+        f"tmpfs {tmp_path}/w2/x tmpfs rw 0 0\n"
+        "proc /proc proc rw 0 0\n"
+    )
+    ran: list[list[str]] = []
+    monkeypatch.setattr(realsystem, "_run", lambda argv, **kw: ran.append(argv) or "")
+    realsystem._unmount_below(work, mounts)
+    assert ran == [
+        ["umount", "--lazy", f"{work}/root/dev/pts"],
+        ["umount", "--lazy", f"{work}/root/proc"],
+    ]

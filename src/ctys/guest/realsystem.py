@@ -14,6 +14,7 @@ Built once per machine under a lock in ``~/.cache/ctys/realguest``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -133,12 +134,30 @@ def build_real_guest(cache_dir: Path | None = None, *, log: Log | None = None) -
             work = Path(tmp)
             out = work / "out"
             out.mkdir(mode=0o700)
-            _build(work, out, say)
+            try:
+                _build(work, out, say)
+            finally:
+                _unmount_below(work)  # an interrupted debootstrap leaves /proc etc. mounted
             (out / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
             out.rename(_final_dir(cache))
         _remove_old_builds(cache)
     say(f"real system guest built in {time.monotonic() - started:.0f}s")
     return _image_in(_final_dir(cache))
+
+
+def _unmount_below(work: Path, mounts: Path = Path("/proc/self/mounts")) -> None:
+    """Lazily unmount whatever is mounted below ``work`` (deepest first), so removing the
+    build folder never reaches into a mounted /proc or /dev."""
+    try:
+        lines = mounts.read_text().splitlines()
+    except OSError:
+        return
+    prefix = str(work).rstrip("/") + "/"
+    # /proc/self/mounts escapes blanks in paths as \040.
+    points = [line.split()[1].replace("\\040", " ") for line in lines if len(line.split()) > 1]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        with contextlib.suppress(CtysError):
+            _run(["umount", "--lazy", point])
 
 
 def _remove_old_builds(cache: Path) -> None:
