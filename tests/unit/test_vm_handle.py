@@ -449,3 +449,16 @@ def test_resume_continues_a_paused_vm_and_attaches_nothing(
     assert monitor.commands == ["query-status", "cont"]
     assert _resume(runtime, "pz") == (0, "pz: not paused (running), nothing to resume\n")
     assert monitor.commands[-1] == "query-status"
+
+
+def test_resume_of_a_vm_that_is_not_running_is_one_error_and_boots_nothing(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctys.errors import VmStateError
+    from ctys.plugins.qemu.actions import resume
+    from ctys.plugins.qemu.vmconfig import VmConfig
+
+    vm = VmConfig(conf_path=short_tmp / "off" / "off.conf", label="off")
+    monkeypatch.setattr(resume, "find_running", lambda *a: (None, vm))
+    with pytest.raises(VmStateError, match=r"^VM off is not running \(RESUME continues"):
+        _resume(RuntimeDir(short_tmp / "rt"), "off")
