@@ -21,7 +21,7 @@ from ctys.plugins.qemu.requests import CancelMode
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+from ctys.plugins.qemu.vm.qmp import QmpCommandFailed, QmpUnavailable
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
@@ -169,14 +169,21 @@ def test_a_missing_monitor_has_no_state(short_tmp: Path) -> None:
         assert vm.status() is None
 
 
-def test_an_error_reply_is_reported_and_the_next_command_reconnects(
+def test_an_error_reply_is_a_failed_command_not_a_missing_monitor(
     monitor: FakeMonitor,
 ) -> None:
     with VmHandle(1, monitor.path) as vm:
-        with pytest.raises(QmpUnavailable, match="bogus"):
-            vm._execute("bogus")
+        with pytest.raises(QmpCommandFailed) as failed:
+            vm.query("bogus")
+        assert not isinstance(failed.value, QmpUnavailable)
+        assert str(failed.value) == "QMP command bogus failed: The command bogus"
         assert vm.status() is RunState.RUNNING
-    assert monitor.connections == 2
+    assert monitor.connections == 1  # the monitor works: its connection stays
+
+
+def test_a_missing_monitor_is_unavailable(short_tmp: Path) -> None:
+    with VmHandle(1, short_tmp / "none.sock") as vm, pytest.raises(QmpUnavailable):
+        vm.query("query-vnc")
 
 
 def test_shutdown_of_a_running_vm_ends_on_acpi(

@@ -25,8 +25,22 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 3.0
 
 
-class QmpUnavailable(QemuError):
+class QmpError(QemuError):
+    """A QMP command did not run: the monitor is unavailable, or QEMU refused it."""
+
+
+class QmpUnavailable(QmpError):
     """The QMP socket is missing, refuses connections or does not answer in time."""
+
+
+class QmpCommandFailed(QmpError):
+    """QEMU answered a command with an error reply: the monitor works, the command failed
+    (its connection stays open for the next command)."""
+
+    def __init__(self, command: str, desc: str) -> None:
+        super().__init__(f"QMP command {command} failed: {desc}")
+        self.command = command
+        self.desc = desc
 
 
 class QmpSession:
@@ -51,11 +65,12 @@ class QmpSession:
         arguments: Mapping[str, object] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """Run one QMP command and return its result; ``QmpUnavailable`` (naming the
-        socket) on any connection failure, error reply or timeout."""
+        """Run one QMP command and return its result; ``QmpCommandFailed`` when QEMU
+        answers with an error, ``QmpUnavailable`` (naming the socket) on any connection
+        failure or timeout."""
         import asyncio
 
-        from qemu.qmp import QMPError
+        from qemu.qmp import ExecuteError, QMPError
 
         limit = self.timeout if timeout is None else timeout
         if self._runner is None:
@@ -67,6 +82,8 @@ class QmpSession:
             raise QmpUnavailable(
                 f"QMP socket {self.socket_path} did not answer within {limit:g}s"
             ) from exc
+        except ExecuteError as exc:
+            raise QmpCommandFailed(command, exc.error.error.desc) from exc
         except (QMPError, OSError, EOFError) as exc:
             self._drop()
             detail = str(exc) or type(exc).__name__
@@ -117,7 +134,8 @@ def qmp_execute_many(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> list[Any]:
     """Run QMP commands in order on one connection; raise ``QmpUnavailable`` on any
-    connection failure or timeout (the message names the socket)."""
+    connection failure or timeout (the message names the socket), ``QmpCommandFailed``
+    on an error reply."""
     with QmpSession(socket_path, timeout) as session:
         return [session.execute(name, arguments) for name, arguments in commands]
 
