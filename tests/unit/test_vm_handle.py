@@ -302,3 +302,64 @@ def test_cancel_of_a_paused_managed_vm_uses_one_connection_and_removes_its_folde
     assert outcome.message.startswith("stopped by QEMU quit; ACPI skipped: the VM is paused (")
     assert monitor.commands == ["query-status", "quit"] and monitor.connections == 1
     assert not rundir.path.exists()
+
+
+def test_the_handle_that_ends_a_vm_removes_its_folder_and_keeps_the_logs(
+    monitor: FakeMonitor,
+    guest: subprocess.Popen[bytes],
+    short_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(short_tmp / "state"))
+    rundir = RuntimeDir(short_tmp / "rt").create_vm_dir("a-1")
+    rundir.qemu_log.write_text("booted\n")
+    monitor.on_command["system_powerdown"] = _ends(guest)
+    with VmHandle(guest.pid, monitor.path, rundir=rundir) as vm:
+        result = vm.shutdown(5.0)
+        assert vm.kept_logs is not None and (vm.kept_logs / "qemu.log").read_text() == "booted\n"
+    assert result.how is StopHow.ACPI
+    assert not rundir.path.exists()
+
+
+def test_a_vm_that_was_already_gone_keeps_its_folder(short_tmp: Path) -> None:
+    # Gone before this handle acted: the folder may be a new start's already (the stale
+    # rule of the runtime scan decides about it, not a stop that did nothing).
+    rundir = RuntimeDir(short_tmp / "rt").create_vm_dir("g-1")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with VmHandle(dead.pid, rundir.qmp, rundir=rundir) as vm:
+        assert vm.shutdown(1.0).how is StopHow.GONE
+    assert rundir.path.exists()
+
+
+def test_a_foreign_qemu_with_only_a_human_monitor_climbs_the_same_ladder(
+    short_tmp: Path, guest: subprocess.Popen[bytes]
+) -> None:
+    from ctys.plugins.qemu.vm import hmp
+
+    seen: list[str] = []
+    (short_tmp / "mon").touch()
+
+    def fake_hmp(path: Path, command: str, timeout: float = 3.0) -> str:
+        seen.append(command)
+        if command == "info status":
+            return "VM status: running"
+        if command == "quit":
+            guest.kill()
+        return ""
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hmp, "hmp_command", fake_hmp)
+        with VmHandle.attach_foreign(guest.pid, qmp=None, hmp=short_tmp / "mon") as vm:
+            result = vm.shutdown(0.3)
+    assert result.how is StopHow.QUIT
+    assert seen == ["info status", "system_powerdown", "quit"]
+
+
+def test_a_foreign_qemu_without_a_monitor_gets_sigterm_then_sigkill(
+    guest: subprocess.Popen[bytes],
+) -> None:
+    with VmHandle.attach_foreign(guest.pid, qmp=None) as vm:
+        assert not vm.monitored and vm.status() is None
+        result = vm.kill()
+    assert result.how is StopHow.TERM

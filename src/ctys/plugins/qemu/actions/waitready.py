@@ -55,9 +55,11 @@ def _rundir(vm: VmHandle) -> VmRuntimeDir:
 def stop_failed(vm: VmHandle, label: str, state: RunState, doing: str) -> GuestFailed:
     """Stop a VM that is in a failed run ``state`` (its folder goes, its logs stay) and
     return the error saying so."""
-    vm.kill()
-    detail = _qemu_error_line(_rundir(vm).qemu_log)
-    kept = vm.remove()
+    rundir = _rundir(vm)
+    vm.kill()  # a VM it ended loses its folder; its logs are kept (``kept_logs``)
+    logs = vm.kept_logs
+    detail = _qemu_error_line(logs / "qemu.log" if logs else rundir.qemu_log)
+    kept = logs
     said = f": {detail}" if detail else ""
     return GuestFailed(
         f"VM {label} entered QEMU's {state.value} state {doing}{said}; stopped it (KVM internal"

@@ -183,7 +183,7 @@ class StopHow(Enum):
     ACPI = "powered off by the guest (ACPI)"
     QUIT = "stopped by QEMU quit"
     TERM = "stopped by SIGTERM"
-    KILL = "killed"
+    KILL = "killed (SIGKILL)"
     GONE = "was not running"
 
 
@@ -195,3 +195,10 @@ class StopResult:
     how: StopHow
     seconds: float
     acpi_skipped: RunState | None = None
+
+    def describe(self, note: str = "") -> str:
+        """What CANCEL prints: the step that ended the VM, ``note`` (why that step), the
+        seconds it took; ``was not running`` alone for a VM that was gone."""
+        if self.how is StopHow.GONE:
+            return str(self.how.value)
+        return f"{self.how.value}{note} ({self.seconds:.1f}s)"
