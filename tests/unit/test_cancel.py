@@ -18,7 +18,6 @@ from ctys.cli.argscan import parse_action, scan_argv
 from ctys.errors import AddressError, VmStateError
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions import cancel, foreign
-from ctys.plugins.qemu.actions import find_running as running
 from ctys.plugins.qemu.actions.cancel import CancelOutcome, Target, run_cancel
 from ctys.plugins.qemu.actions.find_running import find_running
 from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm
@@ -30,13 +29,19 @@ from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
+QEMU = "qemu-system-x86_64"
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 
 
 @pytest.fixture
 def alive(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every runtime record counts as a living qemu (no real process needed)."""
-    monkeypatch.setattr(running, "is_alive_qemu", lambda pid, path: True)
+    from ctys.plugins.qemu.vm import runtime
+
+    def living(pid: int | None, rundir: object, snapshot: object = None) -> QemuProcess | None:
+        return None if pid is None else QemuProcess(pid, "me", 0.0, parse_qemu_cmdline([QEMU]))
+
+    monkeypatch.setattr(runtime, "living_qemu", living)
 
 
 def _start(runtime: RuntimeDir, conf: Path, label: str, uuid: str, pid: int) -> str:

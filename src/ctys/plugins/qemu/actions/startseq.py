@@ -21,7 +21,7 @@ from ctys.address.vmid import vm_id
 from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import VmStateError
-from ctys.plugins.qemu.actions.find_running import foreign_instance, managed_instance
+from ctys.plugins.qemu.actions.find_running import foreign_instance
 from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
 from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed
@@ -41,7 +41,13 @@ from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
 from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches, switches_up
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm.handle import VmHandle
-from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vm.runtime import (
+    EntryState,
+    RuntimeDir,
+    RuntimeRecord,
+    VmRuntimeDir,
+    inspect_vm,
+)
 from ctys.plugins.qemu.vnc import (
     check_vnc_port_free,
     note_vnc_address,
@@ -210,9 +216,10 @@ def _check_not_failed(vm: VmConfig, handle: VmHandle) -> None:
 
 def _refuse_running(vm: VmConfig, runtime: RuntimeDir, vmid: str) -> None:
     """A VM that runs already, ours or started outside ctys, is not started twice."""
-    running = managed_instance(runtime, vmid)
-    if running is not None:
-        raise VmStateError(f"VM {vm.label} is already running (pid {running.pid})")
+    entry = inspect_vm(runtime, runtime.vm(vmid)) if runtime.vm(vmid).path.exists() else None
+    if entry is not None and entry.state in (EntryState.RUNNING, EntryState.UNREADABLE):
+        unreadable = "; its runtime record is unreadable" if entry.record is None else ""
+        raise VmStateError(f"VM {vm.label} is already running (pid {entry.pid}{unreadable})")
     foreign = foreign_instance(vm)
     if foreign is not None:
         who = f" by {foreign.user}" if foreign.user else ""

@@ -299,7 +299,7 @@ def running_vms_with_ip(
 ) -> list[Path]:
     """Conf files of the running managed VMs whose learned address is ``ip`` (for the
     ``IP:`` machine address when no conf has it as a static ``#@#IP``)."""
-    from ctys.plugins.qemu.vm.processes import is_alive_qemu
+    from ctys.plugins.qemu.vm.runtime import EntryState, scan_runtime
 
     if loader is None:
         from ctys.conf.mapping import load_vm_config
@@ -307,12 +307,9 @@ def running_vms_with_ip(
         loader = load_vm_config
     table = neighbours
     found: list[Path] = []
-    for vmdir in runtime.all_vms():
-        record = vmdir.read_record()
-        pid = (record.pid if record else None) or vmdir.read_pid()
-        if record is None or not record.conf or pid is None:
-            continue
-        if not is_alive_qemu(pid, vmdir.path):
+    for entry in scan_runtime(runtime):
+        record, vmdir = entry.record, entry.rundir
+        if entry.state is not EntryState.RUNNING or record is None or not record.conf:
             continue
         with contextlib.suppress(CtysError, OSError):
             vm = loader(Path(record.conf))
