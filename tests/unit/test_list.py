@@ -299,18 +299,14 @@ def test_unmanaged_process_is_listed_from_its_cmdline(
 def test_vnc_column_names_the_socket_or_the_display_qemu_really_took(
     runtime: RuntimeDir, statuses: dict[str, str | Exception], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ctys.plugins.qemu.vncaddr as vncaddr
-
     answers = {"/tmp/r1.qmp": {"enabled": True, "family": "ipv4", "host": "::", "service": "5917"}}
 
-    def fake_qmp(
-        path: Path, command: str, arguments: object = None, timeout: float = 3.0
-    ) -> object:
-        if str(path) not in answers:
+    def fake_qmp(vm: VmHandle, command: str, timeout: float = 3.0) -> object:
+        if str(vm.qmp) not in answers:
             raise QmpUnavailable("refused")
-        return answers[str(path)]
+        return answers[str(vm.qmp)]
 
-    monkeypatch.setattr(vncaddr, "qmp_execute", fake_qmp)
+    monkeypatch.setattr(VmHandle, "query", fake_qmp)
     sock = runtime.vm("mine-1").vnc_socket
     mine = managed_dir(runtime, "mine-1", 10, label="mine", vnc_socket=str(sock))
     procs = [

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -363,3 +365,23 @@ def test_a_foreign_qemu_without_a_monitor_gets_sigterm_then_sigkill(
         assert not vm.monitored and vm.status() is None
         result = vm.kill()
     assert result.how is StopHow.TERM
+
+
+def test_launch_waits_for_the_monitor_on_the_connection_the_handle_keeps(
+    monitor: FakeMonitor, short_tmp: Path
+) -> None:
+    # QEMU serves one QMP client at a time: the readiness wait, the VNC password and the
+    # start checks share one connection.
+    from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+
+    vm = VmHandle.launch(["sleep", "30"], VmRuntimeDir(short_tmp), ready_timeout=5)
+    try:
+        with vm:
+            vm.set_vnc_password("pw")
+            assert vm.status() is RunState.RUNNING
+        assert monitor.commands == ["query-status", "change-vnc-password", "query-status"]
+        assert monitor.connections == 1
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(vm.pid, signal.SIGKILL)
+        os.waitpid(vm.pid, 0)

@@ -135,7 +135,7 @@ def list_vms(
     ]
     claimed = {proc.pid for _, _, proc in managed}
     others = [p for p in procs if p.pid not in claimed]
-    vncs = foreign_vnc_columns([p.cmdline for p in others], status_timeout)
+    vncs = foreign_vnc_columns(others, status_timeout)
     for proc, vnc in zip(others, vncs, strict=True):
         entries.append(_unmanaged_entry(proc, match_conf(proc, confs), vnc))
     entries.sort(key=lambda e: (e.label.lower(), e.pid))
