@@ -16,7 +16,6 @@ from pathlib import Path
 import psutil
 
 from ctys.errors import QemuError
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable, query_status
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
@@ -54,17 +53,6 @@ def _log_tail(path: Path, lines: int = 1) -> str:
     except OSError:
         return ""
     return " | ".join(text.splitlines()[-lines:])
-
-
-def _answers(qmp: Path, deadline: float) -> bool:
-    """True when the QMP monitor at ``qmp`` runs a command (waiting at most 5 s)."""
-    if not qmp.exists():
-        return False
-    try:
-        query_status(qmp, timeout=min(5.0, max(deadline - time.monotonic(), POLL)))
-    except QmpUnavailable:
-        return False
-    return True
 
 
 class Spawned:
@@ -160,21 +148,6 @@ def spawn(
     if on_spawn is not None:
         on_spawn(spawned.pid)
     return spawned
-
-
-def launch(
-    argv: list[str],
-    rundir: VmRuntimeDir,
-    *,
-    ready_timeout: float = 30.0,
-    on_spawn: Callable[[int], None] | None = None,
-) -> int:
-    """Start qemu daemon-style (``spawn``) and wait until its QMP monitor answers (on a
-    connection of its own, closed again). Returns the pid; a qemu that exits early is a
-    ``QemuError`` carrying its last error line."""
-    spawned = spawn(argv, rundir, on_spawn=on_spawn)
-    spawned.wait_ready(lambda deadline: _answers(rundir.qmp, deadline), ready_timeout)
-    return spawned.pid
 
 
 class StopHow(Enum):
