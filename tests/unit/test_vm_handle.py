@@ -385,3 +385,23 @@ def test_launch_waits_for_the_monitor_on_the_connection_the_handle_keeps(
         with contextlib.suppress(ProcessLookupError):
             os.kill(vm.pid, signal.SIGKILL)
         os.waitpid(vm.pid, 0)
+
+
+def test_a_foreground_launch_gives_ctrl_c_back_when_it_fails_or_ends(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(short_tmp / "state"))
+    runtime = RuntimeDir(short_tmp / "rt")
+    before = signal.getsignal(signal.SIGINT)
+    rundir = runtime.create_vm_dir("fg-1")
+    with pytest.raises(lifecycle.QemuError, match="did not open its monitor"):
+        VmHandle.launch(["sleep", "30"], rundir, ready_timeout=0.2, foreground=True)
+    assert signal.getsignal(signal.SIGINT) is before
+    # A foreground qemu that ends before its monitor answers is no error (its output is on
+    # the terminal): wait() gives its exit status and the folder goes.
+    rundir = runtime.create_vm_dir("fg-2")
+    vm = VmHandle.launch(["sh", "-c", "exit 3"], rundir, ready_timeout=5, foreground=True)
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # Ctrl-C is the guest's
+    assert vm.wait() == 3
+    assert signal.getsignal(signal.SIGINT) is before
+    assert not rundir.path.exists()

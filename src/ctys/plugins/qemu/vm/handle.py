@@ -190,7 +190,7 @@ class VmHandle:
         """Wait for a qemu this handle launched in the foreground to end; its exit status.
         Its runtime folder goes when it has ended (logs kept)."""
         assert self._spawned is not None, "wait() is for a VM this handle launched"
-        self.close()  # the terminal's user owns the VM now: no monitor connection held
+        self._session.close()  # the terminal's user owns the VM now: no connection held
         try:
             return self._spawned.wait()
         finally:
@@ -203,9 +203,10 @@ class VmHandle:
         self.close()
 
     def close(self) -> None:
-        """Drop the monitor connection (the VM keeps running)."""
+        """Drop the monitor connection (the VM keeps running). A foreground launch that is
+        abandoned gives this terminal's Ctrl-C back to ctys."""
         self._session.close()
-        if self._spawned is not None and not self.alive():
+        if self._spawned is not None:
             self._spawned.forget()
 
     def _execute(
