@@ -2,7 +2,9 @@
 
 ctys is a short-lived CLI: a ``QmpSession`` holds one connection (on a private event loop)
 for the commands of one action, with a hard timeout per step so a monitor that stops
-answering never hangs the caller.
+answering never hangs the caller. It is the only way ctys opens a QMP connection, and
+``vm.handle.VmHandle`` owns it: QEMU serves one QMP client at a time, so no code opens a
+second connection beside a handle's.
 """
 
 from __future__ import annotations
@@ -128,34 +130,6 @@ async def _disconnect(client: QMPClient, timeout: float) -> None:
         await asyncio.wait_for(client.disconnect(), timeout)
 
 
-def qmp_execute_many(
-    socket_path: Path,
-    commands: list[tuple[str, Mapping[str, object] | None]],
-    timeout: float = DEFAULT_TIMEOUT,
-) -> list[Any]:
-    """Run QMP commands in order on one connection; raise ``QmpUnavailable`` on any
-    connection failure or timeout (the message names the socket), ``QmpCommandFailed``
-    on an error reply."""
-    with QmpSession(socket_path, timeout) as session:
-        return [session.execute(name, arguments) for name, arguments in commands]
-
-
-def qmp_execute(
-    socket_path: Path,
-    command: str,
-    arguments: Mapping[str, object] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Any:
-    """Run one QMP command and return its result."""
-    return qmp_execute_many(socket_path, [(command, arguments)], timeout)[0]
-
-
 def status_of(result: object) -> str:
     """The run state a ``query-status`` reply names, ``unknown`` when it names none."""
     return str(result.get("status", "unknown")) if isinstance(result, dict) else "unknown"
-
-
-def query_status(socket_path: Path, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """The VM's run state as QMP names it: ``running``, ``paused``, ``internal-error``,
-    ``shutdown``, ``guest-panicked``, ..."""
-    return status_of(qmp_execute(socket_path, "query-status", timeout=timeout))
