@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import VmStateError
 from ctys.plugins.qemu.actions.find_running import managed_instance, running_vms
 from ctys.plugins.qemu.actions.list import list_vms
@@ -33,6 +32,7 @@ from ctys.plugins.qemu.vm.runtime import (
     VmRuntimeDir,
     scan_runtime,
 )
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 NO_SUCH_PID = 99_999_999
 
@@ -101,7 +101,9 @@ def _list(runtime: RuntimeDir) -> None:
 
 
 def _ip_address(runtime: RuntimeDir) -> None:
-    running_vms_with_ip("10.0.0.1", runtime, neighbours=[])
+    from ctys.plugins.qemu.confs.mapping import load_vm_config
+
+    running_vms_with_ip("10.0.0.1", runtime, loader=load_vm_config, neighbours=[])
 
 
 def _create_check(runtime: RuntimeDir) -> None:

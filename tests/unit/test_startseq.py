@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ctys.address.vmid import vm_id
-from ctys.cli.argscan import parse_action, scan_argv
+from ctys.argscan import parse_action, scan_argv
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.create import run_create
 from ctys.plugins.qemu.requests import parse_create

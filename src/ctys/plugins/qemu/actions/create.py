@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 from ctys.address.model import AddressKind
-from ctys.address.resolve import resolve_one
-from ctys.conf.vmtypes import VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
@@ -25,10 +23,13 @@ from ctys.plugins.qemu.actions.startseq import (
     wait_foreground,
 )
 from ctys.plugins.qemu.actions.waitready import wait_console_text
+from ctys.plugins.qemu.confs.reader import resolve_vm
 from ctys.plugins.qemu.requests import CreateRequest
+from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vnc import (
     check_vnc_viewer,
     launch_vnc_viewer,
@@ -46,7 +47,9 @@ def _preflight_console(req: CreateRequest, ctx: RunContext) -> None:
             " use CONSOLE:VNC or CONSOLE:CLI"
         )
     if kind.opens_terminal_program:
-        console_argv(kind, label="check", vmid="check", geometry=_geometry(ctx))
+        console_argv(
+            kind, label="check", vmid="check", session_type=SESSION_TYPE, geometry=_geometry(ctx)
+        )
 
 
 def _geometry(ctx: RunContext) -> Geometry | None:
@@ -77,7 +80,13 @@ def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None
         return
     if kind.opens_terminal_program:
         launch_detached(
-            console_argv(kind, label=vm.label, vmid=record.vmid, geometry=_geometry(ctx))
+            console_argv(
+                kind,
+                label=vm.label,
+                vmid=record.vmid,
+                session_type=SESSION_TYPE,
+                geometry=_geometry(ctx),
+            )
         )
 
 
@@ -110,7 +119,10 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
             launch_vnc_viewer(r, running.rundir, None)
         return 0
     if kind.opens_terminal_program:
-        launch_detached(console_argv(kind, label=running.record.label, vmid=running.record.vmid))
+        argv = console_argv(
+            kind, label=running.record.label, vmid=running.record.vmid, session_type=SESSION_TYPE
+        )
+        launch_detached(argv)
         return 0
     attach_serial(running.rundir.console, label=running.record.label)
     return 0
@@ -147,7 +159,7 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
             raise VmStateError(f"VM {_label_of(found, req)} is not running (CONNECT attaches only)")
         vm = found
     else:
-        vm = resolve_one(req.selector, inventory, err=ctx.err)
+        vm = resolve_vm(req.selector, inventory, err=ctx.err)
     if req.console is ConsoleKind.CLI0:
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from ctys.address.vmid import vm_id
-from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import VmStateError
 from ctys.plugins.qemu.actions.find_running import foreign_instance
@@ -48,6 +47,7 @@ from ctys.plugins.qemu.vm.runtime import (
     VmRuntimeDir,
     inspect_vm,
 )
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 from ctys.plugins.qemu.vnc import (
     check_vnc_port_free,
     note_vnc_address,
