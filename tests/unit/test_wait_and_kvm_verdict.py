@@ -253,3 +253,18 @@ def test_the_kernel_stage_decides_after_the_firmware_passed(
     assert state.usable is usable
     assert reason in state.reason
     assert state.how.startswith(how)
+
+
+def test_a_vm_that_ends_during_the_wait_loses_its_folder_through_its_handle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    rundir = _rundir(tmp_path)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with pytest.raises(QemuError, match="ended before its console printed") as ended:
+        waitready.wait_console_text(_vm(rundir, dead.pid), "NEVER", timeout=5, label="x")
+    assert not rundir.path.exists()
+    assert str(tmp_path / "state" / "ctys" / "logs" / "w-1" / "qemu.log") in str(ended.value)

@@ -103,8 +103,8 @@ def wait_console_text(
             with contextlib.suppress(OSError):
                 if needle in rundir.console_log.read_bytes():
                     return
-            if not vm.alive():
-                hint = log_hint(vm.remove())
+            if vm.ended():  # the handle removed the folder and kept the logs
+                hint = log_hint(vm.kept_logs)
                 raise QemuError(f"VM {label} ended before its console printed {text!r}{hint}")
             now = time.monotonic()
             if now >= next_state:

@@ -349,6 +349,14 @@ class VmHandle:
         finally:
             self._ended()
 
+    def ended(self) -> bool:
+        """True when the qemu this handle launched has ended by itself; its runtime folder
+        then goes (logs kept, ``kept_logs``)."""
+        if self.alive():
+            return False
+        self._ended()
+        return True
+
     def _ended(self) -> None:
         """The VM this handle acted on is gone: its runtime folder goes (logs kept)."""
         if self.rundir is not None and not self.alive():
