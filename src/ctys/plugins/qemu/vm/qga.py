@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ctys.errors import CtysError
+from ctys.plugins.qemu.vm.qmp import QmpError
 
 #: The agent socket's name in a VM's runtime folder.
 QGA_SOCKET_NAME = "qga.sock"
@@ -78,6 +79,18 @@ class _JsonLines:
             if not chunk:
                 raise ConnectionError("connection closed")
             self.buffer += chunk
+
+
+class AgentRefused(QmpError):
+    """The guest agent did not take ``guest-shutdown``: no answer, or an error reply."""
+
+
+def shutdown(sock_path: Path, *, timeout: float = SHUTDOWN_ANSWER) -> None:
+    """``request_shutdown`` as a rung of the stop ladder: ``AgentRefused`` (a ``QmpError``,
+    which the ladder treats as a refused step) says why the agent did not take it."""
+    refused = request_shutdown(sock_path, timeout=timeout)
+    if refused is not None:
+        raise AgentRefused(refused)
 
 
 def request_shutdown(sock_path: Path, *, timeout: float = SHUTDOWN_ANSWER) -> str | None:
