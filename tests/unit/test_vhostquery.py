@@ -241,15 +241,15 @@ def test_exact_terms_become_equalities() -> None:
     columns = SqlColumns({3: "label"})
     assert to_sql(parse(["L:web1"], resolve), columns) == ("label = ?", ["web1"])
     assert to_sql(parse(["F:3:^web1$"]), columns) == ("label = ?", ["web1"])
-    assert to_sql(parse(["F:3:web"]), columns) == ("instr(label, ?) > 0", ["web"])
+    assert to_sql(parse(["F:3:web"]), columns) == ("label GLOB ?", ["*web*"])
     assert to_sql(parse(["F:3:w.b"]), columns) == ("ctys_re(?, label)", ["w.b"])
     assert to_sql(parse([]), columns) == ("1", [])
 
 
 def test_sql_groups_and_negation() -> None:
     where, params = to_sql(parse(["a", "OR", "NOT", "b", "c"]), SqlColumns({}))
-    assert where == "(instr(line, ?) > 0 OR NOT (instr(line, ?) > 0)) AND instr(line, ?) > 0"
-    assert params == ["a", "b", "c"]
+    assert where == "(line GLOB ? OR NOT (line GLOB ?)) AND line GLOB ?"
+    assert params == ["*a*", "*b*", "*c*"]
 
 
 def test_fields_the_store_lacks_are_empty() -> None:

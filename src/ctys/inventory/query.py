@@ -4,7 +4,7 @@ right) plus a match rule.
 
 The whole query becomes one SQL condition. Exact field terms (``L:web1``, ``LABEL=web1``,
 an anchored literal ``F:3:^web1$``) use the store's indexes; a plain word (no regex
-characters) is an SQL ``instr`` (case-sensitive, like awk); only a real regex calls back
+characters) is an SQL ``GLOB`` (case-sensitive, like awk); only a real regex calls back
 into Python, row by row. Words match the record's line as the store keeps it (its
 cacheDB line), fields by their position in the cacheDB column order.
 

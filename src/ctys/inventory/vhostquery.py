@@ -320,7 +320,7 @@ class SqlColumns:
 def to_sql(query: VhostQuery, columns: SqlColumns) -> tuple[str, list[str | int]]:
     """One SQL condition (and its parameters) selecting exactly the records of ``query``.
     ``FIELD=value`` and anchored literals (``F:3:^web1$``) become ``column = ?`` (an
-    index answers them); plain literals ``instr``; only real regexes call back into
+    index answers them); plain literals ``GLOB``; only real regexes call back into
     Python."""
     params: list[str | int] = []
     conjuncts: list[str] = []
@@ -370,7 +370,10 @@ def _is_literal(text: str) -> bool:
 
 
 def _regex_sql(column: str, pattern: str, params: list[str | int]) -> str:
-    params.append(pattern)
     if _is_literal(pattern):
-        return f"instr({column}, ?) > 0"  # case-sensitive, like awk
+        # GLOB is case-sensitive, like awk, and scans faster than instr(); a literal has
+        # none of GLOB's special characters (* ? [ are regex characters too).
+        params.append(f"*{pattern}*")
+        return f"{column} GLOB ?"
+    params.append(pattern)
     return f"{SQL_REGEX_FUNCTION}(?, {column})"
