@@ -123,7 +123,7 @@ def test_foreign_qemu_without_qmp_needs_force_and_then_gets_sigterm(
     label = f"bare{uuid.uuid4().hex[:6]}"
     proc = _bare_qemu(guest, ctys_env["CTYS_RUNTIME_DIR"], label, "")
 
-    refused = ctys("-t", "QEMU", "-a", f"CANCEL=ID:{proc.pid}")
+    refused = ctys("-t", "QEMU", "-a", f"CANCEL=VMID:{proc.pid}")
     assert refused.returncode == 1
     [line] = refused.stderr.splitlines()
     assert "names no QMP or monitor socket" in line and "FORCE" in line
@@ -135,7 +135,7 @@ def test_foreign_qemu_without_qmp_needs_force_and_then_gets_sigterm(
     assert left is not None and int(left.group(1)) >= 1, everything.stdout
     assert proc.poll() is None
 
-    done = ctys("-t", "QEMU", "-a", f"CANCEL=ID:{proc.pid},FORCE,TIMEOUT:10")
+    done = ctys("-t", "QEMU", "-a", f"CANCEL=VMID:{proc.pid},FORCE,TIMEOUT:10")
     assert done.returncode == 0, done.stderr
     assert f"{label}: stopped by SIGTERM" in done.stdout
     proc.wait(timeout=10)

@@ -1,4 +1,4 @@
-"""QEMU processes of ours (same uid) that ctys did not start: found by label or ``ID:PID``
+"""QEMU processes of ours (same uid) that ctys did not start: found by label or ``VMID:PID``
 for CANCEL, stopped through the QMP socket their command line names, else by signal."""
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def foreign_vms(claimed: set[int], processes: Sequence[QemuProcess] | None = Non
 
 
 def foreign_matching(vms: Sequence[ForeignVm], selector: MachineSelector) -> list[ForeignVm]:
-    """The foreign VMs matching every term (label, UUID, ``ID:PID``)."""
+    """The foreign VMs matching every term (label, UUID, ``VMID:PID``)."""
     return [vm for vm in vms if all_match(vm.facts(), selector.terms)]
 
 

@@ -50,6 +50,7 @@ _FIELDS = (
     "IP",
     "QMP",
     "BINARY",
+    "VMID",  # the runtime ID (VMID: addresses it); ID is the conf path, as in the original
 )
 DEFAULT_TABLE_FIELDS = ("LABEL", "STATE", "PID", "USER", "MANAGED", "ACCEL", "VNC", "IP", "CONF")
 # Names the original's inventory used for the same facts.
@@ -58,6 +59,7 @@ _FIELD_ALIASES = {
     "VNCPORT": "VNC",
     "CPORT": "VNC",
     "PNAME": "CONF",
+    "ID": "CONF",
     "FILENAME": "CONF",
     "TCP": "IP",
     "EXEPATH": "BINARY",
@@ -83,6 +85,7 @@ class VmEntry:
     binary: str = ""
     image: Path | None = None
     ip: str | None = None
+    vmid: str | None = None  # the runtime ID of a managed VM, the PID of another qemu
 
     def row(self) -> dict[str, object]:
         """The entry keyed by ``list_fields()`` names."""
@@ -101,6 +104,7 @@ class VmEntry:
             "IP": self.ip,
             "QMP": self.qmp,
             "BINARY": self.binary,
+            "VMID": self.vmid,
         }
 
 
@@ -246,6 +250,7 @@ def _managed_entry(
         binary=record.binary or cmd.binary,
         image=_path(cmd.image),
         ip=_guest_ip(conf, vmdir, neighbours),
+        vmid=vmdir.vmid,
     )
 
 
@@ -280,6 +285,7 @@ def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None, vnc: str | None) 
         binary=cmd.binary,
         image=image,
         ip=conf.ip if conf else None,
+        vmid=str(proc.pid),
     )
 
 
