@@ -4,7 +4,8 @@
 
 - ``TITLE``: a header line; ``TITLEIDX`` / ``TITLEIDXASC``: the header names each column
   with its field number, ``LABEL(3)`` / with a spreadsheet column too, ``LABEL(C-3)``.
-- ``MACHINE``: every field of the record, ``;``-separated (``TERSE``: ``;``-separated).
+- ``MACHINE``: the original's 47 fields, ``;``-separated (``TERSE``: ``;``-separated);
+  ``-t`` and ``-j`` without fields carry every field, ctys' own too.
 - ``MAXKEY``: PM, TYPE, LABEL, ID, UUID and MAC.
 - ``IP``: the TCP field; ``DNS`` (``D``): the address's DNS name as recorded (NETNAME),
   else the address. ``INDEX``: the record's position in the inventory (1-based).
@@ -27,7 +28,7 @@ from typing import TextIO
 
 from ctys.errors import UsageError
 from ctys.inventory.query import field_position
-from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, is_field_name
+from ctys.inventory.record import FIELDS, MACHINE_FIELDS, InventoryRecord, canonical_field
 from ctys.invocation import OutputFormat
 
 # Where a record's position (INDEX) is shown: the original's field 32 (RESERVED).
@@ -101,8 +102,7 @@ def _index_getter(_record: InventoryRecord, index: int) -> str:
 
 
 def _dns_getter(record: InventoryRecord, _index: int) -> str:
-    netname = record.get("NETNAME") if is_field_name("NETNAME") else ""
-    return netname or record.tcp
+    return record.netname or record.tcp
 
 
 def field_column(name: str, title: str | None = None, width: int | None = None) -> Column:
@@ -161,8 +161,8 @@ def parse_output(spec: str | None, *, terse: bool, json: bool, title: bool) -> O
                 raise UsageError(f"-o '{word}': a field takes no ':' argument")
             chosen.add(canonical_field(key))
     # -t and -j (ctys' own) without fields carry the whole record, like MACHINE.
-    whole = machine or (fmt is not OutputFormat.TABLE and not chosen and not dns)
-    columns = _columns(chosen, dns, whole, tab)
+    whole = fmt is not OutputFormat.TABLE and not chosen and not dns
+    columns = _columns(chosen, dns, machine, whole, tab)
     if numbering:
         columns = tuple(_numbered(c, numbering == "TITLEIDXASC") for c in columns)
     # A table always has its header; terse only with TITLE / --title.
@@ -170,11 +170,13 @@ def parse_output(spec: str | None, *, terse: bool, json: bool, title: bool) -> O
 
 
 def _columns(
-    chosen: set[str], dns: bool, machine: bool, tab: tuple[Column, ...] | None
+    chosen: set[str], dns: bool, machine: bool, whole: bool, tab: tuple[Column, ...] | None
 ) -> tuple[Column, ...]:
     if tab is not None:
         return tab
     if machine:
+        return tuple(field_column(name) for name in MACHINE_FIELDS)
+    if not chosen and not dns and whole:
         return tuple(field_column(name) for name in FIELDS)
     if not chosen and not dns:
         return default_columns()
@@ -236,7 +238,10 @@ def _tab_columns(args: str, word: str) -> tuple[Column, ...]:
 
 def field_at(position: int) -> str | None:
     """The name of the field at ``position`` (1-based), ``None`` if there is none."""
-    return next((name for name in FIELDS if field_position(name) == position), None)
+    from ctys.inventory.fields import FULL_WIDTH
+    from ctys.inventory.fields import field_at as spec_at
+
+    return spec_at(position).name if 1 <= position <= FULL_WIDTH else None
 
 
 def _sorting(args: str, word: str) -> Sorting:

@@ -6,7 +6,8 @@ The whole query becomes one SQL condition. Exact field terms (``L:web1``, ``LABE
 an anchored literal ``F:3:^web1$``) use the store's indexes; a plain word (no regex
 characters) is an SQL ``GLOB`` (case-sensitive, like awk); only a real regex calls back
 into Python, row by row. Words match the record's line as the store keeps it (its
-cacheDB line), fields by their position in the cacheDB column order.
+``enum.fdb`` line), fields by their position in the original's record
+(``ctys.inventory.fields``).
 
 Match rules (``-M``), applied to the matching records in inventory order:
 
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from ctys.errors import AddressError, ExitStatus, UsageError
 from ctys.inventory import vhostquery
+from ctys.inventory.fields import FIELD_TABLE, FULL_WIDTH
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, is_field_name
 from ctys.inventory.store import CASELESS_COLUMNS
 from ctys.inventory.vhostquery import FieldEqualsTerm, Op, SqlColumns, Step, VhostQuery
@@ -35,10 +37,15 @@ if TYPE_CHECKING:
     from ctys.inventory.store import Inventory
 
 _MAX_CANDIDATES_SHOWN = 10
-# A field's position: its 1-based column in the cacheDB order (FIELDS).
-_POSITION = {name: number for number, name in enumerate(FIELDS, start=1)}
+# A field's position: its 1-based number in the original's record (inventory.fields).
+_POSITION = {spec.name: spec.position for spec in FIELD_TABLE if spec.position is not None}
+# Terms may also name ctys' own fields (MODE=...): they get numbers after the original's.
+_TERM_POSITION = {
+    spec.name: spec.position or FULL_WIDTH + number
+    for number, spec in enumerate(FIELD_TABLE, start=1)
+}
 _COLUMNS = SqlColumns(
-    {number: name.lower() for name, number in _POSITION.items()},
+    {number: name.lower() for name, number in _TERM_POSITION.items()},
     caseless=frozenset(CASELESS_COLUMNS),
 )
 
@@ -85,18 +92,18 @@ def resolve_field(name: str) -> tuple[int, bool] | None:
     if not is_field_name(name):
         return None
     canonical = canonical_field(name)
-    return _POSITION[canonical], canonical.lower() in CASELESS_COLUMNS
+    return _TERM_POSITION[canonical], canonical.lower() in CASELESS_COLUMNS
 
 
 def field_position(name: str) -> int | None:
-    """The 1-based position of field ``name`` (canonical) in the cacheDB record, ``None``
-    for a field of ctys' own that the original record lacks."""
+    """The 1-based position of field ``name`` (canonical) in the original's record,
+    ``None`` for a field of ctys' own that the original record lacks."""
     return _POSITION.get(name)
 
 
 def parse_words(words: Sequence[str]) -> VhostQuery:
     """The query of ``ctys-vhost``'s argument words (``UsageError`` if malformed)."""
-    return vhostquery.parse(words, resolve_field, len(FIELDS))
+    return vhostquery.parse(words, resolve_field, FULL_WIDTH)
 
 
 def field_equals(name: str, value: str) -> Step:

@@ -33,7 +33,7 @@ def found_of(vm: VmConfig) -> FoundVm:
     details = {
         "arch": vm.arch,
         "vcpu": str(vm.vcpu),
-        "memsize": str(vm.memsize_mb),
+        "vram": str(vm.memsize_mb),
         "accelerator": vm.accelerator.value,
         "exepath": vm.qemu_binary or "",
         "vncport": "" if vm.vncport is None else str(vm.vncport),
