@@ -242,7 +242,11 @@ def test_exact_terms_become_equalities() -> None:
     assert to_sql(parse(["L:web1"], resolve), columns) == ("label = ?", ["web1"])
     assert to_sql(parse(["F:3:^web1$"]), columns) == ("label = ?", ["web1"])
     assert to_sql(parse(["F:3:web"]), columns) == ("label GLOB ?", ["*web*"])
-    assert to_sql(parse(["F:3:w.b"]), columns) == ("ctys_re(?, label)", ["w.b"])
+    assert to_sql(parse(["F:3:w.b"]), columns) == (
+        "(label GLOB ? AND ctys_re(?, label))",
+        ["*w*", "w.b"],
+    )
+    assert to_sql(parse(["F:3:.+"]), columns) == ("ctys_re(?, label)", [".+"])
     assert to_sql(parse([]), columns) == ("1", [])
 
 
@@ -331,3 +335,50 @@ def test_and_of_two_queries_is_the_intersection_when_b_has_no_or(
     cleaned = ["AND" if w.upper() == "OR" else w for w in b]
     both = run([*a, "AND", *cleaned])
     assert both == [label for label in run(a) if label in run(cleaned)]
+
+
+# -- the literal a regex needs (a GLOB before the Python call) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needed"),
+    [
+        ("vm0543[0-9]1;", "vm0543"),
+        ("^lab02;", "lab02;"),
+        ("ab+c", "ab"),
+        ("abc?d", "ab"),
+        ("abc*", "ab"),
+        ("ab{0,2}cd", "cd"),
+        ("x(abc)?yz", "yz"),
+        ("a|b", ""),
+        ("[[:digit:]]{3}-x", "-x"),
+        ("a\\.conf", "a.conf"),
+        ("a\\*b", "a"),
+        ("(?i)DEB", ""),
+        ("\\d+", ""),
+        (".*", ""),
+    ],
+)
+def test_required_literal(pattern: str, needed: str) -> None:
+    from ctys.inventory.vhostquery import required_literal
+
+    assert required_literal(pattern) == needed
+
+
+_RE_PIECES = st.sampled_from(
+    ["a", "b", "c", ";", ".", "a?", "b*", "c+", "[ab]", "(ab)?", "x{0,2}", "\\.", "^", "$", "|"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_RE_PIECES, min_size=1, max_size=6), st.text(alphabet="abcx;.", max_size=12))
+def test_every_match_contains_the_required_literal(pieces: list[str], text: str) -> None:
+    from ctys.inventory.vhostquery import compile_ere, required_literal
+
+    pattern = "".join(pieces)
+    try:
+        compiled = compile_ere(pattern)
+    except UsageError:
+        return
+    if compiled.search(text):
+        assert required_literal(pattern) in text

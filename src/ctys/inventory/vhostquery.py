@@ -375,5 +375,67 @@ def _regex_sql(column: str, pattern: str, params: list[str | int]) -> str:
         # none of GLOB's special characters (* ? [ are regex characters too).
         params.append(f"*{pattern}*")
         return f"{column} GLOB ?"
+    needed = required_literal(pattern)
+    if needed:
+        # SQLite evaluates AND left to right: Python sees only the rows GLOB let through.
+        params.extend((f"*{needed}*", pattern))
+        return f"({column} GLOB ? AND {SQL_REGEX_FUNCTION}(?, {column}))"
     params.append(pattern)
     return f"{SQL_REGEX_FUNCTION}(?, {column})"
+
+
+_GLOB_SPECIAL = frozenset("*?[]")
+
+
+def required_literal(pattern: str) -> str:
+    """The longest text every match of the awk regex ``pattern`` contains ("" when there
+    is none to be sure of: an alternation, or only optional parts). Conservative: runs of
+    plain characters outside groups and brackets, without a character that a following
+    ``?``, ``*`` or ``{`` may drop."""
+    pattern = _POSIX_CLASS.sub(_posix_class, pattern)  # [[:digit:]] → [0-9]
+    if "|" in pattern or "(?" in pattern:  # alternation; Python's inline flags ((?i))
+        return ""
+    runs: list[str] = []
+    run: list[str] = []
+    depth = 0
+    i = 0
+
+    def cut() -> None:
+        if run:
+            runs.append("".join(run))
+            run.clear()
+
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            i += 2
+            if depth or escaped.isalnum() or escaped in _GLOB_SPECIAL:
+                cut()  # \d, \w ... are classes in Python's re; GLOB specials end a run
+            else:
+                run.append(escaped)
+            continue
+        if char == "[":
+            cut()
+            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("]", "^") else i + 1)
+            i = end + 1 if end > 0 else len(pattern)
+            continue
+        if char in "?*{":
+            if run:
+                run.pop()  # the previous character may occur zero times
+            cut()
+            if char == "{":
+                end = pattern.find("}", i)
+                i = end if end > 0 else len(pattern)
+        elif char == "(":
+            cut()
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif char in ".^$+" or depth:
+            cut()
+        else:
+            run.append(char)
+        i += 1
+    cut()
+    return max(runs, key=len, default="")
