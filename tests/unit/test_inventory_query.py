@@ -222,3 +222,19 @@ def test_field_compare_and_record_index_terms(inv: Inventory) -> None:
     assert _labels(inv, "NOT", f"E:{pname}:{label}") == ["moved@h3"]
     with pytest.raises(UsageError, match="no field 99"):
         _labels(inv, "F:99:x")
+
+
+def test_rules_as_a_comma_list_with_complement(inv: Inventory) -> None:
+    from ctys.inventory.query import parse_rules
+
+    assert parse_rules("first") == (MatchRule.FIRST, False)
+    assert parse_rules("FIRST,COMPLEMENT") == (MatchRule.FIRST, True)
+    assert parse_rules("complement") == (MatchRule.ALL, True)
+    with pytest.raises(UsageError, match="exclude each other"):
+        parse_rules("FIRST,LAST")
+    with pytest.raises(UsageError, match="unknown match rule 'BEST'"):
+        parse_rules("FIRST,BEST")
+    query = Query(parse_words(["Linux"]), MatchRule.LAST, complement=True)
+    assert [r.label for r in inv.query(query)] == ["win"]
+    query = Query(parse_words(["web"]), MatchRule.USORT, ("LABEL",), complement=True)
+    assert [r.label for r in inv.query(query)] == ["db1", "win"]

@@ -21,7 +21,7 @@ from ctys.atomicfile import write_text_atomically
 from ctys.cli.vhostout import OutputSpec, parse_output, render_output, rows_of
 from ctys.errors import CtysError, ExitStatus, UsageError
 from ctys.inventory.cachedb import export_cachedb, import_cachedb
-from ctys.inventory.query import Query, field_equals, parse_rule, parse_words
+from ctys.inventory.query import Query, field_equals, parse_rules, parse_words
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.store import Inventory, default_inventory_path
 from ctys.inventory.vhostquery import VhostQuery
@@ -63,8 +63,8 @@ def _parser() -> _Parser:
     )  # fmt: skip
     parser.add_argument(
         "-M", dest="rule", metavar="RULE", default="ALL",
-        help="FIRST|LAST|ALL|UNIQUE|SORT|USORT|COMPLEMENT (UNIQUE with several "
-        "different records: exit 11)",
+        help="FIRST|LAST|ALL|UNIQUE|SORT|USORT|COMPLEMENT, or one of them with "
+        "COMPLEMENT (comma list); UNIQUE with several different records: exit 11",
     )  # fmt: skip
     parser.add_argument("-t", "--terse", action="store_true", help="';'-separated lines")
     parser.add_argument("-j", "--json", action="store_true", help="JSON")
@@ -140,7 +140,8 @@ def _build_query(options: argparse.Namespace, output: OutputSpec) -> Query:
     expr = parse_words(options.patterns)
     if options.host:
         expr = VhostQuery((field_equals("HOST", options.host), *expr.steps))
-    return Query(expr, parse_rule(options.rule), output.key_fields)
+    rule, complement = parse_rules(options.rule)
+    return Query(expr, rule, output.key_fields, complement)
 
 
 def _positions(inventory: Inventory, records: Sequence[InventoryRecord]) -> list[int]:

@@ -70,6 +70,7 @@ class Query:
     expr: VhostQuery = field(default_factory=VhostQuery)
     rule: MatchRule = MatchRule.ALL
     key_fields: tuple[str, ...] = FIELDS
+    complement: bool = False  # the records that do NOT match, then ``rule``
 
 
 class NotUniqueError(AddressError):
@@ -123,6 +124,23 @@ def parse_rule(text: str) -> MatchRule:
         raise UsageError(f"unknown match rule '{text}' (use {known})") from None
 
 
+def parse_rules(text: str) -> tuple[MatchRule, bool]:
+    """``-M`` as the original takes it, a comma list: one reduction rule (default ALL)
+    and whether COMPLEMENT was asked too (``-M FIRST,COMPLEMENT``: the first record that
+    does not match)."""
+    rules = [parse_rule(word) for word in text.split(",") if word.strip()]
+    if not rules:
+        raise UsageError(f"empty match rule '{text}'")
+    complement = MatchRule.COMPLEMENT in rules
+    reductions = list(dict.fromkeys(r for r in rules if r is not MatchRule.COMPLEMENT))
+    if len(reductions) > 1:
+        names = ",".join(r.value for r in reductions)
+        raise UsageError(
+            f"-M {names}: these rules exclude each other (one of them, and COMPLEMENT)"
+        )
+    return (reductions[0] if reductions else MatchRule.ALL), complement
+
+
 def parse_fields(spec: str) -> tuple[str, ...]:
     """``L,uuid,CPORT`` → ``("LABEL", "UUID", "VNCPORT")``."""
     names = [part for part in spec.split(",") if part.strip()]
@@ -151,8 +169,8 @@ def run_query(inventory: Inventory, query: Query) -> list[InventoryRecord]:
     where, params = where_clause(query.expr)
     numbered = query.expr.uses_index
     rule = query.rule
-    if rule is MatchRule.COMPLEMENT:
-        return inventory.select(f"NOT ({where})", params, numbered=numbered)
+    if rule is MatchRule.COMPLEMENT or query.complement:
+        where = f"NOT ({where})"
     if rule is MatchRule.FIRST:
         return inventory.select(where, params, limit=1, numbered=numbered)
     if rule is MatchRule.LAST:
