@@ -136,6 +136,8 @@ def test_bad_instmode_through_the_cli_exits_2(
 ) -> None:
     monkeypatch.setenv("CTYS_VMPATH", str(tmp_path))
     monkeypatch.setenv("CTYS_RUNTIME_DIR", str(tmp_path / "rt"))
+    # Not the user's own inventory (another ctys may have written a newer schema there).
+    monkeypatch.setenv("CTYS_INVENTORY", str(tmp_path / "inventory.sqlite"))
     code = main(["-t", "QEMU", "-a", "CREATE=l:nothere,INSTMODE:FOO%%HDD%%INIT"])
     err = capsys.readouterr().err
     assert code == 2, err

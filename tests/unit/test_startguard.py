@@ -22,7 +22,7 @@ def test_launch_names_the_pid_before_it_waits_for_the_monitor(tmp_path: Path) ->
     rundir = RuntimeDir(tmp_path / "rt").create_vm_dir("g-1")
     seen: list[int] = []
     with pytest.raises(VmError, match="did not open its monitor"):
-        lifecycle.launch(["sleep", "30"], rundir, ready_timeout=0.2, on_spawn=seen.append)
+        VmHandle.launch(["sleep", "30"], rundir, ready_timeout=0.2, on_spawn=seen.append)
     assert len(seen) == 1 and not lifecycle.process_alive(seen[0])
 
 

@@ -134,7 +134,7 @@ def note_vnc_address(record: RuntimeRecord, rundir: VmRuntimeDir, vm: VmHandle) 
     if spec is None:
         return False
     if spec.unix_path is None:
-        spec = query_vnc(rundir.qmp, execute=vm.query)
+        spec = query_vnc(vm)
         if spec is None or spec.display is None:
             return False
         record.vnc_host = spec.host or DEFAULT_TCP_HOST

@@ -3,7 +3,7 @@
 Between ``Popen`` and the pid landing in the runtime record a qemu exists that no record
 names yet; qemu runs in its own session, so the Ctrl-C (or SIGTERM/SIGHUP, raised as
 ``Interrupted``) that ends ctys does not end it. ``StartGuard`` knows that qemu (the pid
-from ``lifecycle.launch``'s spawn callback, else any process whose argv names the VM's fresh
+from ``VmHandle.launch``'s spawn callback, else any process whose argv names the VM's fresh
 runtime folder) and, when the start is abandoned, stops it, keeps its logs, removes the
 folder and says in one line what it did.
 """
@@ -37,7 +37,7 @@ class StartGuard:
         self.pid = 0
 
     def spawned(self, pid: int) -> None:
-        """``lifecycle.launch`` calls this right after ``Popen``, before it waits."""
+        """``VmHandle.launch`` calls this right after ``Popen``, before it waits."""
         self.pid = pid
 
     def _ours(self) -> set[int]:

@@ -55,9 +55,11 @@ def _rundir(vm: VmHandle) -> VmRuntimeDir:
 def stop_failed(vm: VmHandle, label: str, state: RunState, doing: str) -> GuestFailed:
     """Stop a VM that is in a failed run ``state`` (its folder goes, its logs stay) and
     return the error saying so."""
-    vm.kill()
-    detail = _qemu_error_line(_rundir(vm).qemu_log)
-    kept = vm.remove()
+    rundir = _rundir(vm)
+    vm.kill()  # a VM it ended loses its folder; its logs are kept (``kept_logs``)
+    logs = vm.kept_logs
+    detail = _qemu_error_line(logs / "qemu.log" if logs else rundir.qemu_log)
+    kept = logs
     said = f": {detail}" if detail else ""
     return GuestFailed(
         f"VM {label} entered QEMU's {state.value} state {doing}{said}; stopped it (KVM internal"
@@ -101,8 +103,8 @@ def wait_console_text(
             with contextlib.suppress(OSError):
                 if needle in rundir.console_log.read_bytes():
                     return
-            if not vm.alive():
-                hint = log_hint(vm.remove())
+            if vm.ended():  # the handle removed the folder and kept the logs
+                hint = log_hint(vm.kept_logs)
                 raise VmError(f"VM {label} ended before its console printed {text!r}{hint}")
             now = time.monotonic()
             if now >= next_state:

@@ -30,6 +30,7 @@ from typing import Any
 
 from ctys.errors import VmError
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vmconfig import Accelerator
 
 DEV_KVM = Path("/dev/kvm")
@@ -188,18 +189,11 @@ def probe_process(argv: list[str], stderr_path: Path) -> Iterator[subprocess.Pop
             process.wait(timeout=5)
 
 
-def query_status_or_none(socket_path: Path, timeout: float) -> str | None:
-    """The QMP run state at ``socket_path``, None when the monitor does not answer."""
-    return _query_status(socket_path, timeout)
-
-
-def _query_status(socket_path: Path, timeout: float) -> str | None:
-    from ctys.plugins.qemu.vm.qmp import QmpUnavailable, query_status
-
-    try:
-        return query_status(socket_path, timeout=timeout)
-    except QmpUnavailable:
-        return None
+def probe_status(vm: VmHandle, timeout: float) -> str | None:
+    """The run state of a probe guest, asked on its handle's QMP connection; None when
+    the monitor does not answer."""
+    state = vm.status(timeout=timeout)
+    return state.value if state is not None else None
 
 
 def probe_kvm(binary: Path, deadline: float = PROBE_DEADLINE, baseline: bool = True) -> KvmState:
@@ -229,7 +223,8 @@ def probe_kvm(binary: Path, deadline: float = PROBE_DEADLINE, baseline: bool = T
                 time.sleep(_POLL)
             status = None
             if kvm.process.poll() is None:
-                status = _query_status(qmp, QMP_TIMEOUT)
+                with VmHandle(kvm.process.pid, qmp) as vm:
+                    status = probe_status(vm, QMP_TIMEOUT)
             if tcg is not None and tcg_post is None and tcg.post_done():
                 tcg_post = time.monotonic() - started
             returncode = kvm.process.poll()
