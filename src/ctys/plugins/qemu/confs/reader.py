@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ctys.conf.found import FoundVm
+from ctys.plugins.qemu.confs.details import inventory_details
 from ctys.plugins.qemu.confs.mapping import load_vm_config, vm_config_from_raw
 from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vmconfig import VmConfig
@@ -37,6 +38,7 @@ def found_of(vm: VmConfig) -> FoundVm:
         "vncport": "" if vm.vncport is None else str(vm.vncport),
         "dist": vm.dist or "",
         "os": vm.os or "",
+        **inventory_details(vm),
     }
     return FoundVm(
         stype=STYPE,
@@ -48,6 +50,8 @@ def found_of(vm: VmConfig) -> FoundVm:
         ip=vm.ip,
         magic=vm.raw.magic if vm.raw is not None else frozenset(),
         details=details,
+        addresses=vm.addresses,
+        vmstate=vm.facts.vmstate,
         raw=vm.raw,
         native=vm,
     )
