@@ -17,6 +17,7 @@ from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.cli.main import main
 from ctys.conf.found import NetAddress
 from ctys.conf.rawconf import ConfMode
+from ctys.errors import ConfError
 from ctys.plugins.qemu.actions.list import match_conf
 from ctys.plugins.qemu.confs.mapping import load_vm_config
 from ctys.plugins.qemu.confs.reader import resolve_vm, scanned_vm_configs
@@ -335,7 +336,7 @@ def test_typed_config_of_the_0111_ctys_with_shell_code(tree: Path) -> None:
 def test_a_strict_conf_with_shell_code_is_still_refused(tmp_path: Path) -> None:
     conf = tmp_path / "x.conf"
     conf.write_text("#@#MAGICID-QEMU\nif true; then A=1; fi\n")
-    with pytest.raises(Exception, match="x.conf:2"):
+    with pytest.raises(ConfError, match=r"x\.conf:2: "):
         load_vm_config(conf)
 
 
