@@ -55,14 +55,20 @@ def quote_value(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+def original_key_safe(value: str) -> bool:
+    """Whether the original reads ``value`` back unchanged as a ``#@#`` key's value."""
+    return not any(char in value for char in "'\"\\") and value == value.strip()
+
+
 def quote_key_value(name: str, value: str) -> str:
     """``value`` for ``#@#name = ...``: as ``quote_value``, and read back the same by the
     original, which reads a key's value up to its first quote (after turning ``'`` into
-    ``"``): so a value holding a quote, or blanks at its ends, is refused."""
-    if "'" in value or '"' in value or value != value.strip():
+    ``"``) and drops each backslash-``t``: so a value holding a quote or a backslash, or
+    blanks at its ends, is refused."""
+    if not original_key_safe(value):
         raise CtysError(
-            f"#@#{name} value {value!r}: quotes and leading/trailing blanks cannot be read "
-            "back by the original ctys"
+            f"#@#{name} value {value!r}: quotes, backslashes and leading/trailing blanks "
+            "cannot be read back by the original ctys"
         )
     return quote_value(value)
 
