@@ -312,9 +312,9 @@ def test_ctyswrapperpath_expands_to_the_folder_as_the_wrapper_sets_it(
     text = f'HDDBOOTIMAGE="${{CTYSWRAPPERPATH}}/{tail}"\nHDA=$CTYSWRAPPERPATH/{tail}\n'
     conf.write_text(text)
     raw = parse_conf_text(text, conf)
+    script = '. "$1"; printf "%s\\0%s" "$HDDBOOTIMAGE" "$HDA"'
     result = subprocess.run(
-        [str(BASH), "--norc", "--noprofile", "-c", '. "$1"; printf "%s\\0%s" "$HDDBOOTIMAGE" "$HDA"',
-         "bash", str(conf)],
+        [str(BASH), "--norc", "--noprofile", "-c", script, "bash", str(conf)],
         capture_output=True, text=True, timeout=10,
         env={"PATH": "/nonexistent", "CTYSWRAPPERPATH": str(conf.parent)},
     )  # fmt: skip
