@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.rows import list_rows
-
 from ctys.guest.build import GuestImage
 from ctys.guest.demo import kernel_append
+from support.rows import list_rows
 
 CTYS_0111 = """\
 #@#MAGICID-QEMU
