@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from ctys.conf.found import NetAddress
@@ -50,6 +51,9 @@ _TEXT_KEYS: dict[str, tuple[str, ...]] = {
     "nic_model": ("NIC",),
     "ctysformat": (CTYSFORMAT_KEY,),
 }
+_ATTR_OF = {name: attr for attr, names in _TEXT_KEYS.items() for name in names}
+# The keys of NICs 1..7.
+_NIC_OF = {f"{base}{nic}": nic for nic in range(1, MAX_NICS) for base in ("MAC", "IP")}
 # Blanks become '_' in these (the original: "DIST, DISTREL, OS, OSREL: blanks become _").
 BLANKED_KEYS = ("DIST", "DISTREL", "OS", "OSREL")
 # The sub-fields of IP<n> after its addresses, in order, and their keys for NIC 0.
@@ -80,11 +84,15 @@ def blank_to_underscore(value: str | None) -> str | None:
 
 def facts_of(look: _Lookup) -> VmFacts:
     """The descriptive keys of the conf (``VmFacts``)."""
+    keys, variables = look.keys, look.variables
     text = look.text
-    values = {attr: text(*names) or "" for attr, names in _TEXT_KEYS.items()}
+    # Most confs set few of these: look up only the names that occur (ENUMERATE maps
+    # thousands of confs).
+    attrs = {_ATTR_OF[name] for name in chain(keys, variables) if name in _ATTR_OF}
+    values = {attr: text(*_TEXT_KEYS[attr]) or "" for attr in attrs}
     installer = tuple(
         (name, value.strip())
-        for name, value in sorted(look.keys.items())
+        for name, value in sorted(keys.items())
         if name.startswith("INST_") and value.strip()
     )
     return VmFacts(
@@ -111,7 +119,9 @@ def addresses_of(look: _Lookup) -> tuple[NetAddress, ...]:
     ``IP``, ``TCP`` and the plain ``NETMASK``.. keys); one ``NetAddress`` per listed IP."""
     text: Callable[..., str | None] = look.text
     found: list[NetAddress] = []
-    for nic in range(MAX_NICS):
+    # NIC 0, and the others whose keys occur at all.
+    others = {_NIC_OF[name] for name in chain(look.keys, look.variables) if name in _NIC_OF}
+    for nic in (0, *sorted(others)):
         if nic == 0:
             mac, ip = text("MAC0", "MAC"), text("IP0", "IP", "TCP")
         else:
