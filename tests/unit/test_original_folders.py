@@ -358,6 +358,9 @@ def test_addresses_resolve_to_both_generations(
 ) -> None:
     vm = resolve_vm(MachineSelector((MachineAddress(*address),)))
     assert vm.conf_path == tree / conf
+    # and by its path (F:), read the same way as the scan reads it
+    by_path = resolve_vm(MachineSelector((MachineAddress(AddressKind.FILENAME, str(tree / conf)),)))
+    assert (by_path.label, by_path.uuid, by_path.addresses) == (vm.label, vm.uuid, vm.addresses)
 
 
 def test_list_matches_a_foreign_qemu_to_a_0111_conf(tree: Path) -> None:
