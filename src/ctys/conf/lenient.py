@@ -26,6 +26,9 @@ _OPENERS = frozenset({"if", "case", "for", "while", "until", "select", "function
 _CLOSERS = frozenset({"fi", "esac", "done", "}"})
 _FIRST_WORD = re.compile(r"[ \t]*([^ \t;&|(]+)")
 _FUNCTION_START = re.compile(r"[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(\)")
+# A line that can be data: blank, a comment, an assignment or 'export ...'.
+_DATA_LINE = re.compile(r"[ \t]*(?:$|#|export[ \t]|[A-Za-z_][A-Za-z0-9_]*=)")
+_MAX_RETRIES = 100
 
 
 def parse_vm_conf_text(text: str, path: Path) -> tuple[RawConf, SourceLines]:
@@ -46,9 +49,10 @@ def read_vm_conf(path: Path) -> tuple[RawConf, SourceLines]:
 
 def _parse_data_lines(text: str, path: Path) -> tuple[RawConf, SourceLines]:
     lines = text.replace("\r\n", "\n").split("\n")
-    skipped = set(_block_lines(lines))
-    # Each retry passes over one more line the parser refuses: at most one per line.
-    for _ in range(len(lines) + 1):
+    skipped = set(_block_lines(lines)) | set(_command_lines(lines))
+    # Each retry passes over one more line the parser refuses; the lines left are data
+    # lines, so few retries are needed (the cap keeps a hostile file from costing more).
+    for _ in range(min(len(lines), _MAX_RETRIES) + 1):
         kept = ["" if number in skipped else line for number, line in enumerate(lines, 1)]
         try:
             raw, where = parse_conf_text_with_lines("\n".join(kept), path)
@@ -58,7 +62,14 @@ def _parse_data_lines(text: str, path: Path) -> tuple[RawConf, SourceLines]:
             skipped.add(err.line)
             continue
         return dataclasses.replace(raw, skipped_lines=tuple(sorted(skipped))), where
-    raise ConfError(str(path), 0, "no data lines could be read")  # not reached
+    raise ConfError(str(path), 0, f"more than {_MAX_RETRIES} lines that are neither data nor code")
+
+
+def _command_lines(lines: list[str]) -> list[int]:
+    """Numbers (1-based) of the lines that start with a command, not data (``[ ... ]&&``,
+    ``echo``, ``. file``). A line continuing a quote of the line above is data, but it is
+    rare in a conf; it is passed over too (the parser then names the opening line)."""
+    return [number for number, line in enumerate(lines, 1) if not _DATA_LINE.match(line)]
 
 
 def _block_lines(lines: list[str]) -> list[int]:
