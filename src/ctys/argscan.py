@@ -5,8 +5,8 @@ Syntax::
     ctys [-t TYPE | -T TYPE[,TYPE...]|ALL] -a ACTION[=SUBOPTS] [generic options] [TARGET ...]
 
 ``SUBOPTS`` is ``SUBOPT[,SUBOPT...]``, each ``KEY[:ARG[%ARG...]]``. A backslash escapes
-``,``, ``%`` and itself inside suboptions (``ARGSADD:-device%e1000\\,netdev=n0``), so qemu
-arguments holding commas can be passed through.
+``,``, ``%`` and itself inside suboptions (``ARGSADD:-device%e1000\\,netdev=n0``), so
+hypervisor arguments holding commas can be passed through.
 
 Everything here is pure: no I/O, no environment. Every malformed input raises ``UsageError``
 whose message names the offending token.
@@ -42,7 +42,7 @@ __all__ = [
     "scan_argv",
 ]
 
-# Options taking a value (next word, or attached: ``-tQEMU``).
+# Options taking a value (next word, or attached: ``-tTYPE``).
 _VALUE_OPTIONS = frozenset("tTacCgrbzSdlo")
 _ESCAPABLE = frozenset(",%\\")
 
@@ -73,7 +73,7 @@ def scan_argv(argv: Sequence[str]) -> Invocation:
     """Parse ctys arguments (without the program name) into an ``Invocation``.
 
     ``plugin_types`` is empty when neither ``-t`` nor ``-T`` was given, so the caller can tell
-    ``ctys -h`` (general help) from ``ctys -t QEMU -h`` (plugin help); ``ctys.cli.main``
+    ``ctys -h`` (general help) from ``ctys -t TYPE -h`` (plugin help); ``ctys.cli.main``
     substitutes the default plugin. Raises ``UsageError`` naming the bad token.
     """
     raw = _collect(argv)

@@ -190,7 +190,8 @@ def test_both_generations_are_enumerated_with_every_field(
         "OSREL": "2.6.18",
         "CATEGORY": "VM",
         "VCPU": "2",
-        "MEMSIZE": "256",
+        "VRAM": "8",  # #@#VRAM (else MEMSIZE)
+        "EXEPATH": str(tree / "tst107" / "tst107.ctys"),  # the wrapper
         "ACCELERATOR": "TCG",  # the original's QEMU
         "VNCPORT": "5907",  # VNCBASEPORT (default 5900) + VNCACCESSDISPLAY
         "USERSTRING": "my tst107",
@@ -198,6 +199,25 @@ def test_both_generations_are_enumerated_with_every_field(
     assert {k: r107[k] for k in expected_107} == expected_107
     assert r111["PNAME"] == str(tree / "tst111" / "tst111.ctys")
     assert r111["MODE"] == ConfMode.SH_CTYS.value  # tst111.sh beside it
+    assert r111["EXEPATH"] == str(tree / "tst111" / "tst111.sh")
+    assert (r107["VERSION"], r107["SERNO"], r107["HWCAP"], r107["CONTEXTSTRG"]) == (
+        "01.07.001",
+        "2008-07-01-107",
+        "VMX",
+        "ctx-107",
+    )
+    assert (r107["DISPLAY"], r107["VNCBASE"], r107["DEFHOSTS"], r107["DEFCONSOLE"]) == (
+        "7",
+        "5900",
+        "host01",
+        "VNC",
+    )
+    assert (r107["VMSTATE"], r111["VMSTATE"], r111["VNCBASE"], r111["RELAY"]) == (
+        "ACTIVE",
+        "DISABLED",
+        "6000",
+        "10.1.1.1",
+    )
     expected_111 = {
         "UUID": UUID_111,  # the first block's, not the second's
         "MAC": "00:50:56:13:01:11",
@@ -205,7 +225,7 @@ def test_both_generations_are_enumerated_with_every_field(
         "VNCPORT": "6011",
         "ACCELERATOR": "KVM",
         "VCPU": "4",
-        "MEMSIZE": "1024",
+        "VRAM": "1024",  # MEMSIZE
         "NETMASK": "255.255.255.0",
         "IFNAME": "eth0",
         "SSHPORT": "2222",
@@ -231,16 +251,18 @@ def test_terse_output_has_one_line_per_address(
     assert [line.split(";")[2] for line in out] == ["tst107", "tst111", "tst111", "tst111"]
 
 
-def test_the_inventory_keeps_one_record_per_conf(
+def test_the_inventory_keeps_one_record_per_address(
     tree: Path, capsys: pytest.CaptureFixture[str], ctys_env: dict[str, str]
 ) -> None:
     assert main(["-t", "QEMU", "-a", "ENUMERATE", "-o", "json"]) == 0
     capsys.readouterr()
     assert main(["-t", "QEMU", "-a", "ENUMERATE", "-o", "json", "-C", "list"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert sorted((r["LABEL"], r["TCP"], r["DISTREL"]) for r in rows) == [
-        ("tst107", "172.20.6.107", "5.1_Final"),
-        ("tst111", "10.1.1.11", ""),
+    assert sorted((r["LABEL"], r["TCP"], r["MAC"], r["DISTREL"]) for r in rows) == [
+        ("tst107", "172.20.6.107", "00:50:56:13:11:07", "5.1_Final"),
+        ("tst111", "10.1.1.11", "00:50:56:13:01:11", ""),
+        ("tst111", "10.1.2.11", "00:50:56:13:01:11", ""),
+        ("tst111", "192.168.5.11", "00:50:56:13:11:11", ""),
     ]
 
 

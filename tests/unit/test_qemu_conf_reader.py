@@ -60,7 +60,7 @@ def test_qemu_record_maps_every_known_value(tmp_path: Path) -> None:
         netmask="255.255.255.0",
         arch="aarch64",
         vcpu="2",
-        memsize="1024",
+        vram="1024",
         accelerator="TCG",
         exepath="/usr/bin/qemu-system-aarch64",
         mode="ctys-conf",

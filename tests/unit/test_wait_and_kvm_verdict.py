@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.errors import QemuError, UsageError
+from ctys.errors import UsageError, VmError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.actions import waitready
 from ctys.plugins.qemu.host import kernelprobe, kvmprobe
@@ -87,7 +87,7 @@ def test_wait_timeout_is_honoured_and_leaves_the_vm(
     monkeypatch.setattr(VmHandle, "status", lambda self, timeout=1.0: RunState.RUNNING)
     monkeypatch.setattr(VmHandle, "alive", lambda self: True)
     started = time.monotonic()
-    with pytest.raises(QemuError, match=r"within 0.3s \(the VM keeps running"):
+    with pytest.raises(VmError, match=r"within 0.3s \(the VM keeps running"):
         waitready.wait_console_text(_vm(rundir, 1), "NEVER", timeout=0.3, label="x")
     assert 0.3 <= time.monotonic() - started < 1.5
     assert rundir.path.exists()
@@ -179,7 +179,7 @@ def test_wait_shows_progress_only_on_a_terminal(
     monkeypatch.setattr(VmHandle, "status", lambda self, timeout=1.0: RunState.RUNNING)
     monkeypatch.setattr(VmHandle, "alive", lambda self: True)
     for stream, shown in [(_Tty(), True), (io.StringIO(), False)]:
-        with pytest.raises(QemuError):
+        with pytest.raises(VmError):
             waitready.wait_console_text(_vm(rundir, 1), "NEVER", timeout=0.3, label="x", err=stream)
         assert ("waiting for 'NEVER'" in stream.getvalue()) is shown, stream.getvalue()
 

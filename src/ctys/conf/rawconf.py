@@ -18,6 +18,12 @@ class ConfMode(Enum):
     CTYS_CONF = "ctys-conf"
 
 
+def wrapper_path(conf: Path) -> Path:
+    """The wrapper script of a conf: ``NAME.sh`` beside a 01.11 ``NAME.ctys``, ``NAME.ctys``
+    beside a ``NAME.conf`` (01.07)."""
+    return conf.with_suffix(".sh" if conf.suffix == ".ctys" else ".ctys")
+
+
 @dataclass(frozen=True)
 class RawConf:
     """A conf file split into its two namespaces, values already ``$VAR``-expanded.

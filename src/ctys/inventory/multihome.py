@@ -4,8 +4,6 @@ VM once per IP of its ``#@#IP<n>`` keys, each with that NIC's MAC and sub-fields
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-
 from ctys.conf.found import FoundVm
 from ctys.inventory.record import FIELDS, InventoryRecord, record_from_found
 
@@ -29,15 +27,3 @@ def records_per_address(found: FoundVm, host: str, scanned: float) -> list[Inven
         changes |= {field: getattr(address, attr) for attr, field in _ADDRESS_FIELDS.items()}
         records.append(dataclasses.replace(record, **changes))
     return records
-
-
-def one_per_conf(records: Iterable[InventoryRecord]) -> list[InventoryRecord]:
-    """The first record of each (host, conf): what the store keeps (one row per conf)."""
-    seen: set[tuple[str, str]] = set()
-    kept = []
-    for record in records:
-        key = (record.host, record.pname)
-        if key not in seen:
-            seen.add(key)
-            kept.append(record)
-    return kept

@@ -11,17 +11,16 @@ from typing import TextIO
 
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, require_base_paths
-from ctys.conf.vmpath import default_base_paths
 from ctys.conf.vmstate import DEFAULT_FILTER, StateFilter, parse_matchvstat
 from ctys.errors import UsageError
-from ctys.inventory.multihome import one_per_conf, records_per_address
+from ctys.inventory.multihome import records_per_address
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
 from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
-from ctys.plugins.qemu.confs.reader import scan_qemu_confs, vm_config_of
+from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs, vm_config_of
 from ctys.safestream import raw_stream
 from ctys.tables import render, split_format_suboptions
 
@@ -135,7 +134,7 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     if choice.control is CacheControl.CLEAR:
         clear_inventory(choice)
     require_base_paths(req.base_paths)
-    bases = req.base_paths or default_base_paths()
+    bases = req.base_paths or qemu_base_paths()
     with _progress(ctx.err) as progress:
         result, records = enumerate_local(
             bases, include_ignored=req.include_ignored, progress=progress, states=req.states
@@ -148,8 +147,7 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     for line in host_exec_warnings(vm_config_of(vm) for vm in result.vms):
         print(line, file=ctx.err)
     if choice.enabled:
-        # The store keeps one row per conf (its first address).
-        store_scan(choice, [canonical_path(b) for b in bases], one_per_conf(records))
+        store_scan(choice, [canonical_path(b) for b in bases], records)
     _render(records, req, ctx)
     if ctx.debug or (req.fmt is OutputFormat.TABLE and ctx.err.isatty()):
         where = f"; inventory {choice.path}" if choice.path else ""

@@ -387,10 +387,9 @@ def run_list(
 def run_list_action(call: ActionCall, ctx: RunContext) -> int:
     """LIST on this host: runtime records of the user, the process table, and the conf files
     under the default VM paths (to name VMs that ctys did not start)."""
-    from ctys.conf.vmpath import default_base_paths
-    from ctys.plugins.qemu.confs.reader import scanned_vm_configs
+    from ctys.plugins.qemu.confs.reader import qemu_base_paths, scanned_vm_configs
 
-    confs = scanned_vm_configs(default_base_paths())
+    confs = scanned_vm_configs(qemu_base_paths())
     return run_list(call, ctx, RuntimeDir(), confs)
 
 

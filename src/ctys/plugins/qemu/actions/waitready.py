@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.actions.startguard import log_hint
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runstate import RunState
@@ -27,7 +27,7 @@ STATE_EVERY = 0.5  # seconds between run-state checks
 _POLL = 0.01
 
 
-class GuestFailed(QemuError):
+class GuestFailed(VmError):
     """A VM entered a failed run state; it has been stopped (its logs kept)."""
 
     def __init__(self, message: str, state: RunState, detail: str) -> None:
@@ -89,7 +89,7 @@ def wait_console_text(
     label: str,
     err: TextIO | None = None,
 ) -> None:
-    """Return once the console log holds ``text``; ``QemuError`` when the VM ends or fails
+    """Return once the console log holds ``text``; ``VmError`` when the VM ends or fails
     first (stopped, logs kept) or ``timeout`` seconds pass (the VM keeps running)."""
     rundir = _rundir(vm)
     needle = text.encode()
@@ -103,7 +103,7 @@ def wait_console_text(
                     return
             if not vm.alive():
                 hint = log_hint(vm.remove())
-                raise QemuError(f"VM {label} ended before its console printed {text!r}{hint}")
+                raise VmError(f"VM {label} ended before its console printed {text!r}{hint}")
             now = time.monotonic()
             if now >= next_state:
                 state = vm.status(timeout=1.0)
@@ -112,7 +112,7 @@ def wait_console_text(
                 next_state = time.monotonic() + STATE_EVERY
                 tick()
             if now >= deadline:
-                raise QemuError(
+                raise VmError(
                     f"console of {label} did not print {text!r} within {timeout:g}s"
                     f" (the VM keeps running; CANCEL=l:{label} stops it)"
                 )

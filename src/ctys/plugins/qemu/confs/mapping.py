@@ -17,7 +17,7 @@ from pathlib import Path
 from ctys.conf.found import IGNORE_MARKER
 from ctys.conf.lenient import read_vm_conf
 from ctys.conf.parser import SourceLines
-from ctys.conf.rawconf import ConfMode, RawConf
+from ctys.conf.rawconf import ConfMode, RawConf, wrapper_path
 from ctys.errors import ConfError
 from ctys.plugins.qemu.confs import origkeys
 from ctys.plugins.qemu.net.network import MAX_NICS, NetworkError, normalize_mac
@@ -206,8 +206,7 @@ def vm_config_from_raw(raw: RawConf, lines: SourceLines | None = None) -> VmConf
     look = _Lookup(raw, lines)
     conf_path = raw.path.absolute()
     stem = conf_path.stem
-    # The wrapper script: NAME.ctys beside NAME.conf (01.07), NAME.sh beside NAME.ctys (01.11).
-    wrapper = conf_path.with_suffix(".sh" if conf_path.suffix == ".ctys" else ".ctys")
+    wrapper = wrapper_path(conf_path)
     addresses = origkeys.addresses_of(look)
     defaults = _DEFAULTS
     vcpu = look.integer("VCPU", "SMP", low=1, high=_MAX_VCPU)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache
 from ctys.plugins.qemu.vmconfig import Accelerator
 
@@ -178,7 +178,7 @@ def probe_process(argv: list[str], stderr_path: Path) -> Iterator[subprocess.Pop
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
             )
         except OSError as exc:
-            raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+            raise VmError(f"cannot run {argv[0]}: {exc.strerror}") from exc
     try:
         yield process
     finally:
@@ -289,7 +289,7 @@ def _kernel_stage(binary: Path, firmware: KvmState) -> tuple[KvmState, str]:
         return firmware, f"{FIRMWARE_PROBE} (no kernel to run the {KERNEL_PROBE})"
     try:
         usable, why = judge_kernel(probe_kernel(binary, kernel))
-    except QemuError as exc:
+    except VmError as exc:
         return firmware, f"{FIRMWARE_PROBE} ({KERNEL_PROBE} failed: {exc})"
     if usable is None:
         return firmware, f"{FIRMWARE_PROBE} ({KERNEL_PROBE}: {why})"
@@ -353,7 +353,7 @@ def choose_accelerator(requested: Accelerator, kvm: KvmState) -> tuple[Accelerat
         return Accelerator.TCG, "TCG requested"
     if requested is Accelerator.KVM:
         if not kvm.usable:
-            raise QemuError(f"KVM requested but not usable: {kvm.reason}")
+            raise VmError(f"KVM requested but not usable: {kvm.reason}")
         return Accelerator.KVM, "KVM requested"
     if kvm.usable:
         return Accelerator.KVM, f"KVM ({kvm.reason})"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable, query_status
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
@@ -75,7 +75,7 @@ def launch(
     on_spawn: Callable[[int], None] | None = None,
 ) -> int:
     """Start qemu in its own session with stdout/stderr in ``qemu.log`` and wait until its
-    QMP monitor answers. Returns the pid; a qemu that exits early is a ``QemuError`` carrying
+    QMP monitor answers. Returns the pid; a qemu that exits early is a ``VmError`` carrying
     its last error line. ``on_spawn`` learns the pid as soon as qemu exists, so whoever
     cleans up after an interrupt during the wait knows what to stop."""
     log = os.fdopen(os.open(rundir.qemu_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
@@ -91,7 +91,7 @@ def launch(
             umask=0o077,
         )
     except OSError as exc:
-        raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+        raise VmError(f"cannot run {argv[0]}: {exc.strerror}") from exc
     finally:
         log.close()
     if on_spawn is not None:
@@ -104,11 +104,11 @@ def launch(
         code = proc.poll()
         if code is not None:
             detail = _log_tail(rundir.qemu_log) or f"exit status {code}"
-            raise QemuError(f"qemu failed to start: {detail}")
+            raise VmError(f"qemu failed to start: {detail}")
         if time.monotonic() >= deadline:
             proc.kill()
             proc.wait()
-            raise QemuError(f"qemu did not open its monitor within {ready_timeout:g}s")
+            raise VmError(f"qemu did not open its monitor within {ready_timeout:g}s")
         time.sleep(POLL)
     return proc.pid
 
@@ -123,7 +123,7 @@ def run_foreground(argv: list[str]) -> int:
         finally:
             signal.signal(signal.SIGINT, previous)
     except OSError as exc:
-        raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+        raise VmError(f"cannot run {argv[0]}: {exc.strerror}") from exc
 
 
 class StopHow(Enum):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 
 if TYPE_CHECKING:
     import asyncio
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 3.0
 
 
-class QmpUnavailable(QemuError):
+class QmpUnavailable(VmError):
     """The QMP socket is missing, refuses connections or does not answer in time."""
 
 
