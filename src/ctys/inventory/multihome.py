@@ -4,6 +4,7 @@ VM once per IP of its ``#@#IP<n>`` keys, each with that NIC's MAC and sub-fields
 from __future__ import annotations
 
 import dataclasses
+
 from ctys.conf.found import FoundVm
 from ctys.inventory.record import FIELDS, InventoryRecord, record_from_found
 

@@ -163,7 +163,8 @@ _DETAIL_FIELDS = frozenset(_ATTRS) - _FOUND_ATTRS - {"mode", "scanned", "fdbwidt
 def record_from_found(found: FoundVm, host: str, scanned: float) -> InventoryRecord:
     """The inventory record of ``found`` as seen from ``host`` at time ``scanned``: the
     VM's own facts, the fields its plugin describes (``details``) and the conf keys of
-    ``_EXTRA_CONF_KEYS``. In sh+ctys mode the program is the wrapper (``conf.rawconf.wrapper_path``)."""
+    ``_EXTRA_CONF_KEYS``. In sh+ctys mode the program is the wrapper
+    (``ctys.conf.rawconf.wrapper_path``)."""
     values: dict[str, str] = {}
     raw = found.raw
     if raw is not None:
