@@ -9,17 +9,21 @@ from dataclasses import fields
 
 from ctys.inventory.record import FIELDS
 from ctys.plugins.qemu.vmconfig import VmConfig
-from ctys.plugins.qemu.vmfacts import VNC_BASEPORT
+from ctys.plugins.qemu.vmfacts import VNC_BASEPORT, VmFacts
 
 _RECORD_FIELDS = frozenset(name.lower() for name in FIELDS)
 # The core's own facts, never details (record_from_found sets them).
 _CORE_FIELDS = frozenset({"host", "stype", "label", "pname", "uuid", "mac", "tcp", "mode"})
+# The VmFacts that are record fields of the same name.
+_FACT_FIELDS = tuple(
+    f.name for f in fields(VmFacts) if f.name in _RECORD_FIELDS and f.name not in _CORE_FIELDS
+)
 
 
 def inventory_details(vm: VmConfig) -> dict[str, str]:
     """Field name → value of ``vm``'s descriptive keys, for the fields the record has."""
     facts = vm.facts
-    values = {f.name: getattr(facts, f.name) for f in fields(facts) if f.name != "installer"}
+    values = {name: getattr(facts, name) for name in _FACT_FIELDS}
     first = vm.addresses[0] if vm.addresses else None
     values |= {
         "distrel": facts.distrel,

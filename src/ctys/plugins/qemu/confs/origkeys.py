@@ -129,9 +129,10 @@ def addresses_of(look: _Lookup) -> tuple[NetAddress, ...]:
         if mac is None and ip is None:
             continue
         ips, subfields = split_ip_value(ip or "")
-        if nic == 0:
+        if nic == 0 and not all(subfields):
+            keys, variables = look.keys, look.variables
             subfields = tuple(
-                given or (text(key) or "")
+                given or (text(key) or "" if key in keys or key in variables else "")
                 for given, key in zip(subfields, _IP_SUBFIELD_KEYS, strict=True)
             )
         named = dict(zip(_IP_SUBFIELDS, subfields, strict=True))
