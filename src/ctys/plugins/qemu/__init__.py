@@ -45,9 +45,11 @@ QEMU plugin actions:
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
-  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
+  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,MATCHVSTAT:s[%s]][,TERSE|MACHINE|JSON][,TITLE]
             (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
-            warned about on stderr, a missing BASEPATH is an error)
+            warned about on stderr, a missing BASEPATH is an error; MATCHVSTAT: the
+            VMSTATEs shown, default ACTIVE%DISABLED%EMPTY; also PRESENT, ALL, CUSTOM%x;
+            NAME.conf and 01.11 NAME.ctys confs; one line per address of #@#IP<n>)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
 <address>: L:LABEL | U:UUID | M:MAC | T:IP (TCP:, IP:) | P:/path/vm.conf (PATHNAME:,
            PNAME:, and ID:/I:, the VM's ID = its conf path) | F:PATTERN (FNAME:,
