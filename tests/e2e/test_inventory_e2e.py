@@ -31,11 +31,13 @@ def test_enumerate_folder_then_boot_by_label(ctys, make_vm, ctys_env) -> None:
     broken.parent.mkdir()
     broken.write_text("#@#MAGICID-QEMU\nX=1\nY=$(reboot)\n")
 
-    done = ctys("-t", "QEMU", "-a", "ENUMERATE=MACHINE", "-o", "LABEL,PNAME")
+    done = ctys("-t", "QEMU", "-a", "ENUMERATE=MACHINE")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "LABEL;PNAME"
-    assert sorted(line.split(";")[0] for line in lines[1:]) == ["db", "web"]
+    # The original's record: 47 fields, LABEL the 3rd, ID (the conf) the 4th; no header.
+    records = [line.split(";") for line in done.stdout.splitlines()]
+    assert [len(r) for r in records] == [47, 47]
+    assert sorted(r[2] for r in records) == ["db", "web"]
+    assert all(r[1] == "QEMU" and f"/{r[2]}." in r[3] for r in records)
     assert f"skipped {broken}:3:" in done.stderr
 
     # The label is now resolved from the inventory: boot, see it in LIST, stop it.

@@ -45,9 +45,15 @@ QEMU plugin actions:
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
-  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
+  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,<field>...][,TERSE|MACHINE|JSON]
+            [,TITLE|TITLEIDX]
             (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
             warned about on stderr, a missing BASEPATH is an error)
+     MACHINE: the original's 47-field record, one enum.fdb line per VM address, no
+     header. <field>: the original's field names and aliases (HOST PM STYPE TYPE LABEL
+     UUID MAC TCP PNAME ID VNCPORT CPORT DIST OS ACCEL ACCELERATOR EXEPATH ... see
+     docs/inventory.md), printed in record order, HOST first. TITLE/TITLEIDX: the
+     original's header line (with field numbers) in the terse formats.
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
 <address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x (TCP:x) | F:/path/vm.conf
            (FILENAME:, PNAME:) | ID:vmid (I:); every term must match (l:a,l:b matches

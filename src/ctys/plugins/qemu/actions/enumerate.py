@@ -13,7 +13,16 @@ from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, require_base_paths
 from ctys.conf.vmpath import default_base_paths
 from ctys.errors import UsageError
-from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_found
+from ctys.inventory.fields import FIELDS, MACHINE_FIELDS, canonical_field
+from ctys.inventory.machine import (
+    MACHINE,
+    TITLE_SUBOPTIONS,
+    Title,
+    is_field_suboption,
+    selected_fields,
+    write_records,
+)
+from ctys.inventory.record import InventoryRecord, record_from_found
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
 from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
@@ -21,39 +30,63 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
 from ctys.plugins.qemu.confs.reader import scan_qemu_confs, vm_config_of
 from ctys.safestream import raw_stream
-from ctys.tables import render, split_format_suboptions
+from ctys.tables import split_format_suboptions
 
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")
 DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
+# TERSE alone prints what the original's does: the containing machine, type, label and ID.
+_DEFAULT_FIELDS = {
+    OutputFormat.TABLE: DEFAULT_TABLE_FIELDS,
+    OutputFormat.TERSE: ("HOST", "STYPE", "LABEL", "PNAME"),
+}
 
 
 @dataclass(frozen=True)
 class EnumerateRequest:
     base_paths: tuple[Path, ...]
     fmt: OutputFormat
-    title: bool
+    title: Title
     fields: tuple[str, ...]
     include_ignored: bool = False
 
 
 def parse_enumerate(call: ActionCall, ctx: RunContext) -> EnumerateRequest:
-    """ENUMERATE[=BASEPATH:/a%/b][,ALL][,TERSE|MACHINE|JSON][,TITLE]."""
+    """ENUMERATE[=BASEPATH:/a%/b][,ALL][,<field>...][,TERSE|MACHINE|JSON][,TITLE|TITLEIDX].
+
+    Fields: ``-o`` (in its order), else the field suboptions (the original's names and
+    aliases, in record order, HOST first), else MACHINE's 47, else the default of the
+    format. MACHINE is TERSE; a header line only with TITLE/TITLEIDX (the original's
+    names), a table always has one."""
     inv = ctx.invocation
-    fmt, title, rest = split_format_suboptions("ENUMERATE", call.suboptions, inv.output_format)
+    fmt, _, rest = split_format_suboptions("ENUMERATE", call.suboptions, inv.output_format)
+    machine = any(sub.key == MACHINE for sub in call.suboptions)
+    title = Title.NAMES if fmt is OutputFormat.TABLE else Title.NONE
     bases: list[Path] = []
+    chosen: list[str] = []
     include_ignored = False
     for sub in rest:
         if sub.key in BASEPATH_KEYS:
             bases.extend(base_paths_from_suboption(sub))
         elif sub.key == "ALL" and not sub.args:
             include_ignored = True
+        elif sub.key in TITLE_SUBOPTIONS and not sub.args:
+            if fmt is OutputFormat.TERSE:
+                title = TITLE_SUBOPTIONS[sub.key]
+        elif is_field_suboption(sub.key, sub.args):
+            chosen.append(sub.key)
         else:
             raise UsageError(f"unknown ENUMERATE suboption '{sub.raw}'")
+    if any(sub.key == "TITLE" for sub in call.suboptions) and fmt is OutputFormat.TERSE:
+        title = Title.TITLE  # (split_format_suboptions took TITLE out of rest)
     if inv.output_fields:
         fields = tuple(f for name in inv.output_fields for f in _expand_field(name))
+    elif chosen:
+        fields = selected_fields(chosen)
+    elif machine:
+        fields = MACHINE_FIELDS
     else:
-        fields = DEFAULT_TABLE_FIELDS if fmt is OutputFormat.TABLE else FIELDS
+        fields = _DEFAULT_FIELDS.get(fmt, FIELDS)
     return EnumerateRequest(tuple(bases), fmt, title, fields, include_ignored)
 
 
@@ -110,7 +143,7 @@ def store_scan(
 
 
 def _render(records: Sequence[InventoryRecord], req: EnumerateRequest, ctx: RunContext) -> None:
-    render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)
+    write_records(records, req.fields, req.fmt, ctx.out, title=req.title)
 
 
 def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
