@@ -1,5 +1,5 @@
-"""Which inventory a command uses, from the generic options ``-c`` (location) and ``-C``
-(control: on, off, rebuild, clear, list)."""
+"""Which inventory a command uses, from the generic options ``--inventory`` (location),
+``-c`` (the original's ON|OFF) and ``-C`` (control: on, off, rebuild, clear, list)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ class InventoryChoice:
 
 
 def inventory_choice(invocation: Invocation) -> InventoryChoice:
-    """The inventory file of this invocation: ``-c PATH`` or the per-user default."""
+    """The inventory file of this invocation: ``--inventory PATH`` or the per-user
+    default."""
     from ctys.inventory.store import default_inventory_path
 
     control = invocation.cache_control

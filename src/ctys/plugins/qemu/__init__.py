@@ -47,7 +47,7 @@ QEMU plugin actions:
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,<field>...][,TERSE|MACHINE|JSON]
             [,TITLE|TITLEIDX]
-            (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
+            (--inventory PATH: inventory file; -c OFF or -C off|rebuild|clear|list; what it skips is
             warned about on stderr, a missing BASEPATH is an error)
      MACHINE: the original's 47-field record, one enum.fdb line per VM address, no
      header. <field>: the original's field names and aliases (HOST PM STYPE TYPE LABEL
