@@ -47,7 +47,7 @@ INVENTORY_OPTION = "--inventory"
 INVENTORY_KEY = "inventory"
 
 # Options taking a value (next word, or attached: ``-tQEMU``).
-_VALUE_OPTIONS = frozenset("tTacCgrbzSdlo")
+_VALUE_OPTIONS = frozenset("tTacCgrbzSdlop")
 _ESCAPABLE = frozenset(",%\\")
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*", re.ASCII)
@@ -152,6 +152,7 @@ def _build(raw: _RawArgs) -> Invocation:
             _non_empty(INVENTORY_OPTION, values[INVENTORY_KEY]) if INVENTORY_KEY in values else None
         ),
         cache_control=_cache_choice(values.get("c"), values.get("C")),
+        db_dir=_non_empty("-p", values["p"]) if "p" in values else None,
         geometry=_geometry(values["g"]) if "g" in values else None,
         resolution=_non_empty("-r", values["r"]) if "r" in values else None,
         background=_background(values["b"]) if "b" in values else None,

@@ -64,3 +64,11 @@ def test_inventory_names_the_sqlite_file_and_round_trips_to_targets() -> None:
         inv = scan_argv(["-a", "LIST", *argv, "-c", "OFF"])
         assert inv.cache_path == "/x/inv" and inv.cache_control is CacheControl.OFF
         assert scan_argv(options_argv(invocation_options(inv), remote=False)) == inv
+
+
+def test_p_names_the_db_directory_and_round_trips() -> None:
+    inv = scan_argv(["-a", "ENUMERATE", "-p", "/db/default"])
+    assert inv.db_dir == "/db/default"
+    assert scan_argv(options_argv(invocation_options(inv), remote=False)) == inv
+    with pytest.raises(UsageError, match="'-p'"):
+        scan_argv(["-a", "ENUMERATE", "-p", ""])

@@ -5,6 +5,7 @@ point; no qemu is booted."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,34 @@ def test_an_unknown_field_suboption_is_one_usage_error(
     code, lines, err = _enumerate(capsys, "ENUMERATE=LABEL,NOSUCHFIELD")
     assert code == 2 and lines == []
     assert err.strip() == "ctys: unknown ENUMERATE suboption 'NOSUCHFIELD'"
+
+
+OTHER_HOST_LINE = ";".join(["far", "QEMU", "x", "/far/x.conf", *([""] * 43)])
+
+
+def test_p_dir_enumerate_writes_the_original_enum_fdb(
+    conf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db_dir = tmp_path / "db"
+    db_dir.mkdir()
+    (db_dir / "enum.fdb").write_text(OTHER_HOST_LINE + "\n")
+    code, machine, err = _enumerate(capsys, "ENUMERATE=MACHINE", "-p", str(db_dir))
+    assert code == 0, err
+    lines = (db_dir / "enum.fdb").read_text().splitlines()
+    assert lines == [OTHER_HOST_LINE, *machine]  # the other host's line kept, ours added
+    # A second scan replaces this host's lines (no duplicates), and ctys-vhost reads them.
+    assert _enumerate(capsys, "ENUMERATE", "-p", str(db_dir))[0] == 0
+    assert (db_dir / "enum.fdb").read_text().splitlines() == lines
+    from ctys.cli import vhost
+
+    assert vhost.main(["-p", str(db_dir), "-t", "-o", "L", "L:web"]) == 0
+    assert capsys.readouterr().out == "web\n"
+
+
+def test_p_dir_must_exist(conf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _enumerate(capsys, "ENUMERATE", "-p", str(tmp_path / "nope"))
+    assert code == 1 and err.count("\n") == 1
+    assert not Path(os.environ["CTYS_INVENTORY"]).exists()  # checked before the scan
+    assert err.strip().endswith(
+        f"no DB directory {tmp_path / 'nope'} (-p names a folder with enum.fdb)"
+    )

@@ -21,6 +21,7 @@ from ctys.atomicfile import write_text_atomically
 from ctys.errors import CtysError
 from ctys.inventory.enumfdb import FILE_NAME, FdbContent, parse_enum_fdb, write_enum_fdb
 from ctys.inventory.record import InventoryRecord
+from ctys.inventory.store import Inventory
 
 MACMAP_NAME = "macmap.fdb"
 
@@ -65,6 +66,19 @@ def save_enum_fdb(path: Path, records: Iterable[InventoryRecord]) -> int:
     except OSError as err:
         raise CtysError(f"cannot write {path}: {err.strerror or err}") from err
     return counter[0]
+
+
+def store_scan_in_db_dir(
+    db_dir: Path, host: str, roots: Sequence[Path], records: Iterable[InventoryRecord]
+) -> int:
+    """ENUMERATE with ``-p DIR``: ``host``'s records under ``roots`` in ``DIR/enum.fdb``
+    replaced by ``records`` (the others kept, in their order); the file written whole."""
+    require_db_dir(db_dir)
+    path = enum_fdb_path(db_dir)
+    with Inventory.open_memory(read_enum_fdb(path).records) as inventory:
+        written = inventory.replace_scan(host, roots, records)
+        save_enum_fdb(path, inventory.all())
+    return written
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ __all__ = [
 
 # Letters in the order they are written back; -l and -z are used by the ssh layer and
 # mean nothing to the remote ctys, which runs on no targets of its own.
-_ORDER = "tTacCgrbSdo"
+_ORDER = "tTacCpgrbSdo"
 _LOCAL_ONLY = frozenset("lz")
 
 
@@ -54,6 +54,8 @@ def invocation_options(inv: Invocation) -> dict[str, str]:
         values["a"] = action_word(inv.action)
     if inv.cache_path is not None:
         values[INVENTORY_KEY] = inv.cache_path
+    if inv.db_dir is not None:
+        values["p"] = inv.db_dir
     if inv.cache_control is not CacheControl.ON:
         values["C"] = inv.cache_control.value
     if inv.geometry is not None:

@@ -156,6 +156,10 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     if choice.control is CacheControl.CLEAR:
         clear_inventory(choice)
     require_base_paths(req.base_paths)
+    if ctx.invocation.db_dir is not None:  # before the scan: nothing stored on this error
+        from ctys.inventory.dbdir import require_db_dir
+
+        require_db_dir(Path(ctx.invocation.db_dir).expanduser())
     bases = req.base_paths or default_base_paths()
     with _progress(ctx.err) as progress:
         result, records = enumerate_local(
@@ -168,8 +172,14 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     # Confs that run programs as the caller.
     for line in host_exec_warnings(vm_config_of(vm) for vm in result.vms):
         print(line, file=ctx.err)
+    roots = [canonical_path(b) for b in bases]
     if choice.enabled:
-        store_scan(choice, [canonical_path(b) for b in bases], records)
+        store_scan(choice, roots, records)
+    if ctx.invocation.db_dir is not None:  # the original's DB directory: DIR/enum.fdb
+        from ctys.inventory.dbdir import store_scan_in_db_dir
+
+        scope = [_EVERYWHERE] if choice.control is CacheControl.REBUILD else roots
+        store_scan_in_db_dir(Path(ctx.invocation.db_dir).expanduser(), this_host(), scope, records)
     _render(records, req, ctx)
     if ctx.debug or (req.fmt is OutputFormat.TABLE and ctx.err.isatty()):
         where = f"; inventory {choice.path}" if choice.path else ""

@@ -73,6 +73,7 @@ class EnumerateMerge:
             # The remote keeps no inventory of its own: its rows are stored here.
             options["C"] = CacheControl.OFF.value
             options.pop(INVENTORY_KEY, None)
+            options.pop("p", None)  # its rows go to this host's DB directory
         elif clear_done:
             options.pop("C", None)
 
