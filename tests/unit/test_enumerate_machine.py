@@ -12,7 +12,7 @@ import pytest
 
 from ctys.cli.main import main
 from ctys.inventory.fields import FULL_WIDTH, MACHINE_FIELDS
-from ctys.inventory.settings import this_host
+from ctys.inventory.settings import scanner_ids, this_host
 
 UUID = "0a1b2c3d-0000-4000-8000-00000000abcd"
 CONF = f"""\
@@ -58,6 +58,8 @@ def test_machine_prints_the_47_field_record_without_header(
     assert field["UUID"] == UUID
     assert (field["DISTREL"], field["STACKCAP"], field["USERSTRING"]) == ("12", "QEMU", "note")
     assert field["ACCELERATOR"] == "TCG"
+    user, group = scanner_ids()
+    assert (field["UID"], field["GID"]) == (user, group) != ("", "")
     assert values[2] == "web" and values[4] == UUID and values[12] == "12"  # positions 3, 5, 13
 
 

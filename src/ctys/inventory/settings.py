@@ -35,6 +35,24 @@ def inventory_choice(invocation: Invocation) -> InventoryChoice:
     return InventoryChoice(path or default_inventory_path(), control)
 
 
+def scanner_ids() -> tuple[str, str]:
+    """The user and group names of this process, as the original's records carry the
+    scanner's (fields 44, 45: ``$USER`` and ``id -g -n``); numbers where no name exists."""
+    import grp
+    import pwd
+
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return user, group
+
+
 def this_host() -> str:
     """The name records scanned here carry in their HOST field: ``$CTYS_HOSTNAME`` (set for
     a host reached over ssh, so its records carry the name the caller uses), else the host

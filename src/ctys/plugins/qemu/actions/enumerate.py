@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -23,7 +23,7 @@ from ctys.inventory.machine import (
     write_records,
 )
 from ctys.inventory.record import InventoryRecord, record_from_found
-from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
+from ctys.inventory.settings import InventoryChoice, inventory_choice, scanner_ids, this_host
 from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
@@ -130,7 +130,9 @@ def enumerate_local(
     """Scan ``bases`` on this host; the VMs found as inventory records of this host."""
     result = scan_qemu_confs(bases, include_ignored=include_ignored, progress=progress)
     host, now = this_host(), time.time()
-    return result, [record_from_found(vm, host, now) for vm in result.vms]
+    uid, gid = scanner_ids()  # the original's fields 44 and 45: who scanned
+    records = [replace(record_from_found(vm, host, now), uid=uid, gid=gid) for vm in result.vms]
+    return result, records
 
 
 def store_scan(
