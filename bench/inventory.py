@@ -346,7 +346,8 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
     def enum_argv() -> list[str]:
         seq[0] += 1
         db = work / f"enum-{seq[0]}.sqlite"
-        return [*ctys, "-c", str(db), "-t", "QEMU", "-a", f"ENUMERATE=BASEPATH:{root},TERSE"]
+        enumerate_call = f"ENUMERATE=BASEPATH:{root},TERSE"
+        return [*ctys, "--inventory", str(db), "-t", "QEMU", "-a", enumerate_call]
 
     # Warm-up (page cache, bytecode) and sanity: what each one finds.
     found = subprocess.run(find_argv, capture_output=True, check=False).stdout.count(b"\n")
@@ -405,7 +406,7 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
     rows: list[tuple[str, list[float], list[float]]] = [
         ("find TREE -name '*.conf' (baseline)", find_t, find_c),
         ("grep -rl MAGICID-QEMU --include='*.conf' TREE (baseline)", grep_t, grep_c),
-        ("ctys -t QEMU -a ENUMERATE=BASEPATH:TREE,TERSE -c NEW.sqlite", enum_t, enum_c),
+        ("ctys -t QEMU -a ENUMERATE=BASEPATH:TREE,TERSE --inventory NEW.sqlite", enum_t, enum_c),
         ("  in-process: walk (iter_conf_files)", phases.walk, []),
         ("  in-process: read + parse + record (describe_if_known, record)", phases.parse, []),
         ("  in-process: store (store_scan into a new inventory)", phases.store, []),
@@ -550,13 +551,13 @@ def bench_resolve(tree: TreeInfo, work: Path, total: int, lookups: int) -> list[
     env = child_env(work)
     vhost_t: list[float] = []
     for rec in any_sample[: grep_n + 1]:
-        argv = [*vhost, "-c", str(db), f"L:{rec.label}"]
+        argv = [*vhost, "--inventory", str(db), f"L:{rec.label}"]
         vhost_t.append(timed(functools.partial(run_quiet, argv, env)))
     vhost_t = vhost_t[1:]
     py_t = wall([sys.executable, "-c", "pass"], grep_n, env)
     gl = med(grep_t["LABEL"])
     table.add_row(
-        "ctys-vhost -c DB L:x (whole process)", str(len(vhost_t)), ms(med(vhost_t), 1),
+        "ctys-vhost --inventory DB L:x (whole process)", str(len(vhost_t)), ms(med(vhost_t), 1),
         ms(p95(vhost_t), 1), ms(gl, 2), ratio(gl, med(vhost_t)),
     )  # fmt: skip
     table.add_row(

@@ -42,8 +42,12 @@ __all__ = [
     "scan_argv",
 ]
 
+# ctys' own option naming its SQLite inventory file (kept under this key with the letters).
+INVENTORY_OPTION = "--inventory"
+INVENTORY_KEY = "inventory"
+
 # Options taking a value (next word, or attached: ``-tTYPE``).
-_VALUE_OPTIONS = frozenset("tTacCgrbzSdlo")
+_VALUE_OPTIONS = frozenset("tTacCgrbzSdlop")
 _ESCAPABLE = frozenset(",%\\")
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*", re.ASCII)
@@ -99,6 +103,8 @@ def _collect(argv: Sequence[str]) -> _RawArgs:
             raw.help_level = 2
         elif word in ("-V", "--version"):
             raw.version = True
+        elif word == INVENTORY_OPTION or word.startswith(INVENTORY_OPTION + "="):
+            index = _collect_inventory(raw, word, words, index)
         else:
             letter = word[1]
             if word.startswith("--") or letter not in _VALUE_OPTIONS:
@@ -119,6 +125,21 @@ def _collect(argv: Sequence[str]) -> _RawArgs:
     return raw
 
 
+def _collect_inventory(raw: _RawArgs, word: str, words: Sequence[str], index: int) -> int:
+    """``--inventory PATH`` / ``--inventory=PATH``: ctys' own SQLite inventory file."""
+    if "=" in word:
+        value = word.split("=", 1)[1]
+    elif index < len(words):
+        value = words[index]
+        index += 1
+    else:
+        raise UsageError(f"option '{word}' needs a value")
+    if INVENTORY_KEY in raw.values:
+        raise UsageError(f"option '{INVENTORY_OPTION}' given twice")
+    raw.values[INVENTORY_KEY] = value
+    return index
+
+
 def _build(raw: _RawArgs) -> Invocation:
     values = raw.values
     output_format, output_fields = parse_output_spec(values["o"]) if "o" in values else (None, ())
@@ -127,8 +148,11 @@ def _build(raw: _RawArgs) -> Invocation:
         action=parse_action(values["a"]) if "a" in values else None,
         help_level=raw.help_level,
         debug=_uint("-d", values["d"]) if "d" in values else 0,
-        cache_path=_non_empty("-c", values["c"]) if "c" in values else None,
-        cache_control=_cache_control(values["C"]) if "C" in values else CacheControl.ON,
+        cache_path=(
+            _non_empty(INVENTORY_OPTION, values[INVENTORY_KEY]) if INVENTORY_KEY in values else None
+        ),
+        cache_control=_cache_choice(values.get("c"), values.get("C")),
+        db_dir=_non_empty("-p", values["p"]) if "p" in values else None,
         geometry=_geometry(values["g"]) if "g" in values else None,
         resolution=_non_empty("-r", values["r"]) if "r" in values else None,
         background=_background(values["b"]) if "b" in values else None,
@@ -297,6 +321,36 @@ def _uint(option: str, text: str) -> int:
     if not _UINT.fullmatch(text):
         raise UsageError(f"bad value '{text}' for {option}: expected a number >= 0")
     return int(text)
+
+
+def _cache_choice(use: str | None, control: str | None) -> CacheControl:
+    """``-c`` (the original's use of the cacheDB) and ``-C`` (ctys' cache control) as
+    one ``CacheControl``: ``-c OFF`` is ``-C off``."""
+    chosen = _cache_control(control) if control is not None else CacheControl.ON
+    if use is None or not _cache_use_off(use):
+        return chosen
+    if control is not None and chosen is not CacheControl.OFF:
+        raise UsageError(f"-c OFF and -C {control} exclude each other")
+    return CacheControl.OFF
+
+
+def _cache_use_off(text: str) -> bool:
+    """Whether ``-c`` says OFF. ``ON[,BOTH|LOCAL|REMOTE]`` is ctys' one inventory (which
+    holds local and remote hosts' rows); ONLY is refused, as ctys always scans on a miss."""
+    words = [word.strip().upper() for word in text.split(",")]
+    if words == ["OFF"]:
+        return True
+    if words[0] == "ON" and set(words[1:]) <= {"BOTH", "LOCAL", "REMOTE", "ONLY"}:
+        if "ONLY" in words:
+            raise UsageError(
+                f"-c {text}: ONLY (the cacheDB alone, no scan) is not supported: ctys scans "
+                "the VM folders when the inventory has no match"
+            )
+        return False
+    raise UsageError(
+        f"bad value '{text}' for -c: -c takes ON[,BOTH|LOCAL|REMOTE] or OFF (the original's "
+        f"use of the cacheDB); ctys' inventory file is {INVENTORY_OPTION} PATH"
+    )
 
 
 def _cache_control(text: str) -> CacheControl:

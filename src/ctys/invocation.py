@@ -73,6 +73,7 @@ class Invocation:
     debug: int = 0
     cache_path: str | None = None  # -c
     cache_control: CacheControl = CacheControl.ON  # -C
+    db_dir: str | None = None  # -p: the original's DB directory (enum.fdb, macmap.fdb)
     geometry: str | None = None  # -g WxH[+X+Y]
     resolution: str | None = None  # -r
     background: bool | None = None  # -b 1/0 (None: the action's default)

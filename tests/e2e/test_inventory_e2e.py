@@ -31,11 +31,13 @@ def test_enumerate_folder_then_boot_by_label(ctys, make_vm, ctys_env) -> None:
     broken.parent.mkdir()
     broken.write_text("#@#MAGICID-QEMU\nX=1\nY=$(reboot)\n")
 
-    done = ctys("-t", "QEMU", "-a", "ENUMERATE=MACHINE", "-o", "LABEL,PNAME")
+    done = ctys("-t", "QEMU", "-a", "ENUMERATE=MACHINE")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "LABEL;PNAME"
-    assert sorted(line.split(";")[0] for line in lines[1:]) == ["db", "web"]
+    # The original's record: 47 fields, LABEL the 3rd, ID (the conf) the 4th; no header.
+    records = [line.split(";") for line in done.stdout.splitlines()]
+    assert [len(r) for r in records] == [47, 47]
+    assert sorted(r[2] for r in records) == ["db", "web"]
+    assert all(r[1] == "QEMU" and f"/{r[2]}." in r[3] for r in records)
     assert f"skipped {broken}:3:" in done.stderr
 
     # The label is now resolved from the inventory: boot, see it in LIST, stop it.
@@ -102,7 +104,9 @@ def test_cachedb_export_import_round_trip_through_the_clis(
     first, second = short_tmp / "a.cachedb", short_tmp / "b.cachedb"
     subprocess.run([vhost, "--export", str(first)], env=ctys_env, check=True)
     other = short_tmp / "other.sqlite"
-    subprocess.run([vhost, "-c", str(other), "--import", str(first)], env=ctys_env, check=True)
-    subprocess.run([vhost, "-c", str(other), "--export", str(second)], env=ctys_env, check=True)
+    run = [vhost, "--inventory", str(other)]
+    subprocess.run([*run, "--import", str(first)], env=ctys_env, check=True)
+    subprocess.run([*run, "--export", str(second)], env=ctys_env, check=True)
     assert first.read_bytes() == second.read_bytes()
-    assert sum(1 for line in first.read_text().splitlines() if not line.startswith("#")) == 2
+    # The original's enum.fdb: no header, 47 fields a line.
+    assert [line.count(";") for line in first.read_text().splitlines()] == [46, 46]

@@ -129,7 +129,7 @@ def test_generic_options_all_together() -> None:
     inv = scan_argv(
         [
             "-a", "LIST",
-            "-c", "/var/cache/ctys",
+            "--inventory", "/var/cache/ctys",
             "-C", "REBUILD",
             "-g", "800x600+10+20",
             "-r", "1024x768",
@@ -205,7 +205,7 @@ def test_output_spec(value: str, fmt: OutputFormat, fields: tuple[str, ...]) -> 
         (["-l", "a b"], "'a b'"),
         (["-o", "json,terse"], "two output formats"),
         (["-o", "LA BEL"], "'LA BEL'"),
-        (["-c", ""], "'-c'"),
+        (["-c", ""], "'' for -c"),
         (["-d", "1", "-d", "2"], "'-d' given twice"),
     ],
 )

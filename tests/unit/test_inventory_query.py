@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ctys.errors import AddressError, ExitStatus, UsageError
-from ctys.inventory.cachedb import record_line
 from ctys.inventory.query import (
     MatchRule,
     NotUniqueError,
@@ -188,8 +187,13 @@ def test_exact_field_patterns_use_an_index(inv: Inventory, tmp_path: Path) -> No
 
 
 def _reference(records: list[InventoryRecord], words: list[str]) -> list[InventoryRecord]:
-    """What grep over the cacheDB lines would select (for plain ASCII words)."""
+    """What grep over the enum.fdb lines would select (for plain ASCII words)."""
     return [r for r in records if all(w in record_line(r) for w in words)]
+
+
+def record_line(record: InventoryRecord) -> str:
+    """The record's plain enum.fdb line, as grep sees the file."""
+    return ";".join(record.machine_values())
 
 
 _word = st.text(alphabet="abcWEB1;_%h-", min_size=0, max_size=4)

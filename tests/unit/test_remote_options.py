@@ -28,7 +28,14 @@ from ctys.remote.options import (
         ["-t", "QEMU", "-a", "LIST"],
         ["-T", "QEMU,XEN", "-a", "CREATE=l:vm1,CONSOLE:VNC", "-b", "1", "-g", "800x600+1+2"],
         ["-T", "ALL", "-a", "INFO", "-d", "3", "-S", "INT,TERM", "-o", "label,uuid,json"],
-        ["-a", "CREATE=l:a b,ARGSADD:-device%e1000\\,netdev=n0", "-c", "/x/inv", "-C", "off"],
+        [
+            "-a",
+            "CREATE=l:a b,ARGSADD:-device%e1000\\,netdev=n0",
+            "--inventory",
+            "/x/inv",
+            "-C",
+            "off",
+        ],
         ["-a", "ENUMERATE=BASEPATH:/a%/b,TERSE", "-r", "1024x768", "-z", "pty", "-l", "bob"],
     ],
 )
@@ -72,7 +79,7 @@ def test_remote_list_and_enumerate_answer_json() -> None:
         [
             "-a",
             "ENUMERATE=BASEPATH:/srv/v m%/b,ALL,MACHINE",
-            "-c",
+            "--inventory",
             "/inv",
             "-C",
             "rebuild",
@@ -86,13 +93,15 @@ def test_remote_list_and_enumerate_answer_json() -> None:
     ]  # fmt: skip
     # A local target keeps its inventory: it stores its own rows.
     assert target_args(inv, local) == [
-        "-a", "ENUMERATE=JSON,BASEPATH:/srv/v m%/b,ALL", "-c", "/inv", "-C", "rebuild", "-o", "ALL",
+        "-a", "ENUMERATE=JSON,BASEPATH:/srv/v m%/b,ALL", "-C", "rebuild", "-o", "ALL",
+        "--inventory=/inv",
     ]  # fmt: skip
 
 
 def test_values_looking_like_options_are_attached() -> None:
-    assert options_argv({"c": "-odd", "d": "1"}) == ["-c-odd", "-d", "1"]
-    assert scan_argv(options_argv({"a": "LIST", "c": "-odd"})).cache_path == "-odd"
+    assert options_argv({"r": "-odd", "d": "1"}) == ["-r-odd", "-d", "1"]
+    assert scan_argv(options_argv({"a": "LIST", "r": "-odd"})).resolution == "-odd"
+    assert scan_argv(options_argv({"a": "LIST", "inventory": "-odd"})).cache_path == "-odd"
 
 
 def test_target_option_values() -> None:

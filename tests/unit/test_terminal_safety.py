@@ -247,7 +247,7 @@ def test_inventory_rows_from_a_cachedb_import_are_shown_escaped_and_export_exact
     assert_inert(out + err)
     assert "[bold]Linux" in out and "evil\\x1b]0" in out
     # An export to stdout (the escaping writer) reads back to the very same record.
-    assert vhost.main(["--export", "-"]) == 0
+    assert vhost.main(["--export", "-", "--format", "ctys"]) == 0
     exported = capsys.readouterr().out
     assert_inert(exported)
     from ctys.inventory.cachedb import import_cachedb

@@ -25,7 +25,10 @@ Suboptions:  KEY[:ARG[%ARG...]][,KEY...]
   keys are case-insensitive (l:vm1 == L:vm1); arguments keep their case
 
 Generic options:
-  -c PATH        inventory (name-service cache) location
+  -c ON|OFF      use of the inventory (the original's cacheDB option; OFF = -C off;
+                 ON[,BOTH|LOCAL|REMOTE] is the default, ONLY is not supported)
+  --inventory PATH  the inventory file (ctys' SQLite name-service cache)
+  -p DIR         the original's DB directory: ENUMERATE also writes DIR/enum.fdb
   -C MODE        cache control: on|off|rebuild|clear|list
   -g WxH[+X+Y]   console window geometry
   -r RES         resolution (where the plugin supports it)

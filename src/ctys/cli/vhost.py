@@ -1,7 +1,8 @@
 """``ctys-vhost``: query the inventory (name-service cache) like the original's tool.
 
-    ctys-vhost [-c DBPATH] [-C LIST|CLEAR] [-o FIELDS] [-M RULE] [-t|-j] [--title]
-               [--host NAME] [--import FILE] [--export FILE] [PATTERN ...]
+    ctys-vhost [--inventory PATH | -p DIR] [-C LIST|CLEAR] [-o FIELDS] [-M RULE] [-t|-j]
+               [--title] [--host NAME] [--import FILE] [--export FILE [--format enum|ctys]]
+               [PATTERN ...]
 
 Exit status: 0 when something matched (or an admin operation succeeded), 1 when nothing
 matched or on an error, 2 for bad usage, 11 when ``-M UNIQUE`` finds several different
@@ -17,10 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from ctys.atomicfile import write_text_atomically
+from ctys.cli.vhostfiles import check_format, read_cachedb, run_db_dir, write_cachedb
 from ctys.cli.vhostout import OutputSpec, parse_output, render_output, rows_of
 from ctys.errors import CtysError, ExitStatus, UsageError
-from ctys.inventory.cachedb import export_cachedb, import_cachedb
 from ctys.inventory.query import Query, field_equals, parse_rules, parse_words
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.store import Inventory, default_inventory_path
@@ -51,7 +51,11 @@ def _parser() -> _Parser:
         "ctys). Joined by AND (or a space), OR, NOT, evaluated left to right: "
         "'x AND a OR b AND y' is x AND (a OR b) AND y.",
     )
-    parser.add_argument("-c", dest="db", metavar="DBPATH", help="inventory file")
+    parser.add_argument("--inventory", dest="db", metavar="PATH", help="ctys' SQLite inventory")
+    parser.add_argument("-c", dest="db", metavar="PATH", help=argparse.SUPPRESS)  # old name
+    parser.add_argument(
+        "-p", dest="db_dir", metavar="DIR", help="the original's DB directory (DIR/enum.fdb)"
+    )
     parser.add_argument(
         "-C", dest="cache", metavar="CMD", help="LIST: show the inventory; CLEAR: empty it"
     )
@@ -72,6 +76,10 @@ def _parser() -> _Parser:
     parser.add_argument("--host", help="only records of HOST")
     parser.add_argument("--import", dest="import_file", metavar="FILE", help="merge a cacheDB")
     parser.add_argument("--export", dest="export_file", metavar="FILE", help="write a cacheDB")
+    parser.add_argument(
+        "--format", dest="file_format", metavar="enum|ctys", default="enum",
+        help="--export: the original's enum.fdb (default) or ctys' own escaped file",
+    )  # fmt: skip
     parser.add_argument("-d", dest="debug", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("patterns", nargs="*", metavar="PATTERN")
     return parser
@@ -105,6 +113,14 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cache = options.cache.upper() if options.cache else None
     if cache is not None and cache not in _CACHE_COMMANDS:
         raise UsageError(f"unknown -C command '{options.cache}' (use {'|'.join(_CACHE_COMMANDS)})")
+    file_format = check_format(options)
+    if options.db_dir is not None:
+        if options.db or cache == "LIST":
+            raise UsageError("-p DIR (enum.fdb) excludes --inventory and -C LIST")
+        stored, shown = run_db_dir(options, query, cache, err, PROG)
+        if (cache or options.import_file) and not options.patterns and not options.export_file:
+            return ExitStatus.OK
+        return _answer(options, stored, shown, output, None, file_format, out)
     admin = bool(cache or options.import_file)
     if not admin and not path.exists():
         raise CtysError(
@@ -118,7 +134,7 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             inventory.clear()
             print(f"{PROG}: cleared {path}", file=err)
         if options.import_file:
-            added = inventory.add(_read_cachedb(options.import_file))
+            added = inventory.add(read_cachedb(options.import_file, err, PROG))
             print(f"{PROG}: merged {added} records from {options.import_file}", file=err)
         if cache == "LIST":
             _list_inventory(inventory, out)
@@ -126,12 +142,25 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return ExitStatus.OK
         records = inventory.query(query)
         positions = _positions(inventory, records) if output.needs_index else None
+    return _answer(options, records, records, output, positions, file_format, out)
+
+
+def _answer(
+    options: argparse.Namespace,
+    stored: Sequence[InventoryRecord],
+    records: Sequence[InventoryRecord],
+    output: OutputSpec,
+    positions: Sequence[int] | None,
+    file_format: str,
+    out: TextIO,
+) -> int:
+    """Export ``stored`` or print ``records`` (the same answers, as shown)."""
     if options.export_file:
-        _write_cachedb(records, options.export_file, out)
-        return ExitStatus.OK if records or not options.patterns else ExitStatus.NO_MATCH
+        write_cachedb(stored, options.export_file, file_format, out)
+        return ExitStatus.OK if stored or not options.patterns else ExitStatus.NO_MATCH
     # Like grep, no match prints nothing (JSON still prints its empty list).
     if records or output.fmt is OutputFormat.JSON:
-        rows = rows_of(records, output, positions or [0] * len(records))
+        rows = rows_of(records, output, list(positions or [0] * len(records)))
         render_output(rows, output, out)
     return ExitStatus.OK if records else ExitStatus.NO_MATCH
 
@@ -148,26 +177,6 @@ def _positions(inventory: Inventory, records: Sequence[InventoryRecord]) -> list
     """Each record's 1-based position in the inventory (``-o INDEX``)."""
     where = {record: number for number, record in enumerate(inventory.all(), start=1)}
     return [where.get(record, 0) for record in records]
-
-
-def _read_cachedb(name: str) -> list[InventoryRecord]:
-    if name == "-":
-        return import_cachedb(sys.stdin.read(), "<stdin>")
-    try:
-        text = Path(name).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise CtysError(f"cannot read {name}: {err}") from err
-    return import_cachedb(text, name)
-
-
-def _write_cachedb(records: Sequence[InventoryRecord], name: str, out: TextIO) -> None:
-    if name == "-":
-        export_cachedb(records, out)
-        return
-    try:
-        write_text_atomically(Path(name), lambda fh: export_cachedb(records, fh))
-    except OSError as err:
-        raise CtysError(f"cannot write {name}: {err}") from err
 
 
 def _list_inventory(inventory: Inventory, out: TextIO) -> None:

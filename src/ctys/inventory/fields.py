@@ -15,7 +15,7 @@ add 44-47. Release 01.10 wrote 43 fields (``C_ENUMNF=43``): a 43-field line has 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ctys.errors import UsageError
@@ -27,13 +27,15 @@ class FieldSpec:
     ``name.lower()``). ``position``: 1-based in the original record, ``None`` for a field
     of ctys' own. ``aliases``: the other names the original (or ctys) accepts.
     ``conf_key``: the ``#@#KEY`` of a conf that holds the value, if one does.
-    ``about``: a short description (ctys(1))."""
+    ``about``: a short description (ctys(1)). ``title``: the name the original's TITLE
+    line gives the field (ENUMERATE's ``canonize.awk``; ctys' own fields: ``name``)."""
 
     name: str
     position: int | None
     aliases: tuple[str, ...]
     conf_key: str | None
     about: str
+    title: str
 
     @property
     def attr(self) -> str:
@@ -49,7 +51,20 @@ class FieldSpec:
 def _f(
     position: int | None, name: str, aliases: str, conf_key: str | None, about: str
 ) -> FieldSpec:
-    return FieldSpec(name, position, tuple(aliases.split()), conf_key, about)
+    title = _TITLES[position - 1] if position is not None else name
+    return FieldSpec(name, position, tuple(aliases.split()), conf_key, about, title)
+
+
+# The original's TITLE names of fields 1-47, in order.
+_TITLES = (
+    "ContainingMachine", "SessionType", "Label", "ID", "UUID", "MAC", "TCP", "DISPLAY",
+    "ClientAccessPort", "ServerAccessPort", "VNCbasePort", "Distro", "Distrorel", "OS",
+    "OSrel", "VersNo", "SerialNo", "Category", "VMstate", "hyperrel", "StackCap", "StackReq",
+    "HWCAP", "HWREQ", "ExecLocation", "RelocationCapacity", "SSHport", "netname",
+    "hyperrelrun", "accellerator", "exepath", "rsrv", "IFname", "CTYSRelease", "netmask",
+    "gateway", "relay", "Arch", "Platform", "VRAM", "VCPU", "ContextStg", "UserStrg", "UID",
+    "GID", "DefHOSTs", "DefCONSOLE",
+)  # fmt: skip
 
 
 FIELD_TABLE: tuple[FieldSpec, ...] = (
@@ -148,6 +163,22 @@ def is_field_name(name: str) -> bool:
     """Whether ``name`` is a field name or alias (any case)."""
     upper = name.upper()
     return upper in _BY_NAME or upper in ALIASES
+
+
+def in_record_order(names: Iterable[str]) -> tuple[str, ...]:
+    """The fields ``names`` name (names or aliases, repeats counted once) in record order,
+    as the original prints a selection of fields whatever order it was given in."""
+    chosen = {canonical_field(name) for name in names}
+    return tuple(name for name in FIELDS if name in chosen)
+
+
+def title_of(name: str, *, indexed: bool = False) -> str:
+    """The original's TITLE name of field ``name``; ``indexed``: with its position, as
+    TITLEIDX prints it (``Label(3)``)."""
+    spec = field_spec(name)
+    if indexed and spec.position is not None:
+        return f"{spec.title}({spec.position})"
+    return spec.title
 
 
 def field_at(position: int) -> FieldSpec:

@@ -1,5 +1,5 @@
-"""Which inventory a command uses, from the generic options ``-c`` (location) and ``-C``
-(control: on, off, rebuild, clear, list)."""
+"""Which inventory a command uses, from the generic options ``--inventory`` (location),
+``-c`` (the original's ON|OFF) and ``-C`` (control: on, off, rebuild, clear, list)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ class InventoryChoice:
 
 
 def inventory_choice(invocation: Invocation) -> InventoryChoice:
-    """The inventory file of this invocation: ``-c PATH`` or the per-user default."""
+    """The inventory file of this invocation: ``--inventory PATH`` or the per-user
+    default."""
     from ctys.inventory.store import default_inventory_path
 
     control = invocation.cache_control
@@ -32,6 +33,24 @@ def inventory_choice(invocation: Invocation) -> InventoryChoice:
         return InventoryChoice(None, control)
     path = Path(invocation.cache_path).expanduser() if invocation.cache_path else None
     return InventoryChoice(path or default_inventory_path(), control)
+
+
+def scanner_ids() -> tuple[str, str]:
+    """The user and group names of this process, as the original's records carry the
+    scanner's (fields 44, 45: ``$USER`` and ``id -g -n``); numbers where no name exists."""
+    import grp
+    import pwd
+
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return user, group
 
 
 def this_host() -> str:

@@ -123,6 +123,17 @@ class Inventory:
         return cls._ready(path, db)
 
     @classmethod
+    def open_memory(cls, records: Iterable[InventoryRecord] = ()) -> Inventory:
+        """An inventory in memory (nothing on disk) holding ``records``: the store that
+        answers queries on a DB directory's ``enum.fdb`` (``ctys.inventory.dbdir``)."""
+        path = Path(":memory:")
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        _prepare(db, path)
+        inventory = cls._ready(path, db)
+        inventory.add(records)
+        return inventory
+
+    @classmethod
     def open_readonly(cls, path: Path) -> Inventory:
         """Open the existing inventory at ``path`` for queries only: nothing is written
         (see ``ctys.inventory.readonly``), so a read-only or shared inventory works. An

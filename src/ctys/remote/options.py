@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from ctys.argscan import INVENTORY_KEY, INVENTORY_OPTION
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, CacheControl, Invocation, OutputFormat, Target
 
@@ -25,7 +26,7 @@ __all__ = [
 
 # Letters in the order they are written back; -l and -z are used by the ssh layer and
 # mean nothing to the remote ctys, which runs on no targets of its own.
-_ORDER = "tTacCgrbSdo"
+_ORDER = "tTacCpgrbSdo"
 _LOCAL_ONLY = frozenset("lz")
 
 
@@ -52,7 +53,9 @@ def invocation_options(inv: Invocation) -> dict[str, str]:
     if inv.action is not None:
         values["a"] = action_word(inv.action)
     if inv.cache_path is not None:
-        values["c"] = inv.cache_path
+        values[INVENTORY_KEY] = inv.cache_path
+    if inv.db_dir is not None:
+        values["p"] = inv.db_dir
     if inv.cache_control is not CacheControl.ON:
         values["C"] = inv.cache_control.value
     if inv.geometry is not None:
@@ -120,6 +123,8 @@ def options_argv(values: Mapping[str, str], *, remote: bool = True) -> list[str]
             value = values[letter]
             # A value that looks like an option is attached, so it is never taken for one.
             argv += [f"-{letter}{value}"] if value.startswith("-") else [f"-{letter}", value]
+    if INVENTORY_KEY in values:  # ctys' own long option, after the letters
+        argv.append(f"{INVENTORY_OPTION}={values[INVENTORY_KEY]}")
     return argv
 
 

@@ -46,11 +46,18 @@ QEMU plugin actions:
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
-  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,MATCHVSTAT:s[%s]][,TERSE|MACHINE|JSON][,TITLE]
-            (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
-            warned about on stderr, a missing BASEPATH is an error; MATCHVSTAT: the
-            VMSTATEs shown, default ACTIVE%DISABLED%EMPTY; also PRESENT, ALL, CUSTOM%x;
-            NAME.conf and 01.11 NAME.ctys confs; one line per address of #@#IP<n>)
+  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,MATCHVSTAT:s[%s]][,<field>...]
+            [,TERSE|MACHINE|JSON][,TITLE|TITLEIDX]
+            (--inventory PATH: inventory file; -c OFF or -C off|rebuild|clear|list;
+            what it skips is warned about on stderr, a missing BASEPATH is an error;
+            MATCHVSTAT: the VMSTATEs shown, default ACTIVE%DISABLED%EMPTY; also
+            PRESENT, ALL, CUSTOM%x; NAME.conf and 01.11 NAME.ctys confs; one line per
+            address of #@#IP<n>)
+     MACHINE: the original's 47-field record, one enum.fdb line per VM address, no
+     header. <field>: the original's field names and aliases (HOST PM STYPE TYPE LABEL
+     UUID MAC TCP PNAME ID VNCPORT CPORT DIST OS ACCEL ACCELERATOR EXEPATH ... see
+     docs/inventory.md), printed in record order, HOST first. TITLE/TITLEIDX: the
+     original's header line (with field numbers) in the terse formats.
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
 <address>: L:LABEL | U:UUID | M:MAC | T:IP (TCP:, IP:) | P:/path/vm.conf (PATHNAME:,
            PNAME:, and ID:/I:, the VM's ID = its conf path) | F:PATTERN (FNAME:,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -13,37 +13,60 @@ from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, require_base_paths
 from ctys.conf.vmstate import DEFAULT_FILTER, StateFilter, parse_matchvstat
 from ctys.errors import UsageError
+from ctys.inventory.fields import FIELDS, MACHINE_FIELDS, canonical_field
+from ctys.inventory.machine import (
+    MACHINE,
+    TITLE_SUBOPTIONS,
+    Title,
+    is_field_suboption,
+    selected_fields,
+    write_records,
+)
 from ctys.inventory.multihome import records_per_address
-from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
-from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
+from ctys.inventory.record import InventoryRecord
+from ctys.inventory.settings import InventoryChoice, inventory_choice, scanner_ids, this_host
 from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
 from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs, vm_config_of
 from ctys.safestream import raw_stream
-from ctys.tables import render, split_format_suboptions
+from ctys.tables import split_format_suboptions
 
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")
 DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
+# TERSE alone prints what the original's does: the containing machine, type, label and ID.
+_DEFAULT_FIELDS = {
+    OutputFormat.TABLE: DEFAULT_TABLE_FIELDS,
+    OutputFormat.TERSE: ("HOST", "STYPE", "LABEL", "PNAME"),
+}
 
 
 @dataclass(frozen=True)
 class EnumerateRequest:
     base_paths: tuple[Path, ...]
     fmt: OutputFormat
-    title: bool
+    title: Title
     fields: tuple[str, ...]
     include_ignored: bool = False
     states: StateFilter = DEFAULT_FILTER
 
 
 def parse_enumerate(call: ActionCall, ctx: RunContext) -> EnumerateRequest:
-    """ENUMERATE[=BASEPATH:/a%/b][,ALL][,MATCHVSTAT:s%s][,TERSE|MACHINE|JSON][,TITLE]."""
+    """ENUMERATE[=BASEPATH:/a%/b][,ALL][,MATCHVSTAT:s%s][,<field>...][,TERSE|MACHINE|JSON]
+    [,TITLE|TITLEIDX].
+
+    Fields: ``-o`` (in its order), else the field suboptions (the original's names and
+    aliases, in record order, HOST first), else MACHINE's 47, else the default of the
+    format. MACHINE is TERSE; a header line only with TITLE/TITLEIDX (the original's
+    names), a table always has one."""
     inv = ctx.invocation
-    fmt, title, rest = split_format_suboptions("ENUMERATE", call.suboptions, inv.output_format)
+    fmt, _, rest = split_format_suboptions("ENUMERATE", call.suboptions, inv.output_format)
+    machine = any(sub.key == MACHINE for sub in call.suboptions)
+    title = Title.NAMES if fmt is OutputFormat.TABLE else Title.NONE
     bases: list[Path] = []
+    chosen: list[str] = []
     include_ignored = False
     states = DEFAULT_FILTER
     for sub in rest:
@@ -53,12 +76,23 @@ def parse_enumerate(call: ActionCall, ctx: RunContext) -> EnumerateRequest:
             include_ignored = True
         elif sub.key == "MATCHVSTAT":
             states = parse_matchvstat(sub.args)
+        elif sub.key in TITLE_SUBOPTIONS and not sub.args:
+            if fmt is OutputFormat.TERSE:
+                title = TITLE_SUBOPTIONS[sub.key]
+        elif is_field_suboption(sub.key, sub.args):
+            chosen.append(sub.key)
         else:
             raise UsageError(f"unknown ENUMERATE suboption '{sub.raw}'")
+    if any(sub.key == "TITLE" for sub in call.suboptions) and fmt is OutputFormat.TERSE:
+        title = Title.TITLE  # (split_format_suboptions took TITLE out of rest)
     if inv.output_fields:
         fields = tuple(f for name in inv.output_fields for f in _expand_field(name))
+    elif chosen:
+        fields = selected_fields(chosen)
+    elif machine:
+        fields = MACHINE_FIELDS
     else:
-        fields = DEFAULT_TABLE_FIELDS if fmt is OutputFormat.TABLE else FIELDS
+        fields = _DEFAULT_FIELDS.get(fmt, FIELDS)
     return EnumerateRequest(tuple(bases), fmt, title, fields, include_ignored, states)
 
 
@@ -107,8 +141,13 @@ def enumerate_local(
     that are not ``MAGICID-NOENUM``, as inventory records of this host (one per address)."""
     result = scan_qemu_confs(bases, include_ignored=include_ignored, progress=progress)
     host, now = this_host(), time.time()
+    uid, gid = scanner_ids()  # the original's fields 44 and 45: who scanned
     shown = [vm for vm in result.vms if not vm.noenum and states.matches(vm.vmstate)]
-    return result, [record for vm in shown for record in records_per_address(vm, host, now)]
+    return result, [
+        replace(record, uid=uid, gid=gid)
+        for vm in shown
+        for record in records_per_address(vm, host, now)
+    ]
 
 
 def store_scan(
@@ -121,7 +160,7 @@ def store_scan(
 
 
 def _render(records: Sequence[InventoryRecord], req: EnumerateRequest, ctx: RunContext) -> None:
-    render([r.as_row() for r in records], req.fields, req.fmt, ctx.out, title=req.title)
+    write_records(records, req.fields, req.fmt, ctx.out, title=req.title)
 
 
 def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
@@ -134,6 +173,10 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     if choice.control is CacheControl.CLEAR:
         clear_inventory(choice)
     require_base_paths(req.base_paths)
+    if ctx.invocation.db_dir is not None:  # before the scan: nothing stored on this error
+        from ctys.inventory.dbdir import require_db_dir
+
+        require_db_dir(Path(ctx.invocation.db_dir).expanduser())
     bases = req.base_paths or qemu_base_paths()
     with _progress(ctx.err) as progress:
         result, records = enumerate_local(
@@ -146,8 +189,14 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     # Confs that run programs as the caller.
     for line in host_exec_warnings(vm_config_of(vm) for vm in result.vms):
         print(line, file=ctx.err)
+    roots = [canonical_path(b) for b in bases]
     if choice.enabled:
-        store_scan(choice, [canonical_path(b) for b in bases], records)
+        store_scan(choice, roots, records)
+    if ctx.invocation.db_dir is not None:  # the original's DB directory: DIR/enum.fdb
+        from ctys.inventory.dbdir import store_scan_in_db_dir
+
+        scope = [_EVERYWHERE] if choice.control is CacheControl.REBUILD else roots
+        store_scan_in_db_dir(Path(ctx.invocation.db_dir).expanduser(), this_host(), scope, records)
     _render(records, req, ctx)
     if ctx.debug or (req.fmt is OutputFormat.TABLE and ctx.err.isatty()):
         where = f"; inventory {choice.path}" if choice.path else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
 
+from ctys.argscan import INVENTORY_KEY
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, CacheControl, Target
 from ctys.plugins.base import RunContext, TargetRows
@@ -71,7 +72,8 @@ class EnumerateMerge:
         if not target.is_local:
             # The remote keeps no inventory of its own: its rows are stored here.
             options["C"] = CacheControl.OFF.value
-            options.pop("c", None)
+            options.pop(INVENTORY_KEY, None)
+            options.pop("p", None)  # its rows go to this host's DB directory
         elif clear_done:
             options.pop("C", None)
 
