@@ -30,7 +30,7 @@ from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
 from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed, wait_console_text
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
-from ctys.plugins.qemu.boot.bootspec import BootSpec
+from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.execpolicy import check_may_boot
 from ctys.plugins.qemu.boot.instmode import (
     check_install_media,
@@ -39,6 +39,7 @@ from ctys.plugins.qemu.boot.instmode import (
     write_install_note,
 )
 from ctys.plugins.qemu.boot.preflight import check_media
+from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
 from ctys.plugins.qemu.host.kvmprobe import KvmState
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
@@ -140,7 +141,10 @@ def _preflight_media(vm: VmConfig, req: CreateRequest) -> None:
     if req.install is None:
         check_media(vm, req.boot, req.kernel)
     else:
-        source = BootSpec(req.install.source.mode)  # its path is in the checked VM already
+        # Its path is in the checked VM already; a PXE source's path is its TFTP root.
+        source = req.install.source
+        if source.mode is not BootMode.PXE:
+            source = BootSpec(source.mode)
         check_media(check_install_media(vm, req.install), source, req.kernel)
 
 
@@ -157,7 +161,9 @@ def _prepare_install(vm: VmConfig, req: CreateRequest, rundir: VmRuntimeDir) -> 
 def _preflight_network(vm: VmConfig, req: CreateRequest) -> NetworkConfig:
     """The VM's NICs from its conf, and the host's rights for them, before anything runs.
     (``build_argv`` reads the same settings from the conf again.)"""
-    net = network_config(vm, args=req.argsadd)
+    net = pxe_network(
+        network_config(vm, args=req.argsadd), vm, booted_medium(req.boot, req.install)
+    )
     check_host_network(net)
     return net
 

@@ -10,6 +10,7 @@ from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.boot.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word
+from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, network_args, vde_dir
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
@@ -236,6 +237,7 @@ def _network_args(spec: LaunchSpec) -> list[str]:
     if net is None:
         net = network_config(spec.vm, args=spec.argsadd)
     # The VM's folder is <runtime>/vms/<vmid>, the switches are in <runtime>/vde.
+    net = pxe_network(net, spec.vm, booted_medium(spec.boot, spec.install))
     switches = spec.vde_dir or vde_dir(spec.rundir.path.parent.parent)
     return network_args(net, switches, spec.rundir.path)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from ctys.conf.vmtypes import VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.plugins.qemu.boot.pxe import check_pxe
 
 
 def _need_file(path: Path, what: str, vm: VmConfig) -> None:
@@ -25,6 +26,7 @@ def check_media(vm: VmConfig, boot: BootSpec | None, kernel: KernelSpec | None) 
     """Every image this boot will open exists and is a readable file."""
     mode = boot.mode if boot else None
     override = boot.path if boot else None
+    check_pxe(vm, boot)
     disks = list(vm.hdd)
     if override and mode in (BootMode.HDD, BootMode.VHDD, BootMode.USB):
         disks = [override, *disks[1:]]
