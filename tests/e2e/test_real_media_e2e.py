@@ -1,0 +1,110 @@
+"""Real media under TCG: the Debian installer from an isolinux CD (BOOTMODE:CD and
+INSTMODE:CD%%HDD%%INIT) and over PXE from its netboot tree (QEMU's user-mode TFTP), each
+read on the serial console through the console socket; a UEFI guest booted by OVMF from
+an ESP with systemd-boot (ctys.guest.media builds and caches all of them)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ctys.consoles.serial import SerialConsole
+from ctys.guest.media import (
+    INSTALLER_MAIN_MENU,
+    INSTALLER_MEMORY_MB,
+    NetbootTree,
+    installer_iso,
+    netboot_tree,
+)
+from support.cli import Ctys
+
+# TCG: the installer's kernel and 30 MB initrd take about 40 s to its first screen here.
+INSTALLER_TIMEOUT = 240.0
+
+
+@pytest.fixture(scope="session")
+def netboot() -> NetbootTree:
+    return netboot_tree()
+
+
+@pytest.fixture(scope="session")
+def iso() -> Path:
+    return installer_iso()
+
+
+def create_conf(env: dict[str, str], label: str, *args: str) -> dict[str, str]:
+    made = subprocess.run(
+        [str(Path(sys.executable).parent / "ctys-createConfVM"), "--label", label,
+         "--accel", "TCG", "--mem", str(INSTALLER_MEMORY_MB), "--json", *args],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert isinstance(created, dict)
+    return created
+
+
+def rundir_of(env: dict[str, str], label: str) -> Path:
+    [rundir] = list(Path(env["CTYS_RUNTIME_DIR"], "vms").glob(f"{label}-*"))
+    return rundir
+
+
+def read_installer_menu(env: dict[str, str], label: str) -> bytes:
+    with SerialConsole(rundir_of(env, label) / "console.sock", timeout=30) as console:
+        return console.read_until(INSTALLER_MAIN_MENU.encode(), timeout=INSTALLER_TIMEOUT)
+
+
+def boot(ctys: Ctys, label: str, *subopts: str) -> None:
+    done = ctys("-t", "QEMU", "-a", ",".join([f"CREATE=l:{label}", *subopts]), "-b", "1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{label}: started (pid ")
+
+
+def cancel(ctys: Ctys, label: str) -> None:
+    # The installer ignores ACPI: FORCE (SIGTERM, then SIGKILL).
+    done = ctys("-t", "QEMU", "-a", f"CANCEL=l:{label},FORCE,TIMEOUT:10")
+    assert done.returncode == 0, done.stderr
+
+
+def test_installer_cd_reaches_the_main_menu(
+    ctys: Ctys, ctys_env: dict[str, str], iso: Path
+) -> None:
+    create_conf(ctys_env, "dicd", "--iso", str(iso), "--disk-size", "64M")
+    boot(ctys, "dicd", "BOOTMODE:CD")
+    screen = read_installer_menu(ctys_env, "dicd")
+    assert b"isolinux" in screen.lower() or b"Linux version" in screen
+    cancel(ctys, "dicd")
+
+
+def test_instmode_cd_reaches_the_main_menu(ctys: Ctys, ctys_env: dict[str, str], iso: Path) -> None:
+    created = create_conf(ctys_env, "diinst", "--iso", str(iso), "--disk-size", "64M")
+    boot(ctys, "diinst", "INSTMODE:CD%%HDD%%INIT")
+    argv = json.loads((rundir_of(ctys_env, "diinst") / "state.json").read_text())["argv"]
+    assert argv[argv.index("-boot") + 1] == "once=d"
+    assert f"file={created['disk']}" in " ".join(argv)
+    read_installer_menu(ctys_env, "diinst")
+    cancel(ctys, "diinst")
+
+
+def test_pxe_boot_of_the_installer_over_user_mode_tftp(
+    ctys: Ctys, ctys_env: dict[str, str], netboot: NetbootTree
+) -> None:
+    create_conf(ctys_env, "dipxe", "--disk-size", "0")
+    boot(ctys, "dipxe", f"BOOTMODE:PXE%{netboot.root}")
+    screen = read_installer_menu(ctys_env, "dipxe")
+    assert b"PXELINUX" in screen
+    cancel(ctys, "dipxe")
+
+
+def test_pxe_with_a_missing_boot_file_starts_nothing(
+    ctys: Ctys, ctys_env: dict[str, str], netboot: NetbootTree
+) -> None:
+    create_conf(ctys_env, "dinone", "--disk-size", "0")
+    done = ctys("-t", "QEMU", "-a", f"CREATE=l:dinone,BOOTMODE:PXE%{netboot.root}%nope.0")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "boot file 'nope.0' is not in" in done.stderr
+    assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"]).glob("vms/dinone-*"))
