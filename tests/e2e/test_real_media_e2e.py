@@ -6,6 +6,7 @@ an ESP with systemd-boot (ctys.guest.media builds and caches all of them)."""
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +14,15 @@ from pathlib import Path
 import pytest
 
 from ctys.consoles.serial import SerialConsole
+from ctys.guest.build import GuestImage
+from ctys.guest.demo import kernel_append
 from ctys.guest.media import (
     INSTALLER_MAIN_MENU,
     INSTALLER_MEMORY_MB,
     NetbootTree,
     installer_iso,
     netboot_tree,
+    uefi_disk,
 )
 from support.cli import Ctys
 
@@ -108,3 +112,52 @@ def test_pxe_with_a_missing_boot_file_starts_nothing(
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "boot file 'nope.0' is not in" in done.stderr
     assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"]).glob("vms/dinone-*"))
+
+
+def write_uefi_vm(env: dict[str, str], label: str, guest: GuestImage, firmware: str) -> Path:
+    """A VM whose only disk is a qcow2 overlay of the cached ESP disk (uefi_disk)."""
+    folder = Path(env["CTYS_VMPATH"]) / label
+    folder.mkdir(parents=True)
+    esp = uefi_disk(guest, kernel_append())
+    disk = folder / f"{label}.qcow2"
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(esp), "-F", "raw", str(disk)],
+        check=True,
+    )
+    conf = folder / f"{label}.conf"
+    conf.write_text(
+        f"#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#FIRMWARE = {firmware}\n"
+        f"#@#ACCELERATOR = TCG\n#@#MEMSIZE = 256\n#@#NETMODE = none\nHDD={disk.name}\n"
+    )
+    return folder
+
+
+def test_uefi_guest_boots_from_its_esp(
+    ctys: Ctys, ctys_env: dict[str, str], guest: GuestImage
+) -> None:
+    folder = write_uefi_vm(ctys_env, "efi", guest, "UEFI")
+    done = ctys("-t", "QEMU", "-a", "CREATE=l:efi,WAIT:CTYS-GUEST-READY%120", "-b", "1")
+    assert done.returncode == 0, done.stderr
+    varstore = folder / "efi_VARS.fd"
+    assert stat.S_IMODE(varstore.stat().st_mode) == 0o600
+    rundir = rundir_of(ctys_env, "efi")
+    argv = json.loads((rundir / "state.json").read_text())["argv"]
+    assert f"if=pflash,format=raw,unit=1,file={varstore}" in argv
+    log = (rundir / "console.log").read_bytes()
+    # OVMF's boot manager started the ESP's loader; the kernel came up through its EFI stub.
+    assert b"BdsDxe: starting Boot" in log and b"EFI stub:" in log
+    done = ctys("-t", "QEMU", "-a", "CANCEL=l:efi,TIMEOUT:30")
+    assert done.returncode == 0, done.stderr
+
+
+def test_secure_boot_refuses_the_unsigned_loader(
+    ctys: Ctys, ctys_env: dict[str, str], guest: GuestImage
+) -> None:
+    """UEFI-SECURE is enforced: OVMF with the enrolled keys will not run unsigned
+    systemd-boot (q35 + SMM, the secure variable store)."""
+    folder = write_uefi_vm(ctys_env, "sb", guest, "UEFI-SECURE")
+    done = ctys("-t", "QEMU", "-a", "CREATE=l:sb,WAIT:Access Denied%120", "-b", "1")
+    assert done.returncode == 0, done.stderr
+    assert (folder / "sb_VARS_SECURE.fd").is_file()
+    assert b"CTYS-GUEST-READY" not in (rundir_of(ctys_env, "sb") / "console.log").read_bytes()
+    cancel(ctys, "sb")

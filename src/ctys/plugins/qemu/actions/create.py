@@ -40,6 +40,7 @@ from ctys.plugins.qemu.boot.instmode import (
 )
 from ctys.plugins.qemu.boot.preflight import check_media
 from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
+from ctys.plugins.qemu.boot.uefi import UefiBoot, ensure_varstore, uefi_boot
 from ctys.plugins.qemu.host.kvmprobe import KvmState
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
@@ -114,6 +115,7 @@ def _spec(
     binary: str,
     accel: Accelerator,
     rundir: VmRuntimeDir,
+    firmware: UefiBoot | None = None,
 ) -> LaunchSpec:
     console = req.console
     foreground = console is ConsoleKind.CLI0
@@ -131,6 +133,7 @@ def _spec(
         kernel=req.kernel,
         argsadd=req.argsadd,
         install=req.install,
+        firmware=firmware,
     )
 
 
@@ -218,6 +221,7 @@ def boot(
     KVM guest fails in its first seconds is restarted under TCG
     (``ctys.plugins.qemu.actions.kvmwatch``)."""
     _preflight_media(vm, req)
+    firmware = uefi_boot(vm)
     net = _preflight_network(vm, req)
     given_password = read_vnc_password(req)
     binary, accel, note, unconfirmed_kvm = _pick_binary_and_accel(vm, tcg_because)
@@ -237,12 +241,14 @@ def boot(
         guard = StartGuard(rundir)
         handle: VmHandle | None = None
         try:
-            argv = build_argv(_spec(vm, req, binary, accel, rundir))
+            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware))
             # A TCP port always asks for a password (generated when VNCPASS gives none).
             password = vnc_password(vm, req, rundir, given_password)
             if password is not None:
                 argv = with_vnc_password(argv)
             _prepare_install(vm, req, rundir)
+            if firmware is not None:
+                ensure_varstore(firmware)
             record = _new_record(vm, vmid, binary, accel, req, argv)
             # Written before qemu starts: a ctys killed right after the launch leaves a
             # record that qemu's own pidfile completes, never a qemu that nobody manages.
@@ -287,6 +293,7 @@ def _check_not_failed(vm: VmConfig, handle: VmHandle) -> None:
 def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
     """CONSOLE:CLI0: qemu bound to this terminal; the VM ends when the console does."""
     _preflight_media(vm, req)
+    firmware = uefi_boot(vm)
     net = _preflight_network(vm, req)
     read_vnc_password(req)  # CLI0 has no VNC server: VNCPASS is refused, not ignored
     binary, accel, note, _ = _pick_binary_and_accel(vm)
@@ -296,8 +303,10 @@ def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: R
             raise VmStateError(f"VM {vm.label} is already running")
         rundir = runtime.create_vm_dir(vmid)
         try:
-            argv = build_argv(_spec(vm, req, binary, accel, rundir))
+            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware))
             _prepare_install(vm, req, rundir)
+            if firmware is not None:
+                ensure_varstore(firmware)
             # Started now; a sweep before qemu plugs in still sees its argv naming the switch.
             with switches_up(net.managed_switches(), vde_dir(runtime.root)):
                 pass

@@ -11,6 +11,7 @@ from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.boot.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word
 from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
+from ctys.plugins.qemu.boot.uefi import UefiBoot, uefi_args
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, network_args, vde_dir
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
@@ -52,6 +53,7 @@ class LaunchSpec:
     install: InstallSpec | None = None  # INSTMODE: boot installer media (replaces ``boot``)
     network: NetworkConfig | None = None  # None: read from the conf (ctys.plugins.qemu.net.netconf)
     vde_dir: Path | None = None  # managed VDE switches; None: <runtime>/vde beside vms/
+    firmware: UefiBoot | None = None  # FIRMWARE UEFI: OVMF pflash (ctys.plugins.qemu.boot.uefi)
 
 
 def qemu_escape(value: str) -> str:
@@ -253,9 +255,12 @@ def build_argv(spec: LaunchSpec) -> list[str]:
         argv += ["-uuid", vm.uuid]
     accel = "kvm" if spec.accelerator is Accelerator.KVM else "tcg"
     argv += ["-accel", accel]
-    if vm.machine:
-        argv += ["-machine", vm.machine]
+    machine = spec.firmware.machine if spec.firmware and spec.firmware.machine else vm.machine
+    if machine:
+        argv += ["-machine", machine]
     argv += ["-m", str(vm.memsize_mb), "-smp", str(vm.vcpu)]
+    if spec.firmware is not None:
+        argv += uefi_args(spec.firmware)
     argv += ["-qmp", f"unix:{qemu_escape(str(spec.rundir.qmp))},server=on,wait=off"]
     argv += ["-pidfile", str(spec.rundir.pidfile)]
     argv += _serial_args(spec)
