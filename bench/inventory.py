@@ -47,16 +47,17 @@ from rich.table import Table
 from benchlib import become_subreaper, med, ms, qemu_pids, run_quiet, wall
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
-from ctys.address.scan import iter_conf_files, load_if_qemu
+from ctys.address.scan import describe_if_known, iter_conf_files
 from ctys.errors import CtysError
 from ctys.guest.build import build_guest
 from ctys.guest.demo import write_demo_conf
 from ctys.inventory.cachedb import export_cachedb
-from ctys.inventory.record import InventoryRecord, record_from_vm
+from ctys.inventory.record import InventoryRecord, record_from_found
 from ctys.inventory.settings import InventoryChoice, this_host
 from ctys.inventory.store import Inventory
 from ctys.invocation import CacheControl
 from ctys.plugins.qemu.actions.enumerate import enumerate_local, store_scan
+from ctys.plugins.qemu.confs.reader import READERS
 
 # Bump when the generated tree changes shape: the cache key includes it.
 TREE_VERSION = 1
@@ -315,11 +316,11 @@ def in_process_phases(tree: TreeInfo, db: Path) -> tuple[float, float, float, in
     records: list[InventoryRecord] = []
     for path in paths:
         try:
-            vm = load_if_qemu(path)
+            vm = describe_if_known(path, READERS)
         except CtysError:
             continue
         if vm is not None and not vm.ignored:
-            records.append(record_from_vm(vm, host, now))
+            records.append(record_from_found(vm, host, now))
     t2 = time.perf_counter()
     store_scan(InventoryChoice(db, CacheControl.ON), [tree.root], records)
     t3 = time.perf_counter()
@@ -406,7 +407,7 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
         ("grep -rl MAGICID-QEMU --include='*.conf' TREE (baseline)", grep_t, grep_c),
         ("ctys -t QEMU -a ENUMERATE=BASEPATH:TREE,TERSE -c NEW.sqlite", enum_t, enum_c),
         ("  in-process: walk (iter_conf_files)", phases.walk, []),
-        ("  in-process: read + parse + record (load_if_qemu, record_from_vm)", phases.parse, []),
+        ("  in-process: read + parse + record (describe_if_known, record)", phases.parse, []),
         ("  in-process: store (store_scan into a new inventory)", phases.store, []),
         ("  in-process: enumerate_local + store_scan", phases.total, []),
     ]
@@ -535,7 +536,7 @@ def bench_resolve(tree: TreeInfo, work: Path, total: int, lookups: int) -> list[
         for rec in real_sample:
             selector = MachineSelector((MachineAddress(kind, getattr(rec, attr)),))
             t0 = time.perf_counter()
-            vm = resolve_one(selector, db)
+            vm = resolve_one(selector, db, readers=READERS)
             times.append(time.perf_counter() - t0)
             wrong += str(vm.conf_path) != rec.pname
         resolve_med[name] = med(times) or 0.0

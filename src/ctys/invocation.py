@@ -1,7 +1,7 @@
 """The vocabulary of one ctys call: ``Invocation``, ``ActionCall``, ``Suboption``, ``Target``,
 ``OutputFormat``, ``CacheControl``.
 
-``ctys.cli.argscan`` builds these from argv; the core and the plugins never see raw argv
+``ctys.argscan`` builds these from argv; the core and the plugins never see raw argv
 strings, only these objects. Core module: imports nothing of ctys.
 """
 
@@ -67,7 +67,7 @@ class Target:
 class Invocation:
     """Everything from one ctys command line, parsed."""
 
-    plugin_types: tuple[str, ...] = ("QEMU",)
+    plugin_types: tuple[str, ...] = ()  # empty: the registry's default plugin
     action: ActionCall | None = None
     help_level: int = 0  # 0: none, 1: -h (short), 2: -H (long)
     debug: int = 0

@@ -1,5 +1,7 @@
 """Show text with its non-printable characters escaped (pure; used by every output path and
-by the cacheDB format, see ``ctys.cli.safeout`` and ``ctys.inventory.cachedb``)."""
+by the cacheDB format, see ``ctys.safestream`` and ``ctys.inventory.cachedb``).
+
+Core utility: imports nothing of ctys."""
 
 from __future__ import annotations
 
@@ -15,3 +17,9 @@ def printable(text: str, keep: str = "") -> str:
     if text.isprintable():
         return text  # the usual case, one C-level scan
     return "".join(ch if ch.isprintable() or ch in keep else _escaped(ch) for ch in text)
+
+
+def one_line(message: str) -> str:
+    """The message as one printable line: line breaks, escape sequences and other control
+    characters a user typed (or a file held) are shown escaped, never sent to the terminal."""
+    return printable(message)

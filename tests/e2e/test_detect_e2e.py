@@ -11,7 +11,6 @@ from typing import NoReturn
 import psutil
 import pytest
 
-from ctys.conf.vmtypes import Accelerator
 from ctys.plugins.qemu.host import detect, kvmprobe
 from ctys.plugins.qemu.host.capcache import CapCache
 from ctys.plugins.qemu.host.detect import (
@@ -27,6 +26,7 @@ from ctys.plugins.qemu.host.kvmprobe import (
     kvm_state,
     probe_kvm,
 )
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 pytestmark = [
     pytest.mark.e2e,

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ctys.conf.mapping import load_vm_config
 from ctys.errors import CtysError
 from ctys.guest import build as guest_build
 from ctys.guest.build import GuestImage, build_guest
 from ctys.guest.demo import write_demo_conf
+from ctys.plugins.qemu.confs.mapping import load_vm_config
 
 pytestmark = pytest.mark.e2e
 
@@ -239,7 +239,7 @@ def test_demo_conf_parses_and_keeps_its_uuid(guest: GuestImage, tmp_path: Path) 
 def test_demo_main_writes_conf(tmp_path: Path) -> None:
     env = {**os.environ, "CTYS_DEMO_DIR": str(tmp_path / "demo")}
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from ctys.guest.demo import main; sys.exit(main())"],
+        [sys.executable, "-c", "import sys; from ctys.cli.demo import main; sys.exit(main())"],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

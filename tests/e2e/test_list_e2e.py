@@ -12,10 +12,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.plugins.qemu.actions.list import list_vms
 from ctys.plugins.qemu.vm.processes import is_alive_qemu, scan_qemu_processes
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 pytestmark = [
     pytest.mark.e2e,

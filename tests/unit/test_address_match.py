@@ -11,16 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctys.address.match import facts_of_inventory, facts_of_record, facts_of_vm, select_facts
+from ctys.address.match import facts_of_found, facts_of_inventory, facts_of_record, select_facts
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
-from ctys.address.resolve import resolve_one
-from ctys.address.scan import scan_vms
 from ctys.address.vmid import vm_id
-from ctys.conf.vmtypes import VmConfig
+from ctys.conf.found import FoundVm
 from ctys.errors import AddressError
-from ctys.inventory.record import record_from_vm
+from ctys.inventory.record import record_from_found
 from ctys.inventory.settings import this_host
 from ctys.inventory.store import Inventory
+from ctys.plugins.qemu.confs.reader import resolve_vm, scan_qemu_confs
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord
 
 CONF = """\
@@ -48,13 +47,15 @@ def _tree(root: Path) -> Path:
 
 
 def _inventory(path: Path, root: Path) -> Path:
-    records = [record_from_vm(vm, this_host(), time.time()) for vm in scan_vms([root]).vms]
+    records = [
+        record_from_found(vm, this_host(), time.time()) for vm in scan_qemu_confs([root]).vms
+    ]
     with Inventory.open(path) as inv:
         inv.replace_scan(this_host(), [root], records)
     return path
 
 
-def _record(vm: VmConfig) -> RuntimeRecord:
+def _record(vm: FoundVm) -> RuntimeRecord:
     vmid = vm_id(vm.label, vm.conf_path)
     return RuntimeRecord(
         vmid=vmid, label=vm.label, conf=str(vm.conf_path), uuid=vm.uuid, mac=vm.mac, ip=vm.ip
@@ -70,23 +71,23 @@ def test_repeated_label_from_inventory_matches_nothing(ctys_env: dict[str, str])
     db = _inventory(Path(ctys_env["CTYS_INVENTORY"]), root)
     both = sel((AddressKind.LABEL, "web"), (AddressKind.LABEL, "demo"))
     with pytest.raises(AddressError, match="no VM matches"):
-        resolve_one(both, db, err=io.StringIO())
+        resolve_vm(both, db, err=io.StringIO())
     with pytest.raises(AddressError, match="no VM matches"):
-        resolve_one(both, None)
+        resolve_vm(both, None)
 
 
 def test_repeated_equal_label_from_inventory_matches_it(ctys_env: dict[str, str]) -> None:
     root = _tree(Path(ctys_env["CTYS_VMPATH"]))
     db = _inventory(Path(ctys_env["CTYS_INVENTORY"]), root)
     twice = sel((AddressKind.LABEL, "demo"), (AddressKind.LABEL, "demo"))
-    assert resolve_one(twice, db).label == "demo"
+    assert resolve_vm(twice, db).label == "demo"
 
 
 def test_inventory_ip_with_prefix_matches_like_the_scan(ctys_env: dict[str, str]) -> None:
     root = _tree(Path(ctys_env["CTYS_VMPATH"]))
     db = _inventory(Path(ctys_env["CTYS_INVENTORY"]), root)
     err = io.StringIO()
-    assert resolve_one(sel((AddressKind.IP, "10.0.0.1")), db, err=err).label == "web"
+    assert resolve_vm(sel((AddressKind.IP, "10.0.0.1")), db, err=err).label == "web"
     assert err.getvalue() == ""  # found in the inventory, no scan fallback
 
 
@@ -104,7 +105,7 @@ def test_inventory_miss_falls_back_to_a_scan_and_says_so(ctys_env: dict[str, str
         )
     )
     err = io.StringIO()
-    assert resolve_one(sel((AddressKind.LABEL, "new")), db, err=err).label == "new"
+    assert resolve_vm(sel((AddressKind.LABEL, "new")), db, err=err).label == "new"
     lines = err.getvalue().splitlines()
     assert len(lines) == 1
     assert "not in the inventory" in lines[0] and "found by a scan" in lines[0]
@@ -114,11 +115,11 @@ def test_inventory_and_scan_miss_is_one_error(ctys_env: dict[str, str]) -> None:
     root = _tree(Path(ctys_env["CTYS_VMPATH"]))
     db = _inventory(Path(ctys_env["CTYS_INVENTORY"]), root)
     with pytest.raises(AddressError, match=r"no VM matches LABEL:gamma .*run ENUMERATE"):
-        resolve_one(sel((AddressKind.LABEL, "gamma")), db, err=io.StringIO())
+        resolve_vm(sel((AddressKind.LABEL, "gamma")), db, err=io.StringIO())
 
 
 def test_records_match_label_uuid_mac_conf_and_id(short_tmp: Path) -> None:
-    vms = scan_vms([_tree(short_tmp / "vms")]).vms
+    vms = scan_qemu_confs([_tree(short_tmp / "vms")]).vms
     facts = [facts_of_record(_record(vm)) for vm in vms]
     web = next(vm for vm in vms if vm.label == "web")
     for term in [
@@ -151,7 +152,7 @@ _TERM = st.sampled_from(list(_VALUES)).flatmap(
 def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[RuntimeRecord]]:
     root = _tree(tmp_path_factory.mktemp("vms"))
     db = _inventory(tmp_path_factory.mktemp("inv") / "inv.sqlite", root)
-    return root, db, [_record(vm) for vm in scan_vms([root]).vms]
+    return root, db, [_record(vm) for vm in scan_qemu_confs([root]).vms]
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -162,7 +163,8 @@ def test_scan_inventory_and_records_agree(
     root, db, records = sources
     selector = sel(*terms)
     scanned = sorted(
-        f.label for f in select_facts([facts_of_vm(v) for v in scan_vms([root]).vms], selector)
+        f.label
+        for f in select_facts([facts_of_found(v) for v in scan_qemu_confs([root]).vms], selector)
     )
     with Inventory.open(db) as inv:
         rows = inv.all()
@@ -174,6 +176,6 @@ def test_scan_inventory_and_records_agree(
     # And resolution (inventory first) agrees with the scan.
     if len(scanned) == 1:
         assert (
-            resolve_one(MachineSelector(selector.terms, ()), db, err=io.StringIO()).label
+            resolve_vm(MachineSelector(selector.terms, ()), db, err=io.StringIO()).label
             == scanned[0]
         )

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctys.cli.argscan import parse_suboptions, parse_target, scan_argv
+from ctys.argscan import parse_suboptions, parse_target, scan_argv
 from ctys.errors import UsageError
 from ctys.invocation import (
     ActionCall,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv, qemu_escape
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 RUN = VmRuntimeDir(Path("/run/ctys/vms/vm1-0123abcd"))
 

@@ -14,7 +14,7 @@ import pytest
 
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.vmid import vm_id
-from ctys.cli.argscan import parse_action, scan_argv
+from ctys.argscan import parse_action, scan_argv
 from ctys.errors import AddressError, VmStateError
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions import cancel, foreign

@@ -60,7 +60,10 @@ def plugins(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakePlugin]:
         return {name: _returning(plugin) for name, plugin in fakes.items()}
 
     monkeypatch.setattr(registry, "plugin_factories", factories)
-    monkeypatch.setattr(registry, "BUILTIN_PLUGINS", {})
+    monkeypatch.setattr(registry, "builtin_plugins", dict)
+    # Several plugins installed and none built in: the default is pinned as a built-in
+    # plugin would make it.
+    monkeypatch.setattr(registry, "default_plugin", lambda: "QEMU")
     return fakes
 
 
@@ -223,7 +226,7 @@ def test_registry_reports_broken_plugin_module(monkeypatch: pytest.MonkeyPatch) 
 
     broken = registry._lazy_factory("NOPE", missing)
     monkeypatch.setattr(registry, "plugin_factories", lambda: {"NOPE": broken})
-    monkeypatch.setattr(registry, "BUILTIN_PLUGINS", {})
+    monkeypatch.setattr(registry, "builtin_plugins", dict)
     with pytest.raises(CtysError, match="plugin NOPE cannot be loaded: No module named"):
         registry.load_plugin("NOPE")
 
@@ -238,7 +241,7 @@ def test_help_path_imports_no_plugin_and_no_rich() -> None:
         "import sys\n"
         "from ctys.cli.main import main\n"
         "rc = main(['-h'])\n"
-        "heavy = [m for m in ('rich', 'ctys.plugins.registry', 'importlib.metadata',"
+        "heavy = [m for m in ('rich', 'importlib.metadata',"
         " 'ctys.plugins.qemu') if m in sys.modules]\n"
         "print(rc, heavy)\n"
     )

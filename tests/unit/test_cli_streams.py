@@ -1,4 +1,4 @@
-"""In-process checks of the guarded stdout/stderr (ctys.cli.streams, run_guarded): a write
+"""In-process checks of the guarded stdout/stderr (ctys.stdstreams, run_guarded): a write
 that fails is one line and a non-zero status, also when a library swallowed the error.
 tests/unit/test_stream_faults.py does the same with real processes and descriptors."""
 
@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ctys.cli import createconf, vhost
+from ctys.cli import vhost
 from ctys.cli.main import main
-from ctys.cli.streams import GuardedStream, StreamError
+from ctys.plugins.qemu.newconf import cli as createconf
+from ctys.stdstreams import GuardedStream, StreamError
 
 
 class Broken(io.StringIO):

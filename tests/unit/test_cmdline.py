@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.plugins.qemu.boot.argv import VNC_LAST_DISPLAY, LaunchSpec, SerialMode, build_argv
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.vm.cmdline import (
@@ -27,6 +26,7 @@ from ctys.plugins.qemu.vm.cmdline import (
     split_opts,
 )
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 LIBVIRT = [
     "/usr/bin/qemu-system-x86_64",

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ctys.conf.parser import parse_conf_text
-from ctys.conf.vmtypes import RawConf
+from ctys.conf.rawconf import RawConf
 from ctys.errors import ConfError
 
 CONF = Path("/vms/fuzz/fuzz.conf")

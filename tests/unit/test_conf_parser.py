@@ -1,4 +1,5 @@
-"""Unit tests for the conf-file parser (ctys.conf.parser) and its mapping (ctys.conf.mapping)."""
+"""Unit tests for the conf-file parser (ctys.conf.parser) and its mapping
+(ctys.plugins.qemu.confs.mapping)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.mapping import load_vm_config, vm_config_from_raw
 from ctys.conf.parser import (
     MAX_CONF_BYTES,
     parse_conf_text,
     parse_conf_text_with_lines,
     read_conf,
 )
-from ctys.conf.vmtypes import Accelerator, ConfMode, RawConf
+from ctys.conf.rawconf import ConfMode, RawConf
 from ctys.errors import ConfError, CtysError
+from ctys.plugins.qemu.confs.mapping import load_vm_config, vm_config_from_raw
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 CONF = Path("/vms/vm1/vm1.conf")
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctys.conf.mapping import load_vm_config
 from ctys.conf.parser import parse_conf_text
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError
+from ctys.plugins.qemu.confs.mapping import load_vm_config
 from ctys.plugins.qemu.newconf.writer import ConfAnswers, quote_value, render_conf
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 UUID = "5a2b7c1e-93d4-4c0e-9f6a-0b1c2d3e4f50"
 MAC = "52:54:00:12:34:56"

@@ -132,7 +132,7 @@ def test_geometry_x11_round_trips(w: int, h: int, offset: tuple[int, int] | None
 
 
 def test_connect_command_runs_this_python() -> None:
-    assert connect_command("vm1-abc") == [
+    assert connect_command("QEMU", "vm1-abc") == [
         sys.executable,
         "-m",
         "ctys",
@@ -198,11 +198,14 @@ def test_emacsam_uses_one_shared_emacs() -> None:
 
 
 def test_terminal_argv_dispatches_and_refuses_non_terminals() -> None:
-    assert terminal_argv(ConsoleKind.XTERM, "vm", "id1")[-1] == "CREATE=ID:id1,CONNECT"
-    assert terminal_argv(ConsoleKind.GTERM, "vm", "id1")[0] == "gnome-terminal"
-    assert terminal_argv(ConsoleKind.EMACSA, "vm", "id1")[0] == "emacs"
+    assert (
+        terminal_argv(ConsoleKind.XTERM, "vm", "id1", session_type="QEMU")[-1]
+        == "CREATE=ID:id1,CONNECT"
+    )
+    assert terminal_argv(ConsoleKind.GTERM, "vm", "id1", session_type="QEMU")[0] == "gnome-terminal"
+    assert terminal_argv(ConsoleKind.EMACSA, "vm", "id1", session_type="QEMU")[0] == "emacs"
     with pytest.raises(ValueError):
-        terminal_argv(ConsoleKind.CLI, "vm", "id1")
+        terminal_argv(ConsoleKind.CLI, "vm", "id1", session_type="QEMU")
 
 
 @pytest.mark.parametrize(
@@ -278,6 +281,7 @@ def test_console_argv_vnc_socket() -> None:
         ConsoleKind.VNC,
         label="vm",
         vmid="id",
+        session_type="QEMU",
         vnc_socket="/r/vnc.sock",
         which=which_only("gvncviewer", "remote-viewer"),
         env=DISPLAY,
@@ -290,7 +294,12 @@ def test_console_argv_vnc_socket() -> None:
 
 def test_console_argv_resolves_program_path() -> None:
     argv = console_argv(
-        ConsoleKind.XTERM, label="vm", vmid="id1", which=which_only("xterm"), env=DISPLAY
+        ConsoleKind.XTERM,
+        label="vm",
+        vmid="id1",
+        session_type="QEMU",
+        which=which_only("xterm"),
+        env=DISPLAY,
     )
     assert argv[0] == "/usr/bin/xterm"
     assert argv[-1] == "CREATE=ID:id1,CONNECT"
@@ -298,7 +307,14 @@ def test_console_argv_resolves_program_path() -> None:
 
 def test_console_argv_missing_program() -> None:
     with pytest.raises(CtysError) as info:
-        console_argv(ConsoleKind.XTERM, label="vm", vmid="id1", which=which_only(), env=DISPLAY)
+        console_argv(
+            ConsoleKind.XTERM,
+            label="vm",
+            vmid="id1",
+            session_type="QEMU",
+            which=which_only(),
+            env=DISPLAY,
+        )
     assert str(info.value) == "CONSOLE:XTERM needs xterm, which is not installed"
     assert info.value.exit_code == 1
 
@@ -306,7 +322,12 @@ def test_console_argv_missing_program() -> None:
 def test_console_argv_no_display() -> None:
     with pytest.raises(CtysError) as info:
         console_argv(
-            ConsoleKind.GTERM, label="vm", vmid="id", which=which_only("gnome-terminal"), env={}
+            ConsoleKind.GTERM,
+            label="vm",
+            vmid="id",
+            session_type="QEMU",
+            which=which_only("gnome-terminal"),
+            env={},
         )
     message = str(info.value)
     assert "CONSOLE:GTERM" in message
@@ -326,6 +347,7 @@ def test_console_argv_vnc() -> None:
         ConsoleKind.VNC,
         label="vm",
         vmid="id",
+        session_type="QEMU",
         vnc_port=5905,
         which=which_only("remote-viewer"),
         env=DISPLAY,
@@ -333,7 +355,12 @@ def test_console_argv_vnc() -> None:
     assert argv == ["/usr/bin/remote-viewer", "--title=vm", "vnc://127.0.0.1:5905"]
     with pytest.raises(CtysError, match="no VNC port"):
         console_argv(
-            ConsoleKind.VNC, label="vm", vmid="id", which=which_only("vncviewer"), env=DISPLAY
+            ConsoleKind.VNC,
+            label="vm",
+            vmid="id",
+            session_type="QEMU",
+            which=which_only("vncviewer"),
+            env=DISPLAY,
         )
 
 

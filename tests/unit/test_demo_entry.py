@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ctys.cli import demo
 from ctys.errors import CtysError
-from ctys.guest import demo
 
 
 def _raising(exc: BaseException) -> object:

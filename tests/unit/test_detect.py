@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CommandError, QemuError
 from ctys.plugins.qemu.host import detect, kvmprobe
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache, cache_file
@@ -34,6 +33,7 @@ from ctys.plugins.qemu.host.kvmprobe import (
     choose_accelerator,
     judge_probe,
 )
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 # ---- real output of Debian 12's qemu-system-x86_64 7.2.22, captured on the build host
 

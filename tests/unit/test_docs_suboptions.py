@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 import ctys.address.model as address_mod
-import ctys.cli.output as output_mod
 import ctys.plugins.qemu.actions.enumerate as enumerate_mod
 import ctys.plugins.qemu.actions.info as info_mod
 import ctys.plugins.qemu.actions.list as list_mod
 import ctys.plugins.qemu.requests as requests_mod
-from ctys.cli.argscan import scan_argv
+import ctys.tables as output_mod
+from ctys.argscan import scan_argv
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, OutputFormat, Suboption
 from ctys.plugins.base import RunContext

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from ctys.conf.parser import parse_conf_text
-from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
 from ctys.plugins.qemu.boot.uefi import (
@@ -21,6 +20,7 @@ from ctys.plugins.qemu.boot.uefi import (
 )
 from ctys.plugins.qemu.host.firmware import find_firmware, firmware_lines
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 
 def descriptor(

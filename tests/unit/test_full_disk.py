@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from tmpfs import remount_readonly
 
-from ctys.cli import createconf
 from ctys.cli.main import main
+from ctys.plugins.qemu.newconf import cli as createconf
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 
 CONF = """\

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ctys.address.model import BASEPATH_KEYS, address_from_suboption, base_paths_from_suboption
-from ctys.cli.argscan import scan_argv
+from ctys.argscan import scan_argv
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.requests import parse_cancel, parse_create

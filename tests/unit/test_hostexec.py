@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from ctys.cli.main import main
-from ctys.conf.mapping import load_vm_config
 from ctys.errors import ConfError
 from ctys.invocation import ActionCall, Invocation
 from ctys.plugins.base import RunContext
@@ -18,6 +17,7 @@ from ctys.plugins.qemu.actions import list as list_action
 from ctys.plugins.qemu.boot import execpolicy
 from ctys.plugins.qemu.boot.execpolicy import check_may_boot, host_exec_warnings
 from ctys.plugins.qemu.boot.hostexec import find_host_exec
+from ctys.plugins.qemu.confs.mapping import load_vm_config
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.runtime import RuntimeDir

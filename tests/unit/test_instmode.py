@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ctys.cli.main import main
-from ctys.conf.vmtypes import Accelerator, RawConf, VmConfig
+from ctys.conf.rawconf import RawConf
 from ctys.errors import CommandError, QemuError, UsageError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
@@ -27,6 +27,7 @@ from ctys.plugins.qemu.boot.instmode import (
 )
 from ctys.plugins.qemu.requests import parse_create
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 RUN = VmRuntimeDir(Path("/run/ctys/vms/vm1-0123abcd"))
 MIB = 1024**2

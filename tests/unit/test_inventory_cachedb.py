@@ -20,7 +20,7 @@ def _export(records: list[InventoryRecord]) -> str:
 
 
 def test_line_is_fields_in_order_separated_by_semicolons() -> None:
-    record = InventoryRecord(host="h1", label="vm1", pname="/v/vm1.conf", uuid="U")
+    record = InventoryRecord(host="h1", stype="QEMU", label="vm1", pname="/v/vm1.conf", uuid="U")
     line = record_line(record)
     assert line.split(";") == list(record.values())
     assert line.startswith("h1;QEMU;vm1;/v/vm1.conf;U;")
@@ -53,7 +53,7 @@ def test_export_writes_header_comment_then_one_line_per_record() -> None:
 )
 def test_special_characters_are_escaped(value: str, escaped: str) -> None:
     line = record_line(InventoryRecord(label=value))
-    assert line.startswith(f";QEMU;{escaped};")
+    assert line.startswith(f";;{escaped};")  # no host, no session type
     assert import_cachedb(line, "x") == [InventoryRecord(label=value)]
 
 

@@ -1,4 +1,4 @@
-"""inventory.record: fields, aliases, record_from_vm."""
+"""inventory.record: fields, aliases, record_from_found."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.vmtypes import Accelerator, ConfMode, RawConf, VmConfig
+from ctys.conf.found import FoundVm
+from ctys.conf.rawconf import ConfMode, RawConf
 from ctys.errors import UsageError
 from ctys.inventory.record import (
     ALIASES,
@@ -15,7 +16,7 @@ from ctys.inventory.record import (
     InventoryRecord,
     canonical_field,
     format_scanned,
-    record_from_vm,
+    record_from_found,
 )
 
 
@@ -75,63 +76,57 @@ def test_vm_id_is_uuid_case_folded_else_pname() -> None:
     assert InventoryRecord(pname="/a/x.conf").vm_id == "/a/x.conf"
 
 
-def test_record_from_vm_maps_every_known_value(tmp_path: Path) -> None:
+def test_record_from_found_keeps_the_plugins_facts_and_the_conf_keys(tmp_path: Path) -> None:
     conf = tmp_path / "vm1" / "vm1.conf"
     raw = RawConf(
         path=conf,
         variables={"NETMASK": "255.255.255.0"},
-        keys={"DISTREL": "12", "OSREL": "6.1", "SSHPORT": "2222", "CATEGORY": "VM"},
-        magic=frozenset({"MAGICID-QEMU"}),
+        keys={"DISTREL": "12", "SSHPORT": "2222"},
+        magic=frozenset({"MAGICID-XEN"}),
     )
-    vm = VmConfig(
+    found = FoundVm(
+        stype="XEN",
         conf_path=conf,
         label="vm1",
         uuid="u-1",
         mac="52:54:00:00:00:01",
         ip="10.0.0.5",
-        arch="aarch64",
-        accelerator=Accelerator.TCG,
-        vcpu=2,
-        memsize_mb=1024,
-        vncport=5905,
-        dist="debian",
-        os="linux",
-        qemu_binary="/usr/bin/qemu-system-aarch64",
+        details={"exepath": "/usr/sbin/xl", "arch": "x86_64", "sshport": "22"},
         raw=raw,
     )
-    record = record_from_vm(vm, "host1", 0.0)
-    assert record == InventoryRecord(
+    assert record_from_found(found, "host1", 0.0) == InventoryRecord(
         host="host1",
-        stype="QEMU",
+        stype="XEN",
         label="vm1",
         pname=str(conf),
         uuid="u-1",
         mac="52:54:00:00:00:01",
         tcp="10.0.0.5",
-        vncport="5905",
-        dist="debian",
         distrel="12",
-        os="linux",
-        osrel="6.1",
-        category="VM",
-        sshport="2222",
+        sshport="22",  # the plugin's value wins over the conf key
         netmask="255.255.255.0",
-        arch="aarch64",
-        vcpu="2",
-        memsize="1024",
-        accelerator="TCG",
-        exepath="/usr/bin/qemu-system-aarch64",
+        arch="x86_64",
+        exepath="/usr/sbin/xl",
         mode="ctys-conf",
         scanned="1970-01-01T00:00:00Z",
     )
 
 
-def test_record_from_vm_unknowns_are_empty_and_wrapper_is_exepath(tmp_path: Path) -> None:
+def test_record_from_found_unknowns_are_empty_and_wrapper_is_exepath(tmp_path: Path) -> None:
     conf = tmp_path / "vm2.conf"
-    vm = VmConfig(conf_path=conf, label="vm2", mode=ConfMode.SH_CTYS)
-    record = record_from_vm(vm, "h", 1_700_000_000.5)
-    assert record.uuid == record.mac == record.tcp == record.vncport == ""
+    found = FoundVm(
+        stype="XEN", conf_path=conf, label="vm2", mode=ConfMode.SH_CTYS, details={"exepath": "x"}
+    )
+    record = record_from_found(found, "h", 1_700_000_000.5)
+    assert record.uuid == record.mac == record.tcp == record.vncport == record.arch == ""
     assert record.exepath == str(tmp_path / "vm2.ctys")
     assert record.mode == "sh+ctys"
     assert record.scanned == format_scanned(1_700_000_000.5) == "2023-11-14T22:13:20Z"
     assert all(isinstance(v, str) for v in record.values())
+
+
+@pytest.mark.parametrize("name", ["label", "stype", "scanned", "nosuch"])
+def test_a_plugin_cannot_describe_the_cores_own_fields(tmp_path: Path, name: str) -> None:
+    found = FoundVm(stype="XEN", conf_path=tmp_path / "a.conf", label="a", details={name: "x"})
+    with pytest.raises(ValueError, match=f"XEN describes an unknown inventory field '{name}'"):
+        record_from_found(found, "h", 0.0)

@@ -32,7 +32,12 @@ RECORDS = [
         vncport="5901",
     ),
     InventoryRecord(
-        host="h1", label="vm2", pname="/v/vm2.conf", uuid="U-2", userstring="semi;colon"
+        host="h1",
+        stype="QEMU",
+        label="vm2",
+        pname="/v/vm2.conf",
+        uuid="U-2",
+        userstring="semi;colon",
     ),
 ]
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 import ctys.plugins.qemu.actions.list as list_action
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, Invocation, OutputFormat, Suboption
 from ctys.plugins.base import RunContext
@@ -34,6 +33,7 @@ from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 NO_SUCH_PID = 99_999_999  # above any pid_max: never a living process
 

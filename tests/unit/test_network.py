@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.mapping import load_vm_config
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import ConfError
 from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
+from ctys.plugins.qemu.confs.mapping import load_vm_config
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import (
     HostForward,
@@ -27,6 +26,7 @@ from ctys.plugins.qemu.net.network import (
     vde_sockets_in_argv,
 )
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 UUID = "5a2b7c1e-93d4-4c0e-9f6a-0b1c2d3e4f50"
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
 from ctys.plugins.qemu.net.guestip import (
     GuestIp,
@@ -34,6 +33,7 @@ from ctys.plugins.qemu.net.network import (
     parse_hostfwds,
     qga_socket,
 )
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 MAC = "52:54:00:12:34:56"
 VM = VmConfig(conf_path=Path("/vms/a/a.conf"), label="a")
@@ -188,7 +188,7 @@ def test_guest_ip_user_mode_is_not_10_0_2_15() -> None:
 def test_running_vms_with_ip_by_neighbour_table(
     short_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ctys.conf.mapping import load_vm_config
+    from ctys.plugins.qemu.confs.mapping import load_vm_config
     from ctys.plugins.qemu.vm import processes
     from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
@@ -201,9 +201,9 @@ def test_running_vms_with_ip_by_neighbour_table(
         vmdir.write_record(RuntimeRecord(vmid=label, label=label, conf=str(conf), pid=4242))
     monkeypatch.setattr(processes, "is_alive_qemu", lambda pid, path: path.name != "b")
     table = parse_neigh_json(NEIGH)
-    found = running_vms_with_ip("10.9.0.1", runtime, neighbours=table)
+    found = running_vms_with_ip("10.9.0.1", runtime, loader=load_vm_config, neighbours=table)
     assert found == [short_tmp / "a" / "a.conf"]
-    assert running_vms_with_ip("10.9.0.2", runtime, neighbours=table) == []
+    assert running_vms_with_ip("10.9.0.2", runtime, loader=load_vm_config, neighbours=table) == []
     assert load_vm_config(found[0]).label == "a"
 
 

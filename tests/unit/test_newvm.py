@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ctys.cli.createconf import free_label, run
-from ctys.conf.mapping import load_vm_config
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CommandError, CtysError, QemuError
+from ctys.plugins.qemu.confs.mapping import load_vm_config
+from ctys.plugins.qemu.newconf.cli import free_label, run
 from ctys.plugins.qemu.newconf.newvm import (
     DiskFormat,
     NewVmRequest,
@@ -25,6 +24,7 @@ from ctys.plugins.qemu.newconf.newvm import (
     create_vm,
     random_mac,
 )
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
 MIB = 1024**2

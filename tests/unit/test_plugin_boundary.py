@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.cli.argscan import scan_argv
+from ctys.argscan import scan_argv
 from ctys.cli.dispatch import target_args
 from support.cli import run_ctys
 

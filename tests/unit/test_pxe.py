@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from ctys.conf.parser import parse_conf_text
-from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.errors import QemuError, UsageError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
@@ -17,6 +16,7 @@ from ctys.plugins.qemu.boot.pxe import check_pxe, pxe_network
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.requests import parse_create
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 
 def make_vm(tmp_path: Path, conf: str = "") -> VmConfig:

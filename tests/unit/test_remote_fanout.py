@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ctys.errors import ExitStatus
 from ctys.invocation import Target
 from ctys.remote.fanout import (
-    EXIT_NOT_FOUND,
-    EXIT_SSH,
-    EXIT_TIMEOUT,
     RemoteSettings,
     TargetResult,
     run_on_targets,
@@ -110,21 +108,21 @@ def test_bad_hosts_each_give_one_error_and_do_not_block_the_others(fake_ssh: Pat
         assert got[name].ok
         assert got[name].stdout == f"out {name}: ctys -a LIST\n"
         assert got[name].seconds < 1.5
-    assert got["dead"].returncode == EXIT_SSH
+    assert got["dead"].returncode == ExitStatus.SSH
     assert got["dead"].error == "ssh failed: ssh: connect to host dead port 22: Connection refused"
-    assert got["noctys"].returncode == EXIT_NOT_FOUND
+    assert got["noctys"].returncode == ExitStatus.NOT_FOUND
     assert got["noctys"].error is not None
     assert got["noctys"].error.startswith("ctys not found on the host (bash")
-    assert got["hang"].returncode == EXIT_TIMEOUT
+    assert got["hang"].returncode == ExitStatus.TIMEOUT
     assert got["hang"].error == "no answer within 1.5s (killed)"
     # The hang cost one deadline, not the sum of anything.
     assert elapsed < 4
-    assert worst_status(results) == EXIT_SSH
+    assert worst_status(results) == ExitStatus.SSH
 
 
 def test_deadline_kills_the_whole_process_group(fake_ssh: Path, tmp_path: Path) -> None:
     (result,) = run_on_targets(targets("hang"), build, timeout=1.0)
-    assert result.returncode == EXIT_TIMEOUT
+    assert result.returncode == ExitStatus.TIMEOUT
     child = int((tmp_path / "child.pid").read_text())
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
@@ -162,7 +160,7 @@ def test_ssh_missing_is_a_per_target_error(monkeypatch: pytest.MonkeyPatch, tmp_
     (result,) = run_on_targets(targets("h"), build, timeout=5)
     assert result.error is not None
     assert result.error.startswith("cannot run ssh:")
-    assert result.returncode == EXIT_NOT_FOUND
+    assert result.returncode == ExitStatus.NOT_FOUND
 
 
 def test_remote_failure_is_not_a_connection_error(fake_ssh: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctys.cli.argscan import parse_target, scan_argv
+from ctys.argscan import parse_target, scan_argv
 from ctys.cli.dispatch import target_args
 from ctys.errors import UsageError
 from ctys.invocation import Target

@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
-from ctys.address.resolve import resolve_one
-from ctys.address.scan import scan_vms
 from ctys.address.vmid import vm_id
-from ctys.conf.mapping import load_vm_config
 from ctys.errors import AddressError
-from ctys.inventory.record import record_from_vm
+from ctys.inventory.record import record_from_found
 from ctys.inventory.settings import this_host
 from ctys.inventory.store import Inventory
+from ctys.plugins.qemu.confs.mapping import load_vm_config
+from ctys.plugins.qemu.confs.reader import resolve_vm, scan_qemu_confs
 
 CONF = """\
 #@#MAGICID-QEMU
@@ -56,7 +55,10 @@ def sel(kind: AddressKind, value: str, *bases: Path) -> MachineSelector:
 
 
 def inventory_of(path: Path, root: Path, host: str | None = None) -> Path:
-    records = [record_from_vm(vm, host or this_host(), time.time()) for vm in scan_vms([root]).vms]
+    records = [
+        record_from_found(vm, host or this_host(), time.time())
+        for vm in scan_qemu_confs([root]).vms
+    ]
     with Inventory.open(path) as inv:
         inv.replace_scan(host or this_host(), [root], records)
     return path
@@ -72,7 +74,7 @@ ADDRESSES = [
 
 @pytest.mark.parametrize(("kind", "value"), ADDRESSES)
 def test_each_address_key_by_scan(tree: Path, kind: AddressKind, value: str) -> None:
-    assert resolve_one(sel(kind, value)).label == "beta"
+    assert resolve_vm(sel(kind, value)).label == "beta"
 
 
 @pytest.mark.parametrize(("kind", "value"), ADDRESSES)
@@ -80,23 +82,23 @@ def test_each_address_key_from_inventory(
     tree: Path, short_tmp: Path, kind: AddressKind, value: str
 ) -> None:
     db = inventory_of(short_tmp / "inv.sqlite", tree)
-    assert resolve_one(sel(kind, value), db).label == "beta"
+    assert resolve_vm(sel(kind, value), db).label == "beta"
 
 
 def test_filename_and_basepath_and_id(tree: Path, short_tmp: Path) -> None:
     conf = tree / "group" / "alpha" / "alpha.conf"
-    assert resolve_one(sel(AddressKind.FILENAME, str(conf))).conf_path == conf
+    assert resolve_vm(sel(AddressKind.FILENAME, str(conf))).conf_path == conf
     # BASEPATH limits the scan: beta is not under alpha's folder.
     with pytest.raises(AddressError, match="no VM matches LABEL:beta under"):
-        resolve_one(sel(AddressKind.LABEL, "beta", tree / "group" / "alpha"))
-    assert resolve_one(sel(AddressKind.LABEL, "alpha", tree / "group")).label == "alpha"
+        resolve_vm(sel(AddressKind.LABEL, "beta", tree / "group" / "alpha"))
+    assert resolve_vm(sel(AddressKind.LABEL, "alpha", tree / "group")).label == "alpha"
     vmid = vm_id("alpha", conf)
-    assert resolve_one(sel(AddressKind.ID, vmid)).conf_path == conf
+    assert resolve_vm(sel(AddressKind.ID, vmid)).conf_path == conf
 
 
 def test_ignored_variant_is_never_the_master(tree: Path) -> None:
-    assert resolve_one(sel(AddressKind.LABEL, "alpha")).conf_path.parent.name == "alpha"
-    assert "old" not in str(resolve_one(sel(AddressKind.LABEL, "alpha")).conf_path)
+    assert resolve_vm(sel(AddressKind.LABEL, "alpha")).conf_path.parent.name == "alpha"
+    assert "old" not in str(resolve_vm(sel(AddressKind.LABEL, "alpha")).conf_path)
 
 
 def test_two_terms_are_anded(tree: Path) -> None:
@@ -107,7 +109,7 @@ def test_two_terms_are_anded(tree: Path) -> None:
         )
     )
     with pytest.raises(AddressError, match="no VM matches"):
-        resolve_one(both)
+        resolve_vm(both)
 
 
 def test_multipath_rows_are_one_vm(tree: Path, short_tmp: Path) -> None:
@@ -117,7 +119,7 @@ def test_multipath_rows_are_one_vm(tree: Path, short_tmp: Path) -> None:
     with Inventory.open(db) as inv:
         rows = inv.find(label="beta")
     assert sorted(r.host for r in rows) == sorted([this_host(), "other-host"])
-    assert resolve_one(sel(AddressKind.LABEL, "beta"), db).label == "beta"
+    assert resolve_vm(sel(AddressKind.LABEL, "beta"), db).label == "beta"
 
 
 def test_ambiguous_in_inventory_lists_candidates(tree: Path, short_tmp: Path) -> None:
@@ -133,7 +135,7 @@ def test_ambiguous_in_inventory_lists_candidates(tree: Path, short_tmp: Path) ->
     )
     db = inventory_of(short_tmp / "inv.sqlite", tree)
     with pytest.raises(AddressError) as err:
-        resolve_one(sel(AddressKind.LABEL, "beta"), db)
+        resolve_vm(sel(AddressKind.LABEL, "beta"), db)
     assert "ambiguous, 2 VMs match" in str(err.value)
     assert str(twin / "beta.conf") in str(err.value)
 
@@ -141,21 +143,21 @@ def test_ambiguous_in_inventory_lists_candidates(tree: Path, short_tmp: Path) ->
 def test_inventory_miss_is_explained(tree: Path, short_tmp: Path) -> None:
     db = inventory_of(short_tmp / "inv.sqlite", tree)
     with pytest.raises(AddressError, match=r"in the inventory .*run ENUMERATE"):
-        resolve_one(sel(AddressKind.LABEL, "gamma"), db)
+        resolve_vm(sel(AddressKind.LABEL, "gamma"), db)
 
 
 def test_stale_inventory_row_is_explained(tree: Path, short_tmp: Path) -> None:
     db = inventory_of(short_tmp / "inv.sqlite", tree)
     (tree / "group" / "beta" / "beta.conf").unlink()
     with pytest.raises(AddressError, match="that file is gone"):
-        resolve_one(sel(AddressKind.LABEL, "beta"), db)
+        resolve_vm(sel(AddressKind.LABEL, "beta"), db)
 
 
 def test_empty_or_missing_inventory_falls_back_to_scan(tree: Path, short_tmp: Path) -> None:
-    assert resolve_one(sel(AddressKind.LABEL, "beta"), short_tmp / "none.sqlite").label == "beta"
+    assert resolve_vm(sel(AddressKind.LABEL, "beta"), short_tmp / "none.sqlite").label == "beta"
     with Inventory.open(short_tmp / "empty.sqlite"):
         pass
-    assert resolve_one(sel(AddressKind.LABEL, "beta"), short_tmp / "empty.sqlite").label == "beta"
+    assert resolve_vm(sel(AddressKind.LABEL, "beta"), short_tmp / "empty.sqlite").label == "beta"
 
 
 def test_duplicate_active_uuid_is_reported(tree: Path) -> None:
@@ -164,7 +166,7 @@ def test_duplicate_active_uuid_is_reported(tree: Path) -> None:
     (dup / "alpha2.conf").write_text(
         CONF.format(label="alpha2", uuid=VMS["alpha"][0], mac="52:54:00:00:00:0d", ip="i")
     )
-    result = scan_vms([tree])
+    result = scan_qemu_confs([tree])
     assert any("already active" in e and "MAGICID-IGNORE" in e for e in result.errors)
     # Exactly one active master per UUID: the first in scan order (dup/ before group/).
     assert sorted(vm.label for vm in result.vms) == ["alpha2", "beta"]
@@ -172,5 +174,5 @@ def test_duplicate_active_uuid_is_reported(tree: Path) -> None:
 
 def test_load_vm_config_path_matches_scan(tree: Path) -> None:
     conf = tree / "group" / "beta" / "beta.conf"
-    [scanned] = [vm for vm in scan_vms([tree]).vms if vm.label == "beta"]
+    [scanned] = [vm for vm in scan_qemu_confs([tree]).vms if vm.label == "beta"]
     assert scanned.conf_path == load_vm_config(conf).conf_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -34,13 +35,21 @@ class FakeConsole:
         self._thread.start()
 
     def _serve(self) -> None:
-        conn, _ = self._listener.accept()
+        try:
+            conn, _ = self._listener.accept()
+        except OSError:
+            return  # closed before a client came (the test attached nothing)
         with conn:
             self._handler(conn)
 
     def close(self) -> None:
-        self._listener.close()
+        # Wake a pending accept() and join the thread before the descriptor is closed: a
+        # thread still in accept() on a closed, reused descriptor would serve the next
+        # test's socket.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=5)
+        self._listener.close()
 
 
 def echo_upper(received: bytearray) -> Callable[[socket.socket], None]:

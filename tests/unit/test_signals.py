@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from ctys.cli.exits import run_guarded
-from ctys.cli.signals import Interrupted, stop_signals_held
+from ctys.runguard import run_guarded
+from ctys.stopsignals import Interrupted, stop_signals_held
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])

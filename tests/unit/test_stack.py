@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.mapping import vm_config_from_raw
 from ctys.conf.parser import parse_conf_text
 from ctys.errors import CtysError
 from ctys.plugins.qemu.actions.stack import inner_mode, stack_target, stack_target_of_conf
+from ctys.plugins.qemu.confs.mapping import vm_config_from_raw
 from ctys.plugins.qemu.requests import CancelMode
 
 

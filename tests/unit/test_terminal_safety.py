@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from ctys.cli.main import main
-from ctys.cli.output import render
-from ctys.cli.safeout import SafeWriter, raw_stream, safe_stream
 from ctys.errors import CtysError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import MergedAction, Placement, Plugin, RunContext
 from ctys.plugins.qemu.actions import list as list_action
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.processes import QemuProcess
+from ctys.safestream import SafeWriter, raw_stream, safe_stream
+from ctys.tables import render
 from ctys.textescape import printable
 
 # OSC set-title (ESC ] 0 ; X BEL), CSI clear screen (ESC [ 2 J), one-byte C1 CSI, DEL,
@@ -208,7 +208,7 @@ def test_enumerate_shows_hostile_file_names_and_markup_escaped(
 def test_multi_line_output_of_the_entry_points_keeps_its_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ctys.cli import createconf
+    from ctys.plugins.qemu.newconf import cli as createconf
 
     kernel = tmp_path / "vmlinuz"
     kernel.write_bytes(b"k")

@@ -14,12 +14,12 @@ import pytest
 import ctys.plugins.qemu.vnc as vnc
 import ctys.plugins.qemu.vncaddr as vncaddr
 from ctys.address.model import MachineSelector
-from ctys.conf.vmtypes import VmConfig
 from ctys.consoles.kinds import ConsoleKind
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_qemu_cmdline
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 def vm(**kw: object) -> VmConfig:

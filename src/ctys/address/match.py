@@ -18,7 +18,7 @@ from ctys.address.vmid import vm_id
 from ctys.pathutil import canonical_path
 
 if TYPE_CHECKING:
-    from ctys.conf.vmtypes import VmConfig
+    from ctys.conf.found import FoundVm
     from ctys.inventory.record import InventoryRecord
 
 
@@ -35,7 +35,7 @@ class VmFacts:
 
 
 class RunningFacts(Protocol):
-    """What a plugin's record of a running VM tells (e.g. the QEMU plugin's runtime record)."""
+    """What a plugin's record of a running VM tells (its runtime record)."""
 
     @property
     def label(self) -> str: ...
@@ -55,10 +55,10 @@ def _vmid(label: str, conf: str) -> str:
     return vm_id(label, Path(conf))
 
 
-def facts_of_vm(vm: VmConfig) -> VmFacts:
-    """The facts of a conf file as loaded (scan, ``F:``)."""
-    conf = str(vm.conf_path)
-    return VmFacts(vm.label, conf, vm.uuid, vm.mac, vm.ip, _vmid(vm.label, conf))
+def facts_of_found(found: FoundVm) -> VmFacts:
+    """The facts of a conf file as its plugin described it (scan, ``F:``)."""
+    conf = str(found.conf_path)
+    return VmFacts(found.label, conf, found.uuid, found.mac, found.ip, _vmid(found.label, conf))
 
 
 def facts_of_inventory(rec: InventoryRecord) -> VmFacts:

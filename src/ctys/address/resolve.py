@@ -1,5 +1,7 @@
 """Resolve a machine address to VM conf files: from the inventory when it is on and filled,
-else by scanning folders for conf files."""
+else by scanning folders for conf files. The caller hands the plugins whose VMs it names
+(``ctys.plugins.base.ConfReader``): their confs are scanned, their inventory rows answer,
+and they are asked for the running VMs whose guests reported an ``IP:`` address."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ctys.address.match import all_match, facts_of_inventory, facts_of_vm, term_matches
+from ctys.address.match import all_match, facts_of_found, facts_of_inventory, term_matches
 from ctys.address.model import (
     INVENTORY_FIELD,
     AddressKind,
@@ -18,10 +20,9 @@ from ctys.address.model import (
     inventory_value,
     normalize_mac,
 )
-from ctys.address.scan import scan_vms
-from ctys.conf.mapping import load_vm_config
+from ctys.address.scan import describe_conf, scan_vms
+from ctys.conf.found import FoundVm
 from ctys.conf.vmpath import default_base_paths
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import AddressError, CtysError
 from ctys.pathutil import canonical_path
 from ctys.textescape import printable
@@ -29,16 +30,17 @@ from ctys.textescape import printable
 if TYPE_CHECKING:
     from ctys.inventory.record import InventoryRecord
     from ctys.inventory.store import Inventory
+    from ctys.plugins.base import ConfReader
 
 
-def matches(vm: VmConfig, term: MachineAddress) -> bool:
+def matches(vm: FoundVm, term: MachineAddress) -> bool:
     """Whether one VM satisfies one address term (the rule of ``ctys.address.match``)."""
-    return term_matches(facts_of_vm(vm), term)
+    return term_matches(facts_of_found(vm), term)
 
 
-def select(vms: Sequence[VmConfig], selector: MachineSelector) -> list[VmConfig]:
+def select(vms: Sequence[FoundVm], selector: MachineSelector) -> list[FoundVm]:
     """The VMs matching every term of the selector."""
-    return [vm for vm in vms if all_match(facts_of_vm(vm), selector.terms)]
+    return [vm for vm in vms if all_match(facts_of_found(vm), selector.terms)]
 
 
 def inventory_matches(inv: Inventory, terms: Sequence[MachineAddress]) -> list[InventoryRecord]:
@@ -77,7 +79,7 @@ def _narrowing(term: MachineAddress) -> tuple[str, list[str]] | None:
     return f"({sql})", [param for _, param in alternatives]
 
 
-def _describe(vm: VmConfig) -> str:
+def _describe(vm: FoundVm) -> str:
     return f"{vm.label} ({vm.conf_path})"
 
 
@@ -87,9 +89,14 @@ def _ambiguous(selector: MachineSelector, candidates: list[str]) -> AddressError
 
 
 def resolve_one(
-    selector: MachineSelector, inventory: Path | None = None, *, err: TextIO | None = None
-) -> VmConfig:
-    """Exactly one VM for the selector, else an ``AddressError`` listing what matched.
+    selector: MachineSelector,
+    inventory: Path | None = None,
+    *,
+    readers: Sequence[ConfReader],
+    err: TextIO | None = None,
+) -> FoundVm:
+    """Exactly one VM of ``readers`` (the plugins asked, see the module) for the selector,
+    else an ``AddressError`` listing what matched.
 
     ``F:`` alone reads that conf file; ``BASEPATH:`` folders are scanned; otherwise the
     inventory at ``inventory`` answers when it exists and holds records, and the default
@@ -104,15 +111,15 @@ def resolve_one(
         path = Path(terms[0].value).expanduser()
         if not path.is_file():
             raise AddressError(f"no conf file at {path}")
-        return load_vm_config(canonical_path(path))
+        return describe_conf(canonical_path(path), readers)
     if not selector.base_paths and inventory is not None and inventory.is_file():
-        found = _from_inventory(selector, inventory)
-        if isinstance(found, VmConfig):
+        found = _from_inventory(selector, inventory, readers)
+        if isinstance(found, FoundVm):
             return found
         if found is _MISSED:
             bases = default_base_paths()
             hint = " (not in the inventory either: run ENUMERATE to refresh it)"
-            vm = _by_scan(selector, bases, hint)  # a miss here is the one error line
+            vm = _by_scan(selector, bases, readers, hint)  # a miss here is the one error line
             where = ":".join(str(b) for b in bases)
             note = (
                 f"ctys: {selector} is not in the inventory {inventory}; found by a scan of"
@@ -120,13 +127,18 @@ def resolve_one(
             )
             print(printable(note), file=err or sys.stderr)  # escaped on any stream
             return vm
-    return _by_scan(selector, selector.base_paths or default_base_paths())
+    return _by_scan(selector, selector.base_paths or default_base_paths(), readers)
 
 
-def _by_scan(selector: MachineSelector, bases: Sequence[Path], extra: str = "") -> VmConfig:
-    result = scan_vms(bases)
+def _by_scan(
+    selector: MachineSelector,
+    bases: Sequence[Path],
+    readers: Sequence[ConfReader],
+    extra: str = "",
+) -> FoundVm:
+    result = scan_vms(bases, readers)
     found = select(result.vms, selector)
-    if not found and (learned := _by_learned_ip(selector)) is not None:
+    if not found and (learned := _by_learned_ip(selector, readers)) is not None:
         return learned
     if not found:
         where = ":".join(str(b) for b in bases)
@@ -141,9 +153,12 @@ def _by_scan(selector: MachineSelector, bases: Sequence[Path], extra: str = "") 
 _MISSED = object()
 
 
-def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | object | None:
-    """The VM from the inventory; ``None`` when the inventory is empty, ``_MISSED`` when no
-    record matches (either way the caller scans)."""
+def _from_inventory(
+    selector: MachineSelector, path: Path, readers: Sequence[ConfReader]
+) -> FoundVm | object | None:
+    """The VM from the inventory rows of ``readers``' session types (or of none: an imported
+    cacheDB row may have no STYPE); ``None`` when the inventory is empty, ``_MISSED`` when no
+    such row matches (either way the caller scans)."""
     from ctys.inventory.settings import this_host
     from ctys.inventory.store import Inventory
 
@@ -151,7 +166,9 @@ def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | object 
         if inv.is_empty():
             return None
         records = inventory_matches(inv, selector.terms)
-    if not records and (learned := _by_learned_ip(selector)) is not None:
+    by_type = {reader.name: reader for reader in readers}
+    records = [rec for rec in records if rec.stype in by_type or not rec.stype]
+    if not records and (learned := _by_learned_ip(selector, readers)) is not None:
         return learned
     if not records:
         return _MISSED
@@ -168,30 +185,33 @@ def _from_inventory(selector: MachineSelector, path: Path) -> VmConfig | object 
         candidates = sorted(f"{r.label} ({r.pname} on {r.host})" for r in records)
         raise _ambiguous(selector, candidates)
     pname = next(iter(by_vm.values()))[0]
+    stype = next(rec.stype for rec in records if rec.pname == pname)
     conf = Path(pname)
     if not conf.is_file():
         raise AddressError(
             f"the inventory names {conf} for {selector}, but that file is gone (run ENUMERATE)"
         )
     try:
-        return load_vm_config(conf)
+        return describe_conf(conf, [by_type[stype]] if stype else readers)
     except CtysError as exc:
         raise AddressError(f"{exc} (found through the inventory)") from exc
 
 
-def _by_learned_ip(selector: MachineSelector) -> VmConfig | None:
+def _by_learned_ip(selector: MachineSelector, readers: Sequence[ConfReader]) -> FoundVm | None:
     """``IP:addr`` of a running VM whose conf has no static address: the address its guest
-    agent or the neighbour table reports (see ``ctys.plugins.qemu.net.guestip``)."""
+    reported, as its plugin learned it (``ConfReader.confs_with_learned_ip``)."""
     terms = selector.terms
     if len(terms) != 1 or terms[0].kind is not AddressKind.IP:
         return None
-    from ctys.plugins.qemu.net.guestip import running_vms_with_ip
-    from ctys.plugins.qemu.vm.runtime import RuntimeDir
-
-    try:
-        confs = running_vms_with_ip(terms[0].value, RuntimeDir())
-    except CtysError:
+    found: list[tuple[Path, ConfReader]] = []
+    for reader in readers:
+        try:
+            found.extend((conf, reader) for conf in reader.confs_with_learned_ip(terms[0].value))
+        except CtysError:
+            continue
+    if len(found) > 1:
+        raise _ambiguous(selector, [str(conf) for conf, _ in found])
+    if not found:
         return None
-    if len(confs) > 1:
-        raise _ambiguous(selector, [str(c) for c in confs])
-    return load_vm_config(confs[0]) if confs else None
+    conf, reader = found[0]
+    return describe_conf(conf, [reader])

@@ -1,4 +1,9 @@
-"""Find VM conf files by walking folders (resolution without an inventory, and ENUMERATE)."""
+"""Find VM conf files by walking folders (resolution without an inventory, and ENUMERATE).
+
+A ``.conf`` file is a VM of the plugin whose marker (``ConfReader.magic_id``, e.g.
+``MAGICID-XEN``) it carries; that plugin describes it (``ConfReader.describe``) as a
+``ctys.conf.found.FoundVm``. The scan is handed the plugins whose VMs it looks for.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,20 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ctys.conf.mapping import vm_config_from_raw
-from ctys.conf.parser import MAX_CONF_BYTES, parse_conf_text_with_lines, read_small_conf_text
-from ctys.conf.vmtypes import VmConfig
+from ctys.conf.found import FoundVm
+from ctys.conf.parser import (
+    MAX_CONF_BYTES,
+    parse_conf_text_with_lines,
+    read_conf_text,
+    read_small_conf_text,
+)
 from ctys.errors import ConfError, CtysError
 from ctys.pathutil import real_path
 
-MAGIC = "MAGICID-QEMU"
+if TYPE_CHECKING:
+    from ctys.plugins.base import ConfReader
 
 # Called with (files seen, VMs found) while a scan runs.
 Progress = Callable[[int, int], None]
@@ -91,19 +102,32 @@ class Skipped:
         self.warnings.append(f"cannot read folder {path}: {err.strerror or err}")
 
 
-def load_if_qemu(path: Path) -> VmConfig | None:
-    """The VM of a conf file carrying ``MAGICID-QEMU``; ``None`` for other ``.conf`` files
-    and files gone since they were listed. Broken QEMU confs, and files over
-    ``MAX_CONF_BYTES`` (never read, so maybe a QEMU conf), raise ``ConfError`` with
-    file:line. The file is read once."""
+def describe_if_known(path: Path, readers: Sequence[ConfReader]) -> FoundVm | None:
+    """The VM of a conf file carrying the marker of one of ``readers`` (the first such
+    reader describes it); ``None`` for other ``.conf`` files and files gone since they
+    were listed. Broken confs of a reader, and files over ``MAX_CONF_BYTES`` (never read,
+    so maybe a VM conf), raise ``ConfError`` with file:line. The file is read once."""
     text = read_small_conf_text(path)
     if text is None:
         _refuse_if_large(path)
         return None
-    if MAGIC not in text:
-        return None
+    for reader in readers:
+        if reader.magic_id in text:
+            raw, lines = parse_conf_text_with_lines(text, path)
+            return reader.describe(raw, lines)
+    return None
+
+
+def describe_conf(path: Path, readers: Sequence[ConfReader]) -> FoundVm:
+    """The VM of the conf file at ``path`` that an address or the inventory named: described
+    by the reader whose marker it carries, else by the first reader (a conf named by its
+    path need not carry a marker). Every failure is a ``ConfError``."""
+    if not readers:
+        raise ConfError(str(path), 0, "no plugin was asked to read it")
+    text = read_conf_text(path)
+    reader = next((r for r in readers if r.magic_id in text), readers[0])
     raw, lines = parse_conf_text_with_lines(text, path)
-    return vm_config_from_raw(raw, lines)
+    return reader.describe(raw, lines)
 
 
 def _refuse_if_large(path: Path) -> None:
@@ -122,7 +146,7 @@ class ScanResult:
     many directory entries the scan looked at, and folders it could not look into (missing
     or unreadable base paths and folders, one line each)."""
 
-    vms: tuple[VmConfig, ...]
+    vms: tuple[FoundVm, ...]
     errors: tuple[str, ...]
     entries: int = 0
     warnings: tuple[str, ...] = ()
@@ -130,21 +154,23 @@ class ScanResult:
 
 def scan_vms(
     base_paths: Sequence[Path],
+    readers: Sequence[ConfReader],
     *,
     include_ignored: bool = False,
     progress: Progress | None = None,
 ) -> ScanResult:
-    """Load every QEMU conf under the base paths. Broken files become error lines, the scan
-    goes on. ``MAGICID-IGNORE`` variants are left out unless asked for; of two active confs
-    with one UUID only the first is kept (one active master per VM), the other reported."""
-    vms: list[VmConfig] = []
+    """Describe every conf of ``readers`` under the base paths. Broken files become error
+    lines, the scan goes on. ``MAGICID-IGNORE`` variants are left out unless asked for; of
+    two active confs with one UUID only the first is kept (one active master per VM), the
+    other reported."""
+    vms: list[FoundVm] = []
     skipped = Skipped()
     errors = skipped.errors
     masters: dict[str, Path] = {}
     counter = [0]
     for path in _unique_conf_files(base_paths, counter, skipped):
         try:
-            vm = load_if_qemu(path)
+            vm = describe_if_known(path, readers)
         except CtysError as exc:
             errors.append(str(exc))
             continue

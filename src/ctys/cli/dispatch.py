@@ -54,7 +54,7 @@ def dispatch(
         here = target_invocation(invocation, target) if target.options else invocation
         placement = _placement(here, target)
         if placement is not None:
-            from ctys.cli.argscan import parse_target
+            from ctys.argscan import parse_target
             from ctys.remote.placement import place_create
 
             placed = place_create(here, err, _settings(settings), placement, parse_target)
@@ -216,13 +216,14 @@ def _merged_many(
 def _interactive(invocation: Invocation, err: TextIO, settings: RemoteSettings) -> int:
     """``-z``: each target in turn on this terminal (``ssh -t``), e.g. to attach a console."""
 
-    from ctys.remote.fanout import EXIT_NOT_FOUND, EXIT_SSH, classify
+    from ctys.errors import ExitStatus
+    from ctys.remote.fanout import classify
 
     status = 0
     for target in invocation.targets:
         argv = _argv_for(invocation, target, settings, pty=True)
         code = subprocess.run(argv, check=False).returncode
-        error = classify(code, "") if code in (EXIT_SSH, EXIT_NOT_FOUND) else None
+        error = classify(code, "") if code in (ExitStatus.SSH, ExitStatus.NOT_FOUND) else None
         if error is not None:
             print(f"ctys: {target_name(target)}: {error}", file=err)
         status = max(status, code)

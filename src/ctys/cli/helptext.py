@@ -12,10 +12,10 @@ usage: ctys [-t TYPE | -T TYPE[,TYPE...]|ALL] -a ACTION[=SUBOPTS] [OPTIONS] [TAR
        ctys -h | -H | -V"""
 
 _SHORT = """\
-Manage virtual machines (QEMU/KVM) on this host or on remote targets.
+Manage virtual machines on this host or on remote targets.
 
 Selection and action:
-  -t TYPE              session type (plugin) to act on; default QEMU
+  -t TYPE              session type (plugin) to act on; default {default}
   -T TYPE,...|ALL      plugins to load; ALL = every installed plugin
   -a ACTION[=SUBOPTS]  action and its suboptions, e.g. CREATE, CANCEL, LIST, ENUMERATE, INFO
 
@@ -28,7 +28,7 @@ Generic options:
   -c PATH        inventory (name-service cache) location
   -C MODE        cache control: on|off|rebuild|clear|list
   -g WxH[+X+Y]   console window geometry
-  -r RES         resolution (not supported by QEMU)
+  -r RES         resolution (where the plugin supports it)
   -b MODE[,SYNC] 1|on = background, 0|off = foreground
   -z pty|nopty|N pseudo-terminal for remote targets (ssh -t); default: one when stdin
                  is a terminal and the action attaches a console (CONNECT, CONSOLE:CLI)
@@ -42,15 +42,15 @@ Generic options:
 Targets:  [user@]host['(' target-local options ')']   (default: localhost)
 
 Examples:
-  ctys -t QEMU -a CREATE=l:demo,CONSOLE:CLI
-  ctys -t QEMU -a LIST
-  ctys -t QEMU -a LIST -o terse,LABEL,UUID
-  ctys -t QEMU -a CANCEL=l:demo,TIMEOUT:20
-  ctys -t QEMU -a CREATE=l:vm1 host1'(-d 1)' admin@host2"""
+  ctys -t {default} -a CREATE=l:demo,CONSOLE:CLI
+  ctys -t {default} -a LIST
+  ctys -t {default} -a LIST -o terse,LABEL,UUID
+  ctys -t {default} -a CANCEL=l:demo,TIMEOUT:20
+  ctys -t {default} -a CREATE=l:vm1 host1'(-d 1)' admin@host2"""
 
 _LONG = """\
 Details:
-  Options take their value as the next word or attached (-tQEMU). Each option may be given
+  Options take their value as the next word or attached (-t{default}). Each option may be given
   once; '--' ends the options, every later word is a target.
   -a NAME=SUBOPTS: a suboption is KEY, or KEY:ARGS where ARGS is split at '%'.
     BOOTMODE:CD%/iso/x.iso        -> key BOOTMODE, args CD, /iso/x.iso
@@ -64,11 +64,12 @@ Details:
 Exit status: 0 success, 1 error, 2 usage error, 130 interrupted."""
 
 
-def general_help(long: bool, plugins: Sequence[str] = ()) -> str:
-    """Help for ``ctys -h`` (``long=False``) or ``ctys -H`` (adds details and plugin list)."""
-    parts = [SYNOPSIS, _SHORT]
+def general_help(long: bool, plugins: Sequence[str] = (), *, default: str) -> str:
+    """Help for ``ctys -h`` (``long=False``) or ``ctys -H`` (adds details and plugin list);
+    ``default``: the session type used without ``-t`` (its name fills the examples)."""
+    parts = [SYNOPSIS, _SHORT.format(default=default)]
     if long:
-        parts.append(_LONG)
+        parts.append(_LONG.format(default=default))
         listing = ", ".join(plugins) if plugins else "none installed"
         parts.append(f"Installed plugins: {listing}")
     return "\n\n".join(parts) + "\n"

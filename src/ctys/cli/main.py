@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TextIO
 
-from ctys.cli.argscan import scan_argv
-from ctys.cli.exits import run_guarded
-from ctys.cli.safeout import safe_stream, write_text
+from ctys.argscan import scan_argv
 from ctys.errors import UsageError
 from ctys.invocation import Invocation
+from ctys.runguard import run_guarded
+from ctys.safestream import safe_stream, write_text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,12 +83,14 @@ def _help_text(invocation: Invocation) -> str:
 
     long = invocation.help_level >= 2
     if not invocation.plugin_types and invocation.action is None:
-        plugins: tuple[str, ...] = ()
-        if long:
-            from ctys.plugins.registry import known_plugins
+        from ctys.plugins.registry import default_plugin, known_plugins
 
-            plugins = known_plugins()
-        return general_help(long, plugins)
+        plugins = known_plugins() if long else ()
+        try:
+            default = default_plugin()
+        except UsageError:
+            default = "TYPE"  # several plugins and none built in: -t is needed, help still shows
+        return general_help(long, plugins, default=default)
 
     from ctys.plugins.registry import load_plugin, resolve_types
 

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from ctys.atomicfile import write_text_atomically
-from ctys.cli.exits import run_guarded
-from ctys.cli.safeout import safe_stream
-from ctys.errors import CtysError, UsageError
+from ctys.errors import CtysError, ExitStatus, UsageError
 from ctys.inventory.cachedb import export_cachedb, import_cachedb
 from ctys.inventory.query import (
     FieldPattern,
@@ -32,10 +30,10 @@ from ctys.inventory.query import (
 from ctys.inventory.record import FIELDS, InventoryRecord
 from ctys.inventory.store import Inventory, default_inventory_path
 from ctys.invocation import OutputFormat
+from ctys.runguard import run_guarded
+from ctys.safestream import safe_stream
 
 PROG = "ctys-vhost"
-EXIT_MATCH = 0
-EXIT_NO_MATCH = 1
 DEFAULT_FIELDS = ("LABEL", "HOST", "STYPE", "TCP", "MAC", "UUID", "PNAME")
 # Words in -o that choose the format rather than a field (the original's -o keywords).
 _FORMAT_WORDS = {"TERSE": OutputFormat.TERSE, "MACHINE": OutputFormat.TERSE}
@@ -122,17 +120,17 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if cache == "LIST":
             _list_inventory(inventory, out)
         if admin and not options.patterns and not options.export_file:
-            return EXIT_MATCH
+            return ExitStatus.OK
         records = inventory.query(query)
     if options.export_file:
         _write_cachedb(records, options.export_file, out)
-        return EXIT_MATCH if records or not options.patterns else EXIT_NO_MATCH
-    from ctys.cli.output import render
+        return ExitStatus.OK if records or not options.patterns else ExitStatus.NO_MATCH
+    from ctys.tables import render
 
     # Like grep, no match prints nothing (JSON still prints its empty list).
     if records or fmt is OutputFormat.JSON:
         render([r.as_row() for r in records], fields, fmt, out, title=title)
-    return EXIT_MATCH if records else EXIT_NO_MATCH
+    return ExitStatus.OK if records else ExitStatus.NO_MATCH
 
 
 def _output_choice(options: argparse.Namespace) -> tuple[tuple[str, ...], OutputFormat, bool]:

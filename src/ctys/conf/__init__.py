@@ -1,12 +1,8 @@
 """Conf files: the plain-text truth about a VM (parsed, never executed): the generic parser
-(``parser``, giving a ``RawConf``), the typed values (``vmtypes``: ``RawConf``, ``VmConfig``
-and its enums), the mapping from a parsed conf to a ``VmConfig`` (``mapping``), where confs
-live (``vmpath``). New confs are written by the QEMU plugin (``ctys.plugins.qemu.newconf``).
+(``parser``, giving a ``RawConf``), what a parsed conf is (``rawconf``: ``RawConf``,
+``ConfMode``), a VM found by its conf as every plugin describes it (``found``: ``FoundVm``,
+the ``MAGICID-IGNORE`` marker), where confs live (``vmpath``). What a conf means for one
+hypervisor (its own VM model and the mapping to it) belongs to that hypervisor's plugin.
 
-QEMU-specific and still here (debt, issue 10): ``VmConfig`` and ``Accelerator`` (KVM/TCG,
-``-machine``, the qemu binary, qemu ``ARGS``) and ``mapping`` (NICs by the QEMU plugin's
-rules). ``parser``, ``RawConf``, ``ConfMode`` and ``vmpath`` know no hypervisor.
-
-Layer: core, below ``address`` and ``inventory``; imports only the utility modules
-(``ctys.errors`` ...). ``mapping`` still imports ``ctys.plugins.qemu.net.network`` (debt,
-listed in pyproject.toml's ``[tool.importlinter]``)."""
+Layer: core, below ``address``, ``plugins.base`` and ``inventory``; imports only the
+utility modules (``ctys.errors`` ...)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from ctys.conf.vmtypes import RawConf
+from ctys.conf.rawconf import RawConf
 from ctys.errors import ConfError
 
 MAX_CONF_BYTES = 1024 * 1024

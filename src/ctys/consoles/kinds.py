@@ -19,7 +19,7 @@ class ConsoleKind(Enum):
 
     CLI = "CLI"  # serial console on a UNIX socket, detachable
     CLI0 = "CLI0"  # console bound to the calling terminal; the VM ends with it
-    SDL = "SDL"  # QEMU's own window
+    SDL = "SDL"  # the hypervisor's own window
     VNC = "VNC"  # VNC server on a free port plus a viewer
     XTERM = "XTERM"  # the CLI console inside an xterm
     GTERM = "GTERM"  # the CLI console inside a gnome-terminal

@@ -77,9 +77,10 @@ def parse_geometry(text: str) -> Geometry:
     return Geometry(int(width), int(height), int(x), int(y))
 
 
-def connect_command(vmid: str) -> list[str]:
-    """The command a terminal console runs: ctys attaching to the running VM's console."""
-    return [sys.executable, "-m", "ctys", "-t", "QEMU", "-a", f"CREATE=ID:{vmid},CONNECT"]
+def connect_command(session_type: str, vmid: str) -> list[str]:
+    """The command a terminal console runs: ctys attaching to the running VM's console
+    (``session_type``: the plugin that runs it, e.g. the ``-t`` of the CREATE)."""
+    return [sys.executable, "-m", "ctys", "-t", session_type, "-a", f"CREATE=ID:{vmid},CONNECT"]
 
 
 def xterm_argv(label: str, command: Sequence[str], geometry: Geometry | None = None) -> list[str]:
@@ -149,10 +150,15 @@ def emacs_argv(
 
 
 def terminal_argv(
-    kind: ConsoleKind, label: str, vmid: str, geometry: Geometry | None = None
+    kind: ConsoleKind,
+    label: str,
+    vmid: str,
+    geometry: Geometry | None = None,
+    *,
+    session_type: str,
 ) -> list[str]:
     """The argv that opens the VM's serial console in the terminal program of ``kind``."""
-    command = connect_command(vmid)
+    command = connect_command(session_type, vmid)
     if kind is ConsoleKind.XTERM:
         return xterm_argv(label, command, geometry)
     if kind is ConsoleKind.GTERM:
@@ -234,6 +240,7 @@ def console_argv(
     *,
     label: str,
     vmid: str,
+    session_type: str,
     vnc_host: str = "127.0.0.1",
     vnc_port: int | None = None,
     vnc_socket: str | None = None,
@@ -256,7 +263,7 @@ def console_argv(
             raise CtysError(f"CONSOLE:VNC for {label}: the VM has no VNC port")
         argv = vnc_viewer_argv(find_vnc_viewer(which), vnc_host, vnc_port, label, geometry)
     else:
-        argv = terminal_argv(kind, label, vmid, geometry)
+        argv = terminal_argv(kind, label, vmid, geometry, session_type=session_type)
     path = which(argv[0])
     if path is None:
         raise CtysError(f"CONSOLE:{kind.value} needs {argv[0]}, which is not installed")

@@ -1,11 +1,12 @@
 """Attach to a VM's serial console socket (CONSOLE:CLI and the terminal-program consoles).
 
-QEMU serves the serial port on ``<runtime>/vms/<vmid>/console.sock`` (a listening UNIX
-socket, ``server=on,wait=off``). ``attach_serial`` is the interactive side: it relays bytes
-between the terminal and the socket with one selector loop (no threads). ``SerialConsole``
-is the programmatic side for tests and scripts: send lines, wait for patterns.
+The hypervisor serves the serial port on ``<runtime>/vms/<vmid>/console.sock`` (a listening
+UNIX socket that serves one client and takes the next when it leaves). ``attach_serial`` is
+the interactive side: it relays bytes between the terminal and the socket with one selector
+loop (no threads). ``SerialConsole`` is the programmatic side for tests and scripts: send
+lines, wait for patterns.
 
-A serial console has one attacher at a time: QEMU serves one connection and leaves the next
+A serial console has one attacher at a time: the VM serves one connection and leaves the next
 one waiting unserved, so a second attacher would hang or silently take the console over.
 Each attacher holds an exclusive ``flock`` on ``console.lock`` beside the socket (in the
 VM's private runtime folder) while attached; a second one is told the console is in use,

@@ -1,6 +1,5 @@
-"""The tiny test/demo guest: building its kernel + initrd image (``build``) and the demo VM
-(``demo``).
+"""The tiny test/demo guest: building its kernel + initrd image (``build``) and the demo VM's
+folder and conf (``demo``).
 
-Layer: core, beside ``remote``; imports ``conf`` and the utility modules. ``demo`` is the
-``ctys-demo`` entry point and imports ``ctys.cli`` (exits, safeout): debt, listed in
-pyproject.toml's ``[tool.importlinter]``."""
+Layer: core, beside ``remote``; imports ``conf`` and the utility modules, never ``ctys.cli``
+(``ctys-demo``'s command line is ``ctys.cli.demo``)."""

@@ -1,24 +1,18 @@
-"""``ctys-demo``: build the test guest and write a ready-to-start demo VM conf.
-
-It boots nothing itself; it prints where the conf is and the ctys command that starts it.
-"""
+"""The demo VM: its folder and the conf file that boots the test guest (``ctys-demo``'s
+command line is ``ctys.cli.demo``, which calls this)."""
 
 from __future__ import annotations
 
 import os
 import re
 import shlex
-import sys
 import uuid
 from pathlib import Path
-from typing import TextIO
 
 from ctys.atomicfile import write_text_atomically
-from ctys.cli.exits import run_guarded
-from ctys.cli.safeout import safe_stream
 from ctys.conf.parser import read_conf
 from ctys.errors import CtysError
-from ctys.guest.build import GuestImage, build_guest
+from ctys.guest.build import GuestImage
 
 DEFAULT_APPEND = "console=ttyS0 console=tty0 panic=-1"
 _PLAIN_WORD = re.compile(r"[\w./:=,@%+-]+")
@@ -91,24 +85,3 @@ def _shell_value(value: str) -> str:
     if not any(char in value for char in '"$`\\'):
         return f'"{value}"'
     return shlex.quote(value)
-
-
-def main() -> int:
-    """Console script: build the guest, write the demo conf, print the next command. Errors,
-    Ctrl-C and broken output streams are handled as for every ctys command (``run_guarded``);
-    every line goes through a ``SafeWriter`` (paths come from the environment)."""
-    return run_guarded("ctys-demo", lambda: _run(safe_stream(sys.stdout)), lambda: 0)
-
-
-def _run(out: TextIO) -> int:
-    guest = build_guest()
-    directory = default_demo_dir()
-    conf = write_demo_conf(directory, guest)
-    print(f"demo VM conf: {conf}", file=out)
-    print("start it with:", file=out)
-    print(f"  ctys -t QEMU -a CREATE=l:demo,BASEPATH:{directory},CONSOLE:CLI", file=out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-from ctys.conf.vmtypes import ConfMode, VmConfig
+from ctys.conf.found import FoundVm
+from ctys.conf.rawconf import ConfMode
 from ctys.errors import UsageError
 
 
@@ -23,7 +24,7 @@ class InventoryRecord:
     can run is two records (same ``vm_id``, different ``host``)."""
 
     host: str = ""  # PM/HOST: the machine the VM was seen from and can run on
-    stype: str = "QEMU"  # session type (plugin)
+    stype: str = ""  # session type: the plugin whose VM it is
     label: str = ""
     pname: str = ""  # absolute path of the conf file
     uuid: str = ""
@@ -47,7 +48,7 @@ class InventoryRecord:
     vcpu: str = ""
     memsize: str = ""  # MB
     accelerator: str = ""
-    exepath: str = ""  # qemu binary, or the NAME.ctys wrapper in sh+ctys mode
+    exepath: str = ""  # the hypervisor's program, or the NAME.ctys wrapper in sh+ctys mode
     userstring: str = ""
     mode: str = ""  # sh+ctys | ctys-conf
     scanned: str = ""  # when the record was made, ISO 8601 UTC
@@ -69,7 +70,7 @@ class InventoryRecord:
         return values
 
     def as_row(self) -> dict[str, str]:
-        """Field name → value, for ``ctys.cli.output.render``."""
+        """Field name → value, for ``ctys.tables.render``."""
         return dict(zip(FIELDS, self.values(), strict=True))
 
 
@@ -142,7 +143,7 @@ def record_from_values(values: tuple[str, ...]) -> InventoryRecord:
     return InventoryRecord(*values)
 
 
-# Conf keys (``#@#KEY`` or shell variable) copied verbatim into fields VmConfig lacks.
+# Conf keys (``#@#KEY`` or shell variable) copied verbatim into fields a FoundVm lacks.
 _EXTRA_CONF_KEYS: Mapping[str, str] = {
     "distrel": "DISTREL",
     "osrel": "OSREL",
@@ -167,35 +168,40 @@ def format_scanned(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def record_from_vm(vm: VmConfig, host: str, scanned: float) -> InventoryRecord:
-    """The inventory record of ``vm`` as seen from ``host`` at time ``scanned``."""
-    extra: dict[str, str] = {}
-    if vm.raw is not None:
+# What ``FoundVm.details`` may fill: every field but the FoundVm's own facts and the ones
+# this module sets (the conf keys above may be filled too; the plugin's value wins).
+_DETAIL_FIELDS = frozenset(_ATTRS) - {
+    "host", "stype", "label", "pname", "uuid", "mac", "tcp", "mode", "scanned",
+}  # fmt: skip
+
+
+def record_from_found(found: FoundVm, host: str, scanned: float) -> InventoryRecord:
+    """The inventory record of ``found`` as seen from ``host`` at time ``scanned``: the
+    VM's own facts, the fields its plugin describes (``details``) and the conf keys of
+    ``_EXTRA_CONF_KEYS``. In sh+ctys mode the program is the ``NAME.ctys`` wrapper."""
+    values: dict[str, str] = {}
+    raw = found.raw
+    if raw is not None:
         for attr, key in _EXTRA_CONF_KEYS.items():
-            value = vm.raw.keys.get(key, "").strip() or vm.raw.variables.get(key, "").strip()
+            value = raw.keys.get(key, "").strip() or raw.variables.get(key, "").strip()
             if value:
-                extra[attr] = value
-    if vm.mode is ConfMode.SH_CTYS:
-        exepath = str(vm.conf_path.with_suffix(".ctys"))
-    else:
-        exepath = vm.qemu_binary or ""
+                values[attr] = value
+    details = found.details
+    if not _DETAIL_FIELDS.issuperset(details):
+        bad = sorted(set(details) - _DETAIL_FIELDS)[0]
+        raise ValueError(f"{found.stype} describes an unknown inventory field {bad!r}")
+    values.update(details)
+    if found.mode is ConfMode.SH_CTYS:
+        values["exepath"] = str(found.conf_path.with_suffix(".ctys"))
     return InventoryRecord(
         host=host,
-        stype="QEMU",
-        label=vm.label,
-        pname=str(vm.conf_path.absolute()),
-        uuid=vm.uuid or "",
-        mac=vm.mac or "",
-        tcp=vm.ip or "",
-        vncport="" if vm.vncport is None else str(vm.vncport),
-        dist=vm.dist or "",
-        os=vm.os or "",
-        arch=vm.arch,
-        vcpu=str(vm.vcpu),
-        memsize=str(vm.memsize_mb),
-        accelerator=vm.accelerator.value,
-        exepath=exepath,
-        mode=vm.mode.value,
+        stype=found.stype,
+        label=found.label,
+        pname=str(found.conf_path.absolute()),
+        uuid=found.uuid or "",
+        mac=found.mac or "",
+        tcp=found.ip or "",
+        mode=found.mode.value,
         scanned=format_scanned(scanned),
-        **extra,
+        **values,
     )

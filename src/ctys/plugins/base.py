@@ -11,14 +11,24 @@ target answers JSON rows that the plugin merges into one answer (QEMU: LIST, ENU
 ``None`` means plain lines, each prefixed ``host: ``. ``Plugin.placement(action)`` returns a
 ``Placement`` when the action, given no target, picks the host among those the inventory
 names (QEMU: CREATE): how to ask a host its load and whether the VM runs there.
+
+VM confs: every plugin reads its own (``ConfReader``): the core scans folders, resolves
+machine addresses and fills the inventory (``ctys.address``, ``ctys.inventory``) with the
+plugins it is handed, asking each for the marker its confs carry (``magic_id``), for a
+``FoundVm`` of a parsed conf (``describe``) and for the confs of running VMs whose guest
+reported an address (``confs_with_learned_ip``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TextIO
 
+from ctys.conf.found import FoundVm
+from ctys.conf.parser import SourceLines
+from ctys.conf.rawconf import RawConf
 from ctys.invocation import ActionCall, Invocation, Target
 
 
@@ -115,10 +125,26 @@ class Placement(Protocol):
         ...
 
 
-class Plugin(Protocol):
-    """A session type such as QEMU."""
+class ConfReader(Protocol):
+    """How a plugin reads its VM confs for the core (scan, addresses, inventory)."""
 
-    name: str
+    name: str  # the session type: an entry's ``stype``, an inventory row's STYPE
+    magic_id: str  # the marker its confs carry, ``MAGICID-<name>``
+
+    def describe(self, raw: RawConf, lines: SourceLines | None) -> FoundVm:
+        """The VM a parsed conf of this plugin describes; ``ConfError`` (file:line, from
+        ``lines``) when the conf is broken."""
+        ...
+
+    def confs_with_learned_ip(self, ip: str) -> Sequence[Path]:
+        """The conf files of this host's running VMs whose guest has the address ``ip``
+        although their confs do not name it (an ``IP:`` address); ``CtysError`` when that
+        cannot be found out."""
+        ...
+
+
+class Plugin(ConfReader, Protocol):
+    """A session type such as QEMU."""
 
     def actions(self) -> Mapping[str, str]:
         """Action names this plugin supports, each with a one-line description."""

@@ -8,11 +8,19 @@ A new hypervisor is one more installed package declaring, in its ``pyproject.tom
 The entry point names a class (or factory) called without arguments to get the ``Plugin``.
 Lookups are lazy: ``importlib.metadata`` is imported only when a plugin is actually needed, so
 ``ctys -h`` stays fast.
+
+Plugins shipped inside this distribution are also found without the metadata: every
+sub-package of ``ctys.plugins`` is one, named after its folder upper-cased, built by the
+package's ``make_plugin``. When ``-t`` is not given, the session type is the one built-in
+plugin (the registry names no hypervisor itself).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from ctys.errors import CtysError, UsageError
@@ -21,16 +29,39 @@ if TYPE_CHECKING:
     from ctys.plugins.base import Plugin
 
 ENTRY_POINT_GROUP = "ctys.plugins"
-DEFAULT_PLUGIN = "QEMU"
 ALL_PLUGINS = "ALL"
+BUILTIN_FACTORY = "make_plugin"  # what a built-in plugin package names its factory
 
 PluginFactory = Callable[[], "Plugin"]
 
 
-# Plugins shipped in this package. They are registered as entry points too; naming them here
-# lets a command that only needs QEMU skip reading the metadata of every installed package
-# (~12 ms, paid on every command line).
-BUILTIN_PLUGINS: dict[str, str] = {"QEMU": "ctys.plugins.qemu:QemuPlugin"}
+@cache
+def builtin_plugins() -> Mapping[str, str]:
+    """Plugins shipped in this distribution: upper-cased name -> ``module:factory``.
+
+    They are registered as entry points too; finding them by folder lets a command that only
+    needs a built-in plugin skip reading the metadata of every installed package (~12-30 ms,
+    paid on every command line)."""
+    here = Path(__file__).parent
+    found: dict[str, str] = {}
+    with os.scandir(here) as entries:
+        for entry in entries:
+            if entry.is_dir() and (Path(entry.path) / "__init__.py").is_file():
+                found[entry.name.upper()] = f"{__package__}.{entry.name}:{BUILTIN_FACTORY}"
+    return dict(sorted(found.items()))
+
+
+def default_plugin() -> str:
+    """The session type used when ``-t``/``-T`` names none: the one built-in plugin, else
+    the one installed plugin; several or none is a ``UsageError`` asking for ``-t``."""
+    builtins = tuple(builtin_plugins())
+    if len(builtins) == 1:
+        return builtins[0]
+    installed = known_plugins()  # reads every package's metadata: only when needed
+    if len(installed) == 1:
+        return installed[0]
+    listing = ", ".join(known_plugins()) or "none installed"
+    raise UsageError(f"no default session type; name one with -t (known: {listing})")
 
 
 def plugin_factories() -> Mapping[str, PluginFactory]:
@@ -60,8 +91,9 @@ def _factories_for(names: Sequence[str]) -> Mapping[str, PluginFactory]:
     """Factories covering ``names``: built-ins without touching entry points when that is
     enough, the full registry otherwise."""
     upper = [n.upper() for n in names]
-    if upper and all(n in BUILTIN_PLUGINS for n in upper):
-        return {n: _lazy_factory(n, _builtin_load(BUILTIN_PLUGINS[n])) for n in upper}
+    builtins = builtin_plugins()
+    if upper and all(n in builtins for n in upper):
+        return {n: _lazy_factory(n, _builtin_load(builtins[n])) for n in upper}
     return plugin_factories()
 
 
@@ -84,13 +116,14 @@ def known_plugins() -> tuple[str, ...]:
 
 
 def resolve_types(names: Sequence[str]) -> tuple[str, ...]:
-    """Expand ``ALL`` to every registered plugin and default an empty list to QEMU.
+    """Expand ``ALL`` to every registered plugin and default an empty list to
+    ``default_plugin()``.
 
     Unknown names raise ``UsageError`` listing the known ones.
     """
     if not names:
-        return (DEFAULT_PLUGIN,)
-    if all(n.upper() in BUILTIN_PLUGINS for n in names):
+        return (default_plugin(),)
+    if all(n.upper() in builtin_plugins() for n in names):
         return tuple(n.upper() for n in names)
     known = known_plugins()
     if tuple(name.upper() for name in names) == (ALL_PLUGINS,):

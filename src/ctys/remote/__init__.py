@@ -3,5 +3,5 @@ placement on the least loaded host, each by the rules the plugin gives
 (``ctys.plugins.base``: ``MergedAction``, ``Placement``).
 
 Layer: core, the highest core package: may import ``address``, ``inventory``, ``consoles``,
-``conf`` and the utilities. Its import of ``ctys.cli.argscan`` (``options``) is debt, listed
-in pyproject.toml's ``[tool.importlinter]``."""
+``conf`` and the utilities (``options`` re-scans a target's argv with ``ctys.argscan``);
+never ``ctys.cli``."""

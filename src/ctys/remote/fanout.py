@@ -17,24 +17,17 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ctys.errors import UsageError
+from ctys.errors import ExitStatus, UsageError
 from ctys.invocation import Target
 from ctys.remote.ssh import target_name
 
 __all__ = [
-    "EXIT_NOT_FOUND",
-    "EXIT_SSH",
-    "EXIT_TIMEOUT",
     "RemoteSettings",
     "TargetResult",
     "classify",
     "run_on_targets",
     "worst_status",
 ]
-
-EXIT_SSH = 255  # ssh's own status for "could not connect / authenticate"
-EXIT_NOT_FOUND = 127  # the shell's "command not found": no ctys on that host
-EXIT_TIMEOUT = 124  # what timeout(1) reports for a command it killed
 
 
 @dataclass(frozen=True)
@@ -89,9 +82,9 @@ def _last_line(text: str) -> str:
 def classify(returncode: int, stderr: str) -> str | None:
     """The per-target error for an exit status of the ssh command, or ``None`` when the
     remote ctys ran (whatever its status)."""
-    if returncode == EXIT_SSH:
+    if returncode == ExitStatus.SSH:
         return f"ssh failed: {_last_line(stderr) or 'exit 255'}"
-    if returncode == EXIT_NOT_FOUND:
+    if returncode == ExitStatus.NOT_FOUND:
         detail = _last_line(stderr)
         return "ctys not found on the host" + (f" ({detail})" if detail else "")
     return None
@@ -131,7 +124,7 @@ class _Runner:
             )
         except OSError as exc:
             error = f"cannot run {argv[0]}: {exc.strerror}"
-            return TargetResult(name, EXIT_NOT_FOUND, "", "", error, 0.0)
+            return TargetResult(name, ExitStatus.NOT_FOUND, "", "", error, 0.0)
         with self._lock:
             self._live.add(proc)
         try:
@@ -140,7 +133,9 @@ class _Runner:
             _kill_group(proc)
             stdout, stderr = _drain(proc)
             error = f"no answer within {self.timeout:g}s (killed)"
-            return TargetResult(name, EXIT_TIMEOUT, stdout, stderr, error, time.monotonic() - start)
+            return TargetResult(
+                name, ExitStatus.TIMEOUT, stdout, stderr, error, time.monotonic() - start
+            )
         finally:
             with self._lock:
                 self._live.discard(proc)

@@ -125,7 +125,7 @@ def options_argv(values: Mapping[str, str], *, remote: bool = True) -> list[str]
 
 def target_invocation(inv: Invocation, target: Target) -> Invocation:
     """The invocation ``target`` runs: global options merged with its own, on itself."""
-    from ctys.cli.argscan import scan_argv
+    from ctys.argscan import scan_argv
 
     parsed = scan_argv(options_argv(merged_options(inv, target), remote=False))
     return replace(parsed, targets=(Target(target.host, target.user),))

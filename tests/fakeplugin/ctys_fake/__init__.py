@@ -1,22 +1,29 @@
 """A test-only ctys plugin, session type FAKE: it proves the plugin boundary.
 
 It is found only by its entry point (``tests/fakeplugin/ctys_fake-0.1.dist-info``; put
-``tests/fakeplugin`` on ``PYTHONPATH``), has no VMs, and its one action LIST prints the
-"pets" of this host with fields of its own (``PET``, ``SOUND``). On several targets the
-core fans LIST out and this plugin merges the rows (``PetsMerge``): nothing in the core
-knows FAKE.
+``tests/fakeplugin`` on ``PYTHONPATH``), and its one action LIST prints the "pets" of this
+host with fields of its own (``PET``, ``SOUND``). On several targets the core fans LIST
+out and this plugin merges the rows (``PetsMerge``): nothing in the core knows FAKE.
+
+Its VM confs carry ``MAGICID-FAKE``; it describes them to the core (``describe``) from the
+generic ctys keys, so the core's scan, address resolution and inventory find them. None of
+its VMs ever runs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, MutableMapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ctys.conf.found import FoundVm
 from ctys.errors import UsageError
 from ctys.inventory.settings import this_host
 
 if TYPE_CHECKING:
+    from ctys.conf.parser import SourceLines
+    from ctys.conf.rawconf import RawConf
     from ctys.invocation import ActionCall, Target
     from ctys.plugins.base import MergedAction, Placement, RunContext, TargetRows
 
@@ -74,6 +81,26 @@ class FakePlugin:
     """Session type FAKE."""
 
     name = "FAKE"
+    magic_id = "MAGICID-FAKE"
+    EXEPATH = "/usr/libexec/fake-hypervisor"  # the program its inventory rows name
+
+    def describe(self, raw: RawConf, lines: SourceLines | None) -> FoundVm:
+        """A FAKE conf: the ``#@#`` keys LABEL, UUID, MAC and IP, nothing checked."""
+        path = raw.path.absolute()
+        return FoundVm(
+            stype=self.name,
+            conf_path=path,
+            label=raw.keys.get("LABEL") or path.stem,
+            uuid=raw.keys.get("UUID"),
+            mac=raw.keys.get("MAC"),
+            ip=raw.keys.get("IP"),
+            magic=raw.magic,
+            details={"exepath": self.EXEPATH},
+            raw=raw,
+        )
+
+    def confs_with_learned_ip(self, ip: str) -> Sequence[Path]:
+        return ()  # no FAKE VM runs
 
     def actions(self) -> Mapping[str, str]:
         return {"LIST": "the pets of this host (fields PET, SOUND)"}

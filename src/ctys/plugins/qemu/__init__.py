@@ -2,12 +2,15 @@
 every QEMU rule: ``actions/`` (one module per action), ``requests`` (typed requests),
 ``boot/`` (argv, boot media, INSTMODE, preflight), ``host/`` (detection, KVM probe),
 ``net/`` (NICs, VDE, guest IP), ``vm/`` (lifecycle, QMP/HMP, runtime records, processes),
-``vnc``/``vncaddr``, ``newconf/`` (new conf files for ``ctys-createConfVM``).
+``vnc``/``vncaddr``, ``newconf/`` (new conf files and the ``ctys-createConfVM`` command),
+``confs/`` (a conf → ``VmConfig``; how the core finds QEMU's VMs: ``MAGICID-QEMU``,
+``describe``), ``vmconfig`` (``VmConfig``, ``Accelerator``: QEMU's VM as its conf
+describes it).
 
 Loaded by ``ctys.plugins.registry`` (entry point ``ctys.plugins``, or its module name as a
 string); nothing outside this package imports it. Layers inside (checked by
-``lint-imports``): actions → vnc | newconf → requests → boot → host | net | vncaddr → vm; all may
-import the core."""
+``lint-imports``): actions → vnc | newconf → requests → boot → confs → host | net | vncaddr
+→ vm | vmconfig; all may import the core."""
 
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ from typing import TYPE_CHECKING
 
 from ctys.invocation import ActionCall
 from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.confs.reader import QemuConfs
 
 if TYPE_CHECKING:
-    from ctys.plugins.base import MergedAction, Placement
+    from ctys.plugins.base import MergedAction, Placement, Plugin
 
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
@@ -91,10 +95,10 @@ def _sweep_orphan_switches() -> None:
     sweep_orphan_switches(runtime_root())
 
 
-class QemuPlugin:
-    """Session type QEMU (QEMU with KVM when usable, TCG otherwise)."""
-
-    name = "QEMU"
+class QemuPlugin(QemuConfs):
+    """Session type QEMU (QEMU with KVM when usable, TCG otherwise). Its name and how the
+    core finds its VMs (``magic_id``, ``describe``, ``confs_with_learned_ip``):
+    ``confs.reader.QemuConfs``."""
 
     def actions(self) -> Mapping[str, str]:
         return _ACTIONS
@@ -156,3 +160,13 @@ class QemuPlugin:
         from ctys.errors import UsageError
 
         raise UsageError(f"unknown action '{call.name}' for QEMU ({', '.join(_ACTIONS)})")
+
+
+def make_plugin() -> QemuPlugin:
+    """The plugin, as the registry builds a built-in plugin package's (``make_plugin``)."""
+    return QemuPlugin()
+
+
+if TYPE_CHECKING:
+    # mypy checks here that QemuPlugin is a whole Plugin (the registry only casts).
+    _IS_A_PLUGIN: type[Plugin] = QemuPlugin

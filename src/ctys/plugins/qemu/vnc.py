@@ -19,7 +19,6 @@ import string
 from collections.abc import Sequence
 from pathlib import Path
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import (
     Geometry,
@@ -30,9 +29,11 @@ from ctys.consoles.launchers import (
 )
 from ctys.errors import CtysError, QemuError, UsageError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
+from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_vnc, split_opts
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import query_vnc, record_vnc
 
 DEFAULT_TCP_HOST = "127.0.0.1"
@@ -194,6 +195,7 @@ def launch_vnc_viewer(
         ConsoleKind.VNC,
         label=record.label,
         vmid=record.vmid,
+        session_type=SESSION_TYPE,
         vnc_host=record.vnc_host,
         vnc_port=spec.port if spec else None,
         vnc_socket=spec.unix_path if spec else None,

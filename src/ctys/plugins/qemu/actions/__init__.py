@@ -4,5 +4,6 @@ and the process table (``find_running``), VMs ctys did not start (``foreign``), 
 (``stack``), CREATE's start guard, KVM watch and ``WAIT:`` (``startguard``, ``kvmwatch``,
 ``waitready``).
 
-May import the rest of ``ctys.plugins.qemu`` and the core; its imports of ``ctys.cli``
-(output, exits, signals) are debt, listed in pyproject.toml's ``[tool.importlinter]``."""
+May import the rest of ``ctys.plugins.qemu`` and the core (rows through ``ctys.tables``,
+stop signals held by ``ctys.stopsignals``, targets parsed by ``ctys.argscan``); never
+``ctys.cli``."""

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.address.model import AddressKind
-from ctys.address.resolve import resolve_one
 from ctys.address.vmid import vm_id
-from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
@@ -41,15 +39,17 @@ from ctys.plugins.qemu.boot.instmode import (
 from ctys.plugins.qemu.boot.preflight import check_media
 from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
 from ctys.plugins.qemu.boot.uefi import UefiBoot, ensure_varstore, uefi_boot
+from ctys.plugins.qemu.confs.reader import resolve_vm
 from ctys.plugins.qemu.host.kvmprobe import KvmState
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
 from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches, switches_up
 from ctys.plugins.qemu.requests import CreateRequest
-from ctys.plugins.qemu.vm import lifecycle
+from ctys.plugins.qemu.vm import SESSION_TYPE, lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 from ctys.plugins.qemu.vnc import (
     check_vnc_port_free,
     check_vnc_viewer,
@@ -180,7 +180,9 @@ def _preflight_console(req: CreateRequest, ctx: RunContext) -> None:
             " use CONSOLE:VNC or CONSOLE:CLI"
         )
     if kind.opens_terminal_program:
-        console_argv(kind, label="check", vmid="check", geometry=_geometry(ctx))
+        console_argv(
+            kind, label="check", vmid="check", session_type=SESSION_TYPE, geometry=_geometry(ctx)
+        )
 
 
 def _geometry(ctx: RunContext) -> Geometry | None:
@@ -344,7 +346,13 @@ def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None
         return
     if kind.opens_terminal_program:
         launch_detached(
-            console_argv(kind, label=vm.label, vmid=record.vmid, geometry=_geometry(ctx))
+            console_argv(
+                kind,
+                label=vm.label,
+                vmid=record.vmid,
+                session_type=SESSION_TYPE,
+                geometry=_geometry(ctx),
+            )
         )
 
 
@@ -377,7 +385,10 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
             launch_vnc_viewer(r, running.rundir, None)
         return 0
     if kind.opens_terminal_program:
-        launch_detached(console_argv(kind, label=running.record.label, vmid=running.record.vmid))
+        argv = console_argv(
+            kind, label=running.record.label, vmid=running.record.vmid, session_type=SESSION_TYPE
+        )
+        launch_detached(argv)
         return 0
     attach_serial(running.rundir.console, label=running.record.label)
     return 0
@@ -414,7 +425,7 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
             raise VmStateError(f"VM {_label_of(found, req)} is not running (CONNECT attaches only)")
         vm = found
     else:
-        vm = resolve_one(req.selector, inventory, err=ctx.err)
+        vm = resolve_vm(req.selector, inventory, err=ctx.err)
     if req.console is ConsoleKind.CLI0:
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)

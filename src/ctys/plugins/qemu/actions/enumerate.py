@@ -10,22 +10,18 @@ from pathlib import Path
 from typing import TextIO
 
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
-from ctys.address.scan import (
-    Progress,
-    ScanResult,
-    require_base_paths,
-    scan_vms,
-)
-from ctys.cli.output import render, split_format_suboptions
-from ctys.cli.safeout import raw_stream
+from ctys.address.scan import Progress, ScanResult, require_base_paths
 from ctys.conf.vmpath import default_base_paths
 from ctys.errors import UsageError
-from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_vm
+from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_found
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
 from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
+from ctys.plugins.qemu.confs.reader import scan_qemu_confs, vm_config_of
+from ctys.safestream import raw_stream
+from ctys.tables import render, split_format_suboptions
 
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")
@@ -99,9 +95,9 @@ def enumerate_local(
     bases: Sequence[Path], *, include_ignored: bool = False, progress: Progress | None = None
 ) -> tuple[ScanResult, list[InventoryRecord]]:
     """Scan ``bases`` on this host; the VMs found as inventory records of this host."""
-    result = scan_vms(bases, include_ignored=include_ignored, progress=progress)
+    result = scan_qemu_confs(bases, include_ignored=include_ignored, progress=progress)
     host, now = this_host(), time.time()
-    return result, [record_from_vm(vm, host, now) for vm in result.vms]
+    return result, [record_from_found(vm, host, now) for vm in result.vms]
 
 
 def store_scan(
@@ -136,7 +132,8 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
         print(f"ctys: warning: {line}", file=ctx.err)
     for line in result.errors:
         print(f"ctys: skipped {line}", file=ctx.err)
-    for line in host_exec_warnings(result.vms):  # confs that run programs as the caller
+    # Confs that run programs as the caller.
+    for line in host_exec_warnings(vm_config_of(vm) for vm in result.vms):
         print(line, file=ctx.err)
     if choice.enabled:
         store_scan(choice, [canonical_path(b) for b in bases], records)

@@ -8,11 +8,11 @@ from typing import TextIO
 
 from ctys.address.match import all_match, facts_of_record, same_file, under_any
 from ctys.address.model import AmbiguousAddress, MachineSelector
-from ctys.address.resolve import resolve_one
 from ctys.address.vmid import vm_id
-from ctys.conf.vmtypes import VmConfig
+from ctys.plugins.qemu.confs.reader import resolve_vm
 from ctys.plugins.qemu.vm.processes import QemuProcess, is_alive_qemu, scan_qemu_processes
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)
@@ -111,5 +111,5 @@ def find_running(
         )
     if matched:
         return matched[0], None
-    vm = resolve_one(selector, inventory, err=err)
+    vm = resolve_vm(selector, inventory, err=err)
     return managed_for_vm(runtime, vm), vm

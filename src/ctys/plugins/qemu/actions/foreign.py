@@ -15,9 +15,9 @@ import psutil
 
 from ctys.address.match import VmFacts, all_match
 from ctys.address.model import MachineSelector
-from ctys.conf.vmtypes import VmConfig
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)

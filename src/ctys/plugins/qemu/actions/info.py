@@ -36,8 +36,8 @@ def parse_load(text: str) -> HostLoad:
 def run_info(call: ActionCall, ctx: RunContext) -> int:
     """Print one row per qemu binary; ``INFO=REFRESH`` re-probes instead of using the cache;
     ``INFO=LOAD`` prints the host load line."""
-    from ctys.cli.output import render
     from ctys.plugins.qemu.host.detect import detect_host, host_report
+    from ctys.tables import render
 
     refresh = False
     for sub in call.suboptions:

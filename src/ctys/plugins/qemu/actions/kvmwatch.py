@@ -13,11 +13,11 @@ from __future__ import annotations
 import sys
 import time
 
-from ctys.cli.exits import one_line
-from ctys.conf.vmtypes import VmConfig
 from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed
 from ctys.plugins.qemu.host.kvmprobe import KvmState, remember_guest_verdict
 from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vmconfig import VmConfig
+from ctys.textescape import one_line
 
 WATCH_SECONDS = 3.0
 _POLL = 0.1

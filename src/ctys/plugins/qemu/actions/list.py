@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TextIO
 
-from ctys.cli.output import FORMAT_SUBOPTIONS, render, split_format_suboptions
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
@@ -30,7 +28,9 @@ from ctys.plugins.qemu.vm.processes import (
 )
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
+from ctys.tables import FORMAT_SUBOPTIONS, render, split_format_suboptions
 
 STATE_UNKNOWN = RunState.UNKNOWN.value
 STATE_RUNNING = RunState.RUNNING.value
@@ -210,7 +210,7 @@ def _record_conf(record: RuntimeRecord) -> VmConfig | None:
     scanned folders still gets its IP column. ``None`` when it cannot be read."""
     if not record.conf:
         return None
-    from ctys.conf.mapping import load_vm_config
+    from ctys.plugins.qemu.confs.mapping import load_vm_config
 
     try:
         return load_vm_config(Path(record.conf))
@@ -387,10 +387,10 @@ def run_list(
 def run_list_action(call: ActionCall, ctx: RunContext) -> int:
     """LIST on this host: runtime records of the user, the process table, and the conf files
     under the default VM paths (to name VMs that ctys did not start)."""
-    from ctys.address.scan import scan_vms
     from ctys.conf.vmpath import default_base_paths
+    from ctys.plugins.qemu.confs.reader import scanned_vm_configs
 
-    confs = scan_vms(default_base_paths()).vms
+    confs = scanned_vm_configs(default_base_paths())
     return run_list(call, ctx, RuntimeDir(), confs)
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.mapping import load_vm_config
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
+from ctys.plugins.qemu.confs.mapping import load_vm_config
 from ctys.plugins.qemu.requests import CancelMode
+from ctys.plugins.qemu.vm import SESSION_TYPE
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def inner_mode(mode: CancelMode) -> CancelMode | None:
 
 def cancel_inner(target_name: str, mode: CancelMode, timeout: float) -> InnerResult:
     """Run ``CANCEL=ALL,<mode>,TIMEOUT:<timeout>`` on the inner target over ssh."""
-    from ctys.cli.argscan import parse_target
+    from ctys.argscan import parse_target
     from ctys.remote.fanout import RemoteSettings, run_on_targets
     from ctys.remote.ssh import default_control_dir, ssh_argv
 
@@ -66,7 +67,7 @@ def cancel_inner(target_name: str, mode: CancelMode, timeout: float) -> InnerRes
     if target.is_local:
         raise CtysError(f"STACKHOST {target_name} is this host: a VM cannot host its own host")
     settings = RemoteSettings.from_env()
-    remote = ["-t", "QEMU", "-a", f"CANCEL=ALL,{mode.value},TIMEOUT:{timeout:g}"]
+    remote = ["-t", SESSION_TYPE, "-a", f"CANCEL=ALL,{mode.value},TIMEOUT:{timeout:g}"]
     [result] = run_on_targets(
         [target],
         lambda t: ssh_argv(

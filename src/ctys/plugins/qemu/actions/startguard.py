@@ -18,13 +18,13 @@ from typing import TextIO
 
 import psutil
 
-from ctys.cli.exits import one_line
-from ctys.cli.signals import stop_signals_held
 from ctys.errors import CtysError, QemuError
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runlogs import shown
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.stopsignals import stop_signals_held
+from ctys.textescape import one_line
 
 _LATE_EXEC = 0.3  # seconds a child forked just before the interrupt may take to exec
 

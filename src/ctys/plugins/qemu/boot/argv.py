@@ -6,7 +6,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.vmtypes import Accelerator, VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.boot.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word
@@ -15,6 +14,7 @@ from ctys.plugins.qemu.boot.uefi import UefiBoot, uefi_args
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, network_args, vde_dir
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 VNC_BASE_PORT = 5900
 # QEMU picks the first free display in [base, VNC_LAST_DISPLAY] itself (-vnc ...,to=N),

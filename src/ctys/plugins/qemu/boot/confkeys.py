@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.vmtypes import VmConfig
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)

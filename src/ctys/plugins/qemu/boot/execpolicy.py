@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ctys.conf.parser import read_conf_with_lines
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import ConfError, CtysError
 from ctys.plugins.qemu.boot.hostexec import find_host_exec
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 @dataclass(frozen=True)

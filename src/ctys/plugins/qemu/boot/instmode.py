@@ -27,9 +27,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import QemuError, UsageError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
+from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.privfile import write_private_text
 from ctys.runcmd import run_command
 

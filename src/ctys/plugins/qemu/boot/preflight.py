@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.boot.pxe import check_pxe
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 
 def _need_file(path: Path, what: str, vm: VmConfig) -> None:

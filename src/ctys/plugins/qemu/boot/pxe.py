@@ -14,12 +14,12 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.confkeys import conf_path, conf_value
 from ctys.plugins.qemu.boot.instmode import InstallSpec
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 DEFAULT_BOOTFILE = "pxelinux.0"
 ROOT_KEY = "TFTPROOT"

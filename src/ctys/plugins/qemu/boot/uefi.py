@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.confkeys import conf_value
 from ctys.plugins.qemu.host.firmware import FirmwareImage, find_firmware
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 KEY = "FIRMWARE"
 

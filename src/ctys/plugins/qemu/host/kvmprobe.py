@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import QemuError
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 DEV_KVM = Path("/dev/kvm")
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")

@@ -21,11 +21,11 @@ from enum import Enum
 from pathlib import Path
 
 from ctys.address.model import normalize_mac
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import CtysError
 from ctys.plugins.qemu.net.netconf import network_config_or_default
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, qga_socket
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 # Neighbour states that carry no usable link-layer address.
 _DEAD_STATES = frozenset({"FAILED", "INCOMPLETE", "NOARP"})
@@ -294,17 +294,14 @@ def running_vms_with_ip(
     ip: str,
     runtime: RuntimeDir,
     *,
-    loader: Callable[[Path], VmConfig] | None = None,
+    loader: Callable[[Path], VmConfig],
     neighbours: Sequence[Neighbour] | None = None,
 ) -> list[Path]:
     """Conf files of the running managed VMs whose learned address is ``ip`` (for the
-    ``IP:`` machine address when no conf has it as a static ``#@#IP``)."""
+    ``IP:`` machine address when no conf has it as a static ``#@#IP``). ``loader`` reads a
+    conf (``confs.mapping.load_vm_config``, a layer above this one)."""
     from ctys.plugins.qemu.vm.processes import is_alive_qemu
 
-    if loader is None:
-        from ctys.conf.mapping import load_vm_config
-
-        loader = load_vm_config
     table = neighbours
     found: list[Path] = []
     for vmdir in runtime.all_vms():

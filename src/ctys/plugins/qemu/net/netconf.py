@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.parser import read_conf_with_lines
-from ctys.conf.vmtypes import VmConfig
 from ctys.errors import ConfError, CtysError
 from ctys.plugins.qemu.net.network import (
     DEFAULT_NIC_MODEL,
@@ -28,6 +27,7 @@ from ctys.plugins.qemu.net.network import (
     normalize_mac,
     parse_hostfwds,
 )
+from ctys.plugins.qemu.vmconfig import VmConfig
 
 # Keys that choose a NIC's backend: any of them means the conf configures networking.
 _BACKEND_KEYS = ("NETMODE", "VDENET", "BRIDGE", "TAP", "HOSTFWD")

@@ -1,4 +1,5 @@
-"""New QEMU VM conf files for ``ctys-createConfVM``: the answers rendered as conf text
-(``writer``) and a new VM's folder with its disk image (``newvm``).
+"""New QEMU VM conf files: the answers rendered as conf text (``writer``), a new VM's folder
+with its disk image (``newvm``) and the ``ctys-createConfVM`` command line (``cli``, the
+console script's module).
 
 May import the core and ``ctys.plugins.qemu.boot`` (qemu-img); never ``ctys.cli``."""

@@ -20,10 +20,10 @@ from enum import Enum
 from pathlib import Path
 
 from ctys.conf.vmpath import default_base_paths
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError
 from ctys.plugins.qemu.boot.instmode import create_image
 from ctys.plugins.qemu.newconf.writer import ConfAnswers, render_conf
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 _LABEL = re.compile(r"[A-Za-z0-9_.-]+")
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")

@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass
 
 from ctys.conf.parser import CONTROL_CHARACTER
-from ctys.conf.vmtypes import Accelerator
 from ctys.errors import CtysError
+from ctys.plugins.qemu.confs.reader import MAGIC_ID
+from ctys.plugins.qemu.vmconfig import Accelerator
 
-MAGIC = "#@#MAGICID-QEMU"
+MAGIC = f"#@#{MAGIC_ID}"
 # Characters safe bare both in NAME=word and in '#@#KEY = value' (no blank, quote, '#',
 # '$', '`', '\\', '~', ';', shell operator).
 _BARE = re.compile(r"[A-Za-z0-9_./:=,@%+-]+")

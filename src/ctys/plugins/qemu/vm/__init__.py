@@ -4,3 +4,5 @@ and records (``runtime``), the logs of finished runs (``runlogs``), qemus in the
 table (``processes``) and what a running qemu's command line says (``cmdline``).
 
 The plugin's lowest layer: may import the core only; never ``ctys.cli``."""
+
+SESSION_TYPE = "QEMU"  # the plugin's name: ``-t QEMU``, the records' STYPE

@@ -10,6 +10,10 @@ arguments holding commas can be passed through.
 
 Everything here is pure: no I/O, no environment. Every malformed input raises ``UsageError``
 whose message names the offending token.
+
+Core utility, not ``ctys.cli``: the ``ctys`` entry point scans argv with it, and so does the
+remote side (``ctys.remote.options`` re-scans a target's own options) and a plugin (the
+inner target of a VM stack). Imports only ``ctys.errors`` and ``ctys.invocation``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ escaped with ``printable`` (which also escapes line breaks, so one value stays o
 
 Only trusted writers — rich drawing a table or a spinner on a terminal, with its own style
 sequences — write to the stream underneath (``raw_stream``), and they escape their cells.
+
+Core utility, beside ``ctys.textescape`` (the escaping itself), which is all it imports.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Rows are plain mappings from field name to value; the caller picks the fields and their
 order. ``rich`` is imported only when a table is drawn: CLI start-up time matters and the
 machine formats never need it.
+
+Core utility: the plugins' actions and ``ctys-vhost`` print through it. Imports
+``errors``, ``invocation``, ``safestream`` and ``textescape`` only.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TextIO
 
-from ctys.cli.safeout import raw_stream, write_text
 from ctys.errors import UsageError
 from ctys.invocation import OutputFormat, Suboption
+from ctys.safestream import raw_stream, write_text
 from ctys.textescape import printable
 
 TERSE_SEPARATOR = ";"

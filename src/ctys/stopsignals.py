@@ -4,6 +4,9 @@ Python turns SIGINT into ``KeyboardInterrupt`` but lets SIGTERM/SIGHUP kill the 
 outright, so no ``finally``/``except`` runs and a CREATE that was starting a qemu (in its
 own session, which gets none of these signals) would leave it running, unmanaged. Raised
 as ``Interrupted`` (a ``KeyboardInterrupt``), every cleanup that handles Ctrl-C handles them.
+
+Core utility (``ctys.runguard`` turns them on for every command; a plugin holds them back
+around a cleanup): imports only ``ctys.errors``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+from ctys.errors import signal_status
+
 #: The signals a CREATE must survive long enough to clean up after.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -23,7 +28,7 @@ class Interrupted(KeyboardInterrupt):
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        self.exit_code = 128 + signum
+        self.exit_code = signal_status(signum)
         super().__init__(signal.Signals(signum).name)
 
 

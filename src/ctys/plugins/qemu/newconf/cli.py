@@ -8,6 +8,10 @@
 Prints the path of the new conf file (or a JSON object). Exit status 0 on success, 2 for
 bad usage, 1 for any other error; every error is one line ``ctys-createConfVM: ...``.
 docs/create-vm.md describes it.
+
+The QEMU conf generator's command line, so it lives in the plugin (the console script
+``ctys-createConfVM`` names this module; nothing imports it): imports the core and
+``newconf``/``boot`` of this plugin, never ``ctys.cli``.
 """
 
 from __future__ import annotations
@@ -20,10 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO, TypeVar
 
-from ctys.cli.exits import EXIT_INTERRUPTED, one_line, run_guarded
-from ctys.cli.safeout import safe_stream, write_text
-from ctys.conf.vmtypes import Accelerator
-from ctys.errors import CtysError, UsageError
+from ctys.errors import CtysError, UsageError, exit_status
 from ctys.plugins.qemu.boot.instmode import parse_size
 from ctys.plugins.qemu.newconf.newvm import (
     MAX_VCPU,
@@ -37,6 +38,10 @@ from ctys.plugins.qemu.newconf.newvm import (
     create_vm,
     default_base,
 )
+from ctys.plugins.qemu.vmconfig import Accelerator
+from ctys.runguard import run_guarded
+from ctys.safestream import safe_stream, write_text
+from ctys.textescape import one_line
 
 PROG = "ctys-createConfVM"
 _E = TypeVar("_E", Accelerator, DiskFormat)
@@ -188,10 +193,10 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         vm = create_vm(request)
     except CtysError as error:
         print(f"{PROG}: {one_line(str(error))}", file=err)
-        return error.exit_code
-    except KeyboardInterrupt:
+        return exit_status(error)
+    except KeyboardInterrupt as stop:
         print(f"{PROG}: interrupted", file=err)
-        return EXIT_INTERRUPTED
+        return exit_status(stop)
     _report(vm, as_json, out)
     return 0
 

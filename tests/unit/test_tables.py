@@ -1,4 +1,4 @@
-"""cli.output.render: table, terse and JSON output of result rows."""
+"""ctys.tables.render: table, terse and JSON output of result rows."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ctys.cli.output import escape_terse, render, text_value
 from ctys.invocation import OutputFormat
+from ctys.tables import escape_terse, render, text_value
 
 ROWS = [
     {"LABEL": "vm1", "PID": 42, "MANAGED": True, "CONF": Path("/vms/vm1/vm1.conf"), "IP": None},
@@ -104,7 +104,7 @@ def test_table_without_title() -> None:
 def test_rich_is_imported_only_for_tables() -> None:
     code = (
         "import io, sys\n"
-        "from ctys.cli.output import render\n"
+        "from ctys.tables import render\n"
         "from ctys.invocation import OutputFormat\n"
         "render([{'A': 1}], ['A'], OutputFormat.TERSE, io.StringIO())\n"
         "render([{'A': 1}], ['A'], OutputFormat.JSON, io.StringIO())\n"

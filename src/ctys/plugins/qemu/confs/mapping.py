@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ctys.conf.found import IGNORE_MARKER
 from ctys.conf.parser import SourceLines, read_conf_with_lines
-from ctys.conf.vmtypes import Accelerator, ConfMode, RawConf, VmConfig
+from ctys.conf.rawconf import ConfMode, RawConf
 from ctys.errors import ConfError
 from ctys.plugins.qemu.net.network import MAX_NICS, NetworkError, normalize_mac
-
-IGNORE_MARKER = "MAGICID-IGNORE"
+from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
 # Accepted spellings (upper-cased) of each accelerator. QEMU itself writes them in lower
 # case, "kvm:tcg" is its "KVM with TCG fallback", and the old ctys said QEMU for TCG.

@@ -1,13 +1,14 @@
-"""The typed values of a conf file: ``RawConf`` (what ``ctys.conf.parser`` returns) and
-``VmConfig`` with its enums (what ``ctys.conf.mapping`` makes of it). ``VmConfig`` and
-``Accelerator`` are QEMU's (KVM/TCG, ``-machine``, the qemu binary and its args)."""
+"""QEMU's VM as its conf file describes it: ``VmConfig`` and ``Accelerator`` (KVM/TCG,
+``-machine``, the qemu binary and its args), what ``ctys.plugins.qemu.confs.mapping`` makes
+of a parsed conf (``ctys.conf.rawconf.RawConf``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+
+from ctys.conf.rawconf import ConfMode, RawConf
 
 
 class Accelerator(Enum):
@@ -16,28 +17,6 @@ class Accelerator(Enum):
     AUTO = "AUTO"
     KVM = "KVM"
     TCG = "TCG"
-
-
-class ConfMode(Enum):
-    """``sh+ctys``: conf plus a ``NAME.ctys`` wrapper beside it; ``ctys-conf``: conf only."""
-
-    SH_CTYS = "sh+ctys"
-    CTYS_CONF = "ctys-conf"
-
-
-@dataclass(frozen=True)
-class RawConf:
-    """A conf file split into its two namespaces, values already ``$VAR``-expanded.
-
-    ``variables``: shell-style ``KEY=value`` assignments, in file order.
-    ``keys``: ctys keys from ``#@#KEY = value`` comment lines (names upper-cased).
-    ``magic``: the MAGICID-* markers present (e.g. ``{"MAGICID-QEMU"}``).
-    """
-
-    path: Path
-    variables: Mapping[str, str]
-    keys: Mapping[str, str]
-    magic: frozenset[str]
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ reads (issue 9, point 15).
 ``guarded_streams`` wraps ``sys.stdout``/``sys.stderr`` for the run of one command. A write
 or flush that fails raises ``StreamError`` (an ``OSError``) naming the stream, and the
 failure is remembered even when some library swallows the exception (argparse does), so
-``ctys.cli.exits.run_guarded`` can end the command with one line and a non-zero status.
+``ctys.runguard.run_guarded`` can end the command with one line and a non-zero status.
 A descriptor 0, 1 or 2 that is closed when the command starts is first pointed at
 /dev/null: a file opened later (the inventory, a lock) must never become "stdout".
+
+Core utility: imports nothing of ctys.
 """
 
 from __future__ import annotations

@@ -1,0 +1,50 @@
+"""A VM found by its conf file, as every hypervisor describes it: ``FoundVm``.
+
+A plugin turns a parsed conf (``RawConf``) into a ``FoundVm`` (``Plugin.describe``); the
+core scans folders for them (``ctys.address.scan``), matches addresses against them
+(``ctys.address.match``), resolves an address to one (``ctys.address.resolve``) and keeps
+them in the inventory (``ctys.inventory.record``) without knowing the hypervisor. The
+plugin gets its own model of the VM back from ``native`` (or maps ``raw`` again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ctys.conf.rawconf import ConfMode, RawConf
+
+# A conf variant that scans and the inventory pass over (one active master per VM).
+IGNORE_MARKER = "MAGICID-IGNORE"
+
+
+@dataclass(frozen=True, slots=True)  # thousands per ENUMERATE
+class FoundVm:
+    """One VM as its conf file describes it, in terms common to every plugin.
+
+    ``stype``: the session type, the name of the plugin whose conf it is (its confs carry
+    ``MAGICID-<stype>``). ``mac``/``ip``: the first NIC's MAC and the static address (maybe
+    with a ``/prefix``), as an address matches them. ``details``: the further inventory
+    fields the plugin knows, by record attribute name (``arch``, ``vcpu``, ``memsize``,
+    ``accelerator``, ``exepath``, ``vncport``, ``dist``, ``os`` ...). ``native``: the
+    plugin's own model of this VM, made while describing it, so that the plugin does not
+    read the conf twice; the core never looks into it.
+    """
+
+    stype: str
+    conf_path: Path  # absolute
+    label: str
+    mode: ConfMode = ConfMode.CTYS_CONF
+    uuid: str | None = None
+    mac: str | None = None
+    ip: str | None = None
+    magic: frozenset[str] = frozenset()
+    details: Mapping[str, str] = field(default_factory=dict)
+    raw: RawConf | None = field(default=None, compare=False, repr=False)
+    native: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def ignored(self) -> bool:
+        """Whether the conf is a variant marked ``MAGICID-IGNORE``."""
+        return IGNORE_MARKER in self.magic
