@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.plugins.qemu.boot.disks import disk_groups
 from ctys.plugins.qemu.boot.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word
 from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
 from ctys.plugins.qemu.boot.uefi import UefiBoot, uefi_args
@@ -156,9 +157,8 @@ def _boot_args(spec: LaunchSpec) -> list[str]:
     args: list[str] = []
     if order:
         args += ["-boot", f"order={order}"]
-    media: list[list[str]] = []
-    for index, disk in enumerate(disks):
-        media.append(_drive(disk, index))
+    controllers, media = disk_groups(vm, tuple(disks))
+    args += controllers
     if fdd is not None:
         media.append(["-drive", f"file={qemu_escape(str(fdd))},if=floppy,index=0,format=raw"])
     if cdrom is not None:
@@ -186,7 +186,8 @@ def _install_args(spec: LaunchSpec, install: InstallSpec) -> list[str]:
     vm = install_vm(spec.vm, install)
     mode = install.source.mode
     args: list[str] = []
-    media = [_drive(disk, index) for index, disk in enumerate(vm.hdd)]
+    controllers, media = disk_groups(vm, vm.hdd)
+    args += controllers
     if mode in DISK_SOURCE_MODES and install.source.path is not None:
         src = install.source.path
         opts = [f"file={qemu_escape(str(src))}", "if=none", "id=instsrc"]

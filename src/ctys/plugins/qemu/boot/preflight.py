@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ctys.errors import QemuError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.plugins.qemu.boot.disks import check_disk_options
 from ctys.plugins.qemu.boot.pxe import check_pxe
 from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -32,6 +33,7 @@ def check_media(vm: VmConfig, boot: BootSpec | None, kernel: KernelSpec | None) 
         disks = [override, *disks[1:]]
     for disk in disks:
         _need_file(disk, "disk image", vm)
+    check_disk_options(vm, len(disks))
     cdrom = override if override and mode in (BootMode.CD, BootMode.DVD) else vm.cdrom
     if cdrom is not None:
         _need_file(cdrom, "ISO image", vm)
