@@ -9,6 +9,7 @@ import json
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,23 @@ def test_secure_boot_refuses_the_unsigned_loader(
     assert (folder / "sb_VARS_SECURE.fd").is_file()
     assert b"CTYS-GUEST-READY" not in (rundir_of(ctys_env, "sb") / "console.log").read_bytes()
     cancel(ctys, "sb")
+
+
+def test_a_disk_in_use_names_the_vm_holding_it(
+    ctys: Ctys, ctys_env: dict[str, str], make_vm: Callable[..., Path], tmp_path: Path
+) -> None:
+    """qemu's image lock ("Failed to get "write" lock") as one ctys line naming the VM."""
+    shared = tmp_path / "shared.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(shared), "8M"], check=True)
+    for label in ("owner", "second"):
+        conf = make_vm(label)
+        conf.write_text(conf.read_text() + f"HDD={shared}\n#@#DISKIF = virtio\n")
+    done = ctys("-t", "QEMU", "-a", "CREATE=l:owner,WAIT:CTYS-GUEST-READY%60", "-b", "1")
+    assert done.returncode == 0, done.stderr
+    pid = json.loads((rundir_of(ctys_env, "owner") / "state.json").read_text())["pid"]
+    again = ctys("-t", "QEMU", "-a", "CREATE=l:second", "-b", "1")
+    assert again.returncode == 1
+    assert again.stderr.count("\n") == 1, again.stderr
+    assert f"disk image {shared} is in use by VM owner (pid {pid})" in again.stderr
+    assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"]).glob("vms/second-*"))
+    assert ctys("-t", "QEMU", "-a", "CANCEL=l:owner,TIMEOUT:20").returncode == 0

@@ -15,7 +15,7 @@ from ctys.address.vmid import vm_id
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
-from ctys.errors import AddressError, CtysError, VmStateError
+from ctys.errors import AddressError, CtysError, QemuError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.find_running import (
@@ -23,6 +23,7 @@ from ctys.plugins.qemu.actions.find_running import (
     find_running,
     foreign_instance,
     managed_instance,
+    running_vms,
 )
 from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
@@ -47,6 +48,7 @@ from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches,
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm import SESSION_TYPE, lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.imagelock import lock_conflict
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
@@ -233,7 +235,9 @@ def boot(
         if running is not None:
             raise VmStateError(f"VM {vm.label} is already running (pid {running.pid})")
         foreign = foreign_instance(vm)
-        if foreign is not None:
+        # Another managed VM on the same disk is not "outside ctys": qemu's image lock
+        # refuses the start, and lock_conflict names that VM.
+        if foreign is not None and all(r.pid != foreign.pid for r in running_vms(runtime)):
             who = f" by {foreign.user}" if foreign.user else ""
             raise VmStateError(
                 f"VM {vm.label} is already running outside ctys (pid {foreign.pid}{who})"
@@ -257,7 +261,10 @@ def boot(
             rundir.write_record(record)
             # The switches' locks are held until qemu has plugged in (no CANCEL stops them).
             with switches_up(net.managed_switches(), vde_dir(runtime.root)):
-                handle = VmHandle.launch(argv, rundir, on_spawn=guard.spawned)
+                try:
+                    handle = VmHandle.launch(argv, rundir, on_spawn=guard.spawned)
+                except QemuError as exc:  # a disk another VM holds: name that VM
+                    raise lock_conflict(exc, rundir, runtime) from exc
             if password is not None:
                 handle.set_vnc_password(password)
             record.pid = handle.pid
