@@ -34,7 +34,7 @@ _ACTIONS: dict[str, str] = {
 
 _HELP = """\
 QEMU plugin actions:
-  -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB|PXE[%PATH]]
+  -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB[%PATH]|PXE[%TFTPROOT[%BOOTFILE]]]
             [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:CLI|CLI0|SDL|VNC|XTERM|GTERM|EMACS|EMACSA|EMACSAM]
             [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE][,WAIT:TEXT[%SECONDS]]
             [,INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|word]
@@ -43,12 +43,18 @@ QEMU plugin actions:
      WAIT: return once the console printed TEXT (fail after SECONDS, default 120; at
            once when the VM enters QEMU's internal-error state).
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
+     PXE%TFTPROOT: QEMU's user-mode TFTP serves the folder (boot file default pxelinux.0,
+           conf default #@#TFTPROOT); a VDE/tap/bridge NIC boots from the LAN's PXE server.
+     KERNEL arguments with commas: console=ttyS0,,115200 (',,' or '\\,' is one comma).
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
             (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
             warned about on stderr, a missing BASEPATH is an error)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
+Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
+         <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =
+         ide|virtio|scsi|sata|nvme (default IDE), #@#DISKCACHE[<n>], #@#DISKDISCARD[<n>].
 <address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x (TCP:x) | F:/path/vm.conf
            (FILENAME:, PNAME:) | ID:vmid (I:); every term must match (l:a,l:b matches
            nothing). Resolved from the inventory (filled by ENUMERATE) when it exists,
