@@ -8,34 +8,20 @@ import pytest
 
 from ctys.conf.parser import parse_conf_text
 from ctys.errors import QemuError
-from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.instmode import parse_install
-from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
-from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
+from ctys.plugins.qemu.vmconfig import VmConfig
+from support.launch import conf_vm, launch_argv, option_values
 
 DISKS = (Path("/v/a.qcow2"), Path("/v/b.img"))
 
 
 def make_vm(tmp_path: Path, conf: str, disks: tuple[Path, ...] = DISKS) -> VmConfig:
-    path = tmp_path / "vm1.conf"
-    raw = parse_conf_text(f"#@#MAGICID-QEMU\n{conf}", path)
-    return VmConfig(conf_path=path, label="vm1", raw=raw, hdd=disks)
+    return conf_vm(tmp_path / "vm1.conf", conf, hdd=disks)
 
 
-def argv_of(vm: VmConfig, tmp_path: Path, **kw: object) -> list[str]:
-    spec = LaunchSpec(
-        vm=vm,
-        binary="qemu-system-x86_64",
-        accelerator=Accelerator.TCG,
-        rundir=VmRuntimeDir(tmp_path / "run" / "vms" / "vm1"),
-        **kw,  # type: ignore[arg-type]
-    )
-    return build_argv(spec)
-
-
-def values(argv: list[str], option: str) -> list[str]:
-    return [argv[i + 1] for i, a in enumerate(argv) if a == option]
+argv_of = launch_argv
+values = option_values
 
 
 def test_without_the_key_disks_stay_ide_as_before(tmp_path: Path) -> None:

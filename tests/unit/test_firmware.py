@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.parser import parse_conf_text
 from ctys.errors import QemuError
-from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
 from ctys.plugins.qemu.boot.uefi import (
     FirmwareKind,
     ensure_varstore,
@@ -19,8 +17,8 @@ from ctys.plugins.qemu.boot.uefi import (
     uefi_boot,
 )
 from ctys.plugins.qemu.host.firmware import find_firmware, firmware_lines
-from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
-from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
+from ctys.plugins.qemu.vmconfig import VmConfig
+from support.launch import conf_vm, launch_argv
 
 
 def descriptor(
@@ -60,21 +58,12 @@ def fwdir(tmp_path: Path) -> Path:
 
 
 def make_vm(tmp_path: Path, conf: str, machine: str | None = None) -> VmConfig:
-    path = tmp_path / "vm" / "vm1.conf"
-    path.parent.mkdir(exist_ok=True)
-    raw = parse_conf_text(f"#@#MAGICID-QEMU\n{conf}", path)
-    return VmConfig(conf_path=path, label="vm1", raw=raw, machine=machine)
+    (tmp_path / "vm").mkdir(exist_ok=True)
+    return conf_vm(tmp_path / "vm" / "vm1.conf", conf, machine=machine)
 
 
 def argv_of(vm: VmConfig, tmp_path: Path, fwdir: Path) -> list[str]:
-    spec = LaunchSpec(
-        vm=vm,
-        binary="qemu-system-x86_64",
-        accelerator=Accelerator.TCG,
-        rundir=VmRuntimeDir(tmp_path / "run" / "vms" / "vm1"),
-        firmware=uefi_boot(vm, (fwdir,)),
-    )
-    return build_argv(spec)
+    return launch_argv(vm, tmp_path, firmware=uefi_boot(vm, (fwdir,)))
 
 
 def test_descriptors_found_in_priority_order(fwdir: Path) -> None:

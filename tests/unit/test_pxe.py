@@ -6,23 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from ctys.conf.parser import parse_conf_text
 from ctys.errors import QemuError, UsageError
 from ctys.invocation import ActionCall, Suboption
-from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.instmode import parse_install
 from ctys.plugins.qemu.boot.pxe import check_pxe, pxe_network
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.requests import parse_create
-from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
-from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
+from ctys.plugins.qemu.vmconfig import VmConfig
+from support.launch import conf_vm, launch_argv, option_values
 
 
 def make_vm(tmp_path: Path, conf: str = "") -> VmConfig:
-    path = tmp_path / "vm1.conf"
-    raw = parse_conf_text(f"#@#MAGICID-QEMU\n{conf}", path)
-    return VmConfig(conf_path=path, label="vm1", raw=raw)
+    return conf_vm(tmp_path / "vm1.conf", conf)
 
 
 @pytest.fixture
@@ -35,18 +31,11 @@ def tftp(tmp_path: Path) -> Path:
 
 
 def argv_for(vm: VmConfig, tmp_path: Path, **kw: object) -> list[str]:
-    spec = LaunchSpec(
-        vm=vm,
-        binary="qemu-system-x86_64",
-        accelerator=Accelerator.TCG,
-        rundir=VmRuntimeDir(tmp_path / "run" / "vms" / "vm1"),
-        **kw,  # type: ignore[arg-type]
-    )
-    return build_argv(spec)
+    return launch_argv(vm, tmp_path, **kw)
 
 
 def netdevs(argv: list[str]) -> list[str]:
-    return [argv[i + 1] for i, a in enumerate(argv) if a == "-netdev"]
+    return option_values(argv, "-netdev")
 
 
 def test_pxe_root_served_over_user_mode_tftp(tmp_path: Path, tftp: Path) -> None:

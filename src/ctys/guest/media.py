@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,78 +88,78 @@ def _need_tool(path: Path, package: str) -> None:
         raise CtysError(f"{path} is missing: install Debian's {package} (scripts/install.sh)")
 
 
-def _pxelinux_cfg() -> str:
-    di = _DI_DIR.as_posix()
+def _syslinux_cfg(kernel: str, initrd: str) -> str:
+    """A pxelinux/isolinux config that boots the installer at once, console on ttyS0."""
     return (
         "SERIAL 0 115200\n"
         "DEFAULT install\n"
         "PROMPT 0\n"
         "TIMEOUT 0\n"
         "LABEL install\n"
-        f"  KERNEL {di}/linux\n"
-        f"  APPEND initrd={di}/initrd.gz {INSTALLER_APPEND} ---\n"
+        f"  KERNEL {kernel}\n"
+        f"  APPEND initrd={initrd} {INSTALLER_APPEND} ---\n"
     )
+
+
+def _pxelinux_cfg() -> str:
+    di = _DI_DIR.as_posix()
+    return _syslinux_cfg(f"{di}/linux", f"{di}/initrd.gz")
+
+
+def _build_once(cache: Path, final: Path, build: Callable[[Path], Path]) -> Path:
+    """``final``, made first when missing: under the cache's lock (checked again once
+    held, another process may have built it meanwhile) ``build`` makes the artefact in a
+    private temp folder and returns it; it is renamed to ``final``, so ``final`` exists only
+    when complete."""
+    if final.exists():
+        return final
+    cache.mkdir(parents=True, exist_ok=True)
+    with (
+        exclusive_lock(cache / ".lock"),
+        tempfile.TemporaryDirectory(dir=cache, prefix=".b-") as tmp,
+    ):
+        if not final.exists():
+            build(Path(tmp)).rename(final)
+    return final
+
+
+def _make_netboot(work: Path) -> Path:
+    out = download_package(NETBOOT_PACKAGE, work) / _NETBOOT_SUBDIR
+    # The package's pxelinux.cfg is a symlink into its own menu tree: ours replaces it.
+    cfg = out / "pxelinux.cfg"
+    if cfg.is_symlink() or cfg.is_file():
+        cfg.unlink()
+    elif cfg.is_dir():
+        shutil.rmtree(cfg)
+    cfg.mkdir()
+    (cfg / "default").write_text(_pxelinux_cfg())
+    return out
 
 
 def netboot_tree(cache_dir: Path | None = None) -> NetbootTree:
     """The installer's netboot tree as a TFTP root (built once, then reused)."""
     cache = cache_dir if cache_dir is not None else default_media_cache()
-    cache.mkdir(parents=True, exist_ok=True)
     version = _candidate(NETBOOT_PACKAGE)
-    final = cache / f"netboot_{version}_{_stamp(_pxelinux_cfg())}"
-    tree = NetbootTree(
+    final = _build_once(
+        cache, cache / f"netboot_{version}_{_stamp(_pxelinux_cfg())}", _make_netboot
+    )
+    return NetbootTree(
         final, "pxelinux.0", final / _DI_DIR / "linux", final / _DI_DIR / "initrd.gz"
     )
-    if (final / "pxelinux.cfg" / "default").is_file():
-        return tree
-    with (
-        exclusive_lock(cache / ".lock"),
-        tempfile.TemporaryDirectory(dir=cache, prefix=".b-") as tmp,
-    ):
-        if (final / "pxelinux.cfg" / "default").is_file():
-            return tree
-        unpacked = download_package(NETBOOT_PACKAGE, Path(tmp))
-        out = unpacked / _NETBOOT_SUBDIR
-        # The package's pxelinux.cfg is a symlink into its own menu tree: ours replaces it.
-        cfg = out / "pxelinux.cfg"
-        if cfg.is_symlink() or cfg.is_file():
-            cfg.unlink()
-        elif cfg.is_dir():
-            shutil.rmtree(cfg)
-        cfg.mkdir()
-        (cfg / "default").write_text(_pxelinux_cfg())
-        out.rename(final)
-    return tree
 
 
 def _isolinux_cfg() -> str:
-    return (
-        "SERIAL 0 115200\n"
-        "DEFAULT install\n"
-        "PROMPT 0\n"
-        "TIMEOUT 0\n"
-        "LABEL install\n"
-        "  KERNEL /install/vmlinuz\n"
-        f"  APPEND initrd=/install/initrd.gz {INSTALLER_APPEND} ---\n"
-    )
+    return _syslinux_cfg("/install/vmlinuz", "/install/initrd.gz")
 
 
 def installer_iso(cache_dir: Path | None = None) -> Path:
     """An isolinux CD image of the Debian installer (built once, then reused)."""
     cache = cache_dir if cache_dir is not None else default_media_cache()
     netboot = netboot_tree(cache)
-    final = cache / f"installer_{netboot.root.name}_{_stamp(_isolinux_cfg())}.iso"
-    if final.is_file():
-        return final
-    _need_tool(ISOLINUX_BIN, "isolinux")
-    _need_tool(LDLINUX_C32, "syslinux-common")
-    with (
-        exclusive_lock(cache / ".lock"),
-        tempfile.TemporaryDirectory(dir=cache, prefix=".b-") as tmp,
-    ):
-        if final.is_file():
-            return final
-        work = Path(tmp)
+
+    def make(work: Path) -> Path:
+        _need_tool(ISOLINUX_BIN, "isolinux")
+        _need_tool(LDLINUX_C32, "syslinux-common")
         root = work / "cd"
         (root / "isolinux").mkdir(parents=True)
         (root / "install").mkdir()
@@ -167,18 +168,47 @@ def installer_iso(cache_dir: Path | None = None) -> Path:
         (root / "isolinux" / "isolinux.cfg").write_text(_isolinux_cfg())
         shutil.copyfile(netboot.kernel, root / "install" / "vmlinuz")
         shutil.copyfile(netboot.initrd, root / "install" / "initrd.gz")
-        partial = work / "out.iso"
+        iso = work / "out.iso"
         run(
             ["xorriso", "-as", "mkisofs", "-quiet", "-r", "-J", "-V", "CTYS_DI",
-             "-o", str(partial), "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
+             "-o", str(iso), "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
              "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", str(root)]
         )  # fmt: skip
-        partial.rename(final)
-    return final
+        return iso
+
+    name = f"installer_{netboot.root.name}_{_stamp(_isolinux_cfg())}.iso"
+    return _build_once(cache, cache / name, make)
 
 
 def _loader_entry(append: str) -> str:
     return f"title ctys test guest\nlinux /vmlinuz\ninitrd /initrd.gz\noptions {append}\n"
+
+
+def _make_uefi_disk(work: Path, guest: GuestImage, append: str) -> Path:
+    tree = download_package(SYSTEMD_BOOT_PACKAGE, work)
+    files = work / "esp"
+    for sub in ("EFI/BOOT", "loader/entries"):
+        (files / sub).mkdir(parents=True)
+    boot_efi = tree / "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+    shutil.copyfile(boot_efi, files / "EFI/BOOT/BOOTX64.EFI")
+    shutil.copyfile(guest.kernel, files / "vmlinuz")
+    shutil.copyfile(guest.initrd, files / "initrd.gz")
+    (files / "loader/loader.conf").write_text("default ctys.conf\ntimeout 0\n")
+    (files / "loader/entries/ctys.conf").write_text(_loader_entry(append))
+    esp = work / "esp.img"
+    run(["mkfs.vfat", "-C", "-n", "CTYSESP", str(esp), str(_ESP_KIB)])
+    image = ["-i", str(esp)]
+    run(["mcopy", "-s", *image, str(files / "EFI"), str(files / "loader"), "::/"])
+    run(["mcopy", *image, str(files / "vmlinuz"), str(files / "initrd.gz"), "::/"])
+    disk = work / "disk.img"
+    with disk.open("wb") as fh:
+        fh.truncate(_DISK_BYTES)
+    table = f"label: gpt\nstart=2048, size={_ESP_KIB * 2}, type={ESP_TYPE_GUID}\n"
+    run_command(["sfdisk", "--quiet", str(disk)], input_text=table, missing=_MISSING_SFDISK)
+    with esp.open("rb") as src, disk.open("r+b") as dst:
+        dst.seek(_ESP_OFFSET)
+        shutil.copyfileobj(src, dst)
+    return disk
 
 
 def uefi_disk(guest: GuestImage, append: str, cache_dir: Path | None = None) -> Path:
@@ -186,43 +216,9 @@ def uefi_disk(guest: GuestImage, append: str, cache_dir: Path | None = None) -> 
     kernel command line ``append``. Shared and read-only for its users: copy it (or use a
     qcow2 overlay) before booting it writable."""
     cache = cache_dir if cache_dir is not None else default_media_cache()
-    cache.mkdir(parents=True, exist_ok=True)
     version = _candidate(SYSTEMD_BOOT_PACKAGE)
     digest = hashlib.sha256()
     for part in (guest.kernel, guest.initrd):
         digest.update(part.read_bytes())
     final = cache / f"uefi_{version}_{_stamp(digest.hexdigest(), append)}.img"
-    if final.is_file():
-        return final
-    with (
-        exclusive_lock(cache / ".lock"),
-        tempfile.TemporaryDirectory(dir=cache, prefix=".b-") as tmp,
-    ):
-        if final.is_file():
-            return final
-        work = Path(tmp)
-        tree = download_package(SYSTEMD_BOOT_PACKAGE, work)
-        boot_efi = tree / "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
-        files = work / "esp"
-        for sub in ("EFI/BOOT", "loader/entries"):
-            (files / sub).mkdir(parents=True)
-        shutil.copyfile(boot_efi, files / "EFI/BOOT/BOOTX64.EFI")
-        shutil.copyfile(guest.kernel, files / "vmlinuz")
-        shutil.copyfile(guest.initrd, files / "initrd.gz")
-        (files / "loader/loader.conf").write_text("default ctys.conf\ntimeout 0\n")
-        (files / "loader/entries/ctys.conf").write_text(_loader_entry(append))
-        esp = work / "esp.img"
-        run(["mkfs.vfat", "-C", "-n", "CTYSESP", str(esp), str(_ESP_KIB)])
-        env_img = ["-i", str(esp)]
-        run(["mcopy", "-s", *env_img, str(files / "EFI"), str(files / "loader"), "::/"])
-        run(["mcopy", *env_img, str(files / "vmlinuz"), str(files / "initrd.gz"), "::/"])
-        disk = work / "disk.img"
-        with disk.open("wb") as fh:
-            fh.truncate(_DISK_BYTES)
-        table = f"label: gpt\nstart=2048, size={_ESP_KIB * 2}, type={ESP_TYPE_GUID}\n"
-        run_command(["sfdisk", "--quiet", str(disk)], input_text=table, missing=_MISSING_SFDISK)
-        with esp.open("rb") as src, disk.open("r+b") as dst:
-            dst.seek(_ESP_OFFSET)
-            shutil.copyfileobj(src, dst)
-        disk.rename(final)
-    return final
+    return _build_once(cache, final, lambda work: _make_uefi_disk(work, guest, append))
