@@ -119,3 +119,12 @@ def test_createconfvm_writes_virtio_disks(tmp_path: Path) -> None:
     assert any(",if=virtio," in d for d in values(argv_of(vm, tmp_path), "-drive"))
     diskless = render_conf(ConfAnswers("n2", "u", "52:54:00:00:00:02"))
     assert "DISKIF" not in diskless
+
+
+def test_at_most_six_sata_disks(tmp_path: Path) -> None:
+    from ctys.plugins.qemu.boot.disks import check_disk_options
+
+    vm = make_vm(tmp_path, "#@#DISKIF = sata\n", disks=tuple(Path(f"/d{i}") for i in range(7)))
+    check_disk_options(make_vm(tmp_path, "#@#DISKIF = sata\n"), 2)
+    with pytest.raises(QemuError, match="at most 6 disks with DISKIF sata"):
+        check_disk_options(vm, 7)
