@@ -6,8 +6,8 @@ Syntax::
 
 ``SUBOPTS`` is ``SUBOPT[,SUBOPT...]``, each ``KEY[:ARG[%ARG...]]``. A backslash escapes
 ``,``, ``%`` and itself inside suboptions (``ARGSADD:-device%e1000\\,netdev=n0``), and
-``,,`` is a literal comma as in the original (``KERNEL:/k%/i%console=ttyS0,,115200``), so
-qemu and kernel arguments holding commas can be passed through.
+``,,`` is a literal comma as in the original (``KEY:console=ttyS0,,115200``), so
+hypervisor and kernel arguments holding commas can be passed through.
 
 Everything here is pure: no I/O, no environment. Every malformed input raises ``UsageError``
 whose message names the offending token.
@@ -43,7 +43,7 @@ __all__ = [
     "scan_argv",
 ]
 
-# Options taking a value (next word, or attached: ``-tQEMU``).
+# Options taking a value (next word, or attached: ``-tTYPE``).
 _VALUE_OPTIONS = frozenset("tTacCgrbzSdlo")
 _ESCAPABLE = frozenset(",%\\")
 
@@ -74,7 +74,7 @@ def scan_argv(argv: Sequence[str]) -> Invocation:
     """Parse ctys arguments (without the program name) into an ``Invocation``.
 
     ``plugin_types`` is empty when neither ``-t`` nor ``-T`` was given, so the caller can tell
-    ``ctys -h`` (general help) from ``ctys -t QEMU -h`` (plugin help); ``ctys.cli.main``
+    ``ctys -h`` (general help) from ``ctys -t TYPE -h`` (plugin help); ``ctys.cli.main``
     substitutes the default plugin. Raises ``UsageError`` naming the bad token.
     """
     raw = _collect(argv)

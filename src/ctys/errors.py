@@ -69,8 +69,8 @@ class AddressError(CtysError):
     """A machine address that matches nothing, or several VMs where one is needed."""
 
 
-class QemuError(CtysError):
-    """QEMU is missing, refused to start, or a VM is in a state we cannot handle."""
+class VmError(CtysError):
+    """The hypervisor is missing or refused to start, or a VM is in a state we cannot handle."""
 
 
 class VmStateError(CtysError):

@@ -1,7 +1,7 @@
 """Terminal-safe output: nothing ctys prints can drive the user's terminal.
 
 Text that ctys prints comes from places it does not control: conf files, inventory rows
-imported from a cacheDB, the ``-name`` of a qemu someone else started, what a guest
+imported from a cacheDB, the name of a VM someone else started, what a guest
 reports, file names. An ESC, BEL, CSI (``\\x9b``) or other control character in such text
 would be a command to the terminal (set the title, move the cursor, rewrite what is shown).
 So every stream a ctys command writes to is wrapped once, at the entry point, in a

@@ -1,8 +1,8 @@
 """SIGTERM and SIGHUP end a ctys command the way Ctrl-C does: as an exception.
 
 Python turns SIGINT into ``KeyboardInterrupt`` but lets SIGTERM/SIGHUP kill the process
-outright, so no ``finally``/``except`` runs and a CREATE that was starting a qemu (in its
-own session, which gets none of these signals) would leave it running, unmanaged. Raised
+outright, so no ``finally``/``except`` runs and a CREATE that was starting a VM process (in
+its own session, which gets none of these signals) would leave it running, unmanaged. Raised
 as ``Interrupted`` (a ``KeyboardInterrupt``), every cleanup that handles Ctrl-C handles them.
 
 Core utility (``ctys.runguard`` turns them on for every command; a plugin holds them back

@@ -21,8 +21,8 @@ import psutil
 import pytest
 
 from ctys.address.vmid import vm_id
-from ctys.errors import QemuError
-from ctys.plugins.qemu.vm import lifecycle
+from ctys.errors import VmError
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from support.cli import CTYS, Ctys
 from support.procs import live_qemu_pids
@@ -233,8 +233,8 @@ def test_vnc_port_taken_after_the_check_still_fails_the_start(
             "-vnc",
             f"127.0.0.1:{port - 5900}",
         ]
-        with pytest.raises(QemuError, match=r"qemu failed to start: .*Address already in use"):
-            lifecycle.launch(argv, rundir, ready_timeout=20)
+        with pytest.raises(VmError, match=r"qemu failed to start: .*Address already in use"):
+            VmHandle.launch(argv, rundir, ready_timeout=20)
     assert live_qemu_pids(str(rundir.path)) == []
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from kvmfault import fault_conf, require_kvm, seed_kvm_usable, write_fault_bios
 
-from ctys.plugins.qemu.vm.qmp import query_status
+from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.runstate import RunState
 from support.cli import Ctys
 from support.procs import live_qemu_pids
 
@@ -47,7 +48,8 @@ def test_auto_restarts_a_guest_that_kvm_kills_under_tcg(
     assert len(live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"])) == 1
     [qmp] = Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("kf-*/qmp.sock")
     time.sleep(2.5)  # past the moment the firmware faults under KVM
-    assert query_status(qmp) == "running"
+    with VmHandle(0, qmp) as vm:
+        assert vm.status() is RunState.RUNNING
     # The KVM guest's run was kept, with qemu's own words.
     kept = Path(ctys_env["XDG_STATE_HOME"], "ctys", "logs")
     assert any("KVM internal error" in p.read_text() for p in kept.glob("kf-*/qemu.log*"))

@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from ctys.plugins.qemu.actions.list import list_vms
-from ctys.plugins.qemu.vm.processes import is_alive_qemu, scan_qemu_processes
-from ctys.plugins.qemu.vm.runtime import RuntimeDir
+from ctys.plugins.qemu.vm.processes import scan_qemu_processes
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, VmRuntimeDir, living_qemu
 from ctys.plugins.qemu.vmconfig import VmConfig
 
 pytestmark = [
@@ -49,12 +49,12 @@ def test_list_shows_a_foreign_qemu_unmanaged(tmp_path: Path) -> None:
         assert entry.qmp == vmdir / "qmp.sock"
         assert entry.conf == conf.conf_path  # label == conf prefix
         assert entry.ip == "10.1.2.3"
-        assert is_alive_qemu(proc.pid, vmdir)
-        assert not is_alive_qemu(proc.pid, tmp_path / "elsewhere")
+        assert living_qemu(proc.pid, VmRuntimeDir(vmdir)) is not None
+        assert living_qemu(proc.pid, VmRuntimeDir(tmp_path / "elsewhere")) is None
     finally:
         proc.kill()
         proc.wait(timeout=10)
-    assert not is_alive_qemu(proc.pid, vmdir)
+    assert living_qemu(proc.pid, VmRuntimeDir(vmdir)) is None
 
 
 def _bare_qemu(*extra: str) -> subprocess.Popen[bytes]:

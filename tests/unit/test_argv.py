@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv, qemu_escape
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
@@ -74,7 +74,7 @@ def test_vnc_fixed_port_from_conf() -> None:
 
 
 def test_vnc_bad_port_is_error() -> None:
-    with pytest.raises(QemuError, match="VNCPORT 80"):
+    with pytest.raises(VmError, match="VNCPORT 80"):
         build_argv(spec(vm(vncport=80)))
 
 
@@ -111,13 +111,13 @@ def test_cd_boot_with_override_path_last() -> None:
 
 @pytest.mark.parametrize("mode", [BootMode.CD, BootMode.DVD])
 def test_cd_boot_without_iso_is_error(mode: BootMode) -> None:
-    with pytest.raises(QemuError, match="no CDROM"):
+    with pytest.raises(VmError, match="no CDROM"):
         build_argv(spec(vm(), boot=BootSpec(mode)))
 
 
 @pytest.mark.parametrize("mode", [BootMode.HDD, BootMode.VHDD, BootMode.USB])
 def test_disk_boot_without_disk_is_error(mode: BootMode) -> None:
-    with pytest.raises(QemuError, match="no HDD"):
+    with pytest.raises(VmError, match="no HDD"):
         build_argv(spec(vm(), boot=BootSpec(mode)))
 
 

@@ -18,10 +18,9 @@ from ctys.argscan import parse_action, scan_argv
 from ctys.errors import AddressError, VmStateError
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions import cancel, foreign
-from ctys.plugins.qemu.actions import find_running as running
 from ctys.plugins.qemu.actions.cancel import CancelOutcome, Target, run_cancel
 from ctys.plugins.qemu.actions.find_running import find_running
-from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm, stop_by_signal
+from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm
 from ctys.plugins.qemu.requests import CancelMode, parse_cancel
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.handle import VmHandle
@@ -30,13 +29,19 @@ from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
+QEMU = "qemu-system-x86_64"
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 
 
 @pytest.fixture
 def alive(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every runtime record counts as a living qemu (no real process needed)."""
-    monkeypatch.setattr(running, "is_alive_qemu", lambda pid, path: True)
+    from ctys.plugins.qemu.vm import runtime
+
+    def living(pid: int | None, rundir: object, snapshot: object = None) -> QemuProcess | None:
+        return None if pid is None else QemuProcess(pid, "me", 0.0, parse_qemu_cmdline([QEMU]))
+
+    monkeypatch.setattr(runtime, "living_qemu", living)
 
 
 def _start(runtime: RuntimeDir, conf: Path, label: str, uuid: str, pid: int) -> str:
@@ -206,11 +211,12 @@ def test_foreign_qemu_without_qmp_is_signalled_with_force(
     _foreign(monkeypatch, "-name", "hand")
     signalled: list[int] = []
 
-    def by_signal(pid: int, timeout: float) -> StopResult:
-        signalled.append(pid)
+    def by_signal(self: VmHandle, timeout: float) -> StopResult:
+        assert not self.monitored  # the handle's ladder for signals alone
+        signalled.append(self.pid)
         return StopResult(StopHow.TERM, 0.2)
 
-    monkeypatch.setattr(cancel, "stop_by_signal", by_signal)
+    monkeypatch.setattr(VmHandle, "shutdown", by_signal)
     ctx, out, _err = ctx_for("CANCEL=l:hand,FORCE")
     assert run_cancel(parse_cancel(parse_action("CANCEL=l:hand,FORCE")), ctx, RuntimeDir()) == 0
     assert signalled == [31337]
@@ -256,6 +262,11 @@ _IGNORES_TERM = (
 )
 
 
+def _by_signal(pid: int, timeout: float) -> StopResult:
+    with VmHandle.attach_foreign(pid, qmp=None) as vm:
+        return vm.shutdown(timeout)
+
+
 def test_stop_by_signal_terms_then_kills() -> None:
     polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     stubborn = subprocess.Popen(
@@ -263,11 +274,11 @@ def test_stop_by_signal_terms_then_kills() -> None:
     )
     try:
         assert stubborn.stdout is not None and stubborn.stdout.readline() == "1\n"
-        assert stop_by_signal(polite.pid, 5.0).how is StopHow.TERM
+        assert _by_signal(polite.pid, 5.0).how is StopHow.TERM
         started = time.monotonic()
-        assert stop_by_signal(stubborn.pid, 0.3).how is StopHow.KILL
+        assert _by_signal(stubborn.pid, 0.3).how is StopHow.KILL
         assert time.monotonic() - started < 5
-        assert stop_by_signal(polite.pid, 1.0).how is StopHow.GONE
+        assert _by_signal(polite.pid, 1.0).how is StopHow.GONE
     finally:
         for p in (polite, stubborn):
             p.kill()

@@ -127,6 +127,7 @@ class Other:
 
     name = "OTHER"
     magic_id = "MAGICID-OTHER"
+    vm_home = "other-vms"
 
     def describe(self, raw: RawConf, lines: SourceLines | None) -> FoundVm:
         raise AssertionError(f"OTHER was asked to describe {raw.path}")
@@ -182,3 +183,19 @@ print(json.dumps([[e.label for e in found], record.stype, record.label, qemu]))
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [["pet1", "pet2"], "FAKE", "pet2", []]
+
+
+def test_default_vm_folders_are_each_plugins_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No folder name in the core: without $CTYS_VMPATH each plugin's vm_home under $HOME.
+    from ctys.conf.vmpath import default_base_paths
+
+    monkeypatch.delenv("CTYS_VMPATH", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_base_paths(["qemu", "fake-vms", "qemu"]) == (
+        tmp_path / "qemu",
+        tmp_path / "fake-vms",
+    )
+    monkeypatch.setenv("CTYS_VMPATH", "/a::/b")
+    assert default_base_paths(["qemu"]) == (Path("/a"), Path("/b"))

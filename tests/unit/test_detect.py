@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.errors import CommandError, QemuError
+from ctys.errors import CommandError, VmError
 from ctys.plugins.qemu.host import detect, kvmprobe
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache, cache_file
 from ctys.plugins.qemu.host.detect import (
@@ -164,7 +164,7 @@ def test_parse_version_variants(banner: str, expected: tuple[str, tuple[int, ...
 
 
 def test_parse_version_rejects_other_programs() -> None:
-    with pytest.raises(QemuError, match="not a QEMU version banner"):
+    with pytest.raises(VmError, match="not a QEMU version banner"):
         parse_version("bochs 2.7\n")
 
 
@@ -307,12 +307,12 @@ def test_run_capture_failure_carries_stderr() -> None:
 
 
 def test_run_capture_missing_program() -> None:
-    with pytest.raises(QemuError, match="cannot run"):
+    with pytest.raises(VmError, match="cannot run"):
         run_capture(["/nonexistent/qemu-system-x86_64", "-version"])
 
 
 def test_run_capture_timeout() -> None:
-    with pytest.raises(QemuError, match="did not finish"):
+    with pytest.raises(VmError, match="did not finish"):
         run_capture(["/bin/sleep", "5"], timeout=0.2)
 
 
@@ -501,9 +501,9 @@ def test_binary_for_arch_missing_names_package() -> None:
     host = HostCapabilities(
         binaries=(_caps("/usr/bin/qemu-system-x86_64"),), kvm=KvmState(False, "x")
     )
-    with pytest.raises(QemuError, match=r"no qemu-system-aarch64 found; install qemu-system-arm"):
+    with pytest.raises(VmError, match=r"no qemu-system-aarch64 found; install qemu-system-arm"):
         binary_for_arch(host, "aarch64")
-    with pytest.raises(QemuError, match=r"no qemu-system-or1k found; install qemu-system-or1k"):
+    with pytest.raises(VmError, match=r"no qemu-system-or1k found; install qemu-system-or1k"):
         binary_for_arch(host, "or1k")
 
 
@@ -690,5 +690,5 @@ def test_choose_explicit_tcg_even_with_kvm() -> None:
 
 def test_choose_explicit_kvm() -> None:
     assert choose_accelerator(Accelerator.KVM, USABLE)[0] is Accelerator.KVM
-    with pytest.raises(QemuError, match="KVM requested but not usable: KVM internal error"):
+    with pytest.raises(VmError, match="KVM requested but not usable: KVM internal error"):
         choose_accelerator(Accelerator.KVM, BROKEN)

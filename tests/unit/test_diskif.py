@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ctys.conf.parser import parse_conf_text
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.instmode import parse_install
 from ctys.plugins.qemu.vmconfig import VmConfig
@@ -104,7 +104,7 @@ def test_instmode_target_gets_the_first_disks_interface(tmp_path: Path) -> None:
     ],
 )
 def test_bad_values_are_one_line_naming_the_key(tmp_path: Path, conf: str, message: str) -> None:
-    with pytest.raises(QemuError, match=message) as err:
+    with pytest.raises(VmError, match=message) as err:
         argv_of(make_vm(tmp_path, conf), tmp_path)
     assert "\n" not in str(err.value)
 
@@ -126,5 +126,5 @@ def test_at_most_six_sata_disks(tmp_path: Path) -> None:
 
     vm = make_vm(tmp_path, "#@#DISKIF = sata\n", disks=tuple(Path(f"/d{i}") for i in range(7)))
     check_disk_options(make_vm(tmp_path, "#@#DISKIF = sata\n"), 2)
-    with pytest.raises(QemuError, match="at most 6 disks with DISKIF sata"):
+    with pytest.raises(VmError, match="at most 6 disks with DISKIF sata"):
         check_disk_options(vm, 7)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.boot.uefi import (
     FirmwareKind,
     ensure_varstore,
@@ -105,7 +105,7 @@ def test_firmware_key(tmp_path: Path, text: str, kind: FirmwareKind) -> None:
 
 
 def test_bad_firmware_value_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(QemuError, match=r"vm1.conf: #@#FIRMWARE: unknown firmware 'coreboot'"):
+    with pytest.raises(VmError, match=r"vm1.conf: #@#FIRMWARE: unknown firmware 'coreboot'"):
         firmware_kind(make_vm(tmp_path, "#@#FIRMWARE = coreboot\n"))
 
 
@@ -144,13 +144,13 @@ def test_secure_boot_keeps_a_q35_machine_type(tmp_path: Path, fwdir: Path) -> No
 
 def test_secure_boot_on_i440fx_is_refused(tmp_path: Path, fwdir: Path) -> None:
     vm = make_vm(tmp_path, "#@#FIRMWARE = UEFI-SECURE\n", machine="pc")
-    with pytest.raises(QemuError, match="needs a q35 machine"):
+    with pytest.raises(VmError, match="needs a q35 machine"):
         uefi_boot(vm, (fwdir,))
 
 
 def test_no_firmware_installed_is_one_line(tmp_path: Path) -> None:
     vm = make_vm(tmp_path, "#@#FIRMWARE = UEFI\n")
-    with pytest.raises(QemuError, match=r"no UEFI firmware for x86_64 .*install Debian's ovmf"):
+    with pytest.raises(VmError, match=r"no UEFI firmware for x86_64 .*install Debian's ovmf"):
         uefi_boot(vm, (tmp_path / "none",))
 
 
@@ -173,7 +173,7 @@ def test_varstore_that_is_no_file_is_one_line(tmp_path: Path, fwdir: Path) -> No
     boot = uefi_boot(vm, (fwdir,))
     assert boot is not None
     boot.vars_file.mkdir()
-    with pytest.raises(QemuError, match=r"UEFI variable store .*vm1_VARS\.fd is not a file"):
+    with pytest.raises(VmError, match=r"UEFI variable store .*vm1_VARS\.fd is not a file"):
         ensure_varstore(boot)
 
 
@@ -182,5 +182,5 @@ def test_varstore_in_a_missing_folder_is_one_line(tmp_path: Path, fwdir: Path) -
     boot = uefi_boot(vm, (fwdir,))
     assert boot is not None
     vm.directory.rename(tmp_path / "moved")
-    with pytest.raises(QemuError, match="cannot create the UEFI variable store"):
+    with pytest.raises(VmError, match="cannot create the UEFI variable store"):
         ensure_varstore(boot)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.vm.imagelock import argv_images, image_holder, lock_conflict, locked_image
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
@@ -49,7 +49,7 @@ def test_lock_conflict_is_one_line_naming_the_holder(tmp_path: Path) -> None:
     runtime = holder_runtime(tmp_path, disk)
     mine = runtime.create_vm_dir("me-87654321")
     mine.qemu_log.write_text(QEMU_LOG.replace("/v/d.qcow2", str(disk)))
-    err = lock_conflict(QemuError("qemu failed to start: Is another ..."), mine, runtime)
+    err = lock_conflict(VmError("qemu failed to start: Is another ..."), mine, runtime)
     assert str(err) == (
         f"disk image {disk} is in use by VM other (pid {os.getpid()}): qemu cannot lock it"
         " for this VM (stop the other VM first, or give this one its own disk)"
@@ -60,5 +60,5 @@ def test_other_start_failures_pass_unchanged(tmp_path: Path) -> None:
     runtime = RuntimeDir(tmp_path / "rt")
     mine = runtime.create_vm_dir("me-87654321")
     mine.qemu_log.write_text("qemu-system-x86_64: -m 99999999: ram size too large\n")
-    original = QemuError("qemu failed to start: ram size too large")
+    original = VmError("qemu failed to start: ram size too large")
     assert lock_conflict(original, mine, runtime) is original

@@ -11,7 +11,7 @@ import pytest
 
 from ctys.cli.main import main
 from ctys.conf.rawconf import RawConf
-from ctys.errors import CommandError, QemuError, UsageError
+from ctys.errors import CommandError, UsageError, VmError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.boot.argv import LaunchSpec, build_argv
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
@@ -135,6 +135,8 @@ def test_bad_instmode_through_the_cli_exits_2(
 ) -> None:
     monkeypatch.setenv("CTYS_VMPATH", str(tmp_path))
     monkeypatch.setenv("CTYS_RUNTIME_DIR", str(tmp_path / "rt"))
+    # Not the user's own inventory (another ctys may have written a newer schema there).
+    monkeypatch.setenv("CTYS_INVENTORY", str(tmp_path / "inventory.sqlite"))
     code = main(["-t", "QEMU", "-a", "CREATE=l:nothere,INSTMODE:FOO%%HDD%%INIT"])
     err = capsys.readouterr().err
     assert code == 2, err
@@ -168,13 +170,13 @@ def test_empty_paths_use_the_conf_media_and_tgtpath_replaces_first_disk() -> Non
 
 def test_cd_source_without_any_cdrom_is_an_error() -> None:
     spec = parse_install(["CD", "", "HDD", "", "INIT"], "INSTMODE")
-    with pytest.raises(QemuError, match="has no CDROM; give a SRCPATH"):
+    with pytest.raises(VmError, match="has no CDROM; give a SRCPATH"):
         argv_for(vm(cdrom=None), spec)
 
 
 def test_no_target_disk_is_an_error() -> None:
     spec = parse_install(["CD", "", "HDD", "", "INIT"], "INSTMODE")
-    with pytest.raises(QemuError, match="no HDD to install onto; give a TGTPATH"):
+    with pytest.raises(VmError, match="no HDD to install onto; give a TGTPATH"):
         argv_for(vm(hdd=()), spec)
 
 
@@ -202,7 +204,7 @@ def test_hdd_source_is_a_second_bootable_disk() -> None:
 
 def test_source_equal_to_target_is_an_error() -> None:
     spec = parse_install(["HDD", "/vms/vm1/vm1.qcow2", "HDD", "", "INIT"], "INSTMODE")
-    with pytest.raises(QemuError, match="source and target are the same image"):
+    with pytest.raises(VmError, match="source and target are the same image"):
         argv_for(vm(), spec)
 
 
@@ -248,12 +250,12 @@ def test_init_does_not_need_the_target_to_exist(tmp_path: Path) -> None:
 
 def test_init_target_folder_must_exist(tmp_path: Path) -> None:
     v = vm(hdd=(tmp_path / "nope" / "vm1.qcow2",))
-    with pytest.raises(QemuError, match=r"folder .*nope of target"):
+    with pytest.raises(VmError, match=r"folder .*nope of target"):
         check_install_media(v, parse_install(["CD", "", "HDD", "", "INIT"], "I"))
 
 
 def test_disk_source_must_exist(tmp_path: Path) -> None:
-    with pytest.raises(QemuError, match=r"source image .*missing\.img is not a file"):
+    with pytest.raises(VmError, match=r"source image .*missing\.img is not a file"):
         check_install_media(
             vm(), parse_install(["USB", str(tmp_path / "missing.img"), "HDD", "", "x"], "I")
         )
@@ -315,7 +317,7 @@ def test_init_size_sources(tmp_path: Path) -> None:
     )
     assert init_size(conf_vm(tmp_path, {}, {"HDDSIZE": "5M"}), tmp_path / "x") == 5 * MIB
     assert init_size(conf_vm(tmp_path, {}), tmp_path / "missing") == DEFAULT_INIT_SIZE
-    with pytest.raises(QemuError, match=r"vm1\.conf: INSTSIZE: not a size"):
+    with pytest.raises(VmError, match=r"vm1\.conf: INSTSIZE: not a size"):
         init_size(conf_vm(tmp_path, {"INSTSIZE": "big"}), tmp_path / "x")
 
 

@@ -132,9 +132,9 @@ def test_like_wildcards_in_plain_words_are_literal(inv: Inventory) -> None:
 
 
 def test_invalid_regex_is_a_literal_substring(inv: Inventory) -> None:
-    # Words see the escaped line, like grep on the file: "a;b" is stored as "a\;b".
-    assert _labels(inv, "a\\\\;b") == ["win@h1"]
-    assert _labels(inv, "a;b") == []
+    # Words see the plain enum.fdb line, like grep on the file.
+    assert _labels(inv, "a;b 100") == ["win@h1"]
+    assert _labels(inv, "a\\\\;b") == []
     assert _labels(inv, "web1.conf(") == []
     inv.add([InventoryRecord(host="h3", label="odd(", pname="/v/odd.conf")])
     assert _labels(inv, "odd(") == ["odd(@h3"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -205,12 +206,18 @@ def test_kill_9_during_a_scan_leaves_the_old_inventory_intact(tmp_path: Path) ->
         assert inventory.count() == 1
 
 
-def test_add_upserts_by_host_and_pname_keeping_position(inv: Inventory) -> None:
+def test_add_upserts_by_host_pname_and_address_keeping_position(inv: Inventory) -> None:
     inv.add([_vm(1), _vm(2)])
-    changed = InventoryRecord(host="h1", label="renamed", pname="/vms/vm1/vm1.conf")
+    changed = dataclasses.replace(_vm(1), label="renamed")
     assert inv.add([changed]) == 1
     assert [r.label for r in inv.all()] == ["renamed", "vm2"]
     assert inv.count() == 2
+
+
+def test_a_multihomed_vm_is_one_row_per_address(inv: Inventory) -> None:
+    second = dataclasses.replace(_vm(1), mac="52:54:00:00:01:99", tcp="10.1.0.1")
+    inv.add([_vm(1), second])
+    assert inv.all() == [_vm(1), second]
 
 
 @pytest.mark.parametrize(
@@ -298,3 +305,74 @@ def test_store_keeps_arbitrary_strings_exactly(rows: list[list[str]]) -> None:
         assert inv.all() == records
         for record in records:
             assert record in inv.find(label=record.label, pname=record.pname)
+
+
+def _schema_1_inventory(path: Path) -> None:
+    """An inventory as ctys wrote it before the 47-field record (schema 1, 29 columns)."""
+    columns = [
+        "host",
+        "stype",
+        "label",
+        "pname",
+        "uuid",
+        "mac",
+        "tcp",
+        "vncport",
+        "sport",
+        "dist",
+        "distrel",
+        "os",
+        "osrel",
+        "category",
+        "hyperrel",
+        "stackcap",
+        "stackreq",
+        "sshport",
+        "ifname",
+        "netmask",
+        "gateway",
+        "arch",
+        "vcpu",
+        "memsize",
+        "accelerator",
+        "exepath",
+        "userstring",
+        "mode",
+        "scanned",
+    ]
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE records (id INTEGER PRIMARY KEY, "
+        + ", ".join(f"{c} TEXT NOT NULL" for c in columns)
+        + ", line TEXT NOT NULL, UNIQUE (host, pname))"
+    )
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.execute("PRAGMA application_id = 1668577651")
+    row = {c: "" for c in columns} | {
+        "host": "h1", "label": "old", "pname": "/v/old.conf", "vncport": "5901",
+        "memsize": "512", "mode": "ctys-conf",
+    }  # fmt: skip
+    db.execute(
+        f"INSERT INTO records ({', '.join(columns)}, line) VALUES "
+        f"({', '.join('?' * (len(columns) + 1))})",
+        [*row.values(), "x"],
+    )
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_schema_1_inventory_is_upgraded_keeping_its_rows(tmp_path: Path, readonly: bool) -> None:
+    path = tmp_path / "inv.sqlite"
+    _schema_1_inventory(path)
+    opener = Inventory.open_readonly if readonly else Inventory.open
+    expected = InventoryRecord(
+        host="h1", label="old", pname="/v/old.conf", vncport="5901", vram="512", mode="ctys-conf"
+    )
+    with opener(path) as inv:
+        assert inv.all() == [expected]
+        assert inv.find(label="old") == [expected]
+    with Inventory.open(path) as inv:
+        inv.add([_vm(1)])
+        assert inv.count() == 2

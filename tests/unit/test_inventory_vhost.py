@@ -183,9 +183,11 @@ def test_import_of_a_bad_file_is_one_error_line(
     db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.fdb"
-    bad.write_text("h;QEMU;ok\n" + ";" * 40 + "\n")
+    bad.write_text("h;QEMU;ok\n" + ";" * len(FIELDS) + "\n")
     code, _, err = _run(capsys, "-c", str(db), "--import", str(bad))
-    assert code == 1 and err == f"ctys-vhost: {bad}:2: 41 fields, at most 29 are known\n"
+    assert code == 1 and err == (
+        f"ctys-vhost: {bad}:2: {len(FIELDS) + 1} fields, at most {len(FIELDS)} are known\n"
+    )
     code, _, err = _run(capsys, "-c", str(db), "--import", str(tmp_path / "nope.fdb"))
     assert code == 1 and err.startswith("ctys-vhost: cannot read")
     with Inventory.open(db) as inventory:

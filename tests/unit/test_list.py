@@ -241,18 +241,23 @@ def test_pid_reused_by_another_qemu_is_stale_and_that_qemu_is_unmanaged(
 def test_start_in_progress_is_neither_shown_nor_removed(
     runtime: RuntimeDir, statuses: dict[str, str | Exception]
 ) -> None:
-    # Folder with a monitor socket but no record yet.
+    # Folder with a monitor socket but no record yet, its start lock held by a CREATE.
     starting = runtime.create_vm_dir("starting-abc")
     starting.qmp.touch()
     # Folder with a dead record, but its start lock is held by a CREATE.
     locked = managed_dir(runtime, "locked-abc", NO_SUCH_PID)
     # Empty leftover folder: stale.
     empty = runtime.create_vm_dir("empty-abc")
-    with runtime.start_lock("locked-abc"):
+    # A socket and no record, no qemu and no CREATE: stale too (every start holds its lock
+    # from the folder's creation until qemu's monitor answers).
+    leftover = runtime.create_vm_dir("leftover-abc")
+    leftover.qmp.touch()
+    with runtime.start_lock("locked-abc"), runtime.start_lock("starting-abc"):
         assert list_vms(runtime, [], []) == []
     assert starting.path.exists()
     assert locked.path.exists()
     assert not empty.path.exists()
+    assert not leftover.path.exists()
     # Lock released: now the dead record is removed.
     list_vms(runtime, [], [])
     assert not locked.path.exists()
@@ -294,18 +299,14 @@ def test_unmanaged_process_is_listed_from_its_cmdline(
 def test_vnc_column_names_the_socket_or_the_display_qemu_really_took(
     runtime: RuntimeDir, statuses: dict[str, str | Exception], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ctys.plugins.qemu.vncaddr as vncaddr
-
     answers = {"/tmp/r1.qmp": {"enabled": True, "family": "ipv4", "host": "::", "service": "5917"}}
 
-    def fake_qmp(
-        path: Path, command: str, arguments: object = None, timeout: float = 3.0
-    ) -> object:
-        if str(path) not in answers:
+    def fake_qmp(vm: VmHandle, command: str, timeout: float = 3.0) -> object:
+        if str(vm.qmp) not in answers:
             raise QmpUnavailable("refused")
-        return answers[str(path)]
+        return answers[str(vm.qmp)]
 
-    monkeypatch.setattr(vncaddr, "qmp_execute", fake_qmp)
+    monkeypatch.setattr(VmHandle, "query", fake_qmp)
     sock = runtime.vm("mine-1").vnc_socket
     mine = managed_dir(runtime, "mine-1", 10, label="mine", vnc_socket=str(sock))
     procs = [

@@ -189,7 +189,9 @@ def test_running_vms_with_ip_by_neighbour_table(
     short_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ctys.plugins.qemu.confs.mapping import load_vm_config
-    from ctys.plugins.qemu.vm import processes
+    from ctys.plugins.qemu.vm import runtime as runtime_mod
+    from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+    from ctys.plugins.qemu.vm.processes import QemuProcess
     from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
     runtime = RuntimeDir(short_tmp / "rt")
@@ -199,12 +201,18 @@ def test_running_vms_with_ip_by_neighbour_table(
         conf.write_text(f"#@#MAGICID-QEMU\n#@#VDENET = lab\n#@#MAC = {mac}\n")
         vmdir = runtime.create_vm_dir(label)
         vmdir.write_record(RuntimeRecord(vmid=label, label=label, conf=str(conf), pid=4242))
-    monkeypatch.setattr(processes, "is_alive_qemu", lambda pid, path: path.name != "b")
+    qemu = QemuProcess(4242, "me", 0.0, parse_qemu_cmdline(["qemu-system-x86_64"]))
+    monkeypatch.setattr(
+        runtime_mod,
+        "living_qemu",
+        lambda pid, rundir, snapshot=None: None if rundir.vmid == "b" else qemu,
+    )
     table = parse_neigh_json(NEIGH)
     found = running_vms_with_ip("10.9.0.1", runtime, loader=load_vm_config, neighbours=table)
     assert found == [short_tmp / "a" / "a.conf"]
     assert running_vms_with_ip("10.9.0.2", runtime, loader=load_vm_config, neighbours=table) == []
     assert load_vm_config(found[0]).label == "a"
+    assert not runtime.vm("b").path.exists()  # the one stale rule: b's qemu is gone
 
 
 def test_a_cached_table_reader_is_read_once_for_many_vms() -> None:

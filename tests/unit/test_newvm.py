@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.errors import CommandError, CtysError, QemuError
+from ctys.errors import CommandError, CtysError, VmError
 from ctys.plugins.qemu.confs.mapping import load_vm_config
 from ctys.plugins.qemu.newconf.cli import free_label, run
 from ctys.plugins.qemu.newconf.newvm import (
@@ -164,7 +164,7 @@ def test_failing_qemu_img_with_force_keeps_the_old_vm(
     old = create_vm(NewVmRequest(base=tmp_path, label="vm1", disk_size=MIB))
     before = old.conf.read_text()
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
-    with pytest.raises(QemuError, match="qemu-img not found"):
+    with pytest.raises(VmError, match="qemu-img not found"):
         create_vm(NewVmRequest(base=tmp_path, label="vm1", disk_size=MIB, force=True))
     assert old.conf.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vm1"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.errors import QemuError, UsageError
+from ctys.errors import UsageError, VmError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.instmode import parse_install
@@ -76,38 +76,38 @@ def test_lan_nic_uses_the_lans_pxe_server(tmp_path: Path, tftp: Path) -> None:
     vm = make_vm(tmp_path, "#@#VDENET = lan\n#@#TFTPROOT = tftp\n")
     net = pxe_network(network_config(vm), vm, BootSpec(BootMode.PXE))
     assert all(nic.tftp is None for nic in net.nics)
-    with pytest.raises(QemuError, match="no user-mode NIC"):
+    with pytest.raises(VmError, match="no user-mode NIC"):
         pxe_network(network_config(vm), vm, BootSpec(BootMode.PXE, tftp))
 
 
 def test_missing_root_is_one_line_error(tmp_path: Path) -> None:
-    with pytest.raises(QemuError, match=r"TFTP root .*nope does not exist") as err:
+    with pytest.raises(VmError, match=r"TFTP root .*nope does not exist") as err:
         check_pxe(make_vm(tmp_path), BootSpec(BootMode.PXE, tmp_path / "nope"))
     assert "\n" not in str(err.value)
 
 
 def test_root_that_is_a_file_is_error(tmp_path: Path, tftp: Path) -> None:
-    with pytest.raises(QemuError, match="is not a folder"):
+    with pytest.raises(VmError, match="is not a folder"):
         check_pxe(make_vm(tmp_path), BootSpec(BootMode.PXE, tftp / "pxelinux.0"))
 
 
 def test_missing_bootfile_is_error(tmp_path: Path, tftp: Path) -> None:
-    with pytest.raises(QemuError, match=r"boot file 'x.0' is not in TFTP root"):
+    with pytest.raises(VmError, match=r"boot file 'x.0' is not in TFTP root"):
         check_pxe(make_vm(tmp_path), BootSpec(BootMode.PXE, tftp, "x.0"))
     (tftp / "pxelinux.0").unlink()
-    with pytest.raises(QemuError, match=r"boot file 'pxelinux.0'"):
+    with pytest.raises(VmError, match=r"boot file 'pxelinux.0'"):
         check_pxe(make_vm(tmp_path), BootSpec(BootMode.PXE, tftp))
 
 
 @pytest.mark.parametrize("bootfile", ["/etc/passwd", "../x", "sub/../../x"])
 def test_bootfile_outside_root_is_error(tmp_path: Path, tftp: Path, bootfile: str) -> None:
-    with pytest.raises(QemuError, match="inside the TFTP root"):
+    with pytest.raises(VmError, match="inside the TFTP root"):
         check_pxe(make_vm(tmp_path), BootSpec(BootMode.PXE, tftp, bootfile))
 
 
 def test_conf_root_missing_is_error_naming_the_key(tmp_path: Path) -> None:
     vm = make_vm(tmp_path, "#@#TFTPROOT = gone\n")
-    with pytest.raises(QemuError, match=r"#@#TFTPROOT.*gone does not exist"):
+    with pytest.raises(VmError, match=r"#@#TFTPROOT.*gone does not exist"):
         check_pxe(vm, BootSpec(BootMode.PXE))
 
 

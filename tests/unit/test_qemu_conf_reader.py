@@ -60,7 +60,7 @@ def test_qemu_record_maps_every_known_value(tmp_path: Path) -> None:
         netmask="255.255.255.0",
         arch="aarch64",
         vcpu="2",
-        memsize="1024",
+        vram="1024",
         accelerator="TCG",
         exepath="/usr/bin/qemu-system-aarch64",
         mode="ctys-conf",
@@ -99,7 +99,9 @@ def test_an_ip_only_the_running_guest_reported_resolves_through_the_core(
     # IP:addr that no conf names: the core asks QemuConfs.confs_with_learned_ip, which
     # reads the runtime records and the neighbour table (net.guestip).
     from ctys.plugins.qemu.net import guestip
-    from ctys.plugins.qemu.vm import processes
+    from ctys.plugins.qemu.vm import runtime as runtime_mod
+    from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+    from ctys.plugins.qemu.vm.processes import QemuProcess
     from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
     mac = "52:54:00:12:34:77"
@@ -108,7 +110,8 @@ def test_an_ip_only_the_running_guest_reported_resolves_through_the_core(
     conf.write_text(f"#@#MAGICID-QEMU\n#@#LABEL = lab1\n#@#VDENET = lab\n#@#MAC = {mac}\n")
     vmdir = RuntimeDir().create_vm_dir("lab1")
     vmdir.write_record(RuntimeRecord(vmid="lab1", label="lab1", conf=str(conf), pid=4242))
-    monkeypatch.setattr(processes, "is_alive_qemu", lambda pid, path: True)
+    qemu = QemuProcess(4242, "me", 0.0, parse_qemu_cmdline(["qemu-system-x86_64"]))
+    monkeypatch.setattr(runtime_mod, "living_qemu", lambda pid, rundir, snapshot=None: qemu)
     table = [{"dst": "10.9.0.7", "dev": "tap0", "lladdr": mac, "state": ["REACHABLE"]}]
     monkeypatch.setattr(
         guestip, "read_neighbours", lambda: guestip.parse_neigh_json(json.dumps(table))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.actions import startguard
 from ctys.plugins.qemu.actions.startguard import StartGuard
 from ctys.plugins.qemu.vm import lifecycle
@@ -21,8 +21,8 @@ from ctys.plugins.qemu.vm.runtime import RuntimeDir
 def test_launch_names_the_pid_before_it_waits_for_the_monitor(tmp_path: Path) -> None:
     rundir = RuntimeDir(tmp_path / "rt").create_vm_dir("g-1")
     seen: list[int] = []
-    with pytest.raises(QemuError, match="did not open its monitor"):
-        lifecycle.launch(["sleep", "30"], rundir, ready_timeout=0.2, on_spawn=seen.append)
+    with pytest.raises(VmError, match="did not open its monitor"):
+        VmHandle.launch(["sleep", "30"], rundir, ready_timeout=0.2, on_spawn=seen.append)
     assert len(seen) == 1 and not lifecycle.process_alive(seen[0])
 
 
@@ -69,7 +69,7 @@ def test_a_failed_start_names_the_kept_log(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     rundir = RuntimeDir(tmp_path / "rt").create_vm_dir("g-4")
     rundir.qemu_log.write_text("qemu: bad option\n")
-    with pytest.raises(QemuError) as failed:
-        StartGuard(rundir).abort(QemuError("qemu failed to start: bad option"))
+    with pytest.raises(VmError) as failed:
+        StartGuard(rundir).abort(VmError("qemu failed to start: bad option"))
     kept = tmp_path / "state" / "ctys" / "logs" / "g-4" / "qemu.log"
     assert str(failed.value) == f"qemu failed to start: bad option (see {kept})"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -21,7 +23,7 @@ from ctys.plugins.qemu.requests import CancelMode
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+from ctys.plugins.qemu.vm.qmp import QmpCommandFailed, QmpUnavailable
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
@@ -169,14 +171,21 @@ def test_a_missing_monitor_has_no_state(short_tmp: Path) -> None:
         assert vm.status() is None
 
 
-def test_an_error_reply_is_reported_and_the_next_command_reconnects(
+def test_an_error_reply_is_a_failed_command_not_a_missing_monitor(
     monitor: FakeMonitor,
 ) -> None:
     with VmHandle(1, monitor.path) as vm:
-        with pytest.raises(QmpUnavailable, match="bogus"):
-            vm._execute("bogus")
+        with pytest.raises(QmpCommandFailed) as failed:
+            vm.query("bogus")
+        assert not isinstance(failed.value, QmpUnavailable)
+        assert str(failed.value) == "QMP command bogus failed: The command bogus"
         assert vm.status() is RunState.RUNNING
-    assert monitor.connections == 2
+    assert monitor.connections == 1  # the monitor works: its connection stays
+
+
+def test_a_missing_monitor_is_unavailable(short_tmp: Path) -> None:
+    with VmHandle(1, short_tmp / "none.sock") as vm, pytest.raises(QmpUnavailable):
+        vm.query("query-vnc")
 
 
 def test_shutdown_of_a_running_vm_ends_on_acpi(
@@ -294,4 +303,105 @@ def test_cancel_of_a_paused_managed_vm_uses_one_connection_and_removes_its_folde
     outcome = cancel_target(target, CancelMode.POWEROFF, 30.0)
     assert outcome.message.startswith("stopped by QEMU quit; ACPI skipped: the VM is paused (")
     assert monitor.commands == ["query-status", "quit"] and monitor.connections == 1
+    assert not rundir.path.exists()
+
+
+def test_the_handle_that_ends_a_vm_removes_its_folder_and_keeps_the_logs(
+    monitor: FakeMonitor,
+    guest: subprocess.Popen[bytes],
+    short_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(short_tmp / "state"))
+    rundir = RuntimeDir(short_tmp / "rt").create_vm_dir("a-1")
+    rundir.qemu_log.write_text("booted\n")
+    monitor.on_command["system_powerdown"] = _ends(guest)
+    with VmHandle(guest.pid, monitor.path, rundir=rundir) as vm:
+        result = vm.shutdown(5.0)
+        assert vm.kept_logs is not None and (vm.kept_logs / "qemu.log").read_text() == "booted\n"
+    assert result.how is StopHow.ACPI
+    assert not rundir.path.exists()
+
+
+def test_a_vm_that_was_already_gone_keeps_its_folder(short_tmp: Path) -> None:
+    # Gone before this handle acted: the folder may be a new start's already (the stale
+    # rule of the runtime scan decides about it, not a stop that did nothing).
+    rundir = RuntimeDir(short_tmp / "rt").create_vm_dir("g-1")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with VmHandle(dead.pid, rundir.qmp, rundir=rundir) as vm:
+        assert vm.shutdown(1.0).how is StopHow.GONE
+    assert rundir.path.exists()
+
+
+def test_a_foreign_qemu_with_only_a_human_monitor_climbs_the_same_ladder(
+    short_tmp: Path, guest: subprocess.Popen[bytes]
+) -> None:
+    from ctys.plugins.qemu.vm import hmp
+
+    seen: list[str] = []
+    (short_tmp / "mon").touch()
+
+    def fake_hmp(path: Path, command: str, timeout: float = 3.0) -> str:
+        seen.append(command)
+        if command == "info status":
+            return "VM status: running"
+        if command == "quit":
+            guest.kill()
+        return ""
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hmp, "hmp_command", fake_hmp)
+        with VmHandle.attach_foreign(guest.pid, qmp=None, hmp=short_tmp / "mon") as vm:
+            result = vm.shutdown(0.3)
+    assert result.how is StopHow.QUIT
+    assert seen == ["info status", "system_powerdown", "quit"]
+
+
+def test_a_foreign_qemu_without_a_monitor_gets_sigterm_then_sigkill(
+    guest: subprocess.Popen[bytes],
+) -> None:
+    with VmHandle.attach_foreign(guest.pid, qmp=None) as vm:
+        assert not vm.monitored and vm.status() is None
+        result = vm.kill()
+    assert result.how is StopHow.TERM
+
+
+def test_launch_waits_for_the_monitor_on_the_connection_the_handle_keeps(
+    monitor: FakeMonitor, short_tmp: Path
+) -> None:
+    # QEMU serves one QMP client at a time: the readiness wait, the VNC password and the
+    # start checks share one connection.
+    from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
+
+    vm = VmHandle.launch(["sleep", "30"], VmRuntimeDir(short_tmp), ready_timeout=5)
+    try:
+        with vm:
+            vm.set_vnc_password("pw")
+            assert vm.status() is RunState.RUNNING
+        assert monitor.commands == ["query-status", "change-vnc-password", "query-status"]
+        assert monitor.connections == 1
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(vm.pid, signal.SIGKILL)
+        os.waitpid(vm.pid, 0)
+
+
+def test_a_foreground_launch_gives_ctrl_c_back_when_it_fails_or_ends(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(short_tmp / "state"))
+    runtime = RuntimeDir(short_tmp / "rt")
+    before = signal.getsignal(signal.SIGINT)
+    rundir = runtime.create_vm_dir("fg-1")
+    with pytest.raises(lifecycle.VmError, match="did not open its monitor"):
+        VmHandle.launch(["sleep", "30"], rundir, ready_timeout=0.2, foreground=True)
+    assert signal.getsignal(signal.SIGINT) is before
+    # A foreground qemu that ends before its monitor answers is no error (its output is on
+    # the terminal): wait() gives its exit status and the folder goes.
+    rundir = runtime.create_vm_dir("fg-2")
+    vm = VmHandle.launch(["sh", "-c", "exit 3"], rundir, ready_timeout=5, foreground=True)
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # Ctrl-C is the guest's
+    assert vm.wait() == 3
+    assert signal.getsignal(signal.SIGINT) is before
     assert not rundir.path.exists()

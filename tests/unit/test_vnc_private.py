@@ -17,6 +17,8 @@ from ctys.address.model import MachineSelector
 from ctys.consoles.kinds import ConsoleKind
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_qemu_cmdline
+from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vmconfig import VmConfig
@@ -43,27 +45,22 @@ def qmp(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     asked: list[str] = []
 
-    def fake(path: Path, command: str, arguments: object = None, timeout: float = 3.0) -> Any:
+    def fake(vm: VmHandle, command: str, timeout: float = 3.0) -> Any:
         assert command == "query-vnc"
+        path = vm.qmp
         asked.append(str(path))
         if str(path) not in answers:
             raise QmpUnavailable(f"QMP socket {path}: refused")
         return answers[str(path)]
 
-    monkeypatch.setattr(vncaddr, "qmp_execute", fake)
+    # Every query goes through a VmHandle (one QMP connection per action).
+    monkeypatch.setattr(VmHandle, "query", fake)
     answers["_asked"] = asked
     return answers
 
 
-class _Handle:
-    """Stands in for the started VM's handle: its queries go to the faked ``qmp_execute``
-    of the ``qmp`` fixture (CREATE asks on the connection its handle holds)."""
-
-    def __init__(self, qmp: Path) -> None:
-        self.qmp = qmp
-
-    def query(self, command: str, timeout: float = 3.0) -> Any:
-        return vncaddr.qmp_execute(self.qmp, command, timeout=timeout)
+def _Handle(qmp: Path) -> VmHandle:
+    return VmHandle(1, qmp)
 
 
 # --- socket or TCP ----------------------------------------------------------------------
@@ -193,11 +190,11 @@ def test_query_vnc_forms(qmp: dict[str, Any]) -> None:
     qmp["/t"] = {"enabled": True, "family": "ipv6", "host": "::1", "service": "5911"}
     qmp["/off"] = {"enabled": False}
     qmp["/odd"] = {"enabled": True, "family": "ipv4", "host": "h", "service": "x"}
-    assert vncaddr.query_vnc(Path("/u")) == VncSpec(unix_path="/r/vnc.sock")
-    assert vncaddr.query_vnc(Path("/t")) == VncSpec(host="::1", display=11)
-    assert vncaddr.query_vnc(Path("/off")) is None
-    assert vncaddr.query_vnc(Path("/odd")) is None
-    assert vncaddr.query_vnc(Path("/missing")) is None
+    assert vncaddr.query_vnc(_Handle(Path("/u"))) == VncSpec(unix_path="/r/vnc.sock")
+    assert vncaddr.query_vnc(_Handle(Path("/t"))) == VncSpec(host="::1", display=11)
+    assert vncaddr.query_vnc(_Handle(Path("/off"))) is None
+    assert vncaddr.query_vnc(_Handle(Path("/odd"))) is None
+    assert vncaddr.query_vnc(_Handle(Path("/missing"))) is None
 
 
 def test_foreign_range_is_asked_over_its_qmp_else_shown_as_a_range(qmp: dict[str, Any]) -> None:
@@ -211,7 +208,9 @@ def test_foreign_range_is_asked_over_its_qmp_else_shown_as_a_range(qmp: dict[str
     fixed = parse_qemu_cmdline(["qemu-system-x86_64", "-vnc", ":4", "-qmp", "unix:/q3,server"])
     none = parse_qemu_cmdline(["qemu-system-x86_64", "-display", "none"])
     qmp["/q1"] = {"enabled": True, "family": "ipv4", "host": "127.0.0.1", "service": "5903"}
-    columns = vncaddr.foreign_vnc_columns([reachable, closed, no_qmp, fixed, none], 0.5)
+    cmds = [reachable, closed, no_qmp, fixed, none]
+    procs = [QemuProcess(100 + i, "me", 0.0, cmd) for i, cmd in enumerate(cmds)]
+    columns = vncaddr.foreign_vnc_columns(procs, 0.5)
     assert columns == [
         "127.0.0.1:5903",  # the display QEMU really took
         "127.0.0.1:5900-5920",  # honest: somewhere in this range

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ctys.errors import QemuError, UsageError
+from ctys.errors import UsageError, VmError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.actions import waitready
 from ctys.plugins.qemu.host import kernelprobe, kvmprobe
@@ -66,14 +66,18 @@ def test_wait_fails_soon_after_the_vm_enters_internal_error(
     rundir = _rundir(tmp_path)
     states = iter([RunState.RUNNING, RunState.INTERNAL_ERROR])
     monkeypatch.setattr(VmHandle, "status", lambda self, timeout=1.0: next(states))
-    monkeypatch.setattr(VmHandle, "alive", lambda self: True)
-    forced: list[int] = []
-    monkeypatch.setattr(VmHandle, "kill", lambda self: forced.append(self.pid))
+    # The VM runs until it is told to quit (the first rung of kill()'s ladder).
+    sent: list[str] = []
+    monkeypatch.setattr(VmHandle, "alive", lambda self: not sent)
+    monkeypatch.setattr(
+        VmHandle, "_execute", lambda self, cmd, args=None, timeout=3: sent.append(cmd)
+    )
     started = time.monotonic()
     with pytest.raises(waitready.GuestFailed) as failed:
         waitready.wait_console_text(_vm(rundir, 4242), "NEVER", timeout=60, label="x")
     assert time.monotonic() - started < 2.0
-    assert forced == [4242]
+    assert sent == ["quit"]
+    # The handle that ended the VM removed its folder, not the caller.
     assert not rundir.path.exists()
     message = str(failed.value)
     assert "internal-error" in message and "KVM internal error. Suberror: 1" in message
@@ -87,7 +91,7 @@ def test_wait_timeout_is_honoured_and_leaves_the_vm(
     monkeypatch.setattr(VmHandle, "status", lambda self, timeout=1.0: RunState.RUNNING)
     monkeypatch.setattr(VmHandle, "alive", lambda self: True)
     started = time.monotonic()
-    with pytest.raises(QemuError, match=r"within 0.3s \(the VM keeps running"):
+    with pytest.raises(VmError, match=r"within 0.3s \(the VM keeps running"):
         waitready.wait_console_text(_vm(rundir, 1), "NEVER", timeout=0.3, label="x")
     assert 0.3 <= time.monotonic() - started < 1.5
     assert rundir.path.exists()
@@ -179,7 +183,7 @@ def test_wait_shows_progress_only_on_a_terminal(
     monkeypatch.setattr(VmHandle, "status", lambda self, timeout=1.0: RunState.RUNNING)
     monkeypatch.setattr(VmHandle, "alive", lambda self: True)
     for stream, shown in [(_Tty(), True), (io.StringIO(), False)]:
-        with pytest.raises(QemuError):
+        with pytest.raises(VmError):
             waitready.wait_console_text(_vm(rundir, 1), "NEVER", timeout=0.3, label="x", err=stream)
         assert ("waiting for 'NEVER'" in stream.getvalue()) is shown, stream.getvalue()
 
@@ -249,3 +253,18 @@ def test_the_kernel_stage_decides_after_the_firmware_passed(
     assert state.usable is usable
     assert reason in state.reason
     assert state.how.startswith(how)
+
+
+def test_a_vm_that_ends_during_the_wait_loses_its_folder_through_its_handle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    rundir = _rundir(tmp_path)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with pytest.raises(VmError, match="ended before its console printed") as ended:
+        waitready.wait_console_text(_vm(rundir, dead.pid), "NEVER", timeout=5, label="x")
+    assert not rundir.path.exists()
+    assert str(tmp_path / "state" / "ctys" / "logs" / "w-1" / "qemu.log") in str(ended.value)

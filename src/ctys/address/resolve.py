@@ -117,7 +117,7 @@ def resolve_one(
         if isinstance(found, FoundVm):
             return found
         if found is _MISSED:
-            bases = default_base_paths()
+            bases = default_base_paths([r.vm_home for r in readers])
             hint = " (not in the inventory either: run ENUMERATE to refresh it)"
             vm = _by_scan(selector, bases, readers, hint)  # a miss here is the one error line
             where = ":".join(str(b) for b in bases)
@@ -127,7 +127,9 @@ def resolve_one(
             )
             print(printable(note), file=err or sys.stderr)  # escaped on any stream
             return vm
-    return _by_scan(selector, selector.base_paths or default_base_paths(), readers)
+    return _by_scan(
+        selector, selector.base_paths or default_base_paths([r.vm_home for r in readers]), readers
+    )
 
 
 def _by_scan(

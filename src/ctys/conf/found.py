@@ -26,7 +26,7 @@ class FoundVm:
     ``stype``: the session type, the name of the plugin whose conf it is (its confs carry
     ``MAGICID-<stype>``). ``mac``/``ip``: the first NIC's MAC and the static address (maybe
     with a ``/prefix``), as an address matches them. ``details``: the further inventory
-    fields the plugin knows, by record attribute name (``arch``, ``vcpu``, ``memsize``,
+    fields the plugin knows, by record attribute name (``arch``, ``vcpu``, ``vram``,
     ``accelerator``, ``exepath``, ``vncport``, ``dist``, ``os`` ...). ``native``: the
     plugin's own model of this VM, made while describing it, so that the plugin does not
     read the conf twice; the core never looks into it.

@@ -1,8 +1,9 @@
-"""One inventory record: one VM as seen from one host (the original's cacheDB line).
+"""One inventory record: one VM (one of its addresses) as seen from one host: the
+original's MACHINE record, one ``enum.fdb`` line, plus a few fields of ctys' own.
 
-Every value is a string (``""`` for unknown) so that the ``;``-separated ASCII export and
-its import are exact inverses. Field names are the original ``ctys-vhost`` names in upper
-case; the dataclass attributes are the same names in lower case.
+Every value is a string (``""`` for unknown) so that the ``;``-separated ``enum.fdb``
+export and its import are exact inverses. The fields, their order, names and aliases are
+``ctys.inventory.fields``; the dataclass attributes are the names in lower case.
 """
 
 from __future__ import annotations
@@ -15,43 +16,85 @@ from datetime import UTC, datetime
 
 from ctys.conf.found import FoundVm
 from ctys.conf.rawconf import ConfMode
-from ctys.errors import UsageError
+from ctys.inventory.fields import (
+    ALIASES,
+    FIELD_TABLE,
+    FIELDS,
+    MACHINE_FIELDS,
+    canonical_field,
+    is_field_name,
+)
+
+__all__ = [
+    "ALIASES",
+    "FIELDS",
+    "MACHINE_FIELDS",
+    "InventoryRecord",
+    "canonical_field",
+    "format_scanned",
+    "is_field_name",
+    "record_from_found",
+    "record_from_values",
+]
 
 
 @dataclass(frozen=True)
 class InventoryRecord:
     """One VM as seen from one host. Multipath: a VM on a shared filesystem that two hosts
-    can run is two records (same ``vm_id``, different ``host``)."""
+    can run is two records (same ``vm_id``, different ``host``); multihoming: a VM with
+    several addresses is one record per address. The attributes are
+    ``ctys.inventory.fields.FIELD_TABLE`` in order (checked when this module loads)."""
 
     host: str = ""  # PM/HOST: the machine the VM was seen from and can run on
     stype: str = ""  # session type: the plugin whose VM it is
     label: str = ""
-    pname: str = ""  # absolute path of the conf file
+    pname: str = ""  # ID: absolute path of the conf file
     uuid: str = ""
     mac: str = ""
-    tcp: str = ""  # guest IP address
+    tcp: str = ""  # guest IP address (of this record's interface)
+    display: str = ""
     vncport: str = ""  # CPORT: console (VNC) port
     sport: str = ""  # SERVERACCESS: server access port
+    vncbase: str = ""
     dist: str = ""
     distrel: str = ""
     os: str = ""
     osrel: str = ""
+    version: str = ""
+    serno: str = ""
     category: str = ""
-    hyperrel: str = ""  # hypervisor release
-    stackcap: str = ""  # VM-stack capabilities (what it can run inside)
-    stackreq: str = ""  # VM-stack requirements
+    vmstate: str = ""
+    hyperrel: str = ""
+    stackcap: str = ""
+    stackreq: str = ""
+    hwcap: str = ""
+    hwreq: str = ""
+    execlocation: str = ""
+    reloccap: str = ""
     sshport: str = ""
-    ifname: str = ""
-    netmask: str = ""
-    gateway: str = ""
-    arch: str = ""
-    vcpu: str = ""
-    memsize: str = ""  # MB
+    netname: str = ""  # DNS name of tcp
+    hyperrelrun: str = ""
     accelerator: str = ""
     exepath: str = ""  # the hypervisor's program, or the NAME.ctys wrapper in sh+ctys mode
+    reserved: str = ""
+    ifname: str = ""
+    ctysrelease: str = ""
+    netmask: str = ""
+    gateway: str = ""
+    relay: str = ""
+    arch: str = ""
+    platform: str = ""
+    vram: str = ""  # MB of memory
+    vcpu: str = ""
+    contextstrg: str = ""
     userstring: str = ""
-    mode: str = ""  # sh+ctys | ctys-conf
+    uid: str = ""
+    gid: str = ""
+    defhosts: str = ""
+    defconsole: str = ""
+    mode: str = ""  # ctys' own from here: sh+ctys | ctys-conf
     scanned: str = ""  # when the record was made, ISO 8601 UTC
+    fdbwidth: str = ""  # "43": imported from a 43-field enum.fdb line (exported so again)
 
     @property
     def vm_id(self) -> str:
@@ -65,8 +108,14 @@ class InventoryRecord:
         return value
 
     def values(self) -> tuple[str, ...]:
-        """All values in ``FIELDS`` order (the cacheDB column order)."""
+        """All values in ``FIELDS`` order (the store's columns)."""
         values: tuple[str, ...] = _GET_VALUES(self)
+        return values
+
+    def machine_values(self) -> tuple[str, ...]:
+        """The 47 values of the original's record (``MACHINE_FIELDS`` order): the
+        MACHINE output and an ``enum.fdb`` line."""
+        values: tuple[str, ...] = _GET_MACHINE_VALUES(self)
         return values
 
     def as_row(self) -> dict[str, str]:
@@ -75,67 +124,12 @@ class InventoryRecord:
 
 
 _ATTRS: tuple[str, ...] = tuple(f.name for f in fields(InventoryRecord))
+if tuple(spec.attr for spec in FIELD_TABLE) != _ATTRS:  # the record mirrors the table
+    raise AssertionError("InventoryRecord's attributes differ from inventory.fields")
 
 # All values in one C call (a record is turned into a row for every store and output).
 _GET_VALUES = operator.attrgetter(*_ATTRS)
-
-FIELDS: tuple[str, ...] = tuple(attr.upper() for attr in _ATTRS)
-"""The field names in their fixed order: the columns of the cacheDB format."""
-
-ALIASES: Mapping[str, str] = {
-    "H": "HOST",
-    "PM": "HOST",
-    "TYPE": "STYPE",
-    "ST": "STYPE",
-    "L": "LABEL",
-    "P": "PNAME",
-    "F": "PNAME",
-    "FILENAME": "PNAME",
-    # The original's ID/IDS of a VM is its conf file path.
-    "ID": "PNAME",
-    "IDS": "PNAME",
-    "I": "PNAME",
-    "U": "UUID",
-    "M": "MAC",
-    "T": "TCP",
-    "IP": "TCP",
-    "CPORT": "VNCPORT",
-    "S": "SPORT",
-    "SERVERACCESS": "SPORT",
-    "O": "OS",
-    "CAT": "CATEGORY",
-    "HYREL": "HYPERREL",
-    "SCAP": "STACKCAP",
-    "SREQ": "STACKREQ",
-    "GW": "GATEWAY",
-    "MEM": "MEMSIZE",
-    "ACCEL": "ACCELERATOR",
-    "EXEP": "EXEPATH",
-    "USTRG": "USERSTRING",
-}
-"""Short and alternative names of fields, as the original ``ctys-vhost -o`` accepts them."""
-
-_KNOWN = frozenset(FIELDS)
-
-
-def canonical_field(name: str) -> str:
-    """The field name for ``name`` (any case, or an alias); ``UsageError`` if unknown."""
-    upper = name.strip().upper()
-    if upper in _KNOWN:
-        return upper
-    try:
-        return ALIASES[upper]
-    except KeyError:
-        raise UsageError(
-            f"unknown field '{name}' (known: {', '.join(FIELDS)}, or an alias such as L, U, "
-            "M, T, P, H, CPORT)"
-        ) from None
-
-
-def is_field_name(name: str) -> bool:
-    """Whether ``name`` is a field name or alias (any case)."""
-    upper = name.upper()
-    return upper in _KNOWN or upper in ALIASES
+_GET_MACHINE_VALUES = operator.attrgetter(*(name.lower() for name in MACHINE_FIELDS))
 
 
 def record_from_values(values: tuple[str, ...]) -> InventoryRecord:
@@ -143,20 +137,13 @@ def record_from_values(values: tuple[str, ...]) -> InventoryRecord:
     return InventoryRecord(*values)
 
 
-# Conf keys (``#@#KEY`` or shell variable) copied verbatim into fields a FoundVm lacks.
+# What a conf's keys fill when the plugin does not (``#@#KEY`` or shell variable, copied
+# verbatim): the fields of the table with a conf key, but those a FoundVm has itself.
+_FOUND_ATTRS = frozenset({"host", "stype", "label", "pname", "uuid", "mac", "tcp"})
 _EXTRA_CONF_KEYS: Mapping[str, str] = {
-    "distrel": "DISTREL",
-    "osrel": "OSREL",
-    "category": "CATEGORY",
-    "hyperrel": "HYPERREL",
-    "stackcap": "STACKCAP",
-    "stackreq": "STACKREQ",
-    "sshport": "SSHPORT",
-    "sport": "SPORT",
-    "ifname": "IFNAME",
-    "netmask": "NETMASK",
-    "gateway": "GATEWAY",
-    "userstring": "USERSTRING",
+    spec.attr: spec.conf_key
+    for spec in FIELD_TABLE
+    if spec.conf_key is not None and spec.attr not in _FOUND_ATTRS
 }
 
 
@@ -170,9 +157,7 @@ def format_scanned(timestamp: float) -> str:
 
 # What ``FoundVm.details`` may fill: every field but the FoundVm's own facts and the ones
 # this module sets (the conf keys above may be filled too; the plugin's value wins).
-_DETAIL_FIELDS = frozenset(_ATTRS) - {
-    "host", "stype", "label", "pname", "uuid", "mac", "tcp", "mode", "scanned",
-}  # fmt: skip
+_DETAIL_FIELDS = frozenset(_ATTRS) - _FOUND_ATTRS - {"mode", "scanned", "fdbwidth"}
 
 
 def record_from_found(found: FoundVm, host: str, scanned: float) -> InventoryRecord:

@@ -1,9 +1,10 @@
 """The inventory: an embedded SQLite store of ``InventoryRecord`` rows (no server).
 
-One row per (host, conf path): a VM on a shared filesystem that several hosts can run is
-one row per host. Lookups by label, uuid, mac, tcp, pname and host use indexes. The store
-runs in WAL mode; every update is one transaction, so a crash, ``kill -9`` or Ctrl-C in
-the middle of a scan leaves the previous inventory as it was.
+One row per (host, conf path, MAC, TCP): a VM on a shared filesystem that several hosts
+can run is one row per host, a multihomed VM one row per address. Lookups by label, uuid,
+mac, tcp, pname and host use indexes. The store runs in WAL mode; every update is one
+transaction, so a crash, ``kill -9`` or Ctrl-C in the middle of a scan leaves the
+previous inventory as it was.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from ctys.errors import CtysError
-from ctys.inventory.cachedb import SEPARATOR, record_line
+from ctys.inventory.cachedb import SEPARATOR
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
 from ctys.privfile import create_private_dir, create_private_file
 
@@ -25,20 +26,22 @@ if TYPE_CHECKING:
     from ctys.inventory.query import Query
 
 APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the original's 47 fields (+ ctys' own), one row per address
 _BUSY_TIMEOUT_MS = 10_000
 
 _COLUMNS = tuple(name.lower() for name in FIELDS)
 # Compared without regard to case (ASCII): users type MACs and UUIDs either way.
 CASELESS_COLUMNS = frozenset({"mac", "uuid"})
 INDEXED_COLUMNS = ("label", "uuid", "mac", "tcp", "pname", "host")
+# One row per (host, conf path) and address: a multihomed VM is one record per address.
+ROW_KEY = ("host", "pname", "mac", "tcp")
 
 _SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE records (id INTEGER PRIMARY KEY, "
     + ", ".join(f"{c} TEXT NOT NULL" for c in _COLUMNS)
-    # line: the record's cacheDB line, what bare-word patterns match (like grep on the file)
-    + ", line TEXT NOT NULL, UNIQUE (host, pname))",
+    # line: the record's enum.fdb line, what bare-word patterns match (like grep on the file)
+    + f", line TEXT NOT NULL, UNIQUE ({', '.join(ROW_KEY)}))",
     *(
         f"CREATE INDEX records_{c} ON records ({c}"
         + (" COLLATE NOCASE" if c in CASELESS_COLUMNS else "")
@@ -54,7 +57,7 @@ _INSERT = (
 )
 _UPSERT = (
     _INSERT
-    + " ON CONFLICT (host, pname) DO UPDATE SET "
+    + f" ON CONFLICT ({', '.join(ROW_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in (*_COLUMNS, "line"))
 )
 
@@ -71,19 +74,8 @@ def default_inventory_path() -> Path:
 
 
 def _row_params(record: InventoryRecord) -> tuple[str, ...]:
-    values = record.values()
-    line = SEPARATOR.join(values)
-    # Most records need no escaping (no ';' inside a value, no \\, no non-printable char
-    # such as a newline, no leading '#'): then the cacheDB line is the plain join, without
-    # escaping field by field.
-    if (
-        line.count(SEPARATOR) != len(values) - 1
-        or "\\" in line
-        or not line.isprintable()
-        or line.startswith("#")
-    ):
-        line = record_line(record)
-    return (*values, line)
+    # The line patterns match: the plain enum.fdb line (as grep sees the file).
+    return (*record.values(), SEPARATOR.join(record.machine_values()))
 
 
 def _record(row: Sequence[str]) -> InventoryRecord:
@@ -131,13 +123,22 @@ class Inventory:
         (see ``ctys.inventory.readonly``), so a read-only or shared inventory works. An
         empty file reads as an empty inventory; updates on it fail."""
         from ctys.inventory.readonly import connect_readonly
+        from ctys.inventory.upgrade import UPGRADABLE
 
         db = connect_readonly(path, _BUSY_TIMEOUT_MS / 1000)
         try:
-            _check_readonly(db, path)
+            old = _check_readonly(db, path)
         except BaseException:
             db.close()
             raise
+        if old in UPGRADABLE and os.access(path, os.W_OK):
+            # An older schema is upgraded once by whoever may write it.
+            db.close()
+            cls.open(path).close()
+            return cls.open_readonly(path)
+        if old is not None:
+            db.close()
+            _check_version((old,), path)
         return cls._ready(path, db)
 
     @classmethod
@@ -190,8 +191,8 @@ class Inventory:
         return counter.value
 
     def add(self, records: Iterable[InventoryRecord]) -> int:
-        """Merge ``records`` in one transaction: a row with the same (host, pname) is
-        replaced, others are added. Returns the rows written."""
+        """Merge ``records`` in one transaction: a row with the same (host, pname, mac,
+        tcp) is replaced, others are added. Returns the rows written."""
         counter = _Counter()
 
         def counted() -> Iterator[tuple[str, ...]]:
@@ -350,6 +351,7 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
             raise CtysError(f"{path}: not a ctys inventory (an SQLite file of something else)")
         else:
             db.execute("PRAGMA journal_mode = WAL")
+            _upgrade_if_old(db, path)
         # WAL + NORMAL: a commit is atomic; only the very last one may be lost on power cut.
         db.execute("PRAGMA synchronous = NORMAL")
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -362,22 +364,52 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
     _check_version(version, path)
 
 
-def _check_readonly(db: sqlite3.Connection, path: Path) -> None:
+def _upgrade_if_old(db: sqlite3.Connection, path: Path) -> None:
+    """An inventory of an older schema (``ctys.inventory.upgrade``) gets today's, its rows
+    kept, in one transaction."""
+    from ctys.inventory.upgrade import UPGRADABLE, records_of_old_rows
+
+    def old() -> bool:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return version is not None and version[0] in UPGRADABLE
+
+    if not old():
+        return
+    with _Transaction(db, path):
+        if not old():  # another process upgraded it meanwhile
+            return
+        cursor = db.execute("SELECT * FROM records ORDER BY id")
+        columns = [column[0] for column in cursor.description]
+        records = list(records_of_old_rows(columns, cursor.fetchall()))
+        db.execute("DROP TABLE records")  # and its indexes
+        for statement in _SCHEMA[1:]:  # all but meta
+            db.execute(statement)
+        db.executemany(_UPSERT, (_row_params(r) for r in records))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _check_readonly(db: sqlite3.Connection, path: Path) -> str | None:
     """``_prepare`` for a read-only connection: the same checks, nothing written. An
-    empty file gets the schema as TEMP tables (in memory), so queries find no rows."""
+    empty file gets the schema as TEMP tables (in memory), so queries find no rows.
+    Returns the schema version of an older inventory this ctys can upgrade."""
     try:
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         if app_id == 0 and not tables:
             for statement in _SCHEMA:
                 db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
-            return
+            return None
         if app_id != APPLICATION_ID or "records" not in tables:
             raise CtysError(f"{path}: not a ctys inventory (an SQLite file of something else)")
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as err:
         raise CtysError(f"{path}: not a ctys inventory or damaged: {err}") from err
+    from ctys.inventory.upgrade import UPGRADABLE
+
+    if version is not None and version[0] in UPGRADABLE:
+        return str(version[0])
     _check_version(version, path)
+    return None
 
 
 def _remove_new_inventory(path: Path) -> None:

@@ -1,16 +1,16 @@
 """The interface between the ctys core (CLI, dispatch) and a hypervisor plugin.
 
-The core knows nothing of QEMU: it scans the command line into an ``Invocation``, picks the
+The core knows no hypervisor: it scans the command line into an ``Invocation``, picks the
 plugin named by ``-t`` and hands it the ``ActionCall``. The plugin turns the suboptions into
 its own typed requests and runs the action. A new hypervisor is one more package that
 registers a ``Plugin`` under the ``ctys.plugins`` entry-point group.
 
 Several targets: the core runs the action on each (``ctys.cli.dispatch``) and asks the plugin
 how the answers come back. ``Plugin.merged(action)`` returns a ``MergedAction`` when each
-target answers JSON rows that the plugin merges into one answer (QEMU: LIST, ENUMERATE);
+target answers JSON rows that the plugin merges into one answer (e.g. LIST, ENUMERATE);
 ``None`` means plain lines, each prefixed ``host: ``. ``Plugin.placement(action)`` returns a
 ``Placement`` when the action, given no target, picks the host among those the inventory
-names (QEMU: CREATE): how to ask a host its load and whether the VM runs there.
+names (e.g. CREATE): how to ask a host its load and whether the VM runs there.
 
 VM confs: every plugin reads its own (``ConfReader``): the core scans folders, resolves
 machine addresses and fills the inventory (``ctys.address``, ``ctys.inventory``) with the
@@ -67,7 +67,7 @@ class MergedAction(Protocol):
         clear_done: bool,
     ) -> None:
         """Turn the options one target runs (option letter -> value, ``"a"`` the action)
-        into ones that make it print JSON rows (QEMU LIST: ``-a LIST=JSON -o ALL``).
+        into ones that make it print JSON rows (e.g. ``-a LIST=JSON -o ALL``).
         ``clear_done``: this process cleared what the action's ``-C clear`` clears."""
         ...
 
@@ -100,9 +100,9 @@ class HostLoad:
 class Placement(Protocol):
     """How an action given no target is placed on the least loaded candidate host."""
 
-    load_action: str  # the action a candidate host runs to print its load (QEMU: INFO=LOAD)
+    load_action: str  # the action a candidate host runs to print its load (e.g. INFO=LOAD)
     running_args: Sequence[str]  # the ctys arguments that print a host's running VMs as JSON
-    attach_hint: str  # the end of the error for a VM that runs already (QEMU: "use CONNECT")
+    attach_hint: str  # the end of the error for a VM that runs already (e.g. "use CONNECT")
 
     def parse_load(self, text: str) -> HostLoad:
         """A host's answer to ``load_action``; ``CtysError`` if it is not one."""
@@ -130,6 +130,7 @@ class ConfReader(Protocol):
 
     name: str  # the session type: an entry's ``stype``, an inventory row's STYPE
     magic_id: str  # the marker its confs carry, ``MAGICID-<name>``
+    vm_home: str  # where its VMs live by default: this folder under ``$HOME``
 
     def describe(self, raw: RawConf, lines: SourceLines | None) -> FoundVm:
         """The VM a parsed conf of this plugin describes; ``ConfError`` (file:line, from
@@ -144,7 +145,7 @@ class ConfReader(Protocol):
 
 
 class Plugin(ConfReader, Protocol):
-    """A session type such as QEMU."""
+    """A session type: one hypervisor."""
 
     def actions(self) -> Mapping[str, str]:
         """Action names this plugin supports, each with a one-line description."""

@@ -82,6 +82,7 @@ class FakePlugin:
 
     name = "FAKE"
     magic_id = "MAGICID-FAKE"
+    vm_home = "fake-vms"
     EXEPATH = "/usr/libexec/fake-hypervisor"  # the program its inventory rows name
 
     def describe(self, raw: RawConf, lines: SourceLines | None) -> FoundVm:

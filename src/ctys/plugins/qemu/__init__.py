@@ -67,7 +67,8 @@ CANCEL of a qemu you started by hand (l:NAME or ID:PID): through its -qmp (or -m
            unix socket, else only with FORCE (SIGTERM, SIGKILL after TIMEOUT). ALL stops
            the managed VMs in parallel and says how many other qemus it left alone. A
            paused or failed VM (paused, internal-error, guest-panicked, ...) is quit, no
-           ACPI wait.
+           ACPI wait. Each VM's line names the step that ended it (ACPI, QEMU quit,
+           SIGTERM, killed (SIGKILL)) and how long it took.
 ACCELERATOR AUTO (default): KVM when usable, else TCG; a KVM guest that enters QEMU's
          internal-error state in its first seconds is restarted under TCG.
 Logs of ended runs: ~/.local/state/ctys/logs/VMID/ (qemu.log, console.log; last 5 runs).

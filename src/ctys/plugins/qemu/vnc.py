@@ -27,7 +27,7 @@ from ctys.consoles.launchers import (
     find_vnc_viewer,
     launch_detached,
 )
-from ctys.errors import CtysError, QemuError, UsageError, VmStateError
+from ctys.errors import CtysError, UsageError, VmError, VmStateError
 from ctys.plugins.qemu.requests import CreateRequest, SecretFrom
 from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vm.cmdline import VncSpec, parse_vnc, split_opts
@@ -123,7 +123,7 @@ def check_vnc_port_free(vm: VmConfig, req: CreateRequest) -> None:
             pass
     except OSError as exc:
         reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-        raise QemuError(f"VNCPORT {vm.vncport} of VM {vm.label} on {host}: {reason}") from exc
+        raise VmError(f"VNCPORT {vm.vncport} of VM {vm.label} on {host}: {reason}") from exc
 
 
 def note_vnc_address(record: RuntimeRecord, rundir: VmRuntimeDir, vm: VmHandle) -> bool:
@@ -134,7 +134,7 @@ def note_vnc_address(record: RuntimeRecord, rundir: VmRuntimeDir, vm: VmHandle) 
     if spec is None:
         return False
     if spec.unix_path is None:
-        spec = query_vnc(rundir.qmp, execute=vm.query)
+        spec = query_vnc(vm)
         if spec is None or spec.display is None:
             return False
         record.vnc_host = spec.host or DEFAULT_TCP_HOST

@@ -4,31 +4,27 @@ cannot tell. What LIST shows in its VNC column; small, so LIST imports little.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-from ctys.plugins.qemu.vm.cmdline import QemuCmdline, VncSpec
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable, qmp_execute
+from ctys.plugins.qemu.vm.cmdline import VncSpec
+from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.processes import QemuProcess
+from ctys.plugins.qemu.vm.qmp import QmpError
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord
 
 _FOREIGN_WORKERS = 8
 
 
-def query_vnc(
-    qmp: Path, timeout: float = 3.0, execute: Callable[[str, float], Any] | None = None
-) -> VncSpec | None:
-    """Where QEMU's VNC server really listens (QMP ``query-vnc``): the display it picked
-    from a ``to=N`` range, or its UNIX socket; ``None`` when QMP does not tell.
-    ``execute(command, timeout)`` runs the command on a connection the caller already
-    holds: QEMU's QMP socket serves one client at a time, so a second one would wait."""
+def query_vnc(vm: VmHandle, timeout: float = 3.0) -> VncSpec | None:
+    """Where QEMU's VNC server really listens (QMP ``query-vnc`` on ``vm``'s connection:
+    QEMU's QMP socket serves one client at a time, so the caller's handle asks): the
+    display it picked from a ``to=N`` range, or its UNIX socket; ``None`` when QMP does not
+    tell (no answer, or the command failed)."""
     try:
-        if execute is not None:
-            info = execute("query-vnc", timeout)
-        else:
-            info = qmp_execute(qmp, "query-vnc", timeout=timeout)
-    except QmpUnavailable:
+        info = vm.query("query-vnc", timeout)
+    except QmpError:
         return None
     if not isinstance(info, dict) or not info.get("enabled"):
         return None
@@ -50,19 +46,21 @@ def record_vnc(record: RuntimeRecord) -> VncSpec | None:
     return None
 
 
-def foreign_vnc_columns(cmds: Sequence[QemuCmdline], timeout: float) -> list[str | None]:
+def foreign_vnc_columns(procs: Sequence[QemuProcess], timeout: float) -> list[str | None]:
     """LIST's VNC column of qemus ctys did not start. A ``to=N`` range on the command line
     does not say which display QEMU took: the QMP socket the command line names is asked
     (in parallel, one ``timeout`` for all); when it does not answer, the range is shown."""
 
-    def column(cmd: QemuCmdline) -> str | None:
+    def column(proc: QemuProcess) -> str | None:
+        cmd = proc.cmdline
         spec = cmd.vnc
         if spec is not None and spec.last_display is not None and cmd.qmp_socket:
-            spec = query_vnc(Path(cmd.qmp_socket), timeout) or spec
+            with VmHandle.attach_foreign(proc.pid, qmp=Path(cmd.qmp_socket)) as vm:
+                spec = query_vnc(vm, timeout) or spec
         return str(spec) if spec is not None else None
 
-    ranged = [c for c in cmds if c.vnc is not None and c.vnc.last_display is not None]
+    ranged = [p for p in procs if p.cmdline.vnc and p.cmdline.vnc.last_display is not None]
     if len(ranged) < 2:
-        return [column(c) for c in cmds]
-    with ThreadPoolExecutor(max_workers=min(_FOREIGN_WORKERS, len(cmds))) as pool:
-        return list(pool.map(column, cmds))
+        return [column(p) for p in procs]
+    with ThreadPoolExecutor(max_workers=min(_FOREIGN_WORKERS, len(procs))) as pool:
+        return list(pool.map(column, procs))

@@ -25,19 +25,12 @@ from ctys.plugins.qemu.actions.find_running import (
     foreign_instance,
     running_vms,
 )
-from ctys.plugins.qemu.actions.foreign import (
-    ForeignVm,
-    foreign_matching,
-    foreign_vms,
-    stop_by_hmp,
-    stop_by_signal,
-)
+from ctys.plugins.qemu.actions.foreign import ForeignVm, foreign_matching, foreign_vms
 from ctys.plugins.qemu.requests import CancelMode, CancelRequest
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
-from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
 # At most this many VMs are stopped at once (CANCEL=ALL).
@@ -127,23 +120,20 @@ def _foreign_target(foreign: Sequence[ForeignVm], selector: MachineSelector) -> 
 
 
 def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
-    """Power off (or FORCE) one VM; returns how it ended and a note on why that way."""
-    qmp, pid = target.qmp, target.pid
-    if qmp is None and target.hmp is not None:
-        return _stop_by_hmp(pid, target.hmp, mode, timeout)
-    if qmp is None:
-        # A foreign qemu without a monitor to ask: only a signal stops it.
-        if mode is not CancelMode.FORCE:
+    """Power off (or FORCE) one VM, managed or foreign, on its handle's ladder; returns
+    how it ended and a note on why that way."""
+    with _handle(target) as vm:
+        if not vm.monitored and mode is not CancelMode.FORCE:
+            # A foreign qemu without a monitor to ask: only a signal stops it.
             raise VmStateError(
-                f"VM {target.label} (pid {pid}) was not started by ctys and names no QMP"
-                " or monitor socket; CANCEL=...,FORCE stops it by signal (SIGTERM, then"
+                f"VM {target.label} (pid {target.pid}) was not started by ctys and names no"
+                " QMP or monitor socket; CANCEL=...,FORCE stops it by signal (SIGTERM, then"
                 " SIGKILL)"
             )
-        return stop_by_signal(pid, timeout), ""
-    with _handle(target, qmp) as vm:
-        result = vm.kill() if mode is CancelMode.FORCE else vm.shutdown(timeout)
-        if result.how is not StopHow.GONE:
-            vm.remove()  # a foreign qemu's handle has no runtime folder: nothing goes
+        # The handle removes the folder of a VM it ended (a foreign qemu has none). Only
+        # signals: SIGTERM waits up to the timeout, then SIGKILL.
+        forced = mode is CancelMode.FORCE and vm.monitored
+        result = vm.kill() if forced else vm.shutdown(timeout)
     if result.acpi_skipped is not None:
         return result, f"; ACPI skipped: the VM is {result.acpi_skipped.value}"
     note = ""
@@ -152,31 +142,12 @@ def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult,
     return result, note
 
 
-def _handle(target: Target, qmp: Path) -> VmHandle:
+def _handle(target: Target) -> VmHandle:
     running = target.running
     if running is None:
-        return VmHandle(target.pid, qmp)
+        return VmHandle.attach_foreign(target.pid, qmp=target.qmp, hmp=target.hmp)
+    qmp = target.qmp or running.rundir.qmp
     return VmHandle(target.pid, qmp, rundir=running.rundir, record=running.record)
-
-
-def _stop_by_hmp(pid: int, hmp: Path, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
-    """The POWEROFF/FORCE steps through a human monitor (``-monitor unix:PATH``)."""
-    from ctys.plugins.qemu.vm.hmp import hmp_status
-
-    if mode is CancelMode.FORCE:
-        return stop_by_hmp(pid, hmp, timeout, acpi=False), ""
-    try:
-        state: RunState | None = RunState.parse(hmp_status(hmp))
-    except QmpUnavailable:
-        state = None
-    if state is not None and not state.answers_acpi:
-        skipped = f"; ACPI skipped: the VM is {state.value}"
-        return stop_by_hmp(pid, hmp, timeout, acpi=False), skipped
-    result = stop_by_hmp(pid, hmp, timeout, acpi=True)
-    note = (
-        f" after the guest ignored ACPI for {timeout:g}s" if result.how is not StopHow.ACPI else ""
-    )
-    return result, note
 
 
 def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOutcome:
@@ -190,7 +161,7 @@ def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOut
                 f"VM {label} (pid {target.pid}) names no QMP socket; only POWEROFF/FORCE"
                 " by signal can stop it"
             )
-        with _handle(target, qmp) as vm:
+        with _handle(target) as vm:
             if mode is CancelMode.RESET:
                 vm.reset()
                 return CancelOutcome(label, "reset")
@@ -199,9 +170,7 @@ def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOut
             vm.pause()
             return CancelOutcome(label, "paused (resume with CREATE=...,REUSE)")
     result, note = _stop(target, mode, timeout)
-    if result.how is StopHow.GONE:
-        return CancelOutcome(label, result.how.value)
-    return CancelOutcome(label, f"{result.how.value}{note} ({result.seconds:.1f}s)")
+    return CancelOutcome(label, result.describe(note))
 
 
 def cancel_one(target: RunningVm, mode: CancelMode, timeout: float) -> CancelOutcome:

@@ -11,7 +11,6 @@ from typing import TextIO
 
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, require_base_paths
-from ctys.conf.vmpath import default_base_paths
 from ctys.errors import UsageError
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_found
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
@@ -19,7 +18,7 @@ from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
-from ctys.plugins.qemu.confs.reader import scan_qemu_confs, vm_config_of
+from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs, vm_config_of
 from ctys.safestream import raw_stream
 from ctys.tables import render, split_format_suboptions
 
@@ -123,7 +122,7 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     if choice.control is CacheControl.CLEAR:
         clear_inventory(choice)
     require_base_paths(req.base_paths)
-    bases = req.base_paths or default_base_paths()
+    bases = req.base_paths or qemu_base_paths()
     with _progress(ctx.err) as progress:
         result, records = enumerate_local(
             bases, include_ignored=req.include_ignored, progress=progress

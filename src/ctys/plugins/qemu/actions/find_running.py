@@ -10,8 +10,16 @@ from ctys.address.match import all_match, facts_of_record, same_file, under_any
 from ctys.address.model import AmbiguousAddress, MachineSelector
 from ctys.address.vmid import vm_id
 from ctys.plugins.qemu.confs.reader import resolve_vm
-from ctys.plugins.qemu.vm.processes import QemuProcess, is_alive_qemu, scan_qemu_processes
-from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
+from ctys.plugins.qemu.vm.runtime import (
+    EntryState,
+    RuntimeDir,
+    RuntimeRecord,
+    VmEntry,
+    VmRuntimeDir,
+    inspect_vm,
+    scan_runtime,
+)
 from ctys.plugins.qemu.vmconfig import VmConfig
 
 
@@ -25,19 +33,18 @@ class RunningVm:
 
 
 def managed_instance(runtime: RuntimeDir, vmid: str) -> RunningVm | None:
-    """Our living instance of ``vmid``; a stale folder of a dead VM is removed."""
+    """Our living instance of ``vmid`` (``vm.runtime.inspect_vm``'s rule: a stale folder
+    of a dead VM is removed)."""
     rundir = runtime.vm(vmid)
     if not rundir.path.exists():
         return None
-    record = rundir.read_record()
-    pid = (record.pid if record else None) or rundir.read_pid()
-    if record is not None and pid is not None and is_alive_qemu(pid, rundir.path):
-        return RunningVm(rundir, record, pid)
-    with runtime.try_start_lock(vmid) as free:
-        # Not alive and nobody is starting it: the folder of a dead VM.
-        if free:
-            rundir.remove()
-    return None
+    return _running(inspect_vm(runtime, rundir))
+
+
+def _running(entry: VmEntry) -> RunningVm | None:
+    if entry.state is not EntryState.RUNNING or entry.record is None or entry.pid is None:
+        return None
+    return RunningVm(entry.rundir, entry.record, entry.pid)
 
 
 def foreign_instance(
@@ -74,7 +81,7 @@ def managed_for_vm(runtime: RuntimeDir, vm: VmConfig) -> RunningVm | None:
 
 def running_vms(runtime: RuntimeDir) -> list[RunningVm]:
     """Every living managed VM of ours (stale folders are removed on the way)."""
-    found = (managed_instance(runtime, d.vmid) for d in runtime.all_vms())
+    found = (_running(entry) for entry in scan_runtime(runtime))
     return [r for r in found if r is not None]
 
 

@@ -1,12 +1,10 @@
 """QEMU processes of ours (same uid) that ctys did not start: found by label or ``ID:PID``
-for CANCEL, stopped through the QMP socket their command line names, else by signal."""
+for CANCEL, stopped on a ``VmHandle.attach_foreign`` (the managed VMs' stop ladder) through
+the QMP socket their command line names, their human monitor, else by signal."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -15,7 +13,6 @@ import psutil
 
 from ctys.address.match import VmFacts, all_match
 from ctys.address.model import MachineSelector
-from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
 from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -98,50 +95,3 @@ def foreign_vms(claimed: set[int], processes: Sequence[QemuProcess] | None = Non
 def foreign_matching(vms: Sequence[ForeignVm], selector: MachineSelector) -> list[ForeignVm]:
     """The foreign VMs matching every term (label, UUID, ``ID:PID``)."""
     return [vm for vm in vms if all_match(vm.facts(), selector.terms)]
-
-
-def stop_by_signal(pid: int, timeout: float, grace: float = 3.0) -> lifecycle.StopResult:
-    """SIGTERM (qemu shuts down cleanly, images flushed), SIGKILL after ``timeout``."""
-    started = time.monotonic()
-    if not lifecycle.process_alive(pid):
-        return lifecycle.StopResult(lifecycle.StopHow.GONE, 0.0)
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return lifecycle.StopResult(lifecycle.StopHow.GONE, 0.0)
-    if lifecycle.wait_exit(pid, timeout):
-        return lifecycle.StopResult(lifecycle.StopHow.TERM, time.monotonic() - started)
-    return _ended(pid, started, grace)
-
-
-def stop_by_hmp(
-    pid: int, hmp: Path, timeout: float, *, acpi: bool, grace: float = 3.0
-) -> lifecycle.StopResult:
-    """Through the human monitor: ``system_powerdown`` (when ``acpi``) and up to ``timeout``
-    for the guest, then ``quit``, then SIGKILL."""
-    from ctys.plugins.qemu.vm.hmp import hmp_command
-    from ctys.plugins.qemu.vm.qmp import QmpUnavailable
-
-    started = time.monotonic()
-    if not lifecycle.process_alive(pid):
-        return lifecycle.StopResult(lifecycle.StopHow.GONE, 0.0)
-    if acpi:
-        with contextlib.suppress(QmpUnavailable):
-            hmp_command(hmp, "system_powerdown")
-        if lifecycle.wait_exit(pid, timeout):
-            return lifecycle.StopResult(lifecycle.StopHow.ACPI, time.monotonic() - started)
-    with contextlib.suppress(QmpUnavailable):
-        hmp_command(hmp, "quit", grace)
-    return _ended(pid, started, grace, quit_sent=True)
-
-
-def _ended(
-    pid: int, started: float, grace: float, *, quit_sent: bool = False
-) -> lifecycle.StopResult:
-    """The last steps: a ``quit`` already sent ends the VM within ``grace``, else SIGKILL."""
-    if quit_sent and lifecycle.wait_exit(pid, grace):
-        return lifecycle.StopResult(lifecycle.StopHow.QUIT, time.monotonic() - started)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    lifecycle.wait_exit(pid, grace)
-    return lifecycle.StopResult(lifecycle.StopHow.KILL, time.monotonic() - started)

@@ -1,8 +1,9 @@
 """LIST: the QEMU VMs running on this host, ours (managed) and any other (unmanaged).
 
-Managed VMs come from our runtime folders; a folder whose qemu is gone is stale and is
-removed on sight. Every other qemu in the process table is listed from what its command
-line says and tied to a conf file by the original's naming rules (see ``match_conf``).
+Managed VMs come from our runtime folders (``vm.runtime.scan_runtime``: a folder whose qemu
+is gone is stale and is removed on sight). Every other qemu in the process table is listed
+from what its command line says and tied to a conf file by the original's naming rules (see
+``match_conf``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
 from ctys.plugins.qemu.net.guestip import Neighbour, guest_ip, read_neighbours
 from ctys.plugins.qemu.vm.handle import VmHandle
-from ctys.plugins.qemu.vm.processes import (
-    QemuProcess,
-    read_qemu_process,
-    references_dir,
-    scan_qemu_processes,
-)
+from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
 from ctys.plugins.qemu.vm.runstate import RunState
-from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
+from ctys.plugins.qemu.vm.runtime import (
+    EntryState,
+    RuntimeDir,
+    RuntimeRecord,
+    VmRuntimeDir,
+    scan_runtime,
+)
 from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
 from ctys.tables import FORMAT_SUBOPTIONS, render, split_format_suboptions
@@ -115,6 +117,7 @@ def list_vms(
     processes: Sequence[QemuProcess] | None = None,
     *,
     status_timeout: float = 1.0,
+    err: TextIO | None = None,
 ) -> list[VmEntry]:
     """Every running VM: managed ones from ``runtime`` (stale folders are removed), then
     every other qemu in ``processes`` (default: the live process table), matched to
@@ -122,7 +125,7 @@ def list_vms(
     per VM: a monitor that does not answer gives state ``unknown``."""
     procs = list(processes) if processes is not None else scan_qemu_processes()
     by_pid = {p.pid: p for p in procs}
-    managed = list(_managed_vms(runtime, by_pid))
+    managed = list(_managed_vms(runtime, by_pid, err))
     states = _query_states([(vmdir, proc.pid) for vmdir, _, proc in managed], status_timeout)
     # The host's neighbour table is read once for all VMs, and only if one needs it.
     neighbours = functools.cache(read_neighbours)
@@ -132,7 +135,7 @@ def list_vms(
     ]
     claimed = {proc.pid for _, _, proc in managed}
     others = [p for p in procs if p.pid not in claimed]
-    vncs = foreign_vnc_columns([p.cmdline for p in others], status_timeout)
+    vncs = foreign_vnc_columns(others, status_timeout)
     for proc, vnc in zip(others, vncs, strict=True):
         entries.append(_unmanaged_entry(proc, match_conf(proc, confs), vnc))
     entries.sort(key=lambda e: (e.label.lower(), e.pid))
@@ -140,42 +143,17 @@ def list_vms(
 
 
 def _managed_vms(
-    runtime: RuntimeDir, by_pid: Mapping[int, QemuProcess]
+    runtime: RuntimeDir, by_pid: Mapping[int, QemuProcess], err: TextIO | None
 ) -> Iterator[tuple[VmRuntimeDir, RuntimeRecord, QemuProcess]]:
-    for vmdir in runtime.all_vms():
-        record = vmdir.read_record()
-        pid = (record.pid if record else None) or vmdir.read_pid()
-        proc = _living_process(pid, vmdir, by_pid)
-        if record is not None and proc is not None:
-            yield vmdir, record, proc
-        elif proc is None:
-            _remove_if_stale(runtime, vmdir, has_record=record is not None)
-
-
-def _living_process(
-    pid: int | None, vmdir: VmRuntimeDir, by_pid: Mapping[int, QemuProcess]
-) -> QemuProcess | None:
-    """The qemu of ``vmdir``: from the process snapshot, else read now (it may have been
-    started after the snapshot was taken). A pid now used by anything else is no match."""
-    if pid is None:
-        return None
-    proc = by_pid.get(pid)
-    if proc is not None and references_dir(proc, vmdir.path):
-        return proc
-    fresh = read_qemu_process(pid)
-    if fresh is not None and references_dir(fresh, vmdir.path):
-        return fresh
-    return None
-
-
-def _remove_if_stale(runtime: RuntimeDir, vmdir: VmRuntimeDir, *, has_record: bool) -> None:
-    # A folder with a monitor socket but no record yet is a start in progress (the same
-    # rule as ctys.plugins.qemu.actions.find_running); a folder whose start lock is held is one too.
-    if not has_record and vmdir.qmp.exists():
-        return
-    with runtime.try_start_lock(vmdir.vmid) as free:
-        if free:
-            vmdir.remove()
+    """The running managed VMs (``vm.runtime.scan_runtime``'s one stale rule); a folder
+    whose qemu runs without a readable record is reported on ``err`` (and its qemu listed
+    as unmanaged)."""
+    for entry in scan_runtime(runtime, by_pid):
+        if entry.state is EntryState.RUNNING and entry.record and entry.process:
+            yield entry.rundir, entry.record, entry.process
+        problem = entry.problem()
+        if problem is not None and err is not None:
+            print(problem, file=err)
 
 
 def _query_states(vms: Sequence[tuple[VmRuntimeDir, int]], timeout: float) -> list[str]:
@@ -376,7 +354,7 @@ def run_list(
     """``-a LIST[=SUBOPTS]``: print the running VMs in the chosen format; exit status 0."""
     inv = ctx.invocation
     request = parse_list_request(call, inv.output_fields, inv.output_format)
-    entries = list_vms(runtime, confs)
+    entries = list_vms(runtime, confs, err=ctx.err)
     render([e.row() for e in entries], request.fields, request.fmt, ctx.out, title=request.title)
     shown = {e.conf for e in entries}
     for line in host_exec_warnings(c for c in confs if c.conf_path in shown):
@@ -387,10 +365,9 @@ def run_list(
 def run_list_action(call: ActionCall, ctx: RunContext) -> int:
     """LIST on this host: runtime records of the user, the process table, and the conf files
     under the default VM paths (to name VMs that ctys did not start)."""
-    from ctys.conf.vmpath import default_base_paths
-    from ctys.plugins.qemu.confs.reader import scanned_vm_configs
+    from ctys.plugins.qemu.confs.reader import qemu_base_paths, scanned_vm_configs
 
-    confs = scanned_vm_configs(default_base_paths())
+    confs = scanned_vm_configs(qemu_base_paths())
     return run_list(call, ctx, RuntimeDir(), confs)
 
 

@@ -3,7 +3,7 @@
 Between ``Popen`` and the pid landing in the runtime record a qemu exists that no record
 names yet; qemu runs in its own session, so the Ctrl-C (or SIGTERM/SIGHUP, raised as
 ``Interrupted``) that ends ctys does not end it. ``StartGuard`` knows that qemu (the pid
-from ``lifecycle.launch``'s spawn callback, else any process whose argv names the VM's fresh
+from ``VmHandle.launch``'s spawn callback, else any process whose argv names the VM's fresh
 runtime folder) and, when the start is abandoned, stops it, keeps its logs, removes the
 folder and says in one line what it did.
 """
@@ -18,7 +18,7 @@ from typing import TextIO
 
 import psutil
 
-from ctys.errors import CtysError, QemuError
+from ctys.errors import CtysError, VmError
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runlogs import shown
@@ -37,7 +37,7 @@ class StartGuard:
         self.pid = 0
 
     def spawned(self, pid: int) -> None:
-        """``lifecycle.launch`` calls this right after ``Popen``, before it waits."""
+        """``VmHandle.launch`` calls this right after ``Popen``, before it waits."""
         self.pid = pid
 
     def _ours(self) -> set[int]:
@@ -66,7 +66,7 @@ class StartGuard:
 
     def abort(self, exc: BaseException, err: TextIO | None = None) -> None:
         """Undo the start after ``exc``: stop its qemu, keep the logs, remove the folder,
-        then re-raise ``exc`` (a ``QemuError`` naming the kept qemu.log)."""
+        then re-raise ``exc`` (a ``VmError`` naming the kept qemu.log)."""
         interrupted = not isinstance(exc, CtysError)
         # A second Ctrl-C must not cut the cleanup (or its report) short; one that came
         # meanwhile is raised when the block ends.
@@ -84,8 +84,8 @@ class StartGuard:
         if interrupted:
             raise exc
         hint = log_hint(kept)
-        if isinstance(exc, QemuError) and hint:
-            raise QemuError(f"{exc}{hint}") from exc
+        if isinstance(exc, VmError) and hint:
+            raise VmError(f"{exc}{hint}") from exc
         raise exc
 
 

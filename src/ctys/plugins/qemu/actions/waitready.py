@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.actions.startguard import log_hint
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runstate import RunState
@@ -27,7 +27,7 @@ STATE_EVERY = 0.5  # seconds between run-state checks
 _POLL = 0.01
 
 
-class GuestFailed(QemuError):
+class GuestFailed(VmError):
     """A VM entered a failed run state; it has been stopped (its logs kept)."""
 
     def __init__(self, message: str, state: RunState, detail: str) -> None:
@@ -55,9 +55,11 @@ def _rundir(vm: VmHandle) -> VmRuntimeDir:
 def stop_failed(vm: VmHandle, label: str, state: RunState, doing: str) -> GuestFailed:
     """Stop a VM that is in a failed run ``state`` (its folder goes, its logs stay) and
     return the error saying so."""
-    vm.kill()
-    detail = _qemu_error_line(_rundir(vm).qemu_log)
-    kept = vm.remove()
+    rundir = _rundir(vm)
+    vm.kill()  # a VM it ended loses its folder; its logs are kept (``kept_logs``)
+    logs = vm.kept_logs
+    detail = _qemu_error_line(logs / "qemu.log" if logs else rundir.qemu_log)
+    kept = logs
     said = f": {detail}" if detail else ""
     return GuestFailed(
         f"VM {label} entered QEMU's {state.value} state {doing}{said}; stopped it (KVM internal"
@@ -89,7 +91,7 @@ def wait_console_text(
     label: str,
     err: TextIO | None = None,
 ) -> None:
-    """Return once the console log holds ``text``; ``QemuError`` when the VM ends or fails
+    """Return once the console log holds ``text``; ``VmError`` when the VM ends or fails
     first (stopped, logs kept) or ``timeout`` seconds pass (the VM keeps running)."""
     rundir = _rundir(vm)
     needle = text.encode()
@@ -101,9 +103,9 @@ def wait_console_text(
             with contextlib.suppress(OSError):
                 if needle in rundir.console_log.read_bytes():
                     return
-            if not vm.alive():
-                hint = log_hint(vm.remove())
-                raise QemuError(f"VM {label} ended before its console printed {text!r}{hint}")
+            if vm.ended():  # the handle removed the folder and kept the logs
+                hint = log_hint(vm.kept_logs)
+                raise VmError(f"VM {label} ended before its console printed {text!r}{hint}")
             now = time.monotonic()
             if now >= next_state:
                 state = vm.status(timeout=1.0)
@@ -112,7 +114,7 @@ def wait_console_text(
                 next_state = time.monotonic() + STATE_EVERY
                 tick()
             if now >= deadline:
-                raise QemuError(
+                raise VmError(
                     f"console of {label} did not print {text!r} within {timeout:g}s"
                     f" (the VM keeps running; CANCEL=l:{label} stops it)"
                 )

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.boot.disks import disk_groups
 from ctys.plugins.qemu.boot.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word
@@ -95,7 +95,7 @@ def _vnc_arg(spec: LaunchSpec) -> list[str]:
     if spec.vm.vncport is not None:
         display = spec.vm.vncport - VNC_BASE_PORT
         if not 0 <= display <= 65535 - VNC_BASE_PORT:
-            raise QemuError(
+            raise VmError(
                 f"{spec.vm.conf_path}: VNCPORT {spec.vm.vncport} is not a VNC port (5900 and up)"
             )
         return ["-vnc", f"{host}:{display}"]
@@ -139,17 +139,17 @@ def _boot_args(spec: LaunchSpec) -> list[str]:
         if override:
             disks = [override, *disks[1:]]
         if not disks:
-            raise QemuError(f"{vm.conf_path}: BOOTMODE:{mode.value} but no HDD image configured")
+            raise VmError(f"{vm.conf_path}: BOOTMODE:{mode.value} but no HDD image configured")
         order = "c"
     elif mode in (BootMode.CD, BootMode.DVD):
         cdrom = override or cdrom
         if cdrom is None:
-            raise QemuError(f"{vm.conf_path}: BOOTMODE:{mode.value} but no CDROM image configured")
+            raise VmError(f"{vm.conf_path}: BOOTMODE:{mode.value} but no CDROM image configured")
         order = "d"
     elif mode is BootMode.FDD:
         fdd = override or fdd
         if fdd is None:
-            raise QemuError(f"{vm.conf_path}: BOOTMODE:FDD but no FDD image configured")
+            raise VmError(f"{vm.conf_path}: BOOTMODE:FDD but no FDD image configured")
         order = "a"
     elif mode is BootMode.PXE:
         order = "n"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.boot.confkeys import conf_value
 from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -47,7 +47,7 @@ def _lookup(vm: VmConfig, key: str, index: int) -> tuple[str, str] | None:
 
 
 def disk_options(vm: VmConfig, index: int) -> DiskOptions:
-    """The options of disk ``index`` (0 = the boot disk); a bad value is a ``QemuError``
+    """The options of disk ``index`` (0 = the boot disk); a bad value is a ``VmError``
     naming the conf and the key."""
     where = vm.conf_path
     interface = cache = discard = None
@@ -55,17 +55,17 @@ def disk_options(vm: VmConfig, index: int) -> DiskOptions:
         interface = found[1].lower()
         if interface not in INTERFACES:
             known = ", ".join(INTERFACES)
-            raise QemuError(f"{where}: {found[0]}: unknown disk interface '{found[1]}' ({known})")
+            raise VmError(f"{where}: {found[0]}: unknown disk interface '{found[1]}' ({known})")
     if (found := _lookup(vm, "DISKCACHE", index)) is not None:
         cache = found[1].lower()
         if cache not in CACHE_MODES:
-            raise QemuError(
+            raise VmError(
                 f"{where}: {found[0]}: unknown cache mode '{found[1]}' ({', '.join(CACHE_MODES)})"
             )
     if (found := _lookup(vm, "DISKDISCARD", index)) is not None:
         discard = _DISCARD.get(found[1].upper())
         if discard is None:
-            raise QemuError(f"{where}: {found[0]}: '{found[1]}' is not unmap or ignore")
+            raise VmError(f"{where}: {found[0]}: '{found[1]}' is not unmap or ignore")
     return DiskOptions(interface, cache, discard)
 
 
@@ -73,7 +73,7 @@ def check_disk_options(vm: VmConfig, count: int) -> None:
     """Every disk's options are valid, and the SATA disks fit the AHCI controller."""
     options = [disk_options(vm, index) for index in range(count)]
     if sum(o.interface == "sata" for o in options) > _AHCI_PORTS:
-        raise QemuError(f"{vm.conf_path}: at most {_AHCI_PORTS} disks with DISKIF sata")
+        raise VmError(f"{vm.conf_path}: at most {_AHCI_PORTS} disks with DISKIF sata")
 
 
 def _escape(value: str) -> str:

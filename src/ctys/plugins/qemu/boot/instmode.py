@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.errors import QemuError, UsageError
+from ctys.errors import UsageError, VmError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.privfile import write_private_text
@@ -111,7 +111,7 @@ def install_target(vm: VmConfig, spec: InstallSpec) -> Path:
     """The target image: TGTPATH, else the conf's first HDD (relative paths as given)."""
     target = spec.target.path or (vm.hdd[0] if vm.hdd else None)
     if target is None:
-        raise QemuError(
+        raise VmError(
             f"INSTMODE: VM {vm.label} has no HDD to install onto; give a TGTPATH ({USAGE})"
         )
     return target
@@ -126,14 +126,14 @@ def install_vm(vm: VmConfig, spec: InstallSpec) -> VmConfig:
     mode, path = spec.source.mode, spec.source.path
     if mode in (BootMode.CD, BootMode.DVD):
         if (path or vm.cdrom) is None:
-            raise QemuError(f"INSTMODE:{mode.value}: VM {vm.label} has no CDROM; give a SRCPATH")
+            raise VmError(f"INSTMODE:{mode.value}: VM {vm.label} has no CDROM; give a SRCPATH")
         changes["cdrom"] = path or vm.cdrom
     elif mode is BootMode.FDD:
         if (path or vm.fdd) is None:
-            raise QemuError(f"INSTMODE:FDD: VM {vm.label} has no FDD image; give a SRCPATH")
+            raise VmError(f"INSTMODE:FDD: VM {vm.label} has no FDD image; give a SRCPATH")
         changes["fdd"] = path or vm.fdd
     elif path is not None and path.absolute() == target.absolute():
-        raise QemuError(f"INSTMODE: source and target are the same image {target}")
+        raise VmError(f"INSTMODE: source and target are the same image {target}")
     return dataclasses.replace(vm, **changes)  # type: ignore[arg-type]
 
 
@@ -145,15 +145,15 @@ def check_install_media(vm: VmConfig, spec: InstallSpec) -> VmConfig:
     source = spec.source.path
     if spec.source.mode in DISK_SOURCE_MODES and source is not None:
         if not source.is_file():
-            raise QemuError(f"INSTMODE: source image {source} is not a file")
+            raise VmError(f"INSTMODE: source image {source} is not a file")
         if not os.access(source, os.R_OK):
-            raise QemuError(f"INSTMODE: source image {source} is not readable")
+            raise VmError(f"INSTMODE: source image {source} is not readable")
     if spec.init:
         target = inst.hdd[0]
         if not target.parent.is_dir():
-            raise QemuError(f"INSTMODE: folder {target.parent} of target {target} does not exist")
+            raise VmError(f"INSTMODE: folder {target.parent} of target {target} does not exist")
         if target.is_dir():
-            raise QemuError(f"INSTMODE: target {target} is a directory, not an image file")
+            raise VmError(f"INSTMODE: target {target} is a directory, not an image file")
         return dataclasses.replace(inst, hdd=inst.hdd[1:])
     return inst
 
@@ -192,12 +192,12 @@ def parse_size(text: str) -> int:
 
 
 def run_qemu_img(args: Sequence[str]) -> str:
-    """Run ``qemu-img ARGS``; return stdout. A missing qemu-img is a ``QemuError``, a failure
+    """Run ``qemu-img ARGS``; return stdout. A missing qemu-img is a ``VmError``, a failure
     a ``CommandError`` carrying its stderr."""
     return run_command(
         ["qemu-img", *args],
         missing="qemu-img not found: install QEMU's tools (Debian: qemu-utils)",
-        error=QemuError,
+        error=VmError,
     )
 
 
@@ -207,9 +207,9 @@ def image_info(path: Path) -> dict[str, object]:
     try:
         info = json.loads(out)
     except ValueError as err:
-        raise QemuError(f"qemu-img info {path}: unreadable output") from err
+        raise VmError(f"qemu-img info {path}: unreadable output") from err
     if not isinstance(info, dict):
-        raise QemuError(f"qemu-img info {path}: unexpected output")
+        raise VmError(f"qemu-img info {path}: unexpected output")
     return info
 
 
@@ -259,7 +259,7 @@ def init_size(vm: VmConfig, target: Path) -> int:
                     try:
                         return parse_size(value)
                     except ValueError as err:
-                        raise QemuError(f"{vm.conf_path}: {name}: {err}") from None
+                        raise VmError(f"{vm.conf_path}: {name}: {err}") from None
     if target.is_file():
         size = image_info(target).get("virtual-size")
         if isinstance(size, int) and size > 0:
@@ -292,7 +292,7 @@ def prepare_target(vm: VmConfig, spec: InstallSpec) -> FreshImage:
             create_image(partial, size, fmt)
         partial.replace(target)
     except OSError as err:
-        raise QemuError(f"INSTMODE INIT: cannot create {target}: {err.strerror or err}") from err
+        raise VmError(f"INSTMODE INIT: cannot create {target}: {err.strerror or err}") from err
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()

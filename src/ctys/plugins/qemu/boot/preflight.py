@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.boot.disks import check_disk_options
 from ctys.plugins.qemu.boot.pxe import check_pxe
@@ -13,14 +13,14 @@ from ctys.plugins.qemu.vmconfig import VmConfig
 
 def _need_file(path: Path, what: str, vm: VmConfig) -> None:
     if path.is_dir():
-        raise QemuError(f"{what} {path} of VM {vm.label} is a directory, not an image file")
+        raise VmError(f"{what} {path} of VM {vm.label} is a directory, not an image file")
     if not path.exists():
-        raise QemuError(f"{what} {path} of VM {vm.label} does not exist")
+        raise VmError(f"{what} {path} of VM {vm.label} does not exist")
     try:
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise QemuError(f"{what} {path} of VM {vm.label} is not readable: {exc.strerror}") from exc
+        raise VmError(f"{what} {path} of VM {vm.label} is not readable: {exc.strerror}") from exc
 
 
 def check_media(vm: VmConfig, boot: BootSpec | None, kernel: KernelSpec | None) -> None:
@@ -47,6 +47,6 @@ def check_media(vm: VmConfig, boot: BootSpec | None, kernel: KernelSpec | None) 
     if initrd is not None:
         _need_file(initrd, "initrd", vm)
     if not disks and cdrom is None and fdd is None and k is None and mode is not BootMode.PXE:
-        raise QemuError(
+        raise VmError(
             f"VM {vm.label} ({vm.conf_path}) has nothing to boot: no HDD, CDROM, FDD or KERNEL"
         )

@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.confkeys import conf_path, conf_value
 from ctys.plugins.qemu.boot.instmode import InstallSpec
@@ -64,17 +64,17 @@ def check_pxe(vm: VmConfig, boot: BootSpec | None) -> None:
         return
     root = serve.root
     if not root.exists():
-        raise QemuError(f"{serve.source} {root} does not exist (VM {vm.label}, BOOTMODE:PXE)")
+        raise VmError(f"{serve.source} {root} does not exist (VM {vm.label}, BOOTMODE:PXE)")
     if not root.is_dir():
-        raise QemuError(f"{serve.source} {root} is not a folder (VM {vm.label}, BOOTMODE:PXE)")
+        raise VmError(f"{serve.source} {root} is not a folder (VM {vm.label}, BOOTMODE:PXE)")
     relative = PurePosixPath(serve.bootfile)
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-        raise QemuError(
+        raise VmError(
             f"PXE boot file '{serve.bootfile}' must be a relative path inside the TFTP root"
             f" {root} (VM {vm.label})"
         )
     if not (root / relative).is_file():
-        raise QemuError(
+        raise VmError(
             f"PXE boot file '{serve.bootfile}' is not in TFTP root {root} (VM {vm.label})"
         )
 
@@ -82,13 +82,13 @@ def check_pxe(vm: VmConfig, boot: BootSpec | None) -> None:
 def pxe_network(net: NetworkConfig, vm: VmConfig, boot: BootSpec | None) -> NetworkConfig:
     """``net`` with the TFTP root and boot file on every user-mode NIC. Without one the
     LAN's PXE server is used: a conf default is dropped, a root from the command line is a
-    ``QemuError``."""
+    ``VmError``."""
     serve = tftp_serve(vm, boot)
     if serve is None:
         return net
     if not any(nic.mode is NetMode.USER for nic in net.nics):
         if serve.explicit:
-            raise QemuError(
+            raise VmError(
                 f"BOOTMODE:PXE%{serve.root}: VM {vm.label} has no user-mode NIC to serve it"
                 " (a VDE/tap/bridge NIC boots from the LAN's PXE server: drop the path)"
             )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.boot.confkeys import conf_value
 from ctys.plugins.qemu.host.firmware import FirmwareImage, find_firmware
 from ctys.plugins.qemu.vmconfig import VmConfig
@@ -61,13 +61,13 @@ class UefiBoot:
 
 
 def firmware_kind(vm: VmConfig) -> FirmwareKind:
-    """The conf's ``FIRMWARE`` (BIOS when absent); an unknown value is a ``QemuError``."""
+    """The conf's ``FIRMWARE`` (BIOS when absent); an unknown value is a ``VmError``."""
     found = conf_value(vm, KEY)
     if found is None:
         return FirmwareKind.BIOS
     kind = _KINDS.get(found.text.upper())
     if kind is None:
-        raise QemuError(
+        raise VmError(
             f"{vm.conf_path}: {found.name}: unknown firmware '{found.text}'"
             " (BIOS, UEFI or UEFI-SECURE)"
         )
@@ -95,7 +95,7 @@ def _pick(images: Sequence[FirmwareImage], secure: bool) -> FirmwareImage | None
 
 
 def uefi_boot(vm: VmConfig, dirs: Sequence[Path] | None = None) -> UefiBoot | None:
-    """The UEFI firmware for ``vm`` (``None`` for BIOS); a ``QemuError`` when the host has
+    """The UEFI firmware for ``vm`` (``None`` for BIOS); a ``VmError`` when the host has
     none that fits its architecture and machine type."""
     kind = firmware_kind(vm)
     if kind is FirmwareKind.BIOS:
@@ -104,7 +104,7 @@ def uefi_boot(vm: VmConfig, dirs: Sequence[Path] | None = None) -> UefiBoot | No
     machine = vm.machine
     if secure:
         if machine is not None and "q35" not in _machine_name(machine):
-            raise QemuError(
+            raise VmError(
                 f"{vm.conf_path}: FIRMWARE UEFI-SECURE needs a q35 machine (SMM),"
                 f" not MACHINE {machine}"
             )
@@ -115,7 +115,7 @@ def uefi_boot(vm: VmConfig, dirs: Sequence[Path] | None = None) -> UefiBoot | No
     image = _pick(images, secure)
     if image is None or image.vars_template is None:
         what = "secure-boot UEFI" if secure else "UEFI"
-        raise QemuError(
+        raise VmError(
             f"VM {vm.label}: FIRMWARE {kind.value}: no {what} firmware for {vm.arch}"
             f" ({_machine_name(machine)}) among QEMU's firmware descriptors"
             " (/usr/share/qemu/firmware): install Debian's ovmf"
@@ -151,7 +151,7 @@ def ensure_varstore(uefi: UefiBoot) -> None:
     made once (atomically: a temp file beside it, renamed); a later boot keeps it."""
     target = uefi.vars_file
     if target.exists() and not target.is_file():
-        raise QemuError(f"UEFI variable store {target} is not a file")
+        raise VmError(f"UEFI variable store {target} is not a file")
     if target.is_file():
         return
     partial = target.with_name(f".{target.name}.new-{os.getpid()}")
@@ -161,7 +161,7 @@ def ensure_varstore(uefi: UefiBoot) -> None:
             shutil.copyfileobj(src, out)
         partial.replace(target)
     except OSError as err:
-        raise QemuError(
+        raise VmError(
             f"cannot create the UEFI variable store {target}: {err.strerror or err}"
         ) from err
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ctys.conf.found import FoundVm
+from ctys.conf.vmpath import default_base_paths
 from ctys.plugins.qemu.confs.mapping import load_vm_config, vm_config_from_raw
 from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vmconfig import VmConfig
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 STYPE = SESSION_TYPE  # the plugin's name, its FoundVms' and records' STYPE
 MAGIC_ID = "MAGICID-QEMU"
+VM_HOME = "qemu"  # VM folders by default: ~/qemu (without $CTYS_VMPATH)
 
 
 def found_of(vm: VmConfig) -> FoundVm:
@@ -31,7 +33,7 @@ def found_of(vm: VmConfig) -> FoundVm:
     details = {
         "arch": vm.arch,
         "vcpu": str(vm.vcpu),
-        "memsize": str(vm.memsize_mb),
+        "vram": str(vm.memsize_mb),
         "accelerator": vm.accelerator.value,
         "exepath": vm.qemu_binary or "",
         "vncport": "" if vm.vncport is None else str(vm.vncport),
@@ -68,6 +70,7 @@ class QemuConfs:
 
     name = STYPE
     magic_id = MAGIC_ID
+    vm_home = VM_HOME
 
     def describe(self, raw: RawConf, lines: SourceLines | None) -> FoundVm:
         """The conf mapped to a ``VmConfig`` (``confs.mapping``), as a ``FoundVm``."""
@@ -107,3 +110,8 @@ def scan_qemu_confs(
 def scanned_vm_configs(base_paths: Sequence[Path]) -> list[VmConfig]:
     """The ``VmConfig`` of every active QEMU conf under ``base_paths``."""
     return [vm_config_of(found) for found in scan_qemu_confs(base_paths).vms]
+
+
+def qemu_base_paths() -> tuple[Path, ...]:
+    """Where the QEMU plugin's VM confs live: ``$CTYS_VMPATH``, else ``~/qemu``."""
+    return default_base_paths([VM_HOME])

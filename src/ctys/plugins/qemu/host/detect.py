@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctys.errors import CommandError, QemuError
+from ctys.errors import CommandError, VmError
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache
 from ctys.plugins.qemu.host.kvmprobe import KvmState, kvm_state
 from ctys.runcmd import run_command
@@ -110,12 +110,12 @@ class HostCapabilities:
 def run_capture(argv: list[str], timeout: float = QUERY_TIMEOUT) -> str:
     """Run ``argv`` without a shell or stdin and return its stdout.
 
-    Raises ``CommandError`` (with stderr) on a non-zero exit and ``QemuError`` when the
+    Raises ``CommandError`` (with stderr) on a non-zero exit and ``VmError`` when the
     program cannot be started or does not finish within ``timeout`` seconds.
     """
     # Help texts are parsed: keep them English.
     env = {**os.environ, "LC_ALL": "C"}
-    return run_command(argv, timeout=timeout, env=env, error=QemuError)
+    return run_command(argv, timeout=timeout, env=env, error=VmError)
 
 
 # ---------------------------------------------------------------- parsers (pure)
@@ -125,7 +125,7 @@ def parse_version(text: str) -> tuple[str, tuple[int, ...]]:
     """``QEMU emulator version 7.2.22 (Debian ...)`` -> ``("7.2.22", (7, 2, 22))``."""
     match = _VERSION.search(text)
     if match is None:
-        raise QemuError(f"not a QEMU version banner: {text.strip()[:80]!r}")
+        raise VmError(f"not a QEMU version banner: {text.strip()[:80]!r}")
     parts = tuple(int(group) for group in match.groups() if group is not None)
     return ".".join(str(part) for part in parts), parts
 
@@ -270,7 +270,7 @@ def cached_capabilities(path: Path, cache: CapCache, refresh: bool = False) -> Q
     try:
         stamp = BinaryStamp.of(path)
     except OSError as exc:
-        raise QemuError(f"cannot read {path}: {exc.strerror}") from exc
+        raise VmError(f"cannot read {path}: {exc.strerror}") from exc
     if not refresh:
         payload = cache.get("caps", stamp)
         if payload is not None:
@@ -304,7 +304,7 @@ def detect_binaries(
     for path in find_qemu_binaries():
         try:
             binaries.append(cached_capabilities(path, cache, refresh))
-        except (QemuError, CommandError):
+        except (VmError, CommandError):
             continue  # a broken wrapper script must not hide the working binaries
     if own_cache:
         cache.save()
@@ -324,11 +324,11 @@ def _kvm_probe_binary(binaries: Iterable[QemuCapabilities]) -> QemuCapabilities 
 
 def binary_for_arch(host: HostCapabilities, arch: str) -> QemuCapabilities:
     """The binary that runs guests of ``arch``: the plain ``qemu-system-<arch>`` first,
-    then variants and qemu-kvm; newest version wins a tie. QemuError when there is none."""
+    then variants and qemu-kvm; newest version wins a tie. VmError when there is none."""
     matching = [caps for caps in host.binaries if caps.arch == arch]
     if not matching:
         package = _PACKAGE_OF_ARCH.get(arch, f"qemu-system-{arch}")
-        raise QemuError(f"no qemu-system-{arch} found; install {package}")
+        raise VmError(f"no qemu-system-{arch} found; install {package}")
     matching.sort(
         key=lambda caps: (
             caps.variant != "",

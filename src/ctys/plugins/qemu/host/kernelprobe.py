@@ -97,7 +97,8 @@ def probe_kernel(
 ) -> KernelObservation:
     """Boot ``kernel`` under ``accel`` for at most ``deadline`` seconds and observe it;
     the qemu is always killed and reaped."""
-    from ctys.plugins.qemu.host.kvmprobe import probe_process, query_status_or_none
+    from ctys.plugins.qemu.host.kvmprobe import probe_process, probe_status
+    from ctys.plugins.qemu.vm.handle import VmHandle
 
     with tempfile.TemporaryDirectory(prefix="ctys-kernelprobe-") as tmp:
         root = Path(tmp)
@@ -109,7 +110,10 @@ def probe_kernel(
             *("-kernel", str(kernel), "-append", "console=ttyS0 panic=-1"),
             *("-qmp", f"unix:{qmp},server=on,wait=off"),
         ]
-        with probe_process(argv, stderr_path) as process:
+        with (
+            probe_process(argv, stderr_path) as process,
+            VmHandle(process.pid, qmp) as vm,  # one QMP connection for the whole watch
+        ):
             started = time.monotonic()
             entered: float | None = None
             status: str | None = None
@@ -117,7 +121,7 @@ def probe_kernel(
                 if entered is None:
                     entered = _entered(console, started)
                 if qmp.exists():
-                    status = query_status_or_none(qmp, 0.5) or status
+                    status = probe_status(vm, 0.5) or status
                     if status == "internal-error":
                         break
                 time.sleep(_POLL)

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache
+from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vmconfig import Accelerator
 
 DEV_KVM = Path("/dev/kvm")
@@ -178,7 +179,7 @@ def probe_process(argv: list[str], stderr_path: Path) -> Iterator[subprocess.Pop
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
             )
         except OSError as exc:
-            raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+            raise VmError(f"cannot run {argv[0]}: {exc.strerror}") from exc
     try:
         yield process
     finally:
@@ -188,18 +189,11 @@ def probe_process(argv: list[str], stderr_path: Path) -> Iterator[subprocess.Pop
             process.wait(timeout=5)
 
 
-def query_status_or_none(socket_path: Path, timeout: float) -> str | None:
-    """The QMP run state at ``socket_path``, None when the monitor does not answer."""
-    return _query_status(socket_path, timeout)
-
-
-def _query_status(socket_path: Path, timeout: float) -> str | None:
-    from ctys.plugins.qemu.vm.qmp import QmpUnavailable, query_status
-
-    try:
-        return query_status(socket_path, timeout=timeout)
-    except QmpUnavailable:
-        return None
+def probe_status(vm: VmHandle, timeout: float) -> str | None:
+    """The run state of a probe guest, asked on its handle's QMP connection; None when
+    the monitor does not answer."""
+    state = vm.status(timeout=timeout)
+    return state.value if state is not None else None
 
 
 def probe_kvm(binary: Path, deadline: float = PROBE_DEADLINE, baseline: bool = True) -> KvmState:
@@ -229,7 +223,8 @@ def probe_kvm(binary: Path, deadline: float = PROBE_DEADLINE, baseline: bool = T
                 time.sleep(_POLL)
             status = None
             if kvm.process.poll() is None:
-                status = _query_status(qmp, QMP_TIMEOUT)
+                with VmHandle(kvm.process.pid, qmp) as vm:
+                    status = probe_status(vm, QMP_TIMEOUT)
             if tcg is not None and tcg_post is None and tcg.post_done():
                 tcg_post = time.monotonic() - started
             returncode = kvm.process.poll()
@@ -289,7 +284,7 @@ def _kernel_stage(binary: Path, firmware: KvmState) -> tuple[KvmState, str]:
         return firmware, f"{FIRMWARE_PROBE} (no kernel to run the {KERNEL_PROBE})"
     try:
         usable, why = judge_kernel(probe_kernel(binary, kernel))
-    except QemuError as exc:
+    except VmError as exc:
         return firmware, f"{FIRMWARE_PROBE} ({KERNEL_PROBE} failed: {exc})"
     if usable is None:
         return firmware, f"{FIRMWARE_PROBE} ({KERNEL_PROBE}: {why})"
@@ -353,7 +348,7 @@ def choose_accelerator(requested: Accelerator, kvm: KvmState) -> tuple[Accelerat
         return Accelerator.TCG, "TCG requested"
     if requested is Accelerator.KVM:
         if not kvm.usable:
-            raise QemuError(f"KVM requested but not usable: {kvm.reason}")
+            raise VmError(f"KVM requested but not usable: {kvm.reason}")
         return Accelerator.KVM, "KVM requested"
     if kvm.usable:
         return Accelerator.KVM, f"KVM ({kvm.reason})"

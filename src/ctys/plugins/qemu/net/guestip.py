@@ -300,16 +300,13 @@ def running_vms_with_ip(
     """Conf files of the running managed VMs whose learned address is ``ip`` (for the
     ``IP:`` machine address when no conf has it as a static ``#@#IP``). ``loader`` reads a
     conf (``confs.mapping.load_vm_config``, a layer above this one)."""
-    from ctys.plugins.qemu.vm.processes import is_alive_qemu
+    from ctys.plugins.qemu.vm.runtime import EntryState, scan_runtime
 
     table = neighbours
     found: list[Path] = []
-    for vmdir in runtime.all_vms():
-        record = vmdir.read_record()
-        pid = (record.pid if record else None) or vmdir.read_pid()
-        if record is None or not record.conf or pid is None:
-            continue
-        if not is_alive_qemu(pid, vmdir.path):
+    for entry in scan_runtime(runtime):
+        record, vmdir = entry.record, entry.rundir
+        if entry.state is not EntryState.RUNNING or record is None or not record.conf:
             continue
         with contextlib.suppress(CtysError, OSError):
             vm = loader(Path(record.conf))

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ctys.conf.vmpath import default_base_paths
 from ctys.errors import CtysError
 from ctys.plugins.qemu.boot.instmode import create_image
+from ctys.plugins.qemu.confs.reader import qemu_base_paths
 from ctys.plugins.qemu.newconf.writer import ConfAnswers, render_conf
 from ctys.plugins.qemu.vmconfig import Accelerator
 
@@ -241,4 +241,4 @@ def _install(build: Path, target: Path, names: list[str]) -> None:
 
 def default_base() -> Path:
     """First entry of ``$CTYS_VMPATH``, else ``~/qemu`` (where ENUMERATE/CREATE look)."""
-    return default_base_paths()[0]
+    return qemu_base_paths()[0]

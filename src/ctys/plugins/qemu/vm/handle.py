@@ -1,8 +1,14 @@
-"""A handle on one managed qemu: attach by runtime folder or launch, then status / pause /
-resume / reset / reboot / shutdown(timeout) → StopResult / kill / remove.
+"""A handle on one qemu: attach by runtime folder, launch one, or attach to a qemu ctys did
+not start (``attach_foreign``: its QMP socket, its human monitor, or only signals); then
+status / pause / resume / reset / reboot / shutdown(timeout) → StopResult / kill / remove.
 
-The handle owns the VM's QMP connection (one per action, reused by every command, closed
-when the ``with`` block ends), its pid, its record and its runtime folder's cleanup.
+The handle owns the VM's monitor connection (one per action, reused by every command,
+closed when the ``with`` block ends), its pid, its record and its runtime folder's cleanup:
+a stop that ends the VM removes the folder in its ``finally`` (logs kept, ``kept_logs``),
+so no caller does.
+
+The stop ladder is a list of ``StopStep``s (``_stop_steps``): each asks the VM to end one
+way and waits; the first step after which the VM is gone names the ``StopResult``.
 """
 
 from __future__ import annotations
@@ -14,15 +20,87 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
-from ctys.plugins.qemu.vm.qmp import QmpSession, QmpUnavailable, status_of
+from ctys.plugins.qemu.vm.qmp import QmpError, QmpSession, QmpUnavailable, status_of
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord, VmRuntimeDir
 
 QUIT_GRACE = 3.0  # seconds QEMU ``quit`` (then SIGKILL) may take
+_POLL = 0.01
+
+
+class Monitor(Protocol):
+    """What the handle sends commands through (QMP names; ``QmpError`` when one fails)."""
+
+    def execute(
+        self,
+        command: str,
+        arguments: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class HmpMonitor:
+    """A qemu's human monitor (``-monitor unix:PATH``) behind the QMP command names the
+    handle uses; ``QmpUnavailable`` for a command HMP cannot do here."""
+
+    _COMMANDS = ("system_powerdown", "quit", "stop", "cont", "system_reset")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def execute(
+        self,
+        command: str,
+        arguments: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        from ctys.plugins.qemu.vm.hmp import hmp_command, hmp_status
+
+        limit = 3.0 if timeout is None else timeout
+        if command == "query-status":
+            return {"status": hmp_status(self.path, limit)}
+        if command in self._COMMANDS and not arguments:
+            return hmp_command(self.path, command, limit)
+        raise QmpUnavailable(f"monitor socket {self.path}: {command} needs a QMP monitor")
+
+    def close(self) -> None:
+        """Nothing to close: each HMP command has its own connection."""
+
+
+class NoMonitor:
+    """A qemu that names no monitor socket: only signals reach it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def execute(
+        self,
+        command: str,
+        arguments: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        raise QmpUnavailable(f"qemu pid {self.pid} names no QMP or monitor socket")
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StopStep:
+    """One rung of the stop ladder: ``ask`` the VM to end (a ``QmpError`` or a vanished
+    process only shortens the wait to ``wait_if_refused``), then wait up to ``wait``
+    seconds; a VM gone by then ended by ``how``."""
+
+    how: StopHow
+    ask: Callable[[], object]
+    wait: float
+    wait_if_refused: float | None = None
 
 
 class VmHandle:
@@ -37,12 +115,34 @@ class VmHandle:
         *,
         rundir: VmRuntimeDir | None = None,
         record: RuntimeRecord | None = None,
+        monitor: Monitor | None = None,
     ) -> None:
         self.pid = pid
         self.qmp = qmp
         self.rundir = rundir
         self.record = record
-        self._session = QmpSession(qmp)
+        self._session: Monitor = monitor if monitor is not None else QmpSession(qmp)
+        self._signal_only = isinstance(monitor, NoMonitor)
+        self._spawned: lifecycle.Spawned | None = None
+        self.kept_logs: Path | None = (
+            None  # where the logs went when this handle removed its folder
+        )
+
+    @classmethod
+    def attach_foreign(cls, pid: int, *, qmp: Path | None, hmp: Path | None = None) -> VmHandle:
+        """A qemu ctys did not start: through its QMP socket, else its human monitor, else
+        by signals alone (SIGTERM, then SIGKILL). It has no runtime folder: nothing is
+        removed when it ends."""
+        if qmp is not None:
+            return cls(pid, qmp)
+        if hmp is not None:
+            return cls(pid, hmp, monitor=HmpMonitor(hmp))
+        return cls(pid, Path(os.devnull), monitor=NoMonitor(pid))
+
+    @property
+    def monitored(self) -> bool:
+        """Whether a monitor (QMP or HMP) reaches this VM, not only signals."""
+        return not self._signal_only
 
     @classmethod
     def attach(cls, rundir: VmRuntimeDir) -> VmHandle | None:
@@ -61,10 +161,40 @@ class VmHandle:
         *,
         ready_timeout: float = 30.0,
         on_spawn: Callable[[int], None] | None = None,
+        foreground: bool = False,
     ) -> VmHandle:
-        """Start qemu (``lifecycle.launch``: its monitor answers when this returns)."""
-        pid = lifecycle.launch(argv, rundir, ready_timeout=ready_timeout, on_spawn=on_spawn)
-        return cls(pid, rundir.qmp, rundir=rundir, record=rundir.read_record())
+        """Start qemu (``lifecycle.spawn``) and wait, on this handle's own QMP connection,
+        until its monitor answers. ``foreground``: bound to this terminal (CONSOLE:CLI0);
+        a foreground qemu that ends before its monitor answers is no error (its output is
+        on the terminal; ``wait`` gives its exit status)."""
+        spawned = lifecycle.spawn(argv, rundir, foreground=foreground, on_spawn=on_spawn)
+        vm = cls(spawned.pid, rundir.qmp, rundir=rundir, record=rundir.read_record())
+        vm._spawned = spawned
+        try:
+            spawned.wait_ready(vm._answers, ready_timeout, exit_ok=foreground)
+        except BaseException:
+            vm.close()
+            raise
+        return vm
+
+    def _answers(self, deadline: float) -> bool:
+        if not self.qmp.exists():
+            return False
+        try:
+            self._execute("query-status", timeout=min(5.0, max(deadline - time.monotonic(), _POLL)))
+        except QmpError:
+            return False
+        return True
+
+    def wait(self) -> int:
+        """Wait for a qemu this handle launched in the foreground to end; its exit status.
+        Its runtime folder goes when it has ended (logs kept)."""
+        assert self._spawned is not None, "wait() is for a VM this handle launched"
+        self._session.close()  # the terminal's user owns the VM now: no connection held
+        try:
+            return self._spawned.wait()
+        finally:
+            self._ended()
 
     def __enter__(self) -> VmHandle:
         return self
@@ -73,8 +203,11 @@ class VmHandle:
         self.close()
 
     def close(self) -> None:
-        """Drop the QMP connection (the VM keeps running)."""
+        """Drop the monitor connection (the VM keeps running). A foreground launch that is
+        abandoned gives this terminal's Ctrl-C back to ctys."""
         self._session.close()
+        if self._spawned is not None:
+            self._spawned.forget()
 
     def _execute(
         self, command: str, arguments: Mapping[str, object] | None = None, timeout: float = 3.0
@@ -83,7 +216,8 @@ class VmHandle:
 
     def query(self, command: str, timeout: float = 3.0) -> Any:
         """Run a read-only QMP query (e.g. ``query-vnc``) on this handle's connection;
-        ``QmpUnavailable`` when the monitor does not answer."""
+        ``QmpUnavailable`` when the monitor does not answer, ``QmpCommandFailed`` when QEMU
+        refuses the command."""
         return self._execute(command, None, timeout)
 
     def alive(self) -> bool:
@@ -92,11 +226,11 @@ class VmHandle:
 
     def status(self, timeout: float = 2.0) -> RunState | None:
         """The VM's run state; ``None`` when its monitor is missing or does not answer."""
-        if not self.qmp.exists():
+        if self._signal_only or not self.qmp.exists():
             return None
         try:
             return RunState.parse(status_of(self._execute("query-status", timeout=timeout)))
-        except QmpUnavailable:
+        except QmpError:
             return None
 
     def pause(self) -> None:
@@ -140,7 +274,7 @@ class VmHandle:
             if self.status(timeout=3.0) is not RunState.RUNNING:
                 self.resume()
         finally:
-            with contextlib.suppress(QmpUnavailable):
+            with contextlib.suppress(QmpError):
                 self._execute("set-action", {"shutdown": "poweroff"})
         return (
             "rebooted (guest shut down, machine reset)"
@@ -151,7 +285,8 @@ class VmHandle:
     def shutdown(self, timeout: float) -> StopResult:
         """Stop the VM gently: the ladder of ``poweroff`` when the guest can answer ACPI,
         else (paused, internal-error, guest-panicked, ...) ``kill`` at once, noting the
-        state in ``StopResult.acpi_skipped``."""
+        state in ``StopResult.acpi_skipped``. A VM only signals reach gets SIGTERM (up to
+        ``timeout``), then SIGKILL."""
         if not self.alive():
             return StopResult(StopHow.GONE, 0.0)
         state = self.status()
@@ -163,37 +298,69 @@ class VmHandle:
         """ACPI power button, wait up to ``timeout`` for the guest to power off, then QEMU
         ``quit``, then SIGKILL. A monitor that does not answer goes straight to the
         fallbacks."""
+        return self._climb(self._stop_steps(timeout, acpi=True))
+
+    def kill(self, grace: float = QUIT_GRACE) -> StopResult:
+        """Stop now: QEMU ``quit`` (images flushed), SIGKILL when that does not work (only
+        signals: SIGTERM, then SIGKILL)."""
+        return self._climb(self._stop_steps(grace, acpi=False, grace=grace))
+
+    def _stop_steps(
+        self, timeout: float, *, acpi: bool, grace: float = QUIT_GRACE
+    ) -> list[StopStep]:
+        """The ladder, gentlest first (a new rung, e.g. the guest agent, goes in here)."""
+        sigkill = StopStep(StopHow.KILL, lambda: self._signal(signal.SIGKILL), grace)
+        if self._signal_only:
+            return [StopStep(StopHow.TERM, lambda: self._signal(signal.SIGTERM), timeout), sigkill]
+        steps: list[StopStep] = []
+        if acpi:
+            # A guest can power off before QEMU's reply reaches us (the connection then
+            # drops): the VM ending within a second means the button worked.
+            powerdown = StopStep(
+                StopHow.ACPI,
+                lambda: self._execute("system_powerdown", timeout=min(3.0, max(timeout, 0.5))),
+                timeout,
+                wait_if_refused=min(timeout, 1.0),
+            )
+            steps.append(powerdown)
+        steps.append(StopStep(StopHow.QUIT, lambda: self._execute("quit", timeout=grace), grace))
+        steps.append(sigkill)
+        return steps
+
+    def _signal(self, signum: signal.Signals) -> None:
+        os.kill(self.pid, signum)
+
+    def _climb(self, steps: list[StopStep]) -> StopResult:
+        """Run the ladder until the VM is gone; whatever happens, a VM that ended here has
+        its runtime folder removed (``finally``)."""
         started = time.monotonic()
         if not self.alive():
             return StopResult(StopHow.GONE, 0.0)
         try:
-            self._execute("system_powerdown", timeout=min(3.0, max(timeout, 0.5)))
-        except QmpUnavailable:
-            # A guest can power off before QEMU's reply reaches us (the connection then
-            # drops): the VM ending right away means the button worked.
-            if lifecycle.wait_exit(self.pid, min(timeout, 1.0)):
-                return StopResult(StopHow.ACPI, time.monotonic() - started)
-            return self._quit_then_kill(started, QUIT_GRACE)
-        if lifecycle.wait_exit(self.pid, timeout):
-            return StopResult(StopHow.ACPI, time.monotonic() - started)
-        return self._quit_then_kill(started, QUIT_GRACE)
+            for step in steps:
+                wait = step.wait
+                try:
+                    step.ask()
+                except (QmpError, ProcessLookupError):
+                    wait = step.wait if step.wait_if_refused is None else step.wait_if_refused
+                if lifecycle.wait_exit(self.pid, wait):
+                    return StopResult(step.how, time.monotonic() - started)
+            return StopResult(steps[-1].how, time.monotonic() - started)
+        finally:
+            self._ended()
 
-    def kill(self, grace: float = QUIT_GRACE) -> StopResult:
-        """Stop now: QEMU ``quit`` (images flushed), SIGKILL when that does not work."""
-        started = time.monotonic()
-        if not self.alive():
-            return StopResult(StopHow.GONE, 0.0)
-        return self._quit_then_kill(started, grace)
+    def ended(self) -> bool:
+        """True when the qemu this handle launched has ended by itself; its runtime folder
+        then goes (logs kept, ``kept_logs``)."""
+        if self.alive():
+            return False
+        self._ended()
+        return True
 
-    def _quit_then_kill(self, started: float, grace: float) -> StopResult:
-        with contextlib.suppress(QmpUnavailable):
-            self._execute("quit", timeout=grace)
-        if lifecycle.wait_exit(self.pid, grace):
-            return StopResult(StopHow.QUIT, time.monotonic() - started)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-        lifecycle.wait_exit(self.pid, grace)
-        return StopResult(StopHow.KILL, time.monotonic() - started)
+    def _ended(self) -> None:
+        """The VM this handle acted on is gone: its runtime folder goes (logs kept)."""
+        if self.rundir is not None and not self.alive():
+            self.kept_logs = self.remove()
 
     def remove(self) -> Path | None:
         """Close the monitor and remove the runtime folder (its logs are kept); the kept

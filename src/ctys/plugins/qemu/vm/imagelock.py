@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 from ctys.plugins.qemu.vm.lifecycle import process_alive
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, VmRuntimeDir
 
@@ -69,7 +69,7 @@ def image_holder(image: Path, runtime: RuntimeDir, skip: VmRuntimeDir | None = N
     return "another process"
 
 
-def lock_conflict(exc: QemuError, rundir: VmRuntimeDir, runtime: RuntimeDir) -> QemuError:
+def lock_conflict(exc: VmError, rundir: VmRuntimeDir, runtime: RuntimeDir) -> VmError:
     """``exc`` (a failed start) as one line naming the holder when qemu could not lock an
     image; ``exc`` itself otherwise."""
     try:
@@ -80,7 +80,7 @@ def lock_conflict(exc: QemuError, rundir: VmRuntimeDir, runtime: RuntimeDir) -> 
     if image is None:
         return exc
     holder = image_holder(image, runtime, skip=rundir)
-    return QemuError(
+    return VmError(
         f"disk image {image} is in use by {holder}: qemu cannot lock it for this VM"
         " (stop the other VM first, or give this one its own disk)"
     )

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from ctys.errors import QemuError
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable, query_status
+from ctys.errors import VmError
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 
@@ -56,74 +55,99 @@ def _log_tail(path: Path, lines: int = 1) -> str:
     return " | ".join(text.splitlines()[-lines:])
 
 
-def _answers(qmp: Path, deadline: float) -> bool:
-    """True when the QMP monitor at ``qmp`` runs a command (waiting at most 5 s)."""
-    if not qmp.exists():
-        return False
+class Spawned:
+    """A qemu just started: daemon-style (its own session, output in ``qemu.log``) or
+    bound to this terminal (CONSOLE:CLI0: the terminal's Ctrl-C must reach the guest, not
+    kill ctys before qemu, so SIGINT is ignored here until ``wait`` or ``forget``)."""
+
+    def __init__(self, argv: list[str], log: Path | None) -> None:
+        self.log = log
+        self._previous_sigint: object = None
+        if log is None:
+            self._previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self.proc = _popen(argv, log)
+        except BaseException:
+            self.forget()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_ready(
+        self, answers: Callable[[float], bool], ready_timeout: float, *, exit_ok: bool = False
+    ) -> None:
+        """Wait until ``answers(deadline)`` says the QMP monitor runs commands. A qemu that
+        exits first is a ``VmError`` carrying its last error line (with ``exit_ok``, a
+        foreground qemu, whose output is on the terminal, just ended: no error)."""
+        deadline = time.monotonic() + ready_timeout
+        # QEMU opens its monitor socket (and greets on it) early and sets up the rest, e.g.
+        # a VNC port that may be taken, afterwards; it runs commands only once that is
+        # done. So an answer, not the socket file, says the start worked.
+        while not answers(deadline):
+            code = self.proc.poll()
+            if code is not None:
+                if exit_ok:
+                    return
+                detail = (_log_tail(self.log) if self.log else "") or f"exit status {code}"
+                raise VmError(f"qemu failed to start: {detail}")
+            if time.monotonic() >= deadline:
+                self.proc.kill()
+                self.proc.wait()
+                raise VmError(f"qemu did not open its monitor within {ready_timeout:g}s")
+            time.sleep(POLL)
+
+    def wait(self) -> int:
+        """Wait for qemu to end; its exit status."""
+        try:
+            return self.proc.wait()
+        finally:
+            self.forget()
+
+    def forget(self) -> None:
+        """Give this terminal's Ctrl-C back to ctys (a foreground qemu)."""
+        previous, self._previous_sigint = self._previous_sigint, None
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
+
+
+def _popen(argv: list[str], log: Path | None) -> subprocess.Popen[bytes]:
     try:
-        query_status(qmp, timeout=min(5.0, max(deadline - time.monotonic(), POLL)))
-    except QmpUnavailable:
-        return False
-    return True
+        if log is None:
+            # Sockets and logs qemu creates are the user's alone (0600), whatever the umask.
+            return subprocess.Popen(argv, umask=0o077)
+        out = os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                umask=0o077,
+            )
+        finally:
+            out.close()
+    except OSError as exc:
+        raise VmError(f"cannot run {argv[0]}: {exc.strerror}") from exc
 
 
-def launch(
+def spawn(
     argv: list[str],
     rundir: VmRuntimeDir,
     *,
-    ready_timeout: float = 30.0,
+    foreground: bool = False,
     on_spawn: Callable[[int], None] | None = None,
-) -> int:
-    """Start qemu in its own session with stdout/stderr in ``qemu.log`` and wait until its
-    QMP monitor answers. Returns the pid; a qemu that exits early is a ``QemuError`` carrying
-    its last error line. ``on_spawn`` learns the pid as soon as qemu exists, so whoever
+) -> Spawned:
+    """Start qemu: in its own session with stdout/stderr in ``qemu.log``, or (``foreground``)
+    bound to this terminal. ``on_spawn`` learns the pid as soon as qemu exists, so whoever
     cleans up after an interrupt during the wait knows what to stop."""
-    log = os.fdopen(os.open(rundir.qemu_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            # Sockets and logs qemu creates are the user's alone (0600), whatever the umask.
-            umask=0o077,
-        )
-    except OSError as exc:
-        raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
-    finally:
-        log.close()
+    spawned = Spawned(argv, None if foreground else rundir.qemu_log)
     if on_spawn is not None:
-        on_spawn(proc.pid)
-    deadline = time.monotonic() + ready_timeout
-    # QEMU opens its monitor socket (and greets on it) early and sets up the rest, e.g. a
-    # VNC port that may be taken, afterwards; it runs commands only once that is done. So
-    # an answer, not the socket file, says the start worked.
-    while not _answers(rundir.qmp, deadline):
-        code = proc.poll()
-        if code is not None:
-            detail = _log_tail(rundir.qemu_log) or f"exit status {code}"
-            raise QemuError(f"qemu failed to start: {detail}")
-        if time.monotonic() >= deadline:
-            proc.kill()
-            proc.wait()
-            raise QemuError(f"qemu did not open its monitor within {ready_timeout:g}s")
-        time.sleep(POLL)
-    return proc.pid
-
-
-def run_foreground(argv: list[str]) -> int:
-    """Run qemu bound to the calling terminal (CONSOLE:CLI0) and return its exit status."""
-    try:
-        # The terminal's Ctrl-C must reach the guest, not kill us before qemu.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            return subprocess.call(argv, umask=0o077)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    except OSError as exc:
-        raise QemuError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+        on_spawn(spawned.pid)
+    return spawned
 
 
 class StopHow(Enum):
@@ -132,7 +156,7 @@ class StopHow(Enum):
     ACPI = "powered off by the guest (ACPI)"
     QUIT = "stopped by QEMU quit"
     TERM = "stopped by SIGTERM"
-    KILL = "killed"
+    KILL = "killed (SIGKILL)"
     GONE = "was not running"
 
 
@@ -144,3 +168,10 @@ class StopResult:
     how: StopHow
     seconds: float
     acpi_skipped: RunState | None = None
+
+    def describe(self, note: str = "") -> str:
+        """What CANCEL prints: the step that ended the VM, ``note`` (why that step), the
+        seconds it took; ``was not running`` alone for a VM that was gone."""
+        if self.how is StopHow.GONE:
+            return str(self.how.value)
+        return f"{self.how.value}{note} ({self.seconds:.1f}s)"

@@ -85,13 +85,6 @@ def read_qemu_process(pid: int) -> QemuProcess | None:
         return None
 
 
-def is_alive_qemu(pid: int, runtime_vm_dir: Path) -> bool:
-    """True when ``pid`` is a living qemu whose command line references ``runtime_vm_dir``:
-    a recycled pid now used by an unrelated process (or another VM) does not count."""
-    process = read_qemu_process(pid)
-    return process is not None and references_dir(process, runtime_vm_dir)
-
-
 def references_dir(process: QemuProcess, runtime_vm_dir: Path) -> bool:
     """True when the process's command line names ``runtime_vm_dir`` or a file in it
     (compared both as given and with symlinks resolved)."""

@@ -2,7 +2,9 @@
 
 ctys is a short-lived CLI: a ``QmpSession`` holds one connection (on a private event loop)
 for the commands of one action, with a hard timeout per step so a monitor that stops
-answering never hangs the caller.
+answering never hangs the caller. It is the only way ctys opens a QMP connection, and
+``vm.handle.VmHandle`` owns it: QEMU serves one QMP client at a time, so no code opens a
+second connection beside a handle's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctys.errors import QemuError
+from ctys.errors import VmError
 
 if TYPE_CHECKING:
     import asyncio
@@ -25,8 +27,22 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 3.0
 
 
-class QmpUnavailable(QemuError):
+class QmpError(VmError):
+    """A QMP command did not run: the monitor is unavailable, or QEMU refused it."""
+
+
+class QmpUnavailable(QmpError):
     """The QMP socket is missing, refuses connections or does not answer in time."""
+
+
+class QmpCommandFailed(QmpError):
+    """QEMU answered a command with an error reply: the monitor works, the command failed
+    (its connection stays open for the next command)."""
+
+    def __init__(self, command: str, desc: str) -> None:
+        super().__init__(f"QMP command {command} failed: {desc}")
+        self.command = command
+        self.desc = desc
 
 
 class QmpSession:
@@ -51,11 +67,12 @@ class QmpSession:
         arguments: Mapping[str, object] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """Run one QMP command and return its result; ``QmpUnavailable`` (naming the
-        socket) on any connection failure, error reply or timeout."""
+        """Run one QMP command and return its result; ``QmpCommandFailed`` when QEMU
+        answers with an error, ``QmpUnavailable`` (naming the socket) on any connection
+        failure or timeout."""
         import asyncio
 
-        from qemu.qmp import QMPError
+        from qemu.qmp import ExecuteError, QMPError
 
         limit = self.timeout if timeout is None else timeout
         if self._runner is None:
@@ -67,6 +84,8 @@ class QmpSession:
             raise QmpUnavailable(
                 f"QMP socket {self.socket_path} did not answer within {limit:g}s"
             ) from exc
+        except ExecuteError as exc:
+            raise QmpCommandFailed(command, exc.error.error.desc) from exc
         except (QMPError, OSError, EOFError) as exc:
             self._drop()
             detail = str(exc) or type(exc).__name__
@@ -111,33 +130,6 @@ async def _disconnect(client: QMPClient, timeout: float) -> None:
         await asyncio.wait_for(client.disconnect(), timeout)
 
 
-def qmp_execute_many(
-    socket_path: Path,
-    commands: list[tuple[str, Mapping[str, object] | None]],
-    timeout: float = DEFAULT_TIMEOUT,
-) -> list[Any]:
-    """Run QMP commands in order on one connection; raise ``QmpUnavailable`` on any
-    connection failure or timeout (the message names the socket)."""
-    with QmpSession(socket_path, timeout) as session:
-        return [session.execute(name, arguments) for name, arguments in commands]
-
-
-def qmp_execute(
-    socket_path: Path,
-    command: str,
-    arguments: Mapping[str, object] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Any:
-    """Run one QMP command and return its result."""
-    return qmp_execute_many(socket_path, [(command, arguments)], timeout)[0]
-
-
 def status_of(result: object) -> str:
     """The run state a ``query-status`` reply names, ``unknown`` when it names none."""
     return str(result.get("status", "unknown")) if isinstance(result, dict) else "unknown"
-
-
-def query_status(socket_path: Path, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """The VM's run state as QMP names it: ``running``, ``paused``, ``internal-error``,
-    ``shutdown``, ``guest-panicked``, ..."""
-    return status_of(qmp_execute(socket_path, "query-status", timeout=timeout))

@@ -20,12 +20,19 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
+from ctys.plugins.qemu.vm.processes import (
+    QemuProcess,
+    read_qemu_process,
+    references_dir,
+    scan_qemu_processes,
+)
 from ctys.plugins.qemu.vm.runlogs import keep_logs
 from ctys.privfile import write_private_text
 from ctys.rundir import ensure_private_dir, runtime_root
@@ -199,3 +206,97 @@ class RuntimeDir:
         Readers (LIST, CANCEL) use it never to block on a start and never to remove the
         folder of a VM being started."""
         return try_exclusive_lock(self.root / "locks" / f"{vmid}.lock")
+
+
+# --- the runtime-dir scan: one rule for every reader ------------------------------------
+
+
+class EntryState(Enum):
+    """What one VM folder under ``<runtime>/vms`` is, by the one stale rule."""
+
+    RUNNING = "running"  # its record reads and its qemu lives
+    UNREADABLE = "unreadable"  # its qemu lives but its record does not read: kept, reported
+    STARTING = "starting"  # no living qemu, but a CREATE holds its start lock: left alone
+    STALE = "stale"  # no living qemu and nobody starting it: removed (logs kept)
+
+
+@dataclass(frozen=True)
+class VmEntry:
+    """One VM folder as the scan found it."""
+
+    rundir: VmRuntimeDir
+    state: EntryState
+    record: RuntimeRecord | None = None
+    process: QemuProcess | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def problem(self) -> str | None:
+        """The one line a reader reports about this folder (``None``: nothing to say)."""
+        if self.state is not EntryState.UNREADABLE:
+            return None
+        return (
+            f"ctys: runtime record {self.rundir.state} is unreadable, but its qemu (pid"
+            f" {self.pid}) still runs; its folder is left alone (CANCEL=ID:{self.pid},FORCE"
+            " stops it)"
+        )
+
+
+def living_qemu(
+    pid: int | None, rundir: VmRuntimeDir, snapshot: Mapping[int, QemuProcess] | None = None
+) -> QemuProcess | None:
+    """The living qemu ``pid`` of ``rundir``: from ``snapshot`` (a process table read
+    earlier), else read now (it may have started after the snapshot). A pid reused by a
+    process whose command line does not name this folder (another program, another VM) is
+    no match."""
+    if pid is None:
+        return None
+    proc = snapshot.get(pid) if snapshot is not None else None
+    if proc is not None and references_dir(proc, rundir.path):
+        return proc
+    fresh = read_qemu_process(pid)
+    return fresh if fresh is not None and references_dir(fresh, rundir.path) else None
+
+
+def _qemu_naming(
+    rundir: VmRuntimeDir, snapshot: Mapping[int, QemuProcess] | None
+) -> QemuProcess | None:
+    """Any living qemu whose command line names ``rundir`` (a folder that knows no pid)."""
+    procs = snapshot.values() if snapshot is not None else scan_qemu_processes()
+    return next((p for p in procs if references_dir(p, rundir.path)), None)
+
+
+def inspect_vm(
+    runtime: RuntimeDir,
+    rundir: VmRuntimeDir,
+    snapshot: Mapping[int, QemuProcess] | None = None,
+) -> VmEntry:
+    """The one stale rule for one VM folder. Its qemu is the pid of its record, else of
+    qemu's pidfile, when that process is a qemu naming the folder (an unreadable record:
+    any qemu naming it). A living qemu keeps the folder (its sockets), readable record or
+    not; without one the folder is removed unless a CREATE holds its start lock."""
+    record = rundir.read_record()
+    pid = (record.pid if record else None) or rundir.read_pid()
+    proc = living_qemu(pid, rundir, snapshot)
+    if proc is None and record is None:
+        proc = _qemu_naming(rundir, snapshot)
+    if proc is not None:
+        state = EntryState.RUNNING if record is not None else EntryState.UNREADABLE
+        return VmEntry(rundir, state, record, proc)
+    with runtime.try_start_lock(rundir.vmid) as free:
+        if not free:
+            return VmEntry(rundir, EntryState.STARTING, record)
+        rundir.remove()
+    return VmEntry(rundir, EntryState.STALE, record)
+
+
+def scan_runtime(
+    runtime: RuntimeDir, snapshot: Mapping[int, QemuProcess] | None = None
+) -> Iterator[VmEntry]:
+    """Every VM folder of ``runtime`` by ``inspect_vm``'s rule (stale ones removed on the
+    way): LIST, CANCEL, CREATE's checks, the ``IP:`` address and placement all read the
+    runtime dir through this."""
+    for rundir in runtime.all_vms():
+        yield inspect_vm(runtime, rundir, snapshot)
