@@ -21,6 +21,7 @@ class ExitStatus(IntEnum):
     OUTPUT = 1  # (the same status) stdout or stderr could not be written
     NO_MATCH = 1  # (the same status) ctys-vhost found no record, like grep
     USAGE = 2  # bad command-line syntax
+    AMBIGUOUS = 11  # ctys-vhost -M UNIQUE: several records match (the original's 11)
     TIMEOUT = 124  # what timeout(1) reports for a command it killed
     NOT_FOUND = 127  # the shell's "command not found": no ctys on that host
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT

@@ -81,6 +81,25 @@ def test_vm_whose_label_was_edited_after_start_is_cancelled_by_the_new_label(
     assert live_qemu_pids(ctys_env["CTYS_RUNTIME_DIR"]) == []
 
 
+def test_running_vm_is_cancelled_by_id_the_conf_path_and_listed_with_its_vmid(
+    ctys: Ctys, make_vm, ctys_env: dict[str, str]
+) -> None:
+    # The original's ID of a QEMU VM is its conf file's path (COMPAT §5); the runtime
+    # id ctys names its folder by is VMID, shown by LIST.
+    conf = make_vm("byid")
+    _create(ctys, f"P:{conf}", f"WAIT:{READY}")
+    rt = ctys_env["CTYS_RUNTIME_DIR"]
+    row = _row(ctys, rt, "byid")
+    assert row["CONF"] == str(conf) and str(row["VMID"]).startswith("byid-")
+    listed = ctys("-t", "QEMU", "-a", "LIST=TERSE", "-o", "ID,VMID")
+    assert f"{conf};{row['VMID']}" in listed.stdout.splitlines(), listed.stdout
+
+    done = ctys("-t", "QEMU", "-a", f"CANCEL=ID:{conf},TIMEOUT:20")
+    assert done.returncode == 0, done.stderr
+    assert "byid: powered off by the guest (ACPI)" in done.stdout
+    assert live_qemu_pids(rt) == []
+
+
 # --- foreign qemus -----------------------------------------------------------------------
 
 
@@ -123,7 +142,7 @@ def test_foreign_qemu_without_qmp_needs_force_and_then_gets_sigterm(
     label = f"bare{uuid.uuid4().hex[:6]}"
     proc = _bare_qemu(guest, ctys_env["CTYS_RUNTIME_DIR"], label, "")
 
-    refused = ctys("-t", "QEMU", "-a", f"CANCEL=ID:{proc.pid}")
+    refused = ctys("-t", "QEMU", "-a", f"CANCEL=VMID:{proc.pid}")
     assert refused.returncode == 1
     [line] = refused.stderr.splitlines()
     assert "names no QMP or monitor socket" in line and "FORCE" in line
@@ -135,7 +154,7 @@ def test_foreign_qemu_without_qmp_needs_force_and_then_gets_sigterm(
     assert left is not None and int(left.group(1)) >= 1, everything.stdout
     assert proc.poll() is None
 
-    done = ctys("-t", "QEMU", "-a", f"CANCEL=ID:{proc.pid},FORCE,TIMEOUT:10")
+    done = ctys("-t", "QEMU", "-a", f"CANCEL=VMID:{proc.pid},FORCE,TIMEOUT:10")
     assert done.returncode == 0, done.stderr
     assert f"{label}: stopped by SIGTERM" in done.stdout
     proc.wait(timeout=10)

@@ -189,7 +189,7 @@ def test_another_user_cannot_manage_attach_to_or_cancel_our_vm(
         [row] = [r for r in json.loads(listed.stdout) if r["PID"] == ours["PID"]]
         assert row["MANAGED"] is False and row["USER"] == "root"
 
-        by_id = them("-t", "QEMU", "-a", f"CANCEL=ID:{vmdir.name},FORCE")
+        by_id = them("-t", "QEMU", "-a", f"CANCEL=VMID:{vmdir.name},FORCE")
         assert by_id.returncode == 1 and f"no running VM with ID {vmdir.name}" in by_id.stderr
         by_label = them("-t", "QEMU", "-a", "CANCEL=l:mine,FORCE")
         assert by_label.returncode == 1 and "no VM matches LABEL:mine" in by_label.stderr
@@ -216,7 +216,7 @@ def test_another_user_cannot_manage_attach_to_or_cancel_our_vm(
         # And no TCP port to try instead: the VNC server is on the socket only.
         qemu = psutil.Process(int(ours["PID"]))
         assert [c for c in qemu.net_connections(kind="inet") if c.status == "LISTEN"] == []
-        stolen = them("-t", "QEMU", "-a", f"CANCEL=ID:{vmdir.name},FORCE", runtime=mine)
+        stolen = them("-t", "QEMU", "-a", f"CANCEL=VMID:{vmdir.name},FORCE", runtime=mine)
         assert stolen.returncode == 1
         # (Its parent is closed to them too, so ctys cannot even look at it.)
         assert f"runtime dir {mine}" in stolen.stderr, stolen.stderr

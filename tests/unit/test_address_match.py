@@ -128,7 +128,8 @@ def test_records_match_label_uuid_mac_conf_and_id(short_tmp: Path) -> None:
         (AddressKind.MAC, "52-54-00-00-00-01"),
         (AddressKind.IP, "10.0.0.1"),
         (AddressKind.FILENAME, str(web.conf_path)),
-        (AddressKind.ID, vm_id("web", web.conf_path)),
+        (AddressKind.VMID, vm_id("web", web.conf_path)),
+        (AddressKind.ID, str(web.conf_path)),
     ]:
         assert [f.label for f in select_facts(facts, sel(term))] == ["web"], term
     assert select_facts(facts, sel((AddressKind.LABEL, "web"), (AddressKind.LABEL, "db"))) == []

@@ -87,7 +87,8 @@ def test_running_vm_with_conf_outside_the_vm_folders_is_found_by_every_address(
         (AddressKind.UUID, "11111111-0000-4000-8000-000000000001"),
         (AddressKind.MAC, "52-54-00-12-34-56"),
         (AddressKind.FILENAME, str(conf)),
-        (AddressKind.ID, vmid),
+        (AddressKind.VMID, vmid),
+        (AddressKind.ID, str(conf)),
     ]:
         found, vm = find_running(runtime, sel(term), inventory, io.StringIO())
         assert found is not None and found.pid == 4242, term
@@ -175,7 +176,7 @@ def test_cancel_all_says_how_many_foreign_qemus_it_left_alone(
     assert run_cancel(parse_cancel(parse_action("CANCEL=ALL")), ctx, RuntimeDir()) == 0
     assert out.getvalue().splitlines() == [
         "left 3 qemu(s) not started by ctys alone: 1 of yours"
-        " (CANCEL=l:LABEL or ID:PID stops one), 2 of other users",
+        " (CANCEL=l:LABEL or VMID:PID stops one), 2 of other users",
         "no running VMs to cancel",
     ]
 
@@ -192,7 +193,7 @@ def _foreign(monkeypatch: pytest.MonkeyPatch, *argv: str, pid: int = 31337) -> N
     )
 
 
-@pytest.mark.parametrize("address", ["l:hand", "ID:31337"])
+@pytest.mark.parametrize("address", ["l:hand", "VMID:31337"])
 def test_foreign_qemu_without_qmp_needs_force(
     ctys_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, address: str
 ) -> None:

@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 
 from ctys.conf.parser import parse_conf_text
 from ctys.conf.rawconf import RawConf
-from ctys.errors import ConfError
+from ctys.errors import ConfError, CtysError
+from ctys.plugins.qemu.confs.mapping import vm_config_from_raw
+from ctys.plugins.qemu.newconf.writer import ConfAnswers, original_key_safe, render_conf
+from ctys.plugins.qemu.vmconfig import Accelerator
 
 CONF = Path("/vms/fuzz/fuzz.conf")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -186,3 +189,141 @@ def test_accepted_assignments_match_bash(text: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\0")[:-1] == list(raw.variables.values())
+
+
+# -- the original's rules: any conf ctys writes reads back equal -------------------------
+
+
+def original_key(text: str, key: str) -> str | None:
+    """A reference reader of one ``#@#KEY``, built from COMPAT §2 and the original's
+    ``getConfValueOf``: single quotes read as double quotes, each backslash-``t`` dropped,
+    ``#@#KEY *= *"*`` then the value up to the next ``"``; the first occurrence wins."""
+    pattern = re.compile(rf'^ *#@#{re.escape(key)} *= *"*([^"]*)"*.*$')
+    for line in text.replace("'", '"').split("\n"):
+        match = pattern.match(line.replace("\\t", ""))
+        if match:
+            return match.group(1).strip()
+    return None
+
+
+def original_field(key: str, value: str) -> str:
+    """What the original's ENUMERATE makes of a key's value (DIST/OS: blanks → '_')."""
+    return "_".join(value.split()) if key in ("DIST", "DISTREL", "OS", "OSREL") else value
+
+
+ONE_LINE = st.text(
+    alphabet=st.characters(
+        blacklist_categories=["Cs", "Cc"], blacklist_characters="\u2028\u2029\x85"
+    ),
+    max_size=12,
+)
+WORD = st.text(st.sampled_from("abcXYZ019-_."), min_size=1, max_size=8)
+# Paths: a leading '~user' names a home folder (mapping expands it), not what is tested here.
+PATH_TEXT = ONE_LINE.filter(lambda v: not v.startswith("~"))
+
+
+@st.composite
+def conf_answers(draw: st.DrawFn) -> ConfAnswers:
+    mac = draw(st.sampled_from(["52:54:00:12:34:56", "00:50:56:00:00:0a"]))
+    return ConfAnswers(
+        label=draw(WORD),
+        uuid=str(draw(st.uuids())),
+        mac=mac,
+        accelerator=draw(st.sampled_from(list(Accelerator))),
+        memsize_mb=draw(st.integers(1, 65536)),
+        vcpu=draw(st.integers(1, 64)),
+        hdd=draw(st.none() | PATH_TEXT),
+        hdd_size=draw(st.none() | st.sampled_from(["8G", "512M"])),
+        cdrom=draw(st.none() | PATH_TEXT),
+        kernel=draw(st.none() | PATH_TEXT),
+        initrd=draw(st.none() | PATH_TEXT),
+        append=draw(st.none() | ONE_LINE),
+        os=draw(st.none() | ONE_LINE),
+        dist=draw(st.none() | ONE_LINE),
+        ip=draw(st.none() | st.sampled_from(["10.0.2.15", "10.0.2.15,10.0.3.15%255.0.0.0"])),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(conf_answers())
+def test_written_keys_read_back_equal_by_the_original_rules(answers: ConfAnswers) -> None:
+    try:
+        text = render_conf(answers)
+    except CtysError as err:
+        # Only values the original could not read back are refused (quotes, backslashes,
+        # blanks at the ends of a key's value).
+        assert "read back by the original" in str(err)
+        assert not all(original_key_safe(v) for v in (answers.os, answers.dist) if v)
+        return
+    raw = parse_conf_text(text, CONF)
+    written = [line[3:].split("=", 1)[0].strip() for line in text.splitlines()]
+    keys = [name for name in written if name and not name.startswith("MAGICID-")]
+    keys = [name for name in keys if f"#@#{name}" in text]
+    assert keys and set(keys) == set(raw.keys)
+    for key in keys:
+        assert original_key(text, key) == raw.keys[key], key
+    vm = vm_config_from_raw(raw)
+    assert (vm.label, vm.uuid, vm.mac) == (answers.label, answers.uuid, answers.mac)
+    for key, ours in (("OS", vm.os), ("DIST", vm.dist)):
+        theirs = original_key(text, key)
+        assert ours == (None if theirs is None else original_field(key, theirs))
+    ip = original_key(text, "IP0")
+    assert vm.ip == (ip.split("%")[0].split(",")[0] if ip else None)
+
+
+@pytest.mark.skipif(BASH is None, reason="bash not installed")
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(answers=conf_answers())
+def test_written_variables_match_bash_sourcing_them(answers: ConfAnswers, tmp_path: Path) -> None:
+    try:
+        text = render_conf(answers)
+    except CtysError:
+        return  # refused above
+    conf = tmp_path / "vm" / "vm.conf"
+    conf.parent.mkdir(exist_ok=True)
+    conf.write_text(text)
+    raw = parse_conf_text(text, conf)
+    names = list(raw.variables)
+    printer = "".join(f'printf "%s\\0" "${n}";' for n in names)
+    result = subprocess.run(
+        [str(BASH), "--norc", "--noprofile", "-c", f'. "$1"; {printer}', "bash", str(conf)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/nonexistent", "CTYSWRAPPERPATH": str(conf.parent)},
+        cwd=tmp_path,
+        timeout=10,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\0")[:-1] == [raw.variables[n] for n in names]
+
+
+@pytest.mark.skipif(BASH is None, reason="bash not installed")
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tail=st.text(st.sampled_from("abc/._-"), max_size=6))
+def test_ctyswrapperpath_expands_to_the_folder_as_the_wrapper_sets_it(
+    tail: str, tmp_path: Path
+) -> None:
+    conf = tmp_path / "vm" / "vm.ctys"
+    conf.parent.mkdir(exist_ok=True)
+    text = f'HDDBOOTIMAGE="${{CTYSWRAPPERPATH}}/{tail}"\nHDA=$CTYSWRAPPERPATH/{tail}\n'
+    conf.write_text(text)
+    raw = parse_conf_text(text, conf)
+    script = '. "$1"; printf "%s\\0%s" "$HDDBOOTIMAGE" "$HDA"'
+    result = subprocess.run(
+        [str(BASH), "--norc", "--noprofile", "-c", script, "bash", str(conf)],
+        capture_output=True, text=True, timeout=10,
+        env={"PATH": "/nonexistent", "CTYSWRAPPERPATH": str(conf.parent)},
+    )  # fmt: skip
+    assert result.stdout.split("\0") == [raw.variables["HDDBOOTIMAGE"], raw.variables["HDA"]]
+    assert "CTYSWRAPPERPATH" not in raw.variables
+
+
+def test_the_first_occurrence_of_a_key_wins() -> None:
+    text = "#@#MAGICID-QEMU\n#@#LABEL = a\n#@#UUID = u1\n#@#MAGICID-QEMU\n#@#LABEL = b\n"
+    raw = parse_conf_text(text, CONF)
+    assert raw.keys["LABEL"] == "a" == original_key(text, "LABEL")
+    assert raw.variables == {}

@@ -516,8 +516,12 @@ def test_key_aliases_order(tmp_path: Path) -> None:
     vm = load_vm_config(write_vm(tmp_path, "INST_CDROM=/c.iso\nISO=/b.iso\n#@#TCP = 1.1.1.1"))
     assert vm.cdrom == Path("/b.iso")
     assert vm.ip == "1.1.1.1"
+    # The original's meaning: HDDBOOTIMAGE is the boot disk, HDD the fourth IDE disk.
     vm = load_vm_config(write_vm(tmp_path, "HDDBOOTIMAGE=/z.img\nHDD=/h.img"))
-    assert vm.hdd == (Path("/h.img"),)
+    assert vm.hdd == (Path("/z.img"), Path("/h.img"))
+    # ctys's first format (#@#CTYSFORMAT = 1): HDD is the boot disk.
+    legacy = write_vm(tmp_path, "#@#CTYSFORMAT = 1\nHDDBOOTIMAGE=/z.img\nHDD=/h.img")
+    assert load_vm_config(legacy).hdd == (Path("/h.img"),)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from ctys.conf.parser import parse_conf_text
 from ctys.errors import CtysError
 from ctys.plugins.qemu.confs.mapping import load_vm_config
-from ctys.plugins.qemu.newconf.writer import ConfAnswers, quote_value, render_conf
+from ctys.plugins.qemu.newconf.writer import (
+    ConfAnswers,
+    original_key_safe,
+    quote_value,
+    render_conf,
+)
 from ctys.plugins.qemu.vmconfig import Accelerator
 
 UUID = "5a2b7c1e-93d4-4c0e-9f6a-0b1c2d3e4f50"
@@ -76,7 +81,7 @@ def test_full_conf_round_trips_through_load_vm_config(tmp_path: Path) -> None:
     assert (vm.os, vm.dist) == ("Linux", "Debian")
     # HDD is relative: it follows the folder wherever it is moved.
     assert vm.hdd == (conf.parent / "vm1.qcow2",)
-    assert "HDD=vm1.qcow2\n" in text
+    assert "HDDBOOTIMAGE=vm1.qcow2\n" in text and "#@#CTYSFORMAT = 2\n" in text
     assert vm.cdrom == Path("/iso/debian 12.iso")
     assert vm.kernel == Path("/boot/vmlinuz")
     assert vm.initrd == Path("/boot/initrd.img")
@@ -86,7 +91,7 @@ def test_full_conf_round_trips_through_load_vm_config(tmp_path: Path) -> None:
 
 def test_absent_fields_are_left_out() -> None:
     text = render_conf(answers())
-    for name in ("HDD=", "CDROM=", "KERNEL=", "#@#IP", "#@#OS", "#@#HDDSIZE"):
+    for name in ("HDDBOOTIMAGE=", "CDIMAGE=", "KERNELIMAGE=", "#@#IP", "#@#OS", "#@#HDDSIZE"):
         assert name not in text
 
 
@@ -95,13 +100,20 @@ def test_hostile_values_read_back_exactly_and_never_run(template: str, tmp_path:
     marker = tmp_path / "ran"
     value = template.replace("{marker}", str(marker))
     conf = tmp_path / "vm1.conf"
-    conf.write_text(render_conf(answers(os=value, dist=value, append=value, cdrom=value)))
+    if not original_key_safe(value):
+        # The original reads a key's value up to its first quote: not writable as a key.
+        with pytest.raises(CtysError, match="cannot be read back by the original"):
+            render_conf(answers(os=value))
+        conf.write_text(render_conf(answers(append=value, cdrom=value)))
+    else:
+        conf.write_text(render_conf(answers(os=value, dist=value, append=value, cdrom=value)))
     raw = parse_conf_text(conf.read_text(), conf)
     if value:
-        assert raw.keys["OS"] == value
-        assert raw.keys["DIST"] == value
+        if "OS" in raw.keys:
+            assert raw.keys["OS"] == value
+            assert raw.keys["DIST"] == value
         assert raw.variables["APPEND"] == value
-        assert raw.variables["CDROM"] == value
+        assert raw.variables["CDIMAGE"] == value
     else:
         assert "OS" not in raw.keys and "APPEND" not in raw.variables
     # A real shell sourcing the file sees the same value and runs nothing.
@@ -117,11 +129,11 @@ def test_hostile_values_read_back_exactly_and_never_run(template: str, tmp_path:
 
 def test_hostile_value_survives_vm_config_mapping(tmp_path: Path) -> None:
     conf = tmp_path / "vm1.conf"
-    value = 'it\'s $(id) `id` "x" #y'
-    conf.write_text(render_conf(answers(os=value, append=value)))
+    value = "its $(id) `id` x #y"
+    conf.write_text(render_conf(answers(os=value, append=value + "'\"")))
     vm = load_vm_config(conf)
-    assert vm.os == value
-    assert vm.append == value
+    assert vm.os == "its_$(id)_`id`_x_#y"  # the original's rule: blanks in OS become '_'
+    assert vm.append == value + "'\""
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\0")))
@@ -129,6 +141,10 @@ def test_any_one_line_text_round_trips(value: str) -> None:
     if any((ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F for c in value):
         with pytest.raises(CtysError, match="line break or control"):
             quote_value(value)
+        return
+    if value and not original_key_safe(value):
+        with pytest.raises(CtysError, match="read back by the original"):
+            render_conf(answers(os=value))
         return
     text = render_conf(answers(os=value, append=value))
     raw = parse_conf_text(text, Path("/vms/vm1/vm1.conf"))

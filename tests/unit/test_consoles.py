@@ -139,7 +139,7 @@ def test_connect_command_runs_this_python() -> None:
         "-t",
         "QEMU",
         "-a",
-        "CREATE=ID:vm1-abc,CONNECT",
+        "CREATE=VMID:vm1-abc,CONNECT",
     ]
 
 
@@ -200,7 +200,7 @@ def test_emacsam_uses_one_shared_emacs() -> None:
 def test_terminal_argv_dispatches_and_refuses_non_terminals() -> None:
     assert (
         terminal_argv(ConsoleKind.XTERM, "vm", "id1", session_type="QEMU")[-1]
-        == "CREATE=ID:id1,CONNECT"
+        == "CREATE=VMID:id1,CONNECT"
     )
     assert terminal_argv(ConsoleKind.GTERM, "vm", "id1", session_type="QEMU")[0] == "gnome-terminal"
     assert terminal_argv(ConsoleKind.EMACSA, "vm", "id1", session_type="QEMU")[0] == "emacs"
@@ -302,7 +302,7 @@ def test_console_argv_resolves_program_path() -> None:
         env=DISPLAY,
     )
     assert argv[0] == "/usr/bin/xterm"
-    assert argv[-1] == "CREATE=ID:id1,CONNECT"
+    assert argv[-1] == "CREATE=VMID:id1,CONNECT"
 
 
 def test_console_argv_missing_program() -> None:

@@ -60,13 +60,16 @@ def test_table_by_default_with_header(db: Path, capsys: pytest.CaptureFixture[st
     code, out, _ = _run(capsys, "-c", str(db), "L:vm2")
     assert code == 0
     header, row = out.splitlines()
-    assert header.split() == ["LABEL", "HOST", "STYPE", "TCP", "MAC", "UUID", "PNAME"]
-    assert row.split() == ["vm2", "h1", "QEMU", "U-2", "/v/vm2.conf"]
+    # The original's default table (its TAB_CTYS_VHOST_DEFAULT).
+    titles = ["label", "stype", "accel", "distro", "distrorel", "os", "osrel", "PM", "if", "TCP"]
+    assert header.split() == titles
+    assert row.split() == ["vm2", "QEMU", "h1"]
 
 
 def test_terse_with_fields_aliases_and_title(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "-c", str(db), "-t", "-o", "L,H,CPORT", "L:vm1")
-    assert (code, out) == (0, "vm1;h1;5901\nvm1;h2;5901\n")
+    # In record order whatever the order in -o, as the original.
+    assert (code, out) == (0, "h1;vm1;5901\nh2;vm1;5901\n")
     code, out, _ = _run(capsys, "-c", str(db), "-o", "L,UUID,TITLE,TERSE", "vm2")
     assert out == "LABEL;UUID\nvm2;U-2\n"
     _, out, _ = _run(capsys, "-c", str(db), "-t", "--title", "-o", "l", "vm2")
@@ -83,7 +86,7 @@ def test_terse_without_fields_is_the_whole_escaped_record(
 def test_json(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "-c", str(db), "-j", "-o", "L,HOST", "U:u-1")
     assert code == 0
-    assert json.loads(out) == [{"LABEL": "vm1", "HOST": "h1"}, {"LABEL": "vm1", "HOST": "h2"}]
+    assert json.loads(out) == [{"HOST": "h1", "LABEL": "vm1"}, {"HOST": "h2", "LABEL": "vm1"}]
     code, out, _ = _run(capsys, "-c", str(db), "--json", "L:none")
     assert (code, json.loads(out)) == (1, [])
     _, out, _ = _run(capsys, "-c", str(db), "-j", "vm2")
@@ -92,20 +95,22 @@ def test_json(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_match_rules_and_host_filter(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = _run(capsys, "-c", str(db), "-t", "-o", "L,H", "-M", "LAST", "vm")
-    assert out == "vm2;h1\n"
+    assert out == "h1;vm2\n"
     _, out, _ = _run(capsys, "-c", str(db), "-t", "-o", "L,H", "--host", "h2")
-    assert out == "vm1;h2\n"
+    assert out == "h2;vm1\n"
+    _, out, _ = _run(capsys, "-c", str(db), "-t", "-o", "L", "--host", "h1", "vm1", "OR", "vm2")
+    assert out == "vm1\nvm2\n"
     _, out, _ = _run(capsys, "-c", str(db), "-t", "-o", "L", "-M", "usort", "vm")
     assert out == "vm1\nvm2\n"
     _, out, _ = _run(capsys, "-c", str(db), "-t", "-o", "L,U", "-M", "UNIQUE", "L:vm1")
     assert out == "vm1;U-1\n"
     _, out, _ = _run(capsys, "-c", str(db), "-t", "-o", "L,H", "-M", "COMPLEMENT", "L:vm1")
-    assert out == "vm2;h1\n"
+    assert out == "h1;vm2\n"
 
 
-def test_not_unique_is_one_error_line_exit_1(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_unique_is_one_error_line_exit_11(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "-c", str(db), "-o", "L", "-M", "UNIQUE", "vm")
-    assert (code, out) == (1, "")
+    assert (code, out) == (11, "")
     assert err == "ctys-vhost: 2 different records match: vm1, vm2\n"
 
 

@@ -129,6 +129,7 @@ def test_managed_vm_is_listed_with_qmp_state(
         binary="/usr/bin/qemu-system-x86_64",
         image=Path("/vms/vm1/vm1.qcow2"),
         ip="10.0.2.15",
+        vmid="vm1-abc",
     )
     assert vmdir.path.exists()
 
@@ -293,6 +294,7 @@ def test_unmanaged_process_is_listed_from_its_cmdline(
         binary="qemu-system-x86_64",
         image=Path("/vms/ext1/ext1.img"),
         ip="192.168.1.5",
+        vmid="9000",
     )
 
 
@@ -408,7 +410,8 @@ def call(*keys: str) -> ActionCall:
 def test_list_fields_order() -> None:
     assert list_fields()[:5] == ("LABEL", "STATE", "PID", "USER", "MANAGED")
     assert set(DEFAULT_TABLE_FIELDS) <= set(list_fields())
-    assert len(set(list_fields())) == 14
+    assert len(set(list_fields())) == 15
+    assert list_fields()[-1] == "VMID"  # the runtime ID; the original's ID is CONF
 
 
 def test_parse_list_request_formats() -> None:

@@ -71,7 +71,7 @@ def test_creates_conf_and_qcow2_image(tmp_path: Path) -> None:
     assert conf.uuid == vm.uuid and uuid.UUID(vm.uuid).version == 4
     assert conf.mac == vm.mac and re.fullmatch(r"52:54:00(:[0-9a-f]{2}){3}", vm.mac)
     assert conf.hdd == (vm.disk,)
-    assert "HDD=vm1.qcow2\n" in vm.conf.read_text()
+    assert "HDDBOOTIMAGE=vm1.qcow2\n" in vm.conf.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vm1"]  # no temp folder left
 
 
@@ -101,7 +101,7 @@ def test_raw_format_and_all_answers(tmp_path: Path) -> None:
     conf = load_vm_config(vm.conf)
     assert (conf.memsize_mb, conf.vcpu, conf.accelerator) == (1024, 2, Accelerator.TCG)
     assert conf.cdrom == iso
-    assert (conf.os, conf.dist, conf.ip) == ("Linux", "Debian 12", "10.0.2.15")
+    assert (conf.os, conf.dist, conf.ip) == ("Linux", "Debian_12", "10.0.2.15")  # blanks: "_"
     assert conf.mac == "52:54:00:ab:cd:ef"
     assert conf.uuid == "5a2b7c1e-93d4-4c0e-9f6a-0b1c2d3e4f50"
     assert conf.raw is not None and conf.raw.keys["HDDSIZE"] == "3M"
@@ -111,7 +111,7 @@ def test_fresh_identity_every_time(tmp_path: Path) -> None:
     a = create_vm(NewVmRequest(base=tmp_path, label="a", disk_size=0))
     b = create_vm(NewVmRequest(base=tmp_path, label="b", disk_size=0))
     assert a.uuid != b.uuid
-    assert a.disk is None and "HDD=" not in a.conf.read_text()
+    assert a.disk is None and "HDDBOOTIMAGE=" not in a.conf.read_text()
     macs = {random_mac() for _ in range(50)}
     assert len(macs) > 45
     for mac in macs:

@@ -213,7 +213,7 @@ def test_create_call_for_uses_that_hosts_conf_path() -> None:
         (Suboption("L", ("vm1",), "l:vm1"), Suboption("CONSOLE", ("VNC",), "CONSOLE:VNC")),
     )
     new = create_call_for(call, "/v/a,b%c.conf")
-    assert [s.raw for s in new.suboptions] == ["F:/v/a\\,b\\%c.conf", "CONSOLE:VNC"]
+    assert [s.raw for s in new.suboptions] == ["P:/v/a\\,b\\%c.conf", "CONSOLE:VNC"]
     assert new.suboptions[0].args == ("/v/a,b%c.conf",)
 
 
@@ -239,7 +239,7 @@ def test_create_without_target_runs_on_the_least_loaded_host(
     commands = (hosts / "h2" / "commands").read_text().splitlines()
     assert commands[0].endswith("-a LIST=JSON -o ALL")  # does it run there already?
     assert commands[1].endswith("-a INFO=LOAD")
-    assert commands[2].endswith("-a CREATE=F:/h2/vm1.conf,CONSOLE:VNC -b 1")
+    assert commands[2].endswith("-a CREATE=P:/h2/vm1.conf,CONSOLE:VNC -b 1")
     # The dead host was passed over once (LIST), not asked again for its load.
     assert len([line for line in err if "dead" in line and "ssh failed" in line]) == 1
 
@@ -278,7 +278,7 @@ def test_connect_to_a_vm_running_on_another_host_goes_there(
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "ctys: l:vm1: runs on h1 (pid 4321); attaching there"
     commands = (hosts / "h1" / "commands").read_text().splitlines()
-    assert commands[-1].endswith("-a CREATE=F:/h1/vm1.conf,CONNECT -b 1")
+    assert commands[-1].endswith("-a CREATE=P:/h1/vm1.conf,CONNECT -b 1")
     assert "CREATE" not in (hosts / "h2" / "commands").read_text()
 
 

@@ -51,12 +51,24 @@ def test_create_full() -> None:
         ("TCP", AddressKind.IP),
         ("F", AddressKind.FILENAME),
         ("FILENAME", AddressKind.FILENAME),
-        ("PNAME", AddressKind.FILENAME),
+        ("FNAME", AddressKind.FILENAME),
+        ("PNAME", AddressKind.PATHNAME),
+        ("PATHNAME", AddressKind.PATHNAME),
+        ("P", AddressKind.PATHNAME),
+        ("U", AddressKind.UUID),
+        ("M", AddressKind.MAC),
+        ("T", AddressKind.IP),
         ("ID", AddressKind.ID),
+        ("I", AddressKind.ID),
+        ("VMID", AddressKind.VMID),
+        ("DBRECORD", AddressKind.DBRECORD),
+        ("DBREC", AddressKind.DBRECORD),
+        ("DR", AddressKind.DBRECORD),
     ],
 )
 def test_address_keys(key: str, kind: AddressKind) -> None:
-    assert parse_create(call("CREATE", (key, ("x",)))).selector.terms[0].kind is kind
+    value = "7" if kind is AddressKind.DBRECORD else "x"
+    assert parse_create(call("CREATE", (key, (value,)))).selector.terms[0].kind is kind
 
 
 @pytest.mark.parametrize(
@@ -67,6 +79,8 @@ def test_address_keys(key: str, kind: AddressKind) -> None:
         ((("CONSOLE", ("TTY",)),), "unknown console"),
         ((("L", ()),), "needs exactly one value"),
         ((("L", ("a", "b")),), "needs exactly one value"),
+        ((("DR", ("x",)),), "a DBRECORD is a record index from 1"),
+        ((("DBRECORD", ("0",)),), "a DBRECORD is a record index from 1"),
         ((("KERNEL", ()),), "expected KERNEL:IMAGE"),
         ((("CONNECT", ("x",)),), "takes no value"),
         ((("INSTMODE", ("CD", "", "HDD")),), "5 fields, got 3"),

@@ -7,12 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from ctys.address.model import AddressKind, MachineAddress, MachineSelector
+from ctys.address.model import (
+    AddressKind,
+    MachineAddress,
+    MachineSelector,
+    address_from_suboption,
+)
 from ctys.address.vmid import vm_id
-from ctys.errors import AddressError
+from ctys.errors import AddressError, UsageError
 from ctys.inventory.record import record_from_found
 from ctys.inventory.settings import this_host
 from ctys.inventory.store import Inventory
+from ctys.invocation import Suboption
 from ctys.plugins.qemu.confs.mapping import load_vm_config
 from ctys.plugins.qemu.confs.reader import resolve_vm, scan_qemu_confs
 
@@ -92,8 +98,7 @@ def test_filename_and_basepath_and_id(tree: Path, short_tmp: Path) -> None:
     with pytest.raises(AddressError, match="no VM matches LABEL:beta under"):
         resolve_vm(sel(AddressKind.LABEL, "beta", tree / "group" / "alpha"))
     assert resolve_vm(sel(AddressKind.LABEL, "alpha", tree / "group")).label == "alpha"
-    vmid = vm_id("alpha", conf)
-    assert resolve_vm(sel(AddressKind.ID, vmid)).conf_path == conf
+    assert resolve_vm(sel(AddressKind.ID, str(conf))).conf_path == conf
 
 
 def test_ignored_variant_is_never_the_master(tree: Path) -> None:
@@ -176,3 +181,96 @@ def test_load_vm_config_path_matches_scan(tree: Path) -> None:
     conf = tree / "group" / "beta" / "beta.conf"
     [scanned] = [vm for vm in scan_qemu_confs([tree]).vms if vm.label == "beta"]
     assert scanned.conf_path == load_vm_config(conf).conf_path
+
+
+# --- the original's address keys (COMPAT §5) --------------------------------------------
+
+
+def terms(*pairs: tuple[AddressKind, str]) -> MachineSelector:
+    return MachineSelector(tuple(MachineAddress(k, v) for k, v in pairs))
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("U", AddressKind.UUID),
+        ("M", AddressKind.MAC),
+        ("T", AddressKind.IP),
+        ("P", AddressKind.PATHNAME),
+        ("PATHNAME", AddressKind.PATHNAME),
+        ("FNAME", AddressKind.FILENAME),
+        ("I", AddressKind.ID),
+        ("DR", AddressKind.DBRECORD),
+        ("VMID", AddressKind.VMID),
+    ],
+)
+def test_short_forms(key: str, kind: AddressKind) -> None:
+    term = address_from_suboption(Suboption(key, ("3",), f"{key}:3"))
+    assert term is not None and term.kind is kind
+
+
+def test_dbrecord_must_be_an_index() -> None:
+    with pytest.raises(UsageError, match="record index from 1"):
+        address_from_suboption(Suboption("DBRECORD", ("x",), "DBRECORD:x"))
+
+
+def test_short_forms_resolve(tree: Path) -> None:
+    uuid, mac, ip = VMS["beta"]
+    for kind, value in [(AddressKind.UUID, uuid), (AddressKind.MAC, mac), (AddressKind.IP, ip)]:
+        assert resolve_vm(sel(kind, value)).label == "beta"
+
+
+def test_f_is_a_pattern_on_the_full_path(tree: Path, short_tmp: Path) -> None:
+    # By scan: a part of the path (the folder and file share the name, as the original
+    # says a user may drop the repeated tail).
+    assert resolve_vm(sel(AddressKind.FILENAME, "group/beta")).label == "beta"
+    assert resolve_vm(sel(AddressKind.FILENAME, "beta.conf")).label == "beta"
+    with pytest.raises(AddressError, match="ambiguous"):
+        resolve_vm(sel(AddressKind.FILENAME, "/group/"))
+    # An exact path still works, and so does a pattern through the inventory.
+    conf = tree / "group" / "alpha" / "alpha.conf"
+    assert resolve_vm(sel(AddressKind.FILENAME, str(conf))).conf_path == conf
+    db = inventory_of(short_tmp / "inv.sqlite", tree)
+    assert resolve_vm(sel(AddressKind.FILENAME, "a/alpha.c"), db).conf_path == conf
+
+
+def test_p_and_id_are_the_conf_path(tree: Path) -> None:
+    conf = tree / "group" / "beta" / "beta.conf"
+    for kind in (AddressKind.PATHNAME, AddressKind.ID):
+        assert resolve_vm(sel(kind, str(conf))).conf_path == conf
+        with pytest.raises(AddressError, match="no conf file at"):
+            resolve_vm(sel(kind, str(tree / "nope.conf")))
+    # ID is no longer the runtime id: that is VMID.
+    with pytest.raises(AddressError):
+        resolve_vm(sel(AddressKind.ID, vm_id("beta", conf)))
+
+
+def test_dbrecord_is_the_inventory_record_at_that_position(tree: Path, short_tmp: Path) -> None:
+    db = inventory_of(short_tmp / "inv.sqlite", tree)
+    first = resolve_vm(sel(AddressKind.DBRECORD, "1"), db)
+    second = resolve_vm(sel(AddressKind.DBRECORD, "2"), db)
+    assert {first.label, second.label} == {"alpha", "beta"}
+    both = terms((AddressKind.DBRECORD, "2"), (AddressKind.LABEL, second.label))
+    assert resolve_vm(both, db).label == second.label
+    wrong = terms((AddressKind.DBRECORD, "2"), (AddressKind.LABEL, first.label))
+    with pytest.raises(AddressError, match="no inventory record matches"):
+        resolve_vm(wrong, db)
+    with pytest.raises(AddressError, match="no inventory record matches DBRECORD:9"):
+        resolve_vm(sel(AddressKind.DBRECORD, "9"), db)
+    with pytest.raises(AddressError, match="DBRECORD needs the inventory"):
+        resolve_vm(sel(AddressKind.DBRECORD, "1"), short_tmp / "none.sqlite")
+
+
+def test_the_conf_found_must_agree_with_the_address(tree: Path, short_tmp: Path) -> None:
+    db = inventory_of(short_tmp / "inv.sqlite", tree)
+    conf = tree / "group" / "beta" / "beta.conf"
+    uuid, mac, ip = VMS["beta"]
+    # Edited since the ENUMERATE: the inventory still says LABEL beta.
+    conf.write_text(CONF.format(label="gamma", uuid=uuid, mac=mac, ip=ip))
+    with pytest.raises(AddressError, match=r"does not agree with LABEL:beta .*label 'gamma'"):
+        resolve_vm(sel(AddressKind.LABEL, "beta"), db)
+    position = 1 if resolve_vm(sel(AddressKind.DBRECORD, "1"), db).conf_path == conf else 2
+    with pytest.raises(AddressError, match=r"inventory record .* does not agree"):
+        resolve_vm(terms((AddressKind.DBRECORD, str(position)), (AddressKind.LABEL, "beta")), db)
+    # By UUID, nothing contradicts: the conf is found under its new label.
+    assert resolve_vm(sel(AddressKind.UUID, uuid), db).label == "gamma"

@@ -189,7 +189,7 @@ def test_the_scan_says_what_each_folder_is_and_reports_the_unreadable_one(
     assert starting.path.exists() and not stale.path.exists()
     assert [e.problem() for e in entries.values() if e.problem()] == [
         f"ctys: runtime record {torn.state} is unreadable, but its qemu (pid {torn_pid}) still"
-        f" runs; its folder is left alone (CANCEL=ID:{torn_pid},FORCE stops it)"
+        f" runs; its folder is left alone (CANCEL=VMID:{torn_pid},FORCE stops it)"
     ]
 
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ctys.address.model import AddressKind, MachineAddress, MachineSelector, normalize_mac
+from ctys.address.model import (
+    CONF_PATH_KINDS,
+    AddressKind,
+    MachineAddress,
+    MachineSelector,
+    normalize_mac,
+)
 from ctys.address.vmid import vm_id
 from ctys.pathutil import canonical_path
 
@@ -32,6 +38,10 @@ class VmFacts:
     mac: str | None = None
     ip: str | None = None  # as written in the conf, maybe with a /prefix
     vmid: str = ""  # the runtime ID (``ctys.address.vmid.vm_id``)
+    dbrecord: int | None = None  # the inventory record's position (DBRECORD), if from one
+    # A multihomed conf's further addresses (``FoundVm.addresses`` after the first).
+    other_macs: tuple[str, ...] = ()
+    other_ips: tuple[str, ...] = ()
 
 
 class RunningFacts(Protocol):
@@ -58,14 +68,19 @@ def _vmid(label: str, conf: str) -> str:
 def facts_of_found(found: FoundVm) -> VmFacts:
     """The facts of a conf file as its plugin described it (scan, ``F:``)."""
     conf = str(found.conf_path)
-    return VmFacts(found.label, conf, found.uuid, found.mac, found.ip, _vmid(found.label, conf))
+    more = found.addresses[1:]
+    return VmFacts(
+        found.label, conf, found.uuid, found.mac, found.ip, _vmid(found.label, conf), None,
+        tuple(a.mac for a in more if a.mac), tuple(a.ip for a in more if a.ip),
+    )  # fmt: skip
 
 
-def facts_of_inventory(rec: InventoryRecord) -> VmFacts:
-    """The facts of an inventory row (its strings are ``""`` when unknown)."""
+def facts_of_inventory(rec: InventoryRecord, position: int | None = None) -> VmFacts:
+    """The facts of an inventory row (its strings are ``""`` when unknown) at 1-based
+    ``position`` in the inventory (``DBRECORD``), when known."""
     return VmFacts(
         rec.label, rec.pname, rec.uuid or None, rec.mac or None, rec.tcp or None,
-        _vmid(rec.label, rec.pname),
+        _vmid(rec.label, rec.pname), position,
     )  # fmt: skip
 
 
@@ -94,13 +109,21 @@ def term_matches(facts: VmFacts, term: MachineAddress) -> bool:
     if kind is AddressKind.UUID:
         return facts.uuid is not None and facts.uuid.lower() == value.lower()
     if kind is AddressKind.MAC:
-        return facts.mac is not None and normalize_mac(facts.mac) == normalize_mac(value)
+        mac = normalize_mac(value)
+        macs = (facts.mac, *facts.other_macs) if facts.mac else facts.other_macs
+        return any(normalize_mac(m) == mac for m in macs)
     if kind is AddressKind.IP:
-        return facts.ip is not None and facts.ip.split("/")[0] == value
-    if kind is AddressKind.FILENAME:
+        ips = (facts.ip, *facts.other_ips) if facts.ip else facts.other_ips
+        return any(ip.split("/")[0] == value for ip in ips)
+    if kind in CONF_PATH_KINDS:
         return same_file(facts.conf, value)
-    if kind is AddressKind.ID:
+    if kind is AddressKind.FILENAME:
+        # The original: a pattern matched against the full path; part of it will do.
+        return same_file(facts.conf, value) or (bool(facts.conf) and value in facts.conf)
+    if kind is AddressKind.VMID:
         return bool(facts.vmid) and facts.vmid == value
+    if kind is AddressKind.DBRECORD:
+        return facts.dbrecord is not None and str(facts.dbrecord) == value.lstrip("0")
     return False
 
 

@@ -16,41 +16,63 @@ class AmbiguousAddress(AddressError):
 
 
 class AddressKind(Enum):
-    """Which property of a VM an address matches."""
+    """Which property of a VM an address matches (COMPAT §5, ctys-common-addresssyntax(7))."""
 
     LABEL = "LABEL"
     UUID = "UUID"
     MAC = "MAC"
     IP = "IP"
-    FILENAME = "FILENAME"
-    ID = "ID"
+    PATHNAME = "PATHNAME"  # the conf file's path, exactly
+    FILENAME = "FILENAME"  # a pattern on the conf file's full path (an exact path works)
+    ID = "ID"  # the plugin's ID of a VM: for QEMU its conf file's path, as PATHNAME
+    VMID = "VMID"  # ctys' runtime ID of a running VM (``ctys.address.vmid``), or a PID
+    DBRECORD = "DBRECORD"  # the inventory record at that position (1-based)
 
 
-# Suboption keys (upper-cased) that are machine addresses, and what they match.
+# Suboption keys (upper-cased) that are machine addresses, and what they match: the
+# original's keys and short forms, plus VMID (ctys' own).
 ADDRESS_KEYS: dict[str, AddressKind] = {
     "L": AddressKind.LABEL,
     "LABEL": AddressKind.LABEL,
+    "U": AddressKind.UUID,
     "UUID": AddressKind.UUID,
+    "M": AddressKind.MAC,
     "MAC": AddressKind.MAC,
-    "IP": AddressKind.IP,
+    "T": AddressKind.IP,
     "TCP": AddressKind.IP,
+    "IP": AddressKind.IP,
+    "P": AddressKind.PATHNAME,
+    "PNAME": AddressKind.PATHNAME,
+    "PATHNAME": AddressKind.PATHNAME,
     "F": AddressKind.FILENAME,
+    "FNAME": AddressKind.FILENAME,
     "FILENAME": AddressKind.FILENAME,
-    "PNAME": AddressKind.FILENAME,
     "ID": AddressKind.ID,
     "I": AddressKind.ID,
+    "VMID": AddressKind.VMID,
+    "DBRECORD": AddressKind.DBRECORD,
+    "DBREC": AddressKind.DBRECORD,
+    "DR": AddressKind.DBRECORD,
 }
+
+# Address keys whose value is a path (``~`` is expanded).
+PATH_ADDRESS_KEYS = frozenset({"P", "PNAME", "PATHNAME", "F", "FNAME", "FILENAME", "ID", "I"})
 
 BASEPATH_KEYS = frozenset({"BASEPATH", "BASE", "B"})
 
+# Address kinds that name a conf file by its path.
+CONF_PATH_KINDS = frozenset({AddressKind.PATHNAME, AddressKind.ID})
+
 # Address kinds the inventory can answer, and the record field each one matches
-# (runtime IDs are not in the inventory).
+# (runtime IDs are not in the inventory; DBRECORD is a record's position).
 INVENTORY_FIELD: dict[AddressKind, str] = {
     AddressKind.LABEL: "label",
     AddressKind.UUID: "uuid",
     AddressKind.MAC: "mac",
     AddressKind.IP: "tcp",
+    AddressKind.PATHNAME: "pname",
     AddressKind.FILENAME: "pname",
+    AddressKind.ID: "pname",
 }
 
 
@@ -62,7 +84,7 @@ def normalize_mac(mac: str) -> str:
 
 def inventory_value(kind: AddressKind, value: str) -> str:
     """An address value as the inventory stores it: conf paths resolved, MACs normalised."""
-    if kind is AddressKind.FILENAME:
+    if kind in CONF_PATH_KINDS or kind is AddressKind.FILENAME:
         return str(canonical_path(Path(value).expanduser()))
     if kind is AddressKind.MAC:
         return normalize_mac(value)
@@ -102,7 +124,10 @@ def address_from_suboption(sub: Suboption) -> MachineAddress | None:
         return None
     if len(sub.args) != 1 or not sub.args[0]:
         raise UsageError(f"address '{sub.raw}' needs exactly one value, e.g. {sub.key}:name")
-    return MachineAddress(kind, sub.args[0])
+    value = sub.args[0]
+    if kind is AddressKind.DBRECORD and not (value.isdigit() and int(value) > 0):
+        raise UsageError(f"address '{sub.raw}': a DBRECORD is a record index from 1")
+    return MachineAddress(kind, value)
 
 
 def base_paths_from_suboption(sub: Suboption) -> tuple[Path, ...]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ctys.address.match import all_match, facts_of_found, facts_of_inventory, term_matches
 from ctys.address.model import (
+    CONF_PATH_KINDS,
     INVENTORY_FIELD,
     AddressKind,
     AmbiguousAddress,
@@ -46,16 +47,25 @@ def select(vms: Sequence[FoundVm], selector: MachineSelector) -> list[FoundVm]:
 def inventory_matches(inv: Inventory, terms: Sequence[MachineAddress]) -> list[InventoryRecord]:
     """The inventory rows matching every term, by the same rule as the scan. Each term
     narrows the SQL query through an index (its own clause, so a repeated key is ANDed,
-    never dropped); every term is then checked on the rows found by ``ctys.address.match``."""
+    never dropped); every term is then checked on the rows found by ``ctys.address.match``.
+    ``DBRECORD:<n>`` selects the row at position ``n`` (1-based, inventory order)."""
     clauses: list[str] = []
-    params: list[str] = []
+    params: list[str | int] = []
+    positions = {int(t.value) for t in terms if t.kind is AddressKind.DBRECORD}
     for term in terms:
         narrowed = _narrowing(term)
         if narrowed is not None:
             clauses.append(narrowed[0])
             params.extend(narrowed[1])
-    rows = inv.select(" AND ".join(clauses) or "1", params)
-    return [r for r in rows if all_match(facts_of_inventory(r), terms)]
+    if len(positions) > 1:
+        return []  # one record cannot be at two positions
+    position = next(iter(positions), None)
+    if position is not None:
+        clauses.append("idx = ?")
+        params.append(position)
+    where = " AND ".join(clauses) or "1"
+    rows = inv.select(where, params, numbered=position is not None)
+    return [r for r in rows if all_match(facts_of_inventory(r, position), terms)]
 
 
 def _narrowing(term: MachineAddress) -> tuple[str, list[str]] | None:
@@ -72,11 +82,38 @@ def _narrowing(term: MachineAddress) -> tuple[str, list[str]] | None:
     forms = [value]
     if kind is AddressKind.MAC:
         forms = [normalize_mac(value), normalize_mac(value).replace(":", "-")]
-    elif kind is AddressKind.FILENAME:
+    elif field == "pname":
         forms = [str(Path(value).expanduser().absolute()), inventory_value(kind, value)]
     alternatives = [equals_clause(field, f) for f in dict.fromkeys(forms)]
     sql = " OR ".join(clause for clause, _ in alternatives)
-    return f"({sql})", [param for _, param in alternatives]
+    params = [param for _, param in alternatives]
+    if kind is AddressKind.FILENAME:
+        sql += " OR instr(pname, ?) > 0"  # a part of the full path
+        params.append(value)
+    return f"({sql})", params
+
+
+# Terms a conf found through the inventory must still satisfy. MAC and IP are left to the
+# inventory: a VM with several interfaces has a record per address, its conf one primary.
+_CONF_CHECKED = frozenset(
+    {AddressKind.LABEL, AddressKind.UUID, AddressKind.PATHNAME, AddressKind.ID,
+     AddressKind.FILENAME}
+)  # fmt: skip
+
+
+def check_agrees(vm: FoundVm, selector: MachineSelector, source: str) -> FoundVm:
+    """``vm`` when the conf agrees with every LABEL, UUID and path term of ``selector``
+    (the original's check that the address given agrees with the conf found), else an
+    ``AddressError`` naming the terms it contradicts."""
+    facts = facts_of_found(vm)
+    wrong = [t for t in selector.terms if t.kind in _CONF_CHECKED and not term_matches(facts, t)]
+    if not wrong:
+        return vm
+    now = f"label {vm.label!r}" + (f", UUID {vm.uuid}" if vm.uuid else "")
+    raise AddressError(
+        f"{source} names {vm.conf_path} for {selector}, but that conf does not agree with"
+        f" {','.join(str(t) for t in wrong)} (it says {now}; run ENUMERATE)"
+    )
 
 
 def _describe(vm: FoundVm) -> str:
@@ -98,7 +135,9 @@ def resolve_one(
     """Exactly one VM of ``readers`` (the plugins asked, see the module) for the selector,
     else an ``AddressError`` listing what matched.
 
-    ``F:`` alone reads that conf file; ``BASEPATH:`` folders are scanned; otherwise the
+    ``P:``/``ID:`` alone (or ``F:`` naming an existing file) reads that conf file;
+    ``DBRECORD:`` takes the inventory record at that position; ``F:`` otherwise is a
+    pattern on the full path; ``BASEPATH:`` folders are scanned; otherwise the
     inventory at ``inventory`` answers when it exists and holds records, and the default
     VM folders are scanned when it does not (or when ``inventory`` is ``None``: ``-C off``).
     A VM the inventory does not know (added since the last ENUMERATE) is looked for by a
@@ -107,11 +146,11 @@ def resolve_one(
     if selector.empty:
         raise AddressError("no machine address given (e.g. l:LABEL, UUID:..., F:/path/vm.conf)")
     terms = selector.terms
-    if len(terms) == 1 and terms[0].kind is AddressKind.FILENAME and not selector.base_paths:
-        path = Path(terms[0].value).expanduser()
-        if not path.is_file():
-            raise AddressError(f"no conf file at {path}")
-        return describe_conf(canonical_path(path), readers)
+    direct = _conf_named(selector)
+    if direct is not None:
+        return describe_conf(direct, readers)
+    if any(t.kind is AddressKind.DBRECORD for t in terms):
+        return _by_dbrecord(selector, inventory, readers)
     if not selector.base_paths and inventory is not None and inventory.is_file():
         found = _from_inventory(selector, inventory, readers)
         if isinstance(found, FoundVm):
@@ -130,6 +169,53 @@ def resolve_one(
     return _by_scan(
         selector, selector.base_paths or default_base_paths([r.vm_home for r in readers]), readers
     )
+
+
+def _conf_named(selector: MachineSelector) -> Path | None:
+    """The conf file a lone path term names: ``P:``/``ID:`` (an error if there is no such
+    file) or ``F:`` when it is an existing file (else ``F:`` is a pattern)."""
+    terms = selector.terms
+    if len(terms) != 1 or selector.base_paths:
+        return None
+    kind, value = terms[0].kind, terms[0].value
+    if kind not in CONF_PATH_KINDS and kind is not AddressKind.FILENAME:
+        return None
+    path = Path(value).expanduser()
+    if path.is_file():
+        return canonical_path(path)
+    if kind is AddressKind.FILENAME:
+        return None
+    raise AddressError(f"no conf file at {path}")
+
+
+def _by_dbrecord(
+    selector: MachineSelector, inventory: Path | None, readers: Sequence[ConfReader]
+) -> FoundVm:
+    """``DBRECORD:<n>`` (with any other terms): the inventory's record at position n."""
+    from ctys.inventory.store import Inventory
+
+    if inventory is None or not inventory.is_file():
+        raise AddressError(f"{selector}: DBRECORD needs the inventory (run ENUMERATE)")
+    with Inventory.open_readonly(inventory) as inv:
+        records = inventory_matches(inv, selector.terms)
+    if not records:
+        raise AddressError(f"no inventory record matches {selector} in {inventory}")
+    record = records[0]  # one position: one record
+    by_type = {reader.name: reader for reader in readers}
+    if record.stype and record.stype not in by_type:
+        raise AddressError(f"{selector} is a {record.stype} record, not a VM of this plugin")
+    conf = Path(record.pname)
+    if not conf.is_file():
+        raise AddressError(
+            f"the inventory names {conf} for {selector}, but that file is gone (run ENUMERATE)"
+        )
+    vm = describe_conf(conf, [by_type[record.stype]] if record.stype else readers)
+    return check_agrees(vm, selector, f"inventory record {record_position(selector)}")
+
+
+def record_position(selector: MachineSelector) -> str:
+    """The ``DBRECORD`` value of ``selector`` (for messages)."""
+    return next((t.value for t in selector.terms if t.kind is AddressKind.DBRECORD), "")
 
 
 def _by_scan(
@@ -194,9 +280,10 @@ def _from_inventory(
             f"the inventory names {conf} for {selector}, but that file is gone (run ENUMERATE)"
         )
     try:
-        return describe_conf(conf, [by_type[stype]] if stype else readers)
+        vm = describe_conf(conf, [by_type[stype]] if stype else readers)
     except CtysError as exc:
         raise AddressError(f"{exc} (found through the inventory)") from exc
+    return check_agrees(vm, selector, "the inventory")
 
 
 def _by_learned_ip(selector: MachineSelector, readers: Sequence[ConfReader]) -> FoundVm | None:

@@ -1,8 +1,9 @@
 """Find VM conf files by walking folders (resolution without an inventory, and ENUMERATE).
 
-A ``.conf`` file is a VM of the plugin whose marker (``ConfReader.magic_id``, e.g.
-``MAGICID-XEN``) it carries; that plugin describes it (``ConfReader.describe``) as a
-``ctys.conf.found.FoundVm``. The scan is handed the plugins whose VMs it looks for.
+A conf file (``NAME.conf``, or a 01.11 ``NAME.ctys``) is a VM of the plugin whose marker
+(``ConfReader.magic_id``, e.g. ``MAGICID-XEN``) it carries; that plugin describes it
+(``ConfReader.describe``) as a ``ctys.conf.found.FoundVm``. The scan is handed the plugins
+whose VMs it looks for.
 """
 
 from __future__ import annotations
@@ -14,18 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctys.conf.found import FoundVm
-from ctys.conf.parser import (
-    MAX_CONF_BYTES,
-    parse_conf_text_with_lines,
-    read_conf_text,
-    read_small_conf_text,
-)
+from ctys.conf.lenient import parse_vm_conf_text
+from ctys.conf.parser import MAX_CONF_BYTES, read_conf_text, read_small_conf_text
 from ctys.errors import ConfError, CtysError
 from ctys.pathutil import real_path
 
 if TYPE_CHECKING:
     from ctys.plugins.base import ConfReader
 
+# The names of VM conf files: NAME.conf (01.07, ctys) and NAME.ctys (01.11).
+CONF_SUFFIXES = (".conf", ".ctys")
 # Called with (files seen, VMs found) while a scan runs.
 Progress = Callable[[int, int], None]
 
@@ -33,10 +32,11 @@ Progress = Callable[[int, int], None]
 def iter_conf_files(
     base: Path, seen: list[int] | None = None, skipped: Skipped | None = None
 ) -> Iterator[Path]:
-    """Every ``*.conf`` under ``base`` (``base`` itself when it is a file), depth first in
-    name order; hidden folders are skipped, symlinked folders are not followed (no loops).
-    ``seen[0]`` counts directory entries looked at. Folders that cannot be read and
-    ``*.conf`` symlinks that loop or dangle are passed over, each told to ``skipped``."""
+    """Every VM conf file (``*.conf``, and 01.11's ``*.ctys``: ``vm_conf_entries``) under
+    ``base`` (``base`` itself when it is a file), depth first in name order; hidden folders
+    are skipped, symlinked folders are not followed (no loops). ``seen[0]`` counts
+    directory entries looked at. Folders that cannot be read and conf symlinks that loop
+    or dangle are passed over, each told to ``skipped``."""
     if base.is_file():
         yield base
         return
@@ -55,7 +55,7 @@ def iter_conf_files(
                         if entry.is_dir(follow_symlinks=False):
                             if not name.startswith("."):
                                 subdirs.append(entry.path)
-                        elif name.endswith(".conf"):
+                        elif name.endswith(CONF_SUFFIXES):
                             confs.append(entry)
                     except OSError:
                         continue
@@ -67,6 +67,7 @@ def iter_conf_files(
             seen[0] += count
         # Only the few hits are sorted, not every entry: the order is the same (a folder's
         # conf files first, then its subfolders, each in name order).
+        confs = vm_conf_entries(confs)
         confs.sort(key=_entry_name)
         for entry in confs:
             try:
@@ -79,6 +80,20 @@ def iter_conf_files(
                 continue
         subdirs.sort(reverse=True)
         stack.extend(subdirs)
+
+
+def vm_conf_entries(entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+    """Of a folder's ``*.conf`` and ``*.ctys`` files, the ones holding a VM's keys: every
+    ``NAME.conf`` (01.07, and what ctys writes), and ``NAME.ctys`` when no ``NAME.conf``
+    sits beside it (01.11; beside a ``NAME.conf`` it is the 01.07 wrapper script)."""
+    if not any(entry.name.endswith(".ctys") for entry in entries):
+        return entries
+    stems = {entry.name[: -len(".conf")] for entry in entries if entry.name.endswith(".conf")}
+    return [
+        entry
+        for entry in entries
+        if entry.name.endswith(".conf") or entry.name[: -len(".ctys")] not in stems
+    ]
 
 
 def _entry_name(entry: os.DirEntry[str]) -> str:
@@ -113,7 +128,7 @@ def describe_if_known(path: Path, readers: Sequence[ConfReader]) -> FoundVm | No
         return None
     for reader in readers:
         if reader.magic_id in text:
-            raw, lines = parse_conf_text_with_lines(text, path)
+            raw, lines = parse_vm_conf_text(text, path)
             return reader.describe(raw, lines)
     return None
 
@@ -126,7 +141,7 @@ def describe_conf(path: Path, readers: Sequence[ConfReader]) -> FoundVm:
         raise ConfError(str(path), 0, "no plugin was asked to read it")
     text = read_conf_text(path)
     reader = next((r for r in readers if r.magic_id in text), readers[0])
-    raw, lines = parse_conf_text_with_lines(text, path)
+    raw, lines = parse_vm_conf_text(text, path)
     return reader.describe(raw, lines)
 
 

@@ -1,4 +1,4 @@
-"""The runtime ID of a VM: what an ``ID:`` address names and what a plugin names a running
+"""The runtime ID of a VM: what a ``VMID:`` address names and what a plugin names a running
 VM's runtime folder by. Pure; imports nothing of ctys."""
 
 from __future__ import annotations

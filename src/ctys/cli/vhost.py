@@ -4,7 +4,8 @@
                [--host NAME] [--import FILE] [--export FILE] [PATTERN ...]
 
 Exit status: 0 when something matched (or an admin operation succeeded), 1 when nothing
-matched or on an error, 2 for bad usage. Every error is one line ``ctys-vhost: ...``.
+matched or on an error, 2 for bad usage, 11 when ``-M UNIQUE`` finds several different
+records (the original's status). Every error is one line ``ctys-vhost: ...``.
 docs/inventory.md describes the options.
 """
 
@@ -17,27 +18,18 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from ctys.atomicfile import write_text_atomically
+from ctys.cli.vhostout import OutputSpec, parse_output, render_output, rows_of
 from ctys.errors import CtysError, ExitStatus, UsageError
 from ctys.inventory.cachedb import export_cachedb, import_cachedb
-from ctys.inventory.query import (
-    FieldPattern,
-    Pattern,
-    Query,
-    parse_fields,
-    parse_pattern,
-    parse_rule,
-)
-from ctys.inventory.record import FIELDS, InventoryRecord
+from ctys.inventory.query import Query, field_equals, parse_rules, parse_words
+from ctys.inventory.record import InventoryRecord
 from ctys.inventory.store import Inventory, default_inventory_path
+from ctys.inventory.vhostquery import VhostQuery
 from ctys.invocation import OutputFormat
 from ctys.runguard import run_guarded
 from ctys.safestream import safe_stream
 
 PROG = "ctys-vhost"
-DEFAULT_FIELDS = ("LABEL", "HOST", "STYPE", "TCP", "MAC", "UUID", "PNAME")
-# Words in -o that choose the format rather than a field (the original's -o keywords).
-_FORMAT_WORDS = {"TERSE": OutputFormat.TERSE, "MACHINE": OutputFormat.TERSE}
-_TITLE_WORD = "TITLE"
 _CACHE_COMMANDS = ("LIST", "CLEAR", "CLEARALL")
 
 
@@ -52,18 +44,27 @@ def _parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
         allow_abbrev=False,
-        description="Query the ctys inventory. PATTERN: FIELD=value or FIELD:value "
-        "(exact; field names or aliases), or a word matched case-insensitively as a "
-        "regex against the whole record line. All patterns must match.",
+        description="Query the ctys inventory with the original's query language. "
+        "PATTERN: a regex matched (case-sensitively) against the whole record line; "
+        "F:<n>:<regex> against field n; E:<n>:<m> field n matches field m; "
+        "R:<index>[:<last>] records by position; FIELD=value or FIELD:value (exact, "
+        "ctys). Joined by AND (or a space), OR, NOT, evaluated left to right: "
+        "'x AND a OR b AND y' is x AND (a OR b) AND y.",
     )
     parser.add_argument("-c", dest="db", metavar="DBPATH", help="inventory file")
     parser.add_argument(
         "-C", dest="cache", metavar="CMD", help="LIST: show the inventory; CLEAR: empty it"
     )
-    parser.add_argument("-o", dest="fields", metavar="FIELDS", help="output fields, comma list")
+    parser.add_argument(
+        "-o", dest="fields", metavar="FIELDS",
+        help="output: field names/aliases, TITLE|TITLEIDX|TITLEIDXASC, MACHINE|TERSE, "
+        "MAXKEY, IP, DNS, INDEX, TAB_GEN[:<n>_<title>_<width>%%...], "
+        "SORT[:UNIQUE%%REVERSE%%<column>] (comma list)",
+    )  # fmt: skip
     parser.add_argument(
         "-M", dest="rule", metavar="RULE", default="ALL",
-        help="FIRST|LAST|ALL|UNIQUE|SORT|USORT|COMPLEMENT",
+        help="FIRST|LAST|ALL|UNIQUE|SORT|USORT|COMPLEMENT, or one of them with "
+        "COMPLEMENT (comma list); UNIQUE with several different records: exit 11",
     )  # fmt: skip
     parser.add_argument("-t", "--terse", action="store_true", help="';'-separated lines")
     parser.add_argument("-j", "--json", action="store_true", help="JSON")
@@ -96,8 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Carry out parsed options; raise ``CtysError`` on failure."""
-    fields, fmt, title = _output_choice(options)
-    query = _build_query(options, fields)
+    output = parse_output(
+        options.fields, terse=options.terse, json=options.json, title=options.title
+    )
+    query = _build_query(options, output)
     path = Path(options.db).expanduser() if options.db else default_inventory_path()
     cache = options.cache.upper() if options.cache else None
     if cache is not None and cache not in _CACHE_COMMANDS:
@@ -122,50 +125,29 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if admin and not options.patterns and not options.export_file:
             return ExitStatus.OK
         records = inventory.query(query)
+        positions = _positions(inventory, records) if output.needs_index else None
     if options.export_file:
         _write_cachedb(records, options.export_file, out)
         return ExitStatus.OK if records or not options.patterns else ExitStatus.NO_MATCH
-    from ctys.tables import render
-
     # Like grep, no match prints nothing (JSON still prints its empty list).
-    if records or fmt is OutputFormat.JSON:
-        render([r.as_row() for r in records], fields, fmt, out, title=title)
+    if records or output.fmt is OutputFormat.JSON:
+        rows = rows_of(records, output, positions or [0] * len(records))
+        render_output(rows, output, out)
     return ExitStatus.OK if records else ExitStatus.NO_MATCH
 
 
-def _output_choice(options: argparse.Namespace) -> tuple[tuple[str, ...], OutputFormat, bool]:
-    """Fields, format and title from ``-o``, ``-t``, ``-j`` and ``--title``."""
-    if options.terse and options.json:
-        raise UsageError("-t and -j exclude each other")
-    fmt = OutputFormat.JSON if options.json else OutputFormat.TABLE
-    if options.terse:
-        fmt = OutputFormat.TERSE
-    title = options.title
-    fields: tuple[str, ...] = ()
-    if options.fields:
-        names: list[str] = []
-        for word in options.fields.split(","):
-            upper = word.strip().upper()
-            if upper == _TITLE_WORD:
-                title = True
-            elif upper in _FORMAT_WORDS:
-                if fmt is not OutputFormat.JSON:
-                    fmt = _FORMAT_WORDS[upper]
-            elif upper:
-                names.append(word)
-        if names:
-            fields = parse_fields(",".join(names))
-    if not fields:
-        # Machine formats carry the whole record; the table keeps to the usual columns.
-        fields = DEFAULT_FIELDS if fmt is OutputFormat.TABLE else FIELDS
-    # A table always has its header; terse only with TITLE / --title.
-    return fields, fmt, title or fmt is OutputFormat.TABLE
+def _build_query(options: argparse.Namespace, output: OutputSpec) -> Query:
+    expr = parse_words(options.patterns)
+    if options.host:
+        expr = VhostQuery((field_equals("HOST", options.host), *expr.steps))
+    rule, complement = parse_rules(options.rule)
+    return Query(expr, rule, output.key_fields, complement)
 
 
-def _build_query(options: argparse.Namespace, fields: tuple[str, ...]) -> Query:
-    patterns: list[Pattern] = [FieldPattern("HOST", options.host)] if options.host else []
-    patterns += [parse_pattern(word) for word in options.patterns]
-    return Query(tuple(patterns), parse_rule(options.rule), fields)
+def _positions(inventory: Inventory, records: Sequence[InventoryRecord]) -> list[int]:
+    """Each record's 1-based position in the inventory (``-o INDEX``)."""
+    where = {record: number for number, record in enumerate(inventory.all(), start=1)}
+    return [where.get(record, 0) for record in records]
 
 
 def _read_cachedb(name: str) -> list[InventoryRecord]:

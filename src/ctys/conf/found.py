@@ -17,6 +17,24 @@ from ctys.conf.rawconf import ConfMode, RawConf
 
 # A conf variant that scans and the inventory pass over (one active master per VM).
 IGNORE_MARKER = "MAGICID-IGNORE"
+# A conf ENUMERATE does not list (addresses still find it).
+NOENUM_MARKER = "MAGICID-NOENUM"
+
+
+@dataclass(frozen=True, slots=True)
+class NetAddress:
+    """One address of a VM, as the original's ``#@#MAC<n>``/``#@#IP<n>`` keys give it
+    (``IP<n> = ip[,ip...][%netmask%relay%ifname%sshport%gateway]``): each listed ``ip`` is
+    an address of its own (multihoming), sharing the NIC's MAC and sub-fields. ``nic``: n."""
+
+    nic: int = 0
+    mac: str = ""
+    ip: str = ""
+    netmask: str = ""
+    relay: str = ""
+    ifname: str = ""
+    sshport: str = ""
+    gateway: str = ""
 
 
 @dataclass(frozen=True, slots=True)  # thousands per ENUMERATE
@@ -29,7 +47,9 @@ class FoundVm:
     fields the plugin knows, by record attribute name (``arch``, ``vcpu``, ``vram``,
     ``accelerator``, ``exepath``, ``vncport``, ``dist``, ``os`` ...). ``native``: the
     plugin's own model of this VM, made while describing it, so that the plugin does not
-    read the conf twice; the core never looks into it.
+    read the conf twice; the core never looks into it. ``addresses``: every address of
+    every NIC (``NetAddress``), the first being ``mac``/``ip``; ENUMERATE lists one record
+    per address. ``vmstate``: the conf's ``VMSTATE`` (``ACTIVE``, ``TEMPLATE``, ... or "").
     """
 
     stype: str
@@ -41,6 +61,8 @@ class FoundVm:
     ip: str | None = None
     magic: frozenset[str] = frozenset()
     details: Mapping[str, str] = field(default_factory=dict)
+    addresses: tuple[NetAddress, ...] = ()
+    vmstate: str = ""
     raw: RawConf | None = field(default=None, compare=False, repr=False)
     native: object = field(default=None, compare=False, repr=False)
 
@@ -48,3 +70,8 @@ class FoundVm:
     def ignored(self) -> bool:
         """Whether the conf is a variant marked ``MAGICID-IGNORE``."""
         return IGNORE_MARKER in self.magic
+
+    @property
+    def noenum(self) -> bool:
+        """Whether the conf is marked ``MAGICID-NOENUM`` (ENUMERATE does not list it)."""
+        return NOENUM_MARKER in self.magic

@@ -25,6 +25,8 @@ MAX_CONF_BYTES = 1024 * 1024
 """Conf files are a few hundred bytes; anything above this is not a conf file."""
 
 MAGIC_PREFIX = "MAGICID-"
+WRAPPER_PATH = "CTYSWRAPPERPATH"
+"""Preset to the conf's folder (as the original's wrapper does) while a conf is parsed."""
 
 _BLANKS = " \t"
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
@@ -108,7 +110,8 @@ def _expand(value: str, variables: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class SourceLines:
-    """Line (1-based) where each variable / ctys key of a RawConf was last assigned.
+    """Line (1-based) where each variable of a RawConf was last assigned, and each ctys key
+    first (the occurrence that counts).
 
     Kept beside ``RawConf`` (whose fields are fixed) so later checks — a bad number in
     ``#@#VCPU`` — can point at the line that holds it.
@@ -135,12 +138,20 @@ def parse_conf_text_with_lines(text: str, path: Path) -> tuple[RawConf, SourceLi
 def _parse(text: str, path: Path, *, fast: bool) -> tuple[RawConf, SourceLines]:
     """The parser; ``fast=False`` disables the one-regex path for simple lines (tests
     compare both)."""
-    scanner = _Scanner(text.replace("\r\n", "\n"), str(path), line=1, variables={})
+    # The original's wrapper sets CTYSWRAPPERPATH to the VM's folder before it sources the
+    # conf (HDDBOOTIMAGE="${CTYSWRAPPERPATH}/hda.img"): the one name preset here.
+    folder = str(path.absolute().parent)
+    scanner = _Scanner(
+        text.replace("\r\n", "\n"), str(path), line=1, variables={WRAPPER_PATH: folder}
+    )
     scanner.fast = fast
     scanner.parse_file()
+    variables = dict(scanner.variables)
+    if WRAPPER_PATH not in scanner.variable_lines:
+        del variables[WRAPPER_PATH]  # preset, not assigned by the file
     raw = RawConf(
         path=path,
-        variables=MappingProxyType(dict(scanner.variables)),
+        variables=MappingProxyType(variables),
         keys=MappingProxyType(dict(scanner.keys)),
         magic=frozenset(scanner.magic),
     )
@@ -358,8 +369,9 @@ class _Scanner:
                     text_value = match.group(3) or ""
                     if _shell_owned(text_value, variables):
                         break  # the scanner names the problem
-                    keys[name] = _expand(text_value, variables)
-                    key_lines[name] = line
+                    if name not in keys:  # the original's rule: the first occurrence wins
+                        keys[name] = _expand(text_value, variables)
+                        key_lines[name] = line
             elif kind != 4:
                 single = match.group(8)
                 name = match.group(5)
@@ -400,8 +412,9 @@ class _Scanner:
             value = _Scanner(after[1:].strip(_BLANKS), self.path, line, self.variables).key_value()
         else:
             raise self.error(f"ctys key '{name}' needs '=' before its value", line)
-        self.keys[name] = value
-        self.key_lines[name] = line
+        if name not in self.keys:  # the original's rule: the first occurrence wins
+            self.keys[name] = value
+            self.key_lines[name] = line
 
     def parse_assignments(self) -> None:
         """``[export] NAME=word [NAME=word ...]`` up to a newline, ';' or comment."""

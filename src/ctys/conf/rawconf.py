@@ -11,10 +11,17 @@ from pathlib import Path
 
 
 class ConfMode(Enum):
-    """``sh+ctys``: conf plus a ``NAME.ctys`` wrapper beside it; ``ctys-conf``: conf only."""
+    """``sh+ctys``: conf plus its wrapper script beside it (01.07: ``NAME.conf`` with
+    ``NAME.ctys``; 01.11: ``NAME.ctys`` with ``NAME.sh``); ``ctys-conf``: conf only."""
 
     SH_CTYS = "sh+ctys"
     CTYS_CONF = "ctys-conf"
+
+
+def wrapper_path(conf: Path) -> Path:
+    """The wrapper script of a conf: ``NAME.sh`` beside a 01.11 ``NAME.ctys``, ``NAME.ctys``
+    beside a ``NAME.conf`` (01.07)."""
+    return conf.with_suffix(".sh" if conf.suffix == ".ctys" else ".ctys")
 
 
 @dataclass(frozen=True)
@@ -24,9 +31,12 @@ class RawConf:
     ``variables``: shell-style ``KEY=value`` assignments, in file order.
     ``keys``: ctys keys from ``#@#KEY = value`` comment lines (names upper-cased).
     ``magic``: the MAGICID-* markers present (e.g. ``{"MAGICID-IGNORE"}``).
+    ``skipped_lines``: lines passed over as shell code (only in a 01.11 ``NAME.ctys``,
+    ``ctys.conf.lenient``); empty for a file read whole.
     """
 
     path: Path
     variables: Mapping[str, str]
     keys: Mapping[str, str]
     magic: frozenset[str]
+    skipped_lines: tuple[int, ...] = ()

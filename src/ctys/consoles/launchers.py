@@ -80,7 +80,7 @@ def parse_geometry(text: str) -> Geometry:
 def connect_command(session_type: str, vmid: str) -> list[str]:
     """The command a terminal console runs: ctys attaching to the running VM's console
     (``session_type``: the plugin that runs it, e.g. the ``-t`` of the CREATE)."""
-    return [sys.executable, "-m", "ctys", "-t", session_type, "-a", f"CREATE=ID:{vmid},CONNECT"]
+    return [sys.executable, "-m", "ctys", "-t", session_type, "-a", f"CREATE=VMID:{vmid},CONNECT"]
 
 
 def xterm_argv(label: str, command: Sequence[str], geometry: Geometry | None = None) -> list[str]:

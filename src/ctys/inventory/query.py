@@ -1,40 +1,53 @@
-"""``ctys-vhost`` queries over the inventory: an AND of patterns plus a match rule.
+"""``ctys-vhost`` queries over the inventory: the original's query language
+(``ctys.inventory.vhostquery``: regexes, ``F:``/``E:``/``R:`` terms, AND/OR/NOT left to
+right) plus a match rule.
 
-A pattern is either ``FIELD=value`` / ``FIELD:value`` (exact match of one field, by name or
-alias; MAC and UUID without regard to case) or a bare word, matched like ``grep -i -E``
-against the record's cacheDB line. Exact field patterns use the store's indexes; a plain
-word (no regex characters) becomes an SQL ``LIKE``; only a real regex calls back into
-Python, row by row.
+The whole query becomes one SQL condition. Exact field terms (``L:web1``, ``LABEL=web1``,
+an anchored literal ``F:3:^web1$``) use the store's indexes; a plain word (no regex
+characters) is an SQL ``GLOB`` (case-sensitive, like awk); only a real regex calls back
+into Python, row by row. Words match the record's line as the store keeps it (its
+``enum.fdb`` line), fields by their position in the original's record
+(``ctys.inventory.fields``).
 
 Match rules (``-M``), applied to the matching records in inventory order:
 
 - ``ALL``: every match; ``FIRST`` / ``LAST``: the first / last one.
 - ``SORT``: every match, sorted by the key fields; ``USORT``: sorted, one per distinct key.
 - ``UNIQUE``: the match must be unique by the key fields (multipath rows of one VM agree on
-  its label, uuid, ...), else ``NotUniqueError`` listing the candidates.
+  its label, uuid, ...), else ``NotUniqueError`` (exit 11) listing the candidates.
 - ``COMPLEMENT``: every record that does NOT match.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from ctys.errors import AddressError, UsageError
+from ctys.errors import AddressError, ExitStatus, UsageError
+from ctys.inventory import vhostquery
+from ctys.inventory.fields import FIELD_TABLE, FULL_WIDTH
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, is_field_name
-from ctys.inventory.store import equals_clause
+from ctys.inventory.store import CASELESS_COLUMNS
+from ctys.inventory.vhostquery import FieldEqualsTerm, Op, SqlColumns, Step, VhostQuery
 
 if TYPE_CHECKING:
     from ctys.inventory.store import Inventory
 
-_REGEX_CHARS = frozenset(".^$*+?{}[]\\|()")
-_FIELD_PATTERN = re.compile(r"([A-Za-z]+)[:=](.*)", re.DOTALL)
 _MAX_CANDIDATES_SHOWN = 10
+# A field's position: its 1-based number in the original's record (inventory.fields).
+_POSITION = {spec.name: spec.position for spec in FIELD_TABLE if spec.position is not None}
+# Terms may also name ctys' own fields (MODE=...): they get numbers after the original's.
+_TERM_POSITION = {
+    spec.name: spec.position or FULL_WIDTH + number
+    for number, spec in enumerate(FIELD_TABLE, start=1)
+}
+_COLUMNS = SqlColumns(
+    {number: name.lower() for name, number in _TERM_POSITION.items()},
+    caseless=frozenset(CASELESS_COLUMNS),
+)
 
 
 class MatchRule(Enum):
@@ -50,35 +63,21 @@ class MatchRule(Enum):
 
 
 @dataclass(frozen=True)
-class FieldPattern:
-    """``FIELD=value``: the field (canonical name) equals ``value``."""
-
-    field: str
-    value: str
-
-
-@dataclass(frozen=True)
-class WordPattern:
-    """A bare word: case-insensitive regex (or substring) on the whole record line."""
-
-    text: str
-
-
-Pattern = FieldPattern | WordPattern
-
-
-@dataclass(frozen=True)
 class Query:
-    """Patterns (all must match), the match rule, and the fields that SORT, USORT and
-    UNIQUE compare (usually the output fields)."""
+    """The parsed words, the match rule, and the fields that SORT, USORT and UNIQUE
+    compare (usually the output fields)."""
 
-    patterns: tuple[Pattern, ...] = ()
+    expr: VhostQuery = field(default_factory=VhostQuery)
     rule: MatchRule = MatchRule.ALL
     key_fields: tuple[str, ...] = FIELDS
+    complement: bool = False  # the records that do NOT match, then ``rule``
 
 
 class NotUniqueError(AddressError):
-    """``UNIQUE`` was asked for and several different records match."""
+    """``UNIQUE`` was asked for and several different records match (the original's exit
+    status 11)."""
+
+    exit_code = ExitStatus.AMBIGUOUS
 
     def __init__(self, candidates: Sequence[str]) -> None:
         self.candidates = tuple(candidates)
@@ -88,12 +87,32 @@ class NotUniqueError(AddressError):
         super().__init__(f"{len(self.candidates)} different records match: {shown}{tail}")
 
 
-def parse_pattern(text: str) -> Pattern:
-    """``L:vm1`` / ``LABEL=vm1`` → ``FieldPattern``; anything else → ``WordPattern``."""
-    match = _FIELD_PATTERN.fullmatch(text)
-    if match and is_field_name(match.group(1)):
-        return FieldPattern(canonical_field(match.group(1)), match.group(2))
-    return WordPattern(text)
+def resolve_field(name: str) -> tuple[int, bool] | None:
+    """A field name or alias → (its position, compared without regard to case); ``None``
+    when ``name`` names no field (then ``NAME=value`` is a regex)."""
+    if not is_field_name(name):
+        return None
+    canonical = canonical_field(name)
+    return _TERM_POSITION[canonical], canonical.lower() in CASELESS_COLUMNS
+
+
+def field_position(name: str) -> int | None:
+    """The 1-based position of field ``name`` (canonical) in the original's record,
+    ``None`` for a field of ctys' own that the original record lacks."""
+    return _POSITION.get(name)
+
+
+def parse_words(words: Sequence[str]) -> VhostQuery:
+    """The query of ``ctys-vhost``'s argument words (``UsageError`` if malformed)."""
+    return vhostquery.parse(words, resolve_field, FULL_WIDTH)
+
+
+def field_equals(name: str, value: str) -> Step:
+    """The step ``AND NAME=value`` (e.g. ``--host``)."""
+    found = resolve_field(name)
+    if found is None:
+        raise UsageError(f"unknown field '{name}'")
+    return Step(Op.AND, False, FieldEqualsTerm(found[0], value, found[1]))
 
 
 def parse_rule(text: str) -> MatchRule:
@@ -103,6 +122,23 @@ def parse_rule(text: str) -> MatchRule:
     except ValueError:
         known = "|".join(r.value for r in MatchRule)
         raise UsageError(f"unknown match rule '{text}' (use {known})") from None
+
+
+def parse_rules(text: str) -> tuple[MatchRule, bool]:
+    """``-M`` as the original takes it, a comma list: one reduction rule (default ALL)
+    and whether COMPLEMENT was asked too (``-M FIRST,COMPLEMENT``: the first record that
+    does not match)."""
+    rules = [parse_rule(word) for word in text.split(",") if word.strip()]
+    if not rules:
+        raise UsageError(f"empty match rule '{text}'")
+    complement = MatchRule.COMPLEMENT in rules
+    reductions = list(dict.fromkeys(r for r in rules if r is not MatchRule.COMPLEMENT))
+    if len(reductions) > 1:
+        names = ",".join(r.value for r in reductions)
+        raise UsageError(
+            f"-M {names}: these rules exclude each other (one of them, and COMPLEMENT)"
+        )
+    return (reductions[0] if reductions else MatchRule.ALL), complement
 
 
 def parse_fields(spec: str) -> tuple[str, ...]:
@@ -118,38 +154,28 @@ def parse_query(
     rule: MatchRule = MatchRule.ALL,
     key_fields: Sequence[str] = FIELDS,
 ) -> Query:
-    """A query from command-line words (each one pattern)."""
-    return Query(tuple(parse_pattern(w) for w in words), rule, tuple(key_fields))
+    """A query from command-line words."""
+    return Query(parse_words(words), rule, tuple(key_fields))
 
 
-def where_clause(patterns: Sequence[Pattern]) -> tuple[str, list[str]]:
-    """SQL condition over the ``records`` table for all ``patterns`` (AND), with params."""
-    clauses: list[str] = []
-    params: list[str] = []
-    for pattern in patterns:
-        if isinstance(pattern, FieldPattern):
-            clause, param = equals_clause(pattern.field, pattern.value)
-        elif pattern.text.isascii() and not _REGEX_CHARS.intersection(pattern.text):
-            # LIKE folds ASCII case only, hence the isascii() guard.
-            clause, param = "line LIKE ? ESCAPE '\\'", f"%{_like_escape(pattern.text)}%"
-        else:
-            clause, param = "ctys_match(?, line)", pattern.text
-        clauses.append(clause)
-        params.append(param)
-    return " AND ".join(clauses) or "1", params
+def where_clause(expr: VhostQuery) -> tuple[str, list[str | int]]:
+    """SQL condition over the ``records`` table (and ``idx``, a record's 1-based position,
+    when ``expr`` has an ``R:`` term) with its parameters."""
+    return vhostquery.to_sql(expr, _COLUMNS)
 
 
 def run_query(inventory: Inventory, query: Query) -> list[InventoryRecord]:
     """The records of ``inventory`` selected by ``query``."""
-    where, params = where_clause(query.patterns)
+    where, params = where_clause(query.expr)
+    numbered = query.expr.uses_index
     rule = query.rule
-    if rule is MatchRule.COMPLEMENT:
-        return inventory.select(f"NOT ({where})", params)
+    if rule is MatchRule.COMPLEMENT or query.complement:
+        where = f"NOT ({where})"
     if rule is MatchRule.FIRST:
-        return inventory.select(where, params, limit=1)
+        return inventory.select(where, params, limit=1, numbered=numbered)
     if rule is MatchRule.LAST:
-        return inventory.select(where, params, order="id DESC", limit=1)
-    records = inventory.select(where, params)
+        return inventory.select(where, params, order="id DESC", limit=1, numbered=numbered)
+    records = inventory.select(where, params, numbered=numbered)
     return reduce_records(records, rule, query.key_fields)
 
 
@@ -182,22 +208,7 @@ def reduce_records(
 
 
 def register_functions(db: sqlite3.Connection) -> None:
-    """Make ``ctys_match(pattern, line)`` available to SQL on ``db``."""
-    db.create_function("ctys_match", 2, _sql_match, deterministic=True)
-
-
-def _sql_match(pattern: str, line: str) -> int:
-    return 1 if _compile_word(pattern).search(line) else 0
-
-
-@functools.lru_cache(maxsize=64)
-def _compile_word(text: str) -> re.Pattern[str]:
-    """A bare word as a case-insensitive regex; not a valid regex → a literal substring."""
-    try:
-        return re.compile(text, re.IGNORECASE)
-    except re.error:
-        return re.compile(re.escape(text), re.IGNORECASE)
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """Make ``ctys_re(pattern, text)`` and ``ctys_fre(value, text)`` (see
+    ``ctys.inventory.vhostquery``) available to SQL on ``db``."""
+    db.create_function("ctys_re", 2, vhostquery.sql_regex, deterministic=True)
+    db.create_function("ctys_fre", 2, vhostquery.sql_field_regex, deterministic=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from ctys.conf.found import FoundVm
-from ctys.conf.rawconf import ConfMode
+from ctys.conf.rawconf import ConfMode, wrapper_path
 from ctys.inventory.fields import (
     ALIASES,
     FIELD_TABLE,
@@ -163,7 +163,8 @@ _DETAIL_FIELDS = frozenset(_ATTRS) - _FOUND_ATTRS - {"mode", "scanned", "fdbwidt
 def record_from_found(found: FoundVm, host: str, scanned: float) -> InventoryRecord:
     """The inventory record of ``found`` as seen from ``host`` at time ``scanned``: the
     VM's own facts, the fields its plugin describes (``details``) and the conf keys of
-    ``_EXTRA_CONF_KEYS``. In sh+ctys mode the program is the ``NAME.ctys`` wrapper."""
+    ``_EXTRA_CONF_KEYS``. In sh+ctys mode the program is the wrapper
+    (``ctys.conf.rawconf.wrapper_path``)."""
     values: dict[str, str] = {}
     raw = found.raw
     if raw is not None:
@@ -177,7 +178,7 @@ def record_from_found(found: FoundVm, host: str, scanned: float) -> InventoryRec
         raise ValueError(f"{found.stype} describes an unknown inventory field {bad!r}")
     values.update(details)
     if found.mode is ConfMode.SH_CTYS:
-        values["exepath"] = str(found.conf_path.with_suffix(".ctys"))
+        values["exepath"] = str(wrapper_path(found.conf_path))
     return InventoryRecord(
         host=host,
         stype=found.stype,

@@ -51,6 +51,11 @@ _SCHEMA = [
 ]
 # Statements are built from the constant column names only; values are always parameters.
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM records"  # noqa: S608
+# ``idx``: the record's position (1-based), like its line number in an enum.fdb (R:).
+_SELECT_NUMBERED = (
+    f"SELECT {', '.join(_COLUMNS)} FROM "  # noqa: S608
+    "(SELECT *, row_number() OVER (ORDER BY id) AS idx FROM records)"
+)
 _INSERT = (
     f"INSERT INTO records ({', '.join(_COLUMNS)}, line) "  # noqa: S608
     f"VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
@@ -231,11 +236,19 @@ class Inventory:
         return run_query(self, query)
 
     def select(
-        self, where: str, params: Sequence[str], *, order: str = "id", limit: int | None = None
+        self,
+        where: str,
+        params: Sequence[str | int],
+        *,
+        order: str = "id",
+        limit: int | None = None,
+        numbered: bool = False,
     ) -> list[InventoryRecord]:
-        """Records for an SQL ``where`` clause over the record columns (and ``line``).
+        """Records for an SQL ``where`` clause over the record columns (and ``line``; with
+        ``numbered`` also ``idx``, a record's 1-based position in the inventory).
         Building block for ``query``; callers pass values only as ``params``."""
-        sql = f"{_SELECT} WHERE {where} ORDER BY {order}"
+        select = _SELECT_NUMBERED if numbered else _SELECT
+        sql = f"{select} WHERE {where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [_record(row) for row in self._read(sql, params)]
@@ -260,7 +273,7 @@ class Inventory:
 
     # -- internals -------------------------------------------------------------------
 
-    def _read(self, sql: str, params: Sequence[str]) -> list[tuple[str, ...]]:
+    def _read(self, sql: str, params: Sequence[str | int]) -> list[tuple[str, ...]]:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as err:

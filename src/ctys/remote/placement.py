@@ -103,14 +103,14 @@ def choose(loads: Mapping[str, HostLoad], local: str | None = None) -> str:
 
 
 def create_call_for(call: ActionCall, pname: str) -> ActionCall:
-    """The CREATE call for the chosen remote host: its conf file (``F:path`` as that host
+    """The CREATE call for the chosen remote host: its conf file (``P:path`` as that host
     sees it) in place of the address, the other suboptions as given."""
     from ctys.remote.options import escape_suboption_arg
 
     kept = tuple(
         s for s in call.suboptions if s.key not in ADDRESS_KEYS and s.key not in BASEPATH_KEYS
     )
-    address = Suboption("F", (pname,), f"F:{escape_suboption_arg(pname)}")
+    address = Suboption("P", (pname,), f"P:{escape_suboption_arg(pname)}")
     return ActionCall(call.name, (address, *kept))
 
 

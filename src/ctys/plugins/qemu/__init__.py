@@ -48,22 +48,28 @@ QEMU plugin actions:
      KERNEL arguments with commas: console=ttyS0,,115200 (',,' or '\\,' is one comma).
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
-  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,TERSE|MACHINE|JSON][,TITLE]
+  -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,MATCHVSTAT:s[%s]][,TERSE|MACHINE|JSON][,TITLE]
             (-c PATH: inventory file; -C off|rebuild|clear|list; what it skips is
-            warned about on stderr, a missing BASEPATH is an error)
+            warned about on stderr, a missing BASEPATH is an error; MATCHVSTAT: the
+            VMSTATEs shown, default ACTIVE%DISABLED%EMPTY; also PRESENT, ALL, CUSTOM%x;
+            NAME.conf and 01.11 NAME.ctys confs; one line per address of #@#IP<n>)
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
 Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
          <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =
          ide|virtio|scsi|sata|nvme (default IDE), #@#DISKCACHE[<n>], #@#DISKDISCARD[<n>].
-<address>: l:LABEL | LABEL:x | UUID:x | MAC:x | IP:x (TCP:x) | F:/path/vm.conf
-           (FILENAME:, PNAME:) | ID:vmid (I:); every term must match (l:a,l:b matches
-           nothing). Resolved from the inventory (filled by ENUMERATE) when it exists,
-           and by scanning the VM folders when it does not or has no match (one stderr
-           line says so); BASEPATH:/dir[%/dir2] (BASE:, B:) scans those folders (default
+<address>: L:LABEL | U:UUID | M:MAC | T:IP (TCP:, IP:) | P:/path/vm.conf (PATHNAME:,
+           PNAME:, and ID:/I:, the VM's ID = its conf path) | F:PATTERN (FNAME:,
+           FILENAME:; part of the conf's full path, or an exact path) | DBRECORD:N
+           (DBREC:, DR:; inventory record N, see ctys-vhost -o INDEX) | VMID:vmid (the
+           runtime ID LIST shows, or a PID); every term must match (l:a,l:b matches
+           nothing) and the conf found must agree with LABEL, UUID and path terms.
+           Resolved from the inventory (filled by ENUMERATE) when it exists, and by
+           scanning the VM folders when it does not or has no match (one stderr line
+           says so); BASEPATH:/dir[%/dir2] (BASE:, B:) scans those folders (default
            folders: $CTYS_VMPATH or ~/qemu). CANCEL and CONNECT/REUSE look at the running
            VMs' runtime records first (a VM started from any conf, or relabelled since it
            started, is found).
-CANCEL of a qemu you started by hand (l:NAME or ID:PID): through its -qmp (or -monitor)
+CANCEL of a qemu you started by hand (l:NAME or VMID:PID): through its -qmp (or -monitor)
            unix socket, else only with FORCE (SIGTERM, SIGKILL after TIMEOUT). ALL stops
            the managed VMs in parallel and says how many other qemus it left alone. A
            paused or failed VM (paused, internal-error, guest-panicked, ...) is quit, no

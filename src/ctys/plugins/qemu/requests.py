@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ctys.address.model import (
     BASEPATH_KEYS,
+    PATH_ADDRESS_KEYS,
     MachineAddress,
     MachineSelector,
     address_from_suboption,
@@ -80,7 +81,7 @@ def _no_args(sub: Suboption) -> None:
 
 
 # Suboptions whose values are paths (``~`` and ``~user`` are expanded).
-_PATH_KEYS = BASEPATH_KEYS | {"F", "FILENAME", "PNAME", "BOOTMODE", "KERNEL", "INSTMODE", "VNCPASS"}
+_PATH_KEYS = BASEPATH_KEYS | PATH_ADDRESS_KEYS | {"BOOTMODE", "KERNEL", "INSTMODE", "VNCPASS"}
 
 
 def _check_home_dirs(sub: Suboption) -> None:

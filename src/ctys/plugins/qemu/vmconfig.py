@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from ctys.conf.found import NetAddress
 from ctys.conf.rawconf import ConfMode, RawConf
+from ctys.plugins.qemu.vmfacts import VmFacts
 
 
 class Accelerator(Enum):
@@ -47,6 +49,11 @@ class VmConfig:
     append: str | None = None
     extra_args: tuple[str, ...] = ()  # qemu args from the conf (ARGS), shell-word split
     ignored: bool = False  # MAGICID-IGNORE present
+    dvd: Path | None = None  # DVDIMAGE (the original's DVD image)
+    fdb: Path | None = None  # FDB (the second floppy)
+    usb: Path | None = None  # USBBOOTIMAGE
+    addresses: tuple[NetAddress, ...] = ()  # MAC<n>/IP<n>, one per listed IP
+    facts: VmFacts = field(default_factory=VmFacts)  # the original's descriptive keys
     raw: RawConf | None = field(default=None, compare=False, repr=False)
 
     @property

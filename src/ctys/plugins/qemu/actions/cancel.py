@@ -1,7 +1,7 @@
 """CANCEL: stop, reboot, reset or pause VMs, gracefully first.
 
 Managed VMs are found by their runtime records first (then the inventory, then a scan);
-a qemu of this user that ctys did not start is found by label, UUID or ``ID:PID`` and
+a qemu of this user that ctys did not start is found by label, UUID or ``VMID:PID`` and
 stopped through the QMP socket its command line names, or by signal with ``FORCE``.
 Several VMs are stopped in parallel; one VM is cancelled by one CANCEL at a time.
 """
@@ -87,12 +87,12 @@ def _targets(req: CancelRequest, runtime: RuntimeDir, ctx: RunContext) -> Target
     except AmbiguousAddress:
         raise
     except AddressError:
-        # Not a VM ctys knows: maybe a qemu of ours started by hand (l:, UUID:, ID:PID).
+        # Not a VM ctys knows: maybe a qemu of ours started by hand (l:, UUID:, VMID:PID).
         found = _foreign_target(_foreign_of(runtime), selector)
         if found is not None:
             return Targets([found])
         terms = selector.terms
-        if len(terms) == 1 and terms[0].kind is AddressKind.ID:
+        if len(terms) == 1 and terms[0].kind is AddressKind.VMID:
             raise VmStateError(f"no running VM with ID {terms[0].value}") from None
         raise
     if running is not None:
@@ -235,7 +235,7 @@ def run_parallel(
 def _left_alone(targets: Targets) -> str:
     parts = []
     if targets.left_ours:
-        parts.append(f"{targets.left_ours} of yours (CANCEL=l:LABEL or ID:PID stops one)")
+        parts.append(f"{targets.left_ours} of yours (CANCEL=l:LABEL or VMID:PID stops one)")
     if targets.left_others:
         parts.append(f"{targets.left_others} of other users")
     total = targets.left_ours + targets.left_others

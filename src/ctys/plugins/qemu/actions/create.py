@@ -135,7 +135,7 @@ def _find_running_for_attach(
     try:
         return find_running(runtime, req.selector, inventory, ctx.err)
     except AddressError:
-        if req.connect and len(terms) == 1 and terms[0].kind is AddressKind.ID:
+        if req.connect and len(terms) == 1 and terms[0].kind is AddressKind.VMID:
             raise VmStateError(f"no running VM with ID {terms[0].value}") from None
         raise
 

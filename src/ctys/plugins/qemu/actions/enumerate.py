@@ -11,8 +11,10 @@ from typing import TextIO
 
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, require_base_paths
+from ctys.conf.vmstate import DEFAULT_FILTER, StateFilter, parse_matchvstat
 from ctys.errors import UsageError
-from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field, record_from_found
+from ctys.inventory.multihome import records_per_address
+from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
 from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
 from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
@@ -34,26 +36,30 @@ class EnumerateRequest:
     title: bool
     fields: tuple[str, ...]
     include_ignored: bool = False
+    states: StateFilter = DEFAULT_FILTER
 
 
 def parse_enumerate(call: ActionCall, ctx: RunContext) -> EnumerateRequest:
-    """ENUMERATE[=BASEPATH:/a%/b][,ALL][,TERSE|MACHINE|JSON][,TITLE]."""
+    """ENUMERATE[=BASEPATH:/a%/b][,ALL][,MATCHVSTAT:s%s][,TERSE|MACHINE|JSON][,TITLE]."""
     inv = ctx.invocation
     fmt, title, rest = split_format_suboptions("ENUMERATE", call.suboptions, inv.output_format)
     bases: list[Path] = []
     include_ignored = False
+    states = DEFAULT_FILTER
     for sub in rest:
         if sub.key in BASEPATH_KEYS:
             bases.extend(base_paths_from_suboption(sub))
         elif sub.key == "ALL" and not sub.args:
             include_ignored = True
+        elif sub.key == "MATCHVSTAT":
+            states = parse_matchvstat(sub.args)
         else:
             raise UsageError(f"unknown ENUMERATE suboption '{sub.raw}'")
     if inv.output_fields:
         fields = tuple(f for name in inv.output_fields for f in _expand_field(name))
     else:
         fields = DEFAULT_TABLE_FIELDS if fmt is OutputFormat.TABLE else FIELDS
-    return EnumerateRequest(tuple(bases), fmt, title, fields, include_ignored)
+    return EnumerateRequest(tuple(bases), fmt, title, fields, include_ignored, states)
 
 
 def _expand_field(name: str) -> tuple[str, ...]:
@@ -91,12 +97,18 @@ def _progress(err: TextIO) -> Iterator[Progress | None]:
 
 
 def enumerate_local(
-    bases: Sequence[Path], *, include_ignored: bool = False, progress: Progress | None = None
+    bases: Sequence[Path],
+    *,
+    include_ignored: bool = False,
+    progress: Progress | None = None,
+    states: StateFilter = DEFAULT_FILTER,
 ) -> tuple[ScanResult, list[InventoryRecord]]:
-    """Scan ``bases`` on this host; the VMs found as inventory records of this host."""
+    """Scan ``bases`` on this host; the VMs found whose ``VMSTATE`` passes ``states`` and
+    that are not ``MAGICID-NOENUM``, as inventory records of this host (one per address)."""
     result = scan_qemu_confs(bases, include_ignored=include_ignored, progress=progress)
     host, now = this_host(), time.time()
-    return result, [record_from_found(vm, host, now) for vm in result.vms]
+    shown = [vm for vm in result.vms if not vm.noenum and states.matches(vm.vmstate)]
+    return result, [record for vm in shown for record in records_per_address(vm, host, now)]
 
 
 def store_scan(
@@ -125,7 +137,7 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     bases = req.base_paths or qemu_base_paths()
     with _progress(ctx.err) as progress:
         result, records = enumerate_local(
-            bases, include_ignored=req.include_ignored, progress=progress
+            bases, include_ignored=req.include_ignored, progress=progress, states=req.states
         )
     for line in result.warnings:
         print(f"ctys: warning: {line}", file=ctx.err)

@@ -1,4 +1,4 @@
-"""QEMU processes of ours (same uid) that ctys did not start: found by label or ``ID:PID``
+"""QEMU processes of ours (same uid) that ctys did not start: found by label or ``VMID:PID``
 for CANCEL, stopped on a ``VmHandle.attach_foreign`` (the managed VMs' stop ladder) through
 the QMP socket their command line names, their human monitor, else by signal."""
 
@@ -93,5 +93,5 @@ def foreign_vms(claimed: set[int], processes: Sequence[QemuProcess] | None = Non
 
 
 def foreign_matching(vms: Sequence[ForeignVm], selector: MachineSelector) -> list[ForeignVm]:
-    """The foreign VMs matching every term (label, UUID, ``ID:PID``)."""
+    """The foreign VMs matching every term (label, UUID, ``VMID:PID``)."""
     return [vm for vm in vms if all_match(vm.facts(), selector.terms)]

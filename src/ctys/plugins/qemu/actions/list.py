@@ -52,6 +52,7 @@ _FIELDS = (
     "IP",
     "QMP",
     "BINARY",
+    "VMID",  # the runtime ID (VMID: addresses it); ID is the conf path, as in the original
 )
 DEFAULT_TABLE_FIELDS = ("LABEL", "STATE", "PID", "USER", "MANAGED", "ACCEL", "VNC", "IP", "CONF")
 # Names the original's inventory used for the same facts.
@@ -60,6 +61,7 @@ _FIELD_ALIASES = {
     "VNCPORT": "VNC",
     "CPORT": "VNC",
     "PNAME": "CONF",
+    "ID": "CONF",
     "FILENAME": "CONF",
     "TCP": "IP",
     "EXEPATH": "BINARY",
@@ -85,6 +87,7 @@ class VmEntry:
     binary: str = ""
     image: Path | None = None
     ip: str | None = None
+    vmid: str | None = None  # the runtime ID of a managed VM, the PID of another qemu
 
     def row(self) -> dict[str, object]:
         """The entry keyed by ``list_fields()`` names."""
@@ -103,6 +106,7 @@ class VmEntry:
             "IP": self.ip,
             "QMP": self.qmp,
             "BINARY": self.binary,
+            "VMID": self.vmid,
         }
 
 
@@ -224,6 +228,7 @@ def _managed_entry(
         binary=record.binary or cmd.binary,
         image=_path(cmd.image),
         ip=_guest_ip(conf, vmdir, neighbours),
+        vmid=vmdir.vmid,
     )
 
 
@@ -258,6 +263,7 @@ def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None, vnc: str | None) 
         binary=cmd.binary,
         image=image,
         ip=conf.ip if conf else None,
+        vmid=str(proc.pid),
     )
 
 

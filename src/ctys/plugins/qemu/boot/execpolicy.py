@@ -14,7 +14,7 @@ import pwd
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ctys.conf.parser import read_conf_with_lines
+from ctys.conf.lenient import read_vm_conf
 from ctys.errors import ConfError, CtysError
 from ctys.plugins.qemu.boot.hostexec import find_host_exec
 from ctys.plugins.qemu.vmconfig import VmConfig
@@ -100,7 +100,7 @@ def _user_name(uid: int) -> str:
 def _line_of(vm: VmConfig, key: str) -> int:
     """The line ``key`` was set on (the file is read again only on this refusal path)."""
     try:
-        _, lines = read_conf_with_lines(vm.conf_path)
+        _, lines = read_vm_conf(vm.conf_path)
     except CtysError:
         return 0
     return lines.keys.get(key) or lines.variables.get(key) or 0

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 import shlex
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.conf.found import IGNORE_MARKER
-from ctys.conf.parser import SourceLines, read_conf_with_lines
-from ctys.conf.rawconf import ConfMode, RawConf
+from ctys.conf.lenient import read_vm_conf
+from ctys.conf.parser import SourceLines
+from ctys.conf.rawconf import ConfMode, RawConf, wrapper_path
 from ctys.errors import ConfError
+from ctys.plugins.qemu.confs import origkeys
 from ctys.plugins.qemu.net.network import MAX_NICS, NetworkError, normalize_mac
 from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
@@ -34,10 +35,6 @@ _ACCELERATORS: Mapping[str, Accelerator] = {
 _MEMSIZE = re.compile(r"(\d+)\s*(?:([KMGT])(?:I?B)?)?", re.IGNORECASE)
 _KIB_PER_UNIT = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3}
 _MAX_VCPU = 4096
-_MAX_PORT = 65535
-# Extra disks: HDD_B, HDD_C, ... (HDD_A is the boot disk, an alias of HDD).
-_EXTRA_DISK_KEYS = tuple(f"HDD_{letter}" for letter in string.ascii_uppercase[1:])
-_EXTRA_DISK_SET = frozenset(_EXTRA_DISK_KEYS)
 # shlex.split's only special characters (posix mode, no comments) and its word separators:
 # a value without the former splits like re.split on the latter, at a fraction of the cost.
 _SHLEX_SPECIAL = re.compile(r"['\"\\]")
@@ -176,11 +173,8 @@ class _Lookup:
         return path if path.is_absolute() else self.raw.path.absolute().parent / path
 
     def disks(self) -> tuple[Path, ...]:
-        boot = self.find("HDD", "HDD_A", "HDDBOOTIMAGE")
-        # Most confs have no extra disk: look up only the HDD_x names that occur at all.
-        named = {*self.raw.keys, *self.raw.variables} & _EXTRA_DISK_SET
-        extra = [self.find(name) for name in _EXTRA_DISK_KEYS if name in named]
-        return tuple(self.resolve(found) for found in [boot, *extra] if found is not None)
+        """The disks, boot disk first (``origkeys.disk_values``: the original's names)."""
+        return tuple(self.resolve(found) for found in origkeys.disk_values(self))
 
     def argv(self, *names: str) -> tuple[str, ...]:
         found = self.find(*names)
@@ -202,7 +196,7 @@ def _smp_cpus(value: str) -> str:
 
 def load_vm_config(path: Path) -> VmConfig:
     """Read, parse and map the conf file at ``path``; every failure is a ``ConfError``."""
-    raw, lines = read_conf_with_lines(path)
+    raw, lines = read_vm_conf(path)
     return vm_config_from_raw(raw, lines)
 
 
@@ -212,7 +206,8 @@ def vm_config_from_raw(raw: RawConf, lines: SourceLines | None = None) -> VmConf
     look = _Lookup(raw, lines)
     conf_path = raw.path.absolute()
     stem = conf_path.stem
-    wrapper = conf_path.parent / f"{stem}.ctys"
+    wrapper = wrapper_path(conf_path)
+    addresses = origkeys.addresses_of(look)
     defaults = _DEFAULTS
     vcpu = look.integer("VCPU", "SMP", low=1, high=_MAX_VCPU)
     memsize = look.memsize_mb()
@@ -222,24 +217,29 @@ def vm_config_from_raw(raw: RawConf, lines: SourceLines | None = None) -> VmConf
         label=look.text("LABEL") or stem,
         mode=ConfMode.SH_CTYS if wrapper.is_file() else ConfMode.CTYS_CONF,
         uuid=look.uuid(),
-        mac=look.text("MAC"),
-        ip=look.text("IP", "TCP"),
+        mac=addresses[0].mac or None if addresses else None,
+        ip=addresses[0].ip or None if addresses else None,
         arch=look.text("ARCH") or defaults.arch,
         accelerator=look.accelerator(),
         vcpu=defaults.vcpu if vcpu is None else vcpu,
         memsize_mb=defaults.memsize_mb if memsize is None else memsize,
-        vncport=look.integer("VNCPORT", low=1, high=_MAX_PORT),
-        dist=look.text("DIST"),
-        os=look.text("OS"),
+        vncport=origkeys.vnc_port(look, look.integer),
+        dist=origkeys.blank_to_underscore(look.text("DIST")),
+        os=origkeys.blank_to_underscore(look.text("OS")),
         machine=look.text("MACHINE"),
-        qemu_binary=look.text("QEMUBIN"),
+        qemu_binary=look.text("QEMUBIN", "STARTERCALL"),
         hdd=look.disks(),
-        cdrom=look.path("CDROM", "ISO", "INST_CDROM"),
-        fdd=look.path("FDD"),
+        cdrom=look.path("CDROM", "ISO", "INST_CDROM", "CDIMAGE", "DVDIMAGE"),
+        fdd=look.path("FDD", "FDDIMAGE", "FDA"),
         kernel=look.path("KERNEL", "KERNELIMAGE"),
-        initrd=look.path("INITRD"),
+        initrd=look.path("INITRD", "INITRDIMAGE"),
         append=look.text("APPEND"),
         extra_args=look.argv("ARGS"),
         ignored=IGNORE_MARKER in raw.magic,
+        dvd=look.path("DVDIMAGE"),
+        fdb=look.path("FDB"),
+        usb=look.path("USBBOOTIMAGE"),
+        addresses=addresses,
+        facts=origkeys.facts_of(look),
         raw=raw,
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ctys.conf.found import FoundVm
 from ctys.conf.vmpath import default_base_paths
+from ctys.plugins.qemu.confs.details import inventory_details
 from ctys.plugins.qemu.confs.mapping import load_vm_config, vm_config_from_raw
 from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vmconfig import VmConfig
@@ -39,6 +40,7 @@ def found_of(vm: VmConfig) -> FoundVm:
         "vncport": "" if vm.vncport is None else str(vm.vncport),
         "dist": vm.dist or "",
         "os": vm.os or "",
+        **inventory_details(vm),
     }
     return FoundVm(
         stype=STYPE,
@@ -50,6 +52,8 @@ def found_of(vm: VmConfig) -> FoundVm:
         ip=vm.ip,
         magic=vm.raw.magic if vm.raw is not None else frozenset(),
         details=details,
+        addresses=vm.addresses,
+        vmstate=vm.facts.vmstate,
         raw=vm.raw,
         native=vm,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.conf.parser import read_conf_with_lines
+from ctys.conf.lenient import read_vm_conf
 from ctys.errors import ConfError, CtysError
 from ctys.plugins.qemu.net.network import (
     DEFAULT_NIC_MODEL,
@@ -76,7 +76,7 @@ class _Reader:
         # Lines are looked up only on this error path: a second parse is cheap here and
         # keeps the common path free of it.
         try:
-            _, lines = read_conf_with_lines(self.vm.conf_path)
+            _, lines = read_vm_conf(self.vm.conf_path)
         except (CtysError, OSError):
             return 0
         table = lines.keys if value.is_key else lines.variables

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ctys.conf.parser import CONTROL_CHARACTER
 from ctys.errors import CtysError
+from ctys.plugins.qemu.confs.origkeys import CTYSFORMAT, CTYSFORMAT_KEY
 from ctys.plugins.qemu.confs.reader import MAGIC_ID
 from ctys.plugins.qemu.vmconfig import Accelerator
 
@@ -54,13 +55,33 @@ def quote_value(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+def original_key_safe(value: str) -> bool:
+    """Whether the original reads ``value`` back unchanged as a ``#@#`` key's value."""
+    return not any(char in value for char in "'\"\\") and value == value.strip()
+
+
+def quote_key_value(name: str, value: str) -> str:
+    """``value`` for ``#@#name = ...``: as ``quote_value``, and read back the same by the
+    original, which reads a key's value up to its first quote (after turning ``'`` into
+    ``"``) and drops each backslash-``t``: so a value holding a quote or a backslash, or
+    blanks at its ends, is refused."""
+    if not original_key_safe(value):
+        raise CtysError(
+            f"#@#{name} value {value!r}: quotes, backslashes and leading/trailing blanks "
+            "cannot be read back by the original ctys"
+        )
+    return quote_value(value)
+
+
 def render_conf(answers: ConfAnswers) -> str:
-    """The conf file text for ``answers`` (ctys keys first, then the media variables)."""
+    """The conf file text for ``answers`` (ctys keys first, then the media variables), in
+    the original's names (``#@#MAC0``/``#@#IP0``, ``HDDBOOTIMAGE``, ``CDIMAGE``,
+    ``KERNELIMAGE``, ``INITRDIMAGE``), marked ``#@#CTYSFORMAT`` (docs/conf-format.md)."""
     keys: list[tuple[str, str | None]] = [
         ("LABEL", answers.label),
         ("UUID", answers.uuid),
-        ("MAC", answers.mac),
-        ("IP", answers.ip),
+        ("MAC0", answers.mac),
+        ("IP0", answers.ip),
         ("OS", answers.os),
         ("DIST", answers.dist),
         ("ACCELERATOR", answers.accelerator.value),
@@ -69,12 +90,13 @@ def render_conf(answers: ConfAnswers) -> str:
         ("HDDSIZE", answers.hdd_size),
         # New VMs get virtio disks (/dev/vda); confs without the key keep IDE.
         ("DISKIF", "virtio" if answers.hdd else None),
+        (CTYSFORMAT_KEY, CTYSFORMAT),
     ]
     variables: list[tuple[str, str | None]] = [
-        ("HDD", answers.hdd),
-        ("CDROM", answers.cdrom),
-        ("KERNEL", answers.kernel),
-        ("INITRD", answers.initrd),
+        ("HDDBOOTIMAGE", answers.hdd),
+        ("CDIMAGE", answers.cdrom),
+        ("KERNELIMAGE", answers.kernel),
+        ("INITRDIMAGE", answers.initrd),
         ("APPEND", answers.append),
     ]
     lines = [
@@ -83,7 +105,7 @@ def render_conf(answers: ConfAnswers) -> str:
         f"# QEMU VM {quote_value(answers.label)}, written by ctys-createConfVM.",
         "# Data, not code: ctys parses this file (see docs/conf-format.md).",
     ]
-    lines += [f"#@#{name} = {quote_value(value)}" for name, value in keys if value]
+    lines += [f"#@#{name} = {quote_key_value(name, value)}" for name, value in keys if value]
     lines.append("")
     lines += [f"{name}={quote_value(value)}" for name, value in variables if value]
     return "\n".join(lines) + "\n"

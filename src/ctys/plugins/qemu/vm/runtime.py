@@ -239,7 +239,7 @@ class VmEntry:
             return None
         return (
             f"ctys: runtime record {self.rundir.state} is unreadable, but its qemu (pid"
-            f" {self.pid}) still runs; its folder is left alone (CANCEL=ID:{self.pid},FORCE"
+            f" {self.pid}) still runs; its folder is left alone (CANCEL=VMID:{self.pid},FORCE"
             " stops it)"
         )
 

@@ -1,0 +1,146 @@
+"""Benchmark: ctys-vhost's query language over the SQLite inventory versus ``grep`` on the
+same records exported as a cacheDB file (``enum.fdb``).
+
+Run as ``.venv/bin/python bench/vhost_query.py [--records N] [--runs N]``. For each query
+form (an exact field term, an anchored ``F:`` term, a plain word, a regex, an ``F:`` regex,
+AND/OR/NOT) it times the in-process query (``Inventory.query``, median of ``--runs``) and
+the equivalent ``grep`` pipeline as processes on the exported file, and prints the ratio
+(grep ÷ ctys). It also times one ``ctys-vhost`` process for the exact term (process start-up
+included). Exact terms go through an index; the target is at least 10x faster than grep
+for them. It is a benchmark, not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from benchlib import med, ms
+from ctys.inventory.cachedb import export_cachedb
+from ctys.inventory.query import Query, field_position, parse_words
+from ctys.inventory.record import InventoryRecord
+from ctys.inventory.store import Inventory
+
+console = Console()
+DISTS = ("debian", "centos", "suse", "ubuntu")
+
+
+def records(count: int) -> Iterator[InventoryRecord]:
+    """Synthetic VMs on two hosts."""
+    for i in range(count):
+        name = f"vm{i:06d}"
+        yield InventoryRecord(
+            host=f"h{i % 2}",
+            stype="QEMU",
+            label=name,
+            pname=f"/srv/vms/pool-{i // 100:04d}/{name}/{name}.conf",
+            uuid=f"{i:08x}-0000-4000-8000-{i:012x}",
+            mac=f"52:54:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+            tcp=f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
+            dist=DISTS[i % len(DISTS)],
+            os="Linux",
+            accelerator="KVM" if i % 3 else "QEMU",
+        )
+
+
+def pipeline(stages: Sequence[Sequence[str]]) -> float:
+    """Wall time of ``stages`` piped into each other (no shell), output discarded."""
+    t0 = time.perf_counter()
+    procs: list[subprocess.Popen[bytes]] = []
+    stdin = None
+    for number, argv in enumerate(stages):
+        last = number == len(stages) - 1
+        proc = subprocess.Popen(
+            list(argv), stdin=stdin, stdout=subprocess.DEVNULL if last else subprocess.PIPE
+        )
+        if stdin is not None:
+            stdin.close()
+        stdin = proc.stdout
+        procs.append(proc)
+    for proc in procs:
+        proc.wait()
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=20)
+    options = parser.parse_args()
+    label = field_position("LABEL")
+    pname = field_position("PNAME")
+    with tempfile.TemporaryDirectory(prefix="ctys-bench-vhost-") as tmp:
+        work = Path(tmp)
+        db, fdb = work / "inv.sqlite", work / "enum.fdb"
+        with Inventory.open(db) as inventory:
+            inventory.add(records(options.records))
+            with fdb.open("w") as out:
+                export_cachedb(inventory.all(), out)
+        file = str(fdb)
+        target = "vm054321"
+        # query words, the grep pipeline that selects the same lines, a description
+        cases: list[tuple[str, list[str], list[list[str]]]] = [
+            ("exact field L:x (index)", [f"L:{target}"], [["grep", "-F", f";{target};", file]]),
+            (
+                "anchored F:<n>:^x$ (index)",
+                [f"F:{label}:^{target}$"],
+                [["grep", "-E", f"^([^;]*;){{{label - 1}}}{target};", file]],
+            ),
+            ("plain word", ["vm05432"], [["grep", "-F", "vm05432", file]]),
+            ("regex", ["vm0543[0-9]1;"], [["grep", "-E", "vm0543[0-9]1;", file]]),
+            (
+                "F:<n>:regex",
+                [f"F:{pname}:pool-054[0-3]/"],
+                [["grep", "-E", f"^([^;]*;){{{pname - 1}}}[^;]*pool-054[0-3]/", file]],
+            ),
+            (
+                "x AND a OR b AND NOT c",
+                ["vm0543", "AND", "centos", "OR", "suse", "AND", "NOT", "^h1;"],
+                [
+                    ["grep", "-F", "vm0543", file],
+                    ["grep", "-E", "centos|suse"],
+                    ["grep", "-v", "^h1;"],
+                ],
+            ),
+        ]
+        table = Table(
+            title=f"ctys-vhost queries in {options.records:,} records vs grep on the "
+            f"{fdb.stat().st_size / 1e6:.1f} MB enum.fdb (ms, median of {options.runs})"
+        )
+        for col in ("query", "matches", "ctys (in-process)", "grep", "grep ÷ ctys"):
+            table.add_column(col, justify="left" if col == "query" else "right")
+        with Inventory.open_readonly(db) as inventory:
+            for what, words, stages in cases:
+                query = Query(parse_words(words))
+                found = inventory.query(query)
+                times = []
+                for _ in range(options.runs):
+                    t0 = time.perf_counter()
+                    inventory.query(query)
+                    times.append(time.perf_counter() - t0)
+                pipeline(stages)  # warm the page cache
+                grep_times = [pipeline(stages) for _ in range(options.runs)]
+                ours, theirs = med(times), med(grep_times)
+                ratio = f"{theirs / ours:.1f}x" if ours and theirs else "—"
+                table.add_row(what, str(len(found)), ms(ours, 3), ms(theirs, 2), ratio)
+        vhost = [sys.executable, "-m", "ctys.cli.vhost", "-c", str(db), "-t", f"L:{target}"]
+        process = [pipeline([vhost]) for _ in range(max(3, options.runs // 4))]
+        grep_exact = [pipeline(cases[0][2]) for _ in range(max(3, options.runs // 4))]
+        console.print(table)
+        console.print(
+            f"ctys-vhost L:{target} as a process: {ms(med(process))} ms"
+            f" (grep -F: {ms(med(grep_exact), 1)} ms; Python start-up included)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
