@@ -10,8 +10,10 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     qemu-system-x86 qemu-utils busybox-static cpio openssh-server openssh-client vde2 \
-    python3-venv python3-pip ca-certificates
-# The cloud kernel of the test guest is fetched by `apt-get download` into the user's cache.
+    python3-venv python3-pip ca-certificates \
+    ovmf xorriso isolinux syslinux-common mtools dosfstools fdisk
+# The cloud kernel of the test guest, the Debian installer (netboot) and systemd-boot for the
+# test media are fetched by `apt-get download` into the user's cache (ctys.guest.build/media).
 # The real system guest (ctys-demo --real, tests/e2e/test_realguest_e2e.py): debootstrap,
 # GRUB's BIOS images, sfdisk and mkfs.ext4 build its disk without a loop device.
 $SUDO apt-get install -y -q --no-install-recommends debootstrap grub-pc-bin fdisk e2fsprogs

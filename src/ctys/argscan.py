@@ -5,8 +5,9 @@ Syntax::
     ctys [-t TYPE | -T TYPE[,TYPE...]|ALL] -a ACTION[=SUBOPTS] [generic options] [TARGET ...]
 
 ``SUBOPTS`` is ``SUBOPT[,SUBOPT...]``, each ``KEY[:ARG[%ARG...]]``. A backslash escapes
-``,``, ``%`` and itself inside suboptions (``ARGSADD:-device%e1000\\,netdev=n0``), so
-hypervisor arguments holding commas can be passed through.
+``,``, ``%`` and itself inside suboptions (``ARGSADD:-device%e1000\\,netdev=n0``), and
+``,,`` is a literal comma as in the original (``KEY:console=ttyS0,,115200``), so
+hypervisor and kernel arguments holding commas can be passed through.
 
 Everything here is pure: no I/O, no environment. Every malformed input raises ``UsageError``
 whose message names the offending token.
@@ -236,6 +237,12 @@ def _split_escaped(text: str, separator: str) -> list[str]:
             current.append(text[index : index + 2])
             index += 2
             continue
+        if char == separator == "," and text.startswith(",,", index):
+            # The original's cliSplitSubOpts: ',,' is one literal comma (_unescape makes it
+            # one); kept as typed so messages show the suboption as given.
+            current.append(",,")
+            index += 2
+            continue
         if char == separator:
             pieces.append("".join(current))
             current = []
@@ -252,6 +259,9 @@ def _unescape(text: str) -> str:
     while index < len(text):
         if text[index] == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPABLE:
             out.append(text[index + 1])
+            index += 2
+        elif text.startswith(",,", index):  # only a literal comma leaves ',,' in a piece
+            out.append(",")
             index += 2
         else:
             out.append(text[index])

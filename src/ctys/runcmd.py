@@ -17,8 +17,9 @@ def run_command(
     env: Mapping[str, str] | None = None,
     missing: str | None = None,
     error: type[CtysError] = CtysError,
+    input_text: str | None = None,
 ) -> str:
-    """Run ``argv`` (no shell, no stdin) and return its stdout.
+    """Run ``argv`` (no shell; stdin is ``input_text``, else nothing) and return its stdout.
 
     A non-zero exit is a ``CommandError`` carrying stderr. A program that cannot be
     started, or runs past ``timeout`` seconds, is an ``error``: ``missing`` is its message
@@ -28,7 +29,7 @@ def run_command(
     try:
         done = subprocess.run(
             args,
-            stdin=subprocess.DEVNULL,
+            **({"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}),
             capture_output=True,
             text=True,
             errors="replace",

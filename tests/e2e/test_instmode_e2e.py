@@ -90,10 +90,11 @@ def test_createconfvm_then_install_boot_with_init(
         # Markers are typed split by '' so the echo of the typed line never matches them.
         console.send_line("echo B''LK: $(ls /sys/block) :E''ND")
         devices = _answer(console, rb"BLK: ([^\n]*) :END").split()
-        assert b"sda" in devices and b"sr0" in devices, devices
+        # ctys-createConfVM writes #@#DISKIF = virtio: the target is a virtio disk.
+        assert b"vda" in devices and b"sr0" in devices, devices
         # The guest's disk is the fresh target: 32M of 512-byte sectors, reading as zeros.
         console.send_line(
-            "echo S''IZE=$(cat /sys/block/sda/size) $(od -An -tx1 -N4 /dev/sda) :E''ND"
+            "echo S''IZE=$(cat /sys/block/vda/size) $(od -An -tx1 -N4 /dev/vda) :E''ND"
         )
         assert _answer(console, rb"SIZE=([^\n]*) :END").split() == [b"65536", *[b"00"] * 4]
         # The installer medium is the CD; the mode is on the kernel command line.

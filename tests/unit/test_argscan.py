@@ -68,10 +68,22 @@ def test_backslash_escapes_comma_and_percent() -> None:
     assert sub.raw == r"ARGSADD:-device%e1000\,netdev=n0%50\%%a\b"
 
 
+def test_double_comma_is_a_literal_comma_as_in_the_original() -> None:
+    """The original splits suboptions at single commas and reads ',,' as one comma
+    (cliSplitSubOpts), so a kernel argument like console=ttyS0,115200 is written ',,'."""
+    subs = parse_suboptions("l:vm1,KERNEL:/k%/i%console=ttyS0,,115200 quiet,CONSOLE:CLI")
+    assert [s.key for s in subs] == ["L", "KERNEL", "CONSOLE"]
+    assert subs[1].args == ("/k", "/i", "console=ttyS0,115200 quiet")
+    # ',,' then ',': a literal comma, then the next suboption.
+    subs = parse_suboptions("ARGSADD:-device%e1000,,netdev=n0,,,REUSE")
+    assert subs[0].args == ("-device", "e1000,netdev=n0,")
+    assert subs[1].key == "REUSE"
+
+
 @pytest.mark.parametrize(
     ("value", "token"),
     [
-        ("CREATE=a,,b", "empty suboption in 'a,,b'"),
+        ("CREATE=a,,b", "bad suboption key 'a,,b'"),
         ("CREATE=a,", "empty suboption in 'a,'"),
         ("CREATE=,a", "empty suboption in ',a'"),
         ("CREATE=:x", "':x'"),

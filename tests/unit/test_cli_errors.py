@@ -50,7 +50,7 @@ def one_line(err: str) -> str:
         (["-t", "QEMU", "-a", "FLY"], "FLY"),
         (["-t", "XEN", "-a", "LIST"], "XEN"),
         (["-t", "QEMU", "-a", "CREATE=l:x,BOGUS:1"], "BOGUS"),
-        (["-t", "QEMU", "-a", "CREATE=l:x,,CONSOLE:CLI"], "empty"),
+        (["-t", "QEMU", "-a", "CREATE=l:x,CONSOLE:CLI,"], "empty"),
         (["-t", "QEMU", "-a", "CREATE=l:x,BOOTMODE:TAPE"], "TAPE"),
         (["-t", "QEMU", "-a", "CREATE=l:x,CONSOLE:TTY"], "TTY"),
         (["-t", "QEMU", "-a", "CANCEL=l:x,TIMEOUT:soon"], "soon"),

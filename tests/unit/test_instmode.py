@@ -108,7 +108,6 @@ def test_parse_defaults_and_custom_word() -> None:
         ("CD%%%%INIT", "bad TGTMODE '(empty)'"),
         ("CD%%HDD%%two words", "custom mode 'two words' must be one word"),
         ("CD%%HDD%%a=$(id)", "custom mode 'a=$(id)'"),
-        ("PXE%/x%HDD%%INIT", "SRCMODE PXE takes no SRCPATH (got '/x')"),
         ("HDD%%HDD%%INIT", "SRCMODE HDD needs a SRCPATH"),
         ("USB%%HDD%%INIT", "SRCMODE USB needs a SRCPATH"),
     ],

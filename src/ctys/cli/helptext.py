@@ -59,6 +59,7 @@ Details:
     BOOTMODE:CD%/iso/x.iso        -> key BOOTMODE, args CD, /iso/x.iso
     KERNEL:/k%/i%console=ttyS0    -> spaces and '=' are kept inside arguments
     ARGSADD:-device%e1000\\,netdev=n0 -> '\\,' is a literal comma
+    KERNEL:/k%/i%console=ttyS0,,115200 -> ',,' too (the original's escape)
   -o: 'table' (default), 'terse' (';'-separated lines) or 'json' selects the format; every
     other item is a field name (LABEL, UUID, MAC, IP, ...) choosing the columns.
   -b 0,2 (the original's foreground+sync form) is accepted; only the first field is used.

@@ -98,7 +98,7 @@ def build_guest(cache_dir: Path | None = None) -> GuestImage:
         if image.initrd.exists():  # another process built it while we waited
             return image
         work = Path(tmp)
-        tree = _download_kernel(package, work)
+        tree = download_package(package, work)
         out = work / "out"
         out.mkdir()
         shutil.copyfile(_only(tree.glob("boot/vmlinuz-*"), "vmlinuz"), out / KERNEL_NAME)
@@ -157,8 +157,9 @@ def _cloud_kernel_package() -> tuple[str, str]:
     return package, version.group(1)
 
 
-def _download_kernel(package: str, work: Path) -> Path:
-    """``apt-get download`` the kernel package into ``work`` and unpack it; return the tree."""
+def download_package(package: str, work: Path) -> Path:
+    """``apt-get download`` ``package`` into ``work`` and unpack it (``dpkg-deb -x``, no root
+    needed); return the unpacked tree ``work/tree``."""
     argv = ["apt-get", "download", package]
     if os.geteuid() == 0:
         # Root apt drops to the _apt user, which cannot write into our private temp dir.
@@ -167,7 +168,7 @@ def _download_kernel(package: str, work: Path) -> Path:
         run(argv, cwd=work)
     except CommandError as err:
         raise CtysError(
-            f"cannot download {package} for the test guest (no network or stale apt lists?): "
+            f"cannot download {package} (no network or stale apt lists?): "
             f"{err.stderr.strip().splitlines()[-1] if err.stderr.strip() else err}"
         ) from err
     deb = _only(work.glob("*.deb"), ".deb file")

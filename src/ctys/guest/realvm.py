@@ -65,7 +65,7 @@ def write_real_conf(
         "#@#VCPU = 1",
         f"#@#GUESTAGENT = {'yes' if guest_agent else 'no'}",
         f"#@#HOSTFWD = tcp:127.0.0.1:{ssh_port}-:22",
-        f"HDD={disk.name}",
+        f"HDDBOOTIMAGE={disk.name}",  # the original's boot disk key
     ]
     text = "\n".join(lines) + "\n"
     write_text_atomically(conf, lambda fh: fh.write(text))

@@ -34,7 +34,7 @@ _ACTIONS: dict[str, str] = {
 
 _HELP = """\
 QEMU plugin actions:
-  -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB|PXE[%PATH]]
+  -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB[%PATH]|PXE[%TFTPROOT[%BOOTFILE]]]
             [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:CLI|CLI0|SDL|VNC|XTERM|GTERM|EMACS|EMACSA|EMACSAM]
             [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE|RESUME][,WAIT:TEXT[%SECONDS]]
             [,INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|word]
@@ -44,6 +44,9 @@ QEMU plugin actions:
      WAIT: return once the console printed TEXT (fail after SECONDS, default 120; at
            once when the VM enters QEMU's internal-error state).
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
+     PXE%TFTPROOT: QEMU's user-mode TFTP serves the folder (boot file default pxelinux.0,
+           conf default #@#TFTPROOT); a VDE/tap/bridge NIC boots from the LAN's PXE server.
+     KERNEL arguments with commas: console=ttyS0,,115200 (',,' or '\\,' is one comma).
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
   -a LIST[=TERSE|MACHINE|JSON][,TITLE]
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,MATCHVSTAT:s[%s]][,<field>...]
@@ -59,6 +62,9 @@ QEMU plugin actions:
      docs/inventory.md), printed in record order, HOST first. TITLE/TITLEIDX: the
      original's header line (with field numbers) in the terse formats.
   -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
+Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
+         <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =
+         ide|virtio|scsi|sata|nvme (default IDE), #@#DISKCACHE[<n>], #@#DISKDISCARD[<n>].
 <address>: L:LABEL | U:UUID | M:MAC | T:IP (TCP:, IP:) | P:/path/vm.conf (PATHNAME:,
            PNAME:, and ID:/I:, the VM's ID = its conf path) | F:PATTERN (FNAME:,
            FILENAME:; part of the conf's full path, or an exact path) | DBRECORD:N

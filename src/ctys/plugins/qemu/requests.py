@@ -116,15 +116,19 @@ def _split_address(call: ActionCall) -> tuple[MachineSelector, list[Suboption]]:
 
 
 def _bootspec(sub: Suboption) -> BootSpec:
-    if not sub.args or len(sub.args) > 2:
-        raise UsageError(f"'{sub.raw}': expected BOOTMODE:MODE[%PATH]")
+    """``BOOTMODE:MODE[%PATH]``, and ``BOOTMODE:PXE[%TFTPROOT[%BOOTFILE]]``."""
+    if not sub.args or len(sub.args) > 3:
+        raise UsageError(f"'{sub.raw}': expected BOOTMODE:MODE[%PATH] or PXE[%TFTPROOT[%BOOTFILE]]")
     try:
         mode = BootMode(sub.args[0].upper())
     except ValueError:
         valid = "|".join(m.value for m in BootMode)
         raise UsageError(f"unknown boot mode '{sub.args[0]}' in '{sub.raw}' ({valid})") from None
-    path = Path(sub.args[1]).expanduser() if len(sub.args) == 2 and sub.args[1] else None
-    return BootSpec(mode, path)
+    if len(sub.args) == 3 and mode is not BootMode.PXE:
+        raise UsageError(f"'{sub.raw}': expected BOOTMODE:MODE[%PATH] (a BOOTFILE is for PXE)")
+    path = Path(sub.args[1]).expanduser() if len(sub.args) >= 2 and sub.args[1] else None
+    bootfile = sub.args[2] if len(sub.args) == 3 and sub.args[2] else None
+    return BootSpec(mode, path, bootfile)
 
 
 def _kernelspec(sub: Suboption) -> KernelSpec:

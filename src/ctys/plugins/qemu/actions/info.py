@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from ctys.errors import CtysError, UsageError
-from ctys.invocation import ActionCall
+from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import HostLoad, RunContext
 
 INFO_FIELDS = ("binary", "version", "arch", "accelerators", "default machine", "kvm")
@@ -55,4 +55,9 @@ def run_info(call: ActionCall, ctx: RunContext) -> int:
         return 1
     fields = list(ctx.invocation.output_fields) or list(INFO_FIELDS)
     render(rows, fields, ctx.invocation.output_format, ctx.out)
+    if ctx.invocation.output_format is OutputFormat.TABLE:
+        from ctys.plugins.qemu.host.firmware import find_firmware, firmware_lines
+
+        for line in firmware_lines(find_firmware()):
+            print(line, file=ctx.out)
     return 0

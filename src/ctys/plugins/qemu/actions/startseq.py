@@ -19,13 +19,13 @@ from typing import TextIO
 
 from ctys.address.vmid import vm_id
 from ctys.consoles.kinds import ConsoleKind
-from ctys.errors import VmStateError
+from ctys.errors import VmError, VmStateError
 from ctys.plugins.qemu.actions.find_running import foreign_instance
 from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
 from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
-from ctys.plugins.qemu.boot.bootspec import BootSpec
+from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.execpolicy import check_may_boot
 from ctys.plugins.qemu.boot.instmode import (
     check_install_media,
@@ -34,12 +34,15 @@ from ctys.plugins.qemu.boot.instmode import (
     write_install_note,
 )
 from ctys.plugins.qemu.boot.preflight import check_media
+from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
+from ctys.plugins.qemu.boot.uefi import UefiBoot, ensure_varstore, uefi_boot
 from ctys.plugins.qemu.host.kvmprobe import KvmState
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
 from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches, switches_up
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.imagelock import lock_conflict
 from ctys.plugins.qemu.vm.runtime import (
     EntryState,
     RuntimeDir,
@@ -133,6 +136,7 @@ def _spec(
     binary: str,
     accel: Accelerator,
     rundir: VmRuntimeDir,
+    firmware: UefiBoot | None = None,
 ) -> LaunchSpec:
     console = req.console
     return LaunchSpec(
@@ -149,6 +153,7 @@ def _spec(
         kernel=req.kernel,
         argsadd=req.argsadd,
         install=req.install,
+        firmware=firmware,
     )
 
 
@@ -159,7 +164,10 @@ def _preflight_media(vm: VmConfig, req: CreateRequest) -> None:
     if req.install is None:
         check_media(vm, req.boot, req.kernel)
     else:
-        source = BootSpec(req.install.source.mode)  # its path is in the checked VM already
+        # Its path is in the checked VM already; a PXE source's path is its TFTP root.
+        source = req.install.source
+        if source.mode is not BootMode.PXE:
+            source = BootSpec(source.mode)
         check_media(check_install_media(vm, req.install), source, req.kernel)
 
 
@@ -176,7 +184,9 @@ def _prepare_install(vm: VmConfig, req: CreateRequest, rundir: VmRuntimeDir) -> 
 def _preflight_network(vm: VmConfig, req: CreateRequest) -> NetworkConfig:
     """The VM's NICs from its conf, and the host's rights for them, before anything runs.
     (``build_argv`` reads the same settings from the conf again.)"""
-    net = network_config(vm, args=req.argsadd)
+    net = pxe_network(
+        network_config(vm, args=req.argsadd), vm, booted_medium(req.boot, req.install)
+    )
     check_host_network(net)
     return net
 
@@ -221,11 +231,19 @@ def _refuse_running(vm: VmConfig, runtime: RuntimeDir, vmid: str) -> None:
         unreadable = "; its runtime record is unreadable" if entry.record is None else ""
         raise VmStateError(f"VM {vm.label} is already running (pid {entry.pid}{unreadable})")
     foreign = foreign_instance(vm)
-    if foreign is not None:
+    # Another managed VM on the same disk is not "outside ctys": qemu's image lock
+    # refuses the start, and lock_conflict names that VM.
+    if foreign is not None and not _managed_pid(runtime, foreign.pid):
         who = f" by {foreign.user}" if foreign.user else ""
         raise VmStateError(
             f"VM {vm.label} is already running outside ctys (pid {foreign.pid}{who})"
         )
+
+
+def _managed_pid(runtime: RuntimeDir, pid: int) -> bool:
+    """Whether ``pid`` is the qemu of a VM ctys runs (per its runtime records)."""
+    return any(record.pid == pid for record in map(VmRuntimeDir.read_record, runtime.all_vms())
+               if record is not None)  # fmt: skip
 
 
 def start_vm(
@@ -242,6 +260,7 @@ def start_vm(
     whose KVM guest fails in its first seconds is restarted under TCG
     (``ctys.plugins.qemu.actions.kvmwatch``)."""
     _preflight_media(vm, req)
+    firmware = uefi_boot(vm)
     net = _preflight_network(vm, req)
     given_password = read_vnc_password(req)  # CLI0 has no VNC server: VNCPASS is refused
     binary, accel, note, unconfirmed_kvm = _pick_binary_and_accel(vm, tcg_because)
@@ -255,12 +274,14 @@ def start_vm(
         guard = StartGuard(rundir)
         handle: VmHandle | None = None
         try:
-            argv = build_argv(_spec(vm, req, binary, accel, rundir))
+            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware))
             # A TCP port always asks for a password (generated when VNCPASS gives none).
             password = vnc_password(vm, req, rundir, given_password)
             if password is not None:
                 argv = with_vnc_password(argv)
             _prepare_install(vm, req, rundir)
+            if firmware is not None:
+                ensure_varstore(firmware)
             record = _new_record(vm, vmid, binary, accel, req, argv)
             # Written before qemu starts: a ctys killed right after the launch leaves a
             # record that qemu's own pidfile completes, never a qemu that nobody manages.
@@ -274,9 +295,12 @@ def start_vm(
             # The switches' locks are held until qemu's monitor answers, i.e. until it has
             # plugged in: no CANCEL's idle sweep stops a switch under a starting VM.
             with switches_up(net.managed_switches(), vde_dir(runtime.root)):
-                handle = VmHandle.launch(
-                    argv, rundir, on_spawn=guard.spawned, foreground=console.foreground
-                )
+                try:
+                    handle = VmHandle.launch(
+                        argv, rundir, on_spawn=guard.spawned, foreground=console.foreground
+                    )
+                except VmError as exc:  # a disk another VM holds: name that VM
+                    raise lock_conflict(exc, rundir, runtime) from exc
             if password is not None:
                 handle.set_vnc_password(password)
             record.pid = handle.pid

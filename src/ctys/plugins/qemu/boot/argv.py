@@ -8,7 +8,10 @@ from pathlib import Path
 
 from ctys.errors import VmError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.plugins.qemu.boot.disks import disk_groups
 from ctys.plugins.qemu.boot.instmode import DISK_SOURCE_MODES, InstallSpec, install_vm, kernel_word
+from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
+from ctys.plugins.qemu.boot.uefi import UefiBoot, uefi_args
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, network_args, vde_dir
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
@@ -51,6 +54,7 @@ class LaunchSpec:
     install: InstallSpec | None = None  # INSTMODE: boot installer media (replaces ``boot``)
     network: NetworkConfig | None = None  # None: read from the conf (ctys.plugins.qemu.net.netconf)
     vde_dir: Path | None = None  # managed VDE switches; None: <runtime>/vde beside vms/
+    firmware: UefiBoot | None = None  # FIRMWARE UEFI: OVMF pflash (ctys.plugins.qemu.boot.uefi)
 
 
 def qemu_escape(value: str) -> str:
@@ -153,9 +157,8 @@ def _boot_args(spec: LaunchSpec) -> list[str]:
     args: list[str] = []
     if order:
         args += ["-boot", f"order={order}"]
-    media: list[list[str]] = []
-    for index, disk in enumerate(disks):
-        media.append(_drive(disk, index))
+    controllers, media = disk_groups(vm, tuple(disks))
+    args += controllers
     if fdd is not None:
         media.append(["-drive", f"file={qemu_escape(str(fdd))},if=floppy,index=0,format=raw"])
     if cdrom is not None:
@@ -183,7 +186,8 @@ def _install_args(spec: LaunchSpec, install: InstallSpec) -> list[str]:
     vm = install_vm(spec.vm, install)
     mode = install.source.mode
     args: list[str] = []
-    media = [_drive(disk, index) for index, disk in enumerate(vm.hdd)]
+    controllers, media = disk_groups(vm, vm.hdd)
+    args += controllers
     if mode in DISK_SOURCE_MODES and install.source.path is not None:
         src = install.source.path
         opts = [f"file={qemu_escape(str(src))}", "if=none", "id=instsrc"]
@@ -236,6 +240,7 @@ def _network_args(spec: LaunchSpec) -> list[str]:
     if net is None:
         net = network_config(spec.vm, args=spec.argsadd)
     # The VM's folder is <runtime>/vms/<vmid>, the switches are in <runtime>/vde.
+    net = pxe_network(net, spec.vm, booted_medium(spec.boot, spec.install))
     switches = spec.vde_dir or vde_dir(spec.rundir.path.parent.parent)
     return network_args(net, switches, spec.rundir.path)
 
@@ -251,9 +256,12 @@ def build_argv(spec: LaunchSpec) -> list[str]:
         argv += ["-uuid", vm.uuid]
     accel = "kvm" if spec.accelerator is Accelerator.KVM else "tcg"
     argv += ["-accel", accel]
-    if vm.machine:
-        argv += ["-machine", vm.machine]
+    machine = spec.firmware.machine if spec.firmware and spec.firmware.machine else vm.machine
+    if machine:
+        argv += ["-machine", machine]
     argv += ["-m", str(vm.memsize_mb), "-smp", str(vm.vcpu)]
+    if spec.firmware is not None:
+        argv += uefi_args(spec.firmware)
     argv += ["-qmp", f"unix:{qemu_escape(str(spec.rundir.qmp))},server=on,wait=off"]
     argv += ["-pidfile", str(spec.rundir.pidfile)]
     argv += _serial_args(spec)

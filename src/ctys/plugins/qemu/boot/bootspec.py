@@ -22,7 +22,8 @@ class BootMode(Enum):
 @dataclass(frozen=True)
 class BootSpec:
     mode: BootMode
-    path: Path | None = None  # overrides the conf's medium for this boot
+    path: Path | None = None  # overrides the conf's medium for this boot (PXE: the TFTP root)
+    bootfile: str | None = None  # PXE only: the file the guest fetches, relative to the root
 
 
 @dataclass(frozen=True)

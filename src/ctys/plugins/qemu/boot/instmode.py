@@ -4,7 +4,8 @@ helpers that make disk images (also used by ``ctys-createConfVM``).
 ``INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|custom``
 
 - ``SRCMODE``/``SRCPATH``: the installer medium, a BOOTMODE (CD, DVD, FDD, HDD, VHDD, USB,
-  PXE) and its image; an empty path means the conf's medium of that kind (CDROM, FDD).
+  PXE) and its image; an empty path means the conf's medium of that kind (CDROM, FDD). For
+  PXE the path is a TFTP root served on the user-mode NIC (``ctys.plugins.qemu.boot.pxe``).
 - ``TGTMODE``/``TGTPATH``: the disk installed to (HDD, VHDD, USB); an empty path means the
   conf's first HDD. It is attached as the VM's first disk.
 - ``INIT``: prepare the target destructively — a fresh image replaces the old one.
@@ -72,8 +73,6 @@ def parse_install(fields: Sequence[str], raw: str) -> InstallSpec:
     src_mode, src_path, tgt_mode, tgt_path, action = fields
     source = BootSpec(_mode(src_mode, "SRCMODE", raw, tuple(BootMode)), _path(src_path))
     target = BootSpec(_mode(tgt_mode, "TGTMODE", raw, TARGET_MODES), _path(tgt_path))
-    if source.mode is BootMode.PXE and source.path is not None:
-        raise UsageError(f"'{raw}': SRCMODE PXE takes no SRCPATH (got '{src_path}')")
     if source.mode in DISK_SOURCE_MODES and source.path is None:
         raise UsageError(
             f"'{raw}': SRCMODE {source.mode.value} needs a SRCPATH (the conf's disk is the target)"

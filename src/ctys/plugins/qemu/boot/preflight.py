@@ -6,6 +6,8 @@ from pathlib import Path
 
 from ctys.errors import VmError
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
+from ctys.plugins.qemu.boot.disks import check_disk_options
+from ctys.plugins.qemu.boot.pxe import check_pxe
 from ctys.plugins.qemu.vmconfig import VmConfig
 
 
@@ -25,11 +27,13 @@ def check_media(vm: VmConfig, boot: BootSpec | None, kernel: KernelSpec | None) 
     """Every image this boot will open exists and is a readable file."""
     mode = boot.mode if boot else None
     override = boot.path if boot else None
+    check_pxe(vm, boot)
     disks = list(vm.hdd)
     if override and mode in (BootMode.HDD, BootMode.VHDD, BootMode.USB):
         disks = [override, *disks[1:]]
     for disk in disks:
         _need_file(disk, "disk image", vm)
+    check_disk_options(vm, len(disks))
     cdrom = override if override and mode in (BootMode.CD, BootMode.DVD) else vm.cdrom
     if cdrom is not None:
         _need_file(cdrom, "ISO image", vm)

@@ -92,6 +92,8 @@ class Nic:
     bridge: str | None = None  # BRIDGE only
     tap: str | None = None  # TAP only
     ip: str | None = None  # static guest address from the conf (for LIST), as written
+    tftp: Path | None = None  # USER only: QEMU's built-in TFTP server serves this folder
+    bootfile: str | None = None  # USER only: the PXE boot file offered by its DHCP
 
     @property
     def netdev_id(self) -> str:
@@ -191,7 +193,10 @@ def _netdev(nic: Nic, vde_dir: Path) -> str:
     nid = nic.netdev_id
     if nic.mode is NetMode.USER:
         fwds = "".join(f",hostfwd={f.qemu()}" for f in nic.hostfwd)
-        return f"user,id={nid}{fwds}"
+        pxe = f",tftp={_escape(str(nic.tftp))}" if nic.tftp is not None else ""
+        if nic.bootfile is not None:
+            pxe += f",bootfile={_escape(nic.bootfile)}"
+        return f"user,id={nid}{fwds}{pxe}"
     if nic.mode is NetMode.VDE:
         assert nic.vde is not None
         return f"vde,id={nid},sock={_escape(str(switch_ctl(nic.vde, vde_dir)))}"

@@ -88,6 +88,8 @@ def render_conf(answers: ConfAnswers) -> str:
         ("MEMSIZE", str(answers.memsize_mb)),
         ("VCPU", str(answers.vcpu)),
         ("HDDSIZE", answers.hdd_size),
+        # New VMs get virtio disks (/dev/vda); confs without the key keep IDE.
+        ("DISKIF", "virtio" if answers.hdd else None),
         (CTYSFORMAT_KEY, CTYSFORMAT),
     ]
     variables: list[tuple[str, str | None]] = [
