@@ -38,7 +38,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from benchlib import become_subreaper, med, ms, qemu_pids, wall
-from ctys.guest.build import build_guest
+from ctys.plugins.qemu.images.build import build_guest
 
 LABEL = "bench"
 READY = b"CTYS-GUEST-READY"

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from benchlib import become_subreaper, qemu_pids
-from ctys.guest.build import build_guest
-from ctys.guest.demo import write_demo_conf
+from ctys.plugins.qemu.demo.demovm import write_demo_conf
+from ctys.plugins.qemu.images.build import build_guest
 
 
 def _ctys(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

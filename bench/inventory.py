@@ -49,8 +49,6 @@ from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
 from ctys.address.scan import describe_if_known, iter_conf_files
 from ctys.errors import CtysError
-from ctys.guest.build import build_guest
-from ctys.guest.demo import write_demo_conf
 from ctys.inventory.cachedb import export_cachedb
 from ctys.inventory.record import InventoryRecord, record_from_found
 from ctys.inventory.settings import InventoryChoice, this_host
@@ -58,6 +56,8 @@ from ctys.inventory.store import Inventory
 from ctys.invocation import CacheControl
 from ctys.plugins.qemu.actions.enumerate import enumerate_local, store_scan
 from ctys.plugins.qemu.confs.reader import READERS
+from ctys.plugins.qemu.demo.demovm import write_demo_conf
+from ctys.plugins.qemu.images.build import build_guest
 
 # Bump when the generated tree changes shape: the cache key includes it.
 TREE_VERSION = 1

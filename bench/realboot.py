@@ -1,7 +1,7 @@
 """Time to a usable real guest: ``bench/boot_overhead.py --real``.
 
-The real system guest (Debian 12, systemd, sshd; ``ctys.guest.realsystem``) booted from its
-disk under TCG, by ``ctys -t QEMU -a CREATE=l:rb,BOOTMODE:HDD -b 1`` and by bare
+The real system guest (Debian 12, systemd, sshd; ``ctys.plugins.qemu.images.realsystem``)
+booted from its disk under TCG, by ``ctys -t QEMU -a CREATE=l:rb,BOOTMODE:HDD -b 1`` and by bare
 ``qemu-system-x86_64`` with the very argv ctys recorded (its runtime paths moved to a fresh
 folder of the same shape). Each boot gets a fresh overlay disk on the cached image, so
 every run boots the same first-boot guest. Timed from the launch of the process:
@@ -31,8 +31,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from benchlib import med
-from ctys.guest.realsystem import RealGuestImage, build_real_guest
-from ctys.guest.realvm import LOGIN_PROMPT, free_port, ssh_argv, write_real_conf
+from ctys.plugins.qemu.demo.realvm import LOGIN_PROMPT, free_port, ssh_argv, write_real_conf
+from ctys.plugins.qemu.images.realsystem import RealGuestImage, build_real_guest
 from ctys.plugins.qemu.vm.qmp import QmpSession, QmpUnavailable
 
 LABEL = "rb"

@@ -13,7 +13,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
     python3-venv python3-pip ca-certificates \
     ovmf xorriso isolinux syslinux-common mtools dosfstools fdisk
 # The cloud kernel of the test guest, the Debian installer (netboot) and systemd-boot for the
-# test media are fetched by `apt-get download` into the user's cache (ctys.guest.build/media).
+# test media are fetched by `apt-get download` into the user's cache (ctys.plugins.qemu.images.build/media).
 # The real system guest (ctys-demo --real, tests/e2e/test_realguest_e2e.py): debootstrap,
 # GRUB's BIOS images, sfdisk and mkfs.ext4 build its disk without a loop device.
 $SUDO apt-get install -y -q --no-install-recommends debootstrap grub-pc-bin fdisk e2fsprogs

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sshhosts import SshHosts
 
-from ctys.guest.build import GuestImage, build_guest
-from ctys.guest.demo import write_demo_conf
+from ctys.plugins.qemu.demo.demovm import write_demo_conf
+from ctys.plugins.qemu.images.build import GuestImage, build_guest
 from support.cli import Ctys, run_ctys
 from support.procs import kill_qemus, kill_switches
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ctys.guest.build import GuestImage
-from ctys.guest.demo import kernel_append, write_demo_conf
+from ctys.plugins.qemu.demo.demovm import kernel_append, write_demo_conf
+from ctys.plugins.qemu.images.build import GuestImage
 from support.cli import Ctys
 from support.procs import live_qemu_pids
 

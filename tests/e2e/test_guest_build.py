@@ -18,10 +18,10 @@ import pytest
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from ctys.errors import CtysError
-from ctys.guest import build as guest_build
-from ctys.guest.build import GuestImage, build_guest
-from ctys.guest.demo import write_demo_conf
 from ctys.plugins.qemu.confs.mapping import load_vm_config
+from ctys.plugins.qemu.demo.demovm import write_demo_conf
+from ctys.plugins.qemu.images import build as guest_build
+from ctys.plugins.qemu.images.build import GuestImage, build_guest
 
 pytestmark = pytest.mark.e2e
 
@@ -167,8 +167,11 @@ def test_guest_without_nic_still_boots_with_ip(guest: GuestImage, tmp_path: Path
 
 
 def test_parallel_builds_share_one_result(tmp_path: Path) -> None:
-    code = "import sys; from pathlib import Path; from ctys.guest.build import build_guest;" \
-        "print(build_guest(Path(sys.argv[1])).initrd)"  # fmt: skip
+    code = (
+        "import sys; from pathlib import Path;"
+        " from ctys.plugins.qemu.images.build import build_guest;"
+        " print(build_guest(Path(sys.argv[1])).initrd)"
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
@@ -239,7 +242,8 @@ def test_demo_conf_parses_and_keeps_its_uuid(guest: GuestImage, tmp_path: Path) 
 def test_demo_main_writes_conf(tmp_path: Path) -> None:
     env = {**os.environ, "CTYS_DEMO_DIR": str(tmp_path / "demo")}
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from ctys.cli.demo import main; sys.exit(main())"],
+        [sys.executable, "-c",
+         "import sys; from ctys.plugins.qemu.demo.cli import main; sys.exit(main())"],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

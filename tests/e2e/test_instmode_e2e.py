@@ -1,5 +1,6 @@
 """ctys-createConfVM + CREATE with INSTMODE:...%INIT against the real tiny guest (TCG).
-The guest's initramfs carries the IDE/SCSI disk and CD-ROM drivers (ctys.guest.build)."""
+The guest's initramfs carries the IDE/SCSI disk and CD-ROM drivers
+(ctys.plugins.qemu.images.build)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ctys.consoles.serial import SerialConsole
-from ctys.guest.build import GuestImage
+from ctys.plugins.qemu.images.build import GuestImage
 from support.cli import Ctys
 
 PROMPT = "guest#"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctys.guest.build import GuestImage
-from ctys.guest.demo import kernel_append
+from ctys.plugins.qemu.demo.demovm import kernel_append
+from ctys.plugins.qemu.images.build import GuestImage
 from support.rows import list_rows
 
 CTYS_0111 = """\

@@ -1,7 +1,7 @@
 """Real media under TCG: the Debian installer from an isolinux CD (BOOTMODE:CD and
 INSTMODE:CD%%HDD%%INIT) and over PXE from its netboot tree (QEMU's user-mode TFTP), each
 read on the serial console through the console socket; a UEFI guest booted by OVMF from
-an ESP with systemd-boot (ctys.guest.media builds and caches all of them)."""
+an ESP with systemd-boot (ctys.plugins.qemu.images.media builds and caches all of them)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from ctys.consoles.serial import SerialConsole
-from ctys.guest.build import GuestImage
-from ctys.guest.demo import kernel_append
-from ctys.guest.media import (
+from ctys.plugins.qemu.demo.demovm import kernel_append
+from ctys.plugins.qemu.images.build import GuestImage
+from ctys.plugins.qemu.images.media import (
     INSTALLER_MAIN_MENU,
     INSTALLER_MEMORY_MB,
     NetbootTree,

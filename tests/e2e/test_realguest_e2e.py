@@ -24,8 +24,8 @@ import pytest
 
 from ctys.consoles.serial import SerialConsole
 from ctys.filelock import exclusive_lock
-from ctys.guest.realsystem import RealGuestImage, build_real_guest, cached_image
-from ctys.guest.realvm import LOGIN_PROMPT, free_port, ssh_argv, write_real_conf
+from ctys.plugins.qemu.demo.realvm import LOGIN_PROMPT, free_port, ssh_argv, write_real_conf
+from ctys.plugins.qemu.images.realsystem import RealGuestImage, build_real_guest, cached_image
 from support.cli import run_ctys
 from support.env import private_ctys_env
 from support.procs import kill_qemus, live_qemu_pids

@@ -22,8 +22,8 @@ import psutil
 import pytest
 from sshhosts import SshHost
 
-from ctys.guest.build import GuestImage
-from ctys.guest.demo import write_demo_conf
+from ctys.plugins.qemu.demo.demovm import write_demo_conf
+from ctys.plugins.qemu.images.build import GuestImage
 from support.cli import CTYS
 from support.procs import live_qemus
 from support.rows import list_rows

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sshhosts import SshHosts
 
-from ctys.guest.build import GuestImage
-from ctys.guest.demo import write_demo_conf
+from ctys.plugins.qemu.demo.demovm import write_demo_conf
+from ctys.plugins.qemu.images.build import GuestImage
 from support.rows import list_rows
 
 pytestmark = pytest.mark.e2e

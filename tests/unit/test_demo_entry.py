@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ctys.cli import demo
 from ctys.errors import CtysError
+from ctys.plugins.qemu.demo import cli as demo
 
 
 def _raising(exc: BaseException) -> object:
@@ -67,8 +67,8 @@ def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_real_demo_boots_the_real_guest_and_prints_the_ssh_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from ctys.guest import realdemo
-    from ctys.guest.realsystem import RealGuestImage
+    from ctys.plugins.qemu.demo import realdemo
+    from ctys.plugins.qemu.images.realsystem import RealGuestImage
 
     image = RealGuestImage(tmp_path / "disk.qcow2", tmp_path / "id_ed25519")
     ran: list[list[str]] = []

@@ -122,3 +122,30 @@ def test_every_module_has_its_place_in_the_layers() -> None:
     top -= {"ctys", "ctys.__pycache__", "ctys.plugins"}
     top |= {"ctys.plugins.base", "ctys.plugins.registry", "ctys.plugins.qemu"}
     assert sorted(top - placed) == []
+
+
+def _core_files() -> list[Path]:
+    """Every file of the core: all of src/ctys but the plugin packages (plugins/<name>/)."""
+    plugins = SRC / "plugins"
+    return [
+        path
+        for path in sorted(SRC.rglob("*"))
+        if path.is_file()
+        and path.suffix in (".py", ".sh", ".txt", ".toml", ".json")
+        and "__pycache__" not in path.parts
+        and not (path.parent != plugins and plugins in path.parents)
+    ]
+
+
+def test_no_core_file_names_a_hypervisor() -> None:
+    # Issue 10: the core knows no hypervisor; QEMU lives in ctys.plugins.qemu only.
+    files = _core_files()
+    assert SRC / "plugins" / "base.py" in files and SRC / "cli" / "main.py" in files
+    assert not any("plugins/qemu/" in str(path) for path in files)
+    mentions = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "qemu" in line.lower() or "kvm" in line.lower()
+    ]
+    assert mentions == []

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ctys.errors import CtysError
-from ctys.guest import realsystem
-from ctys.guest.realsystem import (
+from ctys.plugins.qemu.images import realsystem
+from ctys.plugins.qemu.images.realsystem import (
     SECTOR,
     RealGuestImage,
     _write_boot_sectors,
@@ -120,8 +120,8 @@ def test_building_needs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_real_conf_is_an_overlay_with_the_forward(tmp_path: Path) -> None:
-    from ctys.guest.realvm import write_real_conf
     from ctys.plugins.qemu.confs.mapping import load_vm_config
+    from ctys.plugins.qemu.demo.realvm import write_real_conf
     from ctys.runcmd import run_command
 
     base = tmp_path / "base.qcow2"

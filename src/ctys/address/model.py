@@ -24,7 +24,7 @@ class AddressKind(Enum):
     IP = "IP"
     PATHNAME = "PATHNAME"  # the conf file's path, exactly
     FILENAME = "FILENAME"  # a pattern on the conf file's full path (an exact path works)
-    ID = "ID"  # the plugin's ID of a VM: for QEMU its conf file's path, as PATHNAME
+    ID = "ID"  # the plugin's ID of a VM: its conf file's path, as PATHNAME
     VMID = "VMID"  # ctys' runtime ID of a running VM (``ctys.address.vmid``), or a PID
     DBRECORD = "DBRECORD"  # the inventory record at that position (1-based)
 

@@ -3,7 +3,7 @@ leniently.
 
 The original's 01.11 ``NAME.ctys`` is a shell fragment its wrapper sources: beside the
 ``#@#`` keys and plain assignments it holds ``case``/``if`` blocks and ``[ ... ]&&...``
-lines (see its ``template.QEMU.ctys``). The original's ENUMERATE never ran them either: it
+lines (see the templates the original ships). The original's ENUMERATE never ran them either: it
 read the ``#@#`` lines with ``sed``. So a ``.ctys`` that the strict parser refuses is read
 again with every line it cannot take as data passed over: control-flow blocks as a whole,
 then each line the parser still refuses. Line numbers stay those of the file. Nothing is

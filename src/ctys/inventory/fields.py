@@ -69,7 +69,7 @@ _TITLES = (
 
 FIELD_TABLE: tuple[FieldSpec, ...] = (
     _f(1, "HOST", "PM H", None, "the machine the VM was seen from (ContainingMachine)"),
-    _f(2, "STYPE", "TYPE ST", None, "session type: the plugin whose VM it is (QEMU)"),
+    _f(2, "STYPE", "TYPE ST", None, "session type: the plugin whose VM it is"),
     _f(3, "LABEL", "L", "LABEL", "the VM's label"),
     # The original's ID of a VM is its conf file path; F/FILENAME are ctys' own.
     _f(4, "PNAME", "ID IDS I P F FILENAME", None, "absolute path of the conf file (ID)"),
@@ -98,7 +98,7 @@ FIELD_TABLE: tuple[FieldSpec, ...] = (
     _f(27, "SSHPORT", "", "SSHPORT", "ssh port of the guest"),
     _f(28, "NETNAME", "", None, "DNS name of the interface's address"),
     _f(29, "HYPERRELRUN", "HYRELRUN HRELRUN HRELX HRX", None, "release of the hypervisor here"),
-    _f(30, "ACCELERATOR", "ACCEL ACCELLERATOR", "ACCELERATOR", "accelerator (KVM, QEMU)"),
+    _f(30, "ACCELERATOR", "ACCEL ACCELLERATOR", "ACCELERATOR", "accelerator the hypervisor uses"),
     _f(31, "EXEPATH", "EXEP", None, "the program that runs the VM (STARTERCALL)"),
     _f(32, "RESERVED", "RESERVED10 RSRV", None, "reserved"),
     _f(33, "IFNAME", "IF", "IFNAME", "interface name in the guest"),

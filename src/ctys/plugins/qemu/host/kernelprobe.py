@@ -7,7 +7,8 @@ booted under KVM with no disk and no initrd: it starts, sets up its devices, fin
 file system and panics, and with ``panic=-1`` plus ``-no-reboot`` qemu then exits. That
 run (at most ``KERNEL_DEADLINE`` seconds; about 1 s on working KVM, 2.5 s under TCG here)
 is judged by ``judge_kernel``. The kernel is the
-cached test guest's (``ctys.guest.build``) or the host's own ``/boot/vmlinuz-$(uname -r)``;
+cached test guest's (``ctys.plugins.qemu.images.build``) or the host's own
+``/boot/vmlinuz-$(uname -r)``;
 without a readable one the stage is skipped (the start watch of
 ``ctys.plugins.qemu.actions.kvmwatch`` remains). Runs once per boot of the host, with the
 firmware probe (the verdict is cached).
@@ -42,7 +43,7 @@ class KernelObservation:
 def probe_kernel_image() -> Path | None:
     """A 64-bit kernel to probe with: the cached test guest's, else the host's own."""
     with contextlib.suppress(ImportError, OSError):
-        from ctys.guest.build import KERNEL_NAME, default_cache_dir
+        from ctys.plugins.qemu.images.build import KERNEL_NAME, default_cache_dir
 
         found = sorted(
             default_cache_dir().glob(f"*/{KERNEL_NAME}"), key=lambda p: p.stat().st_mtime

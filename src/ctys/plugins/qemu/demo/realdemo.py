@@ -11,8 +11,14 @@ from pathlib import Path
 from typing import TextIO
 
 from ctys.errors import CommandError, CtysError
-from ctys.guest.realsystem import build_real_guest
-from ctys.guest.realvm import DEFAULT_SSH_PORT, LOGIN_PROMPT, free_port, ssh_argv, write_real_conf
+from ctys.plugins.qemu.demo.realvm import (
+    DEFAULT_SSH_PORT,
+    LOGIN_PROMPT,
+    free_port,
+    ssh_argv,
+    write_real_conf,
+)
+from ctys.plugins.qemu.images.realsystem import build_real_guest
 from ctys.runcmd import run_command
 
 LABEL = "real"

@@ -373,7 +373,7 @@ def _run_stdin(argv: list[str], text: str) -> None:
 
 
 def main() -> int:
-    """``python -m ctys.guest.realsystem``: build the image (once) and print where it is."""
+    """``python -m ctys.plugins.qemu.images.realsystem``: build the image (once), print where."""
     image = build_real_guest(log=lambda line: print(line, flush=True))
     took = image.build_seconds
     print(f"{image.disk} (key {image.key}; built in {took:.0f}s)" if took else str(image.disk))

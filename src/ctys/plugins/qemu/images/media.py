@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock
-from ctys.guest.build import GuestImage, download_package, run
+from ctys.plugins.qemu.images.build import GuestImage, download_package, run
 from ctys.runcmd import run_command
 
 #: Bump when a layout below changes, so existing caches are rebuilt.

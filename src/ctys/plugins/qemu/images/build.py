@@ -71,7 +71,7 @@ def default_cache_dir() -> Path:
 
 def init_script() -> bytes:
     """The guest's ``/init`` as shipped in the package."""
-    return importlib.resources.files("ctys.guest").joinpath("init.sh").read_bytes()
+    return importlib.resources.files("ctys.plugins.qemu.images").joinpath("init.sh").read_bytes()
 
 
 def build_guest(cache_dir: Path | None = None) -> GuestImage:

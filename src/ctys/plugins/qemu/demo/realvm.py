@@ -12,7 +12,7 @@ from pathlib import Path
 from ctys.atomicfile import write_text_atomically
 from ctys.conf.parser import read_conf
 from ctys.errors import CtysError
-from ctys.guest.realsystem import RealGuestImage
+from ctys.plugins.qemu.images.realsystem import RealGuestImage
 from ctys.runcmd import run_command
 
 #: The text of the guest's serial login prompt (its hostname, then ``login:``).

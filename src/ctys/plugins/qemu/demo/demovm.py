@@ -1,5 +1,5 @@
 """The demo VM: its folder and the conf file that boots the test guest (``ctys-demo``'s
-command line is ``ctys.cli.demo``, which calls this)."""
+command line is ``ctys.plugins.qemu.demo.cli``, which calls this)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 from ctys.atomicfile import write_text_atomically
-from ctys.guest.build import GuestImage
-from ctys.guest.realvm import existing_uuid
+from ctys.plugins.qemu.demo.realvm import existing_uuid
+from ctys.plugins.qemu.images.build import GuestImage
 
 DEFAULT_APPEND = "console=ttyS0 console=tty0 panic=-1"
 _PLAIN_WORD = re.compile(r"[\w./:=,@%+-]+")
