@@ -48,7 +48,15 @@ Port 0003 untagged_vlan=0000 ACTIVE - Unnamed Allocatable
 
 
 def test_count_endpoints() -> None:
-    assert count_endpoints(ALLPRINT) == 2
+    assert count_endpoints(ALLPRINT, alive=lambda pid: True) == 2
+    assert count_endpoints(ALLPRINT.replace("pid=1\n", "\n"), alive=lambda pid: False) == 1
+
+
+def test_endpoints_of_dead_processes_are_not_counted() -> None:
+    # vde_switch sometimes keeps the endpoint of a plug killed by SIGKILL: a ghost that
+    # would keep an idle switch up forever (and made test_switch_started... flaky).
+    assert count_endpoints(ALLPRINT, alive=lambda pid: pid == 1) == 1
+    assert count_endpoints(ALLPRINT, alive=lambda pid: False) == 0
     assert count_endpoints("0000 DATA END WITH '.'\n.\n1000 Success\n") == 0
 
 

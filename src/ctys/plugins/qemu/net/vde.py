@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import stat
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,10 +218,24 @@ def _read_until(sock: socket.socket, marker: bytes) -> bytes:
     return data
 
 
-def count_endpoints(allprint: str) -> int:
+_ENDPOINT_PID = re.compile(r"\bpid=(\d+)\b")
+
+
+def count_endpoints(allprint: str, alive: Callable[[int], bool] = psutil.pid_exists) -> int:
     """Endpoints plugged into a switch, from its ``port/allprint`` reply (an unplugged
-    port stays listed as INACTIVE, without endpoint lines)."""
-    return sum(1 for line in allprint.splitlines() if line.strip().startswith("-- endpoint"))
+    port stays listed as INACTIVE, without endpoint lines).
+
+    An endpoint whose process (``pid=N``) is gone is not counted: vde_switch now and then
+    keeps the endpoint of a plug killed with SIGKILL, and such a ghost would keep an idle
+    switch running forever. An endpoint that names no pid counts."""
+    count = 0
+    for line in allprint.splitlines():
+        if not line.strip().startswith("-- endpoint"):
+            continue
+        pid = _ENDPOINT_PID.search(line)
+        if pid is None or alive(int(pid.group(1))):
+            count += 1
+    return count
 
 
 def attached_endpoints(switch: VdeSwitch, *, timeout: float = 1.0) -> int | None:
