@@ -42,7 +42,7 @@ def test_a_0111_folder_is_enumerated_and_booted_by_label(
 
     done = ctys("-t", "QEMU", "-a", "ENUMERATE=MACHINE", "-o", "LABEL,PNAME,MAC,TCP,DIST,MODE")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1:] == [
+    assert done.stdout.splitlines() == [
         f"orig1;{conf};52:54:00:0e:11:01;10.0.2.15;Busy_Box;sh+ctys"
     ]
     assert ctys("-t", "QEMU", "-a", "CREATE=l:orig1,WAIT:guest#", "-b", "1").returncode == 0
