@@ -19,6 +19,14 @@ from support.procs import live_qemu_pids
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
 
+def _default_signals() -> None:
+    """In the child: the signals as a terminal's shell hands them over. A test run under
+    nohup or as a background job has SIGHUP/SIGINT ignored, and ctys keeps them ignored
+    (test_signals.test_an_ignored_signal_stays_ignored)."""
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _folders(runtime: str, label: str) -> list[Path]:
     vms = Path(runtime, "vms")
     return list(vms.glob(f"{label}-*")) if vms.is_dir() else []
@@ -37,6 +45,7 @@ def _interrupt_create(
     proc = subprocess.Popen(
         [*argv, "-b", "1"],
         env=ctys_env,
+        preexec_fn=_default_signals,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

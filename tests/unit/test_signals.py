@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,6 +13,20 @@ from ctys.runguard import run_guarded
 from ctys.stopsignals import Interrupted, stop_signals_held
 
 
+@pytest.fixture
+def default_dispositions() -> Iterator[None]:
+    """The stop signals as an interactive shell hands them over: a runner started under
+    nohup or as a background job inherits SIGHUP/SIGINT ignored, which ctys keeps."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.usefixtures("default_dispositions")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_stop_signal_runs_cleanups_and_exits_128_plus_signal(signum: int) -> None:
     before = signal.getsignal(signum)
