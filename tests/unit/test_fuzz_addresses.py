@@ -117,3 +117,12 @@ def test_home_dir_of_unknown_user_is_a_usage_error(sub: str) -> None:
     assert call is not None
     with pytest.raises(UsageError, match="no home directory for '~nosuchuser'"):
         parse_create(call)
+
+
+@pytest.mark.parametrize("sub", ["F:~a\x00b/vm.conf", "BASEPATH:/x\x00y", "KERNEL:~\x00"])
+def test_a_nul_byte_in_a_path_is_a_usage_error(sub: str) -> None:
+    # Found by the fuzzer: pathlib raised a bare ValueError("embedded null byte").
+    call = scan_argv(["-t", "QEMU", "-a", f"CREATE=l:x,{sub}"]).action
+    assert call is not None
+    with pytest.raises(UsageError, match="a path cannot hold a NUL byte"):
+        parse_create(call)

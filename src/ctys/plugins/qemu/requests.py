@@ -86,11 +86,13 @@ _PATH_KEYS = BASEPATH_KEYS | PATH_ADDRESS_KEYS | {"BOOTMODE", "KERNEL", "INSTMOD
 
 
 def _check_home_dirs(sub: Suboption) -> None:
-    """``~user/...`` naming no user is a usage error, before any path is expanded
-    (pathlib would raise a bare ``RuntimeError``)."""
+    """``~user/...`` naming no user, or a path with a NUL byte, is a usage error before any
+    path is expanded (pathlib would raise a bare ``RuntimeError``/``ValueError``)."""
     if sub.key not in _PATH_KEYS:
         return
     for arg in sub.args:
+        if "\0" in arg:
+            raise UsageError(f"'{sub.raw}': a path cannot hold a NUL byte")
         head = arg.split("/", 1)[0]
         try:
             Path(head).expanduser()
