@@ -83,4 +83,7 @@ class Invocation:
     output_fields: tuple[str, ...] = ()  # -o field list
     output_format: OutputFormat = OutputFormat.TABLE
     version: bool = False
+    dry_run: bool = False  # -n: print what would run (argv, ssh calls), start nothing
+    terse: bool = False  # -X: the original's terse/machine output (also with -V)
+    allow_ambiguous: bool = False  # -A: an address matching several VMs acts on all of them
     targets: tuple[Target, ...] = field(default_factory=lambda: (Target("localhost"),))
