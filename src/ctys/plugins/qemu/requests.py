@@ -51,6 +51,7 @@ class CreateRequest:
     wait_timeout: float = 120.0  # WAIT:<text>%<seconds>
     install: InstallSpec | None = None  # INSTMODE: installer media against a target disk
     vnc_password: SecretSource | None = None  # VNCPASS: the VNC server asks for a password
+    wrapper: bool = False  # WRAPPER: run the VM's wrapper script (actions.wrapperstart)
 
 
 class CancelMode(Enum):
@@ -202,19 +203,26 @@ def parse_create(call: ActionCall) -> CreateRequest:
             fields["install"] = parse_install(sub.args, sub.raw)
         elif sub.key == "VNCPASS":
             fields["vnc_password"] = _secret_source(sub)
+        elif sub.key == "WRAPPER":
+            _no_args(sub)
+            fields["wrapper"] = True
         else:
             raise UsageError(f"unknown CREATE suboption '{sub.raw}'")
     if "install" in fields and "boot" in fields:
         raise UsageError("INSTMODE chooses the boot medium itself; drop BOOTMODE")
     if "install" in fields and "connect" in fields:
         raise UsageError("INSTMODE boots the VM; CONNECT only attaches to a running one")
+    if fields.get("wrapper") and fields.get("console") is ConsoleKind.CLI0:
+        raise UsageError("WRAPPER runs the wrapper in its own session; use CONSOLE:CLI, not CLI0")
     if fields.get("resume") and fields.keys() & _NOT_WITH_RESUME:
         raise UsageError("RESUME continues a paused VM; it takes no boot or console suboption")
     return CreateRequest(selector=selector, argsadd=tuple(argsadd), **fields)  # type: ignore[arg-type]
 
 
 # What RESUME cannot go with: it boots nothing and attaches nothing.
-_NOT_WITH_RESUME = frozenset({"connect", "reuse", "boot", "kernel", "install", "console"})
+_NOT_WITH_RESUME = frozenset(
+    {"connect", "reuse", "boot", "kernel", "install", "console", "wrapper"}
+)
 
 
 def parse_cancel(call: ActionCall) -> CancelRequest:

@@ -23,6 +23,7 @@ from ctys.plugins.qemu.actions.startseq import (
     wait_foreground,
 )
 from ctys.plugins.qemu.actions.waitready import wait_console_text
+from ctys.plugins.qemu.actions.wrapperstart import note_wrapper_not_run, start_with_wrapper
 from ctys.plugins.qemu.confs.reader import resolve_vm
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm import SESSION_TYPE
@@ -164,11 +165,15 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
         vm = found
     else:
         vm = resolve_vm(req.selector, inventory, err=ctx.err)
+    note_wrapper_not_run(vm, req, ctx.err)
     if req.console is ConsoleKind.CLI0:
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)
     check_vnc_viewer(vm, req)
-    started = start_vm(vm, req, runtime, DAEMONIZED)
+    if req.wrapper:
+        started = start_with_wrapper(vm, req, runtime)
+    else:
+        started = start_vm(vm, req, runtime, DAEMONIZED)
     try:
         print(_start_line(started), file=ctx.out, flush=True)
         if req.wait_ready:
