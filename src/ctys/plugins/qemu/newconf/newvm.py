@@ -22,6 +22,7 @@ from pathlib import Path
 from ctys.errors import CtysError
 from ctys.plugins.qemu.boot.instmode import create_image
 from ctys.plugins.qemu.confs.reader import qemu_base_paths
+from ctys.plugins.qemu.newconf.layout import Layout, render_wrapper
 from ctys.plugins.qemu.newconf.writer import ConfAnswers, render_conf
 from ctys.plugins.qemu.vmconfig import Accelerator
 
@@ -69,6 +70,11 @@ class NewVmRequest:
     uuid: str | None = None  # None: a fresh uuid4
     ip: str | None = None
     force: bool = False
+    layout: Layout = Layout.CTYS
+    directory: Path | None = None  # the VM folder itself (-D); None: base/label
+    make_image: bool = True  # False (--no-create-image): the conf names the disk, none made
+    extra_keys: tuple[tuple[str, str], ...] = ()  # more #@# keys (the original's presets)
+    extra_vars: tuple[tuple[str, str], ...] = ()  # more variables (the original's presets)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class NewVm:
     disk: Path | None
     uuid: str
     mac: str
+    wrapper: Path | None = None
 
 
 def random_mac() -> str:
@@ -160,6 +167,8 @@ def answers_for(req: NewVmRequest, disk_name: str | None) -> ConfAnswers:
         os=req.os or None,
         dist=req.dist or None,
         ip=check_ip(req.ip) if req.ip else None,
+        extra_keys=req.extra_keys,
+        extra_vars=req.extra_vars,
     )
 
 
@@ -168,25 +177,39 @@ def create_vm(req: NewVmRequest) -> NewVm:
     module docstring for atomicity and ``force``."""
     disk_name = f"{req.label}{req.disk_format.suffix}" if req.disk_size > 0 else None
     answers = answers_for(req, disk_name)
-    target = req.base / req.label
-    conf_name = f"{req.label}.conf"
-    if (target.exists() or target.is_symlink()) and not req.force:
-        what = "VM folder" if target.is_dir() else "file"
-        raise CtysError(f"{what} {target} exists already (use --force to replace its conf/disk)")
+    target = req.directory or req.base / req.label
+    conf_name = f"{req.label}{req.layout.conf_suffix}"
+    suffix = req.layout.wrapper_suffix
+    wrapper_name = f"{req.label}{suffix}" if suffix else None
+    names = [n for n in (conf_name, disk_name, wrapper_name) if n]
+    # A folder named with -D may exist (the original writes into it): only our files count.
+    taken = (
+        target
+        if req.directory is None
+        else next((target / n for n in names if (target / n).exists()), None)
+    )
+    if taken is not None and (taken.exists() or taken.is_symlink()) and not req.force:
+        what = "VM folder" if taken.is_dir() else "file"
+        raise CtysError(f"{what} {taken} exists already (use --force to replace its conf/disk)")
     if target.exists() and not target.is_dir():
         raise CtysError(f"{target} exists and is not a folder")
-    made = _missing_folders(req.base)
+    made = _missing_folders(target.parent)
     try:
-        req.base.mkdir(parents=True, exist_ok=True)
-        build = Path(tempfile.mkdtemp(prefix=f".{req.label}.new-", dir=req.base))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(prefix=f".{req.label}.new-", dir=target.parent))
     except OSError as err:
         _remove_empty(made)
         raise CtysError(f"cannot create a folder in {req.base}: {err.strerror or err}") from err
     try:
         (build / conf_name).write_text(render_conf(answers))
-        if disk_name is not None:
-            create_image(build / disk_name, req.disk_size, req.disk_format.value)
-        _install(build, target, [conf_name] + ([disk_name] if disk_name else []))
+        if wrapper_name is not None:
+            (build / wrapper_name).write_text(render_wrapper(req.label, conf_name, req.layout))
+            (build / wrapper_name).chmod(0o755)
+        made_disk = disk_name is not None and req.make_image
+        if made_disk:
+            create_image(build / str(disk_name), req.disk_size, req.disk_format.value)
+        # The conf comes first in the list: it is installed last.
+        _install(build, target, [n for n in names if n != disk_name or made_disk])
     except BaseException as err:  # a full disk, qemu-img failing, Ctrl-C: nothing is left
         shutil.rmtree(build, ignore_errors=True)
         _remove_empty(made)
@@ -204,6 +227,7 @@ def create_vm(req: NewVmRequest) -> NewVm:
         disk=target / disk_name if disk_name else None,
         uuid=answers.uuid,
         mac=answers.mac,
+        wrapper=target / wrapper_name if wrapper_name else None,
     )
 
 

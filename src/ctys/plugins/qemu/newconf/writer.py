@@ -43,6 +43,8 @@ class ConfAnswers:
     os: str | None = None
     dist: str | None = None
     ip: str | None = None
+    extra_keys: tuple[tuple[str, str], ...] = ()  # further '#@#KEY = value' lines
+    extra_vars: tuple[tuple[str, str], ...] = ()  # further NAME=value lines
 
 
 def quote_value(value: str) -> str:
@@ -90,6 +92,7 @@ def render_conf(answers: ConfAnswers) -> str:
         ("HDDSIZE", answers.hdd_size),
         # New VMs get virtio disks (/dev/vda); confs without the key keep IDE.
         ("DISKIF", "virtio" if answers.hdd else None),
+        *answers.extra_keys,
         (CTYSFORMAT_KEY, CTYSFORMAT),
     ]
     variables: list[tuple[str, str | None]] = [
@@ -98,6 +101,7 @@ def render_conf(answers: ConfAnswers) -> str:
         ("KERNELIMAGE", answers.kernel),
         ("INITRDIMAGE", answers.initrd),
         ("APPEND", answers.append),
+        *answers.extra_vars,
     ]
     lines = [
         "#!/bin/sh",
