@@ -38,12 +38,13 @@ QEMU plugin actions:
             [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:CLI|CLI0|SDL|VNC|XTERM|GTERM|EMACS|EMACSA|EMACSAM]
             [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE|RESUME][,WAIT:TEXT[%SECONDS]]
             [,INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|word]
-            [,VNCBIND:ADDR][,VNCPASS:ENV%VARIABLE|FILE%PATH]
+            [,VNCBIND:ADDR][,VNCPASS:ENV%VARIABLE|FILE%PATH][,WRAPPER]
      CONNECT: attach to the running VM's console, never boot; REUSE: attach, else boot.
      RESUME: let a paused VM (CANCEL PAUSE/SUSPEND) run again; attaches nothing.
      WAIT: return once the console printed TEXT (fail after SECONDS, default 120; at
            once when the VM enters QEMU's internal-error state).
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
+     WRAPPER: run the VM's wrapper script (NAME.sh/NAME.ctys) instead of building the call.
      PXE%TFTPROOT: QEMU's user-mode TFTP serves the folder (boot file default pxelinux.0,
            conf default #@#TFTPROOT); a VDE/tap/bridge NIC boots from the LAN's PXE server.
      KERNEL arguments with commas: console=ttyS0,,115200 (',,' or '\\,' is one comma).
