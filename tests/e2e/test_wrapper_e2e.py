@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import psutil
+import pytest
 
 from ctys.plugins.qemu.demo.demovm import kernel_append
 from ctys.plugins.qemu.images.build import GuestImage
@@ -123,3 +124,42 @@ def test_a_wrapper_others_may_write_is_not_run(
     assert "writable by group or others (mode 777); not run" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (folder / "calls.log").exists()
+
+
+def test_a_vnc_guest_through_its_wrapper_is_reached_by_connect(
+    ctys, guest: GuestImage, ctys_env: dict[str, str]
+) -> None:
+    folder = _folder(Path(ctys_env["CTYS_VMPATH"]), guest)
+    done = ctys("-t", "QEMU", "-a", "CREATE=l:wrap1,WRAPPER,CONSOLE:VNC", "-b", "1")
+    assert done.returncode == 0, done.stderr
+    display = int((folder / "calls.log").read_text().split("VNC=")[-1].split()[0])
+    # The display ctys handed the wrapper is the one its qemu serves and CONNECT names.
+    port = 5900 + display
+    assert f"VNC 127.0.0.1:{port} (display :{display})" in done.stdout
+    connect = ctys("-t", "QEMU", "-a", "CREATE=l:wrap1,CONNECT,CONSOLE:VNC")
+    assert connect.returncode == 0, connect.stderr
+    assert connect.stdout.strip() == f"wrap1: VNC 127.0.0.1:{port}"
+    assert ctys("-t", "QEMU", "-a", "CANCEL=l:wrap1").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # --check fails: its last stderr line is in the one error, nothing is started.
+        (("'--check') _check=1;;", "'--check') echo 'ERROR:Missing HDD' >&2; exit 3;;"),
+         "--check failed (exit 3): ERROR:Missing HDD"),
+        # A wrapper that drops --argsadd (here: starts nothing) cannot be managed.
+        (('eval "${EXECALL}"', "true"),
+         "ended without starting a qemu with ctys's monitor (does it pass --argsadd on"),
+    ],
+)  # fmt: skip
+def test_a_failing_wrapper_is_one_error_and_leaves_nothing(
+    ctys, guest: GuestImage, ctys_env: dict[str, str], edit: tuple[str, str], message: str
+) -> None:
+    folder = _folder(Path(ctys_env["CTYS_VMPATH"]), guest)
+    script = folder / "wrap1.sh"
+    script.write_text(script.read_text().replace(*edit))
+    done = ctys("-t", "QEMU", "-a", "CREATE=l:wrap1,WRAPPER,CONSOLE:CLI", "-b", "1")
+    assert done.returncode == 1
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert list((Path(ctys_env["CTYS_RUNTIME_DIR"]) / "vms").iterdir()) == []

@@ -118,7 +118,7 @@ def test_argsadd_words_survive_the_wrappers_shell_split(words: list[str]) -> Non
     assert shlex.split(argv[-1].removeprefix("--argsadd=")) == words
 
 
-def test_wrapper_call_adds_ctys_monitor_and_serial_for_cli(tmp_path: Path) -> None:
+def test_wrapper_call_adds_ctys_monitor_and_serial_but_for_sdl(tmp_path: Path) -> None:
     conf = _conf(tmp_path)
     rundir = VmRuntimeDir(tmp_path / "run" / "vm")
     req = parse_create(call(("L", ("w1",)), ("WRAPPER", ()), ("ARGSADD", ("-snapshot",))))
@@ -127,9 +127,9 @@ def test_wrapper_call_adds_ctys_monitor_and_serial_for_cli(tmp_path: Path) -> No
     assert words[1:5] == ["-qmp", f"unix:{rundir.qmp},server=on,wait=off",
                           "-pidfile", str(rundir.pidfile)]  # fmt: skip
     assert f"path={rundir.console}" in words[6]
-    vnc = parse_create(call(("L", ("w1",)), ("WRAPPER", ()), ("CONSOLE", ("VNC",))))
-    vnc_words = shlex.split(wrapper_call(load_vm_config(conf), vnc, rundir, 7).argv()[-1][10:])
-    assert "-serial" not in vnc_words and "-qmp" in vnc_words
+    sdl = parse_create(call(("L", ("w1",)), ("WRAPPER", ()), ("CONSOLE", ("SDL",))))
+    sdl_words = shlex.split(wrapper_call(load_vm_config(conf), sdl, rundir, 7).argv()[-1][10:])
+    assert "-serial" not in sdl_words and "-qmp" in sdl_words
 
 
 def _conf(folder: Path, *, wrapper: bool = True) -> Path:

@@ -20,7 +20,9 @@ from typing import TextIO
 
 from ctys.address.vmid import vm_id
 from ctys.conf.rawconf import ConfMode, wrapper_path
+from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import VmError
+from ctys.plugins.qemu.actions.find_running import foreign_instance
 from ctys.plugins.qemu.actions.startguard import StartGuard
 from ctys.plugins.qemu.actions.startseq import (
     DAEMONIZED,
@@ -105,10 +107,10 @@ def _checked_script(vm: VmConfig) -> Path:
 def wrapper_call(
     vm: VmConfig, req: CreateRequest, rundir: VmRuntimeDir, display: int
 ) -> WrapperCall:
-    """The wrapper call for ``req``: the user's ARGSADD words, then ctys's monitor (and its
-    serial console for the consoles ctys attaches to)."""
+    """The wrapper call for ``req``: the user's ARGSADD words, then ctys's monitor and (but
+    for SDL) its serial console socket, as on a qemu call ctys builds itself."""
     words = list(req.argsadd) + monitor_args(rundir.qmp, rundir.pidfile)
-    if req.console.uses_serial_socket:
+    if req.console is not ConsoleKind.SDL:  # as ctys's own call: SDL shows it in its window
         words += serial_args(rundir.console, rundir.console_log)
     return WrapperCall(
         script=wrapper_path(vm.conf_path),
@@ -160,8 +162,15 @@ def _tail(log: Path) -> str:
     return f": {lines[-1]}" if lines else ""
 
 
+def _unmanaged(vm: VmConfig) -> str:
+    """``; qemu pid N runs this VM outside ctys`` when the wrapper started a qemu ctys
+    cannot manage (it dropped ``--argsadd``): the user learns what is left running."""
+    proc = foreign_instance(vm)
+    return "" if proc is None else f"; qemu pid {proc.pid} runs this VM outside ctys"
+
+
 def _wait_for_qemu(
-    spawned: lifecycle.Spawned, call: WrapperCall, rundir: VmRuntimeDir
+    spawned: lifecycle.Spawned, call: WrapperCall, rundir: VmRuntimeDir, vm: VmConfig
 ) -> QemuProcess:
     """Wait for the wrapper's qemu; a wrapper that fails, or ends without one, is a
     ``VmError`` with the last line of its output."""
@@ -182,10 +191,13 @@ def _wait_for_qemu(
             if now - ended_at > _AFTER_EXIT:
                 raise VmError(
                     f"wrapper {call.script} ended without starting a qemu with ctys's monitor"
-                    " (does it pass --argsadd on to qemu?)"
+                    f" (does it pass --argsadd on to qemu?){_unmanaged(vm)}"
                 )
         if now >= deadline:
-            raise VmError(f"wrapper {call.script} started no qemu within {START_TIMEOUT:g}s")
+            raise VmError(
+                f"wrapper {call.script} started no qemu with ctys's monitor within"
+                f" {START_TIMEOUT:g}s{_unmanaged(vm)}"
+            )
         time.sleep(_POLL)
 
 
@@ -220,7 +232,7 @@ def start_with_wrapper(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) ->
             rundir.write_record(record)
             _run_check(call)
             spawned = lifecycle.spawn(call.argv(), rundir, on_spawn=guard.spawned)
-            proc = _wait_for_qemu(spawned, call, rundir)
+            proc = _wait_for_qemu(spawned, call, rundir, vm)
             spawned.forget()
             guard.spawned(proc.pid)
             record.pid = proc.pid
