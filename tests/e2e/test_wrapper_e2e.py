@@ -6,6 +6,7 @@ WRAPPER the same folder boots from its conf and ctys says the wrapper was not ru
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import psutil
@@ -13,6 +14,7 @@ import pytest
 
 from ctys.plugins.qemu.demo.demovm import kernel_append
 from ctys.plugins.qemu.images.build import GuestImage
+from support.cli import Ctys
 from support.rows import list_rows
 
 CONF = """\
@@ -75,11 +77,18 @@ def _folder(root: Path, guest: GuestImage) -> Path:
     return folder
 
 
+def _create(
+    ctys: Ctys, env: dict[str, str], guest: GuestImage, subopts: str
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A fresh wrap1 folder and ``CREATE=l:wrap1,<subopts>`` on it."""
+    folder = _folder(Path(env["CTYS_VMPATH"]), guest)
+    return folder, ctys("-t", "QEMU", "-a", f"CREATE=l:wrap1,{subopts}", "-b", "1")
+
+
 def test_a_guest_booted_through_its_wrapper_is_listed_and_cancelled(
     ctys, guest: GuestImage, ctys_env: dict[str, str]
 ) -> None:
-    folder = _folder(Path(ctys_env["CTYS_VMPATH"]), guest)
-    done = ctys("-t", "QEMU", "-a", "CREATE=l:wrap1,WRAPPER,CONSOLE:CLI,WAIT:guest#", "-b", "1")
+    folder, done = _create(ctys, ctys_env, guest, "WRAPPER,CONSOLE:CLI,WAIT:guest#")
     assert done.returncode == 0, done.stderr
     assert "started by its wrapper wrap1.sh" in done.stdout
     calls = (folder / "calls.log").read_text().splitlines()
@@ -102,8 +111,7 @@ def test_a_guest_booted_through_its_wrapper_is_listed_and_cancelled(
 def test_without_wrapper_the_conf_boots_and_the_wrapper_is_not_run(
     ctys, guest: GuestImage, ctys_env: dict[str, str]
 ) -> None:
-    folder = _folder(Path(ctys_env["CTYS_VMPATH"]), guest)
-    done = ctys("-t", "QEMU", "-a", "CREATE=l:wrap1,CONSOLE:CLI,WAIT:guest#", "-b", "1")
+    folder, done = _create(ctys, ctys_env, guest, "CONSOLE:CLI,WAIT:guest#")
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if "wrapper" in line]
     assert notes == [
@@ -129,8 +137,7 @@ def test_a_wrapper_others_may_write_is_not_run(
 def test_a_vnc_guest_through_its_wrapper_is_reached_by_connect(
     ctys, guest: GuestImage, ctys_env: dict[str, str]
 ) -> None:
-    folder = _folder(Path(ctys_env["CTYS_VMPATH"]), guest)
-    done = ctys("-t", "QEMU", "-a", "CREATE=l:wrap1,WRAPPER,CONSOLE:VNC", "-b", "1")
+    folder, done = _create(ctys, ctys_env, guest, "WRAPPER,CONSOLE:VNC")
     assert done.returncode == 0, done.stderr
     display = int((folder / "calls.log").read_text().split("VNC=")[-1].split()[0])
     # The display ctys handed the wrapper is the one its qemu serves and CONNECT names.
