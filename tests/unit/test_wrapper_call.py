@@ -156,6 +156,16 @@ def test_owner_and_mode_are_checked(tmp_path: Path) -> None:
         check_wrapper_owner(tmp_path)
     with pytest.raises(VmError, match="No such file"):
         check_wrapper_owner(tmp_path / "gone.sh")
+    script.chmod(0o755)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    shared = folder / "w.sh"
+    shared.write_text("#!/bin/sh\n")
+    folder.chmod(0o777)
+    with pytest.raises(VmError, match="its folder is writable by group or others"):
+        check_wrapper_owner(shared)
+    folder.chmod(0o1777)  # sticky: nobody else can replace our file
+    check_wrapper_owner(shared)
 
 
 def test_a_ctys_written_wrapper_is_recognised() -> None:

@@ -114,8 +114,9 @@ class WrapperCall:
 
 
 def check_wrapper_owner(path: Path, uid: int | None = None) -> None:
-    """A script ctys runs must be the caller's own and writable by nobody else: else one
-    ``VmError`` naming it. (The wrapper sources the VM's conf, which is checked alike.)"""
+    """A script ctys runs must be the caller's own and writable by nobody else, nor its
+    folder: else one ``VmError`` naming it. (The wrapper sources the VM's conf, which is
+    checked alike.)"""
     uid = os.getuid() if uid is None else uid
     try:
         info = path.stat()
@@ -129,6 +130,14 @@ def check_wrapper_owner(path: Path, uid: int | None = None) -> None:
         raise VmError(
             f"wrapper {path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):o});"
             " not run (chmod go-w)"
+        )
+    folder = path.parent.stat()
+    # Others who may write the folder may swap the script between this check and its run
+    # (a sticky folder, like /tmp, lets them remove only their own files).
+    if folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not folder.st_mode & stat.S_ISVTX:
+        raise VmError(
+            f"wrapper {path}: its folder is writable by group or others (mode"
+            f" {stat.S_IMODE(folder.st_mode):o}); not run"
         )
 
 
