@@ -217,3 +217,24 @@ def test_the_wrapper_turns_the_wrapper_options_into_one_create(tmp_path: Path) -
     bad = subprocess.run(["sh", str(script), "--bogus"], env=env, capture_output=True,
                          text=True, check=False)  # fmt: skip
     assert bad.returncode == 1 and "unknown option: --bogus" in bad.stderr
+
+
+def test_an_existing_vm_folder_is_built_in_not_beside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-D into an existing folder (or the current one) never writes into its parent."""
+    import tempfile
+
+    used: list[str] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args: object, **kwargs: object) -> str:
+        used.append(str(kwargs["dir"]))
+        return real(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+    (tmp_path / "in").mkdir()
+    assert cli("-t", "QEMU", "-D", "in", "--disk-size", "0")[0] == 0
+    assert cli("-t", "QEMU", "-D", "new", "-C", "--disk-size", "0")[0] == 0
+    assert used == [str(tmp_path / "in"), str(tmp_path)]
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["in.conf"]

@@ -194,12 +194,15 @@ def create_vm(req: NewVmRequest) -> NewVm:
     if target.exists() and not target.is_dir():
         raise CtysError(f"{target} exists and is not a folder")
     made = _missing_folders(target.parent)
+    # Built beside the folder, or inside it when it exists (-D, --force): its parent (the
+    # current folder's, say) need not be writable.
+    where = target if target.is_dir() else target.parent
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        build = Path(tempfile.mkdtemp(prefix=f".{req.label}.new-", dir=target.parent))
+        build = Path(tempfile.mkdtemp(prefix=f".{req.label}.new-", dir=where))
     except OSError as err:
         _remove_empty(made)
-        raise CtysError(f"cannot create a folder in {req.base}: {err.strerror or err}") from err
+        raise CtysError(f"cannot create a folder in {where}: {err.strerror or err}") from err
     try:
         (build / conf_name).write_text(render_conf(answers))
         if wrapper_name is not None:
