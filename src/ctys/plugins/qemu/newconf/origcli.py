@@ -31,7 +31,7 @@ def add_original_options(parser: argparse.ArgumentParser) -> None:
     """The original's options (today's ``--label``/``-l`` already take ``--label=L``)."""
     add = parser.add_argument
     add("-t", dest="session_type", metavar="TYPE", help="session type: QEMU (the original's mode)")
-    add("-D", dest="vm_dir", type=Path, metavar="DIR", help="the VM folder itself (-t mode)")
+    add("-D", dest="vm_dir", type=Path, metavar="DIR", help="the VM folder (its name: the label)")
     add("-C", dest="create_dir", action="store_true", help="create the -D folder when missing")
     add("--layout", default="ctys", help="ctys (NAME.conf) | 01.11 (NAME.ctys + NAME.sh) | 01.07")
     add("--auto", action="store_true", help="accepted: ctys never asks")
