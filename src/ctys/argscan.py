@@ -428,9 +428,20 @@ def _toggle_quote(quote: str, char: str) -> str:
 
 
 def _closes_at_end(rest: str) -> bool:
-    """True if ``'(' + rest`` is one balanced group ending at the last character."""
+    """True if ``'(' + rest`` is one balanced group ending at the last character. A
+    parenthesis in quotes does not count (``host(-a 'LIST=x)')``); with a quote left open
+    they all count, so the shell-style split names the bad quote."""
+    return _balanced(rest, quotes=True) or _balanced(rest, quotes=False)
+
+
+def _balanced(rest: str, *, quotes: bool) -> bool:
     depth = 1
+    quote = ""
     for index, char in enumerate(rest):
+        if quotes:
+            quote, was = _toggle_quote(quote, char), quote
+            if quote or was:
+                continue
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth == 0:
             return index == len(rest) - 1

@@ -53,7 +53,7 @@ MAX_DEPTH = 20
 
 # ``{macro:NAME%args}`` or ``macro:NAME%args``: the name ends at , % } or a blank, the
 # arguments at , } a blank or ``%%`` (the original's field separator in TAB_GEN values).
-_ARGS = r"((?:%[^,%}\s]+)*)"
+_ARGS = r"((?:%(?!macro:)[^,%}\s]+)*)"
 _TOKEN = re.compile(r"\{macro:([^,%}\s]*)" + _ARGS + r"\}|macro:([^,%}\s]*)" + _ARGS, re.IGNORECASE)
 _NAME = re.compile(r"[^\s=#]+")
 _TASKS = frozenset({"ECHO", "EVAL", "OPTIONAL"})

@@ -19,6 +19,7 @@ from ctys.errors import ConfError, UsageError
 from ctys.groups.groupfile import GroupFile, Include, Member, parse_group_text
 from ctys.groups.search import ENV_GROUPS_PATH, find_group, is_group_path
 from ctys.invocation import Target
+from ctys.pathutil import canonical_path
 from ctys.trustedfile import read_trusted_text
 
 __all__ = ["MAX_DEPTH", "GroupResolver"]
@@ -60,6 +61,7 @@ class GroupResolver:
 
     def _members(self, name: str, file: Path, chain: _Chain) -> list[Target]:
         # A cycle through two names of one file (``a`` and ``./a``) is a cycle too.
+        file = canonical_path(file)
         names = " -> ".join([*(n for n, _ in chain), name])
         if any(f == file for _, f in chain):
             raise UsageError(f"group cycle: {names}")

@@ -68,11 +68,12 @@ def group_names(path: Sequence[Path], under: str = "") -> Iterator[tuple[str, Pa
         base = folder / under if under else folder
         if not base.is_dir():
             continue
-        for root, dirs, files in os.walk(base):
-            dirs.sort()
-            for file in sorted(files):
+        found: list[tuple[str, Path]] = []
+        for root, _dirs, files in os.walk(base):
+            for file in files:
                 full = Path(root) / file
-                name = full.relative_to(folder).as_posix()
-                if name not in seen and not file.startswith("."):
-                    seen.add(name)
-                    yield name, full
+                found.append((full.relative_to(folder).as_posix(), full))
+        for name, full in sorted(found):
+            if name not in seen and not full.name.startswith("."):
+                seen.add(name)
+                yield name, full
