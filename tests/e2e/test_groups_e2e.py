@@ -11,6 +11,7 @@ import json
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sshhosts import SshHost
 
 from ctys.plugins.qemu.demo.demovm import write_demo_conf
 from ctys.plugins.qemu.images.build import GuestImage
+from support.procs import live_qemus
 
 pytestmark = pytest.mark.e2e
 
@@ -144,3 +146,51 @@ def test_a_bad_group_stops_the_command_before_any_host_is_asked(
     [line] = done.stderr.splitlines()
     assert message in line
     assert _rows(ctys_env) == set()
+
+
+# --- a real guest ---------------------------------------------------------------------------
+
+PROMPT = "guest#"
+# The rest of the original's line (root@lab02'(-a create=l:LAB02,reuse -c local
+# -g 1268x992:A11:ALL -b 1,2 )'), used once these values are valid options here.
+ORIGINAL_REST = ("-c", "local", "-g", "1268x992:A11:ALL", "-b", "1,2")
+
+
+def _original_rest() -> str:
+    from ctys.argscan import check_target_options
+    from ctys.errors import UsageError
+
+    try:
+        check_target_options("probe", ORIGINAL_REST)
+    except UsageError:
+        return ""
+    return " ".join(ORIGINAL_REST)
+
+
+def test_a_group_line_of_the_originals_form_boots_and_cancels_a_real_guest(
+    rctys, ssh_hosts, guest, lab
+) -> None:
+    host_a, host_b, _, env = lab
+    user = ssh_hosts.user
+    # hostB is no member: nothing may start there.
+    _put(
+        Path(env["CTYS_GROUPS_PATH"]) / "desktops" / "lab",
+        "CONTEXT'(-b 1)'\n"
+        f"{user}@hostA'(-a create=l:web,CONSOLE:CLI,WAIT:{PROMPT} {_original_rest()})'\n",
+    )
+    done = rctys("-t", "QEMU", "-a", "CREATE", "desktops/lab", extra_env=env, timeout=150)
+    assert done.returncode == 0, done.stderr
+    assert "web" in done.stdout and "started" in done.stdout, done.stdout
+    assert len(live_qemus(str(host_a.runtime))) == 1
+    assert live_qemus(str(host_b.runtime)) == []
+
+    # The call site's options come after the member's own: its -a cancels what -a created.
+    stop = rctys(
+        "-t", "QEMU", "-a", "CANCEL=l:web", "desktops/lab(-a cancel=l:web,TIMEOUT:20)",
+        extra_env=env, timeout=90,
+    )  # fmt: skip
+    assert stop.returncode == 0, stop.stderr
+    deadline = time.monotonic() + 15
+    while live_qemus(str(host_a.runtime)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert live_qemus(str(host_a.runtime)) == []
