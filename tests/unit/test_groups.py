@@ -362,3 +362,67 @@ def test_member_option_words_survive_the_group_file_syntax(
         return  # the surrounding quote style cannot hold its own quote
     [word] = split_words(f"{host}{quote}({inner}){quote}", commas=True)
     assert split_target(word) == TargetWord(host, None, tuple(values))
+
+
+# A random acyclic set of groups: group i holds hosts, and includes or names groups > i.
+_Groups = list[list[tuple[str, str, int]]]
+_ENTRY = st.tuples(st.sampled_from(["host", "include", "member"]), _HOSTS, st.integers(0, 5))
+
+
+@st.composite
+def _group_sets(draw: st.DrawFn) -> list[list[tuple[str, str, int]]]:
+    count = draw(st.integers(1, 5))
+    groups = []
+    for index in range(count):
+        entries = draw(st.lists(_ENTRY, max_size=4))
+        groups.append(
+            [
+                (
+                    kind if index + 1 < count else "host",
+                    host,
+                    index + 1 + ref % max(1, count - index - 1),
+                )
+                for kind, host, ref in entries
+            ]
+        )
+    return groups
+
+
+def _reference(groups: list[list[tuple[str, str, int]]], index: int) -> list[str]:
+    hosts: list[str] = []
+    for kind, host, ref in groups[index]:
+        hosts += [host] if kind == "host" else _reference(groups, ref)
+    return hosts
+
+
+def _write_groups(folder: Path, groups: list[list[tuple[str, str, int]]]) -> None:
+    for index, entries in enumerate(groups):
+        lines = [
+            host if kind == "host" else f"#include g{ref}" if kind == "include" else f"g{ref}"
+            for kind, host, ref in entries
+        ]
+        write(folder, f"g{index}", "\n".join(lines) + "\n")
+
+
+@given(_group_sets())
+def test_any_acyclic_nesting_expands_to_the_hosts_in_order(groups: _Groups) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_groups(Path(tmp), groups)
+        found = GroupResolver([Path(tmp)])("g0")
+        assert [t.host for t in found or ()] == _reference(groups, 0)
+
+
+@given(_group_sets(), st.sampled_from(["include", "member"]))
+def test_a_back_edge_anywhere_is_a_cycle(groups: _Groups, kind: str) -> None:
+    import tempfile
+
+    last = len(groups) - 1
+    groups[last].append((kind, "x", 0))  # the deepest group leads back to the first
+    for index in range(last):  # ... and the first reaches it
+        groups[index].append(("member", "x", index + 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_groups(Path(tmp), groups)
+        with pytest.raises(UsageError, match=r"^group cycle: g0 -> .*g0$"):
+            GroupResolver([Path(tmp)])("g0")

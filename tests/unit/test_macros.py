@@ -235,3 +235,39 @@ def test_every_macro_the_original_ships_expands(tmp_path: Path) -> None:
         "list=tab_gen:3_label_10%%2_stype_8%%30_accel_5%%12_distro_12%%13_distrorel_15"
         "%%14_os_10%%15_osrel_10%%1_PM_15%%33_if_7%%7_TCP_15",
     )
+
+
+# A random acyclic set of macros: macro i's value mixes words and references to macros > i.
+_WORDS = st.from_regex(r"[a-z0-9_=-]{1,6}", fullmatch=True)
+
+
+@st.composite
+def _macro_sets(draw: st.DrawFn) -> list[list[str | int]]:
+    count = draw(st.integers(1, 6))
+    values: list[list[str | int]] = []
+    for index in range(count):
+        refs = st.integers(index + 1, count - 1) if index + 1 < count else _WORDS
+        values.append(draw(st.lists(st.one_of(_WORDS, refs), min_size=1, max_size=4)))
+    return values
+
+
+def _flat(values: list[list[str | int]], index: int) -> list[str]:
+    words: list[str] = []
+    for part in values[index]:
+        words += _flat(values, part) if isinstance(part, int) else [part]
+    return words
+
+
+@given(_macro_sets())
+def test_any_acyclic_macro_set_expands_to_its_words(values: list[list[str | int]]) -> None:
+    import tempfile
+
+    text = "".join(
+        f"m{i} = " + " ".join(f"macro:m{p}" if isinstance(p, int) else p for p in parts) + "\n"
+        for i, parts in enumerate(values)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        write(Path(tmp), "default", text)
+        assert expand_argv(["x", "MACRO:m0", "y"], MacroSource([Path(tmp)])).words == (
+            "x", *_flat(values, 0), "y",
+        )  # fmt: skip
