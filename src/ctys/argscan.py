@@ -99,6 +99,8 @@ def scan_argv(argv: Sequence[str], *, groups: GroupLookup | None = None) -> Invo
     raw = _collect(argv)
     invocation = _build(raw)
     targets = _targets(raw, groups)
+    if not targets:
+        raise UsageError(f"no targets: the groups {' '.join(raw.target_words)} have no members")
     if not invocation.allow_ambiguous:
         # The original drops repeated targets of expanded groups silently unless -A.
         targets = tuple(dict.fromkeys(targets))

@@ -240,3 +240,11 @@ def test_macros_bad_usage(home: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "no macro file 'nofile'" in capsys.readouterr().err
     assert macros_cli.main(["-e", "x"]) == 2
     assert "not supported" in capsys.readouterr().err
+
+
+def test_ctys_vhost_expands_macros_too(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ctys.cli import vhost
+
+    put(home / ".ctys/macros/default", f"vmine=-o LABEL --inventory {home}/none.sqlite\n")
+    assert vhost.main(["MACRO:vmine"]) == 1
+    assert f"no inventory at {home}/none.sqlite" in capsys.readouterr().err

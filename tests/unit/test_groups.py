@@ -291,6 +291,8 @@ def test_bad_options_on_a_group_word_fail_at_scan_time(gdir: Path) -> None:
 
 def test_an_empty_group_gives_no_targets(gdir: Path) -> None:
     write(gdir, "empty", "# nobody\n")
+    with pytest.raises(UsageError, match="no targets: the groups empty have no members"):
+        scan_argv(["-a", "LIST", "empty"], groups=GroupResolver([gdir]))
     assert scan_argv(["-a", "LIST", "empty", "h"], groups=GroupResolver([gdir])).targets == (
         Target("h"),
     )

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ctys.cli.toolargs import OneLineParser, add_common_options, print_tree, refuse_edit
+from ctys.cli.toolargs import OneLineParser, add_common_options, answer_common
 from ctys.errors import UsageError
 from ctys.groups import GroupResolver, find_group, group_names, groups_path
 from ctys.invocation import Target
@@ -74,21 +74,7 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if options.members is not None and options.members not in _FORMATS:
         names.insert(0, options.members)  # the original: -m without a format, then a group
         options.members = "3"
-    if options.version:
-        from ctys import __version__
-
-        print(f"{PROG} {__version__}", file=out)
-        return 0
-    if options.long_help is not None:
-        _parser().print_help(out)
-        return 0
-    if options.edit is not None:
-        refuse_edit("groups", path)
-    if options.depth is not None and not (options.dirtree or options.filetree):
-        raise UsageError("-D needs -S or -F")
-    if options.dirtree or options.filetree:
-        for under in names or [""]:
-            print_tree(out, path, files=options.filetree, depth=options.depth, under=under)
+    if answer_common(options, _parser(), out, "groups", path, names or [""]):
         return 0
     if options.cached:
         print(f"{PROG}: ctys keeps no group cache (the original's SUBGROUP files)", file=err)

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ctys.cli.toolargs import OneLineParser, add_common_options, print_tree, refuse_edit
-from ctys.errors import UsageError
+from ctys.cli.toolargs import OneLineParser, add_common_options, answer_common
 from ctys.macros import DEFAULT_FILE, MacroSource, expand_argv, macro_path, references
 from ctys.runguard import run_guarded
 from ctys.safestream import safe_stream
@@ -62,20 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(options: argparse.Namespace, out: TextIO) -> int:
     """Carry out parsed options; raise ``CtysError`` on failure."""
     path = macro_path()
-    if options.version:
-        from ctys import __version__
-
-        print(f"{PROG} {__version__}", file=out)
-        return 0
-    if options.long_help is not None:
-        _parser().print_help(out)
-        return 0
-    if options.edit is not None:
-        refuse_edit("macros", path)
-    if options.depth is not None and not (options.dirtree or options.filetree):
-        raise UsageError("-D needs -S or -F")
-    if options.dirtree or options.filetree:
-        print_tree(out, path, files=options.filetree, depth=options.depth)
+    if answer_common(options, _parser(), out, "macros", path):
         return 0
     source = MacroSource(path)
     file = source.find(options.file)

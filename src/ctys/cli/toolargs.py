@@ -11,7 +11,7 @@ from typing import NoReturn, TextIO
 
 from ctys.errors import UsageError
 
-__all__ = ["OneLineParser", "add_common_options", "print_tree", "refuse_edit"]
+__all__ = ["OneLineParser", "add_common_options", "answer_common", "print_tree"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -35,10 +35,36 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-X", dest="terse", action="store_true", help="terse: ';'-separated")
 
 
-def refuse_edit(what: str, path: Sequence[Path]) -> NoReturn:
-    """``-e``: the original opened an editor; ctys runs none."""
-    where = ":".join(str(p) for p in path)
-    raise UsageError(f"-e (edit {what} in an editor) is not supported: edit the files in {where}")
+def answer_common(
+    options: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    out: TextIO,
+    what: str,
+    path: Sequence[Path],
+    unders: Sequence[str] = ("",),
+) -> bool:
+    """Answer the options of ``add_common_options`` that end the command (-V, -H, -S/-F);
+    True when one did. ``-e`` is refused: the original opened an editor, ctys runs none."""
+    if options.version:
+        from ctys import __version__
+
+        print(f"{parser.prog} {__version__}", file=out)
+        return True
+    if options.long_help is not None:
+        parser.print_help(out)
+        return True
+    if options.edit is not None:
+        where = ":".join(str(p) for p in path)
+        raise UsageError(
+            f"-e (edit {what} in an editor) is not supported: edit the files in {where}"
+        )
+    if options.depth is not None and not (options.dirtree or options.filetree):
+        raise UsageError("-D needs -S or -F")
+    if not (options.dirtree or options.filetree):
+        return False
+    for under in unders:
+        print_tree(out, path, files=options.filetree, depth=options.depth, under=under)
+    return True
 
 
 def print_tree(
