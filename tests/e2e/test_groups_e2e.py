@@ -19,6 +19,7 @@ from sshhosts import SshHost
 
 from ctys.plugins.qemu.demo.demovm import write_demo_conf
 from ctys.plugins.qemu.images.build import GuestImage
+from support.files import write_file
 from support.procs import live_qemus
 
 pytestmark = pytest.mark.e2e
@@ -41,10 +42,7 @@ def _vm(folder: Path, guest: GuestImage, label: str) -> None:
 
 
 def _put(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(0o600)
-    return path
+    return write_file(path.parent, path.name, text, 0o600)
 
 
 @pytest.fixture

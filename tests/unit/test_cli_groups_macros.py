@@ -15,6 +15,7 @@ from ctys.cli.main import main
 from ctys.invocation import ActionCall, Target
 from ctys.plugins import registry
 from ctys.plugins.base import MergedAction, Placement, Plugin, RunContext
+from support.files import write_file
 
 LAB = "root@lab02'(-a create=l:LAB02,reuse -c local -g 1268x992:A11:ALL -b 1,2 )'"
 
@@ -72,9 +73,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def put(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(0o644)
+    write_file(path.parent, path.name, text)
 
 
 # --- ctys ----------------------------------------------------------------------------------

@@ -16,18 +16,14 @@ from ctys.errors import ConfError, CtysError, UsageError
 from ctys.groups import GroupResolver, find_group, group_names, groups_path, parse_group_text
 from ctys.invocation import Target
 from ctys.remote.options import merged_options, target_invocation
+from support.files import write_file
 
 MIRROR = Path("/work/.mirror/ArnoCan+Unified-Sessions-Manager/repo")
 LAB_LINE = "root@lab02'(-a create=l:LAB02,reuse -c local -g 1268x992:A11:ALL -b 1,2 )'"
 LAB_OPTIONS = ("-a", "create=l:LAB02,reuse", "-c", "local", "-g", "1268x992:A11:ALL", "-b", "1,2")
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(0o644)
-    return path
+write = write_file
 
 
 @pytest.fixture

@@ -20,15 +20,13 @@ from ctys.macros import (
     parse_macro_text,
     references,
 )
+from support.files import write_file
 
 MIRROR = Path("/work/.mirror/ArnoCan+Unified-Sessions-Manager/repo")
 
 
 def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(text)
-    path.chmod(0o600)
-    return path
+    return write_file(folder, name, text, 0o600)
 
 
 @pytest.fixture
