@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctys.argscan import TargetWord, scan_argv, split_target, split_words
+from ctys.argscan import TargetWord, check_target_options, scan_argv, split_target, split_words
 from ctys.errors import ConfError, CtysError, UsageError
 from ctys.groups import GroupResolver, find_group, group_names, groups_path, parse_group_text
 from ctys.invocation import Target
@@ -112,6 +112,21 @@ def test_a_member_that_is_no_host_name_never_reaches_ssh(gdir: Path, host: str) 
     write(gdir, "g", f"ok\n'{host}'\n")
     with pytest.raises(ConfError, match=r"g:2: bad host"):
         members(gdir, "g")
+
+
+def test_checked_member_and_context_options_name_file_and_line(gdir: Path) -> None:
+    write(gdir, "g", "ok\nh1(-d 1) h2(-d x)\n")
+    with pytest.raises(ConfError, match=r"/g:2: bad value 'x' for -d"):
+        GroupResolver([gdir], check=True)("g")
+    write(gdir, "c", "h\n\nCONTEXT(-Q 1)\n")
+    with pytest.raises(ConfError, match=r"/c:3: unknown option '-Q'"):
+        GroupResolver([gdir], check=True)("c")
+    assert GroupResolver([gdir])("g") is not None  # unchecked: listed as written
+
+
+def test_checked_options_may_repeat_a_letter_across_context_and_member(gdir: Path) -> None:
+    write(gdir, "g", "CONTEXT(-d 1)\nh(-d 2)\n")
+    assert members(gdir, "g") == GroupResolver([gdir], check=True)("g")
 
 
 # --- nesting -------------------------------------------------------------------------------
@@ -314,9 +329,16 @@ def _shipped(tmp_path: Path) -> Path:
     return folder
 
 
-def test_every_group_the_original_ships_expands(tmp_path: Path) -> None:
+@pytest.mark.parametrize("check", [False, True])
+def test_every_group_the_original_ships_expands(tmp_path: Path, check: bool) -> None:
     folder = _shipped(tmp_path)
-    resolver = GroupResolver([folder])
+    if check:
+        try:
+            check_target_options("probe", ("-c", "local", "-g", "1268x992:A11:ALL", "-b", "1,2"))
+            check_target_options("probe", ("-d", "2,s:16,w:0,p", "-b", "sync,par"))
+        except UsageError:
+            pytest.skip("the original's -c/-g/-b/-d values are not valid options here yet")
+    resolver = GroupResolver([folder], check=check)
     found = {name: resolver(name) for name, _ in group_names([folder])}
     lab03 = ("-a", "create=l:LAB03,reuse", "-c", "local", "-g", "1268x994:A21:ALL", "-b", "1,2")
     assert found["desktops/tst/ctys-lab"] == (

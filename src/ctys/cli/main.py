@@ -54,7 +54,7 @@ def _group_lookup() -> GroupLookup:
     """Host groups of ``CTYS_GROUPS_PATH`` for the targets of the command line."""
     from ctys.groups import GroupResolver, groups_path
 
-    return GroupResolver(groups_path())
+    return GroupResolver(groups_path(), check=True)
 
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:

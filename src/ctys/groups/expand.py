@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ctys.argscan import is_host_name
+from ctys.argscan import check_target_options, is_host_name
 from ctys.errors import ConfError, UsageError
 from ctys.groups.groupfile import GroupFile, Include, Member, parse_group_text
 from ctys.groups.search import ENV_GROUPS_PATH, find_group, is_group_path
@@ -33,9 +33,13 @@ MAX_DEPTH = 20
 
 @dataclass
 class GroupResolver:
-    """Looks names up on ``path`` (``groups_path()``), reads each file once."""
+    """Looks names up on ``path`` (``groups_path()``), reads each file once. With ``check``
+    the option words of every member and ``CONTEXT`` are checked as the command line's are
+    (a bad value is ``file:line: ...``); without, members are listed as written
+    (``ctys-groups``)."""
 
     path: Sequence[Path]
+    check: bool = False
     _files: dict[Path, GroupFile] = field(default_factory=dict)
 
     def __call__(self, name: str) -> tuple[Target, ...] | None:
@@ -56,7 +60,10 @@ class GroupResolver:
         """The parsed group file (cached); ``CtysError`` for an untrusted or bad file."""
         if file not in self._files:
             text = read_trusted_text(file, "group file")
-            self._files[file] = parse_group_text(text, file)
+            group = parse_group_text(text, file)
+            if self.check:
+                _check_options(group)
+            self._files[file] = group
         return self._files[file]
 
     def _members(self, name: str, file: Path, chain: _Chain) -> list[Target]:
@@ -97,5 +104,17 @@ class GroupResolver:
     def _lookup(self, name: str, group: GroupFile, line: int) -> Path | None:
         try:
             return find_group(name, self.path)
+        except UsageError as exc:
+            raise ConfError(str(group.path), line, str(exc)) from None
+
+
+def _check_options(group: GroupFile) -> None:
+    """Each member's and the CONTEXT option words, alone (they superpose, so a letter may
+    repeat across them); ``ConfError`` naming file and line."""
+    parts = [(group.context_line, "CONTEXT", group.context)] if group.context else []
+    parts += [(m.line, m.target.name, m.target.options) for m in group.members]
+    for line, name, options in parts:
+        try:
+            check_target_options(name, options)
         except UsageError as exc:
             raise ConfError(str(group.path), line, str(exc)) from None

@@ -51,6 +51,7 @@ class GroupFile:
     path: Path
     entries: tuple[Member | Include, ...]
     context: tuple[str, ...] = ()
+    context_line: int = 0  # the first CONTEXT line, for messages
 
     @property
     def members(self) -> tuple[Member, ...]:
@@ -65,6 +66,7 @@ def parse_group_text(text: str, path: Path) -> GroupFile:
     """Parse the text of group file ``path``; ``ConfError`` naming file and line."""
     entries: list[Member | Include] = []
     context: list[str] = []
+    context_line = 0
     for number, raw_line in enumerate(text.splitlines(), 1):
         line = raw_line.strip()
         try:
@@ -75,11 +77,12 @@ def parse_group_text(text: str, path: Path) -> GroupFile:
                     split = split_target(word)
                     if split.name == _CONTEXT and split.user is None:
                         context.extend(split.options)
+                        context_line = context_line or number
                     else:
                         entries.append(Member(split, number))
         except UsageError as exc:
             raise ConfError(str(path), number, str(exc)) from None
-    return GroupFile(path, tuple(entries), tuple(context))
+    return GroupFile(path, tuple(entries), tuple(context), context_line)
 
 
 def _includes(rest: str, number: int) -> list[Include]:
