@@ -269,3 +269,9 @@ def test_any_acyclic_macro_set_expands_to_its_words(values: list[list[str | int]
         assert expand_argv(["x", "MACRO:m0", "y"], MacroSource([Path(tmp)])).words == (
             "x", *_flat(values, 0), "y",
         )  # fmt: skip
+
+
+def test_a_macro_inside_a_targets_options_keeps_the_target_one_word(mdir: Path) -> None:
+    assert expand(mdir, "host'(-a MACRO:F_PM -d 1)'", "MACRO:two") == (
+        "host(-a 1_PM_15 -d 1)", "hostA", "hostB(-a LIST=L -d 1)",
+    )  # fmt: skip
