@@ -17,13 +17,16 @@ from pathlib import Path
 
 from ctys.errors import CtysError
 
-__all__ = ["read_trusted_text", "untrusted_reason"]
+__all__ = ["MAX_BYTES", "read_trusted_text", "untrusted_reason"]
+
+# Definitions are a few lines; a name that happens to be a big file (a log) is no group.
+MAX_BYTES = 1 << 20
 
 
 def untrusted_reason(info: os.stat_result, uid: int | None = None) -> str | None:
     """Why a file with this ``stat`` must not be read as definitions, ``None`` when it may:
     not a regular file, owned by someone else than ``uid`` (default: the caller) or root,
-    writable by group or others."""
+    writable by group or others, larger than ``MAX_BYTES``."""
     me = os.getuid() if uid is None else uid
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file"
@@ -31,6 +34,8 @@ def untrusted_reason(info: os.stat_result, uid: int | None = None) -> str | None
         return f"owned by uid {info.st_uid}, not by you or root"
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return "writable by group or others (chmod go-w)"
+    if info.st_size > MAX_BYTES:
+        return f"larger than {MAX_BYTES} bytes"
     return None
 
 
@@ -46,7 +51,7 @@ def read_trusted_text(path: Path, what: str) -> str:
         if reason is not None:
             raise CtysError(f"refusing {what} {path}: {reason}")
         with os.fdopen(fd, "rb", closefd=False) as stream:
-            data = stream.read()
+            data = stream.read(MAX_BYTES + 1)
     except OSError as exc:
         raise CtysError(f"cannot read {what} {path}: {exc.strerror}") from None
     finally:

@@ -125,3 +125,11 @@ def test_not_a_regular_file(tmp_path: Path) -> None:
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(CtysError, match=r"cannot read group file .*/nope: No such file"):
         read_trusted_text(tmp_path / "nope", "group file")
+
+
+def test_a_file_too_large_for_definitions_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big"
+    path.write_bytes(b"h\n" * (1 << 19) + b"x")
+    path.chmod(0o644)
+    with pytest.raises(CtysError, match=r"refusing group file .*: larger than 1048576 bytes"):
+        read_trusted_text(path, "group file")
