@@ -30,7 +30,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-F", dest="filetree", action="store_true", help="file tree")
     parser.add_argument("-S", dest="dirtree", action="store_true", help="folder tree")
-    parser.add_argument("-H", dest="long_help", nargs="?", const="", help="long help")
+    parser.add_argument(
+        "-H", dest="long_help", nargs="?", const="", metavar="OPT", help="long help"
+    )
     parser.add_argument("-V", dest="version", action="store_true", help="version")
     parser.add_argument("-X", dest="terse", action="store_true", help="terse: ';'-separated")
 
