@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 import shlex
 import signal
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from ctys.errors import UsageError
 from ctys.invocation import (
@@ -36,11 +36,17 @@ from ctys.invocation import (
 )
 
 __all__ = [
+    "GroupLookup",
+    "TargetWord",
+    "check_target_options",
+    "is_host_name",
     "parse_action",
     "parse_output_spec",
     "parse_suboptions",
     "parse_target",
     "scan_argv",
+    "split_target",
+    "split_words",
 ]
 
 # ctys' own option naming its SQLite inventory file (kept under this key with the letters).
@@ -72,17 +78,33 @@ class _RawArgs:
     help_level: int = 0
     version: bool = False
     target_words: list[str] = field(default_factory=list)
+    # ``-- '(opts)' ...``: the option words for every target, one tuple per ``(...)`` word.
+    all_targets_options: list[tuple[str, ...]] = field(default_factory=list)
 
 
-def scan_argv(argv: Sequence[str]) -> Invocation:
+# The members of the host group a target word names (``None``: no such group, a host): each
+# member with its user and option words, unchecked. Injected by the caller (``ctys.groups``
+# reads the group files): scanning itself stays free of I/O.
+GroupLookup = Callable[[str], "Sequence[Target] | None"]
+
+
+def scan_argv(argv: Sequence[str], *, groups: GroupLookup | None = None) -> Invocation:
     """Parse ctys arguments (without the program name) into an ``Invocation``.
 
     ``plugin_types`` is empty when neither ``-t`` nor ``-T`` was given, so the caller can tell
     ``ctys -h`` (general help) from ``ctys -t TYPE -h`` (plugin help); ``ctys.cli.main``
-    substitutes the default plugin. Raises ``UsageError`` naming the bad token.
+    substitutes the default plugin. ``groups`` expands target words that name a host group.
+    Raises ``UsageError`` naming the bad token.
     """
     raw = _collect(argv)
-    return _build(raw)
+    invocation = _build(raw)
+    targets = _targets(raw, groups)
+    if not targets:
+        raise UsageError(f"no targets: the groups {' '.join(raw.target_words)} have no members")
+    if not invocation.allow_ambiguous:
+        # The original drops repeated targets of expanded groups silently unless -A.
+        targets = tuple(dict.fromkeys(targets))
+    return replace(invocation, targets=targets)
 
 
 def _collect(argv: Sequence[str]) -> _RawArgs:
@@ -94,7 +116,7 @@ def _collect(argv: Sequence[str]) -> _RawArgs:
         word = words[index]
         index += 1
         if options_done or not word.startswith("-") or word == "-":
-            raw.target_words.append(word)
+            _collect_target_word(raw, word)
             continue
         if word == "--":
             options_done = True
@@ -124,6 +146,22 @@ def _collect(argv: Sequence[str]) -> _RawArgs:
                 raise UsageError(f"option '-{letter}' given twice")
             raw.values[letter] = value
     return raw
+
+
+def _collect_target_word(raw: _RawArgs, word: str) -> None:
+    """A target, or after ``--`` and before the first target a ``'(opts)'`` for all targets
+    (the original's remote-global options; several superpose left to right)."""
+    if not word.startswith("("):
+        raw.target_words.append(word)
+        return
+    if raw.target_words:
+        raise UsageError(
+            f"options '{word}' for all targets must come before the first target "
+            "(-- '(opts)' host ...); a target's own options are attached to it: host'(-d 1)'"
+        )
+    if not _closes_at_end(word[1:]):
+        raise UsageError(f"unbalanced parentheses in options for all targets '{word}'")
+    raw.all_targets_options.append(check_target_options(word, _shell_words(word, word[1:-1])))
 
 
 def _collect_inventory(raw: _RawArgs, word: str, words: Sequence[str], index: int) -> int:
@@ -163,8 +201,32 @@ def _build(raw: _RawArgs) -> Invocation:
         output_fields=output_fields,
         output_format=output_format or OutputFormat.TABLE,
         version=raw.version,
-        targets=tuple(parse_target(w) for w in raw.target_words) or (Target("localhost"),),
     )
+
+
+def _targets(raw: _RawArgs, groups: GroupLookup | None) -> tuple[Target, ...]:
+    """The targets of the command line, host groups expanded, each target's options after
+    the options for all targets (``-- '(opts)'``): the last value of a letter wins."""
+    common = tuple(word for options in raw.all_targets_options for word in options)
+    if not raw.target_words:
+        return (Target("localhost", None, common),)
+    return tuple(
+        Target(target.host, target.user, common + target.options)
+        for word in raw.target_words
+        for target in _expand_target(word, groups)
+    )
+
+
+def _expand_target(word: str, groups: GroupLookup | None) -> Sequence[Target]:
+    """``word`` as one target, or the members of the group it names. A member's own user
+    wins over ``user@group``; the options of ``group'(opts)'`` come after each member's own
+    (the call site is the most specific: its values win)."""
+    split = split_target(word)
+    members = groups(split.name) if groups is not None else None
+    if members is None:
+        return (parse_target(word),)
+    options = check_target_options(word, split.options)
+    return tuple(Target(m.host, m.user or split.user, m.options + options) for m in members)
 
 
 # --- plugin types ----------------------------------------------------------------------
@@ -272,50 +334,138 @@ def _unescape(text: str) -> str:
 # --- targets ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TargetWord:
+    """A target word split, nothing checked but the parentheses and the user:
+    ``[user@]name['(' options ')']``. ``name`` is a host or a host group."""
+
+    name: str
+    user: str | None = None
+    options: tuple[str, ...] = ()
+
+
+def split_target(word: str) -> TargetWord:
+    """Split ``[user@]name['(' options ')']``; the options split shell-style (quotes work),
+    not checked (``check_target_options`` does that). A quote right before ``(`` or after the
+    closing ``)`` (``host'(-d 1)'`` as written in a group file) is dropped, as the original
+    does."""
+    head, paren, rest = word.partition("(")
+    options: tuple[str, ...] = ()
+    if paren:
+        if head.endswith(("'", '"')) and rest.endswith(head[-1]):
+            head, rest = head[:-1], rest[:-1]
+        if not _closes_at_end(rest):
+            raise UsageError(f"unbalanced parentheses in target '{word}'")
+        options = _shell_words(word, rest[:-1])
+    elif ")" in word:
+        raise UsageError(f"unbalanced parentheses in target '{word}'")
+    user, at, name = head.rpartition("@")
+    if not name:
+        raise UsageError(f"target '{word}' has no host")
+    if at and not _USER.fullmatch(user):
+        raise UsageError(f"bad user '{user}' in target '{word}'")
+    return TargetWord(name, user if at else None, options)
+
+
+def is_host_name(name: str) -> bool:
+    """Whether ``name`` is a host ctys may hand to ssh: a host name, an IPv4 address or a
+    bracketed IPv6 address; nothing that ssh could read as an option."""
+    return bool(_HOST.fullmatch(name))
+
+
 def parse_target(word: str) -> Target:
     """Parse ``[user@]host['(' target-local options ')']``.
 
     The parenthesised options are split shell-style and checked with the same rules as the
     global options (they may not name further targets).
     """
-    head, paren, rest = word.partition("(")
-    options: tuple[str, ...] = ()
-    if paren:
-        if not _closes_at_end(rest):
-            raise UsageError(f"unbalanced parentheses in target '{word}'")
-        options = _target_options(word, rest[:-1])
-    elif ")" in word:
-        raise UsageError(f"unbalanced parentheses in target '{word}'")
-    user, at, host = head.rpartition("@")
-    if not host:
-        raise UsageError(f"target '{word}' has no host")
-    if not _HOST.fullmatch(host):
-        raise UsageError(f"bad host '{host}' in target '{word}'")
-    if at and not _USER.fullmatch(user):
-        raise UsageError(f"bad user '{user}' in target '{word}'")
-    return Target(host, user if at else None, options)
+    split = split_target(word)
+    if not is_host_name(split.name):
+        raise UsageError(f"bad host '{split.name}' in target '{word}'")
+    return Target(split.name, split.user, check_target_options(word, split.options))
+
+
+def split_words(text: str, *, commas: bool = False) -> list[str]:
+    """Split a list of targets (a group file line, a macro's text) into words: at blanks
+    (and with ``commas`` at commas) outside parentheses and quotes. Quotes outside
+    parentheses group and are removed; inside parentheses the text stays as written (the
+    options are split shell-style later): ``a'(-d 1,2 -b 1)',b`` -> ``a(-d 1,2 -b 1)``, ``b``."""
+    words: list[str] = []
+    current: list[str] = []
+    started = False
+    depth = 0
+    quote = ""
+    for char in text:
+        if depth:
+            current.append(char)
+            depth += {"(": 1, ")": -1}.get(char, 0) if not quote else 0
+            quote = _toggle_quote(quote, char)
+        elif quote:
+            if char == quote:
+                quote = ""
+            else:
+                current.append(char)
+        elif char in "'\"":
+            quote, started = char, True
+        elif char.isspace() or (commas and char == ","):
+            if started:
+                words.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(char)
+            started = True
+            depth = 1 if char == "(" else 0
+    if quote or depth:
+        raise UsageError(f"unbalanced {'quote' if quote else 'parentheses'} in '{text}'")
+    if started:
+        words.append("".join(current))
+    return words
+
+
+def _toggle_quote(quote: str, char: str) -> str:
+    """Track a quote inside parentheses, so a ``)`` in quotes does not close them."""
+    if quote:
+        return "" if char == quote else quote
+    return char if char in "'\"" else ""
 
 
 def _closes_at_end(rest: str) -> bool:
-    """True if ``'(' + rest`` is one balanced group ending at the last character."""
+    """True if ``'(' + rest`` is one balanced group ending at the last character. A
+    parenthesis in quotes does not count (``host(-a 'LIST=x)')``); with a quote left open
+    they all count, so the shell-style split names the bad quote."""
+    return _balanced(rest, quotes=True) or _balanced(rest, quotes=False)
+
+
+def _balanced(rest: str, *, quotes: bool) -> bool:
     depth = 1
+    quote = ""
     for index, char in enumerate(rest):
+        if quotes:
+            quote, was = _toggle_quote(quote, char), quote
+            if quote or was:
+                continue
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth == 0:
             return index == len(rest) - 1
     return False
 
 
-def _target_options(word: str, inner: str) -> tuple[str, ...]:
+def _shell_words(word: str, inner: str) -> tuple[str, ...]:
     try:
-        options = tuple(shlex.split(inner))
+        return tuple(shlex.split(inner))
     except ValueError as exc:
         raise UsageError(f"bad options in target '{word}': {exc}") from exc
+
+
+def check_target_options(word: str, options: Sequence[str]) -> tuple[str, ...]:
+    """Check a target's option words (from ``word``) with the rules of the global options;
+    they may not name further targets. Returns them as a tuple."""
     raw = _collect(options)
-    if raw.target_words:
-        raise UsageError(f"non-option '{raw.target_words[0]}' in options of target '{word}'")
+    if raw.target_words or raw.all_targets_options:
+        bad = raw.target_words[0] if raw.target_words else "--"
+        raise UsageError(f"non-option '{bad}' in options of target '{word}'")
     _build(raw)  # validate values now, so a bad remote option fails before any fan-out
-    return options
+    return tuple(options)
 
 
 # --- generic option values ---------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Files of one test: a digest of a tree, to assert that nothing in it changed."""
+"""Files of one test: a digest of a tree, to assert that nothing in it changed; a data file
+written with a mode (group and macro files are read only when no one else may write them)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,12 @@ def tree_hash(*roots: Path) -> str:
             elif not path.exists():
                 digest.update(b"<missing>")
     return digest.hexdigest()
+
+
+def write_file(folder: Path, name: str, text: str, mode: int = 0o644) -> Path:
+    """``folder/name`` (folders created) holding ``text``, with ``mode``."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+    return path

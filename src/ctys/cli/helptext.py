@@ -42,7 +42,9 @@ Generic options:
   -h / -H        short / long help (with -t or -a: plugin / action help)
   -V, --version  print the version
 
-Targets:  [user@]host['(' target-local options ')']   (default: localhost)
+Targets:  [user@]host['(' target-local options ')'] or a host GROUP (CTYS_GROUPS_PATH),
+          after [-- '(' options for all targets ')']   (default: localhost)
+MACRO:NAME[%FILE][%ECHO|%EVAL] anywhere: replaced from CTYS_MACRO_PATH (ctys-macros)
 
 Examples:
   ctys -t {default} -a CREATE=l:demo,CONSOLE:CLI
@@ -64,6 +66,8 @@ Details:
     other item is a field name (LABEL, UUID, MAC, IP, ...) choosing the columns.
   -b 0,2 (the original's foreground+sync form) is accepted; only the first field is used.
   Target-local options apply to one target only: host1'(-a CREATE=l:vm1 -d 2)'.
+  -- '(-d 1)' h1 h2'(-d 2)': the options for all targets, then a target's own (last wins);
+  a group member's options: the group file's CONTEXT, its own, then group'(...)' (ctys-groups).
 
 Exit status: 0 success, 1 error, 2 usage error, 130 interrupted."""
 

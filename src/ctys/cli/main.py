@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TextIO
 
-from ctys.argscan import scan_argv
+from ctys.argscan import GroupLookup, scan_argv
 from ctys.errors import UsageError
 from ctys.invocation import Invocation
 from ctys.runguard import run_guarded
@@ -28,11 +28,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every line any action prints goes through these (over the guarded streams that
         # run_guarded installs): data cannot drive the terminal.
         out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
-        invocation = scan_argv(args)
+        invocation = scan_argv(expand_macros(args, err), groups=_group_lookup())
         debug[0] = invocation.debug
         return run_invocation(invocation, out, err)
 
     return run_guarded("ctys", body, lambda: debug[0])
+
+
+def expand_macros(args: Sequence[str], err: TextIO) -> list[str]:
+    """``args`` with their ``MACRO:`` references replaced (``ctys.macros``); the lines of
+    ``%ECHO`` macros go to ``err``. Nothing is read when no word holds a macro."""
+    from ctys.macros import has_macro
+
+    if not any(has_macro(word) for word in args):
+        return list(args)
+    from ctys.macros import MacroSource, expand_argv, macro_path
+
+    expansion = expand_argv(args, MacroSource(macro_path()))
+    for line in expansion.echoes:
+        print(line, file=err)
+    return list(expansion.words)
+
+
+def _group_lookup() -> GroupLookup:
+    """Host groups of ``CTYS_GROUPS_PATH`` for the targets of the command line."""
+    from ctys.groups import GroupResolver, groups_path
+
+    return GroupResolver(groups_path(), check=True)
 
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:

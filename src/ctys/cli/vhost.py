@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from ctys.cli.main import expand_macros
 from ctys.cli.vhostfiles import check_format, read_cachedb, run_db_dir, write_cachedb
 from ctys.cli.vhostout import OutputSpec, parse_output, render_output, rows_of
 from ctys.errors import CtysError, ExitStatus, UsageError
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Over the guarded streams that run_guarded installs: data cannot drive the tty.
         out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
         try:
-            options = _parser().parse_args(args)
+            options = _parser().parse_args(expand_macros(args, err))
         except SystemExit as exc:  # argparse after -h, or a usage error (already printed)
             return int(exc.code or 0)
         debug[0] = options.debug
