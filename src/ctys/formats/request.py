@@ -39,7 +39,7 @@ class Layout(Enum):
     TAB_TCP = "TAB_TCP"
 
 
-OUTPUT_KEYS = frozenset({*_FLAGS, "SORT", *(layout.value for layout in Layout)})
+OUTPUT_KEYS = frozenset({*_FLAGS, "SORT", Layout.TAB_GEN.value, Layout.TAB_TCP.value})
 """Every output suboption's key (a target of a merged LIST/ENUMERATE is sent none)."""
 
 

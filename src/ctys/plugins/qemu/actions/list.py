@@ -88,6 +88,8 @@ class VmEntry:
     vmid: str | None = None  # the runtime ID of a managed VM, the PID of another qemu
     mac: str | None = None  # the conf's primary MAC (the original's LIST field MAC)
     address: str | None = None  # the guest's address alone (the original's field TCP)
+    vcpus: int | None = None  # -smp and -m of its command line (SHOW)
+    memory_mb: int | None = None
 
     def row(self) -> dict[str, object]:
         """The entry keyed by ``list_fields()`` names."""
@@ -232,6 +234,8 @@ def _managed_entry(
         vmid=vmdir.vmid,
         mac=record.mac or (conf.mac if conf else None),
         address=_address(found_ip),
+        vcpus=cmd.smp,
+        memory_mb=cmd.memory_mb,
     )
 
 
@@ -276,6 +280,8 @@ def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None, vnc: str | None) 
         vmid=str(proc.pid),
         mac=conf.mac if conf else None,
         address=conf.ip if conf else None,
+        vcpus=cmd.smp,
+        memory_mb=cmd.memory_mb,
     )
 
 
