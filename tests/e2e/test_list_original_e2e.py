@@ -130,13 +130,15 @@ def test_merged_list_forms_and_remote_helpers(rctys: Ctys, ssh_hosts, guest) -> 
 
     # The original's record of the merged rows: a remote VM's PM is the target as named.
     lines = _lines(rctys, "LIST=PM,LABEL,PID,JOBID,TERSE", "hostA", "hostB")
-    # (hostB may share this process table: it sees the qemu as one it did not start.)
-    [managed] = [ln for ln in lines if ln.startswith(f"hostA;{label};{pid};")]
-    assert managed.split(";")[3]  # the runtime ID of the VM ctys started there
+    # (hostB may share this process table: it sees the qemu as one it did not start. The
+    # targets may have PID namespaces of their own: rows are found by the unique label.)
+    mine = [ln.split(";") for ln in lines if ln.startswith(f"hostA;{label};")]
+    assert len(mine) == 1, lines
+    assert mine[0][2].isdigit() and mine[0][3]  # its PID there, the runtime ID ctys gave it
     tab = _lines(rctys, "LIST=TAB_TCP", "hostA", "hostB")
     assert any(ln.startswith("hostA ") and f"|{label}" in ln for ln in tab), tab
-    rows = json.loads("\n".join(_lines(rctys, "LIST=JSON", "hostA", "hostB")))
-    [row] = [r for r in rows if r["PID"] == pid and r["HOST"] == "hostA"]
+    rows = json.loads("\n".join(_lines(rctys, "LIST=JSON", "-o", "ALL", "hostA", "hostB")))
+    [row] = [r for r in rows if r["LABEL"] == label and r["HOST"] == "hostA"]
     assert row["PM"] == "hostA" and row["ID"] == str(conf) and row["TYPE"] == "QEMU"
 
     # Helper actions run on the target (its lines prefixed with its name).
