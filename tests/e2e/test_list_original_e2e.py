@@ -148,5 +148,11 @@ def test_merged_list_forms_and_remote_helpers(rctys: Ctys, ssh_hosts, guest) -> 
     [clientport] = _lines(rctys, f"GETCLIENTPORT={label}", "hostA")
     assert clientport == f"hostA: CLIENTPORT(QEMU,hostA,{label})={port}"
 
+    show = [ln.split(";") for ln in _lines(rctys, "SHOW=TERSE", "hostA")]
+    assert show[0][:2] == ["hostA: HOST", "hostA"]  # its node name is the target's
+    assert any(r[0] == "hostA: VM" and r[1] == label and int(r[8]) > 0 for r in show), show
+    [info] = _lines(rctys, "INFO=MACHINE", "hostA")
+    assert info.startswith("hostA: ") and info.split(";")[1:3] == ["QEMU", "TCG"]
+
     done = rctys("-t", "QEMU", "-a", f"CANCEL=l:{label},TIMEOUT:20", "hostA", timeout=90)
     assert done.returncode == 0, done.stderr

@@ -103,3 +103,34 @@ def test_helpers_through_the_entry_point_with_nothing_running(
     assert code == 2 and "GETCLIENTPORT needs its argument" in err
     code, out, _ = _run(capsys, "SHOW=TERSE")
     assert code == 0 and out.startswith("HOST;")
+
+
+def test_info_machine_line() -> None:
+    from pathlib import Path
+
+    from ctys.plugins.qemu.actions.infomachine import machine_line
+    from ctys.plugins.qemu.host.detect import HostCapabilities, QemuCapabilities, host_arch
+    from ctys.plugins.qemu.host.kvmprobe import KvmState
+
+    caps = QemuCapabilities(
+        path=Path("/usr/bin/qemu-system-x86_64"),
+        version="8.2.2",
+        version_info=(8, 2, 2),
+        arch="x86_64",
+        variant="",
+        machines=(),
+        default_machine=None,
+        accelerators=frozenset({"tcg", "kvm"}),
+        options=frozenset(),
+        displays=frozenset(),
+    )
+    host = HostCapabilities((caps,), KvmState(usable=True, reason="probe passed"))
+    line = machine_line(host, "u@h1", "0.1.0", vde=False)
+    assert line == (
+        f"u@h1;QEMU;KVM;0.1.0;QEMU_GENERIC;ENABLED;VM-CAPABILITY:QEMU-8.2.2-{host_arch()} "
+        "<CPU-Emulation:qemu-system-x86_64> <KVM:usable>"
+    )
+    none = HostCapabilities((), KvmState(usable=False, reason="no qemu"))
+    assert machine_line(none, "u@h1", "0.1.0", vde=True) == (
+        "u@h1;QEMU;TCG;0.1.0;NOLOC;DISABLED;<KVM:unusable>"
+    )
