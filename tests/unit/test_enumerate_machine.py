@@ -188,3 +188,14 @@ def test_tab_gen_of_the_47_field_record(
     assert named[:2] == ["x  ", "1(L"]  # a field named (ctys); the index line cut to width
     code, _, err = _enumerate(capsys, "ENUMERATE=TAB_GEN:48")
     assert code == 2 and "no field 48" in err
+
+
+def test_maxkey_none_and_the_refused_generators(
+    conf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, lines, _ = _enumerate(capsys, "ENUMERATE=MAXKEY")  # the record's key, TERSE
+    assert lines == [f"{this_host()};QEMU;web;{conf};{UUID};"]
+    _, lines, _ = _enumerate(capsys, "ENUMERATE=UUID,NONE,LABEL,TERSE")
+    assert lines == [f"{this_host()};web"]
+    code, _, err = _enumerate(capsys, "ENUMERATE=XML_GEN")
+    assert code == 2 and "not supported: the original's SPEC/REC/XML generators" in err

@@ -13,7 +13,7 @@ one writer of their rows in every form (``write_rows``).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TextIO
 
@@ -40,6 +40,14 @@ class Layout(Enum):
 
 
 OUTPUT_KEYS = frozenset({*_FLAGS, "SORT", Layout.TAB_GEN.value, Layout.TAB_TCP.value})
+
+_GENERATORS = "the original's SPEC/REC/XML generators are not built (JSON has every field)"
+_INTERNAL = "an internal suboption of the original's scheduler"
+REFUSED = {
+    **dict.fromkeys(("SPEC_GEN", "SPEC", "REC_GEN", "REC", "XML_GEN", "XML"), _GENERATORS),
+    **dict.fromkeys(("PROLOGUE", "EPILOGUE"), _INTERNAL),
+}
+"""The original's output suboptions ctys refuses, and why."""
 """Every output suboption's key (a target of a merged LIST/ENUMERATE is sent none)."""
 
 
@@ -55,6 +63,10 @@ class OutputRequest:
     layout: Layout = Layout.PLAIN
     tab_args: tuple[str, ...] = ()
 
+    def terse_unless_chosen(self) -> OutputRequest:
+        """The same request as TERSE when no other format was chosen (MAXKEY forces it)."""
+        return replace(self, fmt=OutputFormat.TERSE) if self.fmt is OutputFormat.TABLE else self
+
 
 def parse_output(
     action: str,
@@ -66,7 +78,8 @@ def parse_output(
 ) -> tuple[OutputRequest, list[Suboption]]:
     """The output suboptions of ``action`` (``tab_tcp``: whether it has TAB_TCP) combined
     with ``-o``'s format and ``-X``; the other suboptions returned in order. ``UsageError``
-    for a value where none belongs, two formats or layouts, a bad SORT or TAB_* value."""
+    for a value where none belongs, two formats or layouts, a bad SORT or TAB_* value, and
+    the original's suboptions ctys does not build (``REFUSED``)."""
     chosen: str | None = None
     machine = False
     title = Title.NONE
@@ -76,6 +89,8 @@ def parse_output(
     rest: list[Suboption] = []
     for sub in suboptions:
         key = sub.key
+        if key in REFUSED:
+            raise UsageError(f"{action} suboption '{sub.raw}' is not supported: {REFUSED[key]}")
         if key not in OUTPUT_KEYS or (key == Layout.TAB_TCP.value and not tab_tcp):
             rest.append(sub)
             continue

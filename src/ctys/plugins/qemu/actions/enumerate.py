@@ -29,6 +29,8 @@ from ctys.safestream import raw_stream
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")
 DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
+# MAXKEY: the original's record key (it forces TERSE).
+MAXKEY_FIELDS = ("HOST", "STYPE", "LABEL", "PNAME", "UUID", "MAC")
 # TERSE alone prints what the original's does: the containing machine, type, label and ID.
 _DEFAULT_FIELDS = {
     OutputFormat.TABLE: DEFAULT_TABLE_FIELDS,
@@ -72,6 +74,15 @@ def parse_enumerate(call: ActionCall, ctx: RunContext) -> EnumerateRequest:
             include_ignored = True
         elif sub.key == "MATCHVSTAT":
             states = parse_matchvstat(sub.args)
+        elif sub.key == "NONE" and not sub.args:
+            chosen.clear()  # the original's NONE: forget the fields chosen so far
+        elif sub.key == "MAXKEY" and not sub.args:
+            chosen += MAXKEY_FIELDS
+            output = (
+                replace(output, fmt=OutputFormat.TERSE)
+                if output.fmt is OutputFormat.TABLE
+                else output
+            )
         elif is_field_suboption(sub.key, sub.args):
             chosen.append(sub.key)
         else:

@@ -41,12 +41,6 @@ HOST_FIELD = "HOST"
 _PKG = "PKG"
 _MODIFIERS = frozenset({"IP", "DNS"})
 _SELECTIONS = {"ALL": ALL_SELECTION, "MAXKEY": MAXKEY_SELECTION}
-_GENERATORS = "the original's SPEC/REC/XML generators are not built (JSON has every field)"
-_INTERNAL = "an internal suboption of the original's scheduler"
-_REFUSED = {
-    **dict.fromkeys(("SPEC_GEN", "SPEC", "REC_GEN", "REC", "XML_GEN", "XML"), _GENERATORS),
-    **dict.fromkeys(("PROLOGUE", "EPILOGUE"), _INTERNAL),
-}
 
 
 class Site(Enum):
@@ -129,8 +123,6 @@ def parse_list_request(
                 notes.append("ctys: note: LIST DNS shows the guest's address, not its DNS name")
         elif is_list_field(key) and not sub.args:
             chosen.append(list_field(key).name)
-        elif key in _REFUSED:
-            raise UsageError(f"LIST suboption '{sub.raw}' is not supported: {_REFUSED[key]}")
         else:
             raise UsageError(
                 f"unknown LIST suboption '{sub.raw}' (fields: {', '.join(LIST_RECORD)}; ALL, "
@@ -138,7 +130,7 @@ def parse_list_request(
                 "TAB_TCP, TAB_GEN, CLIENT, SERVER, BOTH, PKG)"
             )
     if any(sub.key == "MAXKEY" for sub in rest) and output.fmt is OutputFormat.TABLE:
-        output = _terse(output)
+        output = output.terse_unless_chosen()
     whole = output.machine or output.layout is not Layout.PLAIN
     original = not output_fields and (whole or bool(chosen))
     if output_fields:
@@ -154,12 +146,6 @@ def parse_list_request(
         guest = Guest.TCP if "TCP" in chosen else Guest.MAC if "MAC" in chosen else Guest.NONE
         tab = TabTcp(parse_widths(output.tab_args), guest, show_id="ID" in chosen)
     return ListRequest(output, fields, original, site or Site.BOTH, tab, packages, tuple(notes))
-
-
-def _terse(output: OutputRequest) -> OutputRequest:
-    from dataclasses import replace
-
-    return replace(output, fmt=OutputFormat.TERSE)
 
 
 def target_suboptions(call: ActionCall) -> list[Suboption]:
