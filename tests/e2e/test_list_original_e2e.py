@@ -156,3 +156,29 @@ def test_merged_list_forms_and_remote_helpers(rctys: Ctys, ssh_hosts, guest) -> 
 
     done = rctys("-t", "QEMU", "-a", f"CANCEL=l:{label},TIMEOUT:20", "hostA", timeout=90)
     assert done.returncode == 0, done.stderr
+
+
+def test_enumerate_of_two_hosts_in_the_original_forms(rctys: Ctys, ssh_hosts, guest) -> None:  # type: ignore[no-untyped-def]
+    host_a, host_b = ssh_hosts(2)
+    for host, labels in ((host_a, ("zeta", "alpha")), (host_b, ("omega", "beta"))):
+        for label in labels:
+            _remote_vm(host, guest, label)
+    targets = ("hostA", "hostB")
+    # SORT:EACH: each target's records on their own, in the order the targets answered.
+    each = _lines(rctys, "ENUMERATE=TAB_GEN:1_host_6%3_label_8,SORT:EACH%2", *targets)
+    assert each[:2] == ["host  |label   ", "------+--------"]
+    assert each[2:] == [
+        "hostA |alpha   ",
+        "hostA |zeta    ",
+        "hostB |beta    ",
+        "hostB |omega   ",
+    ]
+    # SORT (ALL): the merged records together; TITLEIDXASC headers.
+    merged = _lines(rctys, "ENUMERATE=LABEL,TERSE,TITLEIDXASC,SORT:2", *targets)
+    assert merged == [
+        "ContainingMachine(A-1);Label(C-3)",
+        "hostA;alpha",
+        "hostB;beta",
+        "hostB;omega",
+        "hostA;zeta",
+    ]
