@@ -59,6 +59,9 @@ _ESCAPABLE = frozenset(",%\\")
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*", re.ASCII)
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+# A suboption without ':' may also be a bare label (``GETCLIENTPORT=web-1``): the action
+# reads it from ``raw``; every other action refuses it as an unknown suboption.
+_BARE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", re.ASCII)
 _GEOMETRY = re.compile(r"[1-9][0-9]*x[1-9][0-9]*(?:[+-][0-9]+[+-][0-9]+)?", re.ASCII)
 _UINT = re.compile(r"[0-9]+", re.ASCII)
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\$?", re.ASCII)
@@ -274,14 +277,21 @@ def parse_suboptions(text: str) -> tuple[Suboption, ...]:
     return tuple(_parse_suboption(piece) for piece in pieces)
 
 
+# A suboption that is an absolute path is the original's bare ID (its conf file's path),
+# as in GETCLIENTPORT=<label>|<id> and ISACTIVE=<id>.
+BARE_ID_KEY = "ID"
+
+
 def _parse_suboption(raw: str) -> Suboption:
+    if raw.startswith("/"):
+        return Suboption(BARE_ID_KEY, (_unescape(raw),), raw)
     key, sep, args_text = raw.partition(":")
     if not key:
         raise UsageError(f"suboption '{raw}' has an empty key")
+    if not sep and _BARE_WORD.fullmatch(key):
+        return Suboption(key.upper(), (), raw)
     if not _KEY.fullmatch(key):
         raise UsageError(f"bad suboption key '{key}' in '{raw}'")
-    if not sep:
-        return Suboption(key.upper(), (), raw)
     if not args_text:
         raise UsageError(f"suboption '{raw}' has ':' but no argument")
     args = tuple(_unescape(part) for part in _split_escaped(args_text, "%"))

@@ -80,6 +80,15 @@ def test_double_comma_is_a_literal_comma_as_in_the_original() -> None:
     assert subs[1].key == "REUSE"
 
 
+def test_bare_labels_and_paths_are_suboptions_the_action_reads() -> None:
+    """GETCLIENTPORT=<label>|<id>, ISACTIVE=<id>: a label such as web-1 and an absolute
+    path (the original's ID) are suboptions; an action that does not take them refuses
+    them as unknown."""
+    web, path = parse_suboptions("web-1.b,/vms/a b/x.conf")
+    assert (web.key, web.args, web.raw) == ("WEB-1.B", (), "web-1.b")
+    assert (path.key, path.args) == ("ID", ("/vms/a b/x.conf",))
+
+
 @pytest.mark.parametrize(
     ("value", "token"),
     [
@@ -88,7 +97,8 @@ def test_double_comma_is_a_literal_comma_as_in_the_original() -> None:
         ("CREATE=,a", "empty suboption in ',a'"),
         ("CREATE=:x", "':x'"),
         ("CREATE=l-x:1", "'l-x'"),
-        ("CREATE=b.c", "'b.c'"),
+        ("CREATE=b.c:x", "'b.c'"),
+        ("CREATE=a b", "'a b'"),
         ("CREATE=BOOTMODE:", "'BOOTMODE:'"),
         ("CREATE=", "'CREATE='"),
         ("CRE ATE", "'CRE ATE'"),

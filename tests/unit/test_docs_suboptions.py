@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 
 import ctys.address.model as address_mod
+import ctys.formats.listfields as listfields_mod
+import ctys.formats.request as formats_mod
 import ctys.plugins.qemu.actions.enumerate as enumerate_mod
 import ctys.plugins.qemu.actions.info as info_mod
 import ctys.plugins.qemu.actions.list as list_mod
+import ctys.plugins.qemu.actions.listout as listout_mod
 import ctys.plugins.qemu.requests as requests_mod
 import ctys.tables as output_mod
 from ctys.argscan import scan_argv
@@ -28,12 +31,23 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu import QemuPlugin
 from ctys.plugins.qemu.actions.enumerate import parse_enumerate
 from ctys.plugins.qemu.actions.info import run_info
-from ctys.plugins.qemu.actions.list import parse_list_request, select_fields
+from ctys.plugins.qemu.actions.list import select_ctys_fields
+from ctys.plugins.qemu.actions.listout import parse_list_request
 from ctys.plugins.qemu.requests import parse_cancel, parse_create
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_DOC = ROOT / "docs" / "cli.md"
-_PARSER_MODULES = (requests_mod, enumerate_mod, info_mod, list_mod, output_mod, address_mod)
+_PARSER_MODULES = (
+    requests_mod,
+    enumerate_mod,
+    info_mod,
+    list_mod,
+    listout_mod,
+    listfields_mod,
+    formats_mod,
+    output_mod,
+    address_mod,
+)
 _WORD = re.compile(r"[A-Z][A-Z0-9_]*")
 _ARGS: tuple[tuple[str, ...], ...] = ((), ("x",), ("x", "y"), ("CD", "", "HDD", "", "INIT"))
 
@@ -147,7 +161,7 @@ def test_the_documented_o_examples_work_with_list() -> None:
     assert len(specs) >= 3, specs
     for spec in specs:
         invocation = scan_argv(["-t", "QEMU", "-a", "LIST", "-o", spec])
-        select_fields(invocation.output_fields, invocation.output_format)  # raises if bad
+        select_ctys_fields(invocation.output_fields, invocation.output_format)  # raises if bad
 
 
 def test_the_license_is_an_spdx_string_for_a_setuptools_that_knows_it() -> None:

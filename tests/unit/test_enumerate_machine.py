@@ -138,3 +138,64 @@ def test_p_dir_must_exist(conf: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert err.strip().endswith(
         f"no DB directory {tmp_path / 'nope'} (-p names a folder with enum.fdb)"
     )
+
+
+# --- issue 13: TITLEIDXASC, SORT, TAB_GEN (shared with LIST: ctys.formats) -------------------
+
+
+@pytest.fixture
+def two_confs(conf: Path, ctys_env: dict[str, str]) -> tuple[Path, Path]:
+    folder = Path(ctys_env["CTYS_VMPATH"]) / "api"
+    folder.mkdir()
+    other = folder / "api.conf"
+    text = CONF.replace("#@#LABEL = web", "#@#LABEL = api").replace(UUID, UUID[:-4] + "ffff")
+    other.write_text(text.format(kernel=conf.parent / "vmlinuz"))
+    return conf, other
+
+
+def test_titleidxasc_names_the_spreadsheet_columns(
+    conf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, lines, _ = _enumerate(capsys, "ENUMERATE=MACHINE,TITLEIDXASC")
+    title = lines[0].split(";")
+    assert title[:3] == ["ContainingMachine(A-1)", "SessionType(B-2)", "Label(C-3)"]
+    assert title[26] == "SSHport(AA-27)" and title[-1] == "DefCONSOLE(AU-47)"
+
+
+def test_sort_on_a_field_number(
+    two_confs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, lines, _ = _enumerate(capsys, "ENUMERATE=LABEL,TERSE,SORT:2")  # HOST;LABEL: key 2
+    assert [line.split(";")[1] for line in lines] == ["api", "web"]
+    _, unique, _ = _enumerate(capsys, "ENUMERATE=ACCEL,TERSE,SORT:UNIQUE%2")
+    assert unique == [f"{this_host()};TCG"]  # both VMs have the same key: one line
+    code, _, err = _enumerate(capsys, "ENUMERATE=SORT:nope")
+    assert code == 2 and "SORT key 'nope'" in err
+
+
+def test_tab_gen_of_the_47_field_record(
+    two_confs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines, err = _enumerate(capsys, "ENUMERATE=TAB_GEN:3_Label_6%5_uuid_8_L%30_acc_4,SORT:1")
+    assert code == 0, err
+    assert lines == [
+        "Label |uuid    |acc ",
+        "------+--------+----",
+        "api   |0000ffff|TCG ",
+        "web   |0000abcd|TCG ",
+    ]
+    _, named, _ = _enumerate(capsys, "ENUMERATE=TAB_GEN:LABEL_x_3,TITLEIDX")
+    assert named[:2] == ["x  ", "1(L"]  # a field named (ctys); the index line cut to width
+    code, _, err = _enumerate(capsys, "ENUMERATE=TAB_GEN:48")
+    assert code == 2 and "no field 48" in err
+
+
+def test_maxkey_none_and_the_refused_generators(
+    conf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, lines, _ = _enumerate(capsys, "ENUMERATE=MAXKEY")  # the record's key, TERSE
+    assert lines == [f"{this_host()};QEMU;web;{conf};{UUID};"]
+    _, lines, _ = _enumerate(capsys, "ENUMERATE=UUID,NONE,LABEL,TERSE")
+    assert lines == [f"{this_host()};web"]
+    code, _, err = _enumerate(capsys, "ENUMERATE=XML_GEN")
+    assert code == 2 and "not supported: the original's SPEC/REC/XML generators" in err

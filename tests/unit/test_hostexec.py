@@ -14,6 +14,7 @@ from ctys.errors import ConfError
 from ctys.invocation import ActionCall, Invocation
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions import list as list_action
+from ctys.plugins.qemu.actions import listout as listout_action
 from ctys.plugins.qemu.boot import execpolicy
 from ctys.plugins.qemu.boot.execpolicy import check_may_boot, host_exec_warnings
 from ctys.plugins.qemu.boot.hostexec import find_host_exec
@@ -197,6 +198,6 @@ def test_list_warns_about_a_running_vm_whose_conf_runs_programs(
     out, err = io.StringIO(), io.StringIO()
     ctx = RunContext(Invocation(), out, err)
     confs = [load_vm_config(evil_conf)]
-    assert list_action.run_list(ActionCall("LIST"), ctx, RuntimeDir(tmp_path / "rt"), confs) == 0
+    assert listout_action.run_list(ActionCall("LIST"), ctx, RuntimeDir(tmp_path / "rt"), confs) == 0
     assert "evil" in out.getvalue()
     assert f"ctys: warning: {evil_conf}: ARGS 'script=/tmp/x.sh'" in err.getvalue()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from ctys.errors import UsageError
+from ctys.formats.titles import Title, titled
 from ctys.inventory.query import field_position
 from ctys.inventory.record import FIELDS, MACHINE_FIELDS, InventoryRecord, canonical_field
 from ctys.invocation import OutputFormat
@@ -201,17 +202,8 @@ def _numbered(column: Column, letters: bool) -> Column:
     position = INDEX_POSITION if column.name == "INDEX" else field_position(column.name)
     if position is None:
         return column
-    tag = f"{_spreadsheet_column(position)}-{position}" if letters else str(position)
-    return Column(column.name, f"{column.title}({tag})", column.value, column.width)
-
-
-def _spreadsheet_column(number: int) -> str:
-    """1 → A, 26 → Z, 27 → AA."""
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
+    style = Title.TITLEIDXASC if letters else Title.TITLEIDX
+    return Column(column.name, titled(column.title, position, style), column.value, column.width)
 
 
 def _tab_columns(args: str, word: str) -> tuple[Column, ...]:

@@ -1,6 +1,7 @@
 """Records printed in the original's forms: the field suboptions of ENUMERATE (and what
 they select), MACHINE (the whole 47-field record, one ``enum.fdb`` line per record, no
-header) and the original's TITLE / TITLEIDX header lines.
+header), the original's TITLE / TITLEIDX / TITLEIDXASC header lines, SORT and TAB_GEN
+(through ``ctys.formats.request``, which LIST shares).
 
 A selection of fields prints in record order whatever order it was given in, with the
 containing machine (``HOST``) first, as the original's ENUMERATE does. Values go through
@@ -10,40 +11,42 @@ record stays one line; a value without those prints as is, as in the original.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TextIO
 
-from ctys.inventory.fields import in_record_order, is_field_name, title_of
+from ctys.errors import UsageError
+from ctys.formats.request import OutputRequest, RecordShape, write_rows
+from ctys.formats.titles import TITLE_SUBOPTIONS, Title
+from ctys.inventory.fields import MACHINE_FIELDS, field_spec, in_record_order, is_field_name
 from ctys.inventory.record import InventoryRecord
-from ctys.invocation import OutputFormat
-from ctys.tables import TERSE_SEPARATOR, render
 
+__all__ = [
+    "ENUMERATE_SHAPE",
+    "MACHINE",
+    "TITLE_SUBOPTIONS",
+    "Title",
+    "is_field_suboption",
+    "selected_fields",
+    "write_records",
+]
 
-class Title(Enum):
-    """The header line of terse output: none, ctys' field names, the original's TITLE
-    names, or those with their positions (TITLEIDX)."""
-
-    NONE = "NONE"
-    NAMES = "NAMES"
-    TITLE = "TITLE"
-    TITLEIDX = "TITLEIDX"
-
-
-TITLE_SUBOPTIONS = {"TITLE": Title.TITLE, "TITLEIDX": Title.TITLEIDX}
 MACHINE = "MACHINE"
 
 
-@dataclass(frozen=True)
-class Selection:
-    """What the original-style suboptions of one call chose: ``machine`` (MACHINE given),
-    ``fields`` (the field suboptions, record order, HOST first; empty if none) and the
-    title style (``Title.NONE`` if no TITLE/TITLEIDX)."""
+def _title(name: str) -> tuple[str, int | None]:
+    spec = field_spec(name)
+    return spec.title, spec.position
 
-    machine: bool = False
-    fields: tuple[str, ...] = ()
-    title: Title = Title.NONE
+
+def _position(name: str) -> int:
+    spec = field_spec(name)
+    if spec.position is None:
+        raise UsageError(f"TAB_GEN column '{name}' is ctys' own field, not one of the record")
+    return spec.position
+
+
+ENUMERATE_SHAPE = RecordShape(MACHINE_FIELDS, _title, _position)
+"""ENUMERATE's record for ``ctys.formats.request``: the 47 fields, their TITLE names."""
 
 
 def is_field_suboption(key: str, args: Sequence[str]) -> bool:
@@ -60,17 +63,10 @@ def selected_fields(keys: Iterable[str]) -> tuple[str, ...]:
 def write_records(
     records: Sequence[InventoryRecord],
     fields: Sequence[str],
-    fmt: OutputFormat,
+    req: OutputRequest,
     out: TextIO,
     *,
-    title: Title,
+    group: Callable[[Mapping[str, object]], Hashable] | None = None,
 ) -> None:
-    """Print ``records`` (``fields`` of each) in ``fmt``. Terse output gets the header
-    line ``title`` asks for; a table always has ctys' field names as its header."""
-    rows = [r.as_row() for r in records]
-    if fmt is not OutputFormat.TERSE or title in (Title.NONE, Title.NAMES):
-        render(rows, fields, fmt, out, title=title is not Title.NONE)
-        return
-    indexed = title is Title.TITLEIDX
-    out.write(TERSE_SEPARATOR.join(title_of(f, indexed=indexed) for f in fields) + "\n")
-    render(rows, fields, fmt, out, title=False)
+    """Print ``records`` (``fields`` of each, or TAB_GEN's columns) as ``req`` asks."""
+    write_rows([r.as_row() for r in records], fields, req, ENUMERATE_SHAPE, out, group=group)

@@ -14,7 +14,8 @@ string); nothing outside this package imports it. Layers inside (checked by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ctys.invocation import ActionCall
@@ -30,6 +31,9 @@ _ACTIONS: dict[str, str] = {
     "LIST": "running QEMU VMs on this host (or the targets, one table with HOST), managed or not",
     "ENUMERATE": "scan folders for VM conf files, report them and fill the inventory",
     "INFO": "qemu binaries, versions, accelerators and the KVM verdict of this host",
+    "SHOW": "this host's load, memory and running VMs with their CPU and memory use",
+    "GETCLIENTPORT": "the VNC port of a running VM: CLIENTPORT(QEMU,<host>,<arg>)=<port>",
+    "ISACTIVE": "whether a VM runs here: ISACTIVE(QEMU,<id>)=0 (it runs) or 1",
 }
 
 _HELP = """\
@@ -49,9 +53,17 @@ QEMU plugin actions:
            conf default #@#TFTPROOT); a VDE/tap/bridge NIC boots from the LAN's PXE server.
      KERNEL arguments with commas: console=ttyS0,,115200 (',,' or '\\,' is one comma).
   -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
-  -a LIST[=TERSE|MACHINE|JSON][,TITLE]
+  -a LIST[=<field>...|ALL|MAXKEY|NONE][,TERSE|MACHINE|JSON][,TITLE|TITLEIDX|TITLEIDXASC]
+            [,SORT[:ALL|EACH|UNIQUE|<n>]][,TAB_TCP[:<widths>]|TAB_GEN:<columns>]
+            [,CLIENT|SERVER|BOTH|TUNNEL][,PKG:QEMU]
+     <field>: the original's 22-field record, printed in its order (MACHINE: all, no
+     header): PM (HOST) TYPE (ST STYPE) LABEL ID (P PNAME PATHNAME) UUID MAC TCP (IP DNS)
+     DISPLAY CPORT SPORT PID UID (USER) GID (GROUP) CSTYPE (SITE) JOBID (JID) IFNAME (IF)
+     RESERVED CONTEXTSTRG (CSTRG) EXECPATH (EXEPATH EXEP) HYPERRELRUN (HRELRUN HRELX HRX)
+     ACCELERATOR (ACCEL) ARCH. TAB_GEN column: <field#|name>[_<title>[_<width>[_L|B]]].
+     SPEC_GEN, REC_GEN, XML_GEN (SPEC, REC, XML), PROLOGUE, EPILOGUE: refused.
   -a ENUMERATE[=BASEPATH:/dir[%/dir2]][,ALL][,MATCHVSTAT:s[%s]][,<field>...]
-            [,TERSE|MACHINE|JSON][,TITLE|TITLEIDX]
+            [,TERSE|MACHINE|JSON][,TITLE|TITLEIDX|TITLEIDXASC][,SORT[:..]][,TAB_GEN:..]
             (--inventory PATH: inventory file; -c OFF or -C off|rebuild|clear|list;
             what it skips is warned about on stderr, a missing BASEPATH is an error;
             MATCHVSTAT: the VMSTATEs shown, default ACTIVE%DISABLED%EMPTY; also
@@ -62,7 +74,9 @@ QEMU plugin actions:
      UUID MAC TCP PNAME ID VNCPORT CPORT DIST OS ACCEL ACCELERATOR EXEPATH ... see
      docs/inventory.md), printed in record order, HOST first. TITLE/TITLEIDX: the
      original's header line (with field numbers) in the terse formats.
-  -a INFO[=REFRESH|LOAD]      (LOAD: one line load1;ncpu;running_vms)
+  -a INFO[=REFRESH|LOAD|MACHINE] (LOAD: one line load1;ncpu;running_vms; MACHINE or -X:
+            <user@host>;QEMU;<accel>;<version>;<magic>;<state>;<prerequisites>)
+  -a SHOW[=TERSE|MACHINE|JSON][,TITLE]  -a GETCLIENTPORT=<label>|<id>  -a ISACTIVE=<id>
 Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
          <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =
          ide|virtio|scsi|sata|nvme (default IDE), #@#DISKCACHE[<n>], #@#DISKDISCARD[<n>].
@@ -104,6 +118,13 @@ VNC:     private by default: a UNIX socket in the VM's 0700 runtime folder (LIST
          you by CREATE=<address>,CONSOLE:VNC,CONNECT.
 """
 
+
+# The helper actions: their module under actions/ and its entry function.
+_HELPERS = {
+    "SHOW": ("show", "run_show"),
+    "GETCLIENTPORT": ("getclientport", "run_getclientport"),
+    "ISACTIVE": ("isactive", "run_isactive"),
+}
 
 # The actions that use the runtime dir: each sweeps the VDE switches no VM uses any more.
 _USE_RUNTIME_DIR = frozenset({"CREATE", "CANCEL", "LIST"})
@@ -179,6 +200,12 @@ class QemuPlugin(QemuConfs):
             from ctys.plugins.qemu.actions.info import run_info
 
             return run_info(call, ctx)
+        if call.name in _HELPERS:
+            module, function = _HELPERS[call.name]
+            run_helper: Callable[[ActionCall, RunContext], int] = getattr(
+                importlib.import_module(f"ctys.plugins.qemu.actions.{module}"), function
+            )
+            return run_helper(call, ctx)
         from ctys.errors import UsageError
 
         raise UsageError(f"unknown action '{call.name}' for QEMU ({', '.join(_ACTIONS)})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,15 +13,9 @@ from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, ScanResult, require_base_paths
 from ctys.conf.vmstate import DEFAULT_FILTER, StateFilter, parse_matchvstat
 from ctys.errors import UsageError
+from ctys.formats.request import OutputRequest, parse_output
 from ctys.inventory.fields import FIELDS, MACHINE_FIELDS, canonical_field
-from ctys.inventory.machine import (
-    MACHINE,
-    TITLE_SUBOPTIONS,
-    Title,
-    is_field_suboption,
-    selected_fields,
-    write_records,
-)
+from ctys.inventory.machine import is_field_suboption, selected_fields, write_records
 from ctys.inventory.multihome import records_per_address
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.settings import InventoryChoice, inventory_choice, scanner_ids, this_host
@@ -31,11 +25,12 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
 from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs, vm_config_of
 from ctys.safestream import raw_stream
-from ctys.tables import split_format_suboptions
 
 # A scan root that covers every row of a host.
 _EVERYWHERE = Path("/")
 DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
+# MAXKEY: the original's record key (it forces TERSE).
+MAXKEY_FIELDS = ("HOST", "STYPE", "LABEL", "PNAME", "UUID", "MAC")
 # TERSE alone prints what the original's does: the containing machine, type, label and ID.
 _DEFAULT_FIELDS = {
     OutputFormat.TABLE: DEFAULT_TABLE_FIELDS,
@@ -46,25 +41,28 @@ _DEFAULT_FIELDS = {
 @dataclass(frozen=True)
 class EnumerateRequest:
     base_paths: tuple[Path, ...]
-    fmt: OutputFormat
-    title: Title
+    output: OutputRequest
     fields: tuple[str, ...]
     include_ignored: bool = False
     states: StateFilter = DEFAULT_FILTER
 
+    @property
+    def fmt(self) -> OutputFormat:
+        return self.output.fmt
+
 
 def parse_enumerate(call: ActionCall, ctx: RunContext) -> EnumerateRequest:
     """ENUMERATE[=BASEPATH:/a%/b][,ALL][,MATCHVSTAT:s%s][,<field>...][,TERSE|MACHINE|JSON]
-    [,TITLE|TITLEIDX].
+    [,TITLE|TITLEIDX|TITLEIDXASC][,SORT[:...]][,TAB_GEN:<columns>] (``ctys.formats``).
 
     Fields: ``-o`` (in its order), else the field suboptions (the original's names and
     aliases, in record order, HOST first), else MACHINE's 47, else the default of the
-    format. MACHINE is TERSE; a header line only with TITLE/TITLEIDX (the original's
-    names), a table always has one."""
+    format. MACHINE is TERSE; a header line only with TITLE/TITLEIDX/TITLEIDXASC (the
+    original's names), a table always has one."""
     inv = ctx.invocation
-    fmt, _, rest = split_format_suboptions("ENUMERATE", call.suboptions, inv.output_format)
-    machine = any(sub.key == MACHINE for sub in call.suboptions)
-    title = Title.NAMES if fmt is OutputFormat.TABLE else Title.NONE
+    output, rest = parse_output(
+        "ENUMERATE", call.suboptions, inv.output_format, terse_flag=inv.terse
+    )
     bases: list[Path] = []
     chosen: list[str] = []
     include_ignored = False
@@ -76,24 +74,28 @@ def parse_enumerate(call: ActionCall, ctx: RunContext) -> EnumerateRequest:
             include_ignored = True
         elif sub.key == "MATCHVSTAT":
             states = parse_matchvstat(sub.args)
-        elif sub.key in TITLE_SUBOPTIONS and not sub.args:
-            if fmt is OutputFormat.TERSE:
-                title = TITLE_SUBOPTIONS[sub.key]
+        elif sub.key == "NONE" and not sub.args:
+            chosen.clear()  # the original's NONE: forget the fields chosen so far
+        elif sub.key == "MAXKEY" and not sub.args:
+            chosen += MAXKEY_FIELDS
+            output = (
+                replace(output, fmt=OutputFormat.TERSE)
+                if output.fmt is OutputFormat.TABLE
+                else output
+            )
         elif is_field_suboption(sub.key, sub.args):
             chosen.append(sub.key)
         else:
             raise UsageError(f"unknown ENUMERATE suboption '{sub.raw}'")
-    if any(sub.key == "TITLE" for sub in call.suboptions) and fmt is OutputFormat.TERSE:
-        title = Title.TITLE  # (split_format_suboptions took TITLE out of rest)
     if inv.output_fields:
         fields = tuple(f for name in inv.output_fields for f in _expand_field(name))
     elif chosen:
         fields = selected_fields(chosen)
-    elif machine:
+    elif output.machine:
         fields = MACHINE_FIELDS
     else:
-        fields = _DEFAULT_FIELDS.get(fmt, FIELDS)
-    return EnumerateRequest(tuple(bases), fmt, title, fields, include_ignored, states)
+        fields = _DEFAULT_FIELDS.get(output.fmt, FIELDS)
+    return EnumerateRequest(tuple(bases), output, fields, include_ignored, states)
 
 
 def _expand_field(name: str) -> tuple[str, ...]:
@@ -160,7 +162,11 @@ def store_scan(
 
 
 def _render(records: Sequence[InventoryRecord], req: EnumerateRequest, ctx: RunContext) -> None:
-    write_records(records, req.fields, req.fmt, ctx.out, title=req.title)
+    write_records(records, req.fields, req.output, ctx.out, group=_host_of)
+
+
+def _host_of(row: Mapping[str, object]) -> object:
+    return row.get("HOST")
 
 
 def run_enumerate(call: ActionCall, ctx: RunContext) -> int:

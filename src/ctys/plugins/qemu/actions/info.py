@@ -35,20 +35,30 @@ def parse_load(text: str) -> HostLoad:
 
 def run_info(call: ActionCall, ctx: RunContext) -> int:
     """Print one row per qemu binary; ``INFO=REFRESH`` re-probes instead of using the cache;
-    ``INFO=LOAD`` prints the host load line."""
+    ``INFO=LOAD`` prints the host load line; ``INFO=MACHINE`` (or ``-X``) the original's
+    one ``;``-line (``actions/infomachine``)."""
     from ctys.plugins.qemu.host.detect import detect_host, host_report
     from ctys.tables import render
 
     refresh = False
+    machine = ctx.invocation.terse  # -X: the original's terse INFO is its MACHINE form
     for sub in call.suboptions:
         if sub.key == "REFRESH" and not sub.args:
             refresh = True
+        elif sub.key == "MACHINE" and not sub.args:
+            machine = True
         elif sub.key == "LOAD" and not sub.args and len(call.suboptions) == 1:
             print(host_load().line(), file=ctx.out)
             return 0
         else:
             raise UsageError(f"unknown INFO suboption '{sub.raw}'")
     host = detect_host(refresh=refresh)
+    if machine:
+        from ctys import __version__
+        from ctys.plugins.qemu.actions.infomachine import has_vde, machine_line, this_account
+
+        print(machine_line(host, this_account(), __version__, vde=has_vde()), file=ctx.out)
+        return 0 if host.binaries else 1
     rows = host_report(host)
     if not rows:
         print("no qemu binaries found (install qemu-system-x86)", file=ctx.err)

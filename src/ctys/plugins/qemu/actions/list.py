@@ -18,8 +18,7 @@ from typing import TextIO
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
-from ctys.plugins.qemu.net.guestip import Neighbour, guest_ip, read_neighbours
+from ctys.plugins.qemu.net.guestip import GuestIp, Neighbour, guest_ip, read_neighbours
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
 from ctys.plugins.qemu.vm.runstate import RunState
@@ -32,7 +31,6 @@ from ctys.plugins.qemu.vm.runtime import (
 )
 from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
-from ctys.tables import FORMAT_SUBOPTIONS, render, split_format_suboptions
 
 STATE_UNKNOWN = RunState.UNKNOWN.value
 STATE_RUNNING = RunState.RUNNING.value
@@ -88,6 +86,10 @@ class VmEntry:
     image: Path | None = None
     ip: str | None = None
     vmid: str | None = None  # the runtime ID of a managed VM, the PID of another qemu
+    mac: str | None = None  # the conf's primary MAC (the original's LIST field MAC)
+    address: str | None = None  # the guest's address alone (the original's field TCP)
+    vcpus: int | None = None  # -smp and -m of its command line (SHOW)
+    memory_mb: int | None = None
 
     def row(self) -> dict[str, object]:
         """The entry keyed by ``list_fields()`` names."""
@@ -213,6 +215,7 @@ def _managed_entry(
     spec = record_vnc(record) or cmd.vnc
     vnc = str(spec) if spec else None
     console = vmdir.console if vmdir.console.exists() else _path(cmd.console_socket)
+    found_ip = _guest_ip(conf, vmdir, neighbours)
     return VmEntry(
         label=record.label or cmd.name or vmdir.vmid,
         pid=proc.pid,
@@ -227,8 +230,12 @@ def _managed_entry(
         conf=Path(record.conf) if record.conf else None,
         binary=record.binary or cmd.binary,
         image=_path(cmd.image),
-        ip=_guest_ip(conf, vmdir, neighbours),
+        ip=found_ip.shown() if found_ip else None,
         vmid=vmdir.vmid,
+        mac=record.mac or (conf.mac if conf else None),
+        address=_address(found_ip),
+        vcpus=cmd.smp,
+        memory_mb=cmd.memory_mb,
     )
 
 
@@ -236,12 +243,19 @@ def _guest_ip(
     conf: VmConfig | None,
     vmdir: VmRuntimeDir,
     neighbours: Callable[[], Sequence[Neighbour]],
-) -> str | None:
-    """The IP column of a managed VM: the conf's static address, else what the guest agent
+) -> GuestIp | None:
+    """The address of a managed VM: the conf's static address, else what the guest agent
     or the host's neighbour table knows, else ``user-mode`` and its port forwards."""
     if conf is None:
         return None
-    return guest_ip(conf, vmdir.path, agent_timeout=0.5, read_table=neighbours).shown()
+    return guest_ip(conf, vmdir.path, agent_timeout=0.5, read_table=neighbours)
+
+
+def _address(found: GuestIp | None) -> str | None:
+    """The guest's address as other hosts reach it (none inside a user-mode network)."""
+    if found is None or found.user_mode:
+        return None
+    return found.address
 
 
 def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None, vnc: str | None) -> VmEntry:
@@ -264,6 +278,10 @@ def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None, vnc: str | None) 
         image=image,
         ip=conf.ip if conf else None,
         vmid=str(proc.pid),
+        mac=conf.mac if conf else None,
+        address=conf.ip if conf else None,
+        vcpus=cmd.smp,
+        memory_mb=cmd.memory_mb,
     )
 
 
@@ -312,33 +330,23 @@ def match_conf(proc: QemuProcess, confs: Sequence[VmConfig]) -> VmConfig | None:
     return None
 
 
-# --- CLI glue ------------------------------------------------------------------------
+# --- ctys' own fields -----------------------------------------------------------------
+
+# The original's record fields that are not ctys' own under another name: -o ALL (what a
+# target of a merged LIST answers) carries them too.
+_ORIGINAL_ONLY = (
+    "PM", "TYPE", "ID", "MAC", "TCP", "DISPLAY", "CPORT", "SPORT", "UID", "GID", "CSTYPE",
+    "JOBID", "IFNAME", "RESERVED", "CONTEXTSTRG", "EXECPATH", "HYPERRELRUN", "ACCELERATOR",
+    "ARCH",
+)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ListRequest:
-    """LIST's output choices, parsed from its suboptions and the generic ``-o``."""
+def select_ctys_fields(requested: Sequence[str], fmt: OutputFormat) -> tuple[str, ...]:
+    """The ``-o`` columns: ``requested`` (case-insensitive; ctys' names and their aliases
+    first, then the original's record fields; ``ALL`` = every field, ctys' and the
+    original's), or the default set (a short one for the table, ctys' all otherwise)."""
+    from ctys.formats.listfields import is_list_field, list_field
 
-    fmt: OutputFormat
-    fields: tuple[str, ...]
-    title: bool
-
-
-def parse_list_request(
-    call: ActionCall, output_fields: Sequence[str], output_format: OutputFormat
-) -> ListRequest:
-    """LIST suboptions (``TERSE``, ``MACHINE``, ``JSON``, ``TITLE``) plus ``-o`` into a
-    ``ListRequest``; ``UsageError`` for an unknown suboption or field name."""
-    fmt, title, rest = split_format_suboptions("LIST", call.suboptions, output_format)
-    if rest:
-        valid = ", ".join((*FORMAT_SUBOPTIONS, "TITLE"))
-        raise UsageError(f"unknown LIST suboption '{rest[0].raw}' (valid: {valid})")
-    return ListRequest(fmt=fmt, fields=select_fields(output_fields, fmt), title=title)
-
-
-def select_fields(requested: Sequence[str], fmt: OutputFormat) -> tuple[str, ...]:
-    """The columns to print: ``requested`` (case-insensitive, ``ALL`` = every one), or the
-    default set (a short one for the table, all of them for machine formats)."""
     if not requested:
         return DEFAULT_TABLE_FIELDS if fmt is OutputFormat.TABLE else _FIELDS
     fields: list[str] = []
@@ -346,52 +354,21 @@ def select_fields(requested: Sequence[str], fmt: OutputFormat) -> tuple[str, ...
         key = name.upper()
         key = _FIELD_ALIASES.get(key, key)
         if key == "ALL":
-            fields.extend(_FIELDS)
+            fields.extend((*_FIELDS, *_ORIGINAL_ONLY))
         elif key in _FIELDS:
             fields.append(key)
+        elif is_list_field(key):
+            fields.append(list_field(key).name)
         else:
             raise UsageError(f"unknown LIST field '{name}' (valid: {', '.join(_FIELDS)}, ALL)")
     return tuple(dict.fromkeys(fields))
 
 
-def run_list(
-    call: ActionCall, ctx: RunContext, runtime: RuntimeDir, confs: Sequence[VmConfig]
-) -> int:
-    """``-a LIST[=SUBOPTS]``: print the running VMs in the chosen format; exit status 0."""
-    inv = ctx.invocation
-    request = parse_list_request(call, inv.output_fields, inv.output_format)
-    entries = list_vms(runtime, confs, err=ctx.err)
-    render([e.row() for e in entries], request.fields, request.fmt, ctx.out, title=request.title)
-    shown = {e.conf for e in entries}
-    for line in host_exec_warnings(c for c in confs if c.conf_path in shown):
-        print(line, file=ctx.err)  # confs that run programs (ctys.plugins.qemu.boot.execpolicy)
-    return 0
-
-
 def run_list_action(call: ActionCall, ctx: RunContext) -> int:
     """LIST on this host: runtime records of the user, the process table, and the conf files
     under the default VM paths (to name VMs that ctys did not start)."""
+    from ctys.plugins.qemu.actions.listout import run_list
     from ctys.plugins.qemu.confs.reader import qemu_base_paths, scanned_vm_configs
 
     confs = scanned_vm_configs(qemu_base_paths())
     return run_list(call, ctx, RuntimeDir(), confs)
-
-
-# --- several hosts --------------------------------------------------------------------
-
-HOST_FIELD = "HOST"
-
-
-def render_host_rows(
-    rows: Sequence[Mapping[str, object]],
-    call: ActionCall,
-    output_fields: Sequence[str],
-    output_format: OutputFormat,
-    out: TextIO,
-) -> None:
-    """LIST of several hosts: the rows of all of them (each with its ``HOST``) in one table
-    (or terse/JSON), ``HOST`` the first column."""
-    wanted = [f for f in output_fields if f.upper() != HOST_FIELD]
-    request = parse_list_request(call, wanted, output_format)
-    fields = (HOST_FIELD, *request.fields)
-    render(rows, fields, request.fmt, out, title=request.title)

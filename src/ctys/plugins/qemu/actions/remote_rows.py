@@ -9,20 +9,33 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
+from typing import TYPE_CHECKING
 
 from ctys.argscan import INVENTORY_KEY
 from ctys.errors import UsageError
-from ctys.invocation import ActionCall, CacheControl, Target
+from ctys.invocation import ActionCall, CacheControl, Suboption, Target
 from ctys.plugins.base import RunContext, TargetRows
 
-# Output-format suboptions: the targets answer JSON, this host formats the merged rows.
-_FORMAT_KEYS = frozenset({"TERSE", "MACHINE", "JSON", "TITLE"})
+if TYPE_CHECKING:
+    from ctys.plugins.qemu.actions.listout import ListRequest
 
 
-def _json_rows_options(call: ActionCall, options: MutableMapping[str, str]) -> None:
-    kept = [s.raw for s in call.suboptions if s.key not in _FORMAT_KEYS]
-    options["a"] = ",".join([f"{call.name}=JSON", *kept])
+def _list_request(call: ActionCall, ctx: RunContext) -> ListRequest:
+    """The LIST request of the merged rows (``HOST`` in ``-o`` is the column added here)."""
+    from ctys.plugins.qemu.actions.listout import HOST_FIELD, parse_list_request
+
+    inv = ctx.invocation
+    fields = [f for f in inv.output_fields if f.upper() != HOST_FIELD]
+    return parse_list_request(call, fields, inv.output_format, terse_flag=inv.terse)
+
+
+def _json_rows_options(
+    call: ActionCall, kept: Sequence[Suboption], options: MutableMapping[str, str]
+) -> None:
+    """The target answers JSON rows of every field; this host formats the merged rows."""
+    options["a"] = ",".join([f"{call.name}=JSON", *(s.raw for s in kept)])
     options["o"] = "ALL"
+    options.pop("X", None)  # (-X is a format too)
 
 
 class ListMerge:
@@ -36,24 +49,26 @@ class ListMerge:
         *,
         clear_done: bool,
     ) -> None:
-        _json_rows_options(call, options)
+        from ctys.plugins.qemu.actions.listout import target_suboptions
+
+        _json_rows_options(call, target_suboptions(call), options)
 
     def prepare(self, call: ActionCall, ctx: RunContext) -> None:
-        from ctys.plugins.qemu.actions.list import HOST_FIELD, parse_list_request
-
-        inv = ctx.invocation
-        fields = [f for f in inv.output_fields if f.upper() != HOST_FIELD]
-        parse_list_request(call, fields, inv.output_format)  # fail before the fan-out
+        _list_request(call, ctx)  # fail before the fan-out
 
     def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
-        from ctys.plugins.qemu.actions.list import render_host_rows
+        from ctys.plugins.qemu.actions.listout import write_list_rows
         from ctys.remote.merge import rows_with_host
 
         rows: list[dict[str, object]] = []
         for answer in answers:
-            rows += rows_with_host(answer.name, answer.rows)
-        inv = ctx.invocation
-        render_host_rows(rows, call, inv.output_fields, inv.output_format, ctx.out)
+            host_rows = rows_with_host(answer.name, answer.rows)
+            if not answer.target.is_local:
+                # The original's PM of a remote VM: the host as the user named it (as
+                # ENUMERATE's HOST).
+                host_rows = [{**row, "PM": answer.name} for row in host_rows]
+            rows += host_rows
+        write_list_rows(rows, _list_request(call, ctx), ctx.out, host_column=True)
         return 0
 
 
@@ -68,7 +83,9 @@ class EnumerateMerge:
         *,
         clear_done: bool,
     ) -> None:
-        _json_rows_options(call, options)
+        from ctys.formats.request import OUTPUT_KEYS
+
+        _json_rows_options(call, [s for s in call.suboptions if s.key not in OUTPUT_KEYS], options)
         if not target.is_local:
             # The remote keeps no inventory of its own: its rows are stored here.
             options["C"] = CacheControl.OFF.value
