@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import CtysError, UsageError
-from ctys.invocation import ActionCall, CacheControl, Invocation, Target
+from ctys.invocation import ActionCall, CacheControl, CacheWhere, Invocation, Location, Target
 from ctys.remote.options import invocation_options, options_argv, target_invocation
 from ctys.remote.ssh import default_control_dir, ssh_argv, target_name
 
@@ -49,6 +49,11 @@ def dispatch(
 ) -> int:
     """Run ``invocation``'s action on its targets; ``run_local`` runs it in this process."""
     targets = invocation.targets
+    if _forwards_connection(invocation) and not invocation.dry_run:
+        from ctys.remote.tunnel import run_forwarded
+
+        given = _settings(settings)
+        return run_forwarded(invocation, out, err, given, lambda i, t: _argv_for(i, t, given))
     if len(targets) == 1 and targets[0].is_local:
         target = targets[0]
         here = target_invocation(invocation, target) if target.options else invocation
@@ -62,6 +67,18 @@ def dispatch(
                 return _run_on_many(placed, out, err, _settings(settings))
         return run_local(here, out, err)
     return _run_on_many(invocation, out, err, _settings(settings))
+
+
+def _forwards_connection(invocation: Invocation) -> bool:
+    """``-L CF`` on a CREATE with a remote target: the client runs here through a tunnel
+    (``ctys.remote.tunnel``). Other actions have no client: they run as usual."""
+    call = invocation.action
+    return (
+        invocation.location is Location.CONNECTIONFORWARDING
+        and call is not None
+        and call.name == "CREATE"
+        and not all(t.is_local for t in invocation.targets)
+    )
 
 
 def _settings(given: RemoteSettings | None) -> RemoteSettings:
@@ -78,6 +95,17 @@ def target_args(invocation: Invocation, target: Target, *, clear_done: bool = Fa
     plugin sets them for the actions whose rows are merged here (JSON rows)."""
     own = target_invocation(invocation, target)
     values = invocation_options(own)
+    if not target.is_local and own.cache_where is CacheWhere.LOCAL:
+        # -c ON,LOCAL: the caller's cacheDB only; the target's is ignored (it scans).
+        values.pop("c", None)
+        values["C"] = CacheControl.OFF.value
+    if own.location is Location.CONNECTIONFORWARDING:
+        # The client runs here (ctys.remote.tunnel), the server there; on a local target
+        # both run here.
+        if target.is_local:
+            values.pop("L")
+        else:
+            values["L"] = Location.SERVERONLY.value
     call = own.action
     merger = _merger(invocation)
     if call is not None and merger is not None:
@@ -128,9 +156,11 @@ def _argv_for(
         target,
         args,
         user=own.remote_user,
-        pty=pty,
+        pty=(own.pty or 1) if pty else False,
         connect_timeout=settings.connect_timeout,
         control_dir=default_control_dir(),
+        forward_agent=own.forward_agent,
+        forward_x11=own.location is Location.DISPLAYFORWARDING,
     )
 
 
@@ -150,6 +180,8 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
                 f"target {target_name(target)} runs another action than {call.name}, "
                 "whose rows are merged"
             )
+    if invocation.dry_run:
+        return _print_dry_run(invocation, out, settings)
     if merger is not None:
         return _merged_many(invocation, call, merger, out, err, settings)
     from ctys.remote.terminal import wants_terminal
@@ -164,14 +196,27 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
     return _worst(results)
 
 
+def _print_dry_run(invocation: Invocation, out: TextIO, settings: RemoteSettings) -> int:
+    """``-n``: the command each target would run, shell-quoted, one line each; nothing
+    runs (``out`` escapes what a terminal would act on)."""
+    import shlex
+
+    for target in invocation.targets:
+        argv = _argv_for(invocation, target, settings)
+        print(f"{target_name(target)}: {shlex.join(argv)}", file=out)
+    return 0
+
+
 def _fan_out(invocation: Invocation, settings: RemoteSettings) -> list[TargetResult]:
     from ctys.remote.fanout import run_on_targets
 
     argvs = {t: _argv_for(invocation, t, settings) for t in invocation.targets}
+    # -b ...,seq: one target after another; ,par (and the default): at once, bounded.
+    sequential = invocation.parallel is False
     return run_on_targets(
         invocation.targets,
         lambda t: argvs[t],
-        max_parallel=settings.max_parallel,
+        max_parallel=1 if sequential else settings.max_parallel,
         timeout=settings.timeout,
     )
 
@@ -239,7 +284,8 @@ def _placement(invocation: Invocation, target: Target) -> Placement | None:
     call = invocation.action
     if call is None or target != Target("localhost"):
         return None
-    if invocation.cache_control is CacheControl.OFF:
+    # -c ON,REMOTE: the caller's cacheDB is not asked where to run.
+    if invocation.cache_control is CacheControl.OFF or invocation.cache_where is CacheWhere.REMOTE:
         return None
     plugin = _plugin_of(invocation)
     return plugin.placement(call.name) if plugin is not None else None

@@ -1,0 +1,307 @@
+"""``-L CONNECTIONFORWARDING`` (``CF``): the server runs on the target, the client here.
+
+For ``CREATE`` on a remote target the target starts the VM as the server alone
+(``-L SERVERONLY``: no viewer there); then ctys asks the target for the VM's VNC server
+(``LIST`` as JSON rows), opens an ssh tunnel from a private UNIX socket here to that server
+(``ssh -N -L``), runs the VNC client here on the socket and closes the tunnel when the client
+ends (or ctys is interrupted). The socket sits in a 0700 folder of the caller's runtime
+dir, so no other local user can reach the VM's screen through it.
+
+The client is ``$CTYS_VNCVIEWER`` (shell words; the socket path is appended) when set,
+else the VNC viewer ctys finds (``ctys.consoles.launchers``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from ctys.errors import CtysError, UsageError
+from ctys.invocation import Invocation, Target
+from ctys.remote.options import target_invocation
+from ctys.remote.ssh import default_control_dir, ssh_argv, ssh_host, ssh_options, target_name
+
+if TYPE_CHECKING:
+    from ctys.remote.fanout import RemoteSettings
+
+__all__ = [
+    "ENV_VNCVIEWER",
+    "VncEndpoint",
+    "forward_spec",
+    "parse_vnc_endpoint",
+    "run_forwarded",
+    "select_row",
+    "tunnel_argv",
+]
+
+ENV_VNCVIEWER = "CTYS_VNCVIEWER"
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - parsed, never bound
+_SOCKET_WAIT_SECONDS = 15.0
+
+ArgsFor = Callable[[Invocation, Target], list[str]]
+
+
+# --- pure parts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VncEndpoint:
+    """Where a VNC server listens on its host: a UNIX socket, or a TCP host and port."""
+
+    unix_path: str | None = None
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+
+def parse_vnc_endpoint(text: str) -> VncEndpoint:
+    """A LIST row's VNC column: ``unix:/path``, ``host:port``, ``[v6]:port`` or
+    ``host:port-last`` (a range: the first port). A wildcard host (the server listens on
+    every address) is reached on the loopback. ``CtysError`` for anything else."""
+    if text.startswith("unix:") and len(text) > len("unix:"):
+        return VncEndpoint(unix_path=text[len("unix:") :])
+    host, sep, port_text = text.rpartition(":")
+    port_text = port_text.split("-", 1)[0]
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise CtysError(f"cannot forward the VNC server '{text}': not unix:PATH or HOST:PORT")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host in _WILDCARD_HOSTS:
+        host = "127.0.0.1"
+    return VncEndpoint(host=host, port=int(port_text))
+
+
+def forward_spec(local_socket: Path, endpoint: VncEndpoint) -> str:
+    """The ``ssh -L`` argument from ``local_socket`` to ``endpoint`` on the far side."""
+    if endpoint.unix_path is not None:
+        return f"{local_socket}:{endpoint.unix_path}"
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    return f"{local_socket}:{host}:{endpoint.port}"
+
+
+def tunnel_argv(
+    target: Target,
+    forward: str,
+    *,
+    user: str | None,
+    connect_timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """``ssh -N`` holding one forward open: fails at once if it cannot bind (no silent
+    tunnel-less session), the local socket made private (mask 0177) and replaced if stale.
+    No shared master connection: the tunnel's lifetime is this process's."""
+    argv = ssh_options(
+        target, user=user, connect_timeout=connect_timeout, control_dir=None, env=env
+    )
+    return [
+        *argv,
+        "-N",
+        "-T",
+        "-o",
+        "ExitOnForwardFailure=yes",
+        "-o",
+        "StreamLocalBindUnlink=yes",
+        "-o",
+        "StreamLocalBindMask=0177",
+        "-L",
+        forward,
+        "--",
+        ssh_host(target),
+    ]
+
+
+def select_row(
+    rows: Sequence[Mapping[str, object]], terms: Sequence[tuple[str, str]]
+) -> dict[str, object]:
+    """The one LIST row the address terms (``(kind, value)``: LABEL, UUID, PATHNAME, ID,
+    VMID) name; ``CtysError`` when none or several do, or no term can be compared."""
+    comparable = {"LABEL": "LABEL", "UUID": "UUID", "PATHNAME": "CONF", "ID": "CONF"}
+    comparable["VMID"] = "VMID"
+    usable = [(comparable[k], v) for k, v in terms if k in comparable]
+    if not usable:
+        raise UsageError(
+            "-L CF finds the started VM by LABEL, UUID, P:/ID: (its conf) or VMID; "
+            "the address has none of them"
+        )
+
+    def matches(row: Mapping[str, object]) -> bool:
+        for column, value in usable:
+            have = str(row.get(column) or "")
+            if column == "UUID" and have.lower() != value.lower():
+                return False
+            if column != "UUID" and have != value:
+                return False
+        return True
+
+    found = [dict(r) for r in rows if matches(r)]
+    if len(found) != 1:
+        what = "no running VM" if not found else f"{len(found)} running VMs"
+        raise CtysError(f"-L CF: {what} on the target match{'es' if not found else ''} the address")
+    return found[0]
+
+
+# --- the session ----------------------------------------------------------------------------
+
+
+def run_forwarded(
+    invocation: Invocation,
+    out: TextIO,
+    err: TextIO,
+    settings: RemoteSettings,
+    argv_for: Callable[[Invocation, Target], list[str]],
+) -> int:
+    """``-L CF``: each target in turn: its CREATE (server only on a remote target), then a
+    client here through a tunnel that ends with the client. The worst status wins."""
+    from ctys.remote.fanout import run_on_targets
+    from ctys.remote.merge import report_streams
+
+    status = 0
+    for target in invocation.targets:
+        (result,) = run_on_targets(
+            [target], lambda t: argv_for(invocation, t), timeout=settings.timeout
+        )
+        report_streams(result, out, err, debug=invocation.debug)
+        status = max(status, result.returncode)
+        if not result.ok or target.is_local:  # a local target opened its own client
+            continue
+        try:
+            _client_through_tunnel(invocation, target, err, settings)
+        except CtysError as exc:
+            print(f"ctys: {target_name(target)}: {exc}", file=err)
+            status = max(status, 1)
+    return status
+
+
+def _client_through_tunnel(
+    invocation: Invocation, target: Target, err: TextIO, settings: RemoteSettings
+) -> None:
+    own = target_invocation(invocation, target)
+    row = _started_row(own, target, settings)
+    vnc = row.get("VNC")
+    if not vnc:
+        raise CtysError(f"-L CF: {row.get('LABEL')} has no VNC server to forward")
+    endpoint = parse_vnc_endpoint(str(vnc))
+    with _tunnel(target, endpoint, own, settings) as local:
+        print(
+            f"ctys: {target_name(target)}: {row.get('LABEL')}: VNC {vnc} forwarded to {local}"
+            " (closed when the client ends)",
+            file=err,
+            flush=True,
+        )
+        code = subprocess.run(_client_argv(local, own), check=False).returncode
+    if code != 0:
+        raise CtysError(f"-L CF: the VNC client ended with status {code}")
+
+
+def _started_row(own: Invocation, target: Target, settings: RemoteSettings) -> dict[str, object]:
+    """The target's LIST row of the VM the action's address names."""
+    from ctys.address.model import ADDRESS_KEYS
+
+    call = own.action
+    assert call is not None
+    terms = [
+        (ADDRESS_KEYS[s.key].value, s.args[0])
+        for s in call.suboptions
+        if s.key in ADDRESS_KEYS and s.args
+    ]
+    types = ["-t", own.plugin_types[0]] if len(own.plugin_types) == 1 else []
+    argv = ssh_argv(
+        target,
+        [*types, "-a", "LIST", "-o", "json"],
+        user=own.remote_user,
+        pty=False,
+        connect_timeout=settings.connect_timeout,
+        control_dir=default_control_dir(),
+        forward_agent=own.forward_agent,
+    )
+    from ctys.remote.fanout import run_on_targets
+    from ctys.remote.merge import json_rows
+
+    (result,) = run_on_targets([target], lambda _t: argv, timeout=settings.timeout)
+    if not result.ok:
+        raise CtysError(
+            f"-L CF: cannot list the target's VMs: {result.error or result.stderr.strip()}"
+        )
+    return select_row(json_rows(result), terms)
+
+
+@contextlib.contextmanager
+def _tunnel(
+    target: Target, endpoint: VncEndpoint, own: Invocation, settings: RemoteSettings
+) -> Iterator[Path]:
+    """A private local socket forwarded to ``endpoint`` while the block runs."""
+    from ctys.rundir import ensure_private_dir, runtime_root
+
+    base = runtime_root() / "tunnels"
+    ensure_private_dir(base)
+    folder = Path(tempfile.mkdtemp(prefix="cf-", dir=base))  # 0700, a name of its own
+    local = folder / "vnc.sock"
+    argv = tunnel_argv(
+        target,
+        forward_spec(local, endpoint),
+        user=own.remote_user,
+        connect_timeout=settings.connect_timeout,
+    )
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        _wait_for_socket(proc, local, settings.connect_timeout + _SOCKET_WAIT_SECONDS)
+        yield local
+    finally:
+        _stop(proc)
+        with contextlib.suppress(OSError):
+            local.unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _wait_for_socket(proc: subprocess.Popen[bytes], local: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not local.is_socket():
+        if proc.poll() is not None:
+            detail = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+            last = detail.splitlines()[-1] if detail else f"exit {proc.returncode}"
+            raise CtysError(f"-L CF: the ssh tunnel did not open: {last}")
+        if time.monotonic() > deadline:
+            raise CtysError(f"-L CF: the ssh tunnel did not open within {timeout:g}s")
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+def _client_argv(local: Path, own: Invocation) -> list[str]:
+    """``$CTYS_VNCVIEWER`` with the socket appended, else the VNC viewer ctys finds."""
+    words = shlex.split(os.environ.get(ENV_VNCVIEWER, ""))
+    if words:
+        return [*words, str(local)]
+    from ctys.consoles.kinds import ConsoleKind
+    from ctys.consoles.launchers import console_argv, parse_geometry
+
+    geometry = parse_geometry(own.geometry) if own.geometry else None
+    label = own.action.name if own.action else "VM"
+    return console_argv(
+        ConsoleKind.VNC,
+        label=label,
+        vmid="",
+        session_type=own.plugin_types[0] if own.plugin_types else "",
+        vnc_socket=str(local),
+        geometry=geometry,
+    )
