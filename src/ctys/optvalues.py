@@ -115,8 +115,8 @@ _PAR = frozenset({"parallel", "par", "3"})
 def parse_background(text: str) -> tuple[bool, bool | None]:
     """``-b stack|(sync|off|0|async|on|1)[,(sequential|seq|2)|(parallel|par|3)]``:
     (background, parallel). ``stack`` is the original's forced SYNC,SEQ."""
-    first, _, second = text.lower().partition(",")
-    if first == "stack" and not second:
+    first, comma, second = text.lower().partition(",")
+    if first == "stack" and not comma:
         return False, False
     if first in {"sync"} | _FALSE:
         background = False
@@ -124,7 +124,7 @@ def parse_background(text: str) -> tuple[bool, bool | None]:
         background = True
     else:
         first = ""
-    if not first or (second and second not in _SEQ | _PAR):
+    if not first or (comma and second not in _SEQ | _PAR):
         raise UsageError(
             f"bad value '{text}' for -b: expected stack or "
             "(sync|off|0|async|on|1)[,(seq|sequential|2)|(par|parallel|3)]"
@@ -197,8 +197,8 @@ _SCREEN_PART = re.compile(r"[A-Za-z0-9_.\[\],/~$-]*", re.ASCII)
 def parse_geometry_option(text: str) -> tuple[str, tuple[str, ...]]:
     """``-g WxH[(+|-)X(+|-)Y][:<screen>[:<layout>[:<file>]]]``: the X geometry and the
     original's Xinerama extension (screen section name or index, ServerLayout, xorg.conf)."""
-    geometry, _, extra = text.partition(":")
-    parts = tuple(extra.split(":")) if extra else ()
+    geometry, colon, extra = text.partition(":")
+    parts = tuple(extra.split(":")) if colon else ()
     bad = len(parts) > 3 or any(not _SCREEN_PART.fullmatch(p) for p in parts)
     if not _XGEOMETRY.fullmatch(geometry) or bad or (parts and not parts[0]):
         raise UsageError(

@@ -201,8 +201,9 @@ def _print_dry_run(invocation: Invocation, out: TextIO, settings: RemoteSettings
     runs (``out`` escapes what a terminal would act on)."""
     import shlex
 
+    would_run = replace(invocation, dry_run=False)
     for target in invocation.targets:
-        argv = _argv_for(invocation, target, settings)
+        argv = _argv_for(would_run, target, settings)
         print(f"{target_name(target)}: {shlex.join(argv)}", file=out)
     return 0
 

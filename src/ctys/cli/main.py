@@ -75,6 +75,8 @@ def run_here(invocation: Invocation, out: TextIO, err: TextIO) -> int:
         raise UsageError("no action given: use -a ACTION (see ctys -h)")
     if invocation.location is Location.SERVERONLY:
         _headless()
+    if invocation.geometry_screen:
+        invocation = _on_screen(invocation, err)
     types = resolve_types(invocation.plugin_types)
     invocation = replace(invocation, plugin_types=types)
     context = RunContext(invocation=invocation, out=out, err=err)
@@ -110,6 +112,24 @@ def _run_plugin(plugin: Plugin, action: ActionCall, context: RunContext) -> int:
                 print(f"ctys: {match}: {error}", file=context.err)
                 status = max(status, exit_status(error))
         return status
+
+
+def _on_screen(invocation: Invocation, err: TextIO) -> Invocation:
+    """``-g WxH:<screen>...``: the window placed on that screen of this host's xorg.conf
+    (evaluated where the viewer runs, as the original), else one line and WxH as given."""
+    from ctys.consoles.xlayout import screen_geometry
+
+    geometry, screen = invocation.geometry, invocation.geometry_screen
+    placed = screen_geometry(geometry, screen) if geometry else None
+    if placed is None:
+        extra = ":".join(screen)
+        print(
+            f"ctys: -g {geometry}:{extra}: screen '{extra}' not found in an xorg.conf"
+            f" ServerLayout with absolute positions; the window is {geometry}",
+            file=err,
+        )
+        return replace(invocation, geometry_screen=())
+    return replace(invocation, geometry=placed, geometry_screen=())
 
 
 def _headless() -> None:
