@@ -71,12 +71,14 @@ VALUE_OPTIONS = _VALUE_OPTIONS = frozenset("tTacCgrbzSdlopLDFjMsWxZ")
 FLAG_OPTIONS = _FLAGS = frozenset("nXYfPy")
 AMBIGUITY_WORDS = _AMBIGUITY_WORDS = frozenset({"0", "1", "on", "off"})
 
+# -D: a display of this host only (as the original: "for localhost only").
+_LOCAL_DISPLAY = re.compile(r"(?:localhost)?:[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
 # The original's options that mean nothing for ctys: accepted, with this one line on stderr.
 _NOTED = {
-    "D": "ctys sets no DISPLAY of its own: the viewer uses the caller's $DISPLAY",
+    "D": "a display by session label: the viewer uses $DISPLAY",
     "F": "ctys does not force a remote version: every target runs its own ctys",
     "j": "the original's internal job id; ctys has no job scheduler of its own",
-    "M": "no message prefix is printed for the targets",
     "s": "ctys acts on the caller's own VMs only (no scope over other users)",
     "W": "windows are not moved to a workspace (no wmctrl support)",
     "x": "ctys resolves nested access from the caller only (STAR)",
@@ -224,13 +226,17 @@ def _build(raw: _RawArgs) -> Invocation:
         signals_ignore=_signals(values["S"]) if "S" in values else (),
         remote_user=_user("-l", values["l"]) if "l" in values else None,
         output_fields=output_fields,
-        output_format=output_format or OutputFormat.TABLE,
+        # -X: the original's terse (';'-separated) output, unless -o chooses a format.
+        output_format=output_format
+        or (OutputFormat.TERSE if "X" in raw.flags else OutputFormat.TABLE),
         version=raw.version,
         dry_run="n" in raw.flags,
         terse="X" in raw.flags,
         allow_ambiguous=parse_ambiguity(values["A"]) if "A" in values else False,
         location=parse_location(values["L"]) if "L" in values else None,
         forward_agent="Y" in raw.flags,
+        display=values["D"] if _LOCAL_DISPLAY.fullmatch(values.get("D", "")) else None,
+        message=values.get("M"),
         notes=_notes(raw, cache_note),
         targets=tuple(parse_target(w) for w in raw.target_words) or (Target("localhost"),),
     )
@@ -240,6 +246,8 @@ def _notes(raw: _RawArgs, cache_note: str | None) -> tuple[str, ...]:
     """One line per option accepted without effect, in a fixed order."""
     notes = [cache_note] if cache_note else []
     for letter, why in _NOTED.items():
+        if letter == "D" and _LOCAL_DISPLAY.fullmatch(raw.values.get("D", "")):
+            continue  # a local display is used, see ``Invocation.display``
         if letter in raw.values:
             notes.append(f"-{letter} {raw.values[letter]}: accepted, no effect: {why}")
         elif letter in raw.flags:

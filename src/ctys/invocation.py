@@ -126,6 +126,8 @@ class Invocation:
     geometry_screen: tuple[str, ...] = ()  # -g WxH:<screen>[:<layout>[:<file>]]
     location: Location | None = None  # -L
     forward_agent: bool = False  # -Y: ssh -A
+    display: str | None = None  # -D :N[.S]: the local X display for viewers
+    message: str | None = None  # -M: printed before the output
     notes: tuple[str, ...] = ()  # options accepted but without effect here, one line each
     dry_run: bool = False  # -n: print what would run (argv, ssh calls), start nothing
     terse: bool = False  # -X: the original's terse/machine output (also with -V)

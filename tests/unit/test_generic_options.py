@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from ctys.argscan import scan_argv
 from ctys.cli.main import main
 from ctys.errors import UsageError
-from ctys.invocation import CacheControl, CacheWhere, DebugSpec, Invocation, Location
+from ctys.invocation import (
+    CacheControl,
+    CacheWhere,
+    DebugSpec,
+    Invocation,
+    Location,
+    OutputFormat,
+)
 from ctys.optvalues import (
     CacheUse,
     debug_text,
@@ -361,10 +368,9 @@ def test_flags() -> None:
 @pytest.mark.parametrize(
     ("argv", "note"),
     [
-        (["-D", ":0.1"], "-D :0.1: accepted, no effect: ctys sets no DISPLAY"),
+        (["-D", "myvnc"], "-D myvnc: accepted, no effect: a display by session label"),
         (["-F", "01_11_011"], "-F 01_11_011: accepted, no effect"),
         (["-j", "x:1"], "-j x:1: accepted, no effect"),
-        (["-M", "hello"], "-M hello: accepted, no effect"),
         (["-s", "USER"], "-s USER: accepted, no effect"),
         (["-W", "3"], "-W 3: accepted, no effect: windows are not moved to a workspace"),
         (["-x", "CHAIN"], "-x CHAIN: accepted, no effect"),
@@ -381,6 +387,49 @@ def test_options_without_effect_get_one_note_and_are_not_sent_on(
     assert len(inv.notes) == 1 and inv.notes[0].startswith(note), inv.notes
     assert replace(inv, notes=()) == scan_argv(["-a", "LIST"])
     assert options_argv(invocation_options(inv)) == ["-a", "LIST"]
+
+
+def test_x_alone_chooses_the_terse_format_and_o_still_wins() -> None:
+    assert scan_argv(["-a", "LIST", "-X"]).output_format is OutputFormat.TERSE
+    assert scan_argv(["-a", "LIST", "-X", "-o", "json"]).output_format is OutputFormat.JSON
+    inv = scan_argv(["-a", "LIST", "-X", "-o", "LABEL"])
+    assert (inv.output_format, inv.output_fields, inv.terse) == (
+        OutputFormat.TERSE,
+        ("LABEL",),
+        True,
+    )
+    assert _round_trip(inv) == inv
+
+
+@pytest.mark.parametrize("word", [":0", ":1.2", "localhost:10.0"])
+def test_d_takes_a_local_display(word: str) -> None:
+    inv = scan_argv(["-a", "LIST", "-D", word])
+    assert inv.display == word and inv.notes == ()
+    assert "-D" not in options_argv(invocation_options(inv))  # for this host only
+
+
+def test_d_sets_display_for_the_viewers_here(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from ctys.cli import main as main_module
+
+    seen: list[str | None] = []
+    monkeypatch.setattr(
+        main_module, "_run_plugin", lambda *a: seen.append(os.environ.get("DISPLAY")) or 0
+    )
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert main(["-t", "QEMU", "-a", "LIST", "-D", ":7"]) == 0
+    assert seen == [":7"]
+    assert main(["-t", "QEMU", "-a", "LIST", "-D", ":7", "-L", "SO"]) == 0  # headless wins
+    assert seen[-1] is None
+
+
+def test_m_is_printed_before_the_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-M", "== lab ==", "-V"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "== lab ==" and out[1].startswith("ctys ")
 
 
 def test_a_note_is_one_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:

@@ -42,6 +42,8 @@ def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
     """Answer help/version or run the action on every selected plugin; raise ``CtysError``."""
     for note in invocation.notes:
         print(f"ctys: {note}", file=err)
+    if invocation.message is not None:
+        print(invocation.message, file=out)  # -M: before the output
     if invocation.version:
         from ctys import __version__
 
@@ -75,6 +77,10 @@ def run_here(invocation: Invocation, out: TextIO, err: TextIO) -> int:
         raise UsageError("no action given: use -a ACTION (see ctys -h)")
     if invocation.location is Location.SERVERONLY:
         _headless()
+    elif invocation.display is not None:
+        import os
+
+        os.environ["DISPLAY"] = invocation.display  # -D: viewers open on that display
     if invocation.geometry_screen:
         invocation = _on_screen(invocation, err)
     types = resolve_types(invocation.plugin_types)
