@@ -223,3 +223,35 @@ def test_group_line_options_of_the_original_run(ctys, guest, ctys_env) -> None:
         assert row["LABEL"] == "LAB02"
     finally:
         ctys("-t", "QEMU", "-a", "CANCEL=l:LAB02,FORCE", timeout=60)
+
+
+def test_c_local_resolves_a_remote_vm_from_the_callers_inventory(
+    rctys, ssh_hosts, guest, short_tmp
+) -> None:
+    """A VM outside hostA's own VM folders: hostA alone cannot find it by label, the
+    caller's inventory (filled by ENUMERATE=BASEPATH of hostA) can: -c local sends its conf
+    path there."""
+    [host_a] = ssh_hosts(1)
+    extra = short_tmp / "extra"
+    write_demo_conf(extra / "far", guest, "far")
+    enum = rctys("-t", "QEMU", "-a", f"ENUMERATE=BASEPATH:{extra}", "hostA")
+    assert enum.returncode == 0, enum.stderr
+
+    scan = rctys("-t", "QEMU", "-a", "CREATE=l:far,CONSOLE:VNC", "-b", "1", "hostA")
+    assert scan.returncode != 0 and "no VM matches" in scan.stderr, scan.stderr
+    assert _qemus(host_a) == []
+
+    done = rctys(
+        "-t", "QEMU", "-a", "CREATE=l:far,CONSOLE:VNC", "-b", "1", "-c", "local", "hostA",
+        timeout=120,
+    )  # fmt: skip
+    try:
+        assert done.returncode == 0, done.stderr
+        assert len(_qemus(host_a)) == 1
+    finally:
+        cancel = rctys("-t", "QEMU", "-a", "CANCEL=l:far,FORCE", "-c", "local", "hostA")
+    assert cancel.returncode == 0, cancel.stderr
+    deadline = time.monotonic() + 10
+    while _qemus(host_a) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _qemus(host_a) == []

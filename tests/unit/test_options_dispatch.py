@@ -415,3 +415,60 @@ def test_select_row_by_the_address_terms() -> None:
         select_row(ROWS, [("LABEL", "zz")])
     with pytest.raises(UsageError, match="LABEL, UUID"):
         select_row(ROWS, [("MAC", "52:54:00:00:00:01")])
+
+
+def test_a_targets_own_options_without_effect_get_their_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _fake_ssh(tmp_path, monkeypatch)
+    assert main(["-a", "CANCEL=l:x", "h1(-W 3 -d 1)", "h2"]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "ctys: h1: -W 3: accepted, no effect: windows are not moved to a workspace (no wmctrl"
+        " support)"
+    ]
+    sent = [shlex.split(c[-2]) for c in _calls(log)]
+    assert all("-W" not in words for words in sent) and any("-d" in words for words in sent)
+
+
+# --- -c ON,LOCAL[,ONLY] for a remote target ------------------------------------------------------
+
+
+@pytest.fixture
+def local_inventory(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from ctys.inventory.record import InventoryRecord
+    from ctys.inventory.store import Inventory
+
+    path = short_tmp / "inv.sqlite"
+    uuid = "aaaaaaaa-0000-4000-8000-000000000001"
+    with Inventory.open(path) as inv:
+        inv.add([
+            InventoryRecord(host="h1", label="vm1", uuid=uuid, pname="/h1/vms/vm 1.conf"),
+            InventoryRecord(host="h2", label="vm1", uuid=uuid, pname="/h2/vm1.conf"),
+        ])  # fmt: skip
+    monkeypatch.setenv("CTYS_INVENTORY", str(path))
+    return path
+
+
+def test_c_local_sends_the_conf_path_the_local_inventory_has_for_that_host(
+    local_inventory: Path,
+) -> None:
+    inv = scan_argv(["-a", "CREATE=l:vm1,CONSOLE:VNC", "-c", "local", "h1", "h2", "h3"])
+    h1, h2, h3 = (target_args(inv, t) for t in inv.targets)
+    assert h1[h1.index("-a") + 1] == "CREATE=P:/h1/vms/vm 1.conf,CONSOLE:VNC"
+    assert h2[h2.index("-a") + 1] == "CREATE=P:/h2/vm1.conf,CONSOLE:VNC"
+    # Unknown here: sent as typed, the target scans (its inventory is off either way).
+    assert h3[h3.index("-a") + 1] == "CREATE=l:vm1,CONSOLE:VNC"
+    assert all(args[args.index("-C") + 1] == "off" for args in (h1, h2, h3))
+
+
+def test_c_local_only_refuses_a_host_the_local_inventory_does_not_know(
+    local_inventory: Path,
+) -> None:
+    inv = scan_argv(["-a", "CANCEL=l:vm1", "-c", "local,only", "h1", "h3"])
+    assert "CANCEL=P:/h1/vms/vm 1.conf" in target_args(inv, inv.targets[0])
+    with pytest.raises(AddressError, match=r"h3: CANCEL=l:vm1: no entry for that host .*ONLY"):
+        target_args(inv, inv.targets[1])
+    # An action without an address (LIST) has nothing to resolve.
+    listing = scan_argv(["-a", "CANCEL=ALL", "-c", "local,only", "h3"])
+    assert "CANCEL=ALL" in target_args(listing, listing.targets[0])

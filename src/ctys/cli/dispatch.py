@@ -54,6 +54,7 @@ def dispatch(
 
         given = _settings(settings)
         return run_forwarded(invocation, out, err, given, lambda i, t: _argv_for(i, t, given))
+    _target_notes(invocation, err)
     if len(targets) == 1 and targets[0].is_local:
         target = targets[0]
         here = target_invocation(invocation, target) if target.options else invocation
@@ -67,6 +68,17 @@ def dispatch(
                 return _run_on_many(placed, out, err, _settings(settings))
         return run_local(here, out, err)
     return _run_on_many(invocation, out, err, _settings(settings))
+
+
+def _target_notes(invocation: Invocation, err: TextIO) -> None:
+    """The one-line notes of options without effect in a target's own ``(...)`` options
+    (the global ones were printed by the entry point); they are not sent to the target."""
+    from ctys.argscan import scan_argv
+
+    for target in invocation.targets:
+        if target.options:
+            for note in scan_argv(list(target.options)).notes:
+                print(f"ctys: {target_name(target)}: {note}", file=err)
 
 
 def _forwards_connection(invocation: Invocation) -> bool:
@@ -96,7 +108,13 @@ def target_args(invocation: Invocation, target: Target, *, clear_done: bool = Fa
     own = target_invocation(invocation, target)
     values = invocation_options(own)
     if not target.is_local and own.cache_where is CacheWhere.LOCAL:
-        # -c ON,LOCAL: the caller's cacheDB only; the target's is ignored (it scans).
+        from ctys.remote.cachelocal import localized_action
+
+        # -c ON,LOCAL: the caller's cacheDB only: the address resolved here (the target's
+        # conf path), the target's own inventory ignored.
+        localized = localized_action(own, target)
+        if localized is not None:
+            values["a"] = localized
         values.pop("c", None)
         values["C"] = CacheControl.OFF.value
     if own.location is Location.CONNECTIONFORWARDING:
