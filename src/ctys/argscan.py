@@ -245,6 +245,11 @@ def _build(raw: _RawArgs) -> Invocation:
 def _notes(raw: _RawArgs, cache_note: str | None) -> tuple[str, ...]:
     """One line per option accepted without effect, in a fixed order."""
     notes = [cache_note] if cache_note else []
+    if raw.values.get("L", "").upper() in ("CLIENTONLY", "CO"):
+        notes.append(
+            f"-L {raw.values['L']}: accepted: ctys has no client-only mode (the original's"
+            " internal COPY phase); it acts as LOCALONLY"
+        )
     for letter, why in _NOTED.items():
         if letter == "D" and _LOCAL_DISPLAY.fullmatch(raw.values.get("D", "")):
             continue  # a local display is used, see ``Invocation.display``

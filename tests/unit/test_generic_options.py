@@ -341,7 +341,15 @@ def test_l_every_name(item: tuple[str, Location]) -> None:
     word, location = item
     assert parse_location(word) is location
     inv = scan_argv(["-a", "CREATE=l:x", "-L", word])
-    assert inv.location is location and _round_trip(inv) == inv
+    assert inv.location is location
+    sent = None if location is Location.CLIENTONLY else location  # CO: the note stays here
+    assert _round_trip(inv) == replace(inv, notes=(), location=sent)
+
+
+def test_l_clientonly_gets_its_note() -> None:
+    (note,) = scan_argv(["-a", "LIST", "-L", "co"]).notes
+    assert note.startswith("-L co: accepted: ctys has no client-only mode")
+    assert scan_argv(["-a", "LIST", "-L", "SO"]).notes == ()
 
 
 def test_bad_l_lists_the_choices() -> None:

@@ -23,6 +23,7 @@ from ctys.invocation import (
     CacheControl,
     CacheWhere,
     Invocation,
+    Location,
     OutputFormat,
     Target,
 )
@@ -87,7 +88,7 @@ def invocation_options(inv: Invocation) -> dict[str, str]:
         values["d"] = str(inv.debug)
     if inv.allow_ambiguous:
         values["A"] = "1"
-    if inv.location is not None:
+    if inv.location not in (None, Location.CLIENTONLY):  # CO acts as LO: its note is here
         values["L"] = inv.location.value
     for letter, on in (("n", inv.dry_run), ("X", inv.terse), ("Y", inv.forward_agent)):
         if on:
