@@ -7,7 +7,11 @@ closes), ``-b ...,seq|par`` (targets one after another or at once), ``-n`` over 
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import stat
+import subprocess
 import sys
 import textwrap
 import time
@@ -20,6 +24,7 @@ from sshhosts import SshHost
 
 from ctys.plugins.qemu.demo.demovm import write_demo_conf
 from ctys.plugins.qemu.images.build import GuestImage
+from support.cli import CTYS
 from support.rows import list_rows
 
 pytestmark = pytest.mark.e2e
@@ -255,3 +260,58 @@ def test_c_local_resolves_a_remote_vm_from_the_callers_inventory(
     while _qemus(host_a) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _qemus(host_a) == []
+
+
+def _pty_read_until(fd: int, marker: bytes, timeout: float = 90) -> bytes:
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while marker not in buf:
+        left = deadline - time.monotonic()
+        assert left > 0, buf[-400:]
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                chunk = b""
+            assert chunk, buf[-400:]
+            buf += chunk
+    return buf
+
+
+def test_cf_attaches_this_terminal_to_a_remote_serial_console_through_a_tunnel(
+    ssh_hosts, guest, ctys_env
+) -> None:
+    [host_a] = ssh_hosts(1)
+    _vm(host_a, guest, "serial")
+    env = {**ctys_env, **ssh_hosts.remote_env}
+    main, tty = pty.openpty()
+    proc = subprocess.Popen(
+        [*CTYS, "-t", "QEMU", "-a", f"CREATE=l:serial,CONSOLE:CLI,WAIT:{PROMPT}", "-L", "CF",
+         "hostA"],
+        env=env, stdin=tty, stdout=tty, stderr=tty, start_new_session=True,
+    )  # fmt: skip
+    os.close(tty)
+    tunnels = Path(ctys_env["CTYS_RUNTIME_DIR"]) / "tunnels"
+    try:
+        seen = _pty_read_until(main, b"[ctys] attached to serial", timeout=150)
+        assert b"forwarded to " + str(tunnels).encode() in seen, seen[-600:]
+        [folder] = list(tunnels.iterdir())  # the tunnel is open while attached
+        assert stat.S_ISSOCK((folder / "console.sock").lstat().st_mode)
+        os.write(main, b"echo cf-$((6*7))\r")
+        _pty_read_until(main, b"cf-42")
+        os.write(main, b"\x1d")  # Ctrl-] detaches
+        _pty_read_until(main, b"[ctys] detached from serial")
+        assert proc.wait(timeout=30) == 0
+        assert list(tunnels.iterdir()) == [] and _tunnels(str(tunnels)) == []
+        assert len(_qemus(host_a)) == 1  # the VM stays on hostA
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main)
+        done = subprocess.run(
+            [*CTYS, "-t", "QEMU", "-a", "CANCEL=l:serial,FORCE", "hostA"],
+            env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr

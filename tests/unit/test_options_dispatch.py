@@ -472,3 +472,18 @@ def test_c_local_only_refuses_a_host_the_local_inventory_does_not_know(
     # An action without an address (LIST) has nothing to resolve.
     listing = scan_argv(["-a", "CANCEL=ALL", "-c", "local,only", "h3"])
     assert "CANCEL=ALL" in target_args(listing, listing.targets[0])
+
+
+def test_cf_console_choice() -> None:
+    from ctys.remote.tunnel import _wants_serial
+
+    def wants(action: str) -> bool:
+        return _wants_serial(scan_argv(["-a", action, "-L", "CF", "h1"]))
+
+    assert wants("CREATE=l:x,CONSOLE:CLI") is True
+    assert wants("CREATE=l:x,console:cli") is True
+    assert wants("CREATE=l:x,CONSOLE:VNC") is False
+    assert wants("CREATE=l:x") is False  # the original's default console: VNC
+    assert wants("CREATE=l:x,CONSOLE:XTERM") is False
+    with pytest.raises(UsageError, match=r"CONSOLE:CLI0 .* use CONSOLE:CLI"):
+        wants("CREATE=l:x,CONSOLE:CLI0")

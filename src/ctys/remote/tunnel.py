@@ -1,10 +1,11 @@
 """``-L CONNECTIONFORWARDING`` (``CF``): the server runs on the target, the client here.
 
 For ``CREATE`` on a remote target the target starts the VM as the server alone
-(``-L SERVERONLY``: no viewer there); then ctys asks the target for the VM's VNC server
-(``LIST`` as JSON rows), opens an ssh tunnel from a private UNIX socket here to that server
-(``ssh -N -L``), runs the VNC client here on the socket and closes the tunnel when the client
-ends (or ctys is interrupted). The socket sits in a 0700 folder of the caller's runtime
+(``-L SERVERONLY``: no viewer there); then ctys asks the target for the VM's VNC server, or
+its serial console for ``CONSOLE:CLI`` (``LIST`` as JSON rows), opens an ssh tunnel from a
+private UNIX socket here to it (``ssh -N -L``), runs the VNC client (or attaches this
+terminal to the console) here on the socket and closes the tunnel when the client ends (or
+ctys is interrupted). The socket sits in a 0700 folder of the caller's runtime
 dir, so no other local user can reach the VM's screen through it.
 
 The client is ``$CTYS_VNCVIEWER`` (shell words; the socket path is appended) when set,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 import time
@@ -183,21 +185,50 @@ def _client_through_tunnel(
     invocation: Invocation, target: Target, err: TextIO, settings: RemoteSettings
 ) -> None:
     own = target_invocation(invocation, target)
+    serial = _wants_serial(own)
     row = _started_row(own, target, settings)
-    vnc = row.get("VNC")
-    if not vnc:
-        raise CtysError(f"-L CF: {row.get('LABEL')} has no VNC server to forward")
-    endpoint = parse_vnc_endpoint(str(vnc))
-    with _tunnel(target, endpoint, own, settings) as local:
+    label = row.get("LABEL")
+    value = row.get("CONSOLE" if serial else "VNC")
+    if not value:
+        what = "serial console" if serial else "VNC server"
+        raise CtysError(f"-L CF: {label} has no {what} to forward")
+    endpoint = VncEndpoint(unix_path=str(value)) if serial else parse_vnc_endpoint(str(value))
+    shown = f"console {value}" if serial else f"VNC {value}"
+    with _tunnel(
+        target, endpoint, own, settings, "console.sock" if serial else "vnc.sock"
+    ) as local:
         print(
-            f"ctys: {target_name(target)}: {row.get('LABEL')}: VNC {vnc} forwarded to {local}"
+            f"ctys: {target_name(target)}: {label}: {shown} forwarded to {local}"
             " (closed when the client ends)",
             file=err,
             flush=True,
         )
+        if serial:
+            from ctys.consoles.serial import attach_serial
+
+            attach_serial(local, label=str(label))
+            return
         code = subprocess.run(_client_argv(local, own), check=False).returncode
     if code != 0:
         raise CtysError(f"-L CF: the VNC client ended with status {code}")
+
+
+def _wants_serial(own: Invocation) -> bool:
+    """Whether the action's ``CONSOLE:`` asks for the serial console (CLI: attached here
+    through the tunnel) rather than VNC (any other console, and none given)."""
+    call = own.action
+    consoles = (
+        [s.args[0].upper() for s in call.suboptions if s.key == "CONSOLE" and s.args]
+        if call
+        else []
+    )
+    kind = consoles[-1] if consoles else "VNC"
+    if kind == "CLI0":
+        raise UsageError(
+            "-L CF with CONSOLE:CLI0 (the VM bound to the target's terminal) cannot forward"
+            " the console: use CONSOLE:CLI"
+        )
+    return kind == "CLI"
 
 
 def _started_row(own: Invocation, target: Target, settings: RemoteSettings) -> dict[str, object]:
@@ -234,15 +265,19 @@ def _started_row(own: Invocation, target: Target, settings: RemoteSettings) -> d
 
 @contextlib.contextmanager
 def _tunnel(
-    target: Target, endpoint: VncEndpoint, own: Invocation, settings: RemoteSettings
+    target: Target,
+    endpoint: VncEndpoint,
+    own: Invocation,
+    settings: RemoteSettings,
+    name: str,
 ) -> Iterator[Path]:
-    """A private local socket forwarded to ``endpoint`` while the block runs."""
+    """A private local socket ``name`` forwarded to ``endpoint`` while the block runs."""
     from ctys.rundir import ensure_private_dir, runtime_root
 
     base = runtime_root() / "tunnels"
     ensure_private_dir(base)
     folder = Path(tempfile.mkdtemp(prefix="cf-", dir=base))  # 0700, a name of its own
-    local = folder / "vnc.sock"
+    local = folder / name
     argv = tunnel_argv(
         target,
         forward_spec(local, endpoint),
@@ -257,10 +292,8 @@ def _tunnel(
         yield local
     finally:
         _stop(proc)
-        with contextlib.suppress(OSError):
-            local.unlink()
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+        # The folder is this session's alone (the socket, a console's lock file).
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _wait_for_socket(proc: subprocess.Popen[bytes], local: Path, timeout: float) -> None:
