@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import stat
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from sshhosts import SshHost
 from ctys.plugins.qemu.demo.demovm import write_demo_conf
 from ctys.plugins.qemu.images.build import GuestImage
 from support.cli import CTYS
+from support.ptyio import pty_read_until
 from support.rows import list_rows
 
 pytestmark = pytest.mark.e2e
@@ -262,23 +262,6 @@ def test_c_local_resolves_a_remote_vm_from_the_callers_inventory(
     assert _qemus(host_a) == []
 
 
-def _pty_read_until(fd: int, marker: bytes, timeout: float = 90) -> bytes:
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while marker not in buf:
-        left = deadline - time.monotonic()
-        assert left > 0, buf[-400:]
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # EIO: the other side closed
-                chunk = b""
-            assert chunk, buf[-400:]
-            buf += chunk
-    return buf
-
-
 def test_cf_attaches_this_terminal_to_a_remote_serial_console_through_a_tunnel(
     ssh_hosts, guest, ctys_env
 ) -> None:
@@ -294,14 +277,14 @@ def test_cf_attaches_this_terminal_to_a_remote_serial_console_through_a_tunnel(
     os.close(tty)
     tunnels = Path(ctys_env["CTYS_RUNTIME_DIR"]) / "tunnels"
     try:
-        seen = _pty_read_until(main, b"[ctys] attached to serial", timeout=150)
+        seen = pty_read_until(main, b"[ctys] attached to serial", timeout=150)
         assert b"forwarded to " + str(tunnels).encode() in seen, seen[-600:]
         [folder] = list(tunnels.iterdir())  # the tunnel is open while attached
         assert stat.S_ISSOCK((folder / "console.sock").lstat().st_mode)
         os.write(main, b"echo cf-$((6*7))\r")
-        _pty_read_until(main, b"cf-42")
+        pty_read_until(main, b"cf-42")
         os.write(main, b"\x1d")  # Ctrl-] detaches
-        _pty_read_until(main, b"[ctys] detached from serial")
+        pty_read_until(main, b"[ctys] detached from serial")
         assert proc.wait(timeout=30) == 0
         assert list(tunnels.iterdir()) == [] and _tunnels(str(tunnels)) == []
         assert len(_qemus(host_a)) == 1  # the VM stays on hostA
