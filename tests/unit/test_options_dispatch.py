@@ -487,3 +487,16 @@ def test_cf_console_choice() -> None:
     assert wants("CREATE=l:x,CONSOLE:XTERM") is False
     with pytest.raises(UsageError, match=r"CONSOLE:CLI0 .* use CONSOLE:CLI"):
         wants("CREATE=l:x,CONSOLE:CLI0")
+
+
+def test_d_printfinal_shows_each_final_ssh_call_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _fake_ssh(tmp_path, monkeypatch)
+    assert main(["-a", "CANCEL=l:x", "-d", "0,PFIN", "h1", "h2"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": ", 1)[0] for line in err] == ["h1", "h2"]
+    assert all(shlex.split(line.split(": ", 1)[1])[0] == "ssh" for line in err)
+    assert len(_calls(log)) == 2  # and they ran
+    assert main(["-a", "CANCEL=l:x", "-d", "0,W:1", "h1"]) == 0
+    assert capsys.readouterr().err == ""

@@ -206,7 +206,7 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
 
     if wants_terminal((target_invocation(invocation, t) for t in targets), _attaches_terminal):
         return _interactive(invocation, err, settings)
-    results = _fan_out(invocation, settings)
+    results = _fan_out(invocation, settings, err)
     from ctys.remote.merge import report_streams
 
     for result in results:
@@ -217,19 +217,25 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
 def _print_dry_run(invocation: Invocation, out: TextIO, settings: RemoteSettings) -> int:
     """``-n``: the command each target would run, shell-quoted, one line each; nothing
     runs (``out`` escapes what a terminal would act on)."""
-    import shlex
-
     would_run = replace(invocation, dry_run=False)
-    for target in invocation.targets:
-        argv = _argv_for(would_run, target, settings)
-        print(f"{target_name(target)}: {shlex.join(argv)}", file=out)
+    _print_commands({t: _argv_for(would_run, t, settings) for t in invocation.targets}, out)
     return 0
 
 
-def _fan_out(invocation: Invocation, settings: RemoteSettings) -> list[TargetResult]:
+def _print_commands(argvs: dict[Target, list[str]], stream: TextIO) -> None:
+    import shlex
+
+    for target, argv in argvs.items():
+        print(f"{target_name(target)}: {shlex.join(argv)}", file=stream)
+
+
+def _fan_out(invocation: Invocation, settings: RemoteSettings, err: TextIO) -> list[TargetResult]:
     from ctys.remote.fanout import run_on_targets
 
     argvs = {t: _argv_for(invocation, t, settings) for t in invocation.targets}
+    spec = invocation.debug_spec
+    if spec is not None and spec.printfinal is not None:
+        _print_commands(argvs, err)  # -d ...,PFIN: the final calls, as they run
     # -b ...,seq: one target after another; ,par (and the default): at once, bounded.
     sequential = invocation.parallel is False
     return run_on_targets(
@@ -258,7 +264,7 @@ def _merged_many(
 
     ctx = RunContext(invocation=invocation, out=out, err=err)
     merger.prepare(call, ctx)  # fail before the fan-out
-    results = _fan_out(invocation, settings)
+    results = _fan_out(invocation, settings, err)
     answers: list[TargetRows] = []
     bad = 0
     for target, result in zip(invocation.targets, results, strict=True):
