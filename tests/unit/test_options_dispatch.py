@@ -500,3 +500,20 @@ def test_d_printfinal_shows_each_final_ssh_call_on_stderr(
     assert len(_calls(log)) == 2  # and they ran
     assert main(["-a", "CANCEL=l:x", "-d", "0,W:1", "h1"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_cf_client_is_the_viewer_command_with_the_socket_appended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ctys.remote.tunnel import _client_argv
+
+    own = scan_argv(["-a", "CREATE=l:x", "-L", "CF", "h1"])
+    monkeypatch.setenv("CTYS_VNCVIEWER", "my-viewer --shared 'a b'")
+    assert _client_argv(Path("/rt/t/vnc.sock"), own, "x") == [
+        "my-viewer", "--shared", "a b", "/rt/t/vnc.sock",
+    ]  # fmt: skip
+    monkeypatch.delenv("CTYS_VNCVIEWER")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(CtysError, match="needs a display"):  # the local viewer's own check
+        _client_argv(Path("/rt/t/vnc.sock"), own, "x")

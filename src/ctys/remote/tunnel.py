@@ -208,7 +208,7 @@ def _client_through_tunnel(
 
             attach_serial(local, label=str(label))
             return
-        code = subprocess.run(_client_argv(local, own), check=False).returncode
+        code = subprocess.run(_client_argv(local, own, str(label)), check=False).returncode
     if code != 0:
         raise CtysError(f"-L CF: the VNC client ended with status {code}")
 
@@ -320,16 +320,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.stderr.close()
 
 
-def _client_argv(local: Path, own: Invocation) -> list[str]:
+def _client_argv(local: Path, own: Invocation, label: str) -> list[str]:
     """``$CTYS_VNCVIEWER`` with the socket appended, else the VNC viewer ctys finds."""
     words = shlex.split(os.environ.get(ENV_VNCVIEWER, ""))
     if words:
         return [*words, str(local)]
     from ctys.consoles.kinds import ConsoleKind
     from ctys.consoles.launchers import console_argv, parse_geometry
+    from ctys.consoles.xlayout import screen_geometry
 
-    geometry = parse_geometry(own.geometry) if own.geometry else None
-    label = own.action.name if own.action else "VM"
+    text = own.geometry
+    if text and own.geometry_screen:  # the screen of this host, where the viewer runs
+        text = screen_geometry(text, own.geometry_screen) or text
+    geometry = parse_geometry(text) if text else None
     return console_argv(
         ConsoleKind.VNC,
         label=label,
