@@ -29,13 +29,7 @@ from ctys.errors import AddressError, CtysError, UsageError
 from ctys.invocation import ActionCall, Invocation, Target
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.confs.reader import resolve_vm
-from ctys.remote.tunnel import (
-    VncEndpoint,
-    forward_spec,
-    parse_vnc_endpoint,
-    select_row,
-    tunnel_argv,
-)
+from ctys.remote.tunnel import VncEndpoint, forward_spec, parse_vnc_endpoint, tunnel_argv
 
 CONF = "#@#MAGICID-QEMU\n#@#LABEL = {label}\n#@#UUID = {uuid}\nKERNEL=vmlinuz\n"
 
@@ -398,37 +392,46 @@ def test_tunnel_argv_fails_on_a_bad_forward_and_keeps_the_socket_private() -> No
 
 
 ROWS = [
-    {"LABEL": "a", "UUID": "U-1", "CONF": "/v/a.conf", "VMID": "a-1", "VNC": "unix:/s/a"},
+    {"LABEL": "a", "UUID": "U-1", "CONF": "/v/a.conf", "VMID": "a-1", "VNC": "unix:/s/a",
+     "CONSOLE": "/s/a.console"},
     {"LABEL": "b", "UUID": "U-2", "CONF": "/v/b.conf", "VMID": "b-2", "VNC": None},
     {"LABEL": "a", "UUID": "U-3", "CONF": "/w/a.conf", "VMID": "a-3", "VNC": "unix:/s/a3"},
-]
+]  # fmt: skip
 
 
-def test_select_row_by_the_address_terms() -> None:
-    assert select_row(ROWS, [("LABEL", "b")])["VMID"] == "b-2"
-    assert select_row(ROWS, [("UUID", "u-3")])["VMID"] == "a-3"
-    assert select_row(ROWS, [("PATHNAME", "/v/a.conf")])["VMID"] == "a-1"
-    assert select_row(ROWS, [("LABEL", "a"), ("ID", "/w/a.conf")])["VMID"] == "a-3"
-    with pytest.raises(CtysError, match="2 running VMs"):
-        select_row(ROWS, [("LABEL", "a")])
-    with pytest.raises(CtysError, match="no running VM"):
-        select_row(ROWS, [("LABEL", "zz")])
+def _pick(action: str) -> dict[str, object]:
+    from ctys.plugins.qemu.actions.forwarding import select_row
+
+    return select_row(ROWS, parse_action(action))
+
+
+def test_the_qemu_plugin_picks_the_row_the_address_names() -> None:
+    assert _pick("CREATE=l:b")["VMID"] == "b-2"
+    assert _pick("CREATE=UUID:u-3")["VMID"] == "a-3"
+    assert _pick("CREATE=P:/v/a.conf,CONSOLE:VNC")["VMID"] == "a-1"
+    assert _pick("CREATE=l:a,ID:/w/a.conf")["VMID"] == "a-3"
+    with pytest.raises(CtysError, match="2 running VMs match"):
+        _pick("CREATE=l:a")
+    with pytest.raises(CtysError, match="no running VM matches"):
+        _pick("CREATE=l:zz")
     with pytest.raises(UsageError, match="LABEL, UUID"):
-        select_row(ROWS, [("MAC", "52:54:00:00:00:01")])
+        _pick("CREATE=MAC:52:54:00:00:00:01")
 
 
-def test_a_targets_own_options_without_effect_get_their_note(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    log = _fake_ssh(tmp_path, monkeypatch)
-    assert main(["-a", "CANCEL=l:x", "h1(-W 3 -d 1)", "h2"]) == 0
-    err = capsys.readouterr().err
-    assert err.splitlines() == [
-        "ctys: h1: -W 3: accepted, no effect: windows are not moved to a workspace (no wmctrl"
-        " support)"
-    ]
-    sent = [shlex.split(c[-2]) for c in _calls(log)]
-    assert all("-W" not in words for words in sent) and any("-d" in words for words in sent)
+def test_the_qemu_plugin_forwards_vnc_or_the_serial_console() -> None:
+    from ctys.plugins.base import ClientEndpoint
+    from ctys.plugins.registry import load_plugin
+
+    forwarding = load_plugin("QEMU").forwarding("CREATE")
+    assert forwarding is not None and load_plugin("QEMU").forwarding("LIST") is None
+    call = parse_action("CREATE=VMID:a-1")
+    assert forwarding.endpoint(call, ROWS) == ClientEndpoint("a", "unix:/s/a", False)
+    serial = parse_action("CREATE=VMID:a-1,CONSOLE:CLI")
+    assert forwarding.endpoint(serial, ROWS) == ClientEndpoint("a", "/s/a.console", True)
+    with pytest.raises(CtysError, match="-L CF: b has no VNC server to forward"):
+        forwarding.endpoint(parse_action("CREATE=l:b"), ROWS)
+    with pytest.raises(CtysError, match="-L CF: a has no serial console to forward"):
+        forwarding.endpoint(parse_action("CREATE=VMID:a-3,CONSOLE:CLI"), ROWS)
 
 
 # --- -c ON,LOCAL[,ONLY] for a remote target ------------------------------------------------------
@@ -475,10 +478,10 @@ def test_c_local_only_refuses_a_host_the_local_inventory_does_not_know(
 
 
 def test_cf_console_choice() -> None:
-    from ctys.remote.tunnel import _wants_serial
+    from ctys.plugins.qemu.actions.forwarding import wants_serial
 
     def wants(action: str) -> bool:
-        return _wants_serial(scan_argv(["-a", action, "-L", "CF", "h1"]))
+        return wants_serial(parse_action(action))
 
     assert wants("CREATE=l:x,CONSOLE:CLI") is True
     assert wants("CREATE=l:x,console:cli") is True

@@ -28,7 +28,7 @@ from ctys.remote.options import invocation_options, options_argv, target_invocat
 from ctys.remote.ssh import default_control_dir, ssh_argv, target_name
 
 if TYPE_CHECKING:
-    from ctys.plugins.base import MergedAction, Placement, Plugin
+    from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin
 
     # The fan-out machinery (threads, subprocess) loads only when a target needs it: the
     # common one-local-target command line stays fast to start.
@@ -49,11 +49,16 @@ def dispatch(
 ) -> int:
     """Run ``invocation``'s action on its targets; ``run_local`` runs it in this process."""
     targets = invocation.targets
-    if _forwards_connection(invocation) and not invocation.dry_run:
+    forwarding = _forwarding(invocation) if not invocation.dry_run else None
+    if forwarding is not None:
         from ctys.remote.tunnel import run_forwarded
 
         given = _settings(settings)
-        return run_forwarded(invocation, out, err, given, lambda i, t: _argv_for(i, t, given))
+
+        def argv_for(inv: Invocation, target: Target) -> list[str]:
+            return _argv_for(inv, target, given)
+
+        return run_forwarded(invocation, out, err, given, argv_for, forwarding)
     _target_notes(invocation, err)
     if len(targets) == 1 and targets[0].is_local:
         target = targets[0]
@@ -81,16 +86,19 @@ def _target_notes(invocation: Invocation, err: TextIO) -> None:
                 print(f"ctys: {target_name(target)}: {note}", file=err)
 
 
-def _forwards_connection(invocation: Invocation) -> bool:
-    """``-L CF`` on a CREATE with a remote target: the client runs here through a tunnel
-    (``ctys.remote.tunnel``). Other actions have no client: they run as usual."""
+def _forwarding(invocation: Invocation) -> Forwarding | None:
+    """``-L CF`` with a remote target and an action the plugin runs a client of
+    (``Plugin.forwarding``): the client runs here through a tunnel (``ctys.remote.tunnel``).
+    Other actions have no client: they run as usual."""
     call = invocation.action
-    return (
-        invocation.location is Location.CONNECTIONFORWARDING
-        and call is not None
-        and call.name == "CREATE"
-        and not all(t.is_local for t in invocation.targets)
-    )
+    if (
+        invocation.location is not Location.CONNECTIONFORWARDING
+        or call is None
+        or all(t.is_local for t in invocation.targets)
+    ):
+        return None
+    plugin = _plugin_of(invocation)
+    return plugin.forwarding(call.name) if plugin is not None else None
 
 
 def _settings(given: RemoteSettings | None) -> RemoteSettings:

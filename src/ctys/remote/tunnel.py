@@ -1,8 +1,9 @@
 """``-L CONNECTIONFORWARDING`` (``CF``): the server runs on the target, the client here.
 
-For ``CREATE`` on a remote target the target starts the VM as the server alone
-(``-L SERVERONLY``: no viewer there); then ctys asks the target for the VM's VNC server, or
-its serial console for ``CONSOLE:CLI`` (``LIST`` as JSON rows), opens an ssh tunnel from a
+For an action whose plugin says it has a client (``Plugin.forwarding``, e.g. CREATE) on a
+remote target, the target starts the session as the server alone (``-L SERVERONLY``: no
+viewer there); then ctys asks the target where its server listens (the plugin's query, JSON
+rows, and its pick: a VNC server, or a serial console), opens an ssh tunnel from a
 private UNIX socket here to it (``ssh -N -L``), runs the VNC client (or attaches this
 terminal to the console) here on the socket and closes the tunnel when the client ends (or
 ctys is interrupted). The socket sits in a 0700 folder of the caller's runtime
@@ -21,17 +22,18 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ctys.errors import CtysError, UsageError
+from ctys.errors import CtysError
 from ctys.invocation import Invocation, Target
 from ctys.remote.options import target_invocation
 from ctys.remote.ssh import default_control_dir, ssh_argv, ssh_host, ssh_options, target_name
 
 if TYPE_CHECKING:
+    from ctys.plugins.base import Forwarding
     from ctys.remote.fanout import RemoteSettings
 
 __all__ = [
@@ -40,7 +42,6 @@ __all__ = [
     "forward_spec",
     "parse_vnc_endpoint",
     "run_forwarded",
-    "select_row",
     "tunnel_argv",
 ]
 
@@ -119,36 +120,6 @@ def tunnel_argv(
     ]
 
 
-def select_row(
-    rows: Sequence[Mapping[str, object]], terms: Sequence[tuple[str, str]]
-) -> dict[str, object]:
-    """The one LIST row the address terms (``(kind, value)``: LABEL, UUID, PATHNAME, ID,
-    VMID) name; ``CtysError`` when none or several do, or no term can be compared."""
-    comparable = {"LABEL": "LABEL", "UUID": "UUID", "PATHNAME": "CONF", "ID": "CONF"}
-    comparable["VMID"] = "VMID"
-    usable = [(comparable[k], v) for k, v in terms if k in comparable]
-    if not usable:
-        raise UsageError(
-            "-L CF finds the started VM by LABEL, UUID, P:/ID: (its conf) or VMID; "
-            "the address has none of them"
-        )
-
-    def matches(row: Mapping[str, object]) -> bool:
-        for column, value in usable:
-            have = str(row.get(column) or "")
-            if column == "UUID" and have.lower() != value.lower():
-                return False
-            if column != "UUID" and have != value:
-                return False
-        return True
-
-    found = [dict(r) for r in rows if matches(r)]
-    if len(found) != 1:
-        what = "no running VM" if not found else f"{len(found)} running VMs"
-        raise CtysError(f"-L CF: {what} on the target match{'es' if not found else ''} the address")
-    return found[0]
-
-
 # --- the session ----------------------------------------------------------------------------
 
 
@@ -158,9 +129,10 @@ def run_forwarded(
     err: TextIO,
     settings: RemoteSettings,
     argv_for: Callable[[Invocation, Target], list[str]],
+    forwarding: Forwarding,
 ) -> int:
-    """``-L CF``: each target in turn: its CREATE (server only on a remote target), then a
-    client here through a tunnel that ends with the client. The worst status wins."""
+    """``-L CF``: each target in turn: its action (server only on a remote target), then
+    a client here through a tunnel that ends with the client. The worst status wins."""
     from ctys.remote.fanout import run_on_targets
     from ctys.remote.merge import report_streams
 
@@ -174,7 +146,7 @@ def run_forwarded(
         if not result.ok or target.is_local:  # a local target opened its own client
             continue
         try:
-            _client_through_tunnel(invocation, target, err, settings)
+            _client_through_tunnel(invocation, target, err, settings, forwarding)
         except CtysError as exc:
             print(f"ctys: {target_name(target)}: {exc}", file=err)
             status = max(status, 1)
@@ -182,23 +154,24 @@ def run_forwarded(
 
 
 def _client_through_tunnel(
-    invocation: Invocation, target: Target, err: TextIO, settings: RemoteSettings
+    invocation: Invocation,
+    target: Target,
+    err: TextIO,
+    settings: RemoteSettings,
+    forwarding: Forwarding,
 ) -> None:
     own = target_invocation(invocation, target)
-    serial = _wants_serial(own)
-    row = _started_row(own, target, settings)
-    label = row.get("LABEL")
-    value = row.get("CONSOLE" if serial else "VNC")
-    if not value:
-        what = "serial console" if serial else "VNC server"
-        raise CtysError(f"-L CF: {label} has no {what} to forward")
-    endpoint = VncEndpoint(unix_path=str(value)) if serial else parse_vnc_endpoint(str(value))
-    shown = f"console {value}" if serial else f"VNC {value}"
+    call = own.action
+    assert call is not None  # dispatch forwards only an action
+    found = forwarding.endpoint(call, _target_rows(own, target, settings, forwarding))
+    serial = found.serial
+    endpoint = VncEndpoint(unix_path=found.address) if serial else parse_vnc_endpoint(found.address)
+    shown = f"console {found.address}" if serial else f"VNC {found.address}"
     with _tunnel(
         target, endpoint, own, settings, "console.sock" if serial else "vnc.sock"
     ) as local:
         print(
-            f"ctys: {target_name(target)}: {label}: {shown} forwarded to {local}"
+            f"ctys: {target_name(target)}: {found.label}: {shown} forwarded to {local}"
             " (closed when the client ends)",
             file=err,
             flush=True,
@@ -206,46 +179,23 @@ def _client_through_tunnel(
         if serial:
             from ctys.consoles.serial import attach_serial
 
-            attach_serial(local, label=str(label))
+            attach_serial(local, label=found.label)
             return
-        code = subprocess.run(_client_argv(local, own, str(label)), check=False).returncode
+        code = subprocess.run(_client_argv(local, own, found.label), check=False).returncode
     if code != 0:
         raise CtysError(f"-L CF: the VNC client ended with status {code}")
 
 
-def _wants_serial(own: Invocation) -> bool:
-    """Whether the action's ``CONSOLE:`` asks for the serial console (CLI: attached here
-    through the tunnel) rather than VNC (any other console, and none given)."""
-    call = own.action
-    consoles = (
-        [s.args[0].upper() for s in call.suboptions if s.key == "CONSOLE" and s.args]
-        if call
-        else []
-    )
-    kind = consoles[-1] if consoles else "VNC"
-    if kind == "CLI0":
-        raise UsageError(
-            "-L CF with CONSOLE:CLI0 (the VM bound to the target's terminal) cannot forward"
-            " the console: use CONSOLE:CLI"
-        )
-    return kind == "CLI"
-
-
-def _started_row(own: Invocation, target: Target, settings: RemoteSettings) -> dict[str, object]:
-    """The target's LIST row of the VM the action's address names."""
-    from ctys.address.model import ADDRESS_KEYS
-
+def _target_rows(
+    own: Invocation, target: Target, settings: RemoteSettings, forwarding: Forwarding
+) -> list[dict[str, object]]:
+    """The target's JSON rows of its running sessions (``Forwarding.query_args``)."""
     call = own.action
     assert call is not None
-    terms = [
-        (ADDRESS_KEYS[s.key].value, s.args[0])
-        for s in call.suboptions
-        if s.key in ADDRESS_KEYS and s.args
-    ]
     types = ["-t", own.plugin_types[0]] if len(own.plugin_types) == 1 else []
     argv = ssh_argv(
         target,
-        [*types, "-a", "LIST", "-o", "json"],
+        [*types, *forwarding.query_args(call)],
         user=own.remote_user,
         pty=False,
         connect_timeout=settings.connect_timeout,
@@ -257,10 +207,9 @@ def _started_row(own: Invocation, target: Target, settings: RemoteSettings) -> d
 
     (result,) = run_on_targets([target], lambda _t: argv, timeout=settings.timeout)
     if not result.ok:
-        raise CtysError(
-            f"-L CF: cannot list the target's VMs: {result.error or result.stderr.strip()}"
-        )
-    return select_row(json_rows(result), terms)
+        why = result.error or result.stderr.strip()
+        raise CtysError(f"-L CF: cannot list the target's sessions: {why}")
+    return json_rows(result)
 
 
 @contextlib.contextmanager
