@@ -14,7 +14,8 @@ whose message names the offending token.
 
 Core utility, not ``ctys.cli``: the ``ctys`` entry point scans argv with it, and so does the
 remote side (``ctys.remote.options`` re-scans a target's own options) and a plugin (the
-inner target of a VM stack). Imports only ``ctys.errors`` and ``ctys.invocation``.
+inner target of a VM stack). Imports only ``ctys.errors``, ``ctys.invocation`` and
+``ctys.optvalues`` (the generic option values).
 """
 
 from __future__ import annotations
@@ -29,16 +30,33 @@ from ctys.errors import UsageError
 from ctys.invocation import (
     ActionCall,
     CacheControl,
+    CacheWhere,
+    DebugSpec,
     Invocation,
     OutputFormat,
     Suboption,
     Target,
 )
+from ctys.optvalues import (
+    CacheUse,
+    parse_ambiguity,
+    parse_background,
+    parse_cache_use,
+    parse_debug,
+    parse_geometry_option,
+    parse_location,
+    parse_pty,
+    parse_runtime_cache,
+)
 
 __all__ = [
+    "AMBIGUITY_WORDS",
+    "FLAG_OPTIONS",
+    "VALUE_OPTIONS",
     "GroupLookup",
     "TargetWord",
     "check_target_options",
+    "escape_suboption_arg",
     "is_host_name",
     "parse_action",
     "parse_output_spec",
@@ -54,7 +72,27 @@ INVENTORY_OPTION = "--inventory"
 INVENTORY_KEY = "inventory"
 
 # Options taking a value (next word, or attached: ``-tTYPE``).
-_VALUE_OPTIONS = frozenset("tTacCgrbzSdlop")
+VALUE_OPTIONS = _VALUE_OPTIONS = frozenset("tTacCgrbzSdlopLDFjMsWxZ")
+# Flags (no value). -A takes an optional 0|1|on|off.
+FLAG_OPTIONS = _FLAGS = frozenset("nXYfPy")
+AMBIGUITY_WORDS = _AMBIGUITY_WORDS = frozenset({"0", "1", "on", "off"})
+
+# -D: a display of this host only (as the original: "for localhost only").
+_LOCAL_DISPLAY = re.compile(r"(?:localhost)?:[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+# The original's options that mean nothing for ctys: accepted, with this one line on stderr.
+_NOTED = {
+    "D": "a display by session label: the viewer uses $DISPLAY",
+    "F": "ctys does not force a remote version: every target runs its own ctys",
+    "j": "the original's internal job id; ctys has no job scheduler of its own",
+    "s": "ctys acts on the caller's own VMs only (no scope over other users)",
+    "W": "windows are not moved to a workspace (no wmctrl support)",
+    "x": "ctys resolves nested access from the caller only (STAR)",
+    "Z": "ctys never calls ksu or sudo: it runs as the calling user",
+    "f": "ctys has no minor warnings to override",
+    "P": "the default DB directory is the per-user inventory already",
+    "y": "terminal colours: ctys prints plain text",
+}
 _ESCAPABLE = frozenset(",%\\")
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*", re.ASCII)
@@ -62,15 +100,9 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # A suboption without ':' may also be a bare label (``GETCLIENTPORT=web-1``): the action
 # reads it from ``raw``; every other action refuses it as an unknown suboption.
 _BARE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", re.ASCII)
-_GEOMETRY = re.compile(r"[1-9][0-9]*x[1-9][0-9]*(?:[+-][0-9]+[+-][0-9]+)?", re.ASCII)
 _UINT = re.compile(r"[0-9]+", re.ASCII)
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\$?", re.ASCII)
 _HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?\]", re.ASCII)
-
-_TRUE_WORDS = frozenset({"1", "on", "yes", "true"})
-_FALSE_WORDS = frozenset({"0", "off", "no", "false"})
-# Second field of ``-b``: the original's sync/async mode. Accepted for compatibility.
-_SYNC_WORDS = frozenset({"0", "1", "2", "sync", "async"})
 
 
 @dataclass
@@ -78,6 +110,7 @@ class _RawArgs:
     """First pass: option values as typed, before conversion."""
 
     values: dict[str, str] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
     help_level: int = 0
     version: bool = False
     target_words: list[str] = field(default_factory=list)
@@ -127,8 +160,12 @@ def _collect(argv: Sequence[str]) -> _RawArgs:
             raw.help_level = max(raw.help_level, 1)
         elif word == "-H":
             raw.help_level = 2
-        elif word in ("-V", "--version"):
+        elif word in ("-V", "-v", "--version"):
             raw.version = True
+        elif word == "-A" or (word.startswith("-A") and word[2:].lower() in _AMBIGUITY_WORDS):
+            index = _collect_ambiguity(raw, word, words, index)
+        elif len(word) == 2 and word[1] in _FLAGS:
+            raw.flags.add(word[1])
         elif word == INVENTORY_OPTION or word.startswith(INVENTORY_OPTION + "="):
             index = _collect_inventory(raw, word, words, index)
         else:
@@ -167,6 +204,21 @@ def _collect_target_word(raw: _RawArgs, word: str) -> None:
     raw.all_targets_options.append(check_target_options(word, _shell_words(word, word[1:-1])))
 
 
+def _collect_ambiguity(raw: _RawArgs, word: str, words: Sequence[str], index: int) -> int:
+    """``-A`` alone, or ``-A 0|1|on|off`` / ``-A1`` as in ctys(1)."""
+    if len(word) > 2:
+        value = word[2:]
+    elif index < len(words) and words[index].lower() in _AMBIGUITY_WORDS:
+        value = words[index]
+        index += 1
+    else:
+        value = "1"
+    if "A" in raw.values:
+        raise UsageError("option '-A' given twice")
+    raw.values["A"] = value
+    return index
+
+
 def _collect_inventory(raw: _RawArgs, word: str, words: Sequence[str], index: int) -> int:
     """``--inventory PATH`` / ``--inventory=PATH``: ctys' own SQLite inventory file."""
     if "=" in word:
@@ -185,25 +237,48 @@ def _collect_inventory(raw: _RawArgs, word: str, words: Sequence[str], index: in
 def _build(raw: _RawArgs) -> Invocation:
     values = raw.values
     output_format, output_fields = parse_output_spec(values["o"]) if "o" in values else (None, ())
+    cache_use = parse_cache_use(values["c"]) if "c" in values else None
+    control, cache_note = _cache_control(cache_use, values.get("C"))
+    if cache_use is not None and cache_use.only and control is CacheControl.OFF:
+        raise UsageError(f"-c {values['c']} uses the inventory alone, but -C off switches it off")
+    background, parallel = parse_background(values["b"]) if "b" in values else (None, None)
+    debug = parse_debug(values["d"]) if "d" in values else None
+    geometry, screen = parse_geometry_option(values["g"]) if "g" in values else (None, ())
     return Invocation(
         plugin_types=_plugin_types(values.get("t"), values.get("T")),
         action=parse_action(values["a"]) if "a" in values else None,
         help_level=raw.help_level,
-        debug=_uint("-d", values["d"]) if "d" in values else 0,
+        debug=debug.level if debug else 0,
+        # A bare level is kept as ``debug`` alone, so ``-d 2`` compares equal to before.
+        debug_spec=debug if debug is not None and debug != DebugSpec(debug.level) else None,
         cache_path=(
             _non_empty(INVENTORY_OPTION, values[INVENTORY_KEY]) if INVENTORY_KEY in values else None
         ),
-        cache_control=_cache_choice(values.get("c"), values.get("C")),
+        cache_control=control,
+        cache_where=cache_use.where if cache_use else CacheWhere.BOTH,
+        cache_only=bool(cache_use and cache_use.only),
         db_dir=_non_empty("-p", values["p"]) if "p" in values else None,
-        geometry=_geometry(values["g"]) if "g" in values else None,
+        geometry=geometry,
+        geometry_screen=screen,
         resolution=_non_empty("-r", values["r"]) if "r" in values else None,
-        background=_background(values["b"]) if "b" in values else None,
-        pty=_pty(values["z"]) if "z" in values else None,
+        background=background,
+        parallel=parallel,
+        pty=parse_pty(values["z"]) if "z" in values else None,
         signals_ignore=_signals(values["S"]) if "S" in values else (),
         remote_user=_user("-l", values["l"]) if "l" in values else None,
         output_fields=output_fields,
-        output_format=output_format or OutputFormat.TABLE,
+        # -X: the original's terse (';'-separated) output, unless -o chooses a format.
+        output_format=output_format
+        or (OutputFormat.TERSE if "X" in raw.flags else OutputFormat.TABLE),
         version=raw.version,
+        dry_run="n" in raw.flags,
+        terse="X" in raw.flags,
+        allow_ambiguous=parse_ambiguity(values["A"]) if "A" in values else False,
+        location=parse_location(values["L"]) if "L" in values else None,
+        forward_agent="Y" in raw.flags,
+        display=values["D"] if _LOCAL_DISPLAY.fullmatch(values.get("D", "")) else None,
+        message=values.get("M"),
+        notes=_notes(raw, cache_note),
     )
 
 
@@ -230,6 +305,24 @@ def _expand_target(word: str, groups: GroupLookup | None) -> Sequence[Target]:
         return (parse_target(word),)
     options = check_target_options(word, split.options)
     return tuple(Target(m.host, m.user or split.user, m.options + options) for m in members)
+
+
+def _notes(raw: _RawArgs, cache_note: str | None) -> tuple[str, ...]:
+    """One line per option accepted without effect, in a fixed order."""
+    notes = [cache_note] if cache_note else []
+    if raw.values.get("L", "").upper() in ("CLIENTONLY", "CO"):
+        notes.append(
+            f"-L {raw.values['L']}: accepted: ctys has no client-only mode (the original's"
+            " internal COPY phase); it acts as LOCALONLY"
+        )
+    for letter, why in _NOTED.items():
+        if letter == "D" and _LOCAL_DISPLAY.fullmatch(raw.values.get("D", "")):
+            continue  # a local display is used, see ``Invocation.display``
+        if letter in raw.values:
+            notes.append(f"-{letter} {raw.values[letter]}: accepted, no effect: {why}")
+        elif letter in raw.flags:
+            notes.append(f"-{letter}: accepted, no effect: {why}")
+    return tuple(notes)
 
 
 # --- plugin types ----------------------------------------------------------------------
@@ -323,6 +416,12 @@ def _split_escaped(text: str, separator: str) -> list[str]:
         index += 1
     pieces.append("".join(current))
     return pieces
+
+
+def escape_suboption_arg(value: str) -> str:
+    """A value made safe inside a suboption (the inverse of the unescaping here):
+    ``\\``, ``,`` and ``%`` backslash-escaped."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("%", "\\%")
 
 
 def _unescape(text: str) -> str:
@@ -487,77 +586,27 @@ def _non_empty(option: str, text: str) -> str:
     return text
 
 
-def _uint(option: str, text: str) -> int:
-    if not _UINT.fullmatch(text):
-        raise UsageError(f"bad value '{text}' for {option}: expected a number >= 0")
-    return int(text)
-
-
-def _cache_choice(use: str | None, control: str | None) -> CacheControl:
-    """``-c`` (the original's use of the cacheDB) and ``-C`` (ctys' cache control) as
-    one ``CacheControl``: ``-c OFF`` is ``-C off``."""
-    chosen = _cache_control(control) if control is not None else CacheControl.ON
-    if use is None or not _cache_use_off(use):
-        return chosen
-    if control is not None and chosen is not CacheControl.OFF:
+def _cache_control(use: CacheUse | None, control: str | None) -> tuple[CacheControl, str | None]:
+    """``-c`` (the original's use of the cacheDB) and ``-C`` (ctys' inventory control, or
+    the original's runtime data cache) as one ``CacheControl``: ``-c OFF`` is ``-C off``."""
+    chosen, note = parse_runtime_cache(control) if control is not None else (CacheControl.ON, None)
+    if use is None or not use.off:
+        return chosen, note
+    # -C on (the original's runtime cache, ctys' default) goes with -c off, as in the
+    # original's group files ('-c off -C on'); rebuilding or listing the inventory does not.
+    if chosen not in (CacheControl.OFF, CacheControl.ON):
         raise UsageError(f"-c OFF and -C {control} exclude each other")
-    return CacheControl.OFF
-
-
-def _cache_use_off(text: str) -> bool:
-    """Whether ``-c`` says OFF. ``ON[,BOTH|LOCAL|REMOTE]`` is ctys' one inventory (which
-    holds local and remote hosts' rows); ONLY is refused, as ctys always scans on a miss."""
-    words = [word.strip().upper() for word in text.split(",")]
-    if words == ["OFF"]:
-        return True
-    if words[0] == "ON" and set(words[1:]) <= {"BOTH", "LOCAL", "REMOTE", "ONLY"}:
-        if "ONLY" in words:
-            raise UsageError(
-                f"-c {text}: ONLY (the cacheDB alone, no scan) is not supported: ctys scans "
-                "the VM folders when the inventory has no match"
-            )
-        return False
-    raise UsageError(
-        f"bad value '{text}' for -c: -c takes ON[,BOTH|LOCAL|REMOTE] or OFF (the original's "
-        f"use of the cacheDB); ctys' inventory file is {INVENTORY_OPTION} PATH"
-    )
-
-
-def _cache_control(text: str) -> CacheControl:
-    try:
-        return CacheControl(text.lower())
-    except ValueError:
-        choices = "|".join(c.value for c in CacheControl)
-        raise UsageError(f"bad value '{text}' for -C: expected {choices}") from None
-
-
-def _geometry(text: str) -> str:
-    if not _GEOMETRY.fullmatch(text):
-        raise UsageError(f"bad geometry '{text}' for -g: expected WxH[+X+Y]")
-    return text
-
-
-def _background(text: str) -> bool:
-    mode, _, sync = text.lower().partition(",")
-    if mode not in _TRUE_WORDS | _FALSE_WORDS or (sync and sync not in _SYNC_WORDS):
-        raise UsageError(f"bad value '{text}' for -b: expected 0|1|off|on[,sync|async]")
-    return mode in _TRUE_WORDS
-
-
-def _pty(text: str) -> int:
-    lowered = text.lower()
-    if lowered == "pty":
-        return 1
-    if lowered == "nopty":
-        return 0
-    if not _UINT.fullmatch(text):
-        raise UsageError(f"bad value '{text}' for -z: expected pty|nopty|NUMBER")
-    return int(text)
+    return CacheControl.OFF, note
 
 
 def _signals(text: str) -> tuple[str, ...]:
+    """``-S [(on|off),]<signal>[,<signal>...]``; the leading on|off of ctys(1) is accepted
+    (ctys applies the list it is given)."""
     names: list[str] = []
-    for part in text.split(","):
+    parts = text.split(",")
+    if parts[0].lower() in ("on", "off"):
+        parts = parts[1:]
+    for part in parts:
         name = part.upper()
         if name.startswith("SIG") and len(name) > 3:
             name = name[3:]

@@ -1,5 +1,5 @@
 """The vocabulary of one ctys call: ``Invocation``, ``ActionCall``, ``Suboption``, ``Target``,
-``OutputFormat``, ``CacheControl``.
+``OutputFormat``, ``CacheControl``, ``CacheWhere``, ``Location``, ``DebugSpec``.
 
 ``ctys.argscan`` builds these from argv; the core and the plugins never see raw argv
 strings, only these objects. Core module: imports nothing of ctys.
@@ -42,6 +42,42 @@ class CacheControl(Enum):
     LIST = "list"
 
 
+class CacheWhere(Enum):
+    """``-c ON,<where>``: which cacheDB (inventory) resolves addresses. BOTH: the caller's
+    and the execution target's; LOCAL: the caller's only (a remote target scans its
+    folders); REMOTE: the execution target's only (the caller's is not asked, e.g. to
+    place a CREATE)."""
+
+    BOTH = "BOTH"
+    LOCAL = "LOCAL"
+    REMOTE = "REMOTE"
+
+
+class Location(Enum):
+    """``-L``: where the client (viewer, console) and the server (the VM) of a session run."""
+
+    LOCALONLY = "LOCALONLY"  # client and server on the execution target (the default)
+    CONNECTIONFORWARDING = "CONNECTIONFORWARDING"  # client here, server there, ssh tunnel
+    DISPLAYFORWARDING = "DISPLAYFORWARDING"  # both there, the display forwarded (ssh -X)
+    CLIENTONLY = "CLIENTONLY"  # the client alone
+    SERVERONLY = "SERVERONLY"  # the server alone (headless: no viewer)
+
+
+@dataclass(frozen=True)
+class DebugSpec:
+    """``-d <level>[,P|MIN|MAX][,S:<bits>][,W:<n>][,I:<n>][,F:<files>[,EXCLUDE|INCLUDE]]
+    [,PFIN[:<n>]]``, the original's debug syntax; ``Invocation.debug`` is ``level``."""
+
+    level: int = 0
+    mode: str = "MAX"  # MAX | MIN | PATTERN
+    subsystems: int | None = None
+    warning: int | None = None
+    info: int | None = None
+    files: tuple[str, ...] = ()
+    files_mode: str = "INCLUDE"
+    printfinal: int | None = None
+
+
 class OutputFormat(Enum):
     """How LIST/INFO/ENUMERATE print: a rich table, ``;``-separated terse lines, or JSON."""
 
@@ -77,12 +113,22 @@ class Invocation:
     geometry: str | None = None  # -g WxH[+X+Y]
     resolution: str | None = None  # -r
     background: bool | None = None  # -b 1/0 (None: the action's default)
-    pty: int | None = None  # -z
+    parallel: bool | None = None  # -b ...,seq|par: targets one after another / at once
+    pty: int | None = None  # -z: 0 none, 1 (PTY) ssh -t, 2 (PTY,PTY) ssh -t -t
     signals_ignore: tuple[str, ...] = ()  # -S
     remote_user: str | None = None  # -l
     output_fields: tuple[str, ...] = ()  # -o field list
     output_format: OutputFormat = OutputFormat.TABLE
     version: bool = False
+    cache_where: CacheWhere = CacheWhere.BOTH  # -c ON,BOTH|LOCAL|REMOTE
+    cache_only: bool = False  # -c ON,ONLY: addresses from the cacheDB alone, no scan
+    debug_spec: DebugSpec | None = None  # -d beyond a bare level
+    geometry_screen: tuple[str, ...] = ()  # -g WxH:<screen>[:<layout>[:<file>]]
+    location: Location | None = None  # -L
+    forward_agent: bool = False  # -Y: ssh -A
+    display: str | None = None  # -D :N[.S]: the local X display for viewers
+    message: str | None = None  # -M: printed before the output
+    notes: tuple[str, ...] = ()  # options accepted but without effect here, one line each
     dry_run: bool = False  # -n: print what would run (argv, ssh calls), start nothing
     terse: bool = False  # -X: the original's terse/machine output (also with -V)
     allow_ambiguous: bool = False  # -A: an address matching several VMs acts on all of them

@@ -11,7 +11,6 @@ import json
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from ctys.plugins.qemu.demo.demovm import write_demo_conf
 from ctys.plugins.qemu.images.build import GuestImage
 from support.cli import CTYS
 from support.procs import live_qemus
+from support.ptyio import pty_read_until
 from support.rows import list_rows
 
 pytestmark = pytest.mark.e2e
@@ -158,23 +158,6 @@ def test_remote_create_list_cancel_of_a_real_guest(rctys, ssh_hosts, guest) -> N
     assert list_rows(rctys, host_a.runtime, "hostA", "hostB") == []
 
 
-def _pty_read_until(fd: int, marker: bytes, timeout: float = 60) -> bytes:
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while marker not in buf:
-        left = deadline - time.monotonic()
-        assert left > 0, buf[-400:]
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # EIO: the other side closed
-                chunk = b""
-            assert chunk, buf[-400:]
-            buf += chunk
-    return buf
-
-
 def test_connect_to_a_remote_vm_from_a_terminal_attaches_without_z(
     ssh_hosts, guest, ctys_env
 ) -> None:
@@ -195,11 +178,11 @@ def test_connect_to_a_remote_vm_from_a_terminal_attaches_without_z(
     )  # fmt: skip
     os.close(tty)
     try:
-        _pty_read_until(main, b"[ctys] attached to vm1")
+        pty_read_until(main, b"[ctys] attached to vm1")
         os.write(main, b"echo remote-$((6*7))\r")
-        _pty_read_until(main, b"remote-42")
+        pty_read_until(main, b"remote-42")
         os.write(main, b"\x1d")  # Ctrl-] detaches
-        _pty_read_until(main, b"[ctys] detached from vm1")
+        pty_read_until(main, b"[ctys] detached from vm1")
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:

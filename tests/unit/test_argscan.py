@@ -121,9 +121,10 @@ def test_repeated_action_is_an_error() -> None:
 
 
 def test_unknown_option() -> None:
-    assert usage_error(["-x"]) == "unknown option '-x'"
+    assert usage_error(["-q"]) == "unknown option '-q'"
     assert usage_error(["--frobnicate"]) == "unknown option '--frobnicate'"
     assert usage_error(["-hx"]) == "unknown option '-hx'"
+    assert usage_error(["-nX"]) == "unknown option '-nX'"  # flags are not bundled
 
 
 def test_missing_value() -> None:
@@ -172,6 +173,7 @@ def test_generic_options_all_together() -> None:
         geometry="800x600+10+20",
         resolution="1024x768",
         background=False,
+        parallel=False,
         pty=0,
         signals_ignore=("INT", "TSTP", "QUIT", "15"),
         remote_user="admin",
@@ -182,7 +184,7 @@ def test_generic_options_all_together() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("1", True), ("on", True), ("0", False), ("OFF", False), ("1,async", True)],
+    [("1", True), ("on", True), ("0", False), ("OFF", False), ("async,par", True), ("sync", False)],
 )
 def test_background(value: str, expected: bool) -> None:
     assert scan_argv(["-b", value]).background is expected
@@ -289,7 +291,7 @@ def test_ipv6_target() -> None:
         ("@host", "bad user '' in target '@host'"),
         ("ho st", "bad host 'ho st'"),
         ("host(-d 'x)", "bad options in target"),
-        ("host(-x)", "unknown option '-x'"),
+        ("host(-q)", "unknown option '-q'"),
         ("host(-d x)", "bad value 'x' for -d"),
         ("host(-d 1 other)", "non-option 'other'"),
         ("", "target '' has no host"),

@@ -1,4 +1,4 @@
-"""``-c`` is the original's use of the cacheDB (``ON[,BOTH|LOCAL|REMOTE]|OFF``), not a
+"""``-c`` is the original's use of the cacheDB (``ON[,BOTH|LOCAL|REMOTE][,ONLY]|OFF``), not a
 file name: ``-c OFF`` switches the inventory off and creates no file named ``OFF``
 (issue 12, point 3). ctys' own SQLite file is ``--inventory PATH``."""
 
@@ -45,10 +45,11 @@ def test_c_takes_the_original_words(word: str, control: CacheControl) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["-c", "/var/ctys/inv.sqlite"], "-c takes ON[,BOTH|LOCAL|REMOTE] or OFF"),
-        (["-c", "OFFF"], "-c takes ON[,BOTH|LOCAL|REMOTE] or OFF"),
-        (["-c", "ON,ONLY"], "ONLY (the cacheDB alone, no scan) is not supported"),
-        (["-c", "OFF,LOCAL"], "-c takes ON[,BOTH|LOCAL|REMOTE] or OFF"),
+        (["-c", "/var/ctys/inv.sqlite"], "-c takes ON[,BOTH|LOCAL|REMOTE][,ONLY] or OFF"),
+        (["-c", "OFFF"], "-c takes ON[,BOTH|LOCAL|REMOTE][,ONLY] or OFF"),
+        (["-c", "ON,ONLY", "-C", "off"], "uses the inventory alone, but -C off"),
+        (["-c", "OFF,LOCAL"], "-c takes ON[,BOTH|LOCAL|REMOTE][,ONLY] or OFF"),
+        (["-c", "LOCAL,REMOTE"], "-c takes ON[,BOTH|LOCAL|REMOTE][,ONLY] or OFF"),
         (["-c", "OFF", "-C", "rebuild"], "-c OFF and -C rebuild exclude each other"),
         (["--inventory", ""], "'--inventory'"),
         (["--inventory"], "needs a value"),

@@ -43,6 +43,9 @@ class FakePlugin:
     def placement(self, action: str) -> Placement | None:
         return None
 
+    def forwarding(self, action: str) -> None:
+        return None  # -L CF: no client of its own
+
     def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
         return False
 
@@ -135,8 +138,8 @@ def test_broken_pipe_is_quiet(
 def test_usage_errors_exit_2(
     plugins: dict[str, FakePlugin], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["-x"]) == 2
-    assert capsys.readouterr().err == "ctys: unknown option '-x'\n"
+    assert main(["-q"]) == 2
+    assert capsys.readouterr().err == "ctys: unknown option '-q'\n"
     assert main(["-t", "QEMU"]) == 2
     assert "no action given" in capsys.readouterr().err
     assert main(["-a", "FROB"]) == 2

@@ -138,6 +138,9 @@ class LoudPlugin:
     def placement(self, action: str) -> Placement | None:
         return None
 
+    def forwarding(self, action: str) -> None:
+        return None  # -L CF: no client of its own
+
     def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
         return False
 

@@ -6,13 +6,20 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from ctys.argscan import escape_suboption_arg
 from ctys.errors import AddressError, UsageError
-from ctys.invocation import Suboption
+from ctys.invocation import ActionCall, Suboption
 from ctys.pathutil import canonical_path
 
 
 class AmbiguousAddress(AddressError):
-    """Several VMs match an address (the message lists them)."""
+    """Several VMs match an address (the message lists them). ``matches`` names each one
+    by an address that matches it alone (``P:<conf>``), so ``-A`` can act on all of them;
+    empty when the matches cannot be named so."""
+
+    def __init__(self, message: str, matches: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.matches = matches
 
 
 class AddressKind(Enum):
@@ -135,3 +142,12 @@ def base_paths_from_suboption(sub: Suboption) -> tuple[Path, ...]:
     if not sub.args or not all(sub.args):
         raise UsageError(f"'{sub.raw}' needs at least one folder, e.g. BASEPATH:/srv/vms")
     return tuple(Path(a).expanduser() for a in sub.args)
+
+
+def with_address(call: ActionCall, address: str) -> ActionCall:
+    """``call`` with its address and BASEPATH suboptions replaced by ``address`` (one
+    ``KEY:value`` term, e.g. an ``AmbiguousAddress`` match), the other suboptions kept."""
+    key, _, value = address.partition(":")
+    term = Suboption(key.upper(), (value,), f"{key}:{escape_suboption_arg(value)}")
+    rest = [s for s in call.suboptions if s.key not in ADDRESS_KEYS and s.key not in BASEPATH_KEYS]
+    return ActionCall(call.name, (term, *rest))

@@ -6,7 +6,9 @@ and they are asked for the running VMs whose guests reported an ``IP:`` address.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -120,9 +122,36 @@ def _describe(vm: FoundVm) -> str:
     return f"{vm.label} ({vm.conf_path})"
 
 
-def _ambiguous(selector: MachineSelector, candidates: list[str]) -> AddressError:
+def _ambiguous(
+    selector: MachineSelector, candidates: list[str], confs: Sequence[str | Path] = ()
+) -> AddressError:
     listing = "; ".join(candidates)
-    return AmbiguousAddress(f"{selector} is ambiguous, {len(candidates)} VMs match: {listing}")
+    matches = tuple(dict.fromkeys(f"P:{conf}" for conf in confs))
+    return AmbiguousAddress(
+        f"{selector} is ambiguous, {len(candidates)} VMs match: {listing}"
+        + (" (-A acts on all of them)" if matches else ""),
+        matches,
+    )
+
+
+# -c ON,ONLY: addresses are resolved from the inventory alone, never by a scan. Set for one
+# command by ``inventory_only`` (the entry point reads -c); the plugins' calls of
+# ``resolve_one`` need not pass it through.
+_INVENTORY_ONLY: ContextVar[bool] = ContextVar("inventory_only", default=False)
+
+
+@contextmanager
+def inventory_only(enabled: bool) -> Iterator[None]:
+    """Within the block, ``resolve_one`` answers from the inventory only (``-c ON,ONLY``)."""
+    token = _INVENTORY_ONLY.set(enabled)
+    try:
+        yield
+    finally:
+        _INVENTORY_ONLY.reset(token)
+
+
+def _only_error(selector: MachineSelector, why: str) -> AddressError:
+    return AddressError(f"{selector}: {why} (-c ON,ONLY: the cacheDB alone, no scan)")
 
 
 def resolve_one(
@@ -151,10 +180,18 @@ def resolve_one(
         return describe_conf(direct, readers)
     if any(t.kind is AddressKind.DBRECORD for t in terms):
         return _by_dbrecord(selector, inventory, readers)
+    only = _INVENTORY_ONLY.get()
+    if only and selector.base_paths:
+        raise _only_error(selector, "BASEPATH asks for a scan of folders")
+    if only and (inventory is None or not inventory.is_file()):
+        raise _only_error(selector, f"no inventory at {inventory} (run ENUMERATE)")
     if not selector.base_paths and inventory is not None and inventory.is_file():
         found = _from_inventory(selector, inventory, readers)
         if isinstance(found, FoundVm):
             return found
+        if only:
+            what = "not in the inventory" if found is _MISSED else "the inventory is empty"
+            raise _only_error(selector, f"{what} {inventory} (run ENUMERATE)")
         if found is _MISSED:
             bases = default_base_paths([r.vm_home for r in readers])
             hint = " (not in the inventory either: run ENUMERATE to refresh it)"
@@ -233,7 +270,7 @@ def _by_scan(
         hint = f"; {len(result.errors)} conf file(s) unreadable" if result.errors else ""
         raise AddressError(f"no VM matches {selector} under {where}{hint}{extra}")
     if len(found) > 1:
-        raise _ambiguous(selector, [_describe(vm) for vm in found])
+        raise _ambiguous(selector, [_describe(vm) for vm in found], [v.conf_path for v in found])
     return found[0]
 
 
@@ -271,7 +308,7 @@ def _from_inventory(
             by_vm[rec.vm_id].append(rec.pname)
     if len(by_vm) > 1:
         candidates = sorted(f"{r.label} ({r.pname} on {r.host})" for r in records)
-        raise _ambiguous(selector, candidates)
+        raise _ambiguous(selector, candidates, [paths[0] for paths in by_vm.values()])
     pname = next(iter(by_vm.values()))[0]
     stype = next(rec.stype for rec in records if rec.pname == pname)
     conf = Path(pname)
@@ -299,7 +336,7 @@ def _by_learned_ip(selector: MachineSelector, readers: Sequence[ConfReader]) -> 
         except CtysError:
             continue
     if len(found) > 1:
-        raise _ambiguous(selector, [str(conf) for conf, _ in found])
+        raise _ambiguous(selector, [str(conf) for conf, _ in found], [c for c, _ in found])
     if not found:
         return None
     conf, reader = found[0]

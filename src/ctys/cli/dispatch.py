@@ -23,12 +23,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import CtysError, UsageError
-from ctys.invocation import ActionCall, CacheControl, Invocation, Target
+from ctys.invocation import ActionCall, CacheControl, CacheWhere, Invocation, Location, Target
 from ctys.remote.options import invocation_options, options_argv, target_invocation
 from ctys.remote.ssh import default_control_dir, ssh_argv, target_name
 
 if TYPE_CHECKING:
-    from ctys.plugins.base import MergedAction, Placement, Plugin
+    from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin
 
     # The fan-out machinery (threads, subprocess) loads only when a target needs it: the
     # common one-local-target command line stays fast to start.
@@ -49,6 +49,17 @@ def dispatch(
 ) -> int:
     """Run ``invocation``'s action on its targets; ``run_local`` runs it in this process."""
     targets = invocation.targets
+    forwarding = _forwarding(invocation) if not invocation.dry_run else None
+    if forwarding is not None:
+        from ctys.remote.tunnel import run_forwarded
+
+        given = _settings(settings)
+
+        def argv_for(inv: Invocation, target: Target) -> list[str]:
+            return _argv_for(inv, target, given)
+
+        return run_forwarded(invocation, out, err, given, argv_for, forwarding)
+    _target_notes(invocation, err)
     if len(targets) == 1 and targets[0].is_local:
         target = targets[0]
         here = target_invocation(invocation, target) if target.options else invocation
@@ -62,6 +73,32 @@ def dispatch(
                 return _run_on_many(placed, out, err, _settings(settings))
         return run_local(here, out, err)
     return _run_on_many(invocation, out, err, _settings(settings))
+
+
+def _target_notes(invocation: Invocation, err: TextIO) -> None:
+    """The one-line notes of options without effect in a target's own ``(...)`` options
+    (the global ones were printed by the entry point); they are not sent to the target."""
+    from ctys.argscan import scan_argv
+
+    for target in invocation.targets:
+        if target.options:
+            for note in scan_argv(list(target.options)).notes:
+                print(f"ctys: {target_name(target)}: {note}", file=err)
+
+
+def _forwarding(invocation: Invocation) -> Forwarding | None:
+    """``-L CF`` with a remote target and an action the plugin runs a client of
+    (``Plugin.forwarding``): the client runs here through a tunnel (``ctys.remote.tunnel``).
+    Other actions have no client: they run as usual."""
+    call = invocation.action
+    if (
+        invocation.location is not Location.CONNECTIONFORWARDING
+        or call is None
+        or all(t.is_local for t in invocation.targets)
+    ):
+        return None
+    plugin = _plugin_of(invocation)
+    return plugin.forwarding(call.name) if plugin is not None else None
 
 
 def _settings(given: RemoteSettings | None) -> RemoteSettings:
@@ -78,6 +115,23 @@ def target_args(invocation: Invocation, target: Target, *, clear_done: bool = Fa
     plugin sets them for the actions whose rows are merged here (JSON rows)."""
     own = target_invocation(invocation, target)
     values = invocation_options(own)
+    if not target.is_local and own.cache_where is CacheWhere.LOCAL:
+        from ctys.remote.cachelocal import localized_action
+
+        # -c ON,LOCAL: the caller's cacheDB only: the address resolved here (the target's
+        # conf path), the target's own inventory ignored.
+        localized = localized_action(own, target)
+        if localized is not None:
+            values["a"] = localized
+        values.pop("c", None)
+        values["C"] = CacheControl.OFF.value
+    if own.location is Location.CONNECTIONFORWARDING:
+        # The client runs here (ctys.remote.tunnel), the server there; on a local target
+        # both run here.
+        if target.is_local:
+            values.pop("L")
+        else:
+            values["L"] = Location.SERVERONLY.value
     call = own.action
     merger = _merger(invocation)
     if call is not None and merger is not None:
@@ -128,9 +182,11 @@ def _argv_for(
         target,
         args,
         user=own.remote_user,
-        pty=pty,
+        pty=(own.pty or 1) if pty else False,
         connect_timeout=settings.connect_timeout,
         control_dir=default_control_dir(),
+        forward_agent=own.forward_agent,
+        forward_x11=own.location is Location.DISPLAYFORWARDING,
     )
 
 
@@ -150,13 +206,15 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
                 f"target {target_name(target)} runs another action than {call.name}, "
                 "whose rows are merged"
             )
+    if invocation.dry_run:
+        return _print_dry_run(invocation, out, settings)
     if merger is not None:
         return _merged_many(invocation, call, merger, out, err, settings)
     from ctys.remote.terminal import wants_terminal
 
     if wants_terminal((target_invocation(invocation, t) for t in targets), _attaches_terminal):
         return _interactive(invocation, err, settings)
-    results = _fan_out(invocation, settings)
+    results = _fan_out(invocation, settings, err)
     from ctys.remote.merge import report_streams
 
     for result in results:
@@ -164,14 +222,34 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
     return _worst(results)
 
 
-def _fan_out(invocation: Invocation, settings: RemoteSettings) -> list[TargetResult]:
+def _print_dry_run(invocation: Invocation, out: TextIO, settings: RemoteSettings) -> int:
+    """``-n``: the command each target would run, shell-quoted, one line each; nothing
+    runs (``out`` escapes what a terminal would act on)."""
+    would_run = replace(invocation, dry_run=False)
+    _print_commands({t: _argv_for(would_run, t, settings) for t in invocation.targets}, out)
+    return 0
+
+
+def _print_commands(argvs: dict[Target, list[str]], stream: TextIO) -> None:
+    import shlex
+
+    for target, argv in argvs.items():
+        print(f"{target_name(target)}: {shlex.join(argv)}", file=stream)
+
+
+def _fan_out(invocation: Invocation, settings: RemoteSettings, err: TextIO) -> list[TargetResult]:
     from ctys.remote.fanout import run_on_targets
 
     argvs = {t: _argv_for(invocation, t, settings) for t in invocation.targets}
+    spec = invocation.debug_spec
+    if spec is not None and spec.printfinal is not None:
+        _print_commands(argvs, err)  # -d ...,PFIN: the final calls, as they run
+    # -b ...,seq: one target after another; ,par (and the default): at once, bounded.
+    sequential = invocation.parallel is False
     return run_on_targets(
         invocation.targets,
         lambda t: argvs[t],
-        max_parallel=settings.max_parallel,
+        max_parallel=1 if sequential else settings.max_parallel,
         timeout=settings.timeout,
     )
 
@@ -194,7 +272,7 @@ def _merged_many(
 
     ctx = RunContext(invocation=invocation, out=out, err=err)
     merger.prepare(call, ctx)  # fail before the fan-out
-    results = _fan_out(invocation, settings)
+    results = _fan_out(invocation, settings, err)
     answers: list[TargetRows] = []
     bad = 0
     for target, result in zip(invocation.targets, results, strict=True):
@@ -239,7 +317,8 @@ def _placement(invocation: Invocation, target: Target) -> Placement | None:
     call = invocation.action
     if call is None or target != Target("localhost"):
         return None
-    if invocation.cache_control is CacheControl.OFF:
+    # -c ON,REMOTE: the caller's cacheDB is not asked where to run.
+    if invocation.cache_control is CacheControl.OFF or invocation.cache_where is CacheWhere.REMOTE:
         return None
     plugin = _plugin_of(invocation)
     return plugin.placement(call.name) if plugin is not None else None

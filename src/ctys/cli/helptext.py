@@ -25,22 +25,34 @@ Suboptions:  KEY[:ARG[%ARG...]][,KEY...]
   keys are case-insensitive (l:vm1 == L:vm1); arguments keep their case
 
 Generic options:
-  -c ON|OFF      use of the inventory (the original's cacheDB option; OFF = -C off;
-                 ON[,BOTH|LOCAL|REMOTE] is the default, ONLY is not supported)
+  -c ON[,BOTH|LOCAL|REMOTE][,ONLY]|OFF
+                 use of the inventory (the original's cacheDB); OFF = -C off; ONLY:
+                 addresses from the inventory alone, no scan; -c local = -c ON,LOCAL
   --inventory PATH  the inventory file (ctys' SQLite name-service cache)
   -p DIR         the original's DB directory: ENUMERATE also writes DIR/enum.fdb
-  -C MODE        cache control: on|off|rebuild|clear|list
-  -g WxH[+X+Y]   console window geometry
+  -C MODE        inventory control: on|off|rebuild|clear|list (the original's
+                 ON,KEEP,... runtime-cache forms are accepted with a note)
+  -g WxH[+X+Y][:SCREEN[:LAYOUT[:XORGCONF]]]  console window geometry (and screen)
   -r RES         resolution (where the plugin supports it)
-  -b MODE[,SYNC] 1|on = background, 0|off = foreground
-  -z pty|nopty|N pseudo-terminal for remote targets (ssh -t); default: one when stdin
-                 is a terminal and the action attaches a console (CONNECT, CONSOLE:CLI)
+  -b MODE[,SEQ]  sync|0 = foreground, async|1 = background; seq|2 = targets one
+                 after another, par|3 = at once (default); stack = sync,seq
+  -z NOPTY|PTY|PTY,PTY|N  pseudo-terminal for remote targets (ssh -t [-t]); default:
+                 one when stdin is a terminal and the action attaches a console
   -S SIG,...     signals to ignore (INT,TSTP,QUIT)
-  -d LEVEL       debug level; 2 or more shows tracebacks
+  -d LEVEL[,...] debug level (bash numbers: 16, 0x10, 2#10000) and the original's
+                 items P|MIN|MAX, S:, W:, I:, F:, PFIN; 2 or more shows tracebacks
+  -A [0|1]       an address matching several VMs acts on all of them
+  -L LO|CF|DF|SO|CO  where client and server run (CF: the VNC client here, through
+                 an ssh tunnel to the VM on the target; DF: ssh -X; SO: no viewer)
+  -n             dry run: print what would run (ssh lines, the VM command), start nothing
+  -X             terse output; -V -X: the version number alone
+  -D :N[.S]      the X display for viewers here     -M TEXT  printed before the output
+  -Y             ssh -A (agent forwarding) to the targets
   -l USER        remote user
   -o SPEC        output: comma list of field names and/or one of table|terse|json
   -h / -H        short / long help (with -t or -a: plugin / action help)
   -V, --version  print the version
+  -F -j -s -W -x -Z VALUE, -f -P -y: the original's, accepted with a note
 
 Targets:  [user@]host['(' target-local options ')'] or a host GROUP (CTYS_GROUPS_PATH),
           after [-- '(' options for all targets ')']   (default: localhost)
@@ -64,7 +76,7 @@ Details:
     KERNEL:/k%/i%console=ttyS0,,115200 -> ',,' too (the original's escape)
   -o: 'table' (default), 'terse' (';'-separated lines) or 'json' selects the format; every
     other item is a field name (LABEL, UUID, MAC, IP, ...) choosing the columns.
-  -b 0,2 (the original's foreground+sync form) is accepted; only the first field is used.
+  -b 0,2: foreground, the targets one after another.
   Target-local options apply to one target only: host1'(-a CREATE=l:vm1 -d 2)'.
   -- '(-d 1)' h1 h2'(-d 2)': the options for all targets, then a target's own (last wins);
   a group member's options: the group file's CONTEXT, its own, then group'(...)' (ctys-groups).

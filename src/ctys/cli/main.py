@@ -10,13 +10,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctys.argscan import GroupLookup, scan_argv
-from ctys.errors import UsageError
-from ctys.invocation import Invocation
+from ctys.errors import CtysError, UsageError, exit_status
+from ctys.invocation import ActionCall, Invocation, Location
 from ctys.runguard import run_guarded
 from ctys.safestream import safe_stream, write_text
+
+if TYPE_CHECKING:
+    from ctys.plugins.base import Plugin, RunContext
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,10 +62,15 @@ def _group_lookup() -> GroupLookup:
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
     """Answer help/version or run the action on every selected plugin; raise ``CtysError``."""
+    for note in invocation.notes:
+        print(f"ctys: {note}", file=err)
+    if invocation.message is not None:
+        print(invocation.message, file=out)  # -M: before the output
     if invocation.version:
         from ctys import __version__
 
-        print(f"ctys {__version__}", file=out)
+        # -V -X: the version alone without a newline, as the original's terse form.
+        out.write(__version__ if invocation.terse else f"ctys {__version__}\n")
         return 0
     if invocation.help_level:
         write_text(out, _help_text(invocation))
@@ -89,6 +97,14 @@ def run_here(invocation: Invocation, out: TextIO, err: TextIO) -> int:
     action = invocation.action
     if action is None:
         raise UsageError("no action given: use -a ACTION (see ctys -h)")
+    if invocation.location is Location.SERVERONLY:
+        _headless()
+    elif invocation.display is not None:
+        import os
+
+        os.environ["DISPLAY"] = invocation.display  # -D: viewers open on that display
+    if invocation.geometry_screen:
+        invocation = _on_screen(invocation, err)
     types = resolve_types(invocation.plugin_types)
     invocation = replace(invocation, plugin_types=types)
     context = RunContext(invocation=invocation, out=out, err=err)
@@ -96,8 +112,61 @@ def run_here(invocation: Invocation, out: TextIO, err: TextIO) -> int:
     for name in types:
         plugin = load_plugin(name)
         _require_action(plugin.name, plugin.actions(), action.name)
-        status = max(status, plugin.run(action, context))
+        status = max(status, _run_plugin(plugin, action, context))
     return status
+
+
+def _run_plugin(plugin: Plugin, action: ActionCall, context: RunContext) -> int:
+    """``plugin.run``; with ``-A`` an address several VMs match runs the action once per
+    VM (each named by its own address), the worst status wins."""
+    from ctys.address.model import AmbiguousAddress, with_address
+    from ctys.address.resolve import inventory_only
+
+    invocation = context.invocation
+    with inventory_only(invocation.cache_only):
+        try:
+            return plugin.run(action, context)
+        except AmbiguousAddress as exc:
+            if not invocation.allow_ambiguous or not exc.matches:
+                raise
+            matches = exc.matches
+        status = 0
+        for match in matches:
+            call = with_address(action, match)
+            each = replace(context, invocation=replace(invocation, action=call))
+            try:
+                status = max(status, plugin.run(call, each))
+            except CtysError as error:  # one VM's failure does not stop the others
+                print(f"ctys: {match}: {error}", file=context.err)
+                status = max(status, exit_status(error))
+        return status
+
+
+def _on_screen(invocation: Invocation, err: TextIO) -> Invocation:
+    """``-g WxH:<screen>...``: the window placed on that screen of this host's xorg.conf
+    (evaluated where the viewer runs, as the original), else one line and WxH as given."""
+    from ctys.consoles.xlayout import screen_geometry
+
+    geometry, screen = invocation.geometry, invocation.geometry_screen
+    placed = screen_geometry(geometry, screen) if geometry else None
+    if placed is None:
+        extra = ":".join(screen)
+        print(
+            f"ctys: -g {geometry}:{extra}: screen '{extra}' not found in an xorg.conf"
+            f" ServerLayout with absolute positions; the window is {geometry}",
+            file=err,
+        )
+        return replace(invocation, geometry_screen=())
+    return replace(invocation, geometry=placed, geometry_screen=())
+
+
+def _headless() -> None:
+    """``-L SERVERONLY``: the server alone, no client here; without a display no plugin
+    opens a viewer (a console that needs one fails with its own message)."""
+    import os
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        os.environ.pop(name, None)
 
 
 def _help_text(invocation: Invocation) -> str:

@@ -125,6 +125,30 @@ class Placement(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ClientEndpoint:
+    """Where a session's server listens on its host, for a client run elsewhere (-L CF)."""
+
+    label: str
+    address: str  # a VNC server ("unix:/path", "host:port") or a serial console socket path
+    serial: bool = False  # a serial console (this terminal attaches) rather than VNC
+
+
+class Forwarding(Protocol):
+    """``-L CONNECTIONFORWARDING``: how the caller finds the server of the session an
+    action starts or attaches on a remote target, to run its client here."""
+
+    def query_args(self, call: ActionCall) -> Sequence[str]:
+        """The ctys arguments (without ``-t``) that make the target print its running
+        sessions as JSON rows."""
+        ...
+
+    def endpoint(self, call: ActionCall, rows: Sequence[Mapping[str, object]]) -> ClientEndpoint:
+        """The server of the session ``call`` addresses among the target's rows;
+        ``CtysError``/``UsageError`` when it cannot be told."""
+        ...
+
+
 class ConfReader(Protocol):
     """How a plugin reads its VM confs for the core (scan, addresses, inventory)."""
 
@@ -170,4 +194,9 @@ class Plugin(ConfReader, Protocol):
     def attaches_terminal(self, call: ActionCall, *, background: bool) -> bool:
         """Whether ``call`` attaches the caller's terminal (a console): on a remote target
         it then runs on this terminal (``ssh -t``) when stdin is one."""
+        ...
+
+    def forwarding(self, action: str) -> Forwarding | None:
+        """How ``action``'s client runs here with ``-L CF``; ``None``: it has no client
+        (it runs as without ``-L CF``)."""
         ...

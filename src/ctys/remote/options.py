@@ -10,9 +10,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from ctys.argscan import INVENTORY_KEY, INVENTORY_OPTION
+from ctys.argscan import (
+    AMBIGUITY_WORDS,
+    FLAG_OPTIONS,
+    INVENTORY_KEY,
+    INVENTORY_OPTION,
+    escape_suboption_arg,
+)
 from ctys.errors import UsageError
-from ctys.invocation import ActionCall, CacheControl, Invocation, OutputFormat, Target
+from ctys.invocation import (
+    ActionCall,
+    CacheControl,
+    CacheWhere,
+    Invocation,
+    Location,
+    OutputFormat,
+    Target,
+)
+from ctys.optvalues import debug_text
 
 __all__ = [
     "action_word",
@@ -24,10 +39,11 @@ __all__ = [
     "target_option_values",
 ]
 
-# Letters in the order they are written back; -l and -z are used by the ssh layer and
-# mean nothing to the remote ctys, which runs on no targets of its own.
-_ORDER = "tTacCpgrbSdo"
-_LOCAL_ONLY = frozenset("lz")
+# Letters in the order they are written back; -l, -z and -Y are used by the ssh layer and
+# mean nothing to the remote ctys, which runs on no targets of its own. Flags (-n, -X, -Y)
+# are kept with an empty value.
+_ORDER = "tTacCpgrbSdoALnX"
+_LOCAL_ONLY = frozenset("lzY")
 
 
 def action_word(call: ActionCall) -> str:
@@ -35,11 +51,6 @@ def action_word(call: ActionCall) -> str:
     if not call.suboptions:
         return call.name
     return f"{call.name}={','.join(s.raw for s in call.suboptions)}"
-
-
-def escape_suboption_arg(value: str) -> str:
-    """A value made safe inside a suboption: ``\\``, ``,`` and ``%`` backslash-escaped."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("%", "\\%")
 
 
 def invocation_options(inv: Invocation) -> dict[str, str]:
@@ -58,18 +69,30 @@ def invocation_options(inv: Invocation) -> dict[str, str]:
         values["p"] = inv.db_dir
     if inv.cache_control is not CacheControl.ON:
         values["C"] = inv.cache_control.value
+    if inv.cache_where is not CacheWhere.BOTH or inv.cache_only:
+        values["c"] = ",".join(["ON", inv.cache_where.value] + ["ONLY"] * inv.cache_only)
     if inv.geometry is not None:
-        values["g"] = inv.geometry
+        values["g"] = ":".join((inv.geometry, *inv.geometry_screen))
     if inv.resolution is not None:
         values["r"] = inv.resolution
-    if inv.background is not None:
-        values["b"] = "1" if inv.background else "0"
+    if inv.background is not None or inv.parallel is not None:
+        mode = {None: "", True: ",par", False: ",seq"}[inv.parallel]
+        values["b"] = ("1" if inv.background else "0") + mode
     if inv.pty is not None:
         values["z"] = str(inv.pty)
     if inv.signals_ignore:
         values["S"] = ",".join(inv.signals_ignore)
-    if inv.debug:
+    if inv.debug_spec is not None:
+        values["d"] = debug_text(inv.debug_spec)
+    elif inv.debug:
         values["d"] = str(inv.debug)
+    if inv.allow_ambiguous:
+        values["A"] = "1"
+    if inv.location not in (None, Location.CLIENTONLY):  # CO acts as LO: its note is here
+        values["L"] = inv.location.value
+    for letter, on in (("n", inv.dry_run), ("X", inv.terse), ("Y", inv.forward_agent)):
+        if on:
+            values[letter] = ""
     if inv.remote_user is not None:
         values["l"] = inv.remote_user
     output = [*inv.output_fields]
@@ -91,9 +114,15 @@ def target_option_values(options: Sequence[str]) -> dict[str, str]:
         if len(word) < 2 or not word.startswith("-") or word.startswith("--"):
             raise UsageError(f"'{word}' is not an option a target can have")
         letter = word[1]
-        if letter in "hHV":
+        if letter in "hHVv":
             raise UsageError(f"option '{word}' makes no sense in target options")
-        if len(word) > 2:
+        if letter in FLAG_OPTIONS and len(word) == 2:
+            values[letter] = ""
+        elif letter == "A" and len(word) == 2:
+            has_word = index < len(options) and options[index].lower() in AMBIGUITY_WORDS
+            values[letter] = options[index] if has_word else "1"
+            index += has_word
+        elif len(word) > 2:
             values[letter] = word[2:]
         elif index < len(options):
             values[letter] = options[index]
@@ -116,13 +145,19 @@ def merged_options(inv: Invocation, target: Target) -> dict[str, str]:
 
 
 def options_argv(values: Mapping[str, str], *, remote: bool = True) -> list[str]:
-    """Option words in a fixed order; with ``remote`` the ssh-only ones (-l, -z) dropped."""
+    """Option words in a fixed order; with ``remote`` the ssh-only ones (-l, -z, -Y)
+    dropped."""
     argv: list[str] = []
-    for letter in _ORDER + "lz":
+    for letter in _ORDER + "lzY":
         if letter in values and not (remote and letter in _LOCAL_ONLY):
             value = values[letter]
+            if letter in FLAG_OPTIONS:
+                argv.append(f"-{letter}")
             # A value that looks like an option is attached, so it is never taken for one.
-            argv += [f"-{letter}{value}"] if value.startswith("-") else [f"-{letter}", value]
+            elif value.startswith("-"):
+                argv.append(f"-{letter}{value}")
+            else:
+                argv += [f"-{letter}", value]
     if INVENTORY_KEY in values:  # ctys' own long option, after the letters
         argv.append(f"{INVENTORY_OPTION}={values[INVENTORY_KEY]}")
     return argv

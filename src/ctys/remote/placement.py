@@ -22,7 +22,7 @@ from ctys.address.model import (
 )
 from ctys.errors import CtysError, VmStateError
 from ctys.inventory.record import InventoryRecord
-from ctys.invocation import ActionCall, Invocation, Suboption, Target
+from ctys.invocation import ActionCall, Invocation, Target
 from ctys.plugins.base import HostLoad, Placement
 
 if TYPE_CHECKING:
@@ -105,13 +105,9 @@ def choose(loads: Mapping[str, HostLoad], local: str | None = None) -> str:
 def create_call_for(call: ActionCall, pname: str) -> ActionCall:
     """The CREATE call for the chosen remote host: its conf file (``P:path`` as that host
     sees it) in place of the address, the other suboptions as given."""
-    from ctys.remote.options import escape_suboption_arg
+    from ctys.address.model import with_address
 
-    kept = tuple(
-        s for s in call.suboptions if s.key not in ADDRESS_KEYS and s.key not in BASEPATH_KEYS
-    )
-    address = Suboption("P", (pname,), f"P:{escape_suboption_arg(pname)}")
-    return ActionCall(call.name, (address, *kept))
+    return with_address(call, f"P:{pname}")
 
 
 def describe(load: HostLoad) -> str:

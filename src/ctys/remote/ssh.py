@@ -30,6 +30,7 @@ __all__ = [
     "remote_ctys",
     "ssh_argv",
     "ssh_host",
+    "ssh_options",
     "target_name",
 ]
 
@@ -80,24 +81,16 @@ def default_control_dir() -> Path | None:
         return None
 
 
-def ssh_argv(
+def ssh_options(
     target: Target,
-    remote_argv: Sequence[str],
     *,
     user: str | None,
-    pty: bool,
     connect_timeout: float,
     control_dir: Path | None,
     env: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The ssh argv that runs ``ctys *remote_argv`` on ``target``.
-
-    ``user`` (from ``-l``) is used unless the target names its own (``user@host``); ``pty``
-    asks for a terminal (``-t``, needed by interactive consoles), else ``-T``. With a
-    ``control_dir`` one master connection per host is shared and kept for a minute, so a
-    fan-out of several commands to one host pays for one handshake. ``--`` ends ssh's
-    options: no host can be taken for one.
-    """
+    """``ssh`` and the options every connection to ``target`` uses (batch mode, connect
+    timeout, ``$CTYS_SSH_CONFIG``, connection sharing in ``control_dir``, the login)."""
     environ = os.environ if env is None else env
     argv = [
         "ssh",
@@ -122,6 +115,39 @@ def ssh_argv(
     login = target.user or user
     if login:
         argv += ["-l", login]
-    argv.append("-t" if pty else "-T")
+    return argv
+
+
+def ssh_argv(
+    target: Target,
+    remote_argv: Sequence[str],
+    *,
+    user: str | None,
+    pty: bool | int,
+    connect_timeout: float,
+    control_dir: Path | None,
+    env: Mapping[str, str] | None = None,
+    forward_agent: bool = False,
+    forward_x11: bool = False,
+) -> list[str]:
+    """The ssh argv that runs ``ctys *remote_argv`` on ``target``.
+
+    ``user`` (from ``-l``) is used unless the target names its own (``user@host``); ``pty``
+    asks for a terminal (``-t``, needed by interactive consoles; ``2``: ``-t -t``, as
+    ``-z PTY,PTY``), else ``-T``; ``forward_agent`` is ``-Y`` (ssh ``-A``),
+    ``forward_x11`` is ``-L DISPLAYFORWARDING`` (ssh ``-X``). With a
+    ``control_dir`` one master connection per host is shared and kept for a minute, so a
+    fan-out of several commands to one host pays for one handshake. ``--`` ends ssh's
+    options: no host can be taken for one.
+    """
+    environ = os.environ if env is None else env
+    argv = ssh_options(
+        target, user=user, connect_timeout=connect_timeout, control_dir=control_dir, env=environ
+    )
+    argv += ["-t"] * int(pty) if pty else ["-T"]
+    if forward_agent:
+        argv.append("-A")
+    if forward_x11:
+        argv.append("-X")
     argv += ["--", ssh_host(target), remote_command(remote_argv, environ)]
     return argv

@@ -23,7 +23,7 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.confs.reader import QemuConfs
 
 if TYPE_CHECKING:
-    from ctys.plugins.base import MergedAction, Placement, Plugin
+    from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin
 
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
@@ -174,6 +174,14 @@ class QemuPlugin(QemuConfs):
         from ctys.plugins.qemu.actions.attach import attaches_console
 
         return attaches_console(call, background=background)
+
+    def forwarding(self, action: str) -> Forwarding | None:
+        """-L CF: CREATE's VNC viewer or serial console here (``actions/forwarding``)."""
+        if action != "CREATE":
+            return None
+        from ctys.plugins.qemu.actions.forwarding import QemuForwarding
+
+        return QemuForwarding()
 
     def run(self, call: ActionCall, ctx: RunContext) -> int:
         if call.name in _USE_RUNTIME_DIR:

@@ -114,7 +114,8 @@ def find_running(
     if len(matched) > 1:
         listing = "; ".join(f"{r.record.label} ({r.record.conf}, pid {r.pid})" for r in matched)
         raise AmbiguousAddress(
-            f"{selector} is ambiguous, {len(matched)} running VMs match: {listing}"
+            f"{selector} is ambiguous, {len(matched)} running VMs match: {listing}",
+            tuple(dict.fromkeys(f"P:{r.record.conf}" for r in matched)),
         )
     if matched:
         return matched[0], None
