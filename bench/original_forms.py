@@ -111,7 +111,11 @@ def main() -> int:
                     [ctys, "-n", "-a", "LIST", group],
                     None,
                 ),
-                ("ctys -n -a MACRO:fields " + group, [ctys, "-n", "-a", "MACRO:fields", group], None),
+                (
+                    "ctys -n -a MACRO:fields " + group,
+                    [ctys, "-n", "-a", "MACRO:fields", group],
+                    None,
+                ),
                 ("ctys-groups -m 4 " + group, [groups_tool, "-m", "4", group], None),
             ]
             wall([ctys, "-a", "INFO=MACHINE"], 1, env)  # warm the host-facts cache once
