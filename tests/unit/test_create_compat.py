@@ -124,7 +124,8 @@ def test_stackcheck_words() -> None:
     assert create("l:x,STACKCHECK:OFF").stackcheck.off
     assert create("l:x,STACKCHECK:NOHWCAP").stackcheck == StackCheck(True, False, True)
     check = create("l:x,STACKCHECK:nocontext%NOSTACKCAP%HWCAP").stackcheck
-    assert check == StackCheck(False, True, False)
+    assert check == StackCheck(False, True, False, sizes=True)
+    assert not create("l:x,STACKCHECK:STACKCAP").stackcheck.sizes
     assert "unknown check 'FAST'" in refused("l:x,STACKCHECK:FAST")
 
 
@@ -368,10 +369,12 @@ def test_stackreq_against_the_host() -> None:
 
 
 def test_hwcap_cpus_memory_and_flags() -> None:
+    sizes = StackCheck(sizes=True)
     with pytest.raises(VmError, match="wants 4 CPUs, this host has 2"):
-        _stack(vm(vcpu=4))
+        _stack(vm(vcpu=4), sizes)
     with pytest.raises(VmError, match="8192 MiB"):
-        _stack(vm(memsize_mb=8192))
+        _stack(vm(memsize_mb=8192), sizes)
+    _stack(vm(vcpu=4, memsize_mb=8192))  # qemu allows both; checked only when asked
     with pytest.raises(VmError, match="SVM"):
         _stack(vm(facts=VmFacts(hwreq="pae,svm")))
     _stack(vm(vcpu=4, memsize_mb=8192, facts=VmFacts(hwreq="svm")), StackCheck(hwcap=False))
@@ -447,3 +450,13 @@ def test_dry_run_prints_the_argv_and_starts_nothing(
     assert "-snapshot" in line and "127.0.0.1:77,password=on" in line
     assert not (tmp_path / "ran").exists()
     assert not list(runtime.root.glob("vms/*")) and not list(runtime.root.glob("locks/*"))
+
+
+def test_cli0_refuses_waits_and_probes(tmp_path: Path, short_tmp: Path) -> None:
+    (tmp_path / "k").write_bytes(b"")
+    conf = tmp_path / "fg.conf"
+    conf.write_text("#@#MAGICID-QEMU\n#@#LABEL = fg\nKERNEL=k\n")
+    ctx = RunContext(scan_argv(["-t", "QEMU", "-a", "CREATE"]), io.StringIO(), io.StringIO())
+    with pytest.raises(UsageError, match="CLI0 holds this terminal"):
+        run_create(create(f"F:{conf},CONSOLE:CLI0,WAITS:1"), ctx, RuntimeDir(short_tmp / "rt"))
+    assert not list((short_tmp / "rt").glob("vms/*"))

@@ -12,7 +12,7 @@ from ctys.address.model import AddressKind
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
-from ctys.errors import AddressError, CtysError, VmStateError
+from ctys.errors import AddressError, CtysError, UsageError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.clients import close_clients, find_clients
@@ -221,6 +221,11 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
     if ctx.invocation.dry_run:
         return _print_plan(vm, req, runtime, ctx)
     if req.console is ConsoleKind.CLI0:
+        if req.ping.enabled or req.sshping.enabled or req.wait_server or req.wait_client:
+            raise UsageError(
+                "CONSOLE:CLI0 holds this terminal until the VM ends: PING, SSHPING, WAITS and"
+                " WAITC need another console (CLI, NONE, VNC...)"
+            )
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)
     check_vnc_viewer(vm, req)

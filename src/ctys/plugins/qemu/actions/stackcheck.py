@@ -6,8 +6,9 @@ the original's VMSTACK checks (verifyStackCapability, verifyHardwareCapabilitySt
   (a qemu for the VM's ARCH), ``KVM`` (usable, by the cached probe), and the CPU's
   virtualisation flags (``VMX``, ``SVM``, ``HVM`` for either). A version after ``-``
   (``QEMU-0.12``) is not compared.
-- HWCAP: ``VCPU`` no more than the host's CPUs, ``MEMSIZE`` no more than its memory, and
-  each word of ``HWREQ`` a flag of the host's CPU (``/proc/cpuinfo``: ``pae``, ``lm``...).
+- HWCAP: each word of ``HWREQ`` a flag of the host's CPU (``/proc/cpuinfo``: ``pae``,
+  ``lm``...); with ``STACKCHECK:HWCAP`` named, also ``VCPU`` no more than the host's CPUs
+  and ``MEMSIZE`` no more than its memory (qemu itself allows both, so only on request).
 - CONTEXT: accepted; ctys has no stack context beyond these.
 
 Each failed check is one ``VmError`` naming the requirement and what the host has;
@@ -102,6 +103,17 @@ def check_stack(
             )
     if not check.hwcap:
         return
+    if check.sizes:
+        _check_sizes(vm, cpus, memory_mb)
+    missing = [word for word in hwreq if word not in flags]
+    if missing:
+        raise VmError(
+            f"STACKCHECK: VM {vm.label} requires the CPU flag(s) {', '.join(missing)} (HWREQ in"
+            f" {vm.conf_path}), which this host's CPU lacks (STACKCHECK:NOHWCAP skips)"
+        )
+
+
+def _check_sizes(vm: VmConfig, cpus: int | None, memory_mb: Callable[[], int]) -> None:
     host_cpus = cpus if cpus is not None else (os.cpu_count() or 1)
     if vm.vcpu > host_cpus:
         raise VmError(
@@ -113,10 +125,4 @@ def check_stack(
         raise VmError(
             f"STACKCHECK: VM {vm.label} wants {vm.memsize_mb} MiB of memory, this host has"
             f" {total} MiB (STACKCHECK:NOHWCAP skips)"
-        )
-    missing = [word for word in hwreq if word not in flags]
-    if missing:
-        raise VmError(
-            f"STACKCHECK: VM {vm.label} requires the CPU flag(s) {', '.join(missing)} (HWREQ in"
-            f" {vm.conf_path}), which this host's CPU lacks (STACKCHECK:NOHWCAP skips)"
         )
