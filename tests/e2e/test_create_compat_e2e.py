@@ -1,9 +1,10 @@
 """The original's CREATE suboptions with real guests under TCG: the default console (VNC,
 private) and the conf's DEFAULTCONSOLE, CONSOLE:NONE and VNC:<port>, BOOTMODE:KERNEL,
-ARGSADD:S%, STACKCHECK, DBRECORD, RECONNECT, WAITS and PING on the tiny guest; SSHPING
-with USER on the real Debian guest (sshd behind a HOSTFWD).
+ARGSADD:S%, STACKCHECK, DBRECORD, RECONNECT (of a serial attacher and of a viewer),
+CALLOPTS/XOPTS (a stand-in viewer records its argv), WAITS and PING on the tiny guest;
+SSHPING with USER on the real Debian guest (sshd behind a HOSTFWD).
 
-Boots: 11 tiny guests, 1 real guest."""
+Boots: 12 tiny guests, 1 real guest."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import pytest
 
 from ctys.filelock import exclusive_lock
 from ctys.plugins.qemu.demo.realvm import free_port, ssh_argv, write_real_conf
-from ctys.plugins.qemu.images.realsystem import RealGuestImage, build_real_guest, cached_image
+from ctys.plugins.qemu.images.realsystem import RealGuestImage
 from support.cli import CTYS, run_ctys
 from support.env import private_ctys_env
 from support.procs import kill_qemus
@@ -209,16 +210,6 @@ def test_reconnect_closes_the_attached_console_then_connects(ctys, make_vm, ctys
 # --- SSHPING with the real Debian guest ------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def real_image() -> RealGuestImage:
-    found = cached_image()
-    if found is not None:
-        return found
-    if os.geteuid() != 0:
-        pytest.skip("the real system guest is not built and building it needs root")
-    return build_real_guest()
-
-
 @pytest.mark.timeout(900)
 def test_sshping_returns_once_the_guest_lets_user_in(real_image: RealGuestImage) -> None:
     root = Path(tempfile.mkdtemp(prefix="ctp", dir="/tmp"))
@@ -253,3 +244,46 @@ def test_sshping_returns_once_the_guest_lets_user_in(real_image: RealGuestImage)
     finally:
         kill_qemus(env["CTYS_RUNTIME_DIR"])
         shutil.rmtree(root, ignore_errors=True)
+
+
+FAKE_VIEWER = """#!/bin/sh
+# Stands in for TigerVNC's viewer: notes its argv, then stays open like a viewer.
+printf '%s\\n' "$$ $*" >> "{log}"
+sleep 120 &
+trap 'kill $!; exit 0' TERM
+wait
+"""
+
+
+def test_callopts_xopts_reach_the_viewer_and_reconnect_replaces_it(
+    make_vm, ctys_env, short_tmp
+) -> None:
+    bin_dir = short_tmp / "bin"
+    bin_dir.mkdir()
+    log = short_tmp / "viewer.log"
+    viewer = bin_dir / "vncviewer"
+    viewer.write_text(FAKE_VIEWER.format(log=log))
+    viewer.chmod(0o755)
+    env = {**ctys_env, "DISPLAY": ":97", "PATH": f"{bin_dir}:{ctys_env['PATH']}"}
+    make_vm("view")
+    subs = "CONSOLE:VNC,CALLOPTS:-Shared%-ViewOnly,XOPTS:-bg%black"
+    done = run_ctys("-t", "QEMU", "-a", f"CREATE=l:view,{subs},WAIT:{PROMPT}", "-b", "1", env=env)
+    assert done.returncode == 0, done.stderr
+    sock = _rundir(ctys_env, "view") / "vnc.sock"
+    deadline = time.monotonic() + 10
+    while not log.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [first] = log.read_text().splitlines()
+    pid, *argv = first.split(" ")
+    assert argv == ["-Shared", "-ViewOnly", "-bg", "black", str(sock)]
+    # RECONNECT closes that viewer (it names the VM's socket) and opens a new one.
+    again = run_ctys("-t", "QEMU", "-a", "CREATE=l:view,RECONNECT", env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"view: closed its client vncviewer (pid {pid})" in again.stdout
+    assert not psutil.pid_exists(int(pid)) or psutil.Process(int(pid)).status() == "zombie"
+    deadline = time.monotonic() + 10
+    while len(log.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second_pid, *second = log.read_text().splitlines()[1].split(" ")
+    assert second == [str(sock)]  # this CONNECT gave no CALLOPTS
+    os.kill(int(second_pid), 15)

@@ -25,7 +25,7 @@ import pytest
 from ctys.consoles.serial import SerialConsole
 from ctys.filelock import exclusive_lock
 from ctys.plugins.qemu.demo.realvm import LOGIN_PROMPT, free_port, ssh_argv, write_real_conf
-from ctys.plugins.qemu.images.realsystem import RealGuestImage, build_real_guest, cached_image
+from ctys.plugins.qemu.images.realsystem import RealGuestImage
 from support.cli import run_ctys
 from support.env import private_ctys_env
 from support.procs import kill_qemus, live_qemu_pids
@@ -36,17 +36,6 @@ BOOT_TIMEOUT = 300.0  # TCG on a loaded 2-CPU machine; about 40 s when it is idl
 POWER_OFF = re.compile(rb"Reached target .*Power Off|reboot: Power down")
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="session")
-def real_image() -> RealGuestImage:
-    """The real system guest, built once per machine (``.ci/run`` builds it first)."""
-    found = cached_image()
-    if found is not None:
-        return found
-    if os.geteuid() != 0:
-        pytest.skip("the real system guest is not built and building it needs root")
-    return build_real_guest()
 
 
 @dataclass
