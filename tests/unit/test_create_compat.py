@@ -229,6 +229,10 @@ def test_a_bad_default_names_the_conf_and_key(tmp_path: Path, line: str, key: st
 def test_console_vnc_port_becomes_the_vms_port(tmp_path: Path) -> None:
     _, vmc = with_conf_defaults(create("l:d1,CONSOLE:VNC:5977"), _conf(tmp_path))
     assert vmc.vncport == 5977
+    fixed = _conf(tmp_path, "#@#VNCACCESSPORT = 5980")
+    assert with_conf_defaults(create("l:d1,CONSOLE:VNC:5980"), fixed)[1].vncport == 5980
+    with pytest.raises(VmError, match="has VNC port 5980"):
+        with_conf_defaults(create("l:d1,CONSOLE:VNC:5977"), fixed)
 
 
 # --- argv ------------------------------------------------------------------------------

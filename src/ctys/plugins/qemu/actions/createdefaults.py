@@ -30,6 +30,12 @@ def with_conf_defaults(req: CreateRequest, vm: VmConfig) -> tuple[CreateRequest,
             except UsageError as exc:
                 raise VmError(f"{vm.conf_path}: {boot.name}: {exc}") from None
     if req.vnc_port is not None:
+        if vm.vncport is not None and vm.vncport != req.vnc_port:
+            # As the original ("Different VNCACCESSPORT detected"): one port per VM.
+            raise VmError(
+                f"CONSOLE:VNC:{req.vnc_port}: VM {vm.label} has VNC port {vm.vncport} in"
+                f" {vm.conf_path}; give that one or none"
+            )
         vm = dataclasses.replace(vm, vncport=req.vnc_port)
     return (dataclasses.replace(req, **changes) if changes else req), vm  # type: ignore[arg-type]
 
