@@ -464,3 +464,25 @@ def test_cli0_refuses_waits_and_probes(tmp_path: Path, short_tmp: Path) -> None:
     with pytest.raises(UsageError, match="CLI0 holds this terminal"):
         run_create(create(f"F:{conf},CONSOLE:CLI0,WAITS:1"), ctx, RuntimeDir(short_tmp / "rt"))
     assert not list((short_tmp / "rt").glob("vms/*"))
+
+
+def test_the_vms_own_qemu_is_never_its_client(short_tmp: Path) -> None:
+    import subprocess
+    import sys
+
+    from ctys.plugins.qemu.actions.clients import find_clients
+
+    rundir = VmRuntimeDir(short_tmp / "vm1")
+    record = _record(vnc_socket=str(rundir.vnc_socket), pid=None)
+    code = "import time; time.sleep(30)"
+    qemu_like = subprocess.Popen(  # names the socket and the QMP path, as qemu's argv does
+        [sys.executable, "-c", code, f"unix:{rundir.vnc_socket}", f"unix:{rundir.qmp}"]
+    )
+    viewer = subprocess.Popen([sys.executable, "-c", code, str(rundir.vnc_socket)])
+    try:
+        found = {client.pid for client in find_clients(rundir, record)}
+        assert viewer.pid in found and qemu_like.pid not in found
+    finally:
+        for proc in (qemu_like, viewer):
+            proc.kill()
+            proc.wait()

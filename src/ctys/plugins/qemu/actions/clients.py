@@ -72,6 +72,7 @@ def find_clients(rundir: VmRuntimeDir, record: RuntimeRecord) -> list[Client]:
     if holder is not None and holder not in spared:
         found.append(Client(holder, "serial console"))
     markers = client_markers(record)
+    qemu_marker = (str(rundir.qmp),)
     uid = os.getuid()
     for proc in psutil.process_iter(["pid", "uids", "cmdline", "name"]):
         info = proc.info
@@ -79,7 +80,8 @@ def find_clients(rundir: VmRuntimeDir, record: RuntimeRecord) -> list[Client]:
             continue
         if info["uids"] is None or info["uids"].real != uid or not info["cmdline"]:
             continue
-        if is_client(info["cmdline"], markers):
+        # The VM's own qemu names its socket too; it is the one process with its QMP path.
+        if is_client(info["cmdline"], markers) and not is_client(info["cmdline"], qemu_marker):
             found.append(Client(info["pid"], info["name"] or "?"))
     return found
 
