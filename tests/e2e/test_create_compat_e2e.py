@@ -11,22 +11,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from ctys.filelock import exclusive_lock
-from ctys.plugins.qemu.demo.realvm import free_port, ssh_argv, write_real_conf
+from ctys.plugins.qemu.demo.realvm import free_port, ssh_argv
 from ctys.plugins.qemu.images.realsystem import RealGuestImage
 from support.cli import CTYS, run_ctys
-from support.env import private_ctys_env
-from support.procs import kill_qemus
+from support.realguest import real_guest_folder
 from support.rows import list_rows
 
 PROMPT = "guest#"
@@ -212,38 +208,28 @@ def test_reconnect_closes_the_attached_console_then_connects(ctys, make_vm, ctys
 
 @pytest.mark.timeout(900)
 def test_sshping_returns_once_the_guest_lets_user_in(real_image: RealGuestImage) -> None:
-    root = Path(tempfile.mkdtemp(prefix="ctp", dir="/tmp"))
-    env = {**os.environ, **private_ctys_env(root)}
-    env.pop("DISPLAY", None)
-    lock = real_image.disk.parent.parent / ".boot.lock"
-    try:
-        with exclusive_lock(lock):  # one real guest at a time
-            port = free_port()
-            write_real_conf(Path(env["CTYS_VMPATH"]) / "sshp", real_image, "sshp",
-                            ssh_port=port, guest_agent=False)  # fmt: skip
-            config = root / "ssh_config"
-            config.write_text(
-                "Host 127.0.0.1\n"
-                f"  IdentityFile {real_image.key}\n  IdentitiesOnly yes\n"
-                "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
-            )
-            env["CTYS_SSH_CONFIG"] = str(config)
-            started = time.monotonic()
-            done = run_ctys("-t", "QEMU", "-a",
-                            "CREATE=l:sshp,BOOTMODE:HDD,CONSOLE:NONE,SSHPING:150%2,USER:root",
-                            "-b", "1", env=env, timeout=600)  # fmt: skip
-            took = time.monotonic() - started
-            print(f"sshp: CREATE with SSHPING returned after {took:.1f}s")
-            assert done.returncode == 0, done.stdout + done.stderr
-            assert f"sshp: answers ssh root@127.0.0.1:{port}" in done.stderr
-            # It returned because sshd lets root in: the first try now succeeds.
-            now = subprocess.run(ssh_argv(real_image, port, "echo", "in-$((6*7))"),
-                                 capture_output=True, text=True, timeout=60, check=False,
-                                 stdin=subprocess.DEVNULL)  # fmt: skip
-            assert now.returncode == 0 and "in-42" in now.stdout, now.stderr
-    finally:
-        kill_qemus(env["CTYS_RUNTIME_DIR"])
-        shutil.rmtree(root, ignore_errors=True)
+    with real_guest_folder(real_image, "sshp", guest_agent=False) as folder:
+        env, port = folder.env, folder.port
+        config = folder.root / "ssh_config"
+        config.write_text(
+            "Host 127.0.0.1\n"
+            f"  IdentityFile {real_image.key}\n  IdentitiesOnly yes\n"
+            "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+        )
+        env["CTYS_SSH_CONFIG"] = str(config)
+        started = time.monotonic()
+        done = run_ctys("-t", "QEMU", "-a",
+                        "CREATE=l:sshp,BOOTMODE:HDD,CONSOLE:NONE,SSHPING:150%2,USER:root",
+                        "-b", "1", env=env, timeout=600)  # fmt: skip
+        took = time.monotonic() - started
+        print(f"sshp: CREATE with SSHPING returned after {took:.1f}s")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"sshp: answers ssh root@127.0.0.1:{port}" in done.stderr
+        # It returned because sshd lets root in: the first try now succeeds.
+        now = subprocess.run(ssh_argv(real_image, port, "echo", "in-$((6*7))"),
+                             capture_output=True, text=True, timeout=60, check=False,
+                             stdin=subprocess.DEVNULL)  # fmt: skip
+        assert now.returncode == 0 and "in-42" in now.stdout, now.stderr
 
 
 FAKE_VIEWER = """#!/bin/sh
