@@ -486,3 +486,15 @@ def test_the_vms_own_qemu_is_never_its_client(short_tmp: Path) -> None:
         for proc in (qemu_like, viewer):
             proc.kill()
             proc.wait()
+
+
+def test_one_try_reports_the_programs_complaint() -> None:
+    from ctys.plugins.qemu.actions.guestprobe import run_try
+
+    assert run_try(["true"]) == (0, "")
+    assert run_try(["sh", "-c", "echo first >&2; echo 'Permission denied' >&2; exit 255"]) == (
+        255,
+        "Permission denied",
+    )
+    status, why = run_try(["no-such-probe-program"])
+    assert status != 0 and "not installed" in why

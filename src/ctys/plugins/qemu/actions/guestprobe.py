@@ -14,13 +14,12 @@ running (it may only be slow). ssh runs with ``BatchMode`` and the user's ssh co
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from ctys.errors import VmError
+from ctys.errors import CommandError, CtysError, VmError
 from ctys.plugins.qemu.boot.confkeys import conf_value
 from ctys.plugins.qemu.createopts import ProbeSpec
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig
@@ -28,10 +27,11 @@ from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.remote.ssh import ENV_SSH_CONFIG
+from ctys.runcmd import run_command
 from ctys.textescape import one_line
 
 DEFAULT_SSH_PORT = 22
-_TRY_TIMEOUT = 10.0  # seconds one ping or ssh try may take
+_TRY_TIMEOUT = 10.0  # seconds one ping or ssh try may take (ssh: ConnectTimeout=5)
 
 # One try: argv -> (exit status, its last line of stderr).
 Runner = Callable[[Sequence[str]], tuple[int, str]]
@@ -105,24 +105,15 @@ def sshping_argv(
 
 
 def run_try(argv: Sequence[str]) -> tuple[int, str]:
-    """Run one probe; its status and last stderr line (127 when the program is missing)."""
+    """Run one probe (through ``ctys.runcmd``); its status and last line of stderr."""
     try:
-        done = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            timeout=_TRY_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError:
-        return 127, f"{argv[0]}: not installed"
-    except subprocess.TimeoutExpired:
-        return 124, f"no answer in {_TRY_TIMEOUT:g}s"
-    lines = done.stderr.strip().splitlines()
-    return done.returncode, lines[-1] if lines else ""
+        run_command(argv, timeout=_TRY_TIMEOUT, missing=f"{argv[0]}: not installed")
+    except CommandError as failed:
+        lines = failed.stderr.strip().splitlines()
+        return failed.returncode, lines[-1] if lines else ""
+    except CtysError as exc:  # not installed, or no answer within the try's time
+        return 1, str(exc)
+    return 0, ""
 
 
 def poll(
