@@ -1,7 +1,9 @@
-"""End-to-end fixtures: the real tiny guest, VM folders, the ctys CLI as a subprocess."""
+"""End-to-end fixtures: the real tiny guest and the real Debian guest, VM folders, the ctys
+CLI as a subprocess."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from sshhosts import SshHosts
 
 from ctys.plugins.qemu.demo.demovm import write_demo_conf
 from ctys.plugins.qemu.images.build import GuestImage, build_guest
+from ctys.plugins.qemu.images.realsystem import RealGuestImage, build_real_guest, cached_image
 from support.cli import Ctys, run_ctys
 from support.procs import kill_qemus, kill_switches
 
@@ -25,6 +28,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def guest() -> GuestImage:
     """The tiny Linux guest (Debian cloud kernel + busybox initramfs), cached outside the repo."""
     return build_guest()
+
+
+@pytest.fixture(scope="session")
+def real_image() -> RealGuestImage:
+    """The real system guest, built once per machine (``.ci/run`` builds it first)."""
+    found = cached_image()
+    if found is not None:
+        return found
+    if os.geteuid() != 0:
+        pytest.skip("the real system guest is not built and building it needs root")
+    return build_real_guest()
 
 
 @pytest.fixture

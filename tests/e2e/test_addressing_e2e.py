@@ -50,7 +50,7 @@ def test_vm_from_a_conf_outside_the_vm_folders_is_listed_and_cancelled_by_label(
     conf = write_demo_conf(short_tmp / "elsewhere", guest, label)
     with conf.open("a") as out:
         out.write("#@#IP = 10.9.9.9\n")
-    _create(ctys, f"F:{conf}", f"WAIT:{PROMPT}")
+    _create(ctys, f"F:{conf}", "CONSOLE:CLI", f"WAIT:{PROMPT}")  # CONNECT attaches the CLI
 
     rt = ctys_env["CTYS_RUNTIME_DIR"]
     assert _row(ctys, rt, label)["IP"] == "10.9.9.9"

@@ -98,7 +98,10 @@ def test_killed_qemu_is_gone_from_list_and_can_start_again(ctys, make_vm, ctys_e
 
 def test_connect_console_through_cli(ctys, make_vm) -> None:
     make_vm("pipe")
-    assert ctys("-t", "QEMU", "-a", f"CREATE=l:pipe,WAIT:{PROMPT}", "-b", "1").returncode == 0
+    assert (
+        ctys("-t", "QEMU", "-a", f"CREATE=l:pipe,CONSOLE:CLI,WAIT:{PROMPT}", "-b", "1").returncode
+        == 0
+    )
     done = ctys("-t", "QEMU", "-a", "CREATE=l:pipe,CONNECT", stdin="echo via-$((40+2))\n")
     assert done.returncode == 0, done.stderr
     assert "via-42" in done.stdout
@@ -146,7 +149,10 @@ def _read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = 3
 
 def test_a_second_console_attacher_is_told_the_console_is_in_use(ctys, make_vm, ctys_env) -> None:
     make_vm("duo")
-    assert ctys("-t", "QEMU", "-a", f"CREATE=l:duo,WAIT:{PROMPT}", "-b", "1").returncode == 0
+    assert (
+        ctys("-t", "QEMU", "-a", f"CREATE=l:duo,CONSOLE:CLI,WAIT:{PROMPT}", "-b", "1").returncode
+        == 0
+    )
     connect = [*CTYS, "-t", "QEMU", "-a", "CREATE=l:duo,CONNECT"]
     first = subprocess.Popen(connect, env=ctys_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert first.stdin is not None

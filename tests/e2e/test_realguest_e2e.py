@@ -10,11 +10,8 @@ Booted: 3 times, plus one reboot.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +20,11 @@ from pathlib import Path
 import pytest
 
 from ctys.consoles.serial import SerialConsole
-from ctys.filelock import exclusive_lock
-from ctys.plugins.qemu.demo.realvm import LOGIN_PROMPT, free_port, ssh_argv, write_real_conf
-from ctys.plugins.qemu.images.realsystem import RealGuestImage, build_real_guest, cached_image
+from ctys.plugins.qemu.demo.realvm import LOGIN_PROMPT, ssh_argv
+from ctys.plugins.qemu.images.realsystem import RealGuestImage
 from support.cli import run_ctys
-from support.env import private_ctys_env
-from support.procs import kill_qemus, live_qemu_pids
+from support.procs import live_qemu_pids
+from support.realguest import real_guest_folder
 from support.rows import list_rows
 
 BOOT_TIMEOUT = 300.0  # TCG on a loaded 2-CPU machine; about 40 s when it is idle
@@ -36,17 +32,6 @@ BOOT_TIMEOUT = 300.0  # TCG on a loaded 2-CPU machine; about 40 s when it is idl
 POWER_OFF = re.compile(rb"Reached target .*Power Off|reboot: Power down")
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="session")
-def real_image() -> RealGuestImage:
-    """The real system guest, built once per machine (``.ci/run`` builds it first)."""
-    found = cached_image()
-    if found is not None:
-        return found
-    if os.geteuid() != 0:
-        pytest.skip("the real system guest is not built and building it needs root")
-    return build_real_guest()
 
 
 @dataclass
@@ -93,29 +78,16 @@ class RealVm:
 def booted(real_image: RealGuestImage, label: str, *, guest_agent: bool) -> Iterator[RealVm]:
     """Boot a real guest in a private environment, wait for its serial login prompt, and
     kill whatever is left of it at the end."""
-    root = Path(tempfile.mkdtemp(prefix="ctr", dir="/tmp"))
-    env = {**os.environ, **private_ctys_env(root)}
-    env.pop("DISPLAY", None)
-    lock = real_image.disk.parent.parent / ".boot.lock"
-    try:
-        with exclusive_lock(lock):  # one real guest at a time
-            port = free_port()
-            write_real_conf(Path(env["CTYS_VMPATH"]) / label, real_image, label,
-                            ssh_port=port, guest_agent=guest_agent)  # fmt: skip
-            started = time.monotonic()
-            vm = RealVm(env, real_image, label, port, 0.0)
-            done = vm.ctys("-t", "QEMU", "-a", f"CREATE=l:{label},BOOTMODE:HDD", "-b", "1")
-            assert done.returncode == 0, done.stderr
-            with SerialConsole(vm.console_socket(), timeout=BOOT_TIMEOUT) as console:
-                console.read_until(LOGIN_PROMPT.encode())
-            vm.boot_seconds = time.monotonic() - started
-            print(f"{label}: CREATE -> login prompt {vm.boot_seconds:.1f}s")
-            try:
-                yield vm
-            finally:
-                kill_qemus(env["CTYS_RUNTIME_DIR"])
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with real_guest_folder(real_image, label, guest_agent=guest_agent) as folder:
+        started = time.monotonic()
+        vm = RealVm(folder.env, real_image, label, folder.port, 0.0)
+        done = vm.ctys("-t", "QEMU", "-a", f"CREATE=l:{label},BOOTMODE:HDD", "-b", "1")
+        assert done.returncode == 0, done.stderr
+        with SerialConsole(vm.console_socket(), timeout=BOOT_TIMEOUT) as console:
+            console.read_until(LOGIN_PROMPT.encode())
+        vm.boot_seconds = time.monotonic() - started
+        print(f"{label}: CREATE -> login prompt {vm.boot_seconds:.1f}s")
+        yield vm
 
 
 class TestRunningGuest:

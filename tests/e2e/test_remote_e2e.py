@@ -166,7 +166,7 @@ def test_connect_to_a_remote_vm_from_a_terminal_attaches_without_z(
     env = {**ctys_env, **ssh_hosts.remote_env}
     argv = [*CTYS, "-t", "QEMU"]
     booted = subprocess.run(
-        [*argv, "-a", f"CREATE=l:vm1,WAIT:{PROMPT}", "-b", "1", "hostA"],
+        [*argv, "-a", f"CREATE=l:vm1,CONSOLE:CLI,WAIT:{PROMPT}", "-b", "1", "hostA"],
         env=env, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert booted.returncode == 0, booted.stderr

@@ -70,6 +70,7 @@ def test_serial_socket_consoles() -> None:
         ConsoleKind.XTERM,
         ConsoleKind.GTERM,
         ConsoleKind.EMACS,
+        ConsoleKind.EMACSM,
         ConsoleKind.EMACSA,
         ConsoleKind.EMACSAM,
     }
@@ -80,6 +81,7 @@ def test_vnc_is_prepared_for_cli_like_consoles_and_vnc_but_not_cli0_or_sdl() -> 
     assert prepared == {k for k in ConsoleKind if k.uses_serial_socket} | {ConsoleKind.VNC}
     assert not ConsoleKind.CLI0.prepares_vnc
     assert not ConsoleKind.SDL.prepares_vnc
+    assert not ConsoleKind.NONE.prepares_vnc
 
 
 def test_needs_display() -> None:

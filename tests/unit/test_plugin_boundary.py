@@ -69,13 +69,15 @@ def test_a_bad_suboption_fails_before_the_fan_out(fake_on_path: dict[str, str]) 
 def test_the_plugin_says_which_calls_attach_the_terminal(
     fake_on_path: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A CREATE with the default CLI console attaches a terminal for QEMU, not for FAKE,
-    # whose own rule (it has no consoles) the core asks.
+    # A CREATE with the CLI console attaches a terminal for QEMU, not for FAKE, whose own
+    # rule (it has no consoles) the core asks; QEMU's default console (VNC) does not.
     from ctys.cli import dispatch
 
-    qemu = scan_argv(["-t", "QEMU", "-a", "CREATE=l:vm1", "h1"])
-    fake = scan_argv(["-t", "FAKE", "-a", "CREATE=l:vm1", "h1"])
+    qemu = scan_argv(["-t", "QEMU", "-a", "CREATE=l:vm1,CONSOLE:CLI", "h1"])
+    fake = scan_argv(["-t", "FAKE", "-a", "CREATE=l:vm1,CONSOLE:CLI", "h1"])
     assert dispatch._attaches_terminal(qemu) is True
     assert dispatch._attaches_terminal(fake) is False
-    background = scan_argv(["-t", "QEMU", "-a", "CREATE=l:vm1", "-b", "1", "h1"])
+    default = scan_argv(["-t", "QEMU", "-a", "CREATE=l:vm1", "h1"])
+    assert dispatch._attaches_terminal(default) is False
+    background = scan_argv(["-t", "QEMU", "-a", "CREATE=l:vm1,CONSOLE:CLI", "-b", "1", "h1"])
     assert dispatch._attaches_terminal(background) is False

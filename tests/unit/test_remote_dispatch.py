@@ -316,9 +316,11 @@ def _echo_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (["-a", "CREATE=l:vm1,CONNECT", "h1"], True),  # attach: needs the terminal
         (["-a", "CREATE=l:vm1,REUSE", "h1"], True),
-        (["-a", "CREATE=l:vm1", "h1"], True),  # CLI console in the foreground
+        (["-a", "CREATE=l:vm1,RECONNECT", "h1"], True),
+        (["-a", "CREATE=l:vm1,CONSOLE:CLI", "h1"], True),  # CLI console in the foreground
+        (["-a", "CREATE=l:vm1", "h1"], False),  # the default console, VNC: a viewer
         (["-a", "CREATE=l:vm1,CONSOLE:CLI0", "-b", "1", "h1"], True),
-        (["-a", "CREATE=l:vm1", "-b", "1", "h1"], False),  # background: nothing attaches
+        (["-a", "CREATE=l:vm1,CONSOLE:CLI", "-b", "1", "h1"], False),  # background
         (["-a", "CREATE=l:vm1,RESUME", "h1"], False),  # resumes, attaches nothing
         (["-a", "CREATE=l:vm1,CONSOLE:VNC", "h1"], False),  # a viewer, not this terminal
         (["-a", "CREATE=l:vm1,CONNECT", "-z", "nopty", "h1"], False),  # refused

@@ -24,8 +24,10 @@ class ConsoleKind(Enum):
     XTERM = "XTERM"  # the CLI console inside an xterm
     GTERM = "GTERM"  # the CLI console inside a gnome-terminal
     EMACS = "EMACS"  # the CLI console inside an Emacs term buffer
+    EMACSM = "EMACSM"  # ... inside a term buffer of one shared Emacs (multi)
     EMACSA = "EMACSA"  # ... inside an Emacs ansi-term buffer
     EMACSAM = "EMACSAM"  # ... inside an ansi-term buffer of one shared Emacs (multi)
+    NONE = "NONE"  # headless: no display, no VNC, no console attached (the serial log stays)
 
     @property
     def uses_serial_socket(self) -> bool:
@@ -54,14 +56,21 @@ _TERMINAL_PROGRAM = frozenset(
         ConsoleKind.XTERM,
         ConsoleKind.GTERM,
         ConsoleKind.EMACS,
+        ConsoleKind.EMACSM,
         ConsoleKind.EMACSA,
         ConsoleKind.EMACSAM,
     }
 )
 _SERIAL_SOCKET = _TERMINAL_PROGRAM | {ConsoleKind.CLI}
-# The manual's list for the implicit VNC port: CLI, XTERM, GTERM, EMACS*; not CLI0 or SDL.
+# The manual's list for the implicit VNC port: CLI, XTERM, GTERM, EMACS*; not CLI0, SDL
+# or NONE (headless: nothing to attach to but the serial console).
 _PREPARES_VNC = _SERIAL_SOCKET | {ConsoleKind.VNC}
 _NEEDS_DISPLAY = _TERMINAL_PROGRAM | {ConsoleKind.SDL, ConsoleKind.VNC}
+
+
+#: The console of a CREATE that names none, and of a conf without ``DEFAULTCONSOLE``
+#: (the original's default).
+DEFAULT_CONSOLE = ConsoleKind.VNC
 
 
 def parse_console(name: str) -> ConsoleKind:
@@ -71,6 +80,20 @@ def parse_console(name: str) -> ConsoleKind:
     except ValueError:
         valid = "|".join(kind.value for kind in ConsoleKind)
         raise UsageError(f"unknown console {name!r}; valid: CONSOLE:{valid}") from None
+
+
+def parse_console_port(text: str) -> tuple[ConsoleKind, int | None]:
+    """``CONSOLE:<kind>`` or the original's ``CONSOLE:VNC:<port>`` (a TCP port, 5900 and
+    up): the kind, and the port when one is given."""
+    name, sep, port = text.partition(":")
+    kind = parse_console(name)
+    if not sep:
+        return kind, None
+    if kind is not ConsoleKind.VNC:
+        raise UsageError(f"CONSOLE:{text}: only VNC takes a port (CONSOLE:VNC:<port>)")
+    if not port.isdigit() or not 5900 <= int(port) <= 65535:
+        raise UsageError(f"CONSOLE:{text}: the VNC port must be a number from 5900 to 65535")
+    return kind, int(port)
 
 
 def has_display(env: Mapping[str, str] | None = None) -> bool:

@@ -41,6 +41,7 @@ _TERMINAL_PROGRAM = {
     ConsoleKind.XTERM: "xterm",
     ConsoleKind.GTERM: "gnome-terminal",
     ConsoleKind.EMACS: "emacs",
+    ConsoleKind.EMACSM: "emacsclient",
     ConsoleKind.EMACSA: "emacs",
     ConsoleKind.EMACSAM: "emacsclient",
 }
@@ -130,10 +131,10 @@ def emacs_term_form(kind: ConsoleKind, label: str, command: Sequence[str]) -> st
 def emacs_argv(
     kind: ConsoleKind, label: str, command: Sequence[str], geometry: Geometry | None = None
 ) -> list[str]:
-    """EMACS/EMACSA start an Emacs of their own; EMACSAM ("multi") opens a new frame of
-    one shared Emacs via ``emacsclient`` (starting the server on first use)."""
+    """EMACS/EMACSA start an Emacs of their own; EMACSM/EMACSAM ("multi") open a new frame
+    of one shared Emacs via ``emacsclient`` (starting the server on first use)."""
     form = emacs_term_form(kind, label, command)
-    if kind is ConsoleKind.EMACSAM:
+    if kind in (ConsoleKind.EMACSM, ConsoleKind.EMACSAM):
         argv = ["emacsclient", "--alternate-editor=", "--create-frame"]
         if geometry is not None:
             params = f"(width . {geometry.width}) (height . {geometry.height})"
@@ -163,7 +164,7 @@ def terminal_argv(
         return xterm_argv(label, command, geometry)
     if kind is ConsoleKind.GTERM:
         return gterm_argv(label, command, geometry)
-    if kind in (ConsoleKind.EMACS, ConsoleKind.EMACSA, ConsoleKind.EMACSAM):
+    if kind in (ConsoleKind.EMACS, ConsoleKind.EMACSM, ConsoleKind.EMACSA, ConsoleKind.EMACSAM):
         return emacs_argv(kind, label, command, geometry)
     raise ValueError(f"CONSOLE:{kind.value} is not opened in a terminal program")
 
@@ -247,12 +248,14 @@ def console_argv(
     geometry: Geometry | None = None,
     which: Which = shutil.which,
     env: Mapping[str, str] | None = None,
+    extra: Sequence[str] = (),
 ) -> list[str]:
     """The argv (program resolved to its path) that opens the ``kind`` console window.
 
     Only for XTERM, GTERM, EMACS* and VNC (on ``vnc_socket``, else ``vnc_host:vnc_port``);
     checks the display and that the program is installed, raising a ``CtysError`` naming
-    the console otherwise.
+    the console otherwise. ``extra`` (CREATE's CALLOPTS and XOPTS) goes right after the
+    program's name, before the words that name the VM or the command to run.
     """
     check_display(kind, env)
     if kind is ConsoleKind.VNC and vnc_socket is not None:
@@ -267,7 +270,7 @@ def console_argv(
     path = which(argv[0])
     if path is None:
         raise CtysError(f"CONSOLE:{kind.value} needs {argv[0]}, which is not installed")
-    return [path, *argv[1:]]
+    return [path, *extra, *argv[1:]]
 
 
 # Popen handles of launched programs, kept so they are reaped without ResourceWarnings.

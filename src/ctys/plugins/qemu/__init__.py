@@ -38,12 +38,23 @@ _ACTIONS: dict[str, str] = {
 
 _HELP = """\
 QEMU plugin actions:
-  -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB[%PATH]|PXE[%TFTPROOT[%BOOTFILE]]]
-            [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:CLI|CLI0|SDL|VNC|XTERM|GTERM|EMACS|EMACSA|EMACSAM]
-            [,ARGSADD:ARG[%ARG...]][,CONNECT|REUSE|RESUME][,WAIT:TEXT[%SECONDS]]
-            [,INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|word]
-            [,VNCBIND:ADDR][,VNCPASS:ENV%VARIABLE|FILE%PATH][,WRAPPER]
+  -a CREATE=<address>[,BOOTMODE:CD|DVD|FDD|HDD|VHDD|USB|KERNEL[%PATH]
+            |PXE[%TFTPROOT[%BOOTFILE]]]
+            [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:VNC[:PORT]|NONE|CLI|CLI0|SDL|XTERM|GTERM
+            |EMACS|EMACSM|EMACSA|EMACSAM][,ARGSADD:[S%]ARG[%ARG...]]
+            [,CONNECT|REUSE|RECONNECT|RESUME][,WAIT:TEXT[%SECONDS]][,WAITS:S][,WAITC:S]
+            [,PING:ON|OFF|CNT%SLEEP][,SSHPING:ON|OFF|CNT%SLEEP][,USER:LOGIN]
+            [,CALLOPTS|C:OPT[%OPT..]][,XOPTS|X:OPT[%OPT..]]
+            [,STACKCHECK:OFF|[NO]HWCAP%[NO]STACKCAP%[NO]CONTEXT]
+            [,INSTMODE:SRCMODE%SRCPATH|default%TGTMODE%TGTPATH|default%INIT|word]
+            [,VNCBIND:ADDR][,VNCPASS:ENV%VARIABLE|FILE%PATH][,WRAPPER] (-n: the argv)
+     Defaults: the conf's DEFAULTCONSOLE, else VNC (a private UNIX socket); its
+           DEFAULTBOOTMODE, else VHDD. NONE: headless. VNC:PORT: that TCP port, password.
      CONNECT: attach to the running VM's console, never boot; REUSE: attach, else boot.
+     RECONNECT: close its viewers/console attachers, then CONNECT.
+     PING/SSHPING: wait after the start until the guest answers ping (#@#IP) / ssh as
+           USER (HOSTFWD or #@#IP; 20 tries 2s apart); WAITS/WAITC: sleep after the
+           start / before the viewer. CALLOPTS/XOPTS: words for the viewer/terminal.
      RESUME: let a paused VM (CANCEL PAUSE/SUSPEND) run again; attaches nothing.
      WAIT: return once the console printed TEXT (fail after SECONDS, default 120; at
            once when the VM enters QEMU's internal-error state).

@@ -14,11 +14,22 @@ from ctys.address.model import (
     address_from_suboption,
     base_paths_from_suboption,
 )
-from ctys.consoles.kinds import ConsoleKind, parse_console
+from ctys.consoles.kinds import DEFAULT_CONSOLE, ConsoleKind, parse_console_port
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec, KernelSpec
 from ctys.plugins.qemu.boot.instmode import InstallSpec, parse_install
+from ctys.plugins.qemu.createopts import (
+    PROBE_OFF,
+    STACKCHECK_DEFAULT,
+    ProbeSpec,
+    StackCheck,
+    parse_argsadd,
+    parse_probe,
+    parse_stackcheck,
+    parse_user,
+    parse_wait_seconds,
+)
 
 
 class SecretFrom(Enum):
@@ -39,8 +50,11 @@ class SecretSource:
 @dataclass(frozen=True)
 class CreateRequest:
     selector: MachineSelector
-    console: ConsoleKind = ConsoleKind.CLI
-    boot: BootSpec | None = None
+    # Without CONSOLE: the conf's DEFAULTCONSOLE, else VNC (``console_given`` False until
+    # ``actions.createdefaults`` has applied the conf's default).
+    console: ConsoleKind = DEFAULT_CONSOLE
+    console_given: bool = False
+    boot: BootSpec | None = None  # None: the conf's DEFAULTBOOTMODE, else VHDD
     kernel: KernelSpec | None = None
     argsadd: tuple[str, ...] = ()
     connect: bool = False  # attach to the console of a running VM, never boot
@@ -52,6 +66,16 @@ class CreateRequest:
     install: InstallSpec | None = None  # INSTMODE: installer media against a target disk
     vnc_password: SecretSource | None = None  # VNCPASS: the VNC server asks for a password
     wrapper: bool = False  # WRAPPER: run the VM's wrapper script (actions.wrapperstart)
+    vnc_port: int | None = None  # CONSOLE:VNC:<port>: this TCP port (with a password)
+    reconnect: bool = False  # RECONNECT: close the VM's viewers/console attachers, then CONNECT
+    ping: ProbeSpec = PROBE_OFF  # PING: wait until the guest answers ping
+    sshping: ProbeSpec = PROBE_OFF  # SSHPING: wait until the guest's sshd lets USER in
+    wait_server: float = 0.0  # WAITS: seconds to wait after the start, before PING/SSHPING
+    wait_client: float = 0.0  # WAITC: seconds to wait before the console client opens
+    user: str | None = None  # USER: the guest login of SSHPING (default: yours)
+    callopts: tuple[str, ...] = ()  # CALLOPTS|C: options for the viewer/terminal program
+    xopts: tuple[str, ...] = ()  # XOPTS|X: X toolkit options for it
+    stackcheck: StackCheck = STACKCHECK_DEFAULT  # STACKCHECK: STACKREQ/HWREQ against this host
 
 
 class CancelMode(Enum):
@@ -119,7 +143,14 @@ def _split_address(call: ActionCall) -> tuple[MachineSelector, list[Suboption]]:
 
 
 def _bootspec(sub: Suboption) -> BootSpec:
-    """``BOOTMODE:MODE[%PATH]``, and ``BOOTMODE:PXE[%TFTPROOT[%BOOTFILE]]``."""
+    """``BOOTMODE:MODE[%PATH]``, and ``BOOTMODE:PXE[%TFTPROOT[%BOOTFILE]]``
+    (``KERNEL[%PATH]``: the conf's KERNELIMAGE, or PATH, with its INITRDIMAGE and APPEND)."""
+    return bootspec_of(sub.args, sub.raw)
+
+
+def bootspec_of(args: tuple[str, ...], raw: str) -> BootSpec:
+    """The ``BootSpec`` of BOOTMODE's values (also a conf's ``DEFAULTBOOTMODE``)."""
+    sub = Suboption("BOOTMODE", args, raw)
     if not sub.args or len(sub.args) > 3:
         raise UsageError(f"'{sub.raw}': expected BOOTMODE:MODE[%PATH] or PXE[%TFTPROOT[%BOOTFILE]]")
     try:
@@ -177,15 +208,17 @@ def parse_create(call: ActionCall) -> CreateRequest:
     argsadd: list[str] = []
     for sub in rest:
         if sub.key == "CONSOLE":
-            fields["console"] = parse_console(_one_arg(sub))
+            fields["console"], fields["vnc_port"] = parse_console_port(_one_arg(sub))
+            fields["console_given"] = True
         elif sub.key == "BOOTMODE":
             fields["boot"] = _bootspec(sub)
         elif sub.key == "KERNEL":
             fields["kernel"] = _kernelspec(sub)
         elif sub.key == "ARGSADD":
-            if not sub.args:
-                raise UsageError(f"'{sub.raw}' needs qemu arguments (ARGSADD:-opt%value...)")
-            argsadd.extend(sub.args)
+            argsadd.extend(parse_argsadd(sub))
+        elif sub.key in _EXTRA:
+            name, parse = _EXTRA[sub.key]
+            fields[name] = parse(sub)
         elif sub.key == "CONNECT":
             _no_args(sub)
             fields["connect"] = True
@@ -195,6 +228,9 @@ def parse_create(call: ActionCall) -> CreateRequest:
         elif sub.key == "RESUME":
             _no_args(sub)
             fields["resume"] = True
+        elif sub.key == "RECONNECT":
+            _no_args(sub)
+            fields["reconnect"] = fields["connect"] = True
         elif sub.key == "VNCBIND":
             fields["vnc_listen"] = _one_arg(sub)
         elif sub.key == "WAIT":
@@ -212,17 +248,49 @@ def parse_create(call: ActionCall) -> CreateRequest:
         raise UsageError("INSTMODE chooses the boot medium itself; drop BOOTMODE")
     if "install" in fields and "connect" in fields:
         raise UsageError("INSTMODE boots the VM; CONNECT only attaches to a running one")
+    _check_combinations(fields)
+    return CreateRequest(selector=selector, argsadd=tuple(argsadd), **fields)  # type: ignore[arg-type]
+
+
+def _check_combinations(fields: dict[str, object]) -> None:
     if fields.get("wrapper") and fields.get("console") is ConsoleKind.CLI0:
         raise UsageError("WRAPPER runs the wrapper in its own session; use CONSOLE:CLI, not CLI0")
     if fields.get("resume") and fields.keys() & _NOT_WITH_RESUME:
         raise UsageError("RESUME continues a paused VM; it takes no boot or console suboption")
-    return CreateRequest(selector=selector, argsadd=tuple(argsadd), **fields)  # type: ignore[arg-type]
+    if fields.get("reconnect") and fields.keys() & {"reuse", "install"}:
+        raise UsageError("RECONNECT attaches to a running VM anew; drop REUSE/INSTMODE")
+    boot = fields.get("boot")
+    if "kernel" in fields and isinstance(boot, BootSpec) and boot.mode is BootMode.KERNEL:
+        raise UsageError("give the kernel either by BOOTMODE:KERNEL%PATH or by KERNEL:, not both")
 
 
 # What RESUME cannot go with: it boots nothing and attaches nothing.
 _NOT_WITH_RESUME = frozenset(
-    {"connect", "reuse", "boot", "kernel", "install", "console", "wrapper"}
+    {"connect", "reuse", "boot", "kernel", "install", "console", "reconnect", "wrapper"}
 )
+
+
+def _words(sub: Suboption) -> tuple[str, ...]:
+    """CALLOPTS/XOPTS: the program's option words (``%`` separates them, as the original's
+    blank did); each stays one argv word, no shell."""
+    if not sub.args or not all(sub.args):
+        raise UsageError(f"'{sub.raw}' needs option words ({sub.key}:-opt%value...)")
+    return sub.args
+
+
+# CREATE suboptions of the original parsed by ``createopts``: key -> (field, parser).
+_EXTRA = {
+    "PING": ("ping", parse_probe),
+    "SSHPING": ("sshping", parse_probe),
+    "WAITC": ("wait_client", parse_wait_seconds),
+    "WAITS": ("wait_server", parse_wait_seconds),
+    "USER": ("user", parse_user),
+    "STACKCHECK": ("stackcheck", parse_stackcheck),
+    "CALLOPTS": ("callopts", _words),
+    "C": ("callopts", _words),
+    "XOPTS": ("xopts", _words),
+    "X": ("xopts", _words),
+}
 
 
 def parse_cancel(call: ActionCall) -> CancelRequest:

@@ -187,9 +187,10 @@ def launch_vnc_viewer(
     rundir: VmRuntimeDir,
     geometry: Geometry | None,
     which: Which = shutil.which,
+    extra: Sequence[str] = (),
 ) -> None:
     """Open a VNC viewer on the VM's server: its socket, or its TCP port (with the
-    generated password, if any, in the viewer's environment)."""
+    generated password, if any, in the viewer's environment); ``extra``: CALLOPTS/XOPTS."""
     spec = record_vnc(record)
     argv = console_argv(
         ConsoleKind.VNC,
@@ -201,6 +202,7 @@ def launch_vnc_viewer(
         vnc_socket=spec.unix_path if spec else None,
         geometry=geometry,
         which=which,
+        extra=extra,
     )
     launch_detached(argv, env=viewer_environment(read_generated_password(rundir)))
 

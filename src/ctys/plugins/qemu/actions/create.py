@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
+import time
 from pathlib import Path
 
 from ctys.address.model import AddressKind
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
 from ctys.consoles.serial import attach_serial
-from ctys.errors import AddressError, CtysError, VmStateError
+from ctys.errors import AddressError, CtysError, UsageError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.actions.clients import close_clients, find_clients
+from ctys.plugins.qemu.actions.createdefaults import with_conf_defaults
 from ctys.plugins.qemu.actions.find_running import RunningVm, find_running
+from ctys.plugins.qemu.actions.guestprobe import wait_guest_answers
 from ctys.plugins.qemu.actions.startguard import managed_note
 from ctys.plugins.qemu.actions.startseq import (
     DAEMONIZED,
     FOREGROUND,
     Started,
+    planned_argv,
     start_vm,
     wait_foreground,
 )
@@ -37,6 +43,7 @@ from ctys.plugins.qemu.vnc import (
     vnc_attach_line,
     vnc_start_note,
 )
+from ctys.textescape import printable
 
 
 def _preflight_console(req: CreateRequest, ctx: RunContext) -> None:
@@ -64,9 +71,22 @@ def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: R
     return wait_foreground(started, runtime)
 
 
+def _viewer_options(req: CreateRequest, kind: ConsoleKind, ctx: RunContext) -> tuple[str, ...]:
+    """CALLOPTS then XOPTS, for a console that opens a program; said and dropped otherwise."""
+    extra = (*req.callopts, *req.xopts)
+    if extra and not (kind is ConsoleKind.VNC or kind.opens_terminal_program):
+        print(
+            f"ctys: CALLOPTS/XOPTS ignored: CONSOLE:{kind.value} opens no viewer or terminal",
+            file=ctx.err,
+        )
+        return ()
+    return extra
+
+
 def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None:
     vm, rundir, record = started.vm, started.rundir, started.record
     kind = req.console
+    extra = _viewer_options(req, kind, ctx)
     if kind is ConsoleKind.CLI:
         foreground = ctx.invocation.background is False or (
             ctx.invocation.background is None and sys.stdin.isatty()
@@ -77,7 +97,7 @@ def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None
     if kind is ConsoleKind.VNC:
         if not has_display():
             return  # the VNC address is in the start line; no viewer without a display
-        launch_vnc_viewer(record, rundir, _geometry(ctx))
+        launch_vnc_viewer(record, rundir, _geometry(ctx), extra=extra)
         return
     if kind.opens_terminal_program:
         launch_detached(
@@ -87,6 +107,7 @@ def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None
                 vmid=record.vmid,
                 session_type=SESSION_TYPE,
                 geometry=_geometry(ctx),
+                extra=extra,
             )
         )
 
@@ -102,8 +123,34 @@ def _start_line(started: Started) -> str:
     return f"{started.vm.label}: started ({'; '.join(parts)})"
 
 
+def _attached_console(req: CreateRequest, running: RunningVm) -> ConsoleKind:
+    """CONNECT's console: CONSOLE:'s, else the VNC viewer of a VM started with
+    CONSOLE:VNC, else its serial console (which every console but CLI0 has)."""
+    if req.console_given:
+        return req.console
+    return ConsoleKind.VNC if running.record.console == ConsoleKind.VNC.value else ConsoleKind.CLI
+
+
+def _reconnect(running: RunningVm, ctx: RunContext) -> None:
+    """RECONNECT: close the VM's viewers and console attachers first."""
+    for client in close_clients(find_clients(running.rundir, running.record)):
+        print(
+            f"{running.record.label}: closed its client {printable(client.name)}"
+            f" (pid {client.pid})",
+            file=ctx.out,
+        )
+    time.sleep(0.2)  # let a closed attacher release the console's lock
+
+
 def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> int:
-    """CONNECT / REUSE: open the console of a VM that runs already (resume it if paused)."""
+    """CONNECT / REUSE / RECONNECT: open the console of a VM that runs already (resume it
+    if paused)."""
+    if ctx.invocation.dry_run:
+        print(f"{running.record.label}: runs (pid {running.pid}); -n: attached to nothing",
+              file=ctx.out)  # fmt: skip
+        return 0
+    if req.reconnect:
+        _reconnect(running, ctx)
     with (
         VmHandle(
             running.pid, running.rundir.qmp, rundir=running.rundir, record=running.record
@@ -112,16 +159,21 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
     ):
         if vm.resume_if_paused():
             print(f"{running.record.label}: resumed", file=ctx.out)
-    kind = req.console
+    kind = _attached_console(req, running)
+    extra = _viewer_options(req, kind, ctx)
     if kind is ConsoleKind.VNC or (kind is not ConsoleKind.CLI and not kind.uses_serial_socket):
         r = running.record
         print(vnc_attach_line(r, running.rundir), file=ctx.out)
         if has_display():
-            launch_vnc_viewer(r, running.rundir, None)
+            launch_vnc_viewer(r, running.rundir, None, extra=extra)
         return 0
     if kind.opens_terminal_program:
         argv = console_argv(
-            kind, label=running.record.label, vmid=running.record.vmid, session_type=SESSION_TYPE
+            kind,
+            label=running.record.label,
+            vmid=running.record.vmid,
+            session_type=SESSION_TYPE,
+            extra=extra,
         )
         launch_detached(argv)
         return 0
@@ -161,12 +213,21 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
         if running is not None:
             return _attach_running(running, req, ctx)
         if req.connect or found is None:
-            raise VmStateError(f"VM {_label_of(found, req)} is not running (CONNECT attaches only)")
+            word = "RECONNECT" if req.reconnect else "CONNECT"
+            raise VmStateError(f"VM {_label_of(found, req)} is not running ({word} attaches only)")
         vm = found
     else:
         vm = resolve_vm(req.selector, inventory, err=ctx.err)
+    req, vm = with_conf_defaults(req, vm)
     note_wrapper_not_run(vm, req, ctx.err)
+    if ctx.invocation.dry_run:
+        return _print_plan(vm, req, runtime, ctx)
     if req.console is ConsoleKind.CLI0:
+        if req.ping.enabled or req.sshping.enabled or req.wait_server or req.wait_client:
+            raise UsageError(
+                "CONSOLE:CLI0 holds this terminal until the VM ends: PING, SSHPING, WAITS and"
+                " WAITC need another console (CLI, NONE, VNC...)"
+            )
         return run_foreground(vm, req, runtime, ctx)
     _preflight_console(req, ctx)
     check_vnc_viewer(vm, req)
@@ -176,13 +237,37 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
         started = start_vm(vm, req, runtime, DAEMONIZED)
     try:
         print(_start_line(started), file=ctx.out, flush=True)
-        if req.wait_ready:
-            with started.handle as handle:
-                wait_console_text(
-                    handle, req.wait_ready, timeout=req.wait_timeout, label=vm.label, err=ctx.err
-                )
+        _after_start(started, req, ctx)
+        if req.wait_client:
+            time.sleep(req.wait_client)
         _open_console(started, req, ctx)
     except KeyboardInterrupt:
         print(managed_note(vm.label, started.record.pid), file=ctx.err, flush=True)
         raise
+    return 0
+
+
+def _after_start(started: Started, req: CreateRequest, ctx: RunContext) -> None:
+    """WAITS, then PING/SSHPING, then WAIT: (the console text), each when asked for."""
+    if req.wait_server:
+        time.sleep(req.wait_server)
+    if (req.ping.enabled or req.sshping.enabled) and started.network is not None:
+        with started.handle as handle:
+            wait_guest_answers(started.vm, req, started.network, handle, err=ctx.err)
+    if req.wait_ready:
+        with started.handle as handle:
+            wait_console_text(
+                handle,
+                req.wait_ready,
+                timeout=req.wait_timeout,
+                label=started.vm.label,
+                err=ctx.err,
+            )
+
+
+def _print_plan(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
+    """``-n``: the qemu command line CREATE would run, one shell-quoted line shown with its
+    control characters escaped; nothing is started."""
+    argv = planned_argv(vm, req, runtime)
+    print(printable(shlex.join(argv)), file=ctx.out)
     return 0

@@ -21,7 +21,9 @@ from ctys.address.vmid import vm_id
 from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import VmError, VmStateError
 from ctys.plugins.qemu.actions.find_running import foreign_instance
+from ctys.plugins.qemu.actions.guestprobe import check_probe_targets
 from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
+from ctys.plugins.qemu.actions.stackcheck import check_stack
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
 from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
@@ -55,6 +57,7 @@ from ctys.plugins.qemu.vnc import (
     check_vnc_port_free,
     note_vnc_address,
     read_vnc_password,
+    tcp_listen,
     vnc_password,
     with_vnc_password,
 )
@@ -92,6 +95,7 @@ class Started:
     accel_note: str
     handle: VmHandle
     managed_switches: bool = False
+    network: NetworkConfig | None = None  # its NICs (PING/SSHPING find the guest by them)
 
 
 def _pick_binary_and_accel(
@@ -182,13 +186,31 @@ def _prepare_install(vm: VmConfig, req: CreateRequest, rundir: VmRuntimeDir) -> 
 
 
 def _preflight_network(vm: VmConfig, req: CreateRequest) -> NetworkConfig:
-    """The VM's NICs from its conf, and the host's rights for them, before anything runs.
-    (``build_argv`` reads the same settings from the conf again.)"""
+    """The VM's NICs from its conf, and the host's rights for them, before anything runs;
+    PING/SSHPING must have an address to reach. (``build_argv`` reads the same settings
+    from the conf again.)"""
     net = pxe_network(
         network_config(vm, args=req.argsadd), vm, booted_medium(req.boot, req.install)
     )
     check_host_network(net)
+    check_probe_targets(vm, req, net)
     return net
+
+
+def planned_argv(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> list[str]:
+    """``-n``: the qemu argv ``start_vm`` would run, after the same checks; it starts,
+    locks, writes and generates nothing (a TCP VNC port's password is set over QMP at the
+    start, so it is not in the argv either)."""
+    check_stack(vm, req.stackcheck)
+    _preflight_media(vm, req)
+    firmware = uefi_boot(vm)
+    _preflight_network(vm, req)
+    binary, accel, _note, _unconfirmed = _pick_binary_and_accel(vm)
+    rundir = runtime.vm(vm_id(vm.label, vm.conf_path))
+    argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware))
+    if req.console.prepares_vnc and tcp_listen(vm, req) is not None:
+        argv = with_vnc_password(argv)
+    return argv
 
 
 def _new_record(
@@ -259,6 +281,7 @@ def start_vm(
     runs is refused, so concurrent CREATEs start exactly one qemu. A daemonized AUTO VM
     whose KVM guest fails in its first seconds is restarted under TCG
     (``ctys.plugins.qemu.actions.kvmwatch``)."""
+    check_stack(vm, req.stackcheck)
     _preflight_media(vm, req)
     firmware = uefi_boot(vm)
     net = _preflight_network(vm, req)
@@ -310,7 +333,7 @@ def start_vm(
                 handle.close()
             guard.abort(exc)  # stops the qemu, keeps its logs, says so; re-raises
             raise
-    started = Started(vm, rundir, record, note, handle, bool(net.managed_switches()))
+    started = Started(vm, rundir, record, note, handle, bool(net.managed_switches()), net)
     if console.foreground:
         return started
     try:

@@ -153,6 +153,11 @@ def _boot_args(spec: LaunchSpec) -> list[str]:
         order = "a"
     elif mode is BootMode.PXE:
         order = "n"
+    elif mode is BootMode.KERNEL and kernel_image(vm, boot, spec.kernel) is None:
+        raise VmError(
+            f"{vm.conf_path}: BOOTMODE:KERNEL but no kernel: set KERNELIMAGE in the conf"
+            " or give BOOTMODE:KERNEL%/path/to/kernel"
+        )
 
     args: list[str] = []
     if order:
@@ -213,10 +218,20 @@ def _install_args(spec: LaunchSpec, install: InstallSpec) -> list[str]:
     return [*args, *kernel]
 
 
+def kernel_image(vm: VmConfig, boot: BootSpec | None, k: KernelSpec | None) -> Path | None:
+    """The kernel a boot loads directly: ``KERNEL:``'s, else ``BOOTMODE:KERNEL%PATH``'s,
+    else the conf's KERNELIMAGE (which the original's wrapper also always passed)."""
+    if k is not None:
+        return k.kernel
+    if boot is not None and boot.mode is BootMode.KERNEL and boot.path is not None:
+        return boot.path
+    return vm.kernel
+
+
 def _kernel_args(spec: LaunchSpec, extra_append: str = "") -> list[str]:
     vm = spec.vm
     k = spec.kernel
-    kernel = k.kernel if k else vm.kernel
+    kernel = kernel_image(vm, spec.boot, k)
     if kernel is None:
         return []
     initrd = (k.initrd if k and k.initrd else None) or (vm.initrd if not k else None)

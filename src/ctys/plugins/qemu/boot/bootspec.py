@@ -17,12 +17,13 @@ class BootMode(Enum):
     VHDD = "VHDD"
     USB = "USB"
     PXE = "PXE"
+    KERNEL = "KERNEL"  # direct kernel boot: the conf's KERNELIMAGE/INITRDIMAGE/APPEND
 
 
 @dataclass(frozen=True)
 class BootSpec:
     mode: BootMode
-    path: Path | None = None  # overrides the conf's medium for this boot (PXE: the TFTP root)
+    path: Path | None = None  # overrides the conf's medium (PXE: the TFTP root; KERNEL: kernel)
     bootfile: str | None = None  # PXE only: the file the guest fetches, relative to the root
 
 

@@ -8,6 +8,8 @@ helpers that make disk images (also used by ``ctys-createConfVM``).
   PXE the path is a TFTP root served on the user-mode NIC (``ctys.plugins.qemu.boot.pxe``).
 - ``TGTMODE``/``TGTPATH``: the disk installed to (HDD, VHDD, USB); an empty path means the
   conf's first HDD. It is attached as the VM's first disk.
+- ``default`` in a path field (the original's word, any case here) is the conf's value,
+  as an empty field is.
 - ``INIT``: prepare the target destructively — a fresh image replaces the old one.
   Any other word is a custom (post-install) mode, handed to the guest as-is.
 
@@ -37,6 +39,10 @@ INIT = "INIT"
 USAGE = "INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|custom"
 #: Devices an installer can write to: disk images.
 TARGET_MODES = (BootMode.HDD, BootMode.VHDD, BootMode.USB)
+#: What an installer boots from: every BOOTMODE but a direct kernel boot.
+SOURCE_MODES = tuple(mode for mode in BootMode if mode is not BootMode.KERNEL)
+#: The word for "the conf's value" in a path field.
+DEFAULT_WORD = "default"
 #: Source modes whose medium is a (hard/USB) disk image rather than a CD/floppy drive.
 DISK_SOURCE_MODES = (BootMode.HDD, BootMode.VHDD, BootMode.USB)
 DEFAULT_INIT_SIZE = 8 * 1024**3
@@ -71,7 +77,7 @@ def parse_install(fields: Sequence[str], raw: str) -> InstallSpec:
     if len(fields) != 5:
         raise UsageError(f"'{raw}': expected {USAGE} (5 fields, got {len(fields)})")
     src_mode, src_path, tgt_mode, tgt_path, action = fields
-    source = BootSpec(_mode(src_mode, "SRCMODE", raw, tuple(BootMode)), _path(src_path))
+    source = BootSpec(_mode(src_mode, "SRCMODE", raw, SOURCE_MODES), _path(src_path))
     target = BootSpec(_mode(tgt_mode, "TGTMODE", raw, TARGET_MODES), _path(tgt_path))
     if source.mode in DISK_SOURCE_MODES and source.path is None:
         raise UsageError(
@@ -101,7 +107,10 @@ def _mode(token: str, field: str, raw: str, allowed: Sequence[BootMode]) -> Boot
 
 
 def _path(token: str) -> Path | None:
-    return Path(token).expanduser() if token else None
+    """A path field: empty or ``default`` is the conf's value."""
+    if not token or token.lower() == DEFAULT_WORD:
+        return None
+    return Path(token).expanduser()
 
 
 # -- the VM as the install boot sees it ------------------------------------------------

@@ -41,6 +41,13 @@ def check_media(vm: VmConfig, boot: BootSpec | None, kernel: KernelSpec | None) 
     if fdd is not None:
         _need_file(fdd, "floppy image", vm)
     k = kernel.kernel if kernel else vm.kernel
+    if kernel is None and mode is BootMode.KERNEL:
+        k = override or vm.kernel
+        if k is None:
+            raise VmError(
+                f"VM {vm.label}: BOOTMODE:KERNEL but no kernel: set KERNELIMAGE in"
+                f" {vm.conf_path} or give BOOTMODE:KERNEL%/path/to/kernel"
+            )
     if k is not None:
         _need_file(k, "kernel", vm)
     initrd = (kernel.initrd if kernel else None) or (vm.initrd if kernel is None else None)
