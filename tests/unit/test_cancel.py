@@ -21,7 +21,7 @@ from ctys.plugins.qemu.actions import cancel, foreign
 from ctys.plugins.qemu.actions.cancel import CancelOutcome, Target, run_cancel
 from ctys.plugins.qemu.actions.find_running import find_running
 from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm
-from ctys.plugins.qemu.requests import CancelMode, parse_cancel
+from ctys.plugins.qemu.cancelreq import CancelRequest, parse_cancel
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
@@ -138,7 +138,7 @@ def test_cancel_skips_acpi_for_a_paused_vm(
     monkeypatch.setattr(VmHandle, "poweroff", never)
     monkeypatch.setattr(VmHandle, "kill", force)
     target = Target("p", 1, short_tmp / "q.sock")
-    outcome = cancel.cancel_target(target, CancelMode.POWEROFF, 30.0)
+    outcome = cancel.cancel_target(target, parse_cancel(parse_action("CANCEL=l:p,TIMEOUT:30")))
     assert calls == ["quit"]
     assert outcome.message.startswith("stopped by QEMU quit; ACPI skipped: the VM is paused")
 
@@ -155,7 +155,7 @@ def test_cancel_all_stops_vms_in_parallel(
     # barrier breaks (BrokenBarrierError) instead.
     barrier = threading.Barrier(3, timeout=10)
 
-    def stop(target: Target, mode: CancelMode, timeout: float) -> CancelOutcome:
+    def stop(target: Target, req: CancelRequest) -> CancelOutcome:
         barrier.wait()
         return CancelOutcome(target.label, "stopped")
 
@@ -308,5 +308,5 @@ def test_pause_of_a_foreign_qemu_without_qmp_is_one_line(
     assert run_cancel(parse_cancel(parse_action("CANCEL=l:hand,PAUSE")), ctx, RuntimeDir()) == 1
     assert err.getvalue() == (
         "hand: failed: VM hand (pid 31337) names no QMP socket;"
-        " only POWEROFF/FORCE by signal can stop it\n"
+        " only POWEROFF (with FORCE: by signal) can stop it\n"
     )

@@ -119,3 +119,35 @@ def request_shutdown(sock_path: Path, *, timeout: float = SHUTDOWN_ANSWER) -> st
         desc = error.get("desc") if isinstance(error, dict) else error
         return f"refused: {desc}"
     return None
+
+
+def exec_in_guest(sock_path: Path, argv: list[str], *, timeout: float = 10.0) -> int | None:
+    """Run ``argv`` in the guest through its agent (``guest-exec``) and return its exit
+    code; ``None`` when the guest went away before reporting one (``telinit 0|6`` takes the
+    agent down with it). ``CtysError`` when the agent does not answer or refuses."""
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            lines = _connect_synced(sock, sock_path, deadline)
+            run = {"path": argv[0], "arg": argv[1:], "capture-output": False}
+            _send(sock, {"execute": "guest-exec", "arguments": run})
+            reply = lines.next()
+            if "error" in reply:
+                raise CtysError(f"guest agent: guest-exec {argv[0]}: {reply['error']}")
+            started = reply.get("return")
+            pid = started.get("pid") if isinstance(started, dict) else None
+            while True:
+                try:
+                    _send(sock, {"execute": "guest-exec-status", "arguments": {"pid": pid}})
+                    status = lines.next().get("return")
+                except TimeoutError:
+                    raise CtysError(f"guest agent: {argv[0]} did not end in {timeout:g}s") from None
+                except (OSError, ValueError):
+                    return None  # the guest went down with the command
+                if isinstance(status, dict) and status.get("exited"):
+                    code = status.get("exitcode")
+                    return int(code) if isinstance(code, int) else None
+                time.sleep(0.1)
+    except (OSError, ValueError) as exc:
+        raise CtysError(f"guest agent at {sock_path} did not answer: {exc}") from exc
