@@ -268,7 +268,8 @@ def _cancel_all(req: CancelRequest, ctx: RunContext, runtime: RuntimeDir, target
         with printing:
             stream = ctx.out if outcome.ok else ctx.err
             if terse and outcome.target is not None and req.scope.server:
-                print(block(req, _reported(outcome.target, outcome.message)), file=stream)
+                for line in block(req, _reported(outcome.target, outcome.message)):
+                    print(line, file=stream, flush=True)
             else:
                 print(f"{outcome.label}: {outcome.message}", file=stream, flush=True)
     return status

@@ -24,8 +24,9 @@ class Reported:
     message: str
 
 
-def block(req: CancelRequest, vm: Reported) -> str:
-    """The original's block for one VM (its text, then an empty line, a rule, a blank)."""
+def block(req: CancelRequest, vm: Reported) -> list[str]:
+    """The original's block for one VM, line by line (its text, then an empty line, a
+    rule, a blank)."""
     lines = [
         "",
         _RULE,
@@ -38,7 +39,7 @@ def block(req: CancelRequest, vm: Reported) -> str:
     if req.mode is CancelMode.POWEROFF:
         lines += [f"   DELAY ={req.stop_timeout:g}", f"   FLAG  ={'FORCE' if req.force else ''}"]
     lines += [_RULE, f"{printable(vm.label)}: {vm.message}", "", _RULE, ""]
-    return "\n".join(lines)
+    return lines
 
 
 def client_line(label: str, pid: int) -> str:
