@@ -58,7 +58,7 @@ def init_guest(
     why_not: list[str] = []
     if agent.exists():
         try:
-            code = qga.exec_in_guest(agent, init_argv(level), timeout=max(timeout, 5.0))
+            code = qga.exec_in_guest(agent, init_argv(level), timeout=min(max(timeout, 2.0), 10.0))
         except CtysError as exc:
             why_not.append(str(exc))
         else:
