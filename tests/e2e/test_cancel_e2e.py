@@ -212,3 +212,18 @@ def test_self_is_refused_without_its_confirmation_and_nothing_is_done(
     assert "SELF:not-this-host.invalid names another host" in other.stderr
     [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
     assert row["LABEL"] == "slf" and row["STATE"] == "running"  # nothing was cancelled
+
+
+def test_self_on_a_remote_target_is_refused_without_its_confirmation(
+    rctys, ssh_hosts, ctys_env
+) -> None:
+    """Over ssh there is no terminal to ask on; a test host's ``CTYS_HOSTNAME`` is not
+    the machine's name, so ``SELF:<that name>`` does not confirm a power-off of the real
+    machine under it. (Nothing is powered off by this test.)"""
+    [host] = ssh_hosts(1)
+    bare = rctys("-t", "QEMU", "-a", "CANCEL=ALL,SELF", host.name)
+    assert bare.returncode != 0
+    assert "SELF powers off this host (" in bare.stderr, bare.stderr
+    named = rctys("-t", "QEMU", "-a", f"CANCEL=ALL,SELF:{host.name}", host.name)
+    assert named.returncode != 0
+    assert f"SELF:{host.name} names another host: this is " in named.stderr, named.stderr
