@@ -8,8 +8,8 @@ import io
 from pathlib import Path
 
 import pytest
+from test_cancelreq import cancel  # the parsed request of one CANCEL= text
 
-from ctys.argscan import parse_action
 from ctys.errors import UsageError, VmStateError
 from ctys.plugins.qemu.actions import selfcancel
 from ctys.plugins.qemu.actions.cancelout import Reported, block, client_line
@@ -24,11 +24,6 @@ from ctys.plugins.qemu.actions.suspend import (
     read_saved,
     state_path,
 )
-from ctys.plugins.qemu.cancelreq import CancelRequest, parse_cancel
-
-
-def cancel(text: str) -> CancelRequest:
-    return parse_cancel(parse_action(f"CANCEL={text}"))
 
 
 def test_poweroff_block_has_delay_and_flag() -> None:
