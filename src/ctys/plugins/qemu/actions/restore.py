@@ -33,8 +33,9 @@ def restore_args(saved: SavedState) -> tuple[str, ...]:
 
 
 def check_disks_unchanged(saved: SavedState) -> None:
-    """A file-saved state holds the guest's view of its disks: refuse to load it over
-    disks that changed since (the guest's filesystems would be corrupted)."""
+    """A saved state holds the guest's view of its disks: refuse to load it over disks
+    that changed since (a file's state would corrupt the guest's filesystems; a snapshot
+    would roll back, unasked, what a boot without RESUME wrote)."""
     for path, size, mtime_ns in saved.disks:
         try:
             st = Path(path).stat()
@@ -45,7 +46,7 @@ def check_disks_unchanged(saved: SavedState) -> None:
         if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
             raise VmStateError(
                 f"VM {saved.label}: its disk {path} changed since CANCEL SUSPEND (booted"
-                " without RESUME?); loading the saved state would corrupt it. Remove"
+                " without RESUME?); loading the saved state would corrupt or roll it back. Remove"
                 f" {note_path(Path(saved.conf))} to boot it afresh"
             )
     if saved.state_file and not Path(saved.state_file).exists():

@@ -4,8 +4,9 @@ described by a private note in the VM's folder (``<conf stem>.S4.json``), which
 
 Two ways to save (``vm.savestate``): an internal ``savevm S4`` snapshot when every writable
 disk is qcow2 (the original's way), else a migration stream into ``<conf stem>.S4.vmstate``
-beside the conf. A file-saved state is only valid against the disks as they were: their
-size and mtime are noted, and a restore refuses disks that changed since.
+beside the conf. A saved state is only valid against the disks as they were: their size
+and mtime are noted, and a restore refuses disks that changed since (a file-saved state
+would corrupt them; a snapshot would silently roll back what a fresh boot wrote).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class SavedState:
     console: str
     saved: float
     state_file: str | None = None  # FILE: the stream's path
-    disks: tuple[tuple[str, int, int], ...] = ()  # FILE: (path, size, mtime_ns) after the save
+    disks: tuple[tuple[str, int, int], ...] = ()  # (path, size, mtime_ns) after the save
 
     def to_json(self) -> str:
         data = {
@@ -153,7 +154,7 @@ def suspend_vm(handle: VmHandle, conf: Path, label: str, console: str) -> str:
         console=console,
         saved=time.time(),
         state_file=str(where) if where else None,
-        disks=disk_stamps(disks) if how is SavedHow.FILE else (),
+        disks=disk_stamps(disks),
     )
     write_private_text(note_path(conf), saved.to_json())
     place = f"snapshot {savestate.SNAPSHOT_TAG} in its qcow2 disk" if where is None else where
