@@ -230,3 +230,18 @@ def test_self_on_a_remote_target_is_refused_without_its_confirmation(
     named = rctys("-t", "QEMU", "-a", f"CANCEL=ALL,SELF:{host.name}", host.name)
     assert named.returncode != 0
     assert f"SELF:{host.name} names another host: this is " in named.stderr, named.stderr
+
+
+def test_a_state_file_that_cannot_be_written_keeps_the_vm(ctys, make_vm, ctys_env) -> None:
+    conf = make_vm("ro")
+    assert ctys("-t", "QEMU", "-a", f"CREATE=l:ro,WAIT:{PROMPT}", "-b", "1").returncode == 0
+    conf.with_name("ro.S4.vmstate").mkdir()  # in the way, whoever runs the test (root too)
+    failed = ctys("-t", "QEMU", "-a", "CANCEL=l:ro,SUSPEND", timeout=120)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("ro: failed: VM ro: "), failed.stderr
+    assert "Is a directory; it stays paused (RESUME continues it)" in failed.stderr
+    assert not conf.with_name("ro.S4.json").exists()
+    [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
+    assert row["STATE"] == "paused"  # nothing lost
+    done = ctys("-t", "QEMU", "-a", "CREATE=l:ro,RESUME")
+    assert done.returncode == 0 and done.stdout == "ro: resumed\n", (done.stdout, done.stderr)

@@ -12,6 +12,7 @@ would corrupt them; a snapshot would silently roll back what a fresh boot wrote)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -126,9 +127,10 @@ def _writable_disks(handle: VmHandle) -> list[str]:
 
 
 def suspend_vm(handle: VmHandle, conf: Path, label: str, console: str) -> str:
-    """Pause the VM, save its full state, end its qemu (``quit``: the disks are flushed)
-    and leave the note; what CANCEL prints. A failed save leaves the VM paused and
-    running (nothing is lost), and says so."""
+    """Pause the VM, save its full state, leave the note, end its qemu (``quit``: the
+    disks are flushed) and stamp its disks in the note; what CANCEL prints. A save or a
+    note that fails (e.g. a read-only VM folder) leaves the VM paused and running (nothing
+    is lost), and says so."""
     if read_saved(conf) is not None:
         raise VmStateError(
             f"VM {label} has a saved state already ({note_path(conf)}); resume it first"
@@ -144,19 +146,23 @@ def suspend_vm(handle: VmHandle, conf: Path, label: str, console: str) -> str:
         else:
             how, where = SavedHow.FILE, state_path(conf)
             savestate.save_to_file(handle, where, SAVE_TIMEOUT)
-    except savestate.SaveFailed as exc:
-        raise VmStateError(f"VM {label}: {exc}; it stays paused (RESUME continues it)") from exc
+        saved = SavedState(
+            how=how,
+            label=label,
+            conf=str(conf),
+            console=console,
+            saved=time.time(),
+            state_file=str(where) if where else None,
+        )
+        # Written before qemu ends: a note that cannot be written must not cost the VM.
+        write_private_text(note_path(conf), saved.to_json())
+    except (savestate.SaveFailed, OSError) as exc:
+        why = exc if isinstance(exc, savestate.SaveFailed) else f"{exc.filename}: {exc.strerror}"
+        raise VmStateError(f"VM {label}: {why}; it stays paused (RESUME continues it)") from exc
     stopped = handle.kill()
-    saved = SavedState(
-        how=how,
-        label=label,
-        conf=str(conf),
-        console=console,
-        saved=time.time(),
-        state_file=str(where) if where else None,
-        disks=disk_stamps(disks),
-    )
-    write_private_text(note_path(conf), saved.to_json())
+    saved = dataclasses.replace(saved, disks=disk_stamps(disks))
+    with contextlib.suppress(OSError):  # without the stamps the restore only checks less
+        write_private_text(note_path(conf), saved.to_json())
     place = f"snapshot {savestate.SNAPSHOT_TAG} in its qcow2 disk" if where is None else where
     seconds = time.monotonic() - started
     return (
