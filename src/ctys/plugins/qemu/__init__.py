@@ -40,7 +40,7 @@ QEMU plugin actions:
             [,INSTMODE:SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT|word]
             [,VNCBIND:ADDR][,VNCPASS:ENV%VARIABLE|FILE%PATH]
      CONNECT: attach to the running VM's console, never boot; REUSE: attach, else boot.
-     RESUME: let a paused VM (CANCEL PAUSE/SUSPEND) run again; attaches nothing.
+     RESUME: continue a paused VM (CANCEL PAUSE), restore a suspended one (SUSPEND).
      WAIT: return once the console printed TEXT (fail after SECONDS, default 120; at
            once when the VM enters QEMU's internal-error state).
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
