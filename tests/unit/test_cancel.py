@@ -21,7 +21,7 @@ from ctys.plugins.qemu.actions import cancel, foreign
 from ctys.plugins.qemu.actions.cancel import CancelOutcome, Target, run_cancel
 from ctys.plugins.qemu.actions.find_running import find_running
 from ctys.plugins.qemu.actions.foreign import ForeignScan, ForeignVm
-from ctys.plugins.qemu.requests import CancelMode, parse_cancel
+from ctys.plugins.qemu.cancelreq import CancelRequest, parse_cancel
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
@@ -138,7 +138,7 @@ def test_cancel_skips_acpi_for_a_paused_vm(
     monkeypatch.setattr(VmHandle, "poweroff", never)
     monkeypatch.setattr(VmHandle, "kill", force)
     target = Target("p", 1, short_tmp / "q.sock")
-    outcome = cancel.cancel_target(target, CancelMode.POWEROFF, 30.0)
+    outcome = cancel.cancel_target(target, parse_cancel(parse_action("CANCEL=l:p,TIMEOUT:30")))
     assert calls == ["quit"]
     assert outcome.message.startswith("stopped by QEMU quit; ACPI skipped: the VM is paused")
 
@@ -155,7 +155,7 @@ def test_cancel_all_stops_vms_in_parallel(
     # barrier breaks (BrokenBarrierError) instead.
     barrier = threading.Barrier(3, timeout=10)
 
-    def stop(target: Target, mode: CancelMode, timeout: float) -> CancelOutcome:
+    def stop(target: Target, req: CancelRequest) -> CancelOutcome:
         barrier.wait()
         return CancelOutcome(target.label, "stopped")
 
@@ -308,5 +308,97 @@ def test_pause_of_a_foreign_qemu_without_qmp_is_one_line(
     assert run_cancel(parse_cancel(parse_action("CANCEL=l:hand,PAUSE")), ctx, RuntimeDir()) == 1
     assert err.getvalue() == (
         "hand: failed: VM hand (pid 31337) names no QMP socket;"
-        " only POWEROFF/FORCE by signal can stop it\n"
+        " only POWEROFF (with FORCE: by signal) can stop it\n"
     )
+
+
+# --- issue 13: the original's CANCEL: flags, -n, SELF, the block form ---------------------
+
+
+def _one_vm(ctys_env: dict[str, str]) -> RuntimeDir:
+    runtime = RuntimeDir()
+    conf = _conf(Path(ctys_env["CTYS_VMPATH"]) / "b1", "b1", "u-b1")
+    _start(runtime, conf, "b1", "u-b1", 4711)
+    return runtime
+
+
+def test_dry_run_says_what_would_happen_and_does_nothing(
+    ctys_env: dict[str, str], alive: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    runtime = _one_vm(ctys_env)
+
+    def never(*args: object) -> CancelOutcome:
+        raise AssertionError("-n must not act on a VM")
+
+    monkeypatch.setattr(cancel, "cancel_target", never)
+    monkeypatch.setattr(cancel, "foreign_vms", lambda claimed: ForeignScan((), 0))
+    from ctys.plugins.qemu.actions import selfcancel
+
+    monkeypatch.setattr(selfcancel, "host_name", lambda: "lab01")
+    monkeypatch.setattr(selfcancel, "run_command", never)
+    text = "CANCEL=ALL,FORCE,S4,SELF:lab01"
+    ctx, out, err = ctx_for(text)
+    ctx = dataclasses.replace(ctx, invocation=dataclasses.replace(ctx.invocation, dry_run=True))
+    assert run_cancel(parse_cancel(parse_action(text)), ctx, runtime) == 0, err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "b1: would SUSPEND FORCE (pid 4711)"
+    assert lines[1].startswith("lab01: SELF: would run: ")
+    assert lines[1].endswith("poweroff (SUSPEND of the host itself is mapped to a power-off)")
+    assert runtime.vm(vm_id("b1", Path(ctys_env["CTYS_VMPATH"]) / "b1" / "b1.conf")).path.exists()
+
+
+def test_self_is_confirmed_before_any_vm_is_touched(
+    ctys_env: dict[str, str], alive: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctys.errors import UsageError
+
+    runtime = _one_vm(ctys_env)
+    monkeypatch.setattr(cancel, "cancel_target", lambda *a: pytest.fail("a VM was touched"))
+    ctx, _, _ = ctx_for("CANCEL=ALL,SELF:elsewhere")
+    with pytest.raises(UsageError, match="SELF:elsewhere names another host: this is "):
+        run_cancel(parse_cancel(parse_action("CANCEL=ALL,SELF:elsewhere")), ctx, runtime)
+
+
+def test_self_is_skipped_when_a_vm_could_not_be_cancelled(
+    ctys_env: dict[str, str], alive: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctys.plugins.qemu.actions import selfcancel
+
+    runtime = _one_vm(ctys_env)
+    monkeypatch.setattr(cancel, "foreign_vms", lambda claimed: ForeignScan((), 0))
+    monkeypatch.setattr(
+        cancel, "cancel_target", lambda t, r: CancelOutcome(t.label, "failed: no", ok=False)
+    )
+    ran: list[list[str]] = []
+    monkeypatch.setattr(selfcancel, "run_command", lambda argv, timeout: ran.append(argv))
+    name = selfcancel.host_name()
+    ctx, out, err = ctx_for(f"CANCEL=ALL,SELF:{name}")
+    assert run_cancel(parse_cancel(parse_action(f"CANCEL=ALL,SELF:{name}")), ctx, runtime) == 1
+    assert ran == []
+    assert "SELF not done: not every VM was cancelled" in err.getvalue()
+    # With FORCE the host goes down anyway (the VM is then ended with it).
+    ctx, out, err = ctx_for(f"CANCEL=ALL,FORCE,SELF:{name}")
+    run_cancel(parse_cancel(parse_action(f"CANCEL=ALL,FORCE,SELF:{name}")), ctx, runtime)
+    assert len(ran) == 1 and ran[0][-1] == "poweroff"
+    assert f"{name}: SELF: running " in out.getvalue()
+
+
+def test_terse_prints_the_originals_block(
+    ctys_env: dict[str, str], alive: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    runtime = _one_vm(ctys_env)
+    monkeypatch.setattr(cancel, "foreign_vms", lambda claimed: ForeignScan((), 0))
+    monkeypatch.setattr(cancel, "cancel_target", lambda t, r: CancelOutcome(t.label, "reset"))
+    ctx, out, _ = ctx_for("CANCEL=l:b1,RESET")
+    ctx = dataclasses.replace(ctx, invocation=dataclasses.replace(ctx.invocation, terse=True))
+    assert run_cancel(parse_cancel(parse_action("CANCEL=l:b1,RESET")), ctx, runtime) == 0
+    conf = Path(ctys_env["CTYS_VMPATH"]) / "b1" / "b1.conf"
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == ["", "-" * 28, "RESET-SERVER Session:"]
+    assert lines[3:6] == [f"   ID    ={conf}", "   LABEL =b1", "   PID   =4711"]
+    assert lines[6].startswith("   SPORT =") and lines[6].endswith("qmp.sock")
+    assert lines[7:] == ["-" * 28, "b1: reset", "", "-" * 28, ""]

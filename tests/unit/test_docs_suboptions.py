@@ -22,6 +22,7 @@ import ctys.plugins.qemu.actions.enumerate as enumerate_mod
 import ctys.plugins.qemu.actions.info as info_mod
 import ctys.plugins.qemu.actions.list as list_mod
 import ctys.plugins.qemu.actions.listout as listout_mod
+import ctys.plugins.qemu.cancelreq as cancelreq_mod
 import ctys.plugins.qemu.requests as requests_mod
 import ctys.tables as output_mod
 from ctys.argscan import scan_argv
@@ -33,12 +34,14 @@ from ctys.plugins.qemu.actions.enumerate import parse_enumerate
 from ctys.plugins.qemu.actions.info import run_info
 from ctys.plugins.qemu.actions.list import select_ctys_fields
 from ctys.plugins.qemu.actions.listout import parse_list_request
-from ctys.plugins.qemu.requests import parse_cancel, parse_create
+from ctys.plugins.qemu.cancelreq import parse_cancel
+from ctys.plugins.qemu.requests import parse_create
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_DOC = ROOT / "docs" / "cli.md"
 _PARSER_MODULES = (
     requests_mod,
+    cancelreq_mod,
     enumerate_mod,
     info_mod,
     list_mod,
@@ -65,7 +68,7 @@ def _candidate_keys() -> set[str]:
             if is_text and _WORD.fullmatch(node.value):
                 words.add(node.value)
     words |= set(address_mod.ADDRESS_KEYS) | set(address_mod.BASEPATH_KEYS)
-    words |= set(requests_mod.CancelMode.__members__) | set(output_mod.FORMAT_SUBOPTIONS)
+    words |= set(cancelreq_mod.CancelMode.__members__) | set(output_mod.FORMAT_SUBOPTIONS)
     return words
 
 

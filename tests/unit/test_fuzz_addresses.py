@@ -13,7 +13,8 @@ from ctys.address.model import BASEPATH_KEYS, address_from_suboption, base_paths
 from ctys.argscan import scan_argv
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, Suboption
-from ctys.plugins.qemu.requests import parse_cancel, parse_create
+from ctys.plugins.qemu.cancelreq import parse_cancel
+from ctys.plugins.qemu.requests import parse_create
 
 # Pieces of real and broken action syntax; random joins of them reach the scanner's corners.
 FRAGMENTS = [

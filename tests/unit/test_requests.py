@@ -11,7 +11,7 @@ from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, Suboption
 from ctys.plugins.qemu.boot.bootspec import BootMode
-from ctys.plugins.qemu.requests import CancelMode, parse_cancel, parse_create
+from ctys.plugins.qemu.requests import parse_create
 
 
 def call(name: str, *subs: tuple[str, tuple[str, ...]]) -> ActionCall:
@@ -105,29 +105,6 @@ def test_create_instmode() -> None:
     assert req.install.source.path == Path("/i.iso")
     assert req.install.target.mode is BootMode.USB and req.install.target.path is None
     assert parse_create(call("CREATE", ("L", ("vm1",)))).install is None
-
-
-def test_cancel_modes_and_timeout() -> None:
-    req = parse_cancel(call("CANCEL", ("L", ("vm1",)), ("FORCE", ()), ("TIMEOUT", ("5",))))
-    assert req.mode is CancelMode.FORCE
-    assert req.timeout == 5.0
-    assert parse_cancel(call("CANCEL", ("ALL", ()))).all_vms
-    assert parse_cancel(call("CANCEL", ("L", ("v",)))).mode is CancelMode.POWEROFF
-
-
-@pytest.mark.parametrize(
-    ("subs", "message"),
-    [
-        ((), "needs a machine address"),
-        ((("ALL", ()), ("L", ("v",))), "either ALL or a machine address"),
-        ((("L", ("v",)), ("TIMEOUT", ("soon",))), "TIMEOUT needs seconds"),
-        ((("L", ("v",)), ("TIMEOUT", ("-1",))), "out of range"),
-        ((("L", ("v",)), ("HALT", ())), "unknown CANCEL suboption"),
-    ],
-)
-def test_cancel_errors(subs: tuple[tuple[str, tuple[str, ...]], ...], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
-        parse_cancel(call("CANCEL", *subs))
 
 
 def test_create_resume() -> None:

@@ -9,8 +9,8 @@ import pytest
 from ctys.conf.parser import parse_conf_text
 from ctys.errors import CtysError
 from ctys.plugins.qemu.actions.stack import inner_mode, stack_target, stack_target_of_conf
+from ctys.plugins.qemu.cancelreq import CancelMode
 from ctys.plugins.qemu.confs.mapping import vm_config_from_raw
-from ctys.plugins.qemu.requests import CancelMode
 
 
 def vm(text: str):  # type: ignore[no-untyped-def]
@@ -44,7 +44,7 @@ def test_gone_or_broken_conf_has_no_stack(tmp_path: Path) -> None:
         (CancelMode.POWEROFF, CancelMode.POWEROFF),
         (CancelMode.REBOOT, CancelMode.POWEROFF),
         (CancelMode.RESET, CancelMode.POWEROFF),
-        (CancelMode.FORCE, CancelMode.FORCE),
+        (CancelMode.INIT, CancelMode.POWEROFF),
         (CancelMode.PAUSE, None),
         (CancelMode.SUSPEND, None),
     ],

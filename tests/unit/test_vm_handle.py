@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from ctys.argscan import parse_action
 from ctys.plugins.qemu.actions.cancel import Target, cancel_target
 from ctys.plugins.qemu.actions.find_running import RunningVm
-from ctys.plugins.qemu.requests import CancelMode
+from ctys.plugins.qemu.cancelreq import parse_cancel
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow
@@ -292,7 +293,7 @@ def test_cancel_of_a_paused_managed_vm_uses_one_connection_and_removes_its_folde
     monitor.state = "paused"
     monitor.on_command["quit"] = _ends(guest)
     target = Target("p", guest.pid, monitor.path, running=RunningVm(rundir, record, guest.pid))
-    outcome = cancel_target(target, CancelMode.POWEROFF, 30.0)
+    outcome = cancel_target(target, parse_cancel(parse_action("CANCEL=ALL,TIMEOUT:30")))
     assert outcome.message.startswith("stopped by QEMU quit; ACPI skipped: the VM is paused (")
     assert monitor.commands == ["query-status", "quit"] and monitor.connections == 1
     assert not rundir.path.exists()
@@ -520,7 +521,7 @@ def test_cancel_reports_the_steps_tried_first(
     vmdir.write_record(record)
     monitor.on_command["system_powerdown"] = _ends(guest)
     target = Target("ga", guest.pid, monitor.path, running=RunningVm(vmdir, record, guest.pid))
-    outcome = cancel_target(target, CancelMode.POWEROFF, 5.0)
+    outcome = cancel_target(target, parse_cancel(parse_action("CANCEL=ALL,TIMEOUT:5")))
     agent.close()
     assert outcome.message.startswith("powered off by the guest (ACPI) (")
     assert outcome.message.endswith("s); tried first: guest agent: refused: no")
@@ -577,5 +578,5 @@ def test_resume_of_a_vm_that_is_not_running_is_one_error_and_boots_nothing(
 
     vm = VmConfig(conf_path=short_tmp / "off" / "off.conf", label="off")
     monkeypatch.setattr(resume, "find_running", lambda *a: (None, vm))
-    with pytest.raises(VmStateError, match=r"^VM off is not running \(RESUME continues"):
+    with pytest.raises(VmStateError, match=r"^VM off is not running and has no saved state"):
         _resume(RuntimeDir(short_tmp / "rt"), "off")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
-    "CANCEL": "stop a VM: POWEROFF (agent, ACPI, quit, SIGTERM, kill), REBOOT, RESET, PAUSE, FORCE",
+    "CANCEL": "stop a VM: POWEROFF|S5, REBOOT, RESET, INIT, PAUSE|S3, SUSPEND|S4 (saved)",
     "LIST": "running QEMU VMs on this host (or the targets, one table with HOST), managed or not",
     "ENUMERATE": "scan folders for VM conf files, report them and fill the inventory",
     "INFO": "qemu binaries, versions, accelerators and the KVM verdict of this host",
@@ -55,7 +55,7 @@ QEMU plugin actions:
      PING/SSHPING: wait after the start until the guest answers ping (#@#IP) / ssh as
            USER (HOSTFWD or #@#IP; 20 tries 2s apart); WAITS/WAITC: sleep after the
            start / before the viewer. CALLOPTS/XOPTS: words for the viewer/terminal.
-     RESUME: let a paused VM (CANCEL PAUSE/SUSPEND) run again; attaches nothing.
+     RESUME: continue a paused VM (CANCEL PAUSE), restore a suspended one (SUSPEND).
      WAIT: return once the console printed TEXT (fail after SECONDS, default 120; at
            once when the VM enters QEMU's internal-error state).
      INSTMODE: boot an installer medium against a target disk (INIT: a fresh target).
@@ -63,7 +63,12 @@ QEMU plugin actions:
      PXE%TFTPROOT: QEMU's user-mode TFTP serves the folder (boot file default pxelinux.0,
            conf default #@#TFTPROOT); a VDE/tap/bridge NIC boots from the LAN's PXE server.
      KERNEL arguments with commas: console=ttyS0,,115200 (',,' or '\\,' is one comma).
-  -a CANCEL=<address>|ALL[,POWEROFF|REBOOT|RESET|PAUSE|SUSPEND|FORCE][,TIMEOUT:SECONDS]
+  -a CANCEL=<address>|ALL[,FORCE|STACK][,SELF[:HOST]][,RESET|REBOOT|INIT:<n>|PAUSE|S3
+            |SUSPEND|S4|POWEROFF|S5[:SECONDS]][,CLIENT|SERVER|BOTH][,TIMEOUT:SECONDS]
+            [,USER:NAME][,MACHINE]   (docs/cli.md "### CANCEL"; default wait 20 s)
+     SUSPEND|S4 saves the VM's state (savevm S4 in qcow2, else NAME.S4.vmstate beside
+     the conf) and ends qemu; CREATE=...,RESUME restores it. FORCE: no VM-STACK
+     propagation. SELF takes this host down last: SELF:HOSTNAME (or type it on a tty).
   -a LIST[=<field>...|ALL|MAXKEY|NONE][,TERSE|MACHINE|JSON][,TITLE|TITLEIDX|TITLEIDXASC]
             [,SORT[:ALL|EACH|UNIQUE|<n>]][,TAB_TCP[:<widths>]|TAB_GEN:<columns>]
             [,CLIENT|SERVER|BOTH|TUNNEL][,PKG:QEMU]
@@ -204,7 +209,7 @@ class QemuPlugin(QemuConfs):
             return run_create(parse_create(call), ctx)
         if call.name == "CANCEL":
             from ctys.plugins.qemu.actions.cancel import run_cancel
-            from ctys.plugins.qemu.requests import parse_cancel
+            from ctys.plugins.qemu.cancelreq import parse_cancel
 
             return run_cancel(parse_cancel(call), ctx)
         if call.name == "LIST":

@@ -78,23 +78,6 @@ class CreateRequest:
     stackcheck: StackCheck = STACKCHECK_DEFAULT  # STACKCHECK: STACKREQ/HWREQ against this host
 
 
-class CancelMode(Enum):
-    POWEROFF = "POWEROFF"
-    REBOOT = "REBOOT"
-    RESET = "RESET"
-    PAUSE = "PAUSE"
-    SUSPEND = "SUSPEND"
-    FORCE = "FORCE"
-
-
-@dataclass(frozen=True)
-class CancelRequest:
-    selector: MachineSelector
-    all_vms: bool = False
-    mode: CancelMode = CancelMode.POWEROFF
-    timeout: float = 30.0
-
-
 def _one_arg(sub: Suboption) -> str:
     if len(sub.args) != 1 or not sub.args[0]:
         raise UsageError(f"suboption '{sub.raw}' needs one value ({sub.key}:VALUE)")
@@ -291,33 +274,3 @@ _EXTRA = {
     "XOPTS": ("xopts", _words),
     "X": ("xopts", _words),
 }
-
-
-def parse_cancel(call: ActionCall) -> CancelRequest:
-    """CANCEL suboptions → ``CancelRequest``."""
-    selector, rest = _split_address(call)
-    all_vms = False
-    mode = CancelMode.POWEROFF
-    timeout = 30.0
-    for sub in rest:
-        if sub.key == "ALL":
-            _no_args(sub)
-            all_vms = True
-        elif sub.key in CancelMode.__members__:
-            _no_args(sub)
-            mode = CancelMode[sub.key]
-        elif sub.key == "TIMEOUT":
-            value = _one_arg(sub)
-            try:
-                timeout = float(value)
-            except ValueError:
-                raise UsageError(f"TIMEOUT needs seconds, not '{value}'") from None
-            if not 0 <= timeout <= 86400:
-                raise UsageError(f"TIMEOUT {value} out of range (0..86400 seconds)")
-        else:
-            raise UsageError(f"unknown CANCEL suboption '{sub.raw}'")
-    if all_vms and not selector.empty:
-        raise UsageError("CANCEL takes either ALL or a machine address, not both")
-    if not all_vms and selector.empty:
-        raise UsageError("CANCEL needs a machine address (e.g. l:LABEL) or ALL")
-    return CancelRequest(selector, all_vms, mode, timeout)

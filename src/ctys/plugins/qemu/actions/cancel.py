@@ -1,4 +1,6 @@
-"""CANCEL: stop, reboot, reset or pause VMs, gracefully first.
+"""CANCEL: power off, reboot, reset, pause, suspend (save and stop) VMs or change their
+guests' run level, gracefully first; close their clients (CLIENT|BOTH); then, with SELF,
+the host itself (``actions.selfcancel``). Modes and flags: ``cancelreq``.
 
 Managed VMs are found by their runtime records first (then the inventory, then a scan);
 a qemu of this user that ctys did not start is found by label, UUID or ``VMID:PID`` and
@@ -9,6 +11,7 @@ Several VMs are stopped in parallel; one VM is cancelled by one CANCEL at a time
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -19,6 +22,7 @@ from ctys.address.model import AddressKind, AmbiguousAddress, MachineSelector
 from ctys.errors import AddressError, CtysError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.actions.cancelout import Reported, block, client_line
 from ctys.plugins.qemu.actions.find_running import (
     RunningVm,
     find_running,
@@ -26,7 +30,7 @@ from ctys.plugins.qemu.actions.find_running import (
     running_vms,
 )
 from ctys.plugins.qemu.actions.foreign import ForeignVm, foreign_matching, foreign_vms
-from ctys.plugins.qemu.requests import CancelMode, CancelRequest
+from ctys.plugins.qemu.cancelreq import CancelMode, CancelRequest
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
@@ -42,6 +46,7 @@ class CancelOutcome:
     label: str
     message: str
     ok: bool = True
+    target: Target | None = None
 
 
 @dataclass(frozen=True)
@@ -119,25 +124,26 @@ def _foreign_target(foreign: Sequence[ForeignVm], selector: MachineSelector) -> 
     return _foreign(found[0]) if found else None
 
 
-def _stop(target: Target, mode: CancelMode, timeout: float) -> tuple[StopResult, str]:
-    """Power off (or FORCE) one VM, managed or foreign, on its handle's ladder; returns
-    how it ended and a note on why that way."""
+def _stop(target: Target, req: CancelRequest) -> tuple[StopResult, str]:
+    """Power off one VM, managed or foreign, on its handle's ladder (the guest has
+    ``req.stop_timeout`` seconds, then it is killed); returns how it ended and a note on
+    why that way."""
+    timeout = req.stop_timeout
     with _handle(target) as vm:
-        if not vm.monitored and mode is not CancelMode.FORCE:
+        if not vm.monitored and not req.force:
             # A foreign qemu without a monitor to ask: only a signal stops it.
             raise VmStateError(
                 f"VM {target.label} (pid {target.pid}) was not started by ctys and names no"
                 " QMP or monitor socket; CANCEL=...,FORCE stops it by signal (SIGTERM, then"
-                " SIGKILL)"
+                f" SIGKILL after {timeout:g}s)"
             )
-        # The handle removes the folder of a VM it ended (a foreign qemu has none). Only
-        # signals: SIGTERM waits up to the timeout, then SIGKILL.
-        forced = mode is CancelMode.FORCE and vm.monitored
-        result = vm.kill() if forced else vm.shutdown(timeout)
+        # The handle removes the folder of a VM it ended (a foreign qemu has none).
+        result = vm.shutdown(timeout)
+        monitored = vm.monitored
     if result.acpi_skipped is not None:
         return result, f"; ACPI skipped: the VM is {result.acpi_skipped.value}"
     note = ""
-    if mode is not CancelMode.FORCE and result.how in (StopHow.QUIT, StopHow.TERM, StopHow.KILL):
+    if monitored and result.how in (StopHow.QUIT, StopHow.TERM, StopHow.KILL):
         note = f" after the guest ignored ACPI for {timeout:g}s"
     return result, note
 
@@ -150,32 +156,46 @@ def _handle(target: Target) -> VmHandle:
     return VmHandle(target.pid, qmp, rundir=running.rundir, record=running.record)
 
 
-def cancel_target(target: Target, mode: CancelMode, timeout: float) -> CancelOutcome:
-    """Apply one CANCEL mode to one running VM and say what happened."""
-    label, qmp = target.label, target.qmp
-    if mode in (CancelMode.PAUSE, CancelMode.SUSPEND, CancelMode.RESET, CancelMode.REBOOT):
-        if not lifecycle.process_alive(target.pid):
-            return CancelOutcome(label, StopHow.GONE.value)
-        if qmp is None:
-            raise VmStateError(
-                f"VM {label} (pid {target.pid}) names no QMP socket; only POWEROFF/FORCE"
-                " by signal can stop it"
-            )
-        with _handle(target) as vm:
-            if mode is CancelMode.RESET:
-                vm.reset()
-                return CancelOutcome(label, "reset")
-            if mode is CancelMode.REBOOT:
-                return CancelOutcome(label, vm.reboot(timeout))
-            vm.pause()
-            return CancelOutcome(label, "paused (resume with CREATE=...,RESUME)")
-    result, note = _stop(target, mode, timeout)
-    return CancelOutcome(label, result.describe(note))
+def _managed_only(target: Target, what: str) -> RunningVm:
+    if target.running is None:
+        raise VmStateError(f"VM {target.label} (pid {target.pid}) was not started by ctys: {what}")
+    return target.running
 
 
-def cancel_one(target: RunningVm, mode: CancelMode, timeout: float) -> CancelOutcome:
-    """Apply one CANCEL mode to one managed VM."""
-    return cancel_target(_managed(target), mode, timeout)
+def cancel_target(target: Target, req: CancelRequest) -> CancelOutcome:
+    """Apply ``req``'s mode to one running VM and say what happened."""
+    label, qmp, mode = target.label, target.qmp, req.mode
+    if mode is CancelMode.POWEROFF:
+        result, note = _stop(target, req)
+        return CancelOutcome(label, result.describe(note))
+    if not lifecycle.process_alive(target.pid):
+        return CancelOutcome(label, StopHow.GONE.value)
+    if mode is CancelMode.INIT:
+        from ctys.plugins.qemu.actions.guestinit import init_guest
+
+        running = _managed_only(target, "INIT needs its guest agent socket or its conf's address")
+        assert req.init_level is not None
+        message = init_guest(running.rundir, running.record, req.init_level, req.user, req.timeout)
+        return CancelOutcome(label, message)
+    if qmp is None:
+        raise VmStateError(
+            f"VM {label} (pid {target.pid}) names no QMP socket; only POWEROFF (with FORCE:"
+            " by signal) can stop it"
+        )
+    with _handle(target) as vm:
+        if mode is CancelMode.RESET:
+            vm.reset()
+            return CancelOutcome(label, "reset")
+        if mode is CancelMode.REBOOT:
+            return CancelOutcome(label, vm.reboot(req.stop_timeout))
+        if mode is CancelMode.SUSPEND:
+            from ctys.plugins.qemu.actions.suspend import suspend_vm
+
+            running = _managed_only(target, "SUSPEND keeps the state beside its conf")
+            record = running.record
+            return CancelOutcome(label, suspend_vm(vm, Path(record.conf), label, record.console))
+        vm.pause()
+        return CancelOutcome(label, "paused (resume with CREATE=...,RESUME)")
 
 
 @contextlib.contextmanager
@@ -188,36 +208,107 @@ def _cancel_lock(runtime: RuntimeDir, target: Target) -> Iterator[None]:
 
 
 def run_cancel(req: CancelRequest, ctx: RunContext, runtime: RuntimeDir | None = None) -> int:
-    """The CANCEL action; each VM's outcome is one line (in the order they finish),
-    failures do not stop the rest. Several VMs are stopped in parallel (at most
-    ``MAX_PARALLEL`` at once), so N VMs that ignore ACPI cost one timeout, not N."""
+    """The CANCEL action; each VM's outcome is one line (in the order they finish), or
+    the original's block under ``-X``/MACHINE; failures do not stop the rest. Several VMs
+    are stopped in parallel (at most ``MAX_PARALLEL`` at once), so N VMs that ignore ACPI
+    cost one timeout, not N. SELF is confirmed before anything is done, and acts last."""
+    from ctys.plugins.qemu.actions.selfcancel import cancel_self, confirm_self
+
+    confirm_self(req)
     runtime = runtime or RuntimeDir()
     targets = _targets(req, runtime, ctx)
+    dry_run = ctx.invocation.dry_run
     if req.all_vms and (targets.left_ours or targets.left_others):
         print(_left_alone(targets), file=ctx.out)
     if not targets.vms:
         print("no running VMs to cancel", file=ctx.out)
+    elif dry_run:
+        for target in targets.vms:
+            print(f"{target.label}: would {_what(req)} (pid {target.pid})", file=ctx.out)
+    status = 0 if dry_run or not targets.vms else _cancel_all(req, ctx, runtime, targets)
+    if not dry_run:
         _release_switches(runtime)
-        return 0
+    if req.self_target is not None:
+        if status and not req.force:
+            print(
+                "SELF not done: not every VM was cancelled (CANCEL=...,FORCE,SELF goes on)",
+                file=ctx.err,
+            )
+            return status
+        status = max(status, cancel_self(req, ctx.out, dry_run=dry_run))
+    return status
+
+
+def _what(req: CancelRequest) -> str:
+    """The mode, flags and scope of ``req`` in words, for ``-n``."""
+    words = [req.mode.value if req.mode is not CancelMode.INIT else f"INIT:{req.init_level}"]
+    if req.mode in (CancelMode.POWEROFF, CancelMode.REBOOT):
+        words.append(f"within {req.stop_timeout:g}s")
+    words.append("FORCE" if req.force else "STACK")
+    if req.scope.clients:
+        words.append(req.scope.value)
+    return " ".join(words)
+
+
+def _cancel_all(req: CancelRequest, ctx: RunContext, runtime: RuntimeDir, targets: Targets) -> int:
     printing = threading.Lock()
     status = 0
+    terse = ctx.invocation.terse or req.machine
 
     def one(target: Target) -> CancelOutcome:
         with _cancel_lock(runtime, target):
             try:
-                blocked = _cancel_stack_above(target, req, ctx, printing)
-                return blocked or cancel_target(target, req.mode, req.timeout)
+                return _cancel_one(target, req, ctx, printing, terse)
             except (QmpUnavailable, CtysError) as exc:
-                return CancelOutcome(target.label, f"failed: {exc}", ok=False)
+                return CancelOutcome(target.label, f"failed: {exc}", ok=False, target=target)
 
     for outcome in run_parallel(one, targets.vms):
         if not outcome.ok:
             status = 1
         with printing:
             stream = ctx.out if outcome.ok else ctx.err
-            print(f"{outcome.label}: {outcome.message}", file=stream, flush=True)
-    _release_switches(runtime)
+            if terse and outcome.target is not None and req.scope.server:
+                for line in block(req, _reported(outcome.target, outcome.message)):
+                    print(line, file=stream, flush=True)
+            else:
+                print(f"{outcome.label}: {outcome.message}", file=stream, flush=True)
     return status
+
+
+def _reported(target: Target, message: str) -> Reported:
+    conf = target.running.record.conf if target.running is not None else ""
+    sport = str(target.qmp or target.hmp or "")
+    return Reported(target.label, conf, target.pid, sport, message)
+
+
+def _cancel_one(
+    target: Target, req: CancelRequest, ctx: RunContext, printing: threading.Lock, terse: bool
+) -> CancelOutcome:
+    """Clients first (CLIENT|BOTH), then the VMs inside it (STACK), then the VM."""
+    closed = _close_clients(target, req, ctx, printing, terse)
+    if not req.scope.server:
+        message = f"closed {', '.join(closed)}" if closed else "no clients to close"
+        return CancelOutcome(target.label, message, target=target)
+    blocked = _cancel_stack_above(target, req, ctx, printing)
+    outcome = blocked or cancel_target(target, req)
+    return dataclasses.replace(outcome, target=target)
+
+
+def _close_clients(
+    target: Target, req: CancelRequest, ctx: RunContext, printing: threading.Lock, terse: bool
+) -> list[str]:
+    from ctys.plugins.qemu.actions.clients import close_clients, find_clients
+
+    if not req.scope.clients or target.running is None:
+        return []
+    running = target.running
+    clients = find_clients(running.rundir, running.record, running.pid)
+    closed = [client.describe() for client in close_clients(clients)]
+    if terse:
+        with printing:
+            for client in clients:
+                print(client_line(target.label, client.pid), file=ctx.out, flush=True)
+    return closed
 
 
 def run_parallel(
@@ -245,11 +336,12 @@ def _left_alone(targets: Targets) -> str:
 def _cancel_stack_above(
     target: Target, req: CancelRequest, ctx: RunContext, printing: threading.Lock
 ) -> CancelOutcome | None:
-    """VM-STACK: cancel the VMs inside a hypervisor VM first. Returns a failed outcome when
-    they could not be cancelled (the hypervisor then stays up, unless FORCE)."""
+    """VM-STACK (STACK, the default; FORCE skips it): cancel the VMs inside a hypervisor
+    VM first. Returns a failed outcome when they could not be cancelled (the hypervisor
+    then stays up)."""
     from ctys.plugins.qemu.actions.stack import cancel_inner, inner_mode, stack_target_of_conf
 
-    if target.running is None:
+    if target.running is None or not req.stack:
         return None
     inner = stack_target_of_conf(target.running.record.conf)
     mode = inner_mode(req.mode)
@@ -262,12 +354,12 @@ def _cancel_stack_above(
     with printing:
         for line in result.lines:
             print(f"  {line}", file=ctx.out)
-    if result.ok or req.mode is CancelMode.FORCE:
+    if result.ok:
         return None
     return CancelOutcome(
         label,
         f"not cancelled: the VMs inside it on {inner} could not be cancelled;"
-        " CANCEL=...,FORCE takes it down anyway",
+        " CANCEL=...,FORCE takes it down without them",
         ok=False,
     )
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctys.errors import CtysError
+from ctys.plugins.qemu.cancelreq import CancelMode
 from ctys.plugins.qemu.confs.mapping import load_vm_config
-from ctys.plugins.qemu.requests import CancelMode
 from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -50,11 +50,12 @@ def stack_target_of_conf(conf: str) -> str | None:
 
 
 def inner_mode(mode: CancelMode) -> CancelMode | None:
-    """What the inner VMs get: they go down with their host (POWEROFF, or FORCE when the
-    host is forced); pausing the host pauses them implicitly."""
+    """What the inner VMs get: they go down with their host (POWEROFF, for a REBOOT,
+    RESET or INIT of the host too); pausing or suspending the host holds them inside its
+    own state (none). FORCE skips them altogether (``actions.cancel``)."""
     if mode in (CancelMode.PAUSE, CancelMode.SUSPEND):
         return None
-    return CancelMode.FORCE if mode is CancelMode.FORCE else CancelMode.POWEROFF
+    return CancelMode.POWEROFF
 
 
 def cancel_inner(target_name: str, mode: CancelMode, timeout: float) -> InnerResult:

@@ -223,6 +223,25 @@ class VmHandle:
         refuses the command."""
         return self._execute(command, None, timeout)
 
+    def command(
+        self, command: str, arguments: Mapping[str, object] | None = None, timeout: float = 3.0
+    ) -> Any:
+        """Run one QMP command that changes the VM (e.g. ``migrate``) on this handle's
+        connection; ``QmpCommandFailed`` when QEMU refuses it."""
+        return self._execute(command, arguments, timeout)
+
+    def hmp(self, command_line: str, timeout: float = 3.0) -> str:
+        """Run a human-monitor command (``savevm S4``) through QMP; its output text (HMP
+        reports a failure as text, not as an error reply)."""
+        out = self._execute("human-monitor-command", {"command-line": command_line}, timeout)
+        return str(out or "").strip()
+
+    def send_fd(self, fd: int, name: str) -> None:
+        """Give QEMU an open file under ``name`` (QMP ``getfd`` over SCM_RIGHTS)."""
+        if not isinstance(self._session, QmpSession):
+            raise QmpUnavailable(f"qemu pid {self.pid}: passing a file needs its QMP monitor")
+        self._session.send_fd(fd, name)
+
     def alive(self) -> bool:
         """True while the qemu process runs."""
         return lifecycle.process_alive(self.pid)

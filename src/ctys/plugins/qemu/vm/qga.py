@@ -29,7 +29,13 @@ def _connect_synced(sock: socket.socket, sock_path: Path, deadline: float) -> _J
     return lines
 
 
-def query_agent(sock_path: Path, command: str, *, timeout: float = 1.0) -> object:
+def query_agent(
+    sock_path: Path,
+    command: str,
+    *,
+    timeout: float = 1.0,
+    arguments: dict[str, object] | None = None,
+) -> object:
     """Run one guest agent ``command`` over its socket and return its ``return`` value.
     The agent answers only when it runs in the guest: ``guest-sync`` first, so a stale
     reply of an earlier client is skipped. ``CtysError`` when it does not answer."""
@@ -38,7 +44,10 @@ def query_agent(sock_path: Path, command: str, *, timeout: float = 1.0) -> objec
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             lines = _connect_synced(sock, sock_path, deadline)
-            _send(sock, {"execute": command})
+            message: dict[str, object] = {"execute": command}
+            if arguments is not None:
+                message["arguments"] = arguments
+            _send(sock, message)
             reply = lines.next()
     except (OSError, ValueError) as exc:
         raise CtysError(f"guest agent at {sock_path} did not answer: {exc}") from exc
@@ -118,4 +127,40 @@ def request_shutdown(sock_path: Path, *, timeout: float = SHUTDOWN_ANSWER) -> st
     if error is not None:
         desc = error.get("desc") if isinstance(error, dict) else error
         return f"refused: {desc}"
+    return None
+
+
+def exec_in_guest(
+    sock_path: Path, argv: list[str], *, timeout: float = 10.0, wait: float = 5.0
+) -> int | None:
+    """Run ``argv`` in the guest through its agent (``guest-exec``) and return its exit
+    code; ``None`` when it has not ended within ``wait`` seconds or the guest went away
+    first (systemd's ``telinit`` waits for its job, which may take the agent down with it).
+    ``CtysError`` when the agent does not answer within ``timeout`` or refuses."""
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            lines = _connect_synced(sock, sock_path, deadline)
+            run = {"path": argv[0], "arg": argv[1:], "capture-output": False}
+            _send(sock, {"execute": "guest-exec", "arguments": run})
+            reply = lines.next()
+    except (OSError, ValueError) as exc:
+        raise CtysError(f"guest agent at {sock_path} did not answer: {exc}") from exc
+    if "error" in reply:
+        raise CtysError(f"guest agent: guest-exec {argv[0]}: {reply['error']}")
+    started = reply.get("return")
+    pid = started.get("pid") if isinstance(started, dict) else None
+    ends = time.monotonic() + wait
+    while time.monotonic() < ends:
+        try:
+            status = query_agent(
+                sock_path, "guest-exec-status", arguments={"pid": pid}, timeout=1.0
+            )
+        except CtysError:
+            return None  # the agent went down with the command
+        if isinstance(status, dict) and status.get("exited"):
+            code = status.get("exitcode")
+            return int(code) if isinstance(code, int) else None
+        time.sleep(0.2)
     return None

@@ -91,9 +91,33 @@ class QmpSession:
             detail = str(exc) or type(exc).__name__
             raise QmpUnavailable(f"QMP socket {self.socket_path}: {detail}") from exc
 
-    async def _execute(
-        self, command: str, arguments: Mapping[str, object] | None, timeout: float
-    ) -> Any:
+    def send_fd(self, fd: int, name: str, timeout: float | None = None) -> None:
+        """Hand QEMU the open file ``fd`` under ``name`` (SCM_RIGHTS, then ``getfd``), for
+        a ``fd:<name>`` migration URI: qemu writes or reads a file ctys opened, so no
+        shell (``exec:``) is involved."""
+        limit = self.timeout if timeout is None else timeout
+
+        async def send() -> None:
+            client = await self._connected(limit)
+            client.send_fd_scm(fd)
+
+        self._run_guarded("getfd", send(), limit)
+        self.execute("getfd", {"fdname": name}, limit)
+
+    def _run_guarded(self, command: str, work: Any, limit: float) -> Any:
+        import asyncio
+
+        from qemu.qmp import QMPError
+
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        try:
+            return self._runner.run(work)
+        except (TimeoutError, QMPError, OSError, EOFError) as exc:
+            self._drop()
+            raise QmpUnavailable(f"QMP socket {self.socket_path}: {command}: {exc}") from exc
+
+    async def _connected(self, timeout: float) -> QMPClient:
         import asyncio
 
         from qemu.qmp import QMPClient
@@ -106,7 +130,15 @@ class QmpSession:
                 await _disconnect(client, timeout)
                 raise
             self._client = client
-        return await asyncio.wait_for(self._client.execute(command, arguments), timeout)
+        return self._client
+
+    async def _execute(
+        self, command: str, arguments: Mapping[str, object] | None, timeout: float
+    ) -> Any:
+        import asyncio
+
+        client = await self._connected(timeout)
+        return await asyncio.wait_for(client.execute(command, arguments), timeout)
 
     def _drop(self) -> None:
         client, self._client = self._client, None

@@ -1,0 +1,96 @@
+"""A VM's full state saved and loaded through its monitor (CANCEL SUSPEND|S4 and
+CREATE RESUME): an internal snapshot in its qcow2 disks (``savevm``/``loadvm``, the
+original's way, tag ``S4``), or a migration stream into a file ctys opened and hands qemu
+(``fd:``; never ``exec:``, which runs a shell) when a writable disk cannot hold snapshots
+(raw) or the VM has no disk at all."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ctys.errors import VmError
+from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.runstate import RunState
+
+#: The snapshot tag the original's S4 used (``savevm S4``, ``loadvm S4``, ``delvm S4``).
+SNAPSHOT_TAG = "S4"
+_FD_NAME = "ctys-state"
+_POLL = 0.1
+
+
+class SaveFailed(VmError):
+    """QEMU could not save or load the VM's state."""
+
+
+def snapshot_capable(handle: VmHandle) -> bool:
+    """Whether ``savevm`` can hold the state: at least one writable disk, and every
+    writable disk is qcow2 (QEMU refuses a snapshot when any writable disk cannot)."""
+    devices = handle.query("query-block")
+    writable = [
+        dev["inserted"]
+        for dev in devices if isinstance(dev, dict) and isinstance(dev.get("inserted"), dict)
+        if not dev["inserted"].get("ro")
+    ]  # fmt: skip
+    return bool(writable) and all(d.get("drv") == "qcow2" for d in writable)
+
+
+def save_snapshot(handle: VmHandle, timeout: float) -> None:
+    """``savevm S4``: RAM, devices and disks into the qcow2 files (the VM is paused while
+    it runs); ``SaveFailed`` with QEMU's words when it does not."""
+    handle.hmp(f"delvm {SNAPSHOT_TAG}", timeout=timeout)  # an old S4 would be kept beside
+    out = handle.hmp(f"savevm {SNAPSHOT_TAG}", timeout=timeout)
+    if out:
+        raise SaveFailed(f"savevm: {out}")
+
+
+def delete_snapshot(handle: VmHandle, timeout: float = 30.0) -> None:
+    """``delvm S4`` once the VM runs from it again (the original did the same)."""
+    out = handle.hmp(f"delvm {SNAPSHOT_TAG}", timeout=timeout)
+    if out:
+        raise SaveFailed(f"delvm: {out}")
+
+
+def save_to_file(handle: VmHandle, path: Path, timeout: float) -> None:
+    """Migrate the (paused) VM into ``path`` (created 0600) and wait until qemu has
+    written all of it; ``SaveFailed`` when the migration fails or outlasts ``timeout``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        handle.send_fd(fd, _FD_NAME)
+    finally:
+        os.close(fd)  # qemu holds its own copy now
+    handle.command("migrate", {"uri": f"fd:{_FD_NAME}"})
+    deadline = time.monotonic() + timeout
+    while True:
+        info = handle.query("query-migrate")
+        status = info.get("status") if isinstance(info, dict) else None
+        if status == "completed":
+            return
+        if status in ("failed", "cancelled"):
+            raise SaveFailed(f"migration to {path} {status}: {info.get('error-desc', '')}")
+        if time.monotonic() >= deadline:
+            handle.command("migrate_cancel")
+            raise SaveFailed(f"saving the state to {path} took longer than {timeout:g}s")
+        time.sleep(_POLL)
+
+
+def load_from_file(handle: VmHandle, path: Path, timeout: float) -> None:
+    """Feed ``path`` to a qemu started with ``-incoming defer`` and wait until the VM has
+    left the incoming state; ``SaveFailed`` when it cannot load it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        handle.send_fd(fd, _FD_NAME)
+    finally:
+        os.close(fd)
+    handle.command("migrate-incoming", {"uri": f"fd:{_FD_NAME}"})
+    deadline = time.monotonic() + timeout
+    while True:
+        state = handle.status(timeout=3.0)
+        if state not in (RunState.INMIGRATE, RunState.RESTORE_VM, None):
+            return
+        if not handle.alive():
+            raise SaveFailed(f"qemu ended while loading {path} (see its qemu.log)")
+        if time.monotonic() >= deadline:
+            raise SaveFailed(f"loading the state from {path} took longer than {timeout:g}s")
+        time.sleep(_POLL)
