@@ -22,7 +22,7 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.confs.reader import QemuConfs
 
 if TYPE_CHECKING:
-    from ctys.plugins.base import MergedAction, Placement, Plugin
+    from ctys.plugins.base import MergedAction, Placement, Plugin, SuboptionSpec
 
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
@@ -128,6 +128,12 @@ class QemuPlugin(QemuConfs):
         if action and action in _ACTIONS:
             return f"QEMU {action}: {_ACTIONS[action]}\n\n{_HELP}"
         return _HELP
+
+    def suboptions(self, action: str) -> Mapping[str, SuboptionSpec]:
+        """The suboption keys of ``action`` (one table per action: ``suboptions``)."""
+        from ctys.plugins.qemu.suboptions import BY_ACTION
+
+        return BY_ACTION.get(action, {})
 
     def merged(self, action: str) -> MergedAction | None:
         """LIST and ENUMERATE rows of several targets are merged (``actions/remote_rows``)."""
