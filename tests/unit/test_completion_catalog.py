@@ -1,5 +1,5 @@
-"""The plugin catalog of completion: from the registry, cached with a fingerprint, and a
-completion call that does not import the plugin when the cache is current."""
+"""The plugin catalog of completion: from the registry, cached with a stamp of its source
+files, and a completion call that does not import the plugin when the cache is current."""
 
 from __future__ import annotations
 
@@ -48,27 +48,35 @@ def test_cache_is_written_private_and_reused(
     calls: list[str] = []
     monkeypatch.setattr(catalog, "catalog_of", lambda name: calls.append(name))
     assert catalog.load_catalogs(path) == first
-    assert calls == []  # current fingerprint: the registry was not asked
+    assert calls == []  # current stamp: the registry was not asked
 
 
 def test_stale_or_broken_cache_is_rebuilt(tmp_path: Path) -> None:
+    # A stale stamp (a source file changed) with tables of no action: rebuilt, not used.
     path = tmp_path / "completion.json"
-    path.write_text(
-        json.dumps({"fingerprint": "old", "plugins": {"QEMU": {"actions": {}, "suboptions": {}}}})
-    )
+    empty = {"QEMU": {"actions": {}, "suboptions": {}}}
+    path.write_text(json.dumps({"names": ["QEMU"], "files": [], "stamp": "old", "plugins": empty}))
     assert "CREATE" in catalog.load_catalogs(path)["QEMU"].actions
     path.write_text("{broken")
     assert "CREATE" in catalog.load_catalogs(path)["QEMU"].actions
-    assert json.loads(path.read_text())["fingerprint"] == catalog.fingerprint(
-        catalog.builtin_plugin_dirs()
-    )
+    data = json.loads(path.read_text())
+    assert data["stamp"] == catalog.fingerprint(data["files"])
 
 
-def test_fingerprint_follows_the_plugin_files(tmp_path: Path) -> None:
+def test_the_stamp_follows_the_files(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("x = 1\n")
-    before = catalog.fingerprint({"P": tmp_path})
+    files = [str(tmp_path / "a.py"), str(tmp_path / "gone.py")]
+    before = catalog.fingerprint(files)
+    assert catalog.fingerprint(files) == before
     (tmp_path / "a.py").write_text("x = 12\n")
-    assert catalog.fingerprint({"P": tmp_path}) != before
+    assert catalog.fingerprint(files) != before
+
+
+def test_the_cache_lists_the_files_the_tables_come_from(tmp_path: Path) -> None:
+    catalog.load_catalogs(tmp_path / "completion.json")
+    files = json.loads((tmp_path / "completion.json").read_text())["files"]
+    for module in ("plugins/qemu/__init__.py", "plugins/qemu/suboptions.py", "address/model.py"):
+        assert any(f.endswith(module) for f in files), module
 
 
 _PROBE = """
@@ -93,3 +101,23 @@ def test_a_warm_completion_imports_no_plugin(tmp_path: Path) -> None:
     assert runs[0].stdout == runs[1].stdout
     assert "'ctys.plugins.qemu'" in runs[0].stderr  # cold: the registry loaded it
     assert "HEAVY []" in runs[1].stderr
+
+
+FAKEPLUGIN = Path(__file__).resolve().parents[1] / "fakeplugin"
+
+
+def test_a_plugin_of_another_package_is_asked_live(tmp_path: Path) -> None:
+    # FAKE is only an entry point (tests/fakeplugin): -t FAKE loads it through the registry.
+    path = os.pathsep.join(p for p in (str(FAKEPLUGIN), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "XDG_CACHE_HOME": str(tmp_path)}
+    helper = Path(sys.executable).parent / "ctys-complete"
+    out = subprocess.run(
+        [str(helper), "--shell", "fish", "--", "-t", "FAKE", "-a", "LIST="],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == "LIST=JSON\tJSON rows\n"
+    cached = json.loads((tmp_path / "ctys" / "completion.json").read_text())
+    assert list(cached["plugins"]) == ["QEMU"]  # only the built-in plugins are cached

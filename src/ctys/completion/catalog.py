@@ -2,11 +2,11 @@
 
 The truth is the plugin registry (``Plugin.actions()``, ``Plugin.suboptions(action)``), but
 loading a plugin imports its package (~50 ms for one): too slow for every key press. So the
-catalog is written to ``$XDG_CACHE_HOME/ctys/completion.json`` (0600) with a fingerprint of
-the built-in plugins' files (name, size, mtime of each top-level module of each plugin
-package, and the ctys version); a completion call compares the fingerprint (a few
-``stat`` calls) and only a changed plugin loads the registry again. A plugin that is only
-an entry point of another package is asked live (``-t`` names it).
+built-in plugins' catalogs are written to ``$XDG_CACHE_HOME/ctys/completion.json`` (0600)
+with the source files of every ctys module loaded to build them and a stamp of those files
+(size, mtime) and of the ctys version: a completion call stats those files (a few dozen
+``stat`` calls, well under a millisecond) and only a change loads the registry again. A
+plugin that is only an entry point of another package is asked live (``-t`` names it).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,44 +42,44 @@ def cache_path() -> Path:
     return Path(base) / "ctys" / CACHE_NAME
 
 
-def fingerprint(plugin_dirs: Mapping[str, Path]) -> str:
-    """A string that changes when a built-in plugin's top-level modules change."""
+def fingerprint(files: Iterable[str]) -> str:
+    """A stamp that changes when one of ``files`` (or ctys' version) changes."""
     from ctys import __version__
 
     parts = [f"v{_FORMAT}", __version__]
-    for name, folder in sorted(plugin_dirs.items()):
-        parts.append(name)
-        with contextlib.suppress(OSError), os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.name.endswith(".py"):
-                    stat = entry.stat()
-                    parts.append(f"{entry.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    for name in files:
+        try:
+            stat = Path(name).stat()
+        except OSError:
+            parts.append(f"{name}:-")
+            continue
+        parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
     return "|".join(parts)
 
 
-def builtin_plugin_dirs() -> dict[str, Path]:
-    """The folders of the plugins shipped in ctys (registry's ``builtin_plugins``)."""
-    from ctys.plugins.registry import builtin_plugins
-
-    root = Path(__file__).resolve().parent.parent / "plugins"
-    return {
-        name: root / spec.split(":")[0].rsplit(".", 1)[-1]
-        for name, spec in builtin_plugins().items()
+def loaded_ctys_files() -> list[str]:
+    """The source files of the ctys modules imported so far (what a catalog was made of)."""
+    found = {
+        str(getattr(module, "__file__", None))
+        for name, module in list(sys.modules.items())
+        if (name == "ctys" or name.startswith("ctys.")) and getattr(module, "__file__", None)
     }
+    return sorted(found)
 
 
 def load_catalogs(path: Path | None = None) -> Catalogs:
-    """The built-in plugins' catalogs: from the cache when its fingerprint is current, else
-    from the registry (the cache is written again; an unwritable cache is no error)."""
+    """The built-in plugins' catalogs: from the cache while its stamp is current, else from
+    the registry (the cache is written again; an unwritable cache is no error)."""
+    from ctys.plugins.registry import builtin_plugins
+
     path = path or cache_path()
-    dirs = builtin_plugin_dirs()
-    stamp = fingerprint(dirs)
-    cached = _read(path, stamp)
+    names = list(builtin_plugins())
+    cached = _read(path, names)
     if cached is not None:
         return cached
-    catalogs = {name: catalog_of(name) for name in dirs}
+    catalogs = {name: catalog_of(name) for name in names}
     with contextlib.suppress(OSError):
-        _write(path, stamp, catalogs)
+        _write(path, names, loaded_ctys_files(), catalogs)
     return catalogs
 
 
@@ -130,23 +131,30 @@ def _spec(raw: Mapping[str, object]) -> SuboptionSpec:
     return SuboptionSpec(str(raw["help"]), ValueKind(raw["kind"]), tuple(map(str, choices)))
 
 
-def _read(path: Path, stamp: str) -> Catalogs | None:
+def _read(path: Path, names: list[str]) -> Catalogs | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("fingerprint") != stamp:
+        files = [str(f) for f in data["files"]]
+        if data.get("names") != names or data.get("stamp") != fingerprint(files):
             return None
         return from_json(data["plugins"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, foreign or broken: rebuilt from the registry
 
 
-def _write(path: Path, stamp: str, catalogs: Catalogs) -> None:
+def _write(path: Path, names: list[str], files: list[str], catalogs: Catalogs) -> None:
     from ctys.atomicfile import write_text_atomically
     from ctys.privfile import create_private_dir
 
     create_private_dir(path.parent)
     # The tables keep their order (the plugin lists its keys in a meaningful order).
-    text = json.dumps({"fingerprint": stamp, "plugins": to_json(catalogs)})
+    data = {
+        "names": names,
+        "files": files,
+        "stamp": fingerprint(files),
+        "plugins": to_json(catalogs),
+    }
+    text = json.dumps(data)
     write_text_atomically(path, lambda fh: fh.write(text), mode=0o600)
 
 
