@@ -113,3 +113,13 @@ def test_control_characters_never_reach_the_shell(
     monkeypatch.delenv("CTYS_GROUPS_PATH", raising=False)
     assert main(["--shell", "fish", "--", "-a", "LIST", "o"]) == 0
     assert capsys.readouterr().out == "ok\thost group\n"
+
+
+def test_bash_script_loaded_at_a_paths_first_tab_registers_that_path() -> None:
+    # bash-completion sources the script during the first Tab of ".venv/bin/ctys ..." and
+    # retries with that word's compspec.
+    script = (
+        f"COMP_WORDS=(.venv/bin/ctys -a); source {SHELLS / 'ctys.bash'}; complete -p .venv/bin/ctys"
+    )
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "complete -F _ctys_complete .venv/bin/ctys"

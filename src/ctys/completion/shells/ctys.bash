@@ -17,3 +17,8 @@ _ctys_complete() {
     COMPREPLY=("${reply[@]:1}")
 }
 complete -F _ctys_complete ctys
+# bash-completion loads this file at the first Tab of ".venv/bin/ctys ..." and then retries
+# with the compspec of that very word: give it one too, so the first Tab completes.
+if [[ ${COMP_WORDS[0]-} == */ctys ]]; then
+    complete -F _ctys_complete "${COMP_WORDS[0]}"
+fi
