@@ -123,3 +123,19 @@ def test_bash_script_loaded_at_a_paths_first_tab_registers_that_path() -> None:
     )
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "complete -F _ctys_complete .venv/bin/ctys"
+
+
+def test_labels_of_the_inventory_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ctys.inventory.record import InventoryRecord
+    from ctys.inventory.store import Inventory
+
+    path = tmp_path / "inv.sqlite"
+    with Inventory.open(path) as inv:
+        inv.add(
+            InventoryRecord(host="h", label=name, pname=f"/v/{name}.conf", uuid=name)
+            for name in ("demo", "debian", "web")
+        )
+    assert main(["--shell", "bash", "--", f"ctys --inventory {path} -a CREATE=l:de"]) == 0
+    assert capsys.readouterr().out == "space\ndebian\ndemo\n"  # bash: the part after the colon

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ctys.completion import sources
-from ctys.completion.live import path_candidates
+from ctys.completion.live import LiveSources, path_candidates
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.store import Inventory
 
@@ -69,6 +69,15 @@ def test_labels_from_the_inventory_read_only(tmp_path: Path) -> None:
     assert sources.inventory_labels(tmp_path / "none.sqlite") == []
     (tmp_path / "bad.sqlite").write_text("not a database")
     assert sources.inventory_labels(tmp_path / "bad.sqlite") == []
+
+
+def test_the_inventory_of_the_command_line_gives_the_labels(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite"
+    with Inventory.open(path) as inv:
+        inv.add([InventoryRecord(host="h", label="other", pname="/v/o.conf", uuid="u")])
+    assert LiveSources.for_words(["--inventory", str(path)]).labels() == ["other"]
+    assert LiveSources.for_words([f"--inventory={path}", "-a"]).labels() == ["other"]
+    assert LiveSources.for_words(["--inventory", str(tmp_path / "none")]).labels() == []
 
 
 def test_path_candidates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

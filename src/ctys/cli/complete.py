@@ -64,7 +64,7 @@ def _run(args: list[str]) -> int:
         if not words:
             raise _Usage
         before, current = list(words[:-1]), words[-1]  # the words after the program's name
-    found = complete(before, current, LiveSources())
+    found = complete(before, current, LiveSources.for_words(before))
     sys.stdout.write(render(shell, current, found, opts.get("--breaks", DEFAULT_BREAKS)))
     return 0
 

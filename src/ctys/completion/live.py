@@ -19,6 +19,20 @@ class LiveSources:
     def __init__(self, inventory: Path | None = None) -> None:
         self._inventory = inventory
 
+    @classmethod
+    def for_words(cls, words: Sequence[str]) -> LiveSources:
+        """Sources for a command line: its ``--inventory PATH`` names the inventory whose
+        labels are offered (else the default one)."""
+        from ctys.argscan import INVENTORY_OPTION
+
+        path: str | None = None
+        for index, word in enumerate(words):
+            if word == INVENTORY_OPTION and index + 1 < len(words):
+                path = words[index + 1]
+            elif word.startswith(INVENTORY_OPTION + "="):
+                path = word.split("=", 1)[1]
+        return cls(Path(path).expanduser() if path else None)
+
     @cached_property
     def _builtin(self) -> Catalogs:
         return load_catalogs()
