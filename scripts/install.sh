@@ -12,7 +12,9 @@ $SUDO apt-get install -y -q --no-install-recommends \
     qemu-system-x86 qemu-utils busybox-static cpio openssh-server openssh-client vde2 \
     python3-venv python3-pip ca-certificates \
     ovmf xorriso isolinux syslinux-common mtools dosfstools fdisk \
-    man-db bash-completion
+    man-db bash-completion zsh fish
+# man-db, bash-completion: `man ctys` and Tab completion; zsh and fish: the completion tests
+# run their scripts in the real shells.
 # The cloud kernel of the test guest, the Debian installer (netboot) and systemd-boot for the
 # test media are fetched by `apt-get download` into the user's cache (ctys.plugins.qemu.images.build/media).
 # The real system guest (ctys-demo --real, tests/e2e/test_realguest_e2e.py): debootstrap,
