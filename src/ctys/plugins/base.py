@@ -17,6 +17,9 @@ machine addresses and fills the inventory (``ctys.address``, ``ctys.inventory``)
 plugins it is handed, asking each for the marker its confs carry (``magic_id``), for a
 ``FoundVm`` of a parsed conf (``describe``) and for the confs of running VMs whose guest
 reported an address (``confs_with_learned_ip``).
+
+Shell completion (``ctys.completion``): ``Plugin.suboptions(action)`` is the table of an
+action's suboption keys, each a ``SuboptionSpec`` (one-line help, what its value is).
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ from ctys.conf.found import FoundVm
 from ctys.conf.parser import SourceLines
 from ctys.conf.rawconf import RawConf
 from ctys.invocation import ActionCall, Invocation, Target
+
+# (defined in subopts, which completion imports alone; re-exported for the plugins)
+from ctys.plugins.subopts import SuboptionSpec as SuboptionSpec
+from ctys.plugins.subopts import ValueKind as ValueKind
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,12 @@ class Plugin(ConfReader, Protocol):
 
     def help(self, action: str | None) -> str:
         """Help text for the plugin, or for one of its actions."""
+        ...
+
+    def suboptions(self, action: str) -> Mapping[str, SuboptionSpec]:
+        """``action``'s suboption keys (upper case) with what each means; empty for an
+        action that takes none or one the plugin does not know. Cheap: the shell's
+        completion asks it (``ctys.completion``), nothing heavy may be imported."""
         ...
 
     def run(self, call: ActionCall, ctx: RunContext) -> int:

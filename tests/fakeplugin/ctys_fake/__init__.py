@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ctys.conf.found import FoundVm
 from ctys.errors import UsageError
 from ctys.inventory.settings import this_host
+from ctys.plugins.base import SuboptionSpec
 
 if TYPE_CHECKING:
     from ctys.conf.parser import SourceLines
@@ -108,6 +109,9 @@ class FakePlugin:
 
     def help(self, action: str | None) -> str:
         return "FAKE plugin actions:\n  -a LIST[=JSON]\n"
+
+    def suboptions(self, action: str) -> Mapping[str, SuboptionSpec]:
+        return {"JSON": SuboptionSpec("JSON rows")} if action == "LIST" else {}
 
     def run(self, call: ActionCall, ctx: RunContext) -> int:
         if call.name != "LIST":

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ctys.invocation import ActionCall
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.confs.reader import QemuConfs
+from ctys.plugins.subopts import SuboptionSpec
 
 if TYPE_CHECKING:
     from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin
@@ -166,6 +167,12 @@ class QemuPlugin(QemuConfs):
         if action and action in _ACTIONS:
             return f"QEMU {action}: {_ACTIONS[action]}\n\n{_HELP}"
         return _HELP
+
+    def suboptions(self, action: str) -> Mapping[str, SuboptionSpec]:
+        """The suboption keys of ``action`` (one table per action: ``suboptions``)."""
+        from ctys.plugins.qemu.suboptions import BY_ACTION
+
+        return BY_ACTION.get(action, {})
 
     def merged(self, action: str) -> MergedAction | None:
         """LIST and ENUMERATE rows of several targets are merged (``actions/remote_rows``)."""
