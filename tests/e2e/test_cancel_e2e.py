@@ -126,7 +126,7 @@ def test_resume_refuses_a_file_state_over_a_changed_disk(ctys, make_vm, ctys_env
 
 def _attacher(ctys_env: dict[str, str], label: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [*CTYS, "-t", "QEMU", "-a", f"CREATE=l:{label},CONNECT"],
+        [*CTYS, "-t", "QEMU", "-a", f"CREATE=l:{label},CONSOLE:CLI,CONNECT"],
         env=ctys_env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -150,7 +150,7 @@ def test_client_closes_the_attachers_only_and_both_the_vm_too(ctys, make_vm, cty
     first = _attacher(ctys_env, "cli")
     done = ctys("-t", "QEMU", "-a", "CANCEL=l:cli,CLIENT")
     assert done.returncode == 0, done.stderr
-    assert re.fullmatch(rf"cli: closed \S+ \(pid {first.pid}\)\n", done.stdout), done.stdout
+    assert re.fullmatch(rf"cli: closed .+ \(pid {first.pid}\)\n", done.stdout), done.stdout
     first.wait(timeout=10)
     [row] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
     assert row["LABEL"] == "cli" and row["STATE"] == "running"  # the VM runs on
