@@ -55,8 +55,20 @@ _FORMATS: dict[str, SuboptionSpec] = {
     "TITLE": _flag("a header line in the terse formats"),
 }
 
-_CONSOLES = ("CLI", "CLI0", "SDL", "VNC", "XTERM", "GTERM", "EMACS", "EMACSA", "EMACSAM")
-_BOOTMODES = ("CD", "DVD", "FDD", "HDD", "VHDD", "USB", "PXE")
+_ORIGINAL_FORMS: dict[str, SuboptionSpec] = {
+    "TITLEIDX": _flag("a header line with field numbers"),
+    "TITLEIDXASC": _flag("a header line with field numbers and column letters"),
+    "SORT": _text("sort rows: ALL|EACH|UNIQUE|<field number>"),
+    "TAB_GEN": _text("the original's table: <field>[_<title>[_<width>]]%..."),
+    "MAXKEY": _flag("the original's widest field set"),
+    "NONE": _flag("no fields (with TITLE: the header only)"),
+}
+
+_CONSOLES = (
+    "VNC", "NONE", "CLI", "CLI0", "SDL", "XTERM", "GTERM", "EMACS", "EMACSM", "EMACSA", "EMACSAM",
+)  # fmt: skip
+_BOOTMODES = ("CD", "DVD", "FDD", "HDD", "VHDD", "USB", "KERNEL", "PXE")
+_PROBE = ("ON", "OFF")
 
 CREATE: Table = {
     **_address_keys(),
@@ -71,6 +83,21 @@ CREATE: Table = {
     "INSTMODE": _text("installer boot: SRCMODE%SRCPATH%TGTMODE%TGTPATH%INIT"),
     "VNCBIND": _text("VNC on a TCP address (with a password)"),
     "VNCPASS": _choice("the VNC password: ENV%VARIABLE or FILE%PATH", "ENV", "FILE"),
+    "RECONNECT": _flag("close the VM's viewers/console attachers, then connect"),
+    "PING": _choice("wait until the guest answers ping: ON|OFF|<count>%<sleep>", *_PROBE),
+    "SSHPING": _choice("wait until the guest's sshd lets USER in: ON|OFF|<count>%<sleep>", *_PROBE),
+    "WAITS": _text("seconds to wait after the server start"),
+    "WAITC": _text("seconds to wait before the client opens"),
+    "USER": _text("the guest login for SSHPING"),
+    "CALLOPTS": _text("options for the viewer/terminal: OPT[%OPT...]"),
+    "C": _text("options for the viewer/terminal (CALLOPTS)"),
+    "XOPTS": _text("X toolkit options for the viewer/terminal: OPT[%OPT...]"),
+    "X": _text("X toolkit options (XOPTS)"),
+    "STACKCHECK": _choice(
+        "check STACKREQ/HWREQ: OFF|[NO]HWCAP%[NO]STACKCAP%[NO]CONTEXT",
+        *("OFF", "HWCAP", "NOHWCAP", "STACKCAP", "NOSTACKCAP", "CONTEXT", "NOCONTEXT"),
+    ),
+    "WRAPPER": _flag("run the VM's wrapper script (NAME.sh) instead of building the argv"),
 }
 
 CANCEL: Table = {
@@ -80,12 +107,40 @@ CANCEL: Table = {
     "REBOOT": _flag("reboot the guest"),
     "RESET": _flag("hard reset"),
     "PAUSE": _flag("stop the vCPUs"),
-    "SUSPEND": _flag("suspend the VM"),
-    "FORCE": _flag("SIGTERM, then SIGKILL"),
+    "S3": _flag("stop the vCPUs (PAUSE)"),
+    "SUSPEND": _flag("save the VM's state and end qemu (CREATE=...,RESUME restores it)"),
+    "S4": _flag("save the VM's state and end qemu (SUSPEND)"),
+    "S5": _text("power off (POWEROFF[:SECONDS])"),
+    "INIT": _text("telinit <n> in the guest (agent or ssh)"),
+    "FORCE": _flag("no propagation to the VMs inside; kill after the timeout"),
+    "STACK": _flag("the VMs inside first (default)"),
+    "SELF": _text("then this host itself: SELF:HOSTNAME confirms"),
+    "CLIENT": _flag("close the viewers/console attachers only"),
+    "SERVER": _flag("stop the VM (default)"),
+    "BOTH": _flag("close the clients, then stop the VM"),
+    "USER": _text("the guest account for INIT over ssh"),
+    "MACHINE": _flag("the original's block output"),
     "TIMEOUT": _text("seconds to wait for each step"),
 }
 
-LIST: Table = {**_FORMATS}
+_LIST_FIELDS = (
+    "PM", "TYPE", "LABEL", "ID", "UUID", "MAC", "TCP", "DISPLAY", "CPORT", "SPORT", "PID", "UID",
+    "GID", "CSTYPE", "JOBID", "IFNAME", "RESERVED", "CONTEXTSTRG", "EXECPATH", "HYPERRELRUN",
+    "ACCELERATOR", "ARCH",
+)  # fmt: skip
+
+LIST: Table = {
+    **_FORMATS,
+    **_ORIGINAL_FORMS,
+    **{key: _flag("a field of the original's 22-field record") for key in _LIST_FIELDS},
+    "ALL": _flag("all 22 fields"),
+    "TAB_TCP": _flag("the original's default table"),
+    "CLIENT": _flag("client sessions (QEMU has none)"),
+    "SERVER": _flag("the VMs (default)"),
+    "BOTH": _flag("clients and VMs"),
+    "TUNNEL": _flag("tunnel sessions (QEMU has none)"),
+    "PKG": _text("only sessions of this type"),
+}
 
 ENUMERATE: Table = {
     **{key: _path("folders to scan (DIR[%DIR...])") for key in sorted(BASEPATH_KEYS)},
@@ -94,13 +149,16 @@ ENUMERATE: Table = {
         "the VMSTATEs shown", "ACTIVE", "DISABLED", "EMPTY", "PRESENT", "ALL", "CUSTOM"
     ),
     **_FORMATS,
-    "TITLEIDX": _flag("a header line with field numbers"),
+    **_ORIGINAL_FORMS,
 }
 
 INFO: Table = {
     "REFRESH": _flag("probe the qemu binaries again"),
     "LOAD": _flag("one line load1;ncpu;running_vms"),
+    "MACHINE": _flag("the original's one-line record"),
 }
+
+SHOW: Table = {**_FORMATS}
 
 BY_ACTION: Mapping[str, Table] = {
     "CREATE": CREATE,
@@ -108,4 +166,5 @@ BY_ACTION: Mapping[str, Table] = {
     "LIST": LIST,
     "ENUMERATE": ENUMERATE,
     "INFO": INFO,
+    "SHOW": SHOW,
 }
