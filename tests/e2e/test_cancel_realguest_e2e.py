@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from test_realguest_e2e import BOOT_TIMEOUT, RealVm, booted
-from test_realguest_e2e import real_image as real_image  # the session fixture
 
 from ctys.consoles.serial import SerialConsole
 from ctys.plugins.qemu.demo.realvm import LOGIN_PROMPT
