@@ -522,3 +522,19 @@ def test_cf_client_is_the_viewer_command_with_the_socket_appended(
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(CtysError, match="needs a display"):  # the local viewer's own check
         _client_argv(Path("/rt/t/vnc.sock"), own, "x")
+
+
+def test_target_notes_take_repeated_letters_of_a_group_member() -> None:
+    """A group member's options repeat letters (``-- '(..)'``, CONTEXT, its own): the
+    last wins, and a noted option among them still gets its one line."""
+    import io
+
+    from ctys.cli.dispatch import _target_notes
+
+    inv = scan_argv(["-a", "LIST", "--", "(-a LIST -W x)", "h1(-a ENUMERATE -W y)"])
+    err = io.StringIO()
+    _target_notes(inv, err)
+    assert err.getvalue() == (
+        "ctys: h1: -W y: accepted, no effect: windows are not moved to a workspace"
+        " (no wmctrl support)\n"
+    )

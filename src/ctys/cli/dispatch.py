@@ -78,11 +78,15 @@ def dispatch(
 def _target_notes(invocation: Invocation, err: TextIO) -> None:
     """The one-line notes of options without effect in a target's own ``(...)`` options
     (the global ones were printed by the entry point); they are not sent to the target."""
-    from ctys.argscan import scan_argv
+    from ctys.argscan import FLAG_OPTIONS, scan_argv
+    from ctys.remote.options import target_option_values
 
     for target in invocation.targets:
         if target.options:
-            for note in scan_argv(list(target.options)).notes:
+            # Merged first: a group member's options repeat letters (last wins).
+            values = target_option_values(target.options)
+            words = [f"-{k}" if k in FLAG_OPTIONS else f"-{k}{v}" for k, v in values.items()]
+            for note in scan_argv(words).notes:
                 print(f"ctys: {target_name(target)}: {note}", file=err)
 
 
