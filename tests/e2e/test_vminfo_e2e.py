@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+import psutil
 
 from support.cli import Ctys
 from support.rows import own_rows
@@ -80,3 +85,25 @@ def test_list_allvms_info_and_logs_after_cancel(
     )
     states = sorted((str(r["LABEL"]), str(r["STATE"])) for r in _all_rows(ctys, ctys_env))
     assert states == [("ivrun", "shut off"), ("ivstop", "shut off")]
+
+
+def test_logs_of_a_killed_vm_are_kept_and_readable(
+    ctys: Ctys, make_vm: Callable[..., Path], ctys_env: dict[str, str]
+) -> None:
+    make_vm("ivkill")
+    done = ctys("-t", "QEMU", "-a", f"CREATE=l:ivkill,WAIT:{READY}", "-b", "1", timeout=150)
+    assert done.returncode == 0, done.stderr
+    info = json.loads(ctys("-t", "QEMU", "-a", "INFO=l:ivkill,JSON").stdout)
+    os.kill(int(info["runtime"]["pid"]), signal.SIGKILL)  # no CANCEL: its folder is stale
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(int(info["runtime"]["pid"])) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    done = ctys("-t", "QEMU", "-a", "INFO=l:ivkill,LOG:100,JSON")
+    print("INFO=l:ivkill,LOG:100,JSON after kill -9:\n" + done.stdout)
+    assert done.returncode == 0, done.stderr
+    logs = {t["name"]: t for t in json.loads(done.stdout)["logs"]}
+    assert logs["console.log"]["live"] is False and any(
+        READY in line for line in logs["console.log"]["lines"]
+    )
+    assert str(logs["console.log"]["path"]).startswith(ctys_env["XDG_STATE_HOME"])
+    assert not list(Path(ctys_env["CTYS_RUNTIME_DIR"], "vms").glob("ivkill-*"))
