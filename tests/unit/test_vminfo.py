@@ -259,3 +259,15 @@ def test_usage_of_a_process_that_is_gone() -> None:
     }
     mine = process_usage(os.getpid())
     assert isinstance(mine["rss_bytes"], int) and mine["rss_bytes"] > 0
+
+
+def test_a_qemu_ctys_did_not_start_has_what_its_command_line_says() -> None:
+    from ctys.plugins.qemu.actions.vmdetails import foreign_runtime
+    from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+    from ctys.plugins.qemu.vm.processes import QemuProcess
+
+    argv = ["qemu-system-x86_64", "-accel", "tcg", "-qmp", "unix:/t/q.sock,server=on,wait=off"]
+    proc = QemuProcess(os.getpid(), "me", 0.0, parse_qemu_cmdline(argv))
+    facts = foreign_runtime(proc)
+    assert (facts["pid"], facts["accelerator"], facts["qmp"]) == (os.getpid(), "tcg", "/t/q.sock")
+    assert isinstance(facts["rss_bytes"], int)

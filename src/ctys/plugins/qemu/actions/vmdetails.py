@@ -19,6 +19,7 @@ from ctys.errors import CtysError
 from ctys.plugins.qemu.actions.diskinfo import DiskInfo, disks_info
 from ctys.plugins.qemu.actions.find_running import RunningVm, find_running, foreign_instance
 from ctys.plugins.qemu.actions.vmlogs import LogTail, vm_logs
+from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -116,6 +117,21 @@ def runtime_section(running: RunningVm, *, now: float | None = None) -> dict[str
     return section
 
 
+def foreign_runtime(proc: QemuProcess) -> dict[str, object]:
+    """What the command line of a qemu ctys did not start tells, and its usage."""
+    cmd = proc.cmdline
+    section: dict[str, object] = {
+        "pid": proc.pid,
+        "accelerator": cmd.accelerator,
+        "binary": cmd.binary or None,
+        "qmp": cmd.qmp_socket,
+        "vnc": None,
+        "started": None,
+    }
+    section.update(process_usage(proc.pid))
+    return section
+
+
 def process_usage(pid: int, started: float = 0.0, *, now: float | None = None) -> dict[str, object]:
     """Uptime (seconds), CPU use (percent of one CPU) and resident memory (bytes) of
     ``pid``; empty values when the process is gone."""
@@ -187,8 +203,11 @@ def vm_details(
     conf_path = running.record.conf if running else str(vm.conf_path) if vm else None
     vmid = running.rundir.vmid if running else vm_id(vm.label, vm.conf_path) if vm else label
     state = "running" if running else "shut off"
-    if running is None and vm is not None and foreign_instance(vm) is not None:
+    runtime_facts = runtime_section(running) if running else None
+    foreign = foreign_instance(vm) if running is None and vm is not None else None
+    if foreign is not None:
         state = "running (not started by ctys)"
+        runtime_facts = foreign_runtime(foreign)
     disks = disks_info(list(vm.hdd)) if vm is not None else []
     live = running.rundir.path if running else runtime.vm(vmid).path
     return VmDetails(
@@ -199,7 +218,7 @@ def vm_details(
         disks=disks,
         nics=nic_rows(vm),
         consoles=console_section(running, live),
-        runtime=runtime_section(running) if running else None,
+        runtime=runtime_facts,
         inventory=inventory_rows(inventory, vm, label),
         logs=vm_logs(vmid, live, log_lines),
     )
