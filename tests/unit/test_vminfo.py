@@ -271,3 +271,14 @@ def test_a_qemu_ctys_did_not_start_has_what_its_command_line_says() -> None:
     facts = foreign_runtime(proc)
     assert (facts["pid"], facts["accelerator"], facts["qmp"]) == (os.getpid(), "tcg", "/t/q.sock")
     assert isinstance(facts["rss_bytes"], int)
+
+
+@pytest.mark.parametrize("text", ["INFO=LOG", "INFO=LOG:5", "INFO=JSON"])
+def test_log_and_json_without_a_vm_say_what_is_missing(text: str) -> None:
+    from ctys.argscan import scan_argv
+    from ctys.plugins.base import RunContext
+    from ctys.plugins.qemu.actions.info import run_info
+
+    ctx = RunContext(scan_argv(["-t", "QEMU", "-a", text]), io.StringIO(), io.StringIO())
+    with pytest.raises(UsageError, match="needs a VM: INFO=l:LABEL,"):
+        run_info(parse_action(text), ctx)

@@ -55,6 +55,8 @@ def run_info(call: ActionCall, ctx: RunContext) -> int:
         elif sub.key == "LOAD" and not sub.args and len(call.suboptions) == 1:
             print(host_load().line(), file=ctx.out)
             return 0
+        elif sub.key in ("LOG", "JSON"):
+            raise UsageError(f"INFO suboption '{sub.raw}' needs a VM: INFO=l:LABEL,{sub.raw}")
         else:
             raise UsageError(f"unknown INFO suboption '{sub.raw}'")
     host = detect_host(refresh=refresh)
