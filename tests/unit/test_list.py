@@ -411,7 +411,7 @@ def call(*keys: str) -> ActionCall:
 def test_list_fields_order() -> None:
     assert list_fields()[:5] == ("LABEL", "STATE", "PID", "USER", "MANAGED")
     assert set(DEFAULT_TABLE_FIELDS) <= set(list_fields())
-    assert len(set(list_fields())) == 15
+    assert len(set(list_fields())) == 16  # MAC joined in issue 14
     assert list_fields()[-1] == "VMID"  # the runtime ID; the original's ID is CONF
 
 

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
     "CANCEL": "stop a VM: POWEROFF|S5, REBOOT, RESET, INIT, PAUSE|S3, SUSPEND|S4 (saved)",
-    "LIST": "running QEMU VMs on this host (or the targets, one table with HOST), managed or not",
+    "LIST": "running QEMU VMs here (or the targets, one table with HOST); ALLVMS: stopped too",
     "ENUMERATE": "scan folders for VM conf files, report them and fill the inventory",
-    "INFO": "qemu binaries, versions, accelerators and the KVM verdict of this host",
+    "INFO": "this host's qemu binaries, accelerators, KVM verdict; INFO=<address>: one VM",
     "SHOW": "this host's load, memory and running VMs with their CPU and memory use",
     "GETCLIENTPORT": "the VNC port of a running VM: CLIENTPORT(QEMU,<host>,<arg>)=<port>",
     "ISACTIVE": "whether a VM runs here: ISACTIVE(QEMU,<id>)=0 (it runs) or 1",
@@ -72,7 +72,8 @@ QEMU plugin actions:
      propagation. SELF takes this host down last: SELF:HOSTNAME (or type it on a tty).
   -a LIST[=<field>...|ALL|MAXKEY|NONE][,TERSE|MACHINE|JSON][,TITLE|TITLEIDX|TITLEIDXASC]
             [,SORT[:ALL|EACH|UNIQUE|<n>]][,TAB_TCP[:<widths>]|TAB_GEN:<columns>]
-            [,CLIENT|SERVER|BOTH|TUNNEL][,PKG:QEMU]
+            [,CLIENT|SERVER|BOTH|TUNNEL][,PKG:QEMU][,ALLVMS]
+     ALLVMS: also the known VMs that do not run (inventory, else a scan), "shut off".
      <field>: the original's 22-field record, printed in its order (MACHINE: all, no
      header): PM (HOST) TYPE (ST STYPE) LABEL ID (P PNAME PATHNAME) UUID MAC TCP (IP DNS)
      DISPLAY CPORT SPORT PID UID (USER) GID (GROUP) CSTYPE (SITE) JOBID (JID) IFNAME (IF)
@@ -93,6 +94,9 @@ QEMU plugin actions:
      original's header line (with field numbers) in the terse formats.
   -a INFO[=REFRESH|LOAD|MACHINE] (LOAD: one line load1;ncpu;running_vms; MACHINE or -X:
             <user@host>;QEMU;<accel>;<version>;<magic>;<state>;<prerequisites>)
+  -a INFO=<address>[,JSON][,LOG[:LINES]]  one VM: conf, disks (qemu-img), NICs, consoles,
+     runtime, inventory rows, last log lines; LOG: only its console.log and qemu.log
+     (the last run's once it stopped), last LINES (20) lines.
   -a SHOW[=TERSE|MACHINE|JSON][,TITLE]  -a GETCLIENTPORT=<label>|<id>  -a ISACTIVE=<id>
 Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
          <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =

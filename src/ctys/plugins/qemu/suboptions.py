@@ -140,6 +140,7 @@ LIST: Table = {
     "BOTH": _flag("clients and VMs"),
     "TUNNEL": _flag("tunnel sessions (QEMU has none)"),
     "PKG": _text("only sessions of this type"),
+    "ALLVMS": _flag("the known VMs that do not run too (shut off)"),
 }
 
 ENUMERATE: Table = {
@@ -153,9 +154,12 @@ ENUMERATE: Table = {
 }
 
 INFO: Table = {
+    **_address_keys(),
     "REFRESH": _flag("probe the qemu binaries again"),
     "LOAD": _flag("one line load1;ncpu;running_vms"),
     "MACHINE": _flag("the original's one-line record"),
+    "JSON": _flag("INFO=<address>: the VM's details as JSON"),
+    "LOG": _text("INFO=<address>: only its console and qemu logs, last LINES lines"),
 }
 
 SHOW: Table = {**_FORMATS}

@@ -36,9 +36,14 @@ def parse_load(text: str) -> HostLoad:
 def run_info(call: ActionCall, ctx: RunContext) -> int:
     """Print one row per qemu binary; ``INFO=REFRESH`` re-probes instead of using the cache;
     ``INFO=LOAD`` prints the host load line; ``INFO=MACHINE`` (or ``-X``) the original's
-    one ``;``-line (``actions/infomachine``)."""
+    one ``;``-line (``actions/infomachine``); ``INFO=<address>[,JSON][,LOG[:LINES]]`` one
+    VM's details or logs (``actions/infovm``)."""
+    from ctys.plugins.qemu.actions.infovm import is_vm_info, run_vm_info
     from ctys.plugins.qemu.host.detect import detect_host, host_report
     from ctys.tables import render
+
+    if is_vm_info(call):
+        return run_vm_info(call, ctx)
 
     refresh = False
     machine = ctx.invocation.terse  # -X: the original's terse INFO is its MACHINE form
@@ -50,6 +55,8 @@ def run_info(call: ActionCall, ctx: RunContext) -> int:
         elif sub.key == "LOAD" and not sub.args and len(call.suboptions) == 1:
             print(host_load().line(), file=ctx.out)
             return 0
+        elif sub.key in ("LOG", "JSON"):
+            raise UsageError(f"INFO suboption '{sub.raw}' needs a VM: INFO=l:LABEL,{sub.raw}")
         else:
             raise UsageError(f"unknown INFO suboption '{sub.raw}'")
     host = detect_host(refresh=refresh)

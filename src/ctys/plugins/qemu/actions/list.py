@@ -34,6 +34,7 @@ from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
 
 STATE_UNKNOWN = RunState.UNKNOWN.value
 STATE_RUNNING = RunState.RUNNING.value
+STATE_SHUT_OFF = "shut off"  # a known VM that does not run (LIST=ALLVMS), as virsh says
 
 _FIELDS = (
     "LABEL",
@@ -50,9 +51,12 @@ _FIELDS = (
     "IP",
     "QMP",
     "BINARY",
+    "MAC",
     "VMID",  # the runtime ID (VMID: addresses it); ID is the conf path, as in the original
 )
-DEFAULT_TABLE_FIELDS = ("LABEL", "STATE", "PID", "USER", "MANAGED", "ACCEL", "VNC", "IP", "CONF")
+DEFAULT_TABLE_FIELDS = (
+    "LABEL", "STATE", "PID", "USER", "MANAGED", "ACCEL", "VNC", "IP", "MAC", "VMID", "CONF",
+)  # fmt: skip
 # Names the original's inventory used for the same facts.
 _FIELD_ALIASES = {
     "ACCELERATOR": "ACCEL",
@@ -91,12 +95,17 @@ class VmEntry:
     vcpus: int | None = None  # -smp and -m of its command line (SHOW)
     memory_mb: int | None = None
 
+    @property
+    def running(self) -> bool:
+        """False for a known VM that does not run (``actions.liststopped``; pid 0)."""
+        return self.state != STATE_SHUT_OFF
+
     def row(self) -> dict[str, object]:
         """The entry keyed by ``list_fields()`` names."""
         return {
             "LABEL": self.label,
             "STATE": self.state,
-            "PID": self.pid,
+            "PID": self.pid if self.running else None,
             "USER": self.user,
             "MANAGED": self.managed,
             "ACCEL": self.accelerator,
@@ -109,6 +118,7 @@ class VmEntry:
             "QMP": self.qmp,
             "BINARY": self.binary,
             "VMID": self.vmid,
+            "MAC": self.mac,
         }
 
 
@@ -335,7 +345,7 @@ def match_conf(proc: QemuProcess, confs: Sequence[VmConfig]) -> VmConfig | None:
 # The original's record fields that are not ctys' own under another name: -o ALL (what a
 # target of a merged LIST answers) carries them too.
 _ORIGINAL_ONLY = (
-    "PM", "TYPE", "ID", "MAC", "TCP", "DISPLAY", "CPORT", "SPORT", "UID", "GID", "CSTYPE",
+    "PM", "TYPE", "ID", "TCP", "DISPLAY", "CPORT", "SPORT", "UID", "GID", "CSTYPE",
     "JOBID", "IFNAME", "RESERVED", "CONTEXTSTRG", "EXECPATH", "HYPERRELRUN", "ACCELERATOR",
     "ARCH",
 )  # fmt: skip

@@ -39,6 +39,7 @@ from ctys.plugins.qemu.vmconfig import VmConfig
 
 HOST_FIELD = "HOST"
 _PKG = "PKG"
+_ALLVMS = "ALLVMS"  # also the known VMs that do not run (``liststopped``)
 _MODIFIERS = frozenset({"IP", "DNS"})
 _SELECTIONS = {"ALL": ALL_SELECTION, "MAXKEY": MAXKEY_SELECTION}
 
@@ -53,7 +54,7 @@ class Site(Enum):
 
 
 # Suboptions a target of a merged LIST is sent (the rest is formatting, done here).
-_TARGET_KEYS = frozenset({*(s.value for s in Site), _PKG})
+_TARGET_KEYS = frozenset({*(s.value for s in Site), _PKG, _ALLVMS})
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class ListRequest:
     tab_tcp: TabTcp | None = None
     packages: tuple[str, ...] | None = None
     notes: tuple[str, ...] = ()
+    all_vms: bool = False  # ALLVMS: the stopped known VMs too, state "shut off"
 
     @property
     def fmt(self) -> OutputFormat:
@@ -103,9 +105,12 @@ def parse_list_request(
     site: Site | None = None
     packages: tuple[str, ...] | None = None
     notes: list[str] = []
+    all_vms = False
     for sub in rest:
         key = sub.key
-        if key in Site.__members__ and not sub.args:
+        if key == _ALLVMS and not sub.args:
+            all_vms = True
+        elif key in Site.__members__ and not sub.args:
             if site is not None:
                 raise UsageError(f"LIST suboptions {site.value} and {key} exclude each other")
             site = Site(key)
@@ -127,7 +132,7 @@ def parse_list_request(
             raise UsageError(
                 f"unknown LIST suboption '{sub.raw}' (fields: {', '.join(LIST_RECORD)}; ALL, "
                 "MAXKEY, NONE, TERSE, MACHINE, JSON, TITLE, TITLEIDX, TITLEIDXASC, SORT, "
-                "TAB_TCP, TAB_GEN, CLIENT, SERVER, BOTH, PKG)"
+                "TAB_TCP, TAB_GEN, CLIENT, SERVER, BOTH, PKG, ALLVMS)"
             )
     if any(sub.key == "MAXKEY" for sub in rest) and output.fmt is OutputFormat.TABLE:
         output = output.terse_unless_chosen()
@@ -145,7 +150,9 @@ def parse_list_request(
     if output.layout is Layout.TAB_TCP:
         guest = Guest.TCP if "TCP" in chosen else Guest.MAC if "MAC" in chosen else Guest.NONE
         tab = TabTcp(parse_widths(output.tab_args), guest, show_id="ID" in chosen)
-    return ListRequest(output, fields, original, site or Site.BOTH, tab, packages, tuple(notes))
+    return ListRequest(
+        output, fields, original, site or Site.BOTH, tab, packages, tuple(notes), all_vms
+    )
 
 
 def target_suboptions(call: ActionCall) -> list[Suboption]:
@@ -210,7 +217,8 @@ def list_rows(
 def run_list(
     call: ActionCall, ctx: RunContext, runtime: RuntimeDir, confs: Sequence[VmConfig]
 ) -> int:
-    """``-a LIST[=SUBOPTS]``: print the running VMs as asked; exit status 0."""
+    """``-a LIST[=SUBOPTS]``: print the running VMs (with ALLVMS also the stopped known
+    ones) as asked; exit status 0."""
     from ctys.inventory.settings import this_host
     from ctys.plugins.qemu.actions.list import list_vms
     from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
@@ -222,6 +230,11 @@ def run_list(
     if request.site in (Site.CLIENT, Site.TUNNEL):
         print(_NO_CLIENTS.format(site=request.site.value), file=ctx.err)
     entries = list_vms(runtime, confs, err=ctx.err) if request.lists_servers() else []
+    if request.all_vms and request.lists_servers():
+        from ctys.inventory.settings import inventory_choice
+        from ctys.plugins.qemu.actions.liststopped import with_stopped
+
+        entries = with_stopped(entries, confs, inventory_choice(inv).path, this_host())
     wanted = LIST_RECORD if request.output.layout is not Layout.PLAIN else request.fields
     write_list_rows(list_rows(entries, wanted, this_host()), request, ctx.out)
     shown = {e.conf for e in entries}
