@@ -1,0 +1,192 @@
+"""``ctys-cloneVM``: copy a QEMU VM into a new folder with a new label, UUID and MACs.
+
+    ctys-cloneVM [-t QEMU] (SOURCE | --label-old=OLD) --label=NEW [--directory=DIR]
+                 [--linked | --full] [--snapshot=NAME] [--uuid=UUID] [--mac=MAC]
+                 [--inventory=PATH | --no-inventory] [--json]
+
+SOURCE is the source VM's conf file or folder; ``--label-old`` finds it by label under
+``$CTYS_VMPATH`` (else ``~/qemu``). Prints the new conf's path (or JSON). Exit status 0 on
+success, 2 for bad usage, 1 for any other error; every error is one line
+``ctys-cloneVM: ...``. docs/cloneVM.md describes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from ctys import __version__
+from ctys.errors import CtysError, UsageError, exit_status
+from ctys.inventory.store import default_inventory_path
+from ctys.plugins.qemu.clone.clonevm import (
+    ClonedVm,
+    CloneMode,
+    CloneRequest,
+    clone_vm,
+    label_in_inventory,
+)
+from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs
+from ctys.plugins.qemu.newconf.newvm import check_label, check_mac, check_uuid
+from ctys.runguard import run_guarded
+from ctys.safestream import safe_stream, write_text
+from ctys.textescape import one_line
+
+PROG = "ctys-cloneVM"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one-line ``UsageError``s instead of usage dumps."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse ``type`` from a ``newvm.check_*`` function: a bad value is bad usage."""
+
+    def convert(text: str) -> str:
+        try:
+            return check(text)
+        except CtysError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return convert
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog=PROG,
+        allow_abbrev=False,
+        description="Clone a QEMU VM: a new folder with a new label, UUID and MACs.",
+    )
+    add = parser.add_argument
+    add("source", nargs="?", type=Path, help="the source VM's conf file or folder")
+    add("--label-old", type=_checked(check_label), help="the source VM's label (instead of SOURCE)")
+    add("--label", "-l", type=_checked(check_label), help="the clone's label")
+    add(
+        "--directory",
+        "--dir",
+        dest="directory",
+        type=Path,
+        help="the clone's folder (default: beside the source's folder, named after --label)",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--linked", action="store_true", help="qcow2 overlays on the source disks")
+    mode.add_argument("--full", action="store_true", help="independent sparse copies (default)")
+    add("--snapshot", metavar="NAME", help="copy this internal snapshot (a running VM too)")
+    add("--uuid", type=_checked(check_uuid), help="the clone's UUID (default: a fresh one)")
+    add("--mac", type=_checked(check_mac), help="the first NIC's MAC (default: a fresh one)")
+    add("--inventory", type=Path, help="the inventory to add the clone to")
+    add("--no-inventory", action="store_true", help="leave the inventory alone")
+    add("--json", action="store_true", help="print the result as JSON")
+    add("-t", dest="session_type", metavar="QEMU", help="session type (QEMU only)")
+    add("-V", dest="version", action="store_true", help="print the version")
+    return parser
+
+
+def _conf_of(path: Path) -> Path:
+    """A VM folder's conf (``NAME.conf``, else the 01.11 ``NAME.ctys``), or the file."""
+    if not path.is_dir():
+        if not path.exists():
+            raise CtysError(f"cannot read {path}: no such file or folder")
+        return path
+    for suffix in (".conf", ".ctys"):
+        conf = path / f"{path.name}{suffix}"
+        if conf.is_file():
+            return conf
+    confs = sorted(path.glob("*.conf")) or sorted(path.glob("*.ctys"))
+    if len(confs) != 1:
+        raise CtysError(f"no single VM conf in folder {path}: name the conf file")
+    return confs[0]
+
+
+def _by_label(label: str) -> Path:
+    found = [vm.conf_path for vm in scan_qemu_confs(qemu_base_paths()).vms if vm.label == label]
+    if len(found) != 1:
+        what = "no VM" if not found else f"{len(found)} VMs"
+        raise CtysError(f"--label-old={label}: {what} with this label under the VM path")
+    return found[0]
+
+
+def request_from_args(argv: Sequence[str]) -> tuple[CloneRequest, bool, bool]:
+    """Command-line words → the ``CloneRequest``, whether to print JSON, whether ``-V``."""
+    opts = _parser().parse_args(list(argv))
+    if opts.session_type is not None and opts.session_type.upper() != "QEMU":
+        raise UsageError(f"-t {opts.session_type}: ctys-cloneVM clones QEMU VMs only")
+    if opts.version:
+        return CloneRequest(Path(), "", Path()), False, True
+    if opts.label is None:
+        raise UsageError("--label=NEW is required: the clone's label")
+    if (opts.source is None) == (opts.label_old is None):
+        raise UsageError("name the source VM: a conf file/folder or --label-old=LABEL")
+    if opts.snapshot is not None and opts.linked:
+        raise UsageError("--snapshot copies the snapshot: it needs --full, not --linked")
+    if opts.no_inventory and opts.inventory is not None:
+        raise UsageError("--inventory and --no-inventory exclude each other")
+    source = _conf_of(opts.source) if opts.source is not None else _by_label(opts.label_old)
+    directory = opts.directory or source.absolute().parent.parent / opts.label
+    inventory = None if opts.no_inventory else (opts.inventory or default_inventory_path())
+    request = CloneRequest(
+        source=source,
+        label=opts.label,
+        directory=directory.expanduser(),
+        mode=CloneMode.LINKED if opts.linked else CloneMode.FULL,
+        snapshot=opts.snapshot,
+        uuid=opts.uuid,
+        mac=opts.mac,
+        inventory=inventory.expanduser() if inventory is not None else None,
+    )
+    return request, bool(opts.json), bool(opts.version)
+
+
+def _report(vm: ClonedVm, as_json: bool, out: TextIO) -> None:
+    if not as_json:
+        print(vm.conf, file=out)
+        return
+    data = {
+        "label": vm.label,
+        "directory": str(vm.directory),
+        "conf": str(vm.conf),
+        "uuid": vm.uuid,
+        "macs": vm.macs,
+        "disks": [str(d) for d in vm.disks],
+        "backing": [str(b) for b in vm.backing],
+    }
+    write_text(out, json.dumps(data, indent=1))
+
+
+def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """The command with its streams given (for tests); returns the exit status."""
+    try:
+        request, as_json, version = request_from_args(argv)
+        if version:
+            print(f"{PROG} (ctys) {__version__}", file=out)
+            return 0
+        if request.inventory is not None and label_in_inventory(request.inventory, request.label):
+            raise CtysError(f"label {request.label} is in the inventory already")
+        vm = clone_vm(request)
+    except CtysError as error:
+        print(f"{PROG}: {one_line(str(error))}", file=err)
+        return exit_status(error)
+    except KeyboardInterrupt as stop:
+        print(f"{PROG}: interrupted", file=err)
+        return exit_status(stop)
+    _report(vm, as_json, out)
+    return 0
+
+
+def main() -> int:
+    """Console script entry point."""
+    return run_guarded(
+        PROG,
+        lambda: run(sys.argv[1:], safe_stream(sys.stdout), safe_stream(sys.stderr)),
+        lambda: 0,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
