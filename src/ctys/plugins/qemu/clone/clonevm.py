@@ -48,7 +48,7 @@ class CloneRequest:
     source: Path
     label: str
     directory: Path
-    mode: CloneMode = CloneMode.LINKED
+    mode: CloneMode = CloneMode.FULL
     snapshot: str | None = None  # clone this internal snapshot (full copies only)
     uuid: str | None = None  # None: a fresh one
     mac: str | None = None  # the first NIC's MAC; None (and every other NIC): fresh ones
