@@ -153,6 +153,21 @@ def test_options_default_to_a_full_copy_beside_the_source(source: Path) -> None:
         CloneMode.LINKED, Path("/x/y"), None, True
     )  # fmt: skip
     assert (req.uuid, req.mac) == (UUID_NEW, "52:54:00:aa:00:01")
+    # The original's --directory is the base the clone's LABEL folder goes in.
+    req, _, _ = cli.request_from_args([str(source), "--label=d", "--directory=/base"])
+    assert req.directory == Path("/base/d")
+
+
+def test_label_old_is_found_in_the_current_folder_first(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTYS_VMPATH", str(tmp_path / "elsewhere"))
+    monkeypatch.chdir(source.parent)
+    req, _, _ = cli.request_from_args(["--label-old=src", "--label=d"])
+    assert req.source == source.parent / "src.conf"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CtysError, match="--label-old=src: no VM with this label"):
+        cli.request_from_args(["--label-old=src", "--label=d"])
 
 
 @pytest.mark.parametrize(
@@ -166,6 +181,10 @@ def test_options_default_to_a_full_copy_beside_the_source(source: Path) -> None:
         (["SRC", "--label", "d", "-t", "XEN"], "QEMU VMs only"),
         (["SRC", "--label", "d", "--mac", "01:00:00:00:00:01"], "multicast"),
         (["SRC", "--label", "../d"], "--label"),
+        (["SRC", "--label", "d", "-f"], "-f: never replaces an existing folder"),
+        (["SRC", "--label", "d", "--ip=10.0.0.2"], "--ip: the clone's IP"),
+        (["SRC", "--label", "d", "--no-create-image"], "--no-create-image: a clone without"),
+        (["SRC", "--label", "d", "--dir", "/a", "--directory=/b"], "not allowed with"),
     ],
 )
 def test_bad_options_are_one_usage_error(source: Path, argv: list[str], message: str) -> None:

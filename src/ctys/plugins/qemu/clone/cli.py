@@ -67,12 +67,14 @@ def _parser() -> _Parser:
     add("source", nargs="?", type=Path, help="the source VM's conf file or folder")
     add("--label-old", type=_checked(check_label), help="the source VM's label (instead of SOURCE)")
     add("--label", "-l", type=_checked(check_label), help="the clone's label")
-    add(
-        "--directory",
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--dir",
-        dest="directory",
         type=Path,
         help="the clone's folder (default: beside the source's folder, named after --label)",
+    )
+    where.add_argument(
+        "--directory", type=Path, help="the original's option: the clone goes into DIRECTORY/LABEL"
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--linked", action="store_true", help="qcow2 overlays on the source disks")
@@ -85,7 +87,31 @@ def _parser() -> _Parser:
     add("--json", action="store_true", help="print the result as JSON")
     add("-t", dest="session_type", metavar="QEMU", help="session type (QEMU only)")
     add("-V", dest="version", action="store_true", help="print the version")
+    add("--create-image", action="store_true", help="copy the disks (the default)")
+    add("--save-para-kernel", "--no-save-para-kernel", action="store_true", help=argparse.SUPPRESS)
+    for name in _REFUSED:
+        add(name, nargs=0 if name in ("-f", "--no-create-image") else None, action=_Refused)
     return parser
+
+
+# The original's options ctys-cloneVM refuses, and why (docs/clone-vm.md).
+_REFUSED = {
+    "-f": "never replaces an existing folder: remove it first",
+    "--no-create-image": "a clone without its own disks would share the source's",
+    "--ip": "the clone's IP is the guest's business (edit #@#IP0 after cloning)",
+    "--tcp": "the clone's TCP name is the guest's business (edit #@#IP0 after cloning)",
+    "--vm-state": "the VM state is kept from the source (edit #@#VMSTATE after cloning)",
+    "--configuration-file": "ctys-cloneVM takes no defaults file",
+}
+
+
+class _Refused(argparse.Action):
+    """An option of the original that ctys-cloneVM refuses: one line saying why."""
+
+    def __call__(
+        self, parser: object, namespace: object, values: object, option: object = None
+    ) -> None:
+        raise UsageError(f"{self.option_strings[0]}: {_REFUSED[self.option_strings[0]]}")
 
 
 def _conf_of(path: Path) -> Path:
@@ -105,6 +131,12 @@ def _conf_of(path: Path) -> Path:
 
 
 def _by_label(label: str) -> Path:
+    """The original's ``--label-old``: ``OLD.conf``/``OLD.ctys`` in the current folder
+    (where the original runs), else the one VM of this label under the VM path."""
+    for suffix in (".conf", ".ctys"):
+        here = Path.cwd() / f"{label}{suffix}"
+        if here.is_file():
+            return here
     found = [vm.conf_path for vm in scan_qemu_confs(qemu_base_paths()).vms if vm.label == label]
     if len(found) != 1:
         what = "no VM" if not found else f"{len(found)} VMs"
@@ -128,7 +160,10 @@ def request_from_args(argv: Sequence[str]) -> tuple[CloneRequest, bool, bool]:
     if opts.no_inventory and opts.inventory is not None:
         raise UsageError("--inventory and --no-inventory exclude each other")
     source = _conf_of(opts.source) if opts.source is not None else _by_label(opts.label_old)
-    directory = opts.directory or source.absolute().parent.parent / opts.label
+    if opts.directory is not None:
+        directory = opts.directory / opts.label
+    else:
+        directory = opts.dir or source.absolute().parent.parent / opts.label
     inventory = None if opts.no_inventory else (opts.inventory or default_inventory_path())
     request = CloneRequest(
         source=source,
