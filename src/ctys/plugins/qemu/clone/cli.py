@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from ctys import __version__
-from ctys.errors import CtysError, UsageError, exit_status
+from ctys.errors import CtysError, UsageError
 from ctys.inventory.store import default_inventory_path
 from ctys.plugins.qemu.clone.clonevm import (
     ClonedVm,
@@ -30,43 +30,24 @@ from ctys.plugins.qemu.clone.clonevm import (
     label_in_inventory,
 )
 from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs
+from ctys.plugins.qemu.newconf.argtypes import OneLineParser, checked, run_reporting
 from ctys.plugins.qemu.newconf.newvm import check_label, check_mac, check_uuid
 from ctys.runguard import run_guarded
 from ctys.safestream import safe_stream, write_text
-from ctys.textescape import one_line
 
 PROG = "ctys-cloneVM"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one-line ``UsageError``s instead of usage dumps."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
-    """An argparse ``type`` from a ``newvm.check_*`` function: a bad value is bad usage."""
-
-    def convert(text: str) -> str:
-        try:
-            return check(text)
-        except CtysError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    return convert
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> OneLineParser:
+    parser = OneLineParser(
         prog=PROG,
         allow_abbrev=False,
         description="Clone a QEMU VM: a new folder with a new label, UUID and MACs.",
     )
     add = parser.add_argument
     add("source", nargs="?", type=Path, help="the source VM's conf file or folder")
-    add("--label-old", type=_checked(check_label), help="the source VM's label (instead of SOURCE)")
-    add("--label", "-l", type=_checked(check_label), help="the clone's label")
+    add("--label-old", type=checked(check_label), help="the source VM's label (instead of SOURCE)")
+    add("--label", "-l", type=checked(check_label), help="the clone's label")
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--dir",
@@ -80,8 +61,8 @@ def _parser() -> _Parser:
     mode.add_argument("--linked", action="store_true", help="qcow2 overlays on the source disks")
     mode.add_argument("--full", action="store_true", help="independent sparse copies (default)")
     add("--snapshot", metavar="NAME", help="copy this internal snapshot (a running VM too)")
-    add("--uuid", type=_checked(check_uuid), help="the clone's UUID (default: a fresh one)")
-    add("--mac", type=_checked(check_mac), help="the first NIC's MAC (default: a fresh one)")
+    add("--uuid", type=checked(check_uuid), help="the clone's UUID (default: a fresh one)")
+    add("--mac", type=checked(check_mac), help="the first NIC's MAC (default: a fresh one)")
     add("--inventory", type=Path, help="the inventory to add the clone to")
     add("--no-inventory", action="store_true", help="leave the inventory alone")
     add("--json", action="store_true", help="print the result as JSON")
@@ -196,22 +177,18 @@ def _report(vm: ClonedVm, as_json: bool, out: TextIO) -> None:
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     """The command with its streams given (for tests); returns the exit status."""
-    try:
+
+    def body() -> int:
         request, as_json, version = request_from_args(argv)
         if version:
             print(f"{PROG} (ctys) {__version__}", file=out)
             return 0
         if request.inventory is not None and label_in_inventory(request.inventory, request.label):
             raise CtysError(f"label {request.label} is in the inventory already")
-        vm = clone_vm(request)
-    except CtysError as error:
-        print(f"{PROG}: {one_line(str(error))}", file=err)
-        return exit_status(error)
-    except KeyboardInterrupt as stop:
-        print(f"{PROG}: interrupted", file=err)
-        return exit_status(stop)
-    _report(vm, as_json, out)
-    return 0
+        _report(clone_vm(request), as_json, out)
+        return 0
+
+    return run_reporting(PROG, err, body)
 
 
 def main() -> int:
