@@ -61,9 +61,7 @@ PAGES: tuple[Page, ...] = (
         "write a new VM folder: conf file and disk image",
         (Part("create-vm.md"),),
     ),
-    # TODO(issue 14, point 2): ctys-cloneVM(1) once docs/clone-vm.md exists (the tool is not
-    # written yet; no page without its doc):
-    # Page("ctys-cloneVM", 1, "clone a VM: full copy or linked", (Part("clone-vm.md"),)),
+    Page("ctys-cloneVM", 1, "clone a VM: full copy or linked", (Part("clone-vm.md"),)),
     Page("ctys-conf", 5, "the VM conf file of ctys (QEMU VMs)", (Part("conf-format.md"),)),
 )
 

@@ -243,3 +243,32 @@ def vm_config_from_raw(raw: RawConf, lines: SourceLines | None = None) -> VmConf
         facts=origkeys.facts_of(look),
         raw=raw,
     )
+
+
+@dataclass(frozen=True)
+class IdentitySources:
+    """Where a conf holds what a clone must change: each as (name, value, line), the name
+    ``#@#KEY`` for a ctys key, else the variable's name (``ctys-cloneVM``)."""
+
+    label: tuple[tuple[str, str, int], ...]
+    uuid: tuple[tuple[str, str, int], ...]
+    macs: tuple[tuple[str, str, int], ...]
+    disks: tuple[tuple[str, str, int, Path], ...]  # plus the disk's resolved path
+
+
+def identity_sources(raw: RawConf, lines: SourceLines) -> IdentitySources:
+    """Every occurrence (ctys key and variable) of LABEL, UUID and the MAC keys, and the
+    disks that count (boot disk first), of a parsed conf."""
+
+    def every(*names: str) -> tuple[tuple[str, str, int], ...]:
+        found: list[tuple[str, str, int]] = []
+        for name in names:
+            if raw.keys.get(name, "").strip():
+                found.append((f"#@#{name}", raw.keys[name], lines.keys.get(name, 0)))
+            if raw.variables.get(name, "").strip():
+                found.append((name, raw.variables[name], lines.variables.get(name, 0)))
+        return tuple(found)
+
+    look = _Lookup(raw, lines)
+    disks = tuple((f.name, f.value, f.line, look.resolve(f)) for f in origkeys.disk_values(look))
+    return IdentitySources(every("LABEL"), every("UUID"), every(*_MAC_KEYS), disks)

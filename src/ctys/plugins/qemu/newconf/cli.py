@@ -26,11 +26,12 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 from ctys import __version__
-from ctys.errors import CtysError, UsageError, exit_status
+from ctys.errors import CtysError, UsageError
 from ctys.plugins.qemu.boot.instmode import parse_size
+from ctys.plugins.qemu.newconf.argtypes import OneLineParser, checked, run_reporting
 from ctys.plugins.qemu.newconf.newvm import (
     MAX_VCPU,
     DiskFormat,
@@ -48,19 +49,11 @@ from ctys.plugins.qemu.newconf.origopts import Presets, list_presets, render_def
 from ctys.plugins.qemu.vmconfig import Accelerator
 from ctys.runguard import run_guarded
 from ctys.safestream import safe_stream, write_text
-from ctys.textescape import one_line
 
 PROG = "ctys-createConfVM"
 _E = TypeVar("_E", Accelerator, DiskFormat)
 _T = TypeVar("_T")
 _MEMSIZE = re.compile(r"(\d+)\s*([MG])?(?:i?B)?", re.IGNORECASE)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one-line ``UsageError``s instead of usage dumps."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
 
 
 def _memsize(text: str) -> int:
@@ -90,20 +83,8 @@ def _disk_size(text: str) -> str:
     return text.strip()
 
 
-def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
-    """An argparse ``type`` from a ``newvm.check_*`` function: a bad value is bad usage."""
-
-    def convert(text: str) -> str:
-        try:
-            return check(text)
-        except CtysError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    return convert
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> OneLineParser:
+    parser = OneLineParser(
         prog=PROG,
         allow_abbrev=False,
         description="Create a new QEMU VM folder: BASE/LABEL/LABEL.conf and a disk image.",
@@ -112,7 +93,7 @@ def _parser() -> _Parser:
     add(
         "--label",
         "-l",
-        type=_checked(check_label),
+        type=checked(check_label),
         help="VM label, also folder/file name (default: first free vmN)",
     )
     add("--dir", type=Path, help="base folder (default: first of $CTYS_VMPATH, else ~/qemu)")
@@ -127,9 +108,9 @@ def _parser() -> _Parser:
     add("--accel", help="AUTO|KVM|TCG (default AUTO)")
     add("--os", help="guest OS (#@#OS)")
     add("--dist", help="guest distribution (#@#DIST)")
-    add("--mac", type=_checked(check_mac), help="MAC address (default: random 52:54:00:xx:xx:xx)")
-    add("--uuid", type=_checked(check_uuid), help="UUID (default: a fresh random one)")
-    add("--ip", type=_checked(check_ip), help="guest IP address (#@#IP)")
+    add("--mac", type=checked(check_mac), help="MAC address (default: random 52:54:00:xx:xx:xx)")
+    add("--uuid", type=checked(check_uuid), help="UUID (default: a fresh random one)")
+    add("--ip", type=checked(check_ip), help="guest IP address (#@#IP)")
     add("--force", action="store_true", help="replace the conf and disk of an existing VM")
     add("--json", action="store_true", help="print the result as JSON")
     add_original_options(parser)
@@ -258,7 +239,8 @@ def run(
     argv: Sequence[str], out: TextIO, err: TextIO, environ: Mapping[str, str] | None = None
 ) -> int:
     """The command with its streams given (for tests); returns the exit status."""
-    try:
+
+    def body() -> int:
         request, as_json, plan = request_from_args(argv, environ)
         for note in plan.notes:
             print(f"{PROG}: note: {note}", file=err)
@@ -270,15 +252,11 @@ def run(
             return 0
         vm = create_vm(request) if plan.write else None
         _write_defaults(plan, vm, request)
-    except CtysError as error:
-        print(f"{PROG}: {one_line(str(error))}", file=err)
-        return exit_status(error)
-    except KeyboardInterrupt as stop:
-        print(f"{PROG}: interrupted", file=err)
-        return exit_status(stop)
-    if vm is not None:
-        _report(vm, as_json, out)
-    return 0
+        if vm is not None:
+            _report(vm, as_json, out)
+        return 0
+
+    return run_reporting(PROG, err, body)
 
 
 def main() -> int:
