@@ -78,10 +78,8 @@ def test_connect_replays_refuses_a_second_and_force_takes_over(ctys, make_vm, ct
             pty_read_until(main3, b"[ctys] attached to own", timeout=60)
             told = pty_read_until(main1, b")\r\n", timeout=20)
             host = socket.gethostname()
-            assert (
-                f"ctys: the console of own was taken over by {user}@{host} (pid {third.pid})".encode()
-                in told
-            ), told
+            said = f"ctys: the console of own was taken over by {user}@{host} (pid {third.pid})"
+            assert said.encode() in told, told
             assert first.wait(timeout=20) == 1
             assert termios.tcgetattr(tty1) == cooked
             # The new attacher has the guest's shell.
@@ -102,14 +100,16 @@ def test_force_needs_an_attaching_create(ctys, make_vm) -> None:
     ]
 
 
-def test_remote_force_takes_over_and_the_first_user_is_told(ssh_hosts, guest, ctys_env) -> None:
+def test_remote_force_takes_over_and_the_first_user_is_told(
+    rctys, ssh_hosts, guest, ctys_env
+) -> None:
     [host_a] = ssh_hosts(1)
     write_demo_conf(host_a.vms / "far", guest, "far")
     env = {**ctys_env, **ssh_hosts.remote_env}
     argv = [*CTYS, "-t", "QEMU"]
-    booted = subprocess.run(
-        [*argv, "-a", f"CREATE=l:far,CONSOLE:CLI,WAIT:{PROMPT}", "-b", "1", "hostA"],
-        env=env, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+    booted = rctys(
+        "-t", "QEMU", "-a", f"CREATE=l:far,CONSOLE:CLI,WAIT:{PROMPT}", "-b", "1", "hostA",
+        timeout=150,
     )  # fmt: skip
     assert booted.returncode == 0, booted.stderr
     try:

@@ -29,6 +29,7 @@ from ctys.consoles.owner import (
 )
 from ctys.consoles.replay import REPLAY_BYTES, replay_text, tail_lines
 from ctys.consoles.serial import ConsoleInUse, attach_serial, claim_console, console_lock_path
+from support.consolehold import HOLDER_CODE
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -265,14 +266,8 @@ def test_force_takes_over_a_terminal_attacher_which_is_told_and_restored(
 
 def test_force_ends_a_holder_that_cannot_be_asked(console: MultiConsole) -> None:
     # A holder without the SIGUSR1 handler (a script's SerialConsole): SIGTERM, as RECONNECT.
-    code = (
-        "import sys, time; from pathlib import Path\n"
-        "from ctys.consoles.serial import claim_console\n"
-        "with claim_console(Path(sys.argv[1])):\n"
-        "    print('held', flush=True); time.sleep(60)\n"
-    )
     holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(console.path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER_CODE, str(console.path)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"

@@ -17,6 +17,7 @@ import pytest
 from ctys.consoles import serial as serial_module
 from ctys.consoles.serial import SerialConsole, attach_serial
 from ctys.errors import CtysError
+from support.consolehold import HOLDER_CODE
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -266,14 +267,8 @@ def test_the_console_lock_dies_with_its_holder(sock_path: Path, tmp_path: Path) 
     import subprocess
     import sys
 
-    code = (
-        "import sys, time; from pathlib import Path\n"
-        "from ctys.consoles.serial import claim_console\n"
-        "with claim_console(Path(sys.argv[1])):\n"
-        "    print('held', flush=True); time.sleep(60)\n"
-    )
     holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(sock_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER_CODE, str(sock_path)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
