@@ -221,6 +221,12 @@ def test_another_user_cannot_manage_attach_to_or_cancel_our_vm(
         # (Its parent is closed to them too, so ctys cannot even look at it.)
         assert f"runtime dir {mine}" in stolen.stderr, stolen.stderr
         assert "Permission denied" in stolen.stderr or "not by you" in stolen.stderr
+        # Nor can they take its serial console over (CONNECT,FORCE), by label or pointed at it.
+        forced = them("-t", "QEMU", "-a", "CREATE=l:mine,CONNECT,FORCE")
+        assert forced.returncode == 1, forced.stdout + forced.stderr
+        forced = them("-t", "QEMU", "-a", "CREATE=l:mine,CONNECT,FORCE", runtime=mine)
+        assert forced.returncode == 1 and f"runtime dir {mine}" in forced.stderr, forced.stderr
+        assert "attached" not in forced.stdout
         assert psutil.Process(int(ours["PID"])).is_running()
         [after] = list_rows(ctys, ctys_env["CTYS_RUNTIME_DIR"])
         assert after["MANAGED"] is True and after["STATE"] == "running"

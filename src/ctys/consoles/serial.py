@@ -9,8 +9,11 @@ lines, wait for patterns.
 A serial console has one attacher at a time: the VM serves one connection and leaves the next
 one waiting unserved, so a second attacher would hang or silently take the console over.
 Each attacher holds an exclusive ``flock`` on ``console.lock`` beside the socket (in the
-VM's private runtime folder) while attached; a second one is told the console is in use,
-and by which process. The lock goes with the process, so a killed attacher frees it.
+VM's private runtime folder) while attached, with its owner record in it
+(``ctys.consoles.owner``: user, pid, command, since, host, tty); a second one is told the
+console is in use, and by whom. The lock goes with the process, so a killed attacher frees
+it. ``force`` takes the console over: the holder is sent SIGUSR1 (after the taker's name
+was left in ``console.takeover``), restores its terminal, says who took over and leaves.
 """
 
 from __future__ import annotations
@@ -21,19 +24,24 @@ import fcntl
 import os
 import re
 import selectors
+import signal
 import socket
 import termios
+import threading
 import time
 import tty
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from ctys.consoles.owner import ConsoleOwner, format_owner, read_owner_fd, this_process
+from ctys.consoles.replay import replay_text
 from ctys.errors import CtysError
 from ctys.textescape import printable
 
 DEFAULT_ESCAPE = b"\x1d"  # Ctrl-], as telnet and virsh console
 _CHUNK = 65536
+TAKEOVER_GRACE = 3.0  # seconds an attacher has to leave at each step of a takeover
 
 
 def connect_console(socket_path: Path, timeout: float | None = None) -> socket.socket:
@@ -59,15 +67,34 @@ class ConsoleInUse(CtysError):
     """Another process is attached to the serial console."""
 
 
+class ConsoleTakenOver(CtysError):
+    """Another attacher took the console over (``CONNECT,FORCE``): this one was detached."""
+
+
 def console_lock_path(socket_path: Path) -> Path:
     """The lock file an attacher of ``socket_path`` holds (``console.lock`` beside it)."""
     return socket_path.with_name(socket_path.stem + ".lock")
 
 
+def _takeover_path(socket_path: Path) -> Path:
+    """Where a taking-over attacher leaves its name for the one it detaches."""
+    return socket_path.with_name(socket_path.stem + ".takeover")
+
+
 @contextlib.contextmanager
-def claim_console(socket_path: Path, name: str | None = None) -> Iterator[None]:
-    """Be the one attacher of the console at ``socket_path`` for the ``with`` body;
-    ``ConsoleInUse`` (naming the holder's pid) when another process is attached."""
+def claim_console(
+    socket_path: Path,
+    name: str | None = None,
+    *,
+    force: bool = False,
+    notify: bool = False,
+    stdin_fd: int = 0,
+) -> Iterator[None]:
+    """Be the one attacher of the console at ``socket_path`` for the ``with`` body.
+
+    Another attacher: ``ConsoleInUse`` naming it (user, pid, command, since, host, tty),
+    or with ``force`` it is detached first (``take_over``). ``notify``: this process
+    detaches cleanly on SIGUSR1 (``attach_serial`` does), recorded for the next one."""
     lock = console_lock_path(socket_path)
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -78,17 +105,20 @@ def claim_console(socket_path: Path, name: str | None = None) -> Iterator[None]:
     except OSError as exc:
         raise CtysError(f"cannot lock console {socket_path}: {exc.strerror or exc}") from exc
     try:
+        me = this_process(notify=notify, stdin_fd=stdin_fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _holder(fd)
-            by = f" by pid {holder}" if holder else ""
-            raise ConsoleInUse(
-                f"the console of {name or socket_path} is in use (attached{by});"
-                " detach it there first"
-            ) from None
+            holder = read_owner_fd(fd) or ConsoleOwner(0)
+            if not force:
+                by = f": attached by {holder.describe()}" if holder.pid else ""
+                raise ConsoleInUse(
+                    f"the console of {name or socket_path} is in use{by};"
+                    " CONNECT,FORCE takes it over"
+                ) from None
+            take_over(fd, holder, me, _takeover_path(socket_path), name or str(socket_path))
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, format_owner(me).encode(), 0)
         try:
             yield
         finally:
@@ -98,13 +128,76 @@ def claim_console(socket_path: Path, name: str | None = None) -> Iterator[None]:
         os.close(fd)
 
 
-def _holder(fd: int) -> int | None:
-    """The pid the attacher holding the lock wrote into it, if any."""
+def take_over(fd: int, holder: ConsoleOwner, me: ConsoleOwner, note: Path, name: str) -> None:
+    """Detach ``holder`` and take the lock ``fd``: a holder that detaches on request is
+    told who took over (``note``) and sent SIGUSR1; one that does not (or does not leave
+    in time) gets SIGTERM, then SIGKILL, as RECONNECT's clients do."""
+    if holder.pid <= 0:
+        raise ConsoleInUse(f"the console of {name} is in use by a process that left no pid")
+    signals = [signal.SIGTERM, signal.SIGKILL]
+    if holder.notify:
+        fd_note = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with contextlib.closing(os.fdopen(fd_note, "w")) as fh:
+            fh.write(me.who() + "\n")
+        signals.insert(0, signal.SIGUSR1)
+    for sig in signals:
+        try:
+            os.kill(holder.pid, sig)
+        except ProcessLookupError:
+            pass  # gone already: its lock goes with it
+        except PermissionError:
+            raise ConsoleInUse(
+                f"the console of {name} is held by {holder.describe()}, which this user"
+                " cannot detach"
+            ) from None
+        if _wait_lock(fd, TAKEOVER_GRACE):
+            return
+    raise ConsoleInUse(f"the console of {name} is still held by {holder.describe()}")
+
+
+def _wait_lock(fd: int, seconds: float) -> bool:
+    """Try the exclusive lock until ``seconds`` have passed; whether it was taken."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+class _Detach(Exception):
+    """Raised by the SIGUSR1 handler: another attacher takes the console over."""
+
+
+@contextlib.contextmanager
+def _detach_on_takeover() -> Iterator[bool]:
+    """SIGUSR1 ends the attachment (raises ``_Detach``) for the ``with`` body; yields
+    whether the handler is in place (only the main thread can set one)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise _Detach
+
+    previous = signal.signal(signal.SIGUSR1, handler)
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        yield True
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def _taker(socket_path: Path) -> str:
+    """Who took the console over, from the note the taker left (one escaped line)."""
+    note = _takeover_path(socket_path)
+    try:
+        text = note.read_text(errors="replace").strip()
     except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+        return "another attacher"
+    return printable(text.splitlines()[0]) if text else "another attacher"
 
 
 def escape_name(escape: bytes) -> str:
@@ -122,27 +215,57 @@ def attach_serial(
     escape: bytes = DEFAULT_ESCAPE,
     label: str | None = None,
     linger: float = 0.5,
+    force: bool = False,
+    replay: Path | None = None,
 ) -> None:
     """Relay bytes between ``stdin_fd``/``stdout_fd`` and the console socket until one ends.
 
-    When stdin is a terminal it is put in raw mode (restored whatever happens), a one-line
-    hint is printed, and the ``escape`` byte detaches. When stdin is not a terminal the
-    bytes pass through untouched (the escape byte included), so scripts can pipe into a
-    console; after EOF on stdin the guest's answer is still relayed until the socket has
-    been quiet for ``linger`` seconds. The socket closing always ends the session.
+    When stdin is a terminal it is put in raw mode (restored whatever happens), the last
+    lines of the ``replay`` log are shown (escaped, bounded: ``ctys.consoles.replay``), a
+    one-line hint is printed, and the ``escape`` byte detaches. When stdin is not a
+    terminal the bytes pass through untouched (the escape byte included, no replay), so
+    scripts can pipe into a console; after EOF on stdin the guest's answer is still relayed
+    until the socket has been quiet for ``linger`` seconds. The socket closing always ends
+    the session. Another attacher: ``ConsoleInUse``, or with ``force`` it is detached
+    first. Detached by another one's takeover: ``ConsoleTakenOver`` (terminal restored).
     """
     if len(escape) != 1:
         raise CtysError(f"the console escape must be one byte, not {escape!r}")
     name = printable(label or str(socket_path))  # written to the terminal as it is
-    with claim_console(socket_path, name), connect_console(socket_path) as sock:
-        if not os.isatty(stdin_fd):
-            _relay(sock, stdin_fd, stdout_fd, escape=None, linger=linger)
-            return
-        _write_all(stdout_fd, f"[ctys] attached to {name}; {escape_name(escape)} detaches\r\n")
-        with _raw_mode(stdin_fd):
-            detached = _relay(sock, stdin_fd, stdout_fd, escape=escape, linger=linger)
-        if detached:
-            _write_all(stdout_fd, f"\r\n[ctys] detached from {name}\r\n")
+    with _detach_on_takeover() as notify:
+        try:
+            with (
+                claim_console(socket_path, name, force=force, notify=notify, stdin_fd=stdin_fd),
+                connect_console(socket_path) as sock,
+            ):
+                _attached(sock, name, stdin_fd, stdout_fd, escape, linger, replay)
+        except _Detach:
+            _write_all(stdout_fd, "\r\n")
+            raise ConsoleTakenOver(
+                f"the console of {name} was taken over by {_taker(socket_path)}"
+            ) from None
+
+
+def _attached(
+    sock: socket.socket,
+    name: str,
+    stdin_fd: int,
+    stdout_fd: int,
+    escape: bytes,
+    linger: float,
+    replay: Path | None,
+) -> None:
+    """The attached session: a pass-through for scripts, a raw terminal for a user."""
+    if not os.isatty(stdin_fd):
+        _relay(sock, stdin_fd, stdout_fd, escape=None, linger=linger)
+        return
+    if replay is not None:
+        _write_all(stdout_fd, replay_text(replay))
+    _write_all(stdout_fd, f"[ctys] attached to {name}; {escape_name(escape)} detaches\r\n")
+    with _raw_mode(stdin_fd):
+        detached = _relay(sock, stdin_fd, stdout_fd, escape=escape, linger=linger)
+    if detached:
+        _write_all(stdout_fd, f"\r\n[ctys] detached from {name}\r\n")
 
 
 @contextlib.contextmanager

@@ -43,7 +43,7 @@ QEMU plugin actions:
             |PXE[%TFTPROOT[%BOOTFILE]]]
             [,KERNEL:IMG[%INITRD[%APPEND]]][,CONSOLE:VNC[:PORT]|NONE|CLI|CLI0|SDL|XTERM|GTERM
             |EMACS|EMACSM|EMACSA|EMACSAM][,ARGSADD:[S%]ARG[%ARG...]]
-            [,CONNECT|REUSE|RECONNECT|RESUME][,WAIT:TEXT[%SECONDS]][,WAITS:S][,WAITC:S]
+            [,CONNECT|REUSE|RECONNECT|RESUME][,FORCE][,WAIT:TEXT[%SECONDS]][,WAITS:S][,WAITC:S]
             [,PING:ON|OFF|CNT%SLEEP][,SSHPING:ON|OFF|CNT%SLEEP][,USER:LOGIN]
             [,CALLOPTS|C:OPT[%OPT..]][,XOPTS|X:OPT[%OPT..]]
             [,STACKCHECK:OFF|[NO]HWCAP%[NO]STACKCAP%[NO]CONTEXT]
@@ -53,6 +53,8 @@ QEMU plugin actions:
            DEFAULTBOOTMODE, else VHDD. NONE: headless. VNC:PORT: that TCP port, password.
      CONNECT: attach to the running VM's console, never boot; REUSE: attach, else boot.
      RECONNECT: close its viewers/console attachers, then CONNECT.
+     A held serial console is refused naming its attacher; FORCE takes it over (the other
+           is told and detached). CONNECT first shows the console's last lines.
      PING/SSHPING: wait after the start until the guest answers ping (#@#IP) / ssh as
            USER (HOSTFWD or #@#IP; 20 tries 2s apart); WAITS/WAITC: sleep after the
            start / before the viewer. CALLOPTS/XOPTS: words for the viewer/terminal.

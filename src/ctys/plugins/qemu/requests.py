@@ -68,6 +68,7 @@ class CreateRequest:
     wrapper: bool = False  # WRAPPER: run the VM's wrapper script (actions.wrapperstart)
     vnc_port: int | None = None  # CONSOLE:VNC:<port>: this TCP port (with a password)
     reconnect: bool = False  # RECONNECT: close the VM's viewers/console attachers, then CONNECT
+    force: bool = False  # FORCE (with CONNECT/REUSE/RECONNECT): take the serial console over
     ping: ProbeSpec = PROBE_OFF  # PING: wait until the guest answers ping
     sshping: ProbeSpec = PROBE_OFF  # SSHPING: wait until the guest's sshd lets USER in
     wait_server: float = 0.0  # WAITS: seconds to wait after the start, before PING/SSHPING
@@ -214,6 +215,9 @@ def parse_create(call: ActionCall) -> CreateRequest:
         elif sub.key == "RECONNECT":
             _no_args(sub)
             fields["reconnect"] = fields["connect"] = True
+        elif sub.key == "FORCE":
+            _no_args(sub)
+            fields["force"] = True
         elif sub.key == "VNCBIND":
             fields["vnc_listen"] = _one_arg(sub)
         elif sub.key == "WAIT":
@@ -240,6 +244,10 @@ def _check_combinations(fields: dict[str, object]) -> None:
         raise UsageError("WRAPPER runs the wrapper in its own session; use CONSOLE:CLI, not CLI0")
     if fields.get("resume") and fields.keys() & _NOT_WITH_RESUME:
         raise UsageError("RESUME continues a paused VM; it takes no boot or console suboption")
+    if fields.get("force") and not fields.keys() & {"connect", "reuse"}:
+        raise UsageError(
+            "FORCE takes over a VM's console: give it with CONNECT, REUSE or RECONNECT"
+        )
     if fields.get("reconnect") and fields.keys() & {"reuse", "install"}:
         raise UsageError("RECONNECT attaches to a running VM anew; drop REUSE/INSTMODE")
     boot = fields.get("boot")
@@ -249,7 +257,7 @@ def _check_combinations(fields: dict[str, object]) -> None:
 
 # What RESUME cannot go with: it boots nothing and attaches nothing.
 _NOT_WITH_RESUME = frozenset(
-    {"connect", "reuse", "boot", "kernel", "install", "console", "reconnect", "wrapper"}
+    {"connect", "reuse", "boot", "kernel", "install", "console", "reconnect", "wrapper", "force"}
 )
 
 

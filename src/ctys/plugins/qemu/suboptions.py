@@ -84,6 +84,7 @@ CREATE: Table = {
     "VNCBIND": _text("VNC on a TCP address (with a password)"),
     "VNCPASS": _choice("the VNC password: ENV%VARIABLE or FILE%PATH", "ENV", "FILE"),
     "RECONNECT": _flag("close the VM's viewers/console attachers, then connect"),
+    "FORCE": _flag("with CONNECT/REUSE/RECONNECT: take the serial console over"),
     "PING": _choice("wait until the guest answers ping: ON|OFF|<count>%<sleep>", *_PROBE),
     "SSHPING": _choice("wait until the guest's sshd lets USER in: ON|OFF|<count>%<sleep>", *_PROBE),
     "WAITS": _text("seconds to wait after the server start"),

@@ -18,7 +18,6 @@ must not close that window before it has done its work) are never clients.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import signal
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from ctys.consoles.owner import console_owner
 from ctys.consoles.serial import console_lock_path
 from ctys.errors import CtysError
 from ctys.plugins.qemu.vm import lifecycle
@@ -93,21 +93,8 @@ def _tcp_peers(host: str, port: int) -> set[int]:
 
 def console_holder(rundir: VmRuntimeDir) -> int | None:
     """The pid attached to the VM's serial console, when one is (its lock is held)."""
-    lock = console_lock_path(rundir.console)
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            return int(text) if text.isdigit() else None
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None  # nobody holds it: nobody is attached
-    finally:
-        os.close(fd)
+    owner = console_owner(console_lock_path(rundir.console))
+    return owner.pid if owner is not None and owner.pid > 0 else None
 
 
 def client_markers(record: RuntimeRecord) -> tuple[str, ...]:

@@ -177,7 +177,10 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
         )
         launch_detached(argv)
         return 0
-    attach_serial(running.rundir.console, label=running.record.label)
+    rundir = running.rundir
+    attach_serial(
+        rundir.console, label=running.record.label, force=req.force, replay=rundir.console_log
+    )
     return 0
 
 
