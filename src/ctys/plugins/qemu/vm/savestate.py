@@ -13,27 +13,14 @@ from pathlib import Path
 from ctys.errors import VmError
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runstate import RunState
+from ctys.plugins.qemu.vm.snapshots import SNAPSHOT_TAG
 
-#: The snapshot tag the original's S4 used (``savevm S4``, ``loadvm S4``, ``delvm S4``).
-SNAPSHOT_TAG = "S4"
 _FD_NAME = "ctys-state"
 _POLL = 0.1
 
 
 class SaveFailed(VmError):
     """QEMU could not save or load the VM's state."""
-
-
-def snapshot_capable(handle: VmHandle) -> bool:
-    """Whether ``savevm`` can hold the state: at least one writable disk, and every
-    writable disk is qcow2 (QEMU refuses a snapshot when any writable disk cannot)."""
-    devices = handle.query("query-block")
-    writable = [
-        dev["inserted"]
-        for dev in devices if isinstance(dev, dict) and isinstance(dev.get("inserted"), dict)
-        if not dev["inserted"].get("ro")
-    ]  # fmt: skip
-    return bool(writable) and all(d.get("drv") == "qcow2" for d in writable)
 
 
 def save_snapshot(handle: VmHandle, timeout: float) -> None:
