@@ -20,6 +20,7 @@ from ctys.invocation import OutputFormat
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.find_running import RunningVm, find_running
 from ctys.plugins.qemu.actions.suspend import discard_saved, read_saved
+from ctys.plugins.qemu.boot.argv import disk_format
 from ctys.plugins.qemu.snapreq import SnapOp, SnapshotRequest
 from ctys.plugins.qemu.vm import snapimg, snapshots
 from ctys.plugins.qemu.vm.handle import VmHandle
@@ -33,6 +34,8 @@ from ctys.textescape import printable
 #: How long QEMU may take to save or load a VM's state (RAM size / disk speed).
 JOB_TIMEOUT = 300.0
 FIELDS = ("TAG", "ID", "VMSTATE", "DATE", "VMCLOCK", "DISKS")
+_VERBS = {SnapOp.CREATE: "created", SnapOp.APPLY: "applied", SnapOp.DELETE: "deleted"}
+_QMP_JOBS = {SnapOp.CREATE: "save", SnapOp.APPLY: "load", SnapOp.DELETE: "delete"}
 
 
 def _size(n: int) -> str:
@@ -94,15 +97,24 @@ def _running(
         if req.op is SnapOp.LIST:
             return existing
         check_op(req.op, req.name, existing, label)
+        try:
+            snapshots.snapshot_disks(snapshots.block_nodes(vm.query("query-block")))
+        except snapshots.SnapshotFailed as exc:
+            raise VmStateError(f"VM {label}: {exc}") from None
         assert req.name is not None
-        kind = {SnapOp.CREATE: "save", SnapOp.APPLY: "load", SnapOp.DELETE: "delete"}[req.op]
+        kind = _QMP_JOBS[req.op]
         if ctx.invocation.dry_run:
             return _Done(f"would run QMP snapshot-{kind} {req.name} on VM {label}")
         started = time.monotonic()
-        snapshots.run_job(vm, kind, req.name, JOB_TIMEOUT)
+        try:
+            snapshots.run_job(vm, kind, req.name, JOB_TIMEOUT)
+        except snapshots.SnapshotFailed as exc:
+            raise VmStateError(f"VM {label}: {exc}") from None
         took = time.monotonic() - started
-    done = {"save": "created (RAM and disks)", "load": "applied", "delete": "deleted"}[kind]
-    return _Done(f"VM {label}: snapshot {req.name} {done} ({took:.1f}s, running)")
+    how = "QMP, RAM and disks" if req.op is SnapOp.CREATE else "QMP"
+    return _Done(
+        f"VM {label}: snapshot {req.name} {_VERBS[req.op]} ({took:.1f}s; running VM: {how})"
+    )
 
 
 def _stopped_disks(vm: VmConfig, runtime: RuntimeDir) -> list[tuple[Path, tuple[Snapshot, ...]]]:
@@ -113,7 +125,11 @@ def _stopped_disks(vm: VmConfig, runtime: RuntimeDir) -> list[tuple[Path, tuple[
     for disk in vm.hdd:
         if not disk.exists():
             raise VmStateError(f"VM {vm.label}: its disk {disk} does not exist")
+        # The conf's format (its suffix) first: a raw disk's guest may have written what
+        # probes as a qcow2 header.
+        declared = disk_format(disk)
         fmt, snaps = snapimg.disk_info(disk)
+        fmt = declared if declared not in (None, "qcow2") else fmt
         if fmt != "qcow2":
             raise VmStateError(
                 f"VM {vm.label}: its disk {disk} is {fmt or 'of unknown format'}: only qcow2"
@@ -160,13 +176,11 @@ def _stopped(
     if saved is not None and req.op is SnapOp.DELETE and req.name == snapshots.SNAPSHOT_TAG:
         discard_saved(vm.conf_path, saved)
         ctx.err.write(f"ctys: warning: VM {vm.label}: its suspended state (S4) is dropped\n")
-    done = {
-        SnapOp.CREATE: "created (disks only)",
-        SnapOp.APPLY: "applied",
-        SnapOp.DELETE: "deleted",
-    }[req.op]
     count = f"{len(targets)} disk" + ("s" if len(targets) != 1 else "")
-    return _Done(f"VM {vm.label}: snapshot {req.name} {done} on {count} (stopped, qemu-img)")
+    how = "qemu-img, disks only" if req.op is SnapOp.CREATE else "qemu-img"
+    return _Done(
+        f"VM {vm.label}: snapshot {req.name} {_VERBS[req.op]} on {count} (stopped VM: {how})"
+    )
 
 
 def run_snapshot(req: SnapshotRequest, ctx: RunContext, runtime: RuntimeDir | None = None) -> int:

@@ -23,9 +23,15 @@ class ImgOp(Enum):
     DELETE = "-d"
 
 
+def image_opts(disk: Path) -> str:
+    """``disk`` as qcow2 in ``--image-opts`` form: the format is never probed from the
+    guest-written contents, and the path (its commas doubled) never reads as a flag."""
+    return "driver=qcow2,file.filename=" + str(disk).replace(",", ",,")
+
+
 def snapshot_argv(op: ImgOp, tag: str, disk: Path) -> list[str]:
-    """``qemu-img snapshot -c|-a|-d TAG -- DISK`` (``--``: a path never reads as a flag)."""
-    return ["qemu-img", "snapshot", op.value, tag, "-f", "qcow2", "--", str(disk)]
+    """``qemu-img snapshot --image-opts -c|-a|-d TAG driver=qcow2,file.filename=DISK``."""
+    return ["qemu-img", "snapshot", "--image-opts", op.value, tag, image_opts(disk)]
 
 
 def info_argv(disk: Path) -> list[str]:
@@ -37,9 +43,10 @@ def _run(argv: list[str]) -> str:
     try:
         return run_command(argv, missing=_MISSING, error=SnapshotFailed)
     except CommandError as exc:
-        lines = exc.stderr.strip().splitlines()
-        why = " ".join(lines[-1].split()) if lines else f"exit {exc.returncode}"
-        raise SnapshotFailed(f"{' '.join(argv[:3])} {argv[-1]}: {why}") from exc
+        # qemu-img's own words, without its "Try 'qemu-img --help'" hint.
+        lines = [ln for ln in exc.stderr.splitlines() if ln.strip() and not ln.startswith("Try ")]
+        why = " ".join(lines[0].split()) if lines else f"exit {exc.returncode}"
+        raise SnapshotFailed(f"qemu-img {argv[1]}: {why.removeprefix('qemu-img: ')}") from exc
 
 
 def disk_info(disk: Path) -> tuple[str, tuple[Snapshot, ...]]:
