@@ -16,19 +16,11 @@ from pathlib import Path
 import pytest
 
 from ctys.consoles.serial import SerialConsole
+from support.disks import with_disk
 
 pytestmark = pytest.mark.e2e
 
 PROMPT = "guest#"
-
-
-def _with_disk(conf: Path, fmt: str) -> Path:
-    """Give the VM of ``conf`` a blank virtio data disk of format ``fmt`` (``/dev/vda``)."""
-    disk = conf.with_name(f"{conf.stem}.{fmt}")
-    subprocess.run(["qemu-img", "create", "-q", "-f", fmt, str(disk), "16M"], check=True)
-    with conf.open("a") as fh:
-        fh.write(f"HDA={disk}\nQEMU_IMG={fmt}\n#@#DISKIF = virtio\n")
-    return disk
 
 
 def _console(ctys_env: dict[str, str], label: str) -> SerialConsole:
@@ -57,7 +49,7 @@ def _boot(ctys, label: str) -> None:
 
 def test_running_vm_snapshot_apply_undoes_a_changed_file(ctys, make_vm, ctys_env) -> None:
     conf = make_vm("snr")
-    disk = _with_disk(conf, "qcow2")
+    disk = with_disk(conf, "qcow2", "virtio")
     _boot(ctys, "snr")
     with _console(ctys_env, "snr") as console:
         assert _answer(console, "echo before > /tmp/mark; cat /tmp/mark") == b"before"
@@ -117,7 +109,7 @@ def _disk_head(disk: Path) -> str:
 
 def test_stopped_vm_snapshot_apply_undoes_a_disk_write(ctys, make_vm, ctys_env) -> None:
     conf = make_vm("sns")
-    disk = _with_disk(conf, "qcow2")
+    disk = with_disk(conf, "qcow2", "virtio")
     created = _snap(ctys, "sns", "CREATE:blank")
     print("CREATE (stopped):", created.stdout, created.stderr)
     assert created.returncode == 0, created.stderr
@@ -152,7 +144,7 @@ def test_stopped_vm_snapshot_apply_undoes_a_disk_write(ctys, make_vm, ctys_env) 
 
 def test_raw_disks_are_refused(ctys, make_vm, ctys_env) -> None:
     conf = make_vm("snraw")
-    disk = _with_disk(conf, "raw")
+    disk = with_disk(conf, "raw", "virtio")
     stopped = _snap(ctys, "snraw", "CREATE:x")
     print("raw (stopped):", stopped.stderr)
     assert stopped.returncode != 0
