@@ -2,7 +2,7 @@
 RAM and disks, so a file changed in the guest after CREATE is back as it was after APPLY
 (read through the serial console); a stopped VM's snapshot (qemu-img) takes its disks, so
 what the guest wrote to its disk after CREATE is gone after APPLY; LIST in its three
-forms; a raw disk and a disk another VM holds are refused.
+forms; a raw disk and a disk another VM holds are refused; a stopped VM on a remote target.
 
 Boots: 3 guests."""
 
@@ -155,3 +155,19 @@ def test_raw_disks_are_refused(ctys, make_vm, ctys_env) -> None:
     assert running.returncode != 0
     assert "is raw: only qcow2 disks hold snapshots" in running.stderr, running.stderr
     assert "Traceback" not in running.stderr
+
+
+def test_snapshot_on_a_remote_target(rctys, ssh_hosts, guest) -> None:
+    from ctys.plugins.qemu.demo.demovm import write_demo_conf
+
+    [host_a] = ssh_hosts(1)
+    conf = write_demo_conf(host_a.vms / "rsn", guest, "rsn")
+    with_disk(conf, "qcow2")
+    done = rctys("-t", "QEMU", "-a", "SNAPSHOT=l:rsn,CREATE:remote1", "hostA")
+    print("remote CREATE:", done.stdout, done.stderr)
+    assert done.returncode == 0, done.stderr
+    assert "VM rsn: snapshot remote1 created on 1 disk (stopped VM: qemu-img" in done.stdout
+    listed = rctys("-t", "QEMU", "-a", "SNAPSHOT=l:rsn,LIST,TERSE", "hostA")
+    print("remote LIST TERSE:", listed.stdout)
+    assert listed.returncode == 0, listed.stderr
+    assert any(ln.startswith("remote1;1;-;") for ln in listed.stdout.splitlines()), listed.stdout
