@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -78,9 +79,10 @@ def test_running_vm_snapshot_apply_undoes_a_changed_file(ctys, make_vm, ctys_env
     assert unknown.returncode != 0
     assert "has no snapshot 'nosuch' (it has: clean)" in unknown.stderr, unknown.stderr
 
-    # A second conf on the same disk, not running: its disk is held by the running VM.
+    # A second VM (its own label and UUID) on the same disk, not running: the disk is held.
     other = conf.with_name("other.conf")
-    other.write_text(conf.read_text().replace("snr", "other"))
+    text = re.sub(r"#@#UUID = \S+", f"#@#UUID = {uuid.uuid4()}", conf.read_text())
+    other.write_text(text.replace("snr", "other"))
     held = _snap(ctys, "other", "CREATE:x")
     print("in use:", held.stderr)
     assert held.returncode != 0
