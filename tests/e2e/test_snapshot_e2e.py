@@ -82,7 +82,7 @@ def test_running_vm_snapshot_apply_undoes_a_changed_file(ctys, make_vm, ctys_env
     # A second VM (its own label and UUID) on the same disk, not running: the disk is held.
     other = conf.with_name("other.conf")
     text = re.sub(r"#@#UUID = \S+", f"#@#UUID = {uuid.uuid4()}", conf.read_text())
-    other.write_text(text.replace("snr", "other"))
+    other.write_text(text.replace("#@#LABEL = snr", "#@#LABEL = other"))
     held = _snap(ctys, "other", "CREATE:x")
     print("in use:", held.stderr)
     assert held.returncode != 0
