@@ -172,4 +172,5 @@ def test_snapshot_on_a_remote_target(rctys, ssh_hosts, guest) -> None:
     listed = rctys("-t", "QEMU", "-a", "SNAPSHOT=l:rsn,LIST,TERSE", "hostA")
     print("remote LIST TERSE:", listed.stdout)
     assert listed.returncode == 0, listed.stderr
-    assert any(ln.startswith("remote1;1;-;") for ln in listed.stdout.splitlines()), listed.stdout
+    lines = listed.stdout.splitlines()  # a target's lines carry its name
+    assert any(ln.startswith("hostA: remote1;1;-;") for ln in lines), listed.stdout
