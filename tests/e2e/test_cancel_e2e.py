@@ -17,6 +17,7 @@ import pytest
 
 from ctys.consoles.serial import SerialConsole
 from support.cli import CTYS
+from support.disks import with_disk
 from support.procs import live_qemu_pids
 from support.rows import list_rows
 
@@ -82,15 +83,6 @@ def _suspend_and_resume(ctys, ctys_env, conf: Path, label: str, where: str) -> N
     assert again.returncode == 0 and "not paused (running)" in again.stdout
 
 
-def _with_disk(conf: Path, fmt: str) -> Path:
-    """Give the VM of ``conf`` a blank data disk (``HDA``) of format ``fmt``."""
-    disk = conf.with_name(f"{conf.stem}.{fmt}")
-    subprocess.run(["qemu-img", "create", "-q", "-f", fmt, str(disk), "16M"], check=True)
-    with conf.open("a") as fh:
-        fh.write(f"HDA={disk}\nQEMU_IMG={fmt}\n")
-    return disk
-
-
 def test_suspend_to_a_file_and_resume_continues_the_guest(ctys, make_vm, ctys_env) -> None:
     conf = make_vm("ctr")  # no disk: the state goes to a migration file beside the conf
     state = conf.with_name("ctr.S4.vmstate")
@@ -100,7 +92,7 @@ def test_suspend_to_a_file_and_resume_continues_the_guest(ctys, make_vm, ctys_en
 
 def test_suspend_into_a_qcow2_snapshot_and_resume(ctys, make_vm, ctys_env) -> None:
     conf = make_vm("snap")
-    disk = _with_disk(conf, "qcow2")
+    disk = with_disk(conf, "qcow2")
     _suspend_and_resume(ctys, ctys_env, conf, "snap", "snapshot S4 in its qcow2 disk")
     ctys("-t", "QEMU", "-a", "CANCEL=l:snap,S5:0")
     listing = subprocess.run(
@@ -111,7 +103,7 @@ def test_suspend_into_a_qcow2_snapshot_and_resume(ctys, make_vm, ctys_env) -> No
 
 def test_resume_refuses_a_file_state_over_a_changed_disk(ctys, make_vm, ctys_env) -> None:
     conf = make_vm("chg")
-    disk = _with_disk(conf, "raw")
+    disk = with_disk(conf, "raw")
     assert ctys("-t", "QEMU", "-a", f"CREATE=l:chg,WAIT:{PROMPT}", "-b", "1").returncode == 0
     saved = ctys("-t", "QEMU", "-a", "CANCEL=l:chg,SUSPEND", timeout=120)
     assert saved.returncode == 0, saved.stderr

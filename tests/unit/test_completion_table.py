@@ -94,3 +94,10 @@ def test_every_help_is_one_line() -> None:
         for key, spec in table.items():
             assert key == key.upper() and spec.help and "\n" not in spec.help
             assert (spec.kind is ValueKind.CHOICE) == bool(spec.choices), key
+
+
+@pytest.mark.parametrize("word", _cases("SNAPSHOT"))
+def test_snapshot_keys_are_parsed(word: str) -> None:
+    from ctys.plugins.qemu.snapreq import parse_snapshot
+
+    _accepted(lambda call: parse_snapshot(call, OutputFormat.TABLE), f"SNAPSHOT=l:vm,{word}")

@@ -24,6 +24,7 @@ import ctys.plugins.qemu.actions.list as list_mod
 import ctys.plugins.qemu.actions.listout as listout_mod
 import ctys.plugins.qemu.cancelreq as cancelreq_mod
 import ctys.plugins.qemu.requests as requests_mod
+import ctys.plugins.qemu.snapreq as snapreq_mod
 import ctys.tables as output_mod
 from ctys.argscan import scan_argv
 from ctys.errors import UsageError
@@ -36,12 +37,14 @@ from ctys.plugins.qemu.actions.list import select_ctys_fields
 from ctys.plugins.qemu.actions.listout import parse_list_request
 from ctys.plugins.qemu.cancelreq import parse_cancel
 from ctys.plugins.qemu.requests import parse_create
+from ctys.plugins.qemu.snapreq import parse_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_DOC = ROOT / "docs" / "cli.md"
 _PARSER_MODULES = (
     requests_mod,
     cancelreq_mod,
+    snapreq_mod,
     enumerate_mod,
     info_mod,
     list_mod,
@@ -87,6 +90,7 @@ _PARSERS: dict[str, Callable[[ActionCall], object]] = {
     "LIST": lambda call: parse_list_request(call, (), OutputFormat.TABLE),
     "ENUMERATE": lambda call: parse_enumerate(call, _ctx()),
     "INFO": _info,
+    "SNAPSHOT": lambda call: parse_snapshot(call, OutputFormat.TABLE),
 }
 
 

@@ -35,6 +35,7 @@ _ACTIONS: dict[str, str] = {
     "SHOW": "this host's load, memory and running VMs with their CPU and memory use",
     "GETCLIENTPORT": "the VNC port of a running VM: CLIENTPORT(QEMU,<host>,<arg>)=<port>",
     "ISACTIVE": "whether a VM runs here: ISACTIVE(QEMU,<id>)=0 (it runs) or 1",
+    "SNAPSHOT": "a VM's qcow2 snapshots: CREATE:NAME, LIST (default), APPLY:NAME, DELETE:NAME",
 }
 
 _HELP = """\
@@ -99,6 +100,9 @@ QEMU plugin actions:
   -a INFO=<address>[,JSON][,LOG[:LINES]]  one VM: conf, disks (qemu-img), NICs, consoles,
      runtime, inventory rows, last log lines; LOG: only its console.log and qemu.log
      (the last run's once it stopped), last LINES (20) lines.
+  -a SNAPSHOT=<address>[,CREATE:NAME|LIST|APPLY:NAME|DELETE:NAME][,FORCE][,TERSE|JSON]
+     running VM: QMP (RAM and disks); stopped: qemu-img on each qcow2 disk (disks only);
+     raw disks refused. DELETE:S4 of a suspended VM needs FORCE (drops its state).
   -a SHOW[=TERSE|MACHINE|JSON][,TITLE]  -a GETCLIENTPORT=<label>|<id>  -a ISACTIVE=<id>
 Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
          <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =
@@ -237,6 +241,11 @@ class QemuPlugin(QemuConfs):
             from ctys.plugins.qemu.actions.info import run_info
 
             return run_info(call, ctx)
+        if call.name == "SNAPSHOT":
+            from ctys.plugins.qemu.actions.snapshot import run_snapshot
+            from ctys.plugins.qemu.snapreq import parse_snapshot
+
+            return run_snapshot(parse_snapshot(call, ctx.invocation.output_format), ctx)
         if call.name in _HELPERS:
             module, function = _HELPERS[call.name]
             run_helper: Callable[[ActionCall, RunContext], int] = getattr(

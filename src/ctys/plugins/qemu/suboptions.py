@@ -165,6 +165,16 @@ INFO: Table = {
 
 SHOW: Table = {**_FORMATS}
 
+SNAPSHOT: Table = {
+    **_address_keys(),
+    "CREATE": _text("take snapshot NAME"),
+    "LIST": _flag("the VM's snapshots (default)"),
+    "APPLY": _text("go back to snapshot NAME"),
+    "DELETE": _text("delete snapshot NAME"),
+    "FORCE": _flag("change a suspended VM's disks (DELETE:S4 drops its state)"),
+    **_FORMATS,
+}
+
 BY_ACTION: Mapping[str, Table] = {
     "CREATE": CREATE,
     "CANCEL": CANCEL,
@@ -172,4 +182,5 @@ BY_ACTION: Mapping[str, Table] = {
     "ENUMERATE": ENUMERATE,
     "INFO": INFO,
     "SHOW": SHOW,
+    "SNAPSHOT": SNAPSHOT,
 }

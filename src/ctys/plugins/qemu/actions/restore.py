@@ -17,7 +17,7 @@ from ctys.errors import VmStateError
 from ctys.plugins.qemu.actions.startseq import DAEMONIZED, start_vm
 from ctys.plugins.qemu.actions.suspend import SavedHow, SavedState, discard_saved, note_path
 from ctys.plugins.qemu.requests import CreateRequest
-from ctys.plugins.qemu.vm import savestate
+from ctys.plugins.qemu.vm import savestate, snapshots
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 from ctys.plugins.qemu.vmconfig import VmConfig
@@ -28,7 +28,7 @@ LOAD_TIMEOUT = 300.0
 def restore_args(saved: SavedState) -> tuple[str, ...]:
     """The qemu arguments that start the VM from its saved state."""
     if saved.how is SavedHow.SNAPSHOT:
-        return ("-loadvm", savestate.SNAPSHOT_TAG)
+        return ("-loadvm", snapshots.SNAPSHOT_TAG)
     return ("-incoming", "defer")
 
 

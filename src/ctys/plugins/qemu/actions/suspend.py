@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 
 from ctys.errors import CtysError, VmStateError
-from ctys.plugins.qemu.vm import savestate
+from ctys.plugins.qemu.vm import savestate, snapshots
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.privfile import write_private_text
@@ -74,12 +74,12 @@ class SavedState:
 
 def note_path(conf: Path) -> Path:
     """Where the note of ``conf``'s saved state lives: beside the conf."""
-    return conf.with_name(f"{conf.stem}.{savestate.SNAPSHOT_TAG}.json")
+    return conf.with_name(f"{conf.stem}.{snapshots.SNAPSHOT_TAG}.json")
 
 
 def state_path(conf: Path) -> Path:
     """Where a file-saved state goes: beside the conf, in the VM folder."""
-    return conf.with_name(f"{conf.stem}.{savestate.SNAPSHOT_TAG}.vmstate")
+    return conf.with_name(f"{conf.stem}.{snapshots.SNAPSHOT_TAG}.vmstate")
 
 
 def read_saved(conf: Path) -> SavedState | None:
@@ -118,12 +118,8 @@ def disk_stamps(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
 
 
 def _writable_disks(handle: VmHandle) -> list[str]:
-    devices = handle.query("query-block")
-    return [
-        str(dev["inserted"]["file"])
-        for dev in devices if isinstance(dev, dict) and isinstance(dev.get("inserted"), dict)
-        if not dev["inserted"].get("ro") and dev["inserted"].get("file")
-    ]  # fmt: skip
+    nodes = snapshots.block_nodes(handle.query("query-block"))
+    return [n.file for n in nodes if not n.ro and n.file]
 
 
 def suspend_vm(handle: VmHandle, conf: Path, label: str, console: str) -> str:
@@ -140,7 +136,7 @@ def suspend_vm(handle: VmHandle, conf: Path, label: str, console: str) -> str:
         handle.pause()
     disks = _writable_disks(handle)
     try:
-        if savestate.snapshot_capable(handle):
+        if snapshots.snapshot_capable(handle):
             how, where = SavedHow.SNAPSHOT, None
             savestate.save_snapshot(handle, SAVE_TIMEOUT)
         else:
@@ -163,7 +159,7 @@ def suspend_vm(handle: VmHandle, conf: Path, label: str, console: str) -> str:
     saved = dataclasses.replace(saved, disks=disk_stamps(disks))
     with contextlib.suppress(OSError):  # without the stamps the restore only checks less
         write_private_text(note_path(conf), saved.to_json())
-    place = f"snapshot {savestate.SNAPSHOT_TAG} in its qcow2 disk" if where is None else where
+    place = f"snapshot {snapshots.SNAPSHOT_TAG} in its qcow2 disk" if where is None else where
     seconds = time.monotonic() - started
     return (
         f"suspended: state saved ({place}), {stopped.how.value} ({seconds:.1f}s);"

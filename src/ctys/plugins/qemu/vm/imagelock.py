@@ -50,9 +50,9 @@ def argv_images(argv: Iterable[str]) -> list[Path]:
     return found
 
 
-def image_holder(image: Path, runtime: RuntimeDir, skip: VmRuntimeDir | None = None) -> str:
-    """Who holds ``image``: ``VM LABEL (pid N)``, ``a qemu not managed by ctys (pid N)``,
-    else ``another process``."""
+def find_holder(image: Path, runtime: RuntimeDir, skip: VmRuntimeDir | None = None) -> str | None:
+    """Which qemu has ``image`` open: ``VM LABEL (pid N)`` (a VM ctys runs), ``a qemu not
+    managed by ctys (pid N)``; ``None`` when none does."""
     for vmdir in runtime.all_vms():
         if skip is not None and vmdir.path == skip.path:
             continue
@@ -66,7 +66,12 @@ def image_holder(image: Path, runtime: RuntimeDir, skip: VmRuntimeDir | None = N
     for process in scan_qemu_processes():
         if any(_same(image, used) for used in argv_images(process.cmdline.argv)):
             return f"a qemu not managed by ctys (pid {process.pid})"
-    return "another process"
+    return None
+
+
+def image_holder(image: Path, runtime: RuntimeDir, skip: VmRuntimeDir | None = None) -> str:
+    """Who holds ``image`` (``find_holder``), else ``another process``."""
+    return find_holder(image, runtime, skip) or "another process"
 
 
 def lock_conflict(exc: VmError, rundir: VmRuntimeDir, runtime: RuntimeDir) -> VmError:

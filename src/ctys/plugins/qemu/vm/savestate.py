@@ -1,8 +1,8 @@
 """A VM's full state saved and loaded through its monitor (CANCEL SUSPEND|S4 and
-CREATE RESUME): an internal snapshot in its qcow2 disks (``savevm``/``loadvm``, the
-original's way, tag ``S4``), or a migration stream into a file ctys opened and hands qemu
-(``fd:``; never ``exec:``, which runs a shell) when a writable disk cannot hold snapshots
-(raw) or the VM has no disk at all."""
+CREATE RESUME): an internal snapshot ``S4`` in its qcow2 disks (the original's
+``savevm``/``loadvm``, as QMP snapshot jobs: ``vm.snapshots``), or a migration stream into
+a file ctys opened and hands qemu (``fd:``; never ``exec:``, which runs a shell) when a
+writable disk cannot hold snapshots (raw) or the VM has no disk at all."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 from ctys.errors import VmError
+from ctys.plugins.qemu.vm import snapshots
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.runstate import RunState
+from ctys.plugins.qemu.vm.snapshots import SNAPSHOT_TAG
 
-#: The snapshot tag the original's S4 used (``savevm S4``, ``loadvm S4``, ``delvm S4``).
-SNAPSHOT_TAG = "S4"
 _FD_NAME = "ctys-state"
 _POLL = 0.1
 
@@ -24,32 +24,24 @@ class SaveFailed(VmError):
     """QEMU could not save or load the VM's state."""
 
 
-def snapshot_capable(handle: VmHandle) -> bool:
-    """Whether ``savevm`` can hold the state: at least one writable disk, and every
-    writable disk is qcow2 (QEMU refuses a snapshot when any writable disk cannot)."""
-    devices = handle.query("query-block")
-    writable = [
-        dev["inserted"]
-        for dev in devices if isinstance(dev, dict) and isinstance(dev.get("inserted"), dict)
-        if not dev["inserted"].get("ro")
-    ]  # fmt: skip
-    return bool(writable) and all(d.get("drv") == "qcow2" for d in writable)
-
-
 def save_snapshot(handle: VmHandle, timeout: float) -> None:
-    """``savevm S4``: RAM, devices and disks into the qcow2 files (the VM is paused while
-    it runs); ``SaveFailed`` with QEMU's words when it does not."""
-    handle.hmp(f"delvm {SNAPSHOT_TAG}", timeout=timeout)  # an old S4 would be kept beside
-    out = handle.hmp(f"savevm {SNAPSHOT_TAG}", timeout=timeout)
-    if out:
-        raise SaveFailed(f"savevm: {out}")
+    """Snapshot ``S4``: RAM, devices and disks into the qcow2 files (the original's
+    ``savevm S4``; here the same QMP job as SNAPSHOT CREATE, ``vm.snapshots``). An old
+    ``S4`` is deleted first (it would be kept beside); ``SaveFailed`` with QEMU's words."""
+    try:
+        if any(s.tag == SNAPSHOT_TAG for s in snapshots.running_snapshots(handle)):
+            snapshots.run_job(handle, "delete", SNAPSHOT_TAG, timeout)
+        snapshots.run_job(handle, "save", SNAPSHOT_TAG, timeout)
+    except snapshots.SnapshotFailed as exc:
+        raise SaveFailed(str(exc)) from exc
 
 
 def delete_snapshot(handle: VmHandle, timeout: float = 30.0) -> None:
-    """``delvm S4`` once the VM runs from it again (the original did the same)."""
-    out = handle.hmp(f"delvm {SNAPSHOT_TAG}", timeout=timeout)
-    if out:
-        raise SaveFailed(f"delvm: {out}")
+    """Delete ``S4`` once the VM runs from it again (the original did the same)."""
+    try:
+        snapshots.run_job(handle, "delete", SNAPSHOT_TAG, timeout)
+    except snapshots.SnapshotFailed as exc:
+        raise SaveFailed(str(exc)) from exc
 
 
 def save_to_file(handle: VmHandle, path: Path, timeout: float) -> None:
