@@ -75,6 +75,22 @@ def test_the_stamp_follows_the_files(tmp_path: Path) -> None:
     assert catalog.fingerprint(files) != before
 
 
+def test_a_cache_another_ctys_install_wrote_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two checkouts (or venvs) share one ~/.cache: the other's cache names its own,
+    unchanged files, so only the install's own place in the stamp tells it apart."""
+    import ctys
+
+    path = tmp_path / "completion.json"
+    catalog.load_catalogs(path)
+    other = tmp_path / "other" / "ctys" / "__init__.py"
+    other.parent.mkdir(parents=True)
+    other.write_text("")
+    monkeypatch.setattr(ctys, "__file__", str(other))
+    assert catalog._read(path, ["QEMU"]) is None
+
+
 def test_the_cache_lists_the_files_the_tables_come_from(tmp_path: Path) -> None:
     catalog.load_catalogs(tmp_path / "completion.json")
     files = json.loads((tmp_path / "completion.json").read_text())["files"]

@@ -43,10 +43,12 @@ def cache_path() -> Path:
 
 
 def fingerprint(files: Iterable[str]) -> str:
-    """A stamp that changes when one of ``files`` (or ctys' version) changes."""
-    from ctys import __version__
+    """A stamp that changes when one of ``files`` (or ctys' version) changes, and that is
+    another for another ctys install (a checkout, a second venv): a cache one of them wrote
+    names its own files, which the other's edits never touch."""
+    import ctys
 
-    parts = [f"v{_FORMAT}", __version__]
+    parts = [f"v{_FORMAT}", ctys.__version__, str(Path(ctys.__file__).resolve().parent)]
     for name in files:
         try:
             stat = Path(name).stat()
