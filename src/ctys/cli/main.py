@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ctys.argscan import GroupLookup, scan_argv
 from ctys.errors import CtysError, UsageError, exit_status
-from ctys.invocation import ActionCall, Invocation, Location
+from ctys.invocation import ActionCall, Invocation, Location, Target
 from ctys.runguard import run_guarded
 from ctys.safestream import safe_stream, write_text
 
@@ -54,10 +54,19 @@ def expand_macros(args: Sequence[str], err: TextIO) -> list[str]:
 
 
 def _group_lookup() -> GroupLookup:
-    """Host groups of ``CTYS_GROUPS_PATH`` for the targets of the command line."""
-    from ctys.groups import GroupResolver, groups_path
+    """Host groups of ``CTYS_GROUPS_PATH`` for the targets of the command line. The groups
+    package is imported at the first target word (a call without targets, ``-h`` or ``-V``,
+    does not pay for it)."""
+    resolver: list[GroupLookup] = []
 
-    return GroupResolver(groups_path(), check=True)
+    def lookup(name: str) -> Sequence[Target] | None:
+        if not resolver:
+            from ctys.groups import GroupResolver, groups_path
+
+            resolver.append(GroupResolver(groups_path(), check=True))
+        return resolver[0](name)
+
+    return lookup
 
 
 def run_invocation(invocation: Invocation, out: TextIO, err: TextIO) -> int:
