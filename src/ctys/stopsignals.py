@@ -32,7 +32,19 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal.Signals(signum).name)
 
 
+#: How many ``stop_signals_held`` blocks are open, and the stop signals that arrived in them.
+#: The signal mask alone is not enough: it holds signals back from the calling thread only,
+#: and a signal sent to the process is then delivered through any other thread (a worker,
+#: a QMP reader), whose C handler makes Python run ours in the main thread at once.
+_held = 0
+_pending: list[int] = []
+
+
 def _raise(signum: int, _frame: FrameType | None) -> None:
+    if _held:
+        if signum not in _pending:
+            _pending.append(signum)
+        return
     raise Interrupted(signum)
 
 
@@ -59,8 +71,17 @@ def stop_signals_raise() -> Iterator[None]:
 def stop_signals_held() -> Iterator[None]:
     """Hold back stop signals for the block (a cleanup that must not itself be
     interrupted); one that arrived meanwhile is delivered when the block ends."""
+    global _held
     old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    _held += 1
     try:
         yield
     finally:
+        _held -= 1
+        # Unblocking delivers what the mask held (our handler raises it now) ...
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        # ... and what reached the handler meanwhile through another thread comes next.
+        if not _held and _pending:
+            signum = _pending[0]
+            _pending.clear()
+            raise Interrupted(signum)

@@ -22,7 +22,7 @@ import pytest
 
 import ctys
 from support.cli import Ctys
-from support.rows import list_rows
+from support.rows import list_rows, own_rows
 
 SRC = Path(ctys.__file__).parent
 
@@ -271,7 +271,7 @@ def test_a_tcp_vnc_port_always_asks_for_a_password_and_only_the_owner_has_it(
     # The start line names the file, never the password.
     assert f"password in {pwfile}" in done.stdout and secret not in done.stdout + done.stderr
     listed = ctys("-t", "QEMU", "-a", "LIST=JSON")
-    [row] = [r for r in json.loads(listed.stdout) if r["LABEL"] == "tcpvnc"]
+    [row] = own_rows(json.loads(listed.stdout), ctys_env["CTYS_RUNTIME_DIR"])
     host, port = str(row["VNC"]).rsplit(":", 1)
     assert host == "127.0.0.1" and secret not in listed.stdout
     if asked_by == "VNCPORT":

@@ -38,8 +38,9 @@ NO_SUCH_PID = 99_999_999  # above any pid_max: never a living process
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> RuntimeDir:
-    return RuntimeDir(tmp_path / "runtime")
+def runtime(short_tmp: Path) -> RuntimeDir:
+    # Short: the console socket path must fit a UNIX socket, whatever pytest's temp root.
+    return RuntimeDir(short_tmp / "runtime")
 
 
 @pytest.fixture
