@@ -41,7 +41,9 @@ def test_an_interrupted_start_stops_its_qemu_and_says_so(
     rundir = RuntimeDir(tmp_path / "rt").create_vm_dir("g-2")
     rundir.qemu_log.write_text("qemu said something\n")
     # Stands in for qemu: its argv names the folder's pidfile, as ctys's qemu argv does.
-    proc = subprocess.Popen(["sh", "-c", "sleep 30", "sh", "-pidfile", str(rundir.pidfile)])
+    # A second command keeps sh itself running (dash execs a lone last command, and the
+    # argv would lose the pidfile).
+    proc = subprocess.Popen(["sh", "-c", "sleep 30; exit 0", "sh", "-pidfile", str(rundir.pidfile)])
     guard = StartGuard(rundir)
     if known:
         guard.spawned(proc.pid)
