@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ctys.errors import VmError
 from ctys.plugins.qemu.boot.cloudinit import CloudInitSeed, seed_for, seed_iso
-from support.launch import conf_vm
+from support.launch import conf_vm, launch_argv, option_values
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLE me@host"
 
@@ -106,3 +106,10 @@ def test_the_seed_is_a_private_cidata_iso_built_once_per_contents(tmp_path: Path
     assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == sorted(
         [iso.name, other.name]
     )
+
+
+def test_the_seed_is_the_last_ide_slot_as_a_read_only_cdrom(tmp_path: Path) -> None:
+    vm = conf_vm(tmp_path / "vm1.conf", "", hdd=(Path("/v/a.qcow2"),))
+    drives = option_values(launch_argv(vm, tmp_path, seed=Path("/c/s,1.iso")), "-drive")
+    assert drives[-1] == "file=/c/s,,1.iso,index=3,media=cdrom,readonly=on"
+    assert not any("cdrom" in d for d in option_values(launch_argv(vm, tmp_path), "-drive"))

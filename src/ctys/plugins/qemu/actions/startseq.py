@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from ctys.address.vmid import vm_id
@@ -28,6 +29,7 @@ from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
 from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
+from ctys.plugins.qemu.boot.cloudinit import seed_for, seed_iso, seed_path
 from ctys.plugins.qemu.boot.execpolicy import check_may_boot
 from ctys.plugins.qemu.boot.instmode import (
     check_install_media,
@@ -141,6 +143,7 @@ def _spec(
     accel: Accelerator,
     rundir: VmRuntimeDir,
     firmware: UefiBoot | None = None,
+    seed: Path | None = None,
 ) -> LaunchSpec:
     console = req.console
     return LaunchSpec(
@@ -158,6 +161,7 @@ def _spec(
         argsadd=req.argsadd,
         install=req.install,
         firmware=firmware,
+        seed=seed,
     )
 
 
@@ -207,7 +211,9 @@ def planned_argv(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> list[
     _preflight_network(vm, req)
     binary, accel, _note, _unconfirmed = _pick_binary_and_accel(vm)
     rundir = runtime.vm(vm_id(vm.label, vm.conf_path))
-    argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware))
+    seed = seed_for(vm)
+    iso = seed_path(seed) if seed is not None else None
+    argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso))
     if req.console.prepares_vnc and tcp_listen(vm, req) is not None:
         argv = with_vnc_password(argv)
     return argv
@@ -286,6 +292,9 @@ def start_vm(
     firmware = uefi_boot(vm)
     net = _preflight_network(vm, req)
     given_password = read_vnc_password(req)  # CLI0 has no VNC server: VNCPASS is refused
+    seed = seed_for(vm)
+    # Built (or found in its cache) before the start lock: a slow build blocks no one.
+    iso = seed_iso(seed) if seed is not None else None
     binary, accel, note, unconfirmed_kvm = _pick_binary_and_accel(vm, tcg_because)
     if console.foreground:
         unconfirmed_kvm = None  # the terminal's user sees a failing guest: no watch
@@ -297,7 +306,7 @@ def start_vm(
         guard = StartGuard(rundir)
         handle: VmHandle | None = None
         try:
-            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware))
+            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso))
             # A TCP port always asks for a password (generated when VNCPASS gives none).
             password = vnc_password(vm, req, rundir, given_password)
             if password is not None:

@@ -55,6 +55,7 @@ class LaunchSpec:
     network: NetworkConfig | None = None  # None: read from the conf (ctys.plugins.qemu.net.netconf)
     vde_dir: Path | None = None  # managed VDE switches; None: <runtime>/vde beside vms/
     firmware: UefiBoot | None = None  # FIRMWARE UEFI: OVMF pflash (ctys.plugins.qemu.boot.uefi)
+    seed: Path | None = None  # CLOUDINIT: the cidata ISO (ctys.plugins.qemu.boot.cloudinit)
 
 
 def qemu_escape(value: str) -> str:
@@ -287,4 +288,7 @@ def build_argv(spec: LaunchSpec) -> list[str]:
     argv += _network_args(spec)
     argv += list(vm.extra_args) + list(spec.argsadd)
     argv += _boot_args(spec)
+    if spec.seed is not None:
+        # The last IDE slot: disks take 0-1 and the CD-ROM 2; cloud-init finds it by label.
+        argv += ["-drive", f"file={qemu_escape(str(spec.seed))},index=3,media=cdrom,readonly=on"]
     return argv

@@ -126,6 +126,11 @@ def seed_cache_dir() -> Path:
     return Path(base, "ctys", "seeds")
 
 
+def seed_path(seed: CloudInitSeed, cache: Path | None = None) -> Path:
+    """Where the ISO of ``seed`` is cached (built or not)."""
+    return (cache or seed_cache_dir()) / f"{seed.digest}.iso"
+
+
 def seed_iso(seed: CloudInitSeed, cache: Path | None = None) -> Path:
     """The ``cidata`` ISO of ``seed`` (0600, in a 0700 cache), built once per contents
     under a lock; a half-built ISO is never left under the final name."""
@@ -135,7 +140,7 @@ def seed_iso(seed: CloudInitSeed, cache: Path | None = None) -> Path:
         create_private_dir(cache)
     except OSError as err:
         raise VmError(f"cannot create the seed cache {cache}: {err.strerror or err}") from err
-    iso = cache / f"{seed.digest}.iso"
+    iso = seed_path(seed, cache)
     if iso.is_file():
         return iso
     with exclusive_lock(cache / ".lock"):
