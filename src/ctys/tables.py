@@ -174,7 +174,11 @@ def _plain_table(
     cell is not printable ASCII (its width on screen needs rich's cell widths) or the table
     is wider than ``_UNWRAPPED_WIDTH`` (rich would shrink it)."""
     table = [list(fields), *cells] if title else [list(r) for r in cells]
-    if not table or not all(c.isascii() and c.isprintable() for r in table for c in r):
+    if (
+        not fields
+        or not table
+        or not all(c.isascii() and c.isprintable() for r in table for c in r)
+    ):
         return None
     widths = [max(len(r[i]) for r in table) for i in range(len(fields))]
     if sum(widths) + 2 * (len(widths) - 1) > _UNWRAPPED_WIDTH:
