@@ -101,7 +101,9 @@ def test_table_without_title() -> None:
     assert text.splitlines()[0].split() == ["vm1", "42"]
 
 
-def test_rich_is_imported_only_for_tables() -> None:
+def test_rich_is_imported_only_for_tables_it_must_draw() -> None:
+    # An ASCII table off a terminal is drawn without rich; a wide character needs rich's
+    # cell widths.
     code = (
         "import io, sys\n"
         "from ctys.tables import render\n"
@@ -110,6 +112,8 @@ def test_rich_is_imported_only_for_tables() -> None:
         "render([{'A': 1}], ['A'], OutputFormat.JSON, io.StringIO())\n"
         "assert 'rich' not in sys.modules, 'rich imported'\n"
         "render([{'A': 1}], ['A'], OutputFormat.TABLE, io.StringIO())\n"
+        "assert 'rich' not in sys.modules, 'rich imported for an ASCII table'\n"
+        "render([{'A': '\u4e2d'}], ['A'], OutputFormat.TABLE, io.StringIO())\n"
         "assert 'rich' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from ctys.cli.main import expand_macros
-from ctys.cli.vhostfiles import check_format, read_cachedb, run_db_dir, write_cachedb
 from ctys.cli.vhostout import OutputSpec, parse_output, render_output, rows_of
 from ctys.errors import CtysError, ExitStatus, UsageError
 from ctys.inventory.query import Query, field_equals, parse_rules, parse_words
@@ -95,13 +93,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Over the guarded streams that run_guarded installs: data cannot drive the tty.
         out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
         try:
-            options = _parser().parse_args(expand_macros(args, err))
+            options = _parser().parse_args(_expand_macros(args, err))
         except SystemExit as exc:  # argparse after -h, or a usage error (already printed)
             return int(exc.code or 0)
         debug[0] = options.debug
         return run(options, out, err)
 
     return run_guarded(PROG, body, lambda: debug[0])
+
+
+def _expand_macros(args: list[str], err: TextIO) -> list[str]:
+    # ctys.cli.main and ctys.macros (and their argv scanner) only when a word holds a
+    # macro (ctys.macros.has_macro's test, inlined): a query's start-up is most of its cost.
+    if not any("macro:" in word.lower() for word in args):
+        return args
+    from ctys.cli.main import expand_macros
+
+    return expand_macros(args, err)
 
 
 def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -114,10 +122,22 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cache = options.cache.upper() if options.cache else None
     if cache is not None and cache not in _CACHE_COMMANDS:
         raise UsageError(f"unknown -C command '{options.cache}' (use {'|'.join(_CACHE_COMMANDS)})")
-    file_format = check_format(options)
+    # The file formats (cacheDB, enum.fdb) only for the options that read or write them.
+    file_format = "enum"
+    if (
+        options.db_dir
+        or options.import_file
+        or options.export_file
+        or options.file_format != "enum"
+    ):
+        from ctys.cli.vhostfiles import check_format
+
+        file_format = check_format(options)
     if options.db_dir is not None:
         if options.db or cache == "LIST":
             raise UsageError("-p DIR (enum.fdb) excludes --inventory and -C LIST")
+        from ctys.cli.vhostfiles import run_db_dir
+
         stored, shown = run_db_dir(options, query, cache, err, PROG)
         if (cache or options.import_file) and not options.patterns and not options.export_file:
             return ExitStatus.OK
@@ -135,6 +155,8 @@ def run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             inventory.clear()
             print(f"{PROG}: cleared {path}", file=err)
         if options.import_file:
+            from ctys.cli.vhostfiles import read_cachedb
+
             added = inventory.add(read_cachedb(options.import_file, err, PROG))
             print(f"{PROG}: merged {added} records from {options.import_file}", file=err)
         if cache == "LIST":
@@ -157,6 +179,8 @@ def _answer(
 ) -> int:
     """Export ``stored`` or print ``records`` (the same answers, as shown)."""
     if options.export_file:
+        from ctys.cli.vhostfiles import write_cachedb
+
         write_cachedb(stored, options.export_file, file_format, out)
         return ExitStatus.OK if stored or not options.patterns else ExitStatus.NO_MATCH
     # Like grep, no match prints nothing (JSON still prints its empty list).

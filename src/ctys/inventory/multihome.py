@@ -16,10 +16,12 @@ _ADDRESS_FIELDS = {
 }
 
 
-def records_per_address(found: FoundVm, host: str, scanned: float) -> list[InventoryRecord]:
-    """``found``'s record (``record_from_found``), once per address after the first one
-    too, each with that address's MAC, IP and sub-fields."""
-    record = record_from_found(found, host, scanned)
+def records_per_address(
+    found: FoundVm, host: str, scanned: float, **scanner: str
+) -> list[InventoryRecord]:
+    """``found``'s record (``record_from_found``, ``scanner`` fields included), once per
+    address after the first one too, each with that address's MAC, IP and sub-fields."""
+    record = record_from_found(found, host, scanned, **scanner)
     if len(found.addresses) <= 1:
         return [record]
     records = [record]

@@ -160,12 +160,14 @@ def format_scanned(timestamp: float) -> str:
 _DETAIL_FIELDS = frozenset(_ATTRS) - _FOUND_ATTRS - {"mode", "scanned", "fdbwidth"}
 
 
-def record_from_found(found: FoundVm, host: str, scanned: float) -> InventoryRecord:
+def record_from_found(found: FoundVm, host: str, scanned: float, **scanner: str) -> InventoryRecord:
     """The inventory record of ``found`` as seen from ``host`` at time ``scanned``: the
     VM's own facts, the fields its plugin describes (``details``) and the conf keys of
     ``_EXTRA_CONF_KEYS``. In sh+ctys mode the program is the wrapper
-    (``ctys.conf.rawconf.wrapper_path``)."""
-    values: dict[str, str] = {}
+    (``ctys.conf.rawconf.wrapper_path``). ``scanner``: fields the scan itself sets (who
+    scanned: ``uid``, ``gid``), given here because ``dataclasses.replace`` on a record
+    costs more than building it."""
+    values: dict[str, str] = dict(scanner)
     raw = found.raw
     if raw is not None:
         for attr, key in _EXTRA_CONF_KEYS.items():

@@ -146,9 +146,7 @@ def enumerate_local(
     uid, gid = scanner_ids()  # the original's fields 44 and 45: who scanned
     shown = [vm for vm in result.vms if not vm.noenum and states.matches(vm.vmstate)]
     return result, [
-        replace(record, uid=uid, gid=gid)
-        for vm in shown
-        for record in records_per_address(vm, host, now)
+        record for vm in shown for record in records_per_address(vm, host, now, uid=uid, gid=gid)
     ]
 
 
