@@ -36,7 +36,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run for CI: tiny sizes, one run"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.vms, args.timeout = 2, 1.0
     become_subreaper()
     guest = build_guest()
     work = Path(tempfile.mkdtemp(prefix="ctb", dir="/tmp"))

@@ -25,7 +25,12 @@ TARGET_S = 0.100
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run for CI: tiny sizes, one run"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 1
     helper = str(Path(sys.executable).parent / "ctys-complete")
     with tempfile.TemporaryDirectory() as work:
         # Modules compiled once, as after an install (the sandbox may forbid bytecode).

@@ -49,7 +49,11 @@ def main() -> int:
     """Print the medians of ``--runs`` runs of each measurement."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run for CI: tiny sizes, one run"
+    )
+    args = parser.parse_args()
+    runs = 1 if args.quick else args.runs
     found = shutil.which("qemu-system-x86_64")
     if found is None:
         print("qemu-system-x86_64 not installed", file=sys.stderr)

@@ -78,7 +78,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--members", type=int, default=100)
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run for CI: tiny sizes, one run"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.members = 1, 5
     ctys = str(VENV / "ctys")
     groups_tool = str(VENV / "ctys-groups")
     with tempfile.TemporaryDirectory(prefix="ctys-bench-forms-") as tmp:
