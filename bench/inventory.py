@@ -823,7 +823,8 @@ def main() -> int:
             console.print(f"[yellow]killed {left} leftover process(es)")
         shutil.rmtree(work, ignore_errors=True)
     print_verdicts(verdicts)
-    return 0 if all(v.ok is not False for v in verdicts) else 1
+    # A quick run checks that the bench runs; its tiny sizes say nothing about the targets.
+    return 0 if args.quick or all(v.ok is not False for v in verdicts) else 1
 
 
 if __name__ == "__main__":
