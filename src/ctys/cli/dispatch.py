@@ -111,6 +111,14 @@ def _settings(given: RemoteSettings | None) -> RemoteSettings:
     return given or RemoteSettings.from_env()
 
 
+# The streamed action: every target's events merged here as they come (ctys.remote.watchstream).
+WATCH = "WATCH"
+
+
+def _asks_json(call: ActionCall) -> bool:
+    return any(sub.raw.upper() == "JSON" for sub in call.suboptions)
+
+
 # --- arguments for one target ------------------------------------------------------------
 
 
@@ -137,6 +145,10 @@ def target_args(invocation: Invocation, target: Target, *, clear_done: bool = Fa
         else:
             values["L"] = Location.SERVERONLY.value
     call = own.action
+    if call is not None and call.name == WATCH and not _asks_json(call):
+        # A streamed action: each target prints JSON lines, merged and formatted here.
+        text = values.get("a", call.name)
+        values["a"] = f"{text},JSON" if "=" in text else f"{text}=JSON"
     merger = _merger(invocation)
     if call is not None and merger is not None:
         merger.target_options(call, target, values, clear_done=clear_done)
@@ -212,6 +224,11 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
             )
     if invocation.dry_run:
         return _print_dry_run(invocation, out, settings)
+    if call.name == WATCH:
+        from ctys.remote.watchstream import stream_targets
+
+        argvs = {target_name(t): _argv_for(invocation, t, settings) for t in targets}
+        return stream_targets(argvs, out, as_json=_asks_json(call))
     if merger is not None:
         return _merged_many(invocation, call, merger, out, err, settings)
     from ctys.remote.terminal import wants_terminal

@@ -35,6 +35,7 @@ _ACTIONS: dict[str, str] = {
     "SHOW": "this host's load, memory and running VMs with their CPU and memory use",
     "GETCLIENTPORT": "the VNC port of a running VM: CLIENTPORT(QEMU,<host>,<arg>)=<port>",
     "ISACTIVE": "whether a VM runs here: ISACTIVE(QEMU,<id>)=0 (it runs) or 1",
+    "WATCH": "VM lifecycle events as they happen (START, STOP, RESUME, GONE...), until Ctrl-C",
     "SNAPSHOT": "a VM's qcow2 snapshots: CREATE:NAME, LIST (default), APPLY:NAME, DELETE:NAME",
 }
 
@@ -103,6 +104,9 @@ QEMU plugin actions:
   -a SNAPSHOT=<address>[,CREATE:NAME|LIST|APPLY:NAME|DELETE:NAME][,FORCE][,TERSE|JSON]
      running VM: QMP (RAM and disks); stopped: qemu-img on each qcow2 disk (disks only);
      raw disks refused. DELETE:S4 of a suspended VM needs FORCE (drops its state).
+  -a WATCH[=<address>|ALL][,JSON]  events of this host's VMs, one line each (time, host,
+     label, event, runtime ID), until Ctrl-C: START, GONE, STOP, RESUME, SHUTDOWN,
+     GUEST_PANICKED, INTERNAL_ERROR, FOREIGN_START/GONE (docs/watch.md).
   -a SHOW[=TERSE|MACHINE|JSON][,TITLE]  -a GETCLIENTPORT=<label>|<id>  -a ISACTIVE=<id>
 Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
          <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =
@@ -246,6 +250,10 @@ class QemuPlugin(QemuConfs):
             from ctys.plugins.qemu.snapreq import parse_snapshot
 
             return run_snapshot(parse_snapshot(call, ctx.invocation.output_format), ctx)
+        if call.name == "WATCH":
+            from ctys.plugins.qemu.actions.watch import run_watch
+
+            return run_watch(call, ctx)
         if call.name in _HELPERS:
             module, function = _HELPERS[call.name]
             run_helper: Callable[[ActionCall, RunContext], int] = getattr(

@@ -175,6 +175,12 @@ SNAPSHOT: Table = {
     **_FORMATS,
 }
 
+WATCH: Table = {
+    **_address_keys(),
+    "ALL": _flag("every VM of the host (default)"),
+    "JSON": _flag("one JSON object per event"),
+}
+
 BY_ACTION: Mapping[str, Table] = {
     "CREATE": CREATE,
     "CANCEL": CANCEL,
@@ -183,4 +189,5 @@ BY_ACTION: Mapping[str, Table] = {
     "INFO": INFO,
     "SHOW": SHOW,
     "SNAPSHOT": SNAPSHOT,
+    "WATCH": WATCH,
 }
