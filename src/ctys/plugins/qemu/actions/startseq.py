@@ -23,7 +23,6 @@ from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import VmError, VmStateError
 from ctys.plugins.qemu.actions.find_running import foreign_instance
 from ctys.plugins.qemu.actions.guestprobe import check_probe_targets
-from ctys.plugins.qemu.actions.kvmwatch import kvm_failed, watch_kvm_guest
 from ctys.plugins.qemu.actions.stackcheck import check_stack
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
 from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed
@@ -351,6 +350,9 @@ def start_vm(
                 rundir.write_record(record)
             _check_not_failed(vm, handle)
             if unconfirmed_kvm is not None:
+                # Imported only here, after the launch: a TCG start never pays for it.
+                from ctys.plugins.qemu.actions.kvmwatch import watch_kvm_guest
+
                 watch_kvm_guest(vm, handle, unconfirmed_kvm)
     except KeyboardInterrupt:
         print(managed_note(vm.label, handle.pid), file=sys.stderr, flush=True)
@@ -358,6 +360,8 @@ def start_vm(
     except GuestFailed as failed:
         if unconfirmed_kvm is None:
             raise
+        from ctys.plugins.qemu.actions.kvmwatch import kvm_failed
+
         because = kvm_failed(vm, unconfirmed_kvm, failed)
         return start_vm(vm, req, runtime, console, tcg_because=because)
     return started
