@@ -23,7 +23,9 @@ pytestmark = [
 ]
 
 
-def test_list_shows_a_foreign_qemu_unmanaged(tmp_path: Path) -> None:
+def test_list_shows_a_foreign_qemu_unmanaged(short_tmp: Path) -> None:
+    # A short folder: the QMP socket path must fit a UNIX socket under any test runner.
+    tmp_path = short_tmp
     name = f"ext1-{tmp_path.name}"[:40]
     vmdir = tmp_path / name
     vmdir.mkdir()
