@@ -20,3 +20,9 @@ def canonical_path(path: Path) -> Path:
     """``path`` absolute with symlinks resolved as far as they lead, for comparing paths;
     never raises (a looping or dangling link stays as written)."""
     return Path(os.path.realpath(path))
+
+
+def user_cache_dir() -> Path:
+    """ctys's per-user cache folder: ``$XDG_CACHE_HOME/ctys``, else ``~/.cache/ctys``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ctys"

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ctys.pathutil import user_cache_dir
 from ctys.plugins.subopts import SuboptionSpec, ValueKind
 
 CACHE_NAME = "completion.json"
@@ -38,8 +38,7 @@ Catalogs = Mapping[str, PluginCatalog]
 
 def cache_path() -> Path:
     """``$XDG_CACHE_HOME/ctys/completion.json``, else ``~/.cache/ctys/completion.json``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ctys" / CACHE_NAME
+    return user_cache_dir() / CACHE_NAME
 
 
 def fingerprint(files: Iterable[str]) -> str:

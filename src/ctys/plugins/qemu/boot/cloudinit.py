@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from ctys.errors import VmError
 from ctys.filelock import exclusive_lock
+from ctys.pathutil import user_cache_dir
 from ctys.plugins.qemu.boot.confkeys import ConfValue, conf_path, conf_value
 from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.privfile import create_private_dir
@@ -122,8 +122,7 @@ def _ssh_key(vm: VmConfig) -> str:
 
 def seed_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/ctys/seeds`` (default ``~/.cache/ctys/seeds``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base, "ctys", "seeds")
+    return user_cache_dir() / "seeds"
 
 
 def seed_path(seed: CloudInitSeed, cache: Path | None = None) -> Path:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ctys.atomicfile import write_text_atomically
+from ctys.pathutil import user_cache_dir
 
 CACHE_FORMAT = 1
 _SECTIONS = ("caps", "kvm")
@@ -24,8 +24,7 @@ _SECTIONS = ("caps", "kvm")
 
 def cache_file() -> Path:
     """Where the cache lives: ``$XDG_CACHE_HOME/ctys/qemu-caps.json`` or ``~/.cache/ctys/...``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ctys" / "qemu-caps.json"
+    return user_cache_dir() / "qemu-caps.json"
 
 
 @dataclass(frozen=True)
