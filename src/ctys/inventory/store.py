@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
 SCHEMA_VERSION = 2  # 2: the original's 47 fields (+ ctys' own), one row per address
 _BUSY_TIMEOUT_MS = 10_000
+_CACHE_KIB = 64 * 1024
+_CHECKPOINT_PAGES = 16384  # 64 MiB in SQLite's default 4 KiB pages
+_PAGE_BYTES = 4096
 
 _COLUMNS = tuple(name.lower() for name in FIELDS)
 # Compared without regard to case (ASCII): users type MACs and UUIDs either way.
@@ -383,6 +386,15 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
             _upgrade_if_old(db, path)
         # WAL + NORMAL: a commit is atomic; only the very last one may be lost on power cut.
         db.execute("PRAGMA synchronous = NORMAL")
+        # Up to 64 MiB of pages (taken only as used; default 2 MiB): an ENUMERATE merge of
+        # many hosts updates seven indexes, and with the default cache most index pages
+        # of a large inventory are read again for every row (82 -> 56 us a row at 300k).
+        db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        # Checkpoint every 64 MiB of WAL, not every 4 MiB: a merge of many hosts rewrites
+        # the same index pages host after host, and each checkpoint copies and syncs them
+        # (51 -> 35 us a row at 200k rows). The WAL file is cut back to that size after.
+        db.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
+        db.execute(f"PRAGMA journal_size_limit = {_CHECKPOINT_PAGES * _PAGE_BYTES}")
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as err:
         from ctys.inventory.readonly import is_access_error

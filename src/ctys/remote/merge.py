@@ -76,6 +76,9 @@ def rows_with_host(host: str, rows: Iterable[Mapping[str, object]]) -> list[dict
     return [{HOST_FIELD: host, **{k: v for k, v in row.items() if k != HOST_FIELD}} for row in rows]
 
 
+_FIELD_ATTRS = tuple((name, name.lower()) for name in FIELDS)
+
+
 def records_from_rows(
     host: str | None, rows: Iterable[Mapping[str, object]]
 ) -> list[InventoryRecord]:
@@ -84,7 +87,7 @@ def records_from_rows(
     missing ones empty."""
     records: list[InventoryRecord] = []
     for row in rows:
-        values = {name.lower(): _text(row[name]) for name in FIELDS if name in row}
+        values = {attr: _text(row[name]) for name, attr in _FIELD_ATTRS if name in row}
         if host is not None:
             values["host"] = host
         records.append(InventoryRecord(**values))
