@@ -68,7 +68,7 @@ def dispatch(
             from ctys.argscan import parse_target
             from ctys.remote.placement import place_create
 
-            placed = place_create(here, err, _settings(settings), placement, parse_target)
+            placed = place_create(here, err, lambda: _settings(settings), placement, parse_target)
             if placed is not None:
                 return _run_on_many(placed, out, err, _settings(settings))
         return run_local(here, out, err)

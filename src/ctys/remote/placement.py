@@ -141,7 +141,7 @@ class _Asking:
 def place_create(
     invocation: Invocation,
     err: TextIO,
-    settings: RemoteSettings,
+    settings: Callable[[], RemoteSettings],
     placement: Placement,
     target_of: Callable[[str], Target],
 ) -> Invocation | None:
@@ -149,7 +149,9 @@ def place_create(
     the invocation to run on the chosen host (with that host's conf path as address).
     Prints one line naming the host and why; candidates that do not answer get their
     ``ctys: host: ...`` line and are passed over. ``target_of`` parses an inventory HOST
-    (``[user@]host``, as the user named the target) the way the command line does."""
+    (``[user@]host``, as the user named the target) the way the command line does.
+    ``settings`` is called only when other hosts are to be asked (a VM only this host
+    knows starts without loading the fan-out)."""
     from ctys.inventory.settings import inventory_choice, this_host
 
     call = invocation.action
@@ -159,7 +161,7 @@ def place_create(
     found = candidates(call, path, this_host())
     if not found or (len(found) == 1 and found[0].local):
         return None
-    ask = _Asking(invocation, err, settings, placement, target_of)
+    ask = _Asking(invocation, err, settings(), placement, target_of)
     address = ",".join(s.raw for s in call.suboptions if s.key in ADDRESS_KEYS)
     silent: set[str] = set()
     if len(found) > 1:

@@ -11,11 +11,9 @@ from pathlib import Path
 from ctys.address.model import AddressKind
 from ctys.consoles.kinds import ConsoleKind, has_display
 from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
-from ctys.consoles.serial import attach_serial
 from ctys.errors import AddressError, CtysError, UsageError, VmStateError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.actions.clients import close_clients, find_clients
 from ctys.plugins.qemu.actions.createdefaults import with_conf_defaults
 from ctys.plugins.qemu.actions.find_running import RunningVm, find_running
 from ctys.plugins.qemu.actions.guestprobe import wait_guest_answers
@@ -92,6 +90,8 @@ def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None
             ctx.invocation.background is None and sys.stdin.isatty()
         )
         if foreground:
+            from ctys.consoles.serial import attach_serial
+
             attach_serial(rundir.console, label=vm.label)
         return
     if kind is ConsoleKind.VNC:
@@ -133,6 +133,8 @@ def _attached_console(req: CreateRequest, running: RunningVm) -> ConsoleKind:
 
 def _reconnect(running: RunningVm, ctx: RunContext) -> None:
     """RECONNECT: close the VM's viewers and console attachers first."""
+    from ctys.plugins.qemu.actions.clients import close_clients, find_clients
+
     for client in close_clients(find_clients(running.rundir, running.record)):
         print(
             f"{running.record.label}: closed its client {printable(client.name)}"
@@ -177,6 +179,8 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
         )
         launch_detached(argv)
         return 0
+    from ctys.consoles.serial import attach_serial
+
     rundir = running.rundir
     attach_serial(
         rundir.console, label=running.record.label, force=req.force, replay=rundir.console_log
