@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ctys.argscan import parse_action, scan_argv
 from ctys.errors import VmError
+from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.actions.create import run_create
 from ctys.plugins.qemu.boot.cloudinit import CloudInitSeed, seed_for, seed_iso
+from ctys.plugins.qemu.requests import parse_create
+from ctys.plugins.qemu.vm.runtime import RuntimeDir
 from support.launch import conf_vm, launch_argv, option_values
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLE me@host"
@@ -113,3 +120,52 @@ def test_the_seed_is_the_last_ide_slot_as_a_read_only_cdrom(tmp_path: Path) -> N
     drives = option_values(launch_argv(vm, tmp_path, seed=Path("/c/s,1.iso")), "-drive")
     assert drives[-1] == "file=/c/s,,1.iso,index=3,media=cdrom,readonly=on"
     assert not any("cdrom" in d for d in option_values(launch_argv(vm, tmp_path), "-drive"))
+
+
+# A stand-in for qemu that notes its argv and exits (CONSOLE:CLI0 runs it in the foreground).
+FAKE_QEMU = """#!{python}
+import sys
+with open({note!r}, "a") as f:
+    f.write(" ".join(sys.argv[1:]) + "\\n")
+"""
+
+
+@needs_xorriso
+def test_each_create_attaches_the_seed_of_the_current_user_data(
+    ctys_env: dict[str, str], short_tmp: Path
+) -> None:
+    note = short_tmp / "note"
+    fake = short_tmp / "qemu-system-x86_64"
+    fake.write_text(FAKE_QEMU.format(python=sys.executable, note=str(note)))
+    fake.chmod(0o755)
+    (short_tmp / "vmlinuz").write_bytes(b"")
+    conf = Path(ctys_env["CTYS_VMPATH"]) / "ci1.conf"
+    conf.write_text(
+        "#@#MAGICID-QEMU\n#@#LABEL = ci1\n#@#CLOUDINIT = ud.yaml\n"
+        f"KERNEL={short_tmp / 'vmlinuz'}\nQEMUBIN={fake}\n"
+    )
+    runtime = RuntimeDir(Path(ctys_env["CTYS_RUNTIME_DIR"]))
+    seeds = Path(ctys_env["XDG_CACHE_HOME"], "ctys", "seeds")
+
+    def create(user_data: str) -> Path:
+        (conf.parent / "ud.yaml").write_text(user_data)
+        req = parse_create(parse_action(f"CREATE=F:{conf},CONSOLE:CLI0"))
+        ctx = RunContext(scan_argv(["-t", "QEMU", "-a", "CREATE"]), io.StringIO(), io.StringIO())
+        run_create(req, ctx, runtime)
+        drives = [d for d in note.read_text().splitlines()[-1].split() if "media=cdrom" in d]
+        [drive] = drives
+        return Path(drive.removeprefix("file=").split(",index=")[0])
+
+    first = create("#cloud-config\nhostname: one\n")
+    second = create("#cloud-config\nhostname: two\n")
+    assert first != second and first.parent == second.parent == seeds
+    assert sorted(p.name for p in seeds.glob("*.iso")) == sorted([first.name, second.name])
+    built = second.stat().st_mtime_ns
+    assert create("#cloud-config\nhostname: two\n") == second  # unchanged: the cached one
+    assert second.stat().st_mtime_ns == built
+    out = short_tmp / "user-data"
+    subprocess.run(
+        ["xorriso", "-indev", str(second), "-osirrox", "on", "-extract", "/user-data", str(out)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    assert out.read_text() == "#cloud-config\nhostname: two\n"

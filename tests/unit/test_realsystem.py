@@ -162,3 +162,38 @@ def test_mounts_left_below_the_build_folder_are_unmounted_deepest_first(
         ["umount", "--lazy", f"{work}/root/dev/pts"],
         ["umount", "--lazy", f"{work}/root/proc"],
     ]
+
+
+def test_the_cloud_variant_has_its_own_folder_and_bakes_no_key(tmp_path: Path) -> None:
+    assert realsystem.CLOUD.packages[0] == "cloud-init"
+    assert realsystem.CLOUD.hostname != realsystem.HOSTNAME  # the seed's name shows
+    base = tmp_path / f"bookworm_{image_stamp()}"
+    cloud = tmp_path / f"bookworm-cloud_{image_stamp(realsystem.CLOUD)}"
+    assert image_stamp(realsystem.CLOUD) != image_stamp()
+    for folder in (base, cloud):
+        folder.mkdir()
+        (folder / "disk.qcow2").write_bytes(b"")
+    assert cached_image(tmp_path) is None  # the base image needs its key
+    found = cached_image(tmp_path, realsystem.CLOUD)  # the cloud one has none
+    assert found is not None and found.disk == cloud / "disk.qcow2"
+    # A rebuild of one variant removes that variant's old folders only.
+    (tmp_path / "bookworm_0ld").mkdir()
+    (tmp_path / "bookworm-cloud_0ld").mkdir()
+    realsystem._remove_old_builds(tmp_path, realsystem.CLOUD)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [base.name, cloud.name, "bookworm_0ld"]
+    )
+    realsystem._remove_old_builds(tmp_path, realsystem.BASE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([base.name, cloud.name])
+
+
+def test_the_cloud_variant_reads_only_a_nocloud_seed() -> None:
+    path, text = realsystem.CLOUD.files[0]
+    assert path.startswith("/etc/cloud/cloud.cfg.d/99")  # read last: it wins over 90_dpkg
+    # ds-identify reads the list only from one line.
+    assert "datasource_list: [ NoCloud, None ]\n" in text
+
+
+def test_main_refuses_an_unknown_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    assert realsystem.main(["clouds"]) == 2
+    assert "unknown variant 'clouds'" in capsys.readouterr().err

@@ -10,6 +10,11 @@ Nothing here needs a loop device or a mount of the image: the root tree is made 
 disk by ``sfdisk`` on a plain file, and GRUB's ``boot.img`` + ``core.img`` (made by
 ``grub-mkimage``) are written into its first sectors. ``debootstrap`` needs root (chroot).
 Built once per machine under a lock in ``~/.cache/ctys/realguest``.
+
+The ``cloud`` variant (``CLOUD``) is the same system plus cloud-init, reading only a NoCloud
+seed: it bakes no ssh key and a placeholder host name, so whatever a VM's seed sets is
+visibly cloud-init's doing. It has its own folder (``bookworm-cloud_<stamp>``) beside the
+base image's, which stays as it was.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -65,7 +71,52 @@ Name=en* eth*
 DHCP=yes
 """
 
+#: The cloud variant's datasources: the cidata seed ctys attaches, else none (ds-identify
+#: then disables cloud-init for that boot). One line: ds-identify reads no YAML lists.
+_CLOUD_DATASOURCES = """\
+# ctys: NoCloud only (the cidata seed of #@#CLOUDINIT); no network metadata service
+datasource_list: [ NoCloud, None ]
+# The locale the image has (cloud-init's default en_US.UTF-8 is not generated in it)
+locale: C.UTF-8
+"""
+
 Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One image built from the same recipe: extra packages, the host name baked in, whether
+    root's ssh key is baked in, and extra files (path in the guest → text)."""
+
+    name: str
+    packages: tuple[str, ...] = ()
+    hostname: str = HOSTNAME
+    root_key: bool = True
+    files: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        """The start of its cache folders' names (``bookworm``, ``bookworm-cloud``)."""
+        return SUITE if self == BASE else f"{SUITE}-{self.name}"
+
+
+BASE = Variant("base")
+#: cloud-init's default user is ``debian`` (Debian's cloud.cfg); ``sudo`` for its sudo rule.
+#: ``python3-cffi-backend`` provides the virtual package python3-cryptography needs, which
+#: debootstrap's resolver does not pick by itself.
+#: The baked DHCP unit (50-) stays as the fallback; cloud-init's rendered networkd files
+#: (10-cloud-init-*) sort first and win for the NICs they name.
+CLOUD = Variant(
+    "cloud",
+    ("cloud-init", "python3-cffi-backend", "sudo"),
+    hostname="ctys-cloud-unset",
+    root_key=False,
+    files=(
+        ("/etc/cloud/cloud.cfg.d/99_ctys.cfg", _CLOUD_DATASOURCES),
+        ("/etc/default/locale", "LANG=C.UTF-8\n"),  # as cloud.cfg says: nothing to generate
+    ),
+)
+VARIANTS = {v.name: v for v in (BASE, CLOUD)}
 
 
 @dataclass(frozen=True)
@@ -73,7 +124,7 @@ class RealGuestImage:
     """The built guest: its disk (``BOOTMODE:HDD``) and the ssh key that logs in as root."""
 
     disk: Path
-    key: Path
+    key: Path  # absent for a variant that bakes no key (``CLOUD``)
 
     @property
     def build_seconds(self) -> float | None:
@@ -91,34 +142,41 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "ctys" / "realguest"
 
 
-def image_stamp() -> str:
-    """What the cached image was built from (format, suite, packages): its folder's name."""
+def image_stamp(variant: Variant = BASE) -> str:
+    """What the cached image was built from (format, suite, packages, variant): its
+    folder's name."""
     text = f"format={BUILD_FORMAT} suite={SUITE} packages={','.join(PACKAGES)}"
+    if variant != BASE:  # the base image's stamp stays what it was: its cache stays valid
+        text += f" variant={variant!r}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def cached_image(cache_dir: Path | None = None) -> RealGuestImage | None:
+def cached_image(cache_dir: Path | None = None, variant: Variant = BASE) -> RealGuestImage | None:
     """The image when it is built already, else ``None`` (builds nothing)."""
-    image = _image_in(_final_dir(cache_dir or default_cache_dir()))
-    return image if image.disk.is_file() and image.key.is_file() else None
+    image = _image_in(_final_dir(cache_dir or default_cache_dir(), variant))
+    built = image.disk.is_file() and (image.key.is_file() or not variant.root_key)
+    return image if built else None
 
 
-def _final_dir(cache: Path) -> Path:
-    return cache / f"{SUITE}_{image_stamp()}"
+def _final_dir(cache: Path, variant: Variant = BASE) -> Path:
+    return cache / f"{variant.prefix}_{image_stamp(variant)}"
 
 
 def _image_in(folder: Path) -> RealGuestImage:
     return RealGuestImage(folder / DISK_NAME, folder / KEY_NAME)
 
 
-def build_real_guest(cache_dir: Path | None = None, *, log: Log | None = None) -> RealGuestImage:
+def build_real_guest(
+    cache_dir: Path | None = None, *, log: Log | None = None, variant: Variant = BASE
+) -> RealGuestImage:
     """Return the cached real system guest, building it first (a few minutes; root only).
 
-    Safe to call from several processes at once: builds are serialised by a lock and the
-    finished folder is renamed into place. ``log`` hears one line per build step.
+    Safe to call from several processes at once: builds (of every variant) are serialised
+    by one lock and the finished folder is renamed into place. ``log`` hears one line per
+    build step.
     """
     cache = cache_dir if cache_dir is not None else default_cache_dir()
-    found = cached_image(cache)
+    found = cached_image(cache, variant)
     if found is not None:
         return found
     if os.geteuid() != 0:
@@ -126,7 +184,7 @@ def build_real_guest(cache_dir: Path | None = None, *, log: Log | None = None) -
     cache.mkdir(parents=True, exist_ok=True)
     say = log or (lambda _line: None)
     with exclusive_lock(cache / ".lock"):
-        found = cached_image(cache)  # another process built it while we waited
+        found = cached_image(cache, variant)  # another process built it while we waited
         if found is not None:
             return found
         started = time.monotonic()
@@ -135,14 +193,14 @@ def build_real_guest(cache_dir: Path | None = None, *, log: Log | None = None) -
             out = work / "out"
             out.mkdir(mode=0o700)
             try:
-                _build(work, out, say)
+                _build(work, out, say, variant)
             finally:
                 _unmount_below(work)  # an interrupted debootstrap leaves /proc etc. mounted
             (out / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
-            out.rename(_final_dir(cache))
-        _remove_old_builds(cache)
-    say(f"real system guest built in {time.monotonic() - started:.0f}s")
-    return _image_in(_final_dir(cache))
+            out.rename(_final_dir(cache, variant))
+        _remove_old_builds(cache, variant)
+    say(f"real system guest ({variant.name}) built in {time.monotonic() - started:.0f}s")
+    return _image_in(_final_dir(cache, variant))
 
 
 def _unmount_below(work: Path, mounts: Path = Path("/proc/self/mounts")) -> None:
@@ -160,9 +218,9 @@ def _unmount_below(work: Path, mounts: Path = Path("/proc/self/mounts")) -> None
             _run(["umount", "--lazy", point])
 
 
-def _remove_old_builds(cache: Path) -> None:
-    keep = _final_dir(cache).name
-    for old in cache.glob(f"{SUITE}_*"):
+def _remove_old_builds(cache: Path, variant: Variant) -> None:
+    keep = _final_dir(cache, variant).name
+    for old in cache.glob(f"{variant.prefix}_*"):  # another variant's folders stay
         if old.name != keep and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
 
@@ -176,7 +234,7 @@ def _run(argv: list[str], *, cwd: Path | None = None) -> str:
         raise CtysError(f"building the real system guest: {argv[0]} failed: {last[0]}") from err
 
 
-def _build(work: Path, out: Path, say: Log) -> None:
+def _build(work: Path, out: Path, say: Log, variant: Variant) -> None:
     root = work / "root"
     mirror = debian_mirror()
     say(f"debootstrap {SUITE} from {mirror} ...")
@@ -184,7 +242,7 @@ def _build(work: Path, out: Path, say: Log) -> None:
         [
             "debootstrap",
             "--variant=minbase",
-            f"--include={','.join(PACKAGES)}",
+            f"--include={','.join(PACKAGES + variant.packages)}",
             SUITE,
             str(root),
             mirror,
@@ -193,10 +251,13 @@ def _build(work: Path, out: Path, say: Log) -> None:
     fs_uuid = str(uuid.uuid4())
     kernel, initrd = _boot_files(root)
     say("configuring the guest (network, console, ssh key, GRUB) ...")
-    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ctys-realguest",
-          "-f", str(out / KEY_NAME)])  # fmt: skip
-    (out / KEY_NAME).chmod(0o600)
-    _configure(root, fs_uuid, (out / f"{KEY_NAME}.pub").read_text())
+    public_key = None
+    if variant.root_key:
+        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ctys-realguest",
+              "-f", str(out / KEY_NAME)])  # fmt: skip
+        (out / KEY_NAME).chmod(0o600)
+        public_key = (out / f"{KEY_NAME}.pub").read_text()
+    _configure(root, fs_uuid, public_key, variant)
     _write_grub_cfg(root, fs_uuid, kernel, initrd)
     say("writing the disk image ...")
     raw = work / "disk.raw"
@@ -280,17 +341,21 @@ def _enable(root: Path, unit_file: str, wanted_by: str, name: str | None = None)
         link.symlink_to(unit_file)
 
 
-def _configure(root: Path, fs_uuid: str, public_key: str) -> None:
-    _write(root, "/etc/hostname", f"{HOSTNAME}\n")
-    _write(root, "/etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {HOSTNAME}\n")
+def _configure(root: Path, fs_uuid: str, public_key: str | None, variant: Variant) -> None:
+    _write(root, "/etc/hostname", f"{variant.hostname}\n")
+    _write(root, "/etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {variant.hostname}\n")
     _write(root, "/etc/fstab", f"UUID={fs_uuid} / ext4 errors=remount-ro 0 1\n")
     _write(root, "/etc/systemd/network/50-dhcp.network", _NETWORK_UNIT)
     _enable(root, "/lib/systemd/system/systemd-networkd.service", "multi-user.target")
     _enable(root, "/lib/systemd/system/serial-getty@.service", "getty.target",
             "serial-getty@ttyS0.service")  # fmt: skip
-    # Root logs in by the generated key only (no password is set).
-    _write(root, "/root/.ssh/authorized_keys", public_key, 0o600)
-    (root / "root/.ssh").chmod(0o700)
+    # Root logs in by the generated key only (no password is set); a variant without it
+    # has no key at all until cloud-init writes the seed's.
+    if public_key is not None:
+        _write(root, "/root/.ssh/authorized_keys", public_key, 0o600)
+        (root / "root/.ssh").chmod(0o700)
+    for inside, text in variant.files:
+        _write(root, inside, text)
     _write(root, "/etc/ssh/sshd_config.d/ctys.conf",
            "PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n")  # fmt: skip
     # No wait for a network that may never come (user mode answers DHCP at once anyway).
@@ -372,11 +437,19 @@ def _run_stdin(argv: list[str], text: str) -> None:
         raise CtysError(f"building the real system guest: {argv[0]} failed: {last[0]}")
 
 
-def main() -> int:
-    """``python -m ctys.plugins.qemu.images.realsystem``: build the image (once), print where."""
-    image = build_real_guest(log=lambda line: print(line, flush=True))
-    took = image.build_seconds
-    print(f"{image.disk} (key {image.key}; built in {took:.0f}s)" if took else str(image.disk))
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ctys.plugins.qemu.images.realsystem [VARIANT…]``: build the images
+    (once; default every variant), print where."""
+    names = argv if argv is not None else sys.argv[1:]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown:
+        print(f"unknown variant {unknown[0]!r} (one of: {', '.join(VARIANTS)})", file=sys.stderr)
+        return 2
+    for name in names or list(VARIANTS):
+        image = build_real_guest(log=lambda line: print(line, flush=True), variant=VARIANTS[name])
+        took = image.build_seconds
+        key = f"key {image.key}; " if image.key.is_file() else ""
+        print(f"{name}: {image.disk} ({key}built in {took:.0f}s)" if took else str(image.disk))
     return 0
 
 
