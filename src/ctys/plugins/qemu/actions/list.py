@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.net.guestip import GuestIp, Neighbour, guest_ip, read_neighbours
-from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import (
@@ -31,6 +28,14 @@ from ctys.plugins.qemu.vm.runtime import (
 )
 from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
+
+if TYPE_CHECKING:
+    from ctys.plugins.qemu.net.guestip import GuestIp, Neighbour
+
+# Imported where they are used, not here: the guest-address modules (net.guestip and the
+# network and agent modules below it) only when a managed VM runs, QMP (vm.handle) only
+# when a monitor is asked, the thread pool only for more than one VM. LIST with no VM
+# of ours then costs little more than the interpreter (tests/unit/test_hot_imports.py).
 
 STATE_UNKNOWN = RunState.UNKNOWN.value
 STATE_RUNNING = RunState.RUNNING.value
@@ -144,7 +149,7 @@ def list_vms(
     managed = list(_managed_vms(runtime, by_pid, err))
     states = _query_states([(vmdir, proc.pid) for vmdir, _, proc in managed], status_timeout)
     # The host's neighbour table is read once for all VMs, and only if one needs it.
-    neighbours = functools.cache(read_neighbours)
+    neighbours = functools.cache(_read_neighbours)
     entries = [
         _managed_entry(vmdir, record, proc, state, confs, neighbours)
         for (vmdir, record, proc), state in zip(managed, states, strict=True)
@@ -172,15 +177,25 @@ def _managed_vms(
             print(problem, file=err)
 
 
+def _read_neighbours() -> Sequence[Neighbour]:
+    from ctys.plugins.qemu.net.guestip import read_neighbours
+
+    return read_neighbours()
+
+
 def _query_states(vms: Sequence[tuple[VmRuntimeDir, int]], timeout: float) -> list[str]:
     """QMP run state of each VM, queried in parallel so N silent monitors cost one timeout."""
-    if not vms:
-        return []
+    if len(vms) < 2:
+        return [_query_state(vmdir, pid, timeout) for vmdir, pid in vms]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(_STATUS_WORKERS, len(vms))) as pool:
         return list(pool.map(lambda vm: _query_state(vm[0], vm[1], timeout), vms))
 
 
 def _query_state(vmdir: VmRuntimeDir, pid: int, timeout: float) -> str:
+    from ctys.plugins.qemu.vm.handle import VmHandle
+
     with VmHandle(pid, vmdir.qmp, rundir=vmdir) as vm:
         state = vm.status(timeout=timeout)
     return (state or RunState.UNKNOWN).value
@@ -258,6 +273,8 @@ def _guest_ip(
     or the host's neighbour table knows, else ``user-mode`` and its port forwards."""
     if conf is None:
         return None
+    from ctys.plugins.qemu.net.guestip import guest_ip
+
     return guest_ip(conf, vmdir.path, agent_timeout=0.5, read_table=neighbours)
 
 
@@ -378,7 +395,7 @@ def run_list_action(call: ActionCall, ctx: RunContext) -> int:
     """LIST on this host: runtime records of the user, the process table, and the conf files
     under the default VM paths (to name VMs that ctys did not start)."""
     from ctys.plugins.qemu.actions.listout import run_list
-    from ctys.plugins.qemu.confs.reader import qemu_base_paths, scanned_vm_configs
+    from ctys.plugins.qemu.confs.reader import LazyConfs, qemu_base_paths
 
-    confs = scanned_vm_configs(qemu_base_paths())
-    return run_list(call, ctx, RuntimeDir(), confs)
+    # The confs are scanned only when a VM runs (to name it) or ALLVMS asks for them.
+    return run_list(call, ctx, RuntimeDir(), LazyConfs(qemu_base_paths()))

@@ -9,15 +9,12 @@ device, or a host bridge through ``qemu-bridge-helper``.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-
-from ctys.plugins.qemu.vm.qga import QGA_SOCKET_NAME
 
 DEFAULT_NIC_MODEL = "virtio-net-pci"
 # QEMU's own prefix: locally administered (bit 1 of the first octet), unicast.
@@ -130,6 +127,8 @@ def normalize_mac(text: str) -> str:
 def derive_mac(seed: str, index: int = 0) -> str:
     """A stable MAC for NIC ``index`` of the VM identified by ``seed`` (its UUID, else its
     conf path): ``52:54:00`` plus three bytes of a hash, so it never changes between boots."""
+    import hashlib  # only a generated MAC needs it: LIST and CANCEL load this module
+
     digest = hashlib.sha256(f"{seed}#{index}".encode()).digest()
     return MAC_PREFIX + "".join(f":{b:02x}" for b in digest[:3])
 
@@ -182,6 +181,8 @@ def has_network_args(args: Sequence[str]) -> bool:
 
 def qga_socket(vm_rundir: Path) -> Path:
     """The guest agent's socket in a VM's runtime folder."""
+    from ctys.plugins.qemu.vm.qga import QGA_SOCKET_NAME
+
     return vm_rundir / QGA_SOCKET_NAME
 
 
