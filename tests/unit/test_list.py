@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -26,11 +26,11 @@ from ctys.plugins.qemu.actions.list import (
     match_conf,
 )
 from ctys.plugins.qemu.actions.listout import parse_list_request, run_list
+from ctys.plugins.qemu.vm import qmpprobe
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
-from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -45,14 +45,14 @@ def runtime(short_tmp: Path) -> RuntimeDir:
 
 @pytest.fixture
 def statuses(monkeypatch: pytest.MonkeyPatch) -> dict[str, str | Exception]:
-    """QMP answers by socket path; a path not in the dict raises QmpUnavailable."""
+    """QMP answers by socket path; a path not in the dict does not answer."""
     answers: dict[str, str | Exception] = {}
 
-    def fake_status(vm: VmHandle, timeout: float = 2.0) -> RunState | None:
-        answer = answers.get(str(vm.qmp), QmpUnavailable(f"QMP socket {vm.qmp}: refused"))
-        return None if isinstance(answer, Exception) else RunState.parse(answer)
+    def fake_states(sockets: Sequence[Path], timeout: float) -> list[str | None]:
+        found = [answers.get(str(path), QmpUnavailable(f"{path}: refused")) for path in sockets]
+        return [None if isinstance(a, Exception) else a for a in found]
 
-    monkeypatch.setattr(VmHandle, "status", fake_status)
+    monkeypatch.setattr(qmpprobe, "query_states", fake_states)
     return answers
 
 

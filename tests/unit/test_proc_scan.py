@@ -18,6 +18,8 @@ from ctys.plugins.qemu.vm.processes import (
     parse_cmdline,
     parse_stat_start,
     process_gid,
+    process_running,
+    process_uid,
     read_qemu_process,
     scan_qemu_processes,
     status_ids,
@@ -92,11 +94,21 @@ def test_the_scan_finds_a_qemu_with_psutils_owner_and_start_time(fake_qemu: Path
         again = read_qemu_process(proc.pid)
         assert again is not None and again.create_time == found.create_time
         assert process_gid(proc.pid) == oracle.gids().real
+        assert process_uid(proc.pid) == oracle.uids().real == os.getuid()
+        assert process_running(proc.pid)
+        proc.kill()
+        deadline = time.monotonic() + 10
+        while oracle.status() != psutil.STATUS_ZOMBIE:  # killed, not yet reaped
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not process_running(proc.pid)  # a zombie is gone
     finally:
         proc.kill()
         proc.wait()
+    assert not process_running(proc.pid)
     assert read_qemu_process(proc.pid) is None
     assert process_gid(proc.pid) is None
+    assert process_uid(proc.pid) is None
     assert all(p.pid != proc.pid for p in scan_qemu_processes())
 
 

@@ -26,11 +26,11 @@ from ctys.plugins.qemu.vm.runtime import (
     VmRuntimeDir,
     scan_runtime,
 )
-from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
 
 if TYPE_CHECKING:
     from ctys.plugins.qemu.net.guestip import GuestIp, Neighbour
+    from ctys.plugins.qemu.vmconfig import VmConfig
 
 # Imported where they are used, not here: the guest-address modules (net.guestip and the
 # network and agent modules below it) only when a managed VM runs, QMP (vm.handle) only
@@ -73,7 +73,6 @@ _FIELD_ALIASES = {
     "TCP": "IP",
     "EXEPATH": "BINARY",
 }
-_STATUS_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -142,12 +141,13 @@ def list_vms(
 ) -> list[VmEntry]:
     """Every running VM: managed ones from ``runtime`` (stale folders are removed), then
     every other qemu in ``processes`` (default: the live process table), matched to
-    ``confs``. Sorted by label, then pid. No call blocks longer than ``status_timeout``
-    per VM: a monitor that does not answer gives state ``unknown``."""
+    ``confs``. Sorted by label, then pid. The monitors are asked together: LIST waits
+    at most ``status_timeout`` for all; a monitor that does not answer gives state
+    ``unknown``."""
     procs = list(processes) if processes is not None else scan_qemu_processes()
     by_pid = {p.pid: p for p in procs}
     managed = list(_managed_vms(runtime, by_pid, err))
-    states = _query_states([(vmdir, proc.pid) for vmdir, _, proc in managed], status_timeout)
+    states = _query_states([vmdir for vmdir, _, _ in managed], status_timeout)
     # The host's neighbour table is read once for all VMs, and only if one needs it.
     neighbours = functools.cache(_read_neighbours)
     entries = [
@@ -183,22 +183,15 @@ def _read_neighbours() -> Sequence[Neighbour]:
     return read_neighbours()
 
 
-def _query_states(vms: Sequence[tuple[VmRuntimeDir, int]], timeout: float) -> list[str]:
-    """QMP run state of each VM, queried in parallel so N silent monitors cost one timeout."""
-    if len(vms) < 2:
-        return [_query_state(vmdir, pid, timeout) for vmdir, pid in vms]
-    from concurrent.futures import ThreadPoolExecutor
+def _query_states(vmdirs: Sequence[VmRuntimeDir], timeout: float) -> list[str]:
+    """QMP run state of each VM: all monitors asked at once (``vm.qmpprobe``), so N
+    silent monitors cost one timeout; ``unknown`` for one that did not answer."""
+    if not vmdirs:
+        return []
+    from ctys.plugins.qemu.vm import qmpprobe
 
-    with ThreadPoolExecutor(max_workers=min(_STATUS_WORKERS, len(vms))) as pool:
-        return list(pool.map(lambda vm: _query_state(vm[0], vm[1], timeout), vms))
-
-
-def _query_state(vmdir: VmRuntimeDir, pid: int, timeout: float) -> str:
-    from ctys.plugins.qemu.vm.handle import VmHandle
-
-    with VmHandle(pid, vmdir.qmp, rundir=vmdir) as vm:
-        state = vm.status(timeout=timeout)
-    return (state or RunState.UNKNOWN).value
+    states = qmpprobe.query_states([vmdir.qmp for vmdir in vmdirs], timeout)
+    return [RunState.parse(state).value if state else STATE_UNKNOWN for state in states]
 
 
 def _conf_for_record(record: RuntimeRecord, confs: Sequence[VmConfig]) -> VmConfig | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import UsageError
 from ctys.formats.listfields import (
@@ -34,8 +34,10 @@ from ctys.plugins.qemu.actions.list import (
     list_fields,
     select_ctys_fields,
 )
-from ctys.plugins.qemu.vm.runtime import RuntimeDir
-from ctys.plugins.qemu.vmconfig import VmConfig
+
+if TYPE_CHECKING:
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir
+    from ctys.plugins.qemu.vmconfig import VmConfig
 
 HOST_FIELD = "HOST"
 _PKG = "PKG"

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, TextIO
 from ctys.conf.found import FoundVm
 from ctys.conf.vmpath import default_base_paths
 from ctys.plugins.qemu.vm import SESSION_TYPE
-from ctys.plugins.qemu.vmconfig import VmConfig
 
 if TYPE_CHECKING:
     from ctys.address.model import MachineSelector
     from ctys.address.scan import Progress, ScanResult
     from ctys.conf.parser import SourceLines
     from ctys.conf.rawconf import RawConf
+    from ctys.plugins.qemu.vmconfig import VmConfig
 
 # (The plugin class is one of these: the address modules and the conf mapping are imported
 # when they are used, so a LIST or CANCEL that reads no conf does not load them.)
@@ -63,6 +63,8 @@ def found_of(vm: VmConfig) -> FoundVm:
 def vm_config_of(found: FoundVm) -> VmConfig:
     """The ``VmConfig`` of a VM the core found: the one ``describe`` made (no second
     read of the conf), else the conf mapped again."""
+    from ctys.plugins.qemu.vmconfig import VmConfig
+
     if isinstance(found.native, VmConfig):
         return found.native
     from ctys.plugins.qemu.confs.mapping import load_vm_config, vm_config_from_raw
@@ -122,7 +124,7 @@ def scanned_vm_configs(base_paths: Sequence[Path]) -> list[VmConfig]:
     return [vm_config_of(found) for found in scan_qemu_confs(base_paths).vms]
 
 
-class LazyConfs(Sequence[VmConfig]):
+class LazyConfs(Sequence["VmConfig"]):
     """``scanned_vm_configs(base_paths)``, scanned at the first look: LIST finds no VM
     running more often than not, and then needs no conf (nor the modules that read one)."""
 

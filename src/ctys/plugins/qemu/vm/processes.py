@@ -109,10 +109,31 @@ def status_ids(status: bytes, key: bytes) -> int | None:
 
 def process_gid(pid: int) -> int | None:
     """The real group id of process ``pid``; ``None`` when it is gone or unreadable."""
+    return _status_id(pid, b"Gid:")
+
+
+def process_uid(pid: int) -> int | None:
+    """The real user id of process ``pid``; ``None`` when it is gone or unreadable."""
+    return _status_id(pid, b"Uid:")
+
+
+def _status_id(pid: int, key: bytes) -> int | None:
     try:
-        return status_ids(_read(pid, "status"), b"Gid:")
+        return status_ids(_read(pid, "status"), key)
     except (OSError, ValueError, IndexError):
         return None
+
+
+def process_running(pid: int) -> bool:
+    """True while ``pid`` exists and is no zombie (state ``Z``/``X`` in its ``stat``)."""
+    if pid <= 0:
+        return False
+    try:
+        stat = _read(pid, "stat")
+        state = stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3]
+    except (OSError, ValueError):
+        return False
+    return state not in (b"Z", b"X", b"")
 
 
 def _qemu_process(pid: int, argv: list[str]) -> QemuProcess | None:
@@ -121,10 +142,7 @@ def _qemu_process(pid: int, argv: list[str]) -> QemuProcess | None:
         stat = _read(pid, "stat")
     except OSError:
         return None
-    try:
-        uid = status_ids(_read(pid, "status"), b"Uid:")
-    except (OSError, ValueError, IndexError):
-        uid = None
+    uid = _status_id(pid, b"Uid:")
     try:
         started = _boot_time() + parse_stat_start(stat) / os.sysconf("SC_CLK_TCK")
     except (ValueError, IndexError, OSError):
