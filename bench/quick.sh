@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 failed=()
-for bench in boot_overhead cancel_parallel completion fanout fleet inventory kvm_probe \
+for bench in boot_overhead cancel_parallel completion fanout fleet inventory kvm_probe list_speed \
     original_forms vhost_query; do
     [[ -f bench/$bench.py ]] || { failed+=("$bench (missing)"); continue; }
     echo "== bench/$bench.py --quick"

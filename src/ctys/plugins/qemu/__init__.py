@@ -163,7 +163,7 @@ _USE_RUNTIME_DIR = frozenset({"CREATE", "CANCEL", "LIST"})
 
 def _sweep_orphan_switches() -> None:
     """Stop the VDE switches left by VMs that ended without CANCEL (killed, crashed)."""
-    from ctys.plugins.qemu.net.network import vde_dir
+    from ctys.plugins.qemu.net import vde_dir
     from ctys.rundir import runtime_root
 
     root = runtime_root()

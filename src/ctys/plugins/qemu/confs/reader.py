@@ -9,13 +9,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ctys.conf.found import FoundVm
 from ctys.conf.vmpath import default_base_paths
 from ctys.plugins.qemu.vm import SESSION_TYPE
 
 if TYPE_CHECKING:
     from ctys.address.model import MachineSelector
     from ctys.address.scan import Progress, ScanResult
+    from ctys.conf.found import FoundVm
     from ctys.conf.parser import SourceLines
     from ctys.conf.rawconf import RawConf
     from ctys.plugins.qemu.vmconfig import VmConfig
@@ -30,6 +30,7 @@ VM_HOME = "qemu"  # VM folders by default: ~/qemu (without $CTYS_VMPATH)
 
 def found_of(vm: VmConfig) -> FoundVm:
     """The ``FoundVm`` of a QEMU VM: what the core matches and keeps in the inventory."""
+    from ctys.conf.found import FoundVm
     from ctys.plugins.qemu.confs.details import inventory_details
 
     details = {

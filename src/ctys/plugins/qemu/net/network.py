@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from ctys.plugins.qemu.net import vde_dir as vde_dir  # its home: the package, kept here too
+
 DEFAULT_NIC_MODEL = "virtio-net-pci"
 # QEMU's own prefix: locally administered (bit 1 of the first octet), unicast.
 MAC_PREFIX = "52:54:00"
@@ -159,11 +161,6 @@ def check_switch_name(name: str) -> str:
             f"not a VDE network name (letters, digits, '_', '.', '-'; or a path): {name!r}"
         )
     return name
-
-
-def vde_dir(runtime_root: Path) -> Path:
-    """Where the managed VDE switches of a runtime dir live (``<runtime>/vde``)."""
-    return runtime_root / "vde"
 
 
 def switch_ctl(ref: VdeSwitchRef, vde_dir: Path) -> Path:

@@ -93,11 +93,12 @@ def query_states(sockets: Sequence[Path], timeout: float) -> list[str | None]:
                     _feed(probe, data)
                 else:
                     probe.done = True  # closed by qemu
-                if probe.done:
+                if probe.done:  # closed at once: the monitor is free for its next client
                     selector.unregister(probe.sock)
+                    probe.sock.close()
                     pending -= 1
         for opened in probes:
-            if opened is not None:
+            if opened is not None and not opened.done:
                 opened.sock.close()
     return [p.state if p is not None else None for p in probes]
 
