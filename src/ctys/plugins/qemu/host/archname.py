@@ -4,8 +4,6 @@ not load the capability probes (and QMP below them)."""
 
 from __future__ import annotations
 
-import platform
-
 _HOST_ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "i686": "i386", "i586": "i386"}
 
 
@@ -20,5 +18,7 @@ def arch_of_name(name: str) -> tuple[str, str]:
 
 def host_arch() -> str:
     """This machine's arch in QEMU's spelling (x86_64, aarch64, ...)."""
+    import platform  # only for qemu-kvm/kvm: qemu-system-* names say their arch
+
     machine = platform.machine().lower()
     return _HOST_ARCH_ALIASES.get(machine, machine)
