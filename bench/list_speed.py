@@ -11,9 +11,15 @@ Run as ``flock /tmp/ctys-e2e.lock .venv/bin/python bench/list_speed.py [--vms N]
    (``state.json``, ``qemu.pid``, ``qmp.sock``, a conf file), so LIST reads their records,
    the process table and each one's QMP monitor as it does for real VMs.
 
-Other qemus on the host (other users' VMs, other tests) are in both measurements: LIST
-reads every process's command line and lists foreign qemus too; their count is printed.
-Every qemu this bench started is killed again, also on failure or Ctrl-C.
+Also printed: ``ctys -h`` against ``python -c pass`` (the CLI's own start-up, which every
+command pays before its plugin loads), and for each row the CPU time (user + system), which
+a loaded shared machine moves far less than the wall time. The rows run round-robin, one
+run of each per round, so each ratio compares runs made under the same load.
+
+Other qemus on the host (other users' VMs, other tests) are in every LIST measurement: LIST
+reads every process's command line and lists foreign qemus too (and then reads the confs
+to name them); their count is printed. Every qemu this bench started is killed again, also
+on failure or Ctrl-C. ``--quick``: 2 VMs, one run.
 """
 
 from __future__ import annotations
@@ -132,6 +138,7 @@ def main() -> int:
         # stand-ins (-S: no vCPU runs) do not load the CPUs during the "no VM" runs.
         cases = {
             "floor": ([sys.executable, "-c", "pass"], env),
+            "help": ([*entry, "-h"], empty_env),  # the CLI's own start-up, no plugin
             "none": (ctys, empty_env),
             "full": (ctys, full_env),
         }
@@ -153,10 +160,11 @@ def main() -> int:
         print("|---|---|---|---|---|")
         labels = {
             "floor": "python -c pass",
+            "help": "ctys -h (vs python -c pass)",
             "none": "LIST, no VM (vs python -c pass)",
             "full": f"LIST, {args.vms} running VMs (vs LIST, no VM)",
         }
-        base = {"floor": None, "none": "floor", "full": "none"}
+        base = {"floor": None, "help": "floor", "none": "floor", "full": "none"}
         ratios: dict[str, float] = {}
         for name, label in labels.items():
             ref = base[name]

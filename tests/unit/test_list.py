@@ -508,3 +508,37 @@ def test_run_list_table_by_default(two_vms: RuntimeDir) -> None:
 def test_run_list_unknown_suboption(two_vms: RuntimeDir) -> None:
     with pytest.raises(UsageError, match="NOPE"):
         run(two_vms, call("NOPE"))
+
+
+def test_guest_agents_of_several_vms_are_asked_at_the_same_time(
+    runtime: RuntimeDir,
+    statuses: dict[str, str | Exception],
+    short_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each agent answers only once all three are being asked: asked one after the other
+    # (each waiting up to its timeout), the barrier would break and no address be shown.
+    import threading
+
+    from ctys.plugins.qemu.net import guestip
+
+    together = threading.Barrier(3, timeout=10)
+
+    def agent(sock: Path, macs: object, *, timeout: float = 1.0) -> str | None:
+        try:
+            together.wait()
+        except threading.BrokenBarrierError:
+            return None
+        return "10.0.2.15"
+
+    monkeypatch.setattr(guestip, "agent_ip", agent)
+    procs = []
+    for i in range(3):
+        conf_file = short_tmp / f"ga{i}.conf"
+        conf_file.write_text(f"#@#MAGICID-QEMU\n#@#LABEL = ga{i}\n#@#GUESTAGENT = yes\n")
+        vmdir = managed_dir(runtime, f"ga{i}-abc", 7100 + i, conf_file=str(conf_file))
+        (vmdir.path / "qga.sock").touch()
+        statuses[str(vmdir.qmp)] = "running"
+        procs.append(our_qemu(7100 + i, vmdir))
+    entries = list_vms(runtime, [], procs)
+    assert [e.ip for e in entries] == ["10.0.2.15 (user-mode)"] * 3
