@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import resource
 import statistics
 import subprocess
 import time
@@ -50,6 +51,26 @@ def wall(argv: Sequence[str], runs: int, env: dict[str, str] | None = None) -> l
         if i:
             times.append(time.perf_counter() - t0)
     return times
+
+
+def wall_and_cpu(
+    argv: Sequence[str], runs: int, env: dict[str, str] | None = None, *, warm_up: bool = True
+) -> tuple[list[float], list[float]]:
+    """Wall time and CPU time (user + system, of the process and its children) of each
+    run of ``argv``, after one untimed warm-up run (unless ``warm_up`` is False). On a
+    loaded shared machine the CPU time moves far less than the wall time."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    for i in range(runs + 1 if warm_up else runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        run_quiet(argv, env)
+        elapsed = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if i or not warm_up:
+            walls.append(elapsed)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus
 
 
 def ms(value: float | None, digits: int = 0) -> str:

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 failed=()
 for bench in boot_overhead cancel_parallel cloudboot completion fanout fleet inventory kvm_probe \
-    original_forms vhost_query; do
+    list_speed original_forms vhost_query; do
     [[ -f bench/$bench.py ]] || { failed+=("$bench (missing)"); continue; }
     echo "== bench/$bench.py --quick"
     start=$SECONDS

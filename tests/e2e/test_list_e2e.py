@@ -106,3 +106,32 @@ def test_list_shows_the_vnc_port_a_foreign_qemu_took_from_its_range(tmp_path: Pa
             for proc in (asked, mute):
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def test_list_reads_the_state_of_a_managed_qemu_from_its_monitor(short_tmp: Path) -> None:
+    # A qemu in a runtime folder as CREATE leaves it (record, pidfile, QMP socket), stopped
+    # before it runs (-S): LIST's one-thread probe (vm.qmpprobe) reads "prelaunch".
+    from ctys.plugins.qemu.vm.qmpprobe import query_states
+    from ctys.plugins.qemu.vm.runtime import RuntimeRecord
+
+    runtime = RuntimeDir(short_tmp / "rt")
+    vmdir = runtime.create_vm_dir("probe-0001")
+    proc = _bare_qemu(
+        "-S", "-name", "probe", "-pidfile", str(vmdir.pidfile),
+        "-qmp", f"unix:{vmdir.qmp},server=on,wait=off",
+    )  # fmt: skip
+    try:
+        vmdir.write_record(RuntimeRecord(vmid=vmdir.vmid, label="probe", conf="", pid=proc.pid))
+        deadline = time.monotonic() + 10
+        while not vmdir.qmp.exists():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "qemu opened no QMP socket"
+            time.sleep(0.05)
+        assert query_states([vmdir.qmp, vmdir.qmp], 5.0) == ["prelaunch", "prelaunch"]
+        [entry] = [e for e in list_vms(runtime, []) if e.pid == proc.pid]
+        assert entry.managed
+        assert entry.state == "prelaunch"
+        assert entry.vmid == "probe-0001"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,14 +11,18 @@ from pathlib import Path
 import pytest
 
 _PROBE = (
-    "import atexit, runpy, sys\n"
+    "import atexit, os, runpy, sys\n"
     "atexit.register(lambda: sys.stderr.write('MODS ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
+    "if os.environ.get('PROBE_PROC'):\n"  # a process table of our making (see _fake_proc)
+    "    import ctys.plugins.qemu.vm.processes as p; p._PROC = os.environ['PROBE_PROC']\n"
     "sys.argv = ['ctys', *sys.argv[1:]]\n"
     "runpy.run_module('ctys', run_name='__main__')\n"
 )
 
 
-def _modules(tmp_path: Path, *args: str) -> set[str]:
+def _run_probe(
+    tmp_path: Path, *args: str, proc_root: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     runtime = tmp_path / "rt"
     runtime.mkdir(mode=0o700, exist_ok=True)
     env = dict(
@@ -25,16 +30,25 @@ def _modules(tmp_path: Path, *args: str) -> set[str]:
         CTYS_RUNTIME_DIR=str(runtime),
         CTYS_VMPATH=str(tmp_path / "vms"),
         CTYS_INVENTORY=str(tmp_path / "inv.sqlite"),
+        PROBE_PROC=str(proc_root or ""),
     )
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
         env=env,
         capture_output=True,  # stdout is a pipe, never a terminal
         text=True,
         check=False,
     )
+
+
+def _modules(tmp_path: Path, *args: str, proc_root: Path | None = None) -> set[str]:
+    proc = _run_probe(tmp_path, *args, proc_root=proc_root)
     line = next(x for x in proc.stderr.splitlines() if x.startswith("MODS "))
     return set(line.split()[1:])
+
+
+DEFAULT_HEADER = ["LABEL", "STATE", "PID", "USER", "MANAGED", "ACCEL", "VNC", "IP", "MAC"]
+DEFAULT_HEADER += ["VMID", "CONF"]
 
 
 def _tops(mods: set[str]) -> set[str]:
@@ -62,3 +76,113 @@ def test_help_imports_no_plugin(tmp_path: Path) -> None:
     mods = _modules(tmp_path, "-h")
     assert not {m for m in mods if m.startswith("ctys.plugins.q")}  # the registry only
     assert not _tops(mods) & {"rich", "psutil", "sqlite3", "subprocess", "json"}
+
+
+# --- LIST, CANCEL and CREATE -n on a host whose process table we make ---------------------
+#
+# The host's real process table holds other qemus (other users' VMs, other tests): these
+# tests read a /proc of their own instead, so the import set does not depend on them.
+
+# Loaded by none of the commands below: the QMP client (asyncio, qemu.qmp), psutil (the
+# process table is read from /proc), rich (output off a terminal), the thread pool.
+_NEVER = {"rich", "psutil", "asyncio", "qemu", "concurrent"}
+# And on top, what LIST with no VM does not need: no conf is read, no monitor asked, no
+# address resolved, no program run, no network touched.
+_LIST_IDLE_NEVER = {
+    "subprocess",
+    "socket",
+    "sqlite3",
+    "ctys.address.resolve",
+    "ctys.address.scan",
+    "ctys.plugins.qemu.confs.mapping",
+    "ctys.plugins.qemu.net.guestip",
+    "ctys.plugins.qemu.net.network",
+    "ctys.plugins.qemu.vmconfig",
+    "ctys.conf.parser",
+    "ctys.plugins.qemu.net.vde",
+    "ctys.plugins.qemu.vm.handle",
+    "ctys.plugins.qemu.vm.qmp",
+    "ctys.plugins.qemu.vm.qmpprobe",
+    "ctys.plugins.qemu.host.detect",
+}
+
+
+def _fake_proc(root: Path, processes: dict[int, list[str]]) -> Path:
+    """A /proc holding ``processes`` (pid: argv), owned by us, started at boot + 1 s."""
+    root.mkdir()
+    (root / "stat").write_text("cpu 1 2 3\nbtime 1700000000\n")
+    for pid, argv in processes.items():
+        folder = root / str(pid)
+        folder.mkdir()
+        (folder / "cmdline").write_bytes(b"\0".join(os.fsencode(a) for a in argv) + b"\0")
+        (folder / "comm").write_text("qemu-system-x86\n")
+        rest = " ".join(["0"] * 18 + ["100"] + ["0"] * 10)  # field 22: 100 ticks
+        (folder / "stat").write_text(f"{pid} (qemu-system-x86) S {rest}\n")
+        ids = f"{os.getuid()}\t{os.getuid()}\t{os.getuid()}\t{os.getuid()}"
+        (folder / "status").write_text(f"Name:\tqemu\nUid:\t{ids}\nGid:\t0\t0\t0\t0\n")
+    return root
+
+
+def _managed_vm(tmp_path: Path, pid: int) -> list[str]:
+    """A runtime folder and conf as CREATE leaves them, for a qemu ``pid``; its argv. Its
+    QMP socket does not exist (the fake qemu has no monitor): LIST shows it "unknown"."""
+    conf = tmp_path / "vms" / "fake" / "fake.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("#@#MAGICID-QEMU\n#@#LABEL = fake\nKERNEL=vmlinuz\n")
+    vmdir = tmp_path / "rt" / "vms" / "fake-0001"
+    vmdir.mkdir(parents=True)
+    (tmp_path / "rt").chmod(0o700)
+    argv = [
+        "qemu-system-x86_64", "-name", "fake", "-pidfile", str(vmdir / "qemu.pid"),
+        "-qmp", f"unix:{vmdir / 'qmp.sock'},server=on,wait=off",
+    ]  # fmt: skip
+    record = {"vmid": "fake-0001", "label": "fake", "conf": str(conf), "pid": pid}
+    (vmdir / "state.json").write_text(json.dumps(record))
+    return argv
+
+
+def test_list_with_no_vm_reads_no_conf_asks_no_monitor(tmp_path: Path) -> None:
+    proc_root = _fake_proc(tmp_path / "proc", {})
+    done = _run_probe(tmp_path, "-t", "QEMU", "-a", "LIST", proc_root=proc_root)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == DEFAULT_HEADER  # the header alone: no VM
+    mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
+    assert "ctys.plugins.qemu.vm.processes" in mods  # the probe really ran LIST
+    assert not (_tops(mods) | mods) & (_NEVER | _LIST_IDLE_NEVER)
+
+
+def test_list_of_a_running_vm_asks_its_monitor_without_the_qmp_client(tmp_path: Path) -> None:
+    argv = _managed_vm(tmp_path, 4242)
+    proc_root = _fake_proc(tmp_path / "proc", {4242: argv})
+    done = _run_probe(tmp_path, "-t", "QEMU", "-a", "LIST", proc_root=proc_root)
+    assert done.returncode == 0, done.stderr
+    [row] = [line.split() for line in done.stdout.splitlines() if line.startswith("fake ")]
+    assert row[:3] == ["fake", "unknown", "4242"]  # listed, its (absent) monitor asked
+    mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
+    assert "ctys.plugins.qemu.vm.qmpprobe" in mods
+    assert not _tops(mods) & _NEVER
+
+
+def test_cancel_of_an_unknown_label_loads_no_qmp_client_nor_psutil(tmp_path: Path) -> None:
+    proc_root = _fake_proc(tmp_path / "proc", {})
+    done = _run_probe(tmp_path, "-t", "QEMU", "-a", "CANCEL=l:nosuchvm", proc_root=proc_root)
+    assert done.returncode != 0
+    assert "nosuchvm" in done.stderr
+    mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
+    assert "ctys.plugins.qemu.actions.cancel" in mods
+    assert not _tops(mods) & _NEVER
+
+
+def test_create_n_of_a_tiny_conf_loads_no_qmp_client_nor_psutil(tmp_path: Path) -> None:
+    folder = tmp_path / "vms" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "tiny.conf").write_text("#@#MAGICID-QEMU\n#@#LABEL = tiny\nKERNEL=vmlinuz\n")
+    (folder / "vmlinuz").write_bytes(b"")
+    proc_root = _fake_proc(tmp_path / "proc", {})
+    done = _run_probe(
+        tmp_path, "-t", "QEMU", "-a", f"CREATE=p:{folder / 'tiny.conf'}", "-n", proc_root=proc_root
+    )
+    assert done.returncode == 0, done.stderr
+    assert "-kernel" in done.stdout  # the argv was printed, nothing started
+    mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
+    assert not _tops(mods) & (_NEVER - {"concurrent"})  # (placement's fan-out: issue 15.5)

@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -26,11 +26,11 @@ from ctys.plugins.qemu.actions.list import (
     match_conf,
 )
 from ctys.plugins.qemu.actions.listout import parse_list_request, run_list
+from ctys.plugins.qemu.vm import qmpprobe
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import QemuProcess
 from ctys.plugins.qemu.vm.qmp import QmpUnavailable
-from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord, VmRuntimeDir
 from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -45,14 +45,14 @@ def runtime(short_tmp: Path) -> RuntimeDir:
 
 @pytest.fixture
 def statuses(monkeypatch: pytest.MonkeyPatch) -> dict[str, str | Exception]:
-    """QMP answers by socket path; a path not in the dict raises QmpUnavailable."""
+    """QMP answers by socket path; a path not in the dict does not answer."""
     answers: dict[str, str | Exception] = {}
 
-    def fake_status(vm: VmHandle, timeout: float = 2.0) -> RunState | None:
-        answer = answers.get(str(vm.qmp), QmpUnavailable(f"QMP socket {vm.qmp}: refused"))
-        return None if isinstance(answer, Exception) else RunState.parse(answer)
+    def fake_states(sockets: Sequence[Path], timeout: float) -> list[str | None]:
+        found = [answers.get(str(path), QmpUnavailable(f"{path}: refused")) for path in sockets]
+        return [None if isinstance(a, Exception) else a for a in found]
 
-    monkeypatch.setattr(VmHandle, "status", fake_status)
+    monkeypatch.setattr(qmpprobe, "query_states", fake_states)
     return answers
 
 
@@ -508,3 +508,37 @@ def test_run_list_table_by_default(two_vms: RuntimeDir) -> None:
 def test_run_list_unknown_suboption(two_vms: RuntimeDir) -> None:
     with pytest.raises(UsageError, match="NOPE"):
         run(two_vms, call("NOPE"))
+
+
+def test_guest_agents_of_several_vms_are_asked_at_the_same_time(
+    runtime: RuntimeDir,
+    statuses: dict[str, str | Exception],
+    short_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each agent answers only once all three are being asked: asked one after the other
+    # (each waiting up to its timeout), the barrier would break and no address be shown.
+    import threading
+
+    from ctys.plugins.qemu.net import guestip
+
+    together = threading.Barrier(3, timeout=10)
+
+    def agent(sock: Path, macs: object, *, timeout: float = 1.0) -> str | None:
+        try:
+            together.wait()
+        except threading.BrokenBarrierError:
+            return None
+        return "10.0.2.15"
+
+    monkeypatch.setattr(guestip, "agent_ip", agent)
+    procs = []
+    for i in range(3):
+        conf_file = short_tmp / f"ga{i}.conf"
+        conf_file.write_text(f"#@#MAGICID-QEMU\n#@#LABEL = ga{i}\n#@#GUESTAGENT = yes\n")
+        vmdir = managed_dir(runtime, f"ga{i}-abc", 7100 + i, conf_file=str(conf_file))
+        (vmdir.path / "qga.sock").touch()
+        statuses[str(vmdir.qmp)] = "running"
+        procs.append(our_qemu(7100 + i, vmdir))
+    entries = list_vms(runtime, [], procs)
+    assert [e.ip for e in entries] == ["10.0.2.15 (user-mode)"] * 3

@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 
 from ctys.plugins.qemu.actions.list import list_vms
+from ctys.plugins.qemu.vm import qmpprobe
 from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
-from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import QemuProcess
-from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
 
 @pytest.fixture(autouse=True)
 def running_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(VmHandle, "status", lambda self, timeout=2.0: RunState.RUNNING)
+    monkeypatch.setattr(
+        qmpprobe, "query_states", lambda sockets, timeout: ["running"] * len(sockets)
+    )
 
 
 def _started(runtime: RuntimeDir, conf: Path, pid: int) -> QemuProcess:

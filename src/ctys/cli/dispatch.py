@@ -16,7 +16,6 @@ the others are reported normally; the exit status is the worst of all.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -314,6 +313,8 @@ def _merged_many(
 
 def _interactive(invocation: Invocation, err: TextIO, settings: RemoteSettings) -> int:
     """``-z``: each target in turn on this terminal (``ssh -t``), e.g. to attach a console."""
+
+    import subprocess  # loaded only here: the local commands run none
 
     from ctys.errors import ExitStatus
     from ctys.remote.fanout import classify

@@ -128,11 +128,17 @@ def run_here(invocation: Invocation, out: TextIO, err: TextIO) -> int:
 def _run_plugin(plugin: Plugin, action: ActionCall, context: RunContext) -> int:
     """``plugin.run``; with ``-A`` an address several VMs match runs the action once per
     VM (each named by its own address), the worst status wins."""
+    import contextlib
+
     from ctys.address.model import AmbiguousAddress, with_address
-    from ctys.address.resolve import inventory_only
 
     invocation = context.invocation
-    with inventory_only(invocation.cache_only):
+    only: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if invocation.cache_only:  # address.resolve (a heavy import) only where it is asked
+        from ctys.address.resolve import inventory_only
+
+        only = inventory_only(True)
+    with only:
         try:
             return plugin.run(action, context)
         except AmbiguousAddress as exc:

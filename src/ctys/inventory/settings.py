@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,4 +56,5 @@ def this_host() -> str:
     """The name records scanned here carry in their HOST field: ``$CTYS_HOSTNAME`` (set for
     a host reached over ssh, so its records carry the name the caller uses), else the host
     name."""
-    return os.environ.get("CTYS_HOSTNAME") or socket.gethostname()
+    # uname's node name is gethostname(2)'s answer; the socket module costs LIST an import.
+    return os.environ.get("CTYS_HOSTNAME") or os.uname().nodename

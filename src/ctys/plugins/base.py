@@ -27,16 +27,18 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from ctys.conf.found import FoundVm
-from ctys.conf.parser import SourceLines
-from ctys.conf.rawconf import RawConf
 from ctys.invocation import ActionCall, Invocation, Target
 
 # (defined in subopts, which completion imports alone; re-exported for the plugins)
 from ctys.plugins.subopts import SuboptionSpec as SuboptionSpec
 from ctys.plugins.subopts import ValueKind as ValueKind
+
+if TYPE_CHECKING:  # the conf modules load when a plugin reads a conf, not with this one
+    from ctys.conf.found import FoundVm
+    from ctys.conf.parser import SourceLines
+    from ctys.conf.rawconf import RawConf
 
 
 @dataclass(frozen=True)

@@ -163,10 +163,15 @@ _USE_RUNTIME_DIR = frozenset({"CREATE", "CANCEL", "LIST"})
 
 def _sweep_orphan_switches() -> None:
     """Stop the VDE switches left by VMs that ended without CANCEL (killed, crashed)."""
-    from ctys.plugins.qemu.net.vde import sweep_orphan_switches
+    from ctys.plugins.qemu.net import vde_dir
     from ctys.rundir import runtime_root
 
-    sweep_orphan_switches(runtime_root())
+    root = runtime_root()
+    if not vde_dir(root).is_dir():
+        return  # no VDE network was ever used here: LIST and CANCEL skip net.vde's imports
+    from ctys.plugins.qemu.net.vde import sweep_orphan_switches
+
+    sweep_orphan_switches(root)
 
 
 class QemuPlugin(QemuConfs):

@@ -5,14 +5,15 @@ cannot tell. What LIST shows in its VNC column; small, so LIST imports little.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctys.plugins.qemu.vm.cmdline import VncSpec
-from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import QemuProcess
-from ctys.plugins.qemu.vm.qmp import QmpError
 from ctys.plugins.qemu.vm.runtime import RuntimeRecord
+
+if TYPE_CHECKING:
+    from ctys.plugins.qemu.vm.handle import VmHandle
 
 _FOREIGN_WORKERS = 8
 
@@ -22,6 +23,8 @@ def query_vnc(vm: VmHandle, timeout: float = 3.0) -> VncSpec | None:
     QEMU's QMP socket serves one client at a time, so the caller's handle asks): the
     display it picked from a ``to=N`` range, or its UNIX socket; ``None`` when QMP does not
     tell (no answer, or the command failed)."""
+    from ctys.plugins.qemu.vm.qmp import QmpError
+
     try:
         info = vm.query("query-vnc", timeout)
     except QmpError:
@@ -55,6 +58,8 @@ def foreign_vnc_columns(procs: Sequence[QemuProcess], timeout: float) -> list[st
         cmd = proc.cmdline
         spec = cmd.vnc
         if spec is not None and spec.last_display is not None and cmd.qmp_socket:
+            from ctys.plugins.qemu.vm.handle import VmHandle
+
             with VmHandle.attach_foreign(proc.pid, qmp=Path(cmd.qmp_socket)) as vm:
                 spec = query_vnc(vm, timeout) or spec
         return str(spec) if spec is not None else None
@@ -62,5 +67,7 @@ def foreign_vnc_columns(procs: Sequence[QemuProcess], timeout: float) -> list[st
     ranged = [p for p in procs if p.cmdline.vnc and p.cmdline.vnc.last_display is not None]
     if len(ranged) < 2:
         return [column(p) for p in procs]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(_FOREIGN_WORKERS, len(procs))) as pool:
         return list(pool.map(column, procs))

@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,6 +317,8 @@ def run_parallel(
     if len(targets) == 1:
         yield work(targets[0])
         return
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # several VMs only
+
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(targets))) as pool:
         for future in as_completed([pool.submit(work, t) for t in targets]):
             yield future.result()

@@ -24,8 +24,6 @@ import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import psutil
-
 from ctys.consoles.owner import console_owner
 from ctys.consoles.serial import console_lock_path
 from ctys.errors import CtysError
@@ -79,6 +77,8 @@ def unix_peers(rows: Iterable[UnixSocketRow], paths: set[str]) -> set[int]:
 
 
 def _tcp_peers(host: str, port: int) -> set[int]:
+    import psutil  # the connections and process tree: CREATE/CANCEL of a VM only
+
     pids = set()
     try:
         conns = psutil.net_connections(kind="tcp")
@@ -117,6 +117,8 @@ def is_client(cmdline: Sequence[str], markers: Iterable[str]) -> bool:
 
 def _not_clients(qemu_pid: int | None) -> set[int]:
     """The qemu, and this process with its ancestors."""
+    import psutil
+
     own = {os.getpid()} | ({qemu_pid} if qemu_pid else set())
     with contextlib.suppress(psutil.Error):
         own |= {p.pid for p in psutil.Process().parents()}
@@ -141,6 +143,8 @@ def _connected(rundir: VmRuntimeDir, record: RuntimeRecord) -> set[int]:
 def _naming_the_vm(rundir: VmRuntimeDir, record: RuntimeRecord) -> set[int]:
     """This user's processes whose command line names the VM (not its qemu: the one
     process that names its QMP path)."""
+    import psutil
+
     markers = client_markers(record)
     qemu_marker = (str(rundir.qmp),)
     uid = os.getuid()
@@ -158,6 +162,8 @@ def find_clients(
     rundir: VmRuntimeDir, record: RuntimeRecord, qemu_pid: int | None = None
 ) -> list[Client]:
     """The VM's clients (see the module docstring), the console's attacher first."""
+    import psutil
+
     spared = _not_clients(qemu_pid or record.pid)
     holder = console_holder(rundir)
     first = [holder] if holder is not None and holder not in spared else []

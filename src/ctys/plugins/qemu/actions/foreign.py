@@ -9,11 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-import psutil
-
 from ctys.address.match import VmFacts, all_match
 from ctys.address.model import MachineSelector
-from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
+from ctys.plugins.qemu.vm.processes import QemuProcess, process_uid, scan_qemu_processes
 from ctys.plugins.qemu.vmconfig import VmConfig
 
 
@@ -63,10 +61,7 @@ def _label(proc: QemuProcess) -> str:
 
 
 def _is_ours(pid: int) -> bool:
-    try:
-        return bool(psutil.Process(pid).uids().real == os.getuid())
-    except psutil.Error:
-        return False
+    return process_uid(pid) == os.getuid()
 
 
 @dataclass(frozen=True)

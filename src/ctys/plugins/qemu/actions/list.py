@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, OutputFormat
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.net.guestip import GuestIp, Neighbour, guest_ip, read_neighbours
-from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import (
@@ -29,8 +26,16 @@ from ctys.plugins.qemu.vm.runtime import (
     VmRuntimeDir,
     scan_runtime,
 )
-from ctys.plugins.qemu.vmconfig import VmConfig
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
+
+if TYPE_CHECKING:
+    from ctys.plugins.qemu.net.guestip import GuestIp, Neighbour
+    from ctys.plugins.qemu.vmconfig import VmConfig
+
+# Imported where they are used, not here: the guest-address modules (net.guestip and the
+# network and agent modules below it) only when a managed VM runs, QMP (vm.handle) only
+# when a monitor is asked, the thread pool only for more than one VM. LIST with no VM
+# of ours then costs little more than the interpreter (tests/unit/test_hot_imports.py).
 
 STATE_UNKNOWN = RunState.UNKNOWN.value
 STATE_RUNNING = RunState.RUNNING.value
@@ -68,7 +73,6 @@ _FIELD_ALIASES = {
     "TCP": "IP",
     "EXEPATH": "BINARY",
 }
-_STATUS_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -137,18 +141,16 @@ def list_vms(
 ) -> list[VmEntry]:
     """Every running VM: managed ones from ``runtime`` (stale folders are removed), then
     every other qemu in ``processes`` (default: the live process table), matched to
-    ``confs``. Sorted by label, then pid. No call blocks longer than ``status_timeout``
-    per VM: a monitor that does not answer gives state ``unknown``."""
+    ``confs``. Sorted by label, then pid. The monitors are asked together: LIST waits
+    at most ``status_timeout`` for all; a monitor that does not answer gives state
+    ``unknown``."""
     procs = list(processes) if processes is not None else scan_qemu_processes()
     by_pid = {p.pid: p for p in procs}
     managed = list(_managed_vms(runtime, by_pid, err))
-    states = _query_states([(vmdir, proc.pid) for vmdir, _, proc in managed], status_timeout)
+    states = _query_states([vmdir for vmdir, _, _ in managed], status_timeout)
     # The host's neighbour table is read once for all VMs, and only if one needs it.
-    neighbours = functools.cache(read_neighbours)
-    entries = [
-        _managed_entry(vmdir, record, proc, state, confs, neighbours)
-        for (vmdir, record, proc), state in zip(managed, states, strict=True)
-    ]
+    neighbours = functools.cache(_read_neighbours)
+    entries = _managed_entries(managed, states, confs, neighbours)
     claimed = {proc.pid for _, _, proc in managed}
     others = [p for p in procs if p.pid not in claimed]
     vncs = foreign_vnc_columns(others, status_timeout)
@@ -172,18 +174,52 @@ def _managed_vms(
             print(problem, file=err)
 
 
-def _query_states(vms: Sequence[tuple[VmRuntimeDir, int]], timeout: float) -> list[str]:
-    """QMP run state of each VM, queried in parallel so N silent monitors cost one timeout."""
-    if not vms:
+_AGENT_WORKERS = 8
+
+
+def _managed_entries(
+    managed: Sequence[tuple[VmRuntimeDir, RuntimeRecord, QemuProcess]],
+    states: Sequence[str],
+    confs: Sequence[VmConfig],
+    neighbours: Callable[[], Sequence[Neighbour]],
+) -> list[VmEntry]:
+    """The managed VMs' entries. A VM whose guest agent socket exists may make its IP
+    column wait for the agent (``agent_timeout``, 0.5 s): when two or more have one, the
+    entries are built in parallel, so LIST waits about one agent timeout, not one per VM."""
+    items = list(zip(managed, states, strict=True))
+
+    def build(item: tuple[tuple[VmRuntimeDir, RuntimeRecord, QemuProcess], str]) -> VmEntry:
+        (vmdir, record, proc), state = item
+        return _managed_entry(vmdir, record, proc, state, confs, neighbours)
+
+    if len(items) < 2:
+        return [build(item) for item in items]
+    from ctys.plugins.qemu.net.network import qga_socket
+
+    if sum(qga_socket(vmdir.path).exists() for vmdir, _, _ in managed) < 2:
+        return [build(item) for item in items]
+    len(confs)  # the conf scan once, before the threads share it
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(_AGENT_WORKERS, len(items))) as pool:
+        return list(pool.map(build, items))
+
+
+def _read_neighbours() -> Sequence[Neighbour]:
+    from ctys.plugins.qemu.net.guestip import read_neighbours
+
+    return read_neighbours()
+
+
+def _query_states(vmdirs: Sequence[VmRuntimeDir], timeout: float) -> list[str]:
+    """QMP run state of each VM: all monitors asked at once (``vm.qmpprobe``), so N
+    silent monitors cost one timeout; ``unknown`` for one that did not answer."""
+    if not vmdirs:
         return []
-    with ThreadPoolExecutor(max_workers=min(_STATUS_WORKERS, len(vms))) as pool:
-        return list(pool.map(lambda vm: _query_state(vm[0], vm[1], timeout), vms))
+    from ctys.plugins.qemu.vm import qmpprobe
 
-
-def _query_state(vmdir: VmRuntimeDir, pid: int, timeout: float) -> str:
-    with VmHandle(pid, vmdir.qmp, rundir=vmdir) as vm:
-        state = vm.status(timeout=timeout)
-    return (state or RunState.UNKNOWN).value
+    states = qmpprobe.query_states([vmdir.qmp for vmdir in vmdirs], timeout)
+    return [RunState.parse(state).value if state else STATE_UNKNOWN for state in states]
 
 
 def _conf_for_record(record: RuntimeRecord, confs: Sequence[VmConfig]) -> VmConfig | None:
@@ -258,6 +294,8 @@ def _guest_ip(
     or the host's neighbour table knows, else ``user-mode`` and its port forwards."""
     if conf is None:
         return None
+    from ctys.plugins.qemu.net.guestip import guest_ip
+
     return guest_ip(conf, vmdir.path, agent_timeout=0.5, read_table=neighbours)
 
 
@@ -378,7 +416,7 @@ def run_list_action(call: ActionCall, ctx: RunContext) -> int:
     """LIST on this host: runtime records of the user, the process table, and the conf files
     under the default VM paths (to name VMs that ctys did not start)."""
     from ctys.plugins.qemu.actions.listout import run_list
-    from ctys.plugins.qemu.confs.reader import qemu_base_paths, scanned_vm_configs
+    from ctys.plugins.qemu.confs.reader import LazyConfs, qemu_base_paths
 
-    confs = scanned_vm_configs(qemu_base_paths())
-    return run_list(call, ctx, RuntimeDir(), confs)
+    # The confs are scanned only when a VM runs (to name it) or ALLVMS asks for them.
+    return run_list(call, ctx, RuntimeDir(), LazyConfs(qemu_base_paths()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import UsageError
 from ctys.formats.listfields import (
@@ -34,8 +34,10 @@ from ctys.plugins.qemu.actions.list import (
     list_fields,
     select_ctys_fields,
 )
-from ctys.plugins.qemu.vm.runtime import RuntimeDir
-from ctys.plugins.qemu.vmconfig import VmConfig
+
+if TYPE_CHECKING:
+    from ctys.plugins.qemu.vm.runtime import RuntimeDir
+    from ctys.plugins.qemu.vmconfig import VmConfig
 
 HOST_FIELD = "HOST"
 _PKG = "PKG"
@@ -221,7 +223,6 @@ def run_list(
     ones) as asked; exit status 0."""
     from ctys.inventory.settings import this_host
     from ctys.plugins.qemu.actions.list import list_vms
-    from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
 
     inv = ctx.invocation
     request = parse_list_request(call, inv.output_fields, inv.output_format, terse_flag=inv.terse)
@@ -237,7 +238,11 @@ def run_list(
         entries = with_stopped(entries, confs, inventory_choice(inv).path, this_host())
     wanted = LIST_RECORD if request.output.layout is not Layout.PLAIN else request.fields
     write_list_rows(list_rows(entries, wanted, this_host()), request, ctx.out)
-    shown = {e.conf for e in entries}
+    shown = {e.conf for e in entries} - {None}
+    if not shown:
+        return 0
+    from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
+
     for line in host_exec_warnings(c for c in confs if c.conf_path in shown):
         print(line, file=ctx.err)  # confs that run programs (ctys.plugins.qemu.boot.execpolicy)
     return 0

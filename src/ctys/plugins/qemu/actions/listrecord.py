@@ -12,13 +12,9 @@ arch from the binary's name. IFNAME, RESERVED and CONTEXTSTRG stay empty, as the
 from __future__ import annotations
 
 import functools
-import grp
 import re
-import shutil
 from collections.abc import Collection
 from pathlib import Path
-
-import psutil
 
 from ctys.errors import CtysError
 from ctys.plugins.qemu.actions.list import VmEntry
@@ -77,12 +73,14 @@ def executable(binary: str) -> str | None:
         return None
     if "/" in binary:
         return binary
+    import shutil
+
     return shutil.which(binary) or binary
 
 
 def binary_arch(binary: str) -> str | None:
     """The target arch of the binary (``qemu-system-<arch>``; ``kvm``: this host's)."""
-    from ctys.plugins.qemu.host.detect import arch_of_name
+    from ctys.plugins.qemu.host.archname import arch_of_name
 
     if not binary:
         return None
@@ -91,9 +89,12 @@ def binary_arch(binary: str) -> str | None:
 
 def process_group(pid: int) -> str | None:
     """The group name of process ``pid`` (its number when it has no name)."""
-    try:
-        gid = psutil.Process(pid).gids().real
-    except (psutil.Error, OSError):
+    import grp  # only when GID is printed
+
+    from ctys.plugins.qemu.vm.processes import process_gid
+
+    gid = process_gid(pid)
+    if gid is None:
         return None
     try:
         return grp.getgrgid(gid).gr_name

@@ -42,7 +42,7 @@ def matches(entry: VmEntry, words: Sequence[str]) -> bool:
 def running_entries(ctx: RunContext) -> list[VmEntry]:
     """The VMs running on this host, as LIST sees them (conf IDs from the VM folders)."""
     from ctys.plugins.qemu.actions.list import list_vms
-    from ctys.plugins.qemu.confs.reader import qemu_base_paths, scanned_vm_configs
+    from ctys.plugins.qemu.confs.reader import LazyConfs, qemu_base_paths
     from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
-    return list_vms(RuntimeDir(), scanned_vm_configs(qemu_base_paths()), err=ctx.err)
+    return list_vms(RuntimeDir(), LazyConfs(qemu_base_paths()), err=ctx.err)

@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-import psutil
-
 from ctys.errors import CtysError, VmError
 from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.handle import VmHandle
@@ -43,6 +41,8 @@ class StartGuard:
     def _ours(self) -> set[int]:
         """Living processes started for this runtime folder (it is fresh: whatever names
         it in its argv is the qemu of this start)."""
+        import psutil  # an abandoned start only: CREATE -n and a start that completes skip it
+
         pidfile = str(self.rundir.pidfile)
         pids = {self.pid} if self.pid and lifecycle.process_alive(self.pid) else set()
         for proc in psutil.process_iter(["cmdline"]):

@@ -5,24 +5,23 @@ scan and address resolution return to the ``VmConfig`` the actions work on."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ctys.conf.found import FoundVm
 from ctys.conf.vmpath import default_base_paths
-from ctys.plugins.qemu.confs.details import inventory_details
-from ctys.plugins.qemu.confs.mapping import load_vm_config, vm_config_from_raw
 from ctys.plugins.qemu.vm import SESSION_TYPE
-from ctys.plugins.qemu.vmconfig import VmConfig
 
 if TYPE_CHECKING:
     from ctys.address.model import MachineSelector
     from ctys.address.scan import Progress, ScanResult
+    from ctys.conf.found import FoundVm
     from ctys.conf.parser import SourceLines
     from ctys.conf.rawconf import RawConf
+    from ctys.plugins.qemu.vmconfig import VmConfig
 
-# (The plugin class is one of these: the address modules are imported when they are used.)
+# (The plugin class is one of these: the address modules and the conf mapping are imported
+# when they are used, so a LIST or CANCEL that reads no conf does not load them.)
 
 STYPE = SESSION_TYPE  # the plugin's name, its FoundVms' and records' STYPE
 MAGIC_ID = "MAGICID-QEMU"
@@ -31,6 +30,9 @@ VM_HOME = "qemu"  # VM folders by default: ~/qemu (without $CTYS_VMPATH)
 
 def found_of(vm: VmConfig) -> FoundVm:
     """The ``FoundVm`` of a QEMU VM: what the core matches and keeps in the inventory."""
+    from ctys.conf.found import FoundVm
+    from ctys.plugins.qemu.confs.details import inventory_details
+
     details = {
         "arch": vm.arch,
         "vcpu": str(vm.vcpu),
@@ -62,8 +64,12 @@ def found_of(vm: VmConfig) -> FoundVm:
 def vm_config_of(found: FoundVm) -> VmConfig:
     """The ``VmConfig`` of a VM the core found: the one ``describe`` made (no second
     read of the conf), else the conf mapped again."""
+    from ctys.plugins.qemu.vmconfig import VmConfig
+
     if isinstance(found.native, VmConfig):
         return found.native
+    from ctys.plugins.qemu.confs.mapping import load_vm_config, vm_config_from_raw
+
     if found.raw is not None:
         return vm_config_from_raw(found.raw)
     return load_vm_config(found.conf_path)
@@ -78,10 +84,13 @@ class QemuConfs:
 
     def describe(self, raw: RawConf, lines: SourceLines | None) -> FoundVm:
         """The conf mapped to a ``VmConfig`` (``confs.mapping``), as a ``FoundVm``."""
+        from ctys.plugins.qemu.confs.mapping import vm_config_from_raw
+
         return found_of(vm_config_from_raw(raw, lines))
 
     def confs_with_learned_ip(self, ip: str) -> Sequence[Path]:
         """The running managed VMs' confs whose guest has ``ip`` (``net.guestip``)."""
+        from ctys.plugins.qemu.confs.mapping import load_vm_config
         from ctys.plugins.qemu.net.guestip import running_vms_with_ip
         from ctys.plugins.qemu.vm.runtime import RuntimeDir
 
@@ -114,6 +123,34 @@ def scan_qemu_confs(
 def scanned_vm_configs(base_paths: Sequence[Path]) -> list[VmConfig]:
     """The ``VmConfig`` of every active QEMU conf under ``base_paths``."""
     return [vm_config_of(found) for found in scan_qemu_confs(base_paths).vms]
+
+
+class LazyConfs(Sequence["VmConfig"]):
+    """``scanned_vm_configs(base_paths)``, scanned at the first look: LIST finds no VM
+    running more often than not, and then needs no conf (nor the modules that read one)."""
+
+    def __init__(self, base_paths: Sequence[Path]) -> None:
+        self._base_paths = base_paths
+        self._confs: list[VmConfig] | None = None
+
+    def _all(self) -> list[VmConfig]:
+        if self._confs is None:
+            self._confs = scanned_vm_configs(self._base_paths)
+        return self._confs
+
+    def __getitem__(self, index: int) -> VmConfig:  # type: ignore[override]
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[VmConfig]:
+        return iter(self._all())
+
+    @property
+    def scanned(self) -> bool:
+        """Whether the folders were scanned (tests: a LIST with no VM scans none)."""
+        return self._confs is not None
 
 
 def qemu_base_paths() -> tuple[Path, ...]:

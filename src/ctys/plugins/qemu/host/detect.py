@@ -8,7 +8,6 @@ Each binary is asked once (``-version``, ``-machine help``, ``-accel help``,
 from __future__ import annotations
 
 import os
-import platform
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ctys.errors import CommandError, VmError
+from ctys.plugins.qemu.host.archname import arch_of_name as arch_of_name
+from ctys.plugins.qemu.host.archname import host_arch as host_arch
 from ctys.plugins.qemu.host.capcache import BinaryStamp, CapCache
 from ctys.plugins.qemu.host.kvmprobe import KvmState, kvm_state
 from ctys.runcmd import run_command
@@ -42,7 +43,6 @@ _PACKAGE_OF_ARCH = {
     "s390x": "qemu-system-s390x",
     "mips64el": "qemu-system-mips",
 }
-_HOST_ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "i686": "i386", "i586": "i386"}
 
 
 @dataclass(frozen=True)
@@ -178,21 +178,6 @@ def parse_options(text: str) -> frozenset[str]:
         if alternative is not None:
             options.add(alternative.group(1))
     return frozenset(options)
-
-
-def arch_of_name(name: str) -> tuple[str, str]:
-    """Target arch and variant from a binary name: ``qemu-system-x86_64-microvm`` ->
-    ``("x86_64", "microvm")``; ``qemu-kvm``/``kvm`` run the host's arch."""
-    if name.startswith("qemu-system-"):
-        arch, _, variant = name.removeprefix("qemu-system-").partition("-")
-        return arch, variant
-    return host_arch(), ""
-
-
-def host_arch() -> str:
-    """This machine's arch in QEMU's spelling (x86_64, aarch64, ...)."""
-    machine = platform.machine().lower()
-    return _HOST_ARCH_ALIASES.get(machine, machine)
 
 
 # ---------------------------------------------------------------- finding and probing

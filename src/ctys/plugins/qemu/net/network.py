@@ -9,7 +9,6 @@ device, or a host bridge through ``qemu-bridge-helper``.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ctys.plugins.qemu.vm.qga import QGA_SOCKET_NAME
+from ctys.plugins.qemu.net import vde_dir as vde_dir  # its home: the package, kept here too
 
 DEFAULT_NIC_MODEL = "virtio-net-pci"
 # QEMU's own prefix: locally administered (bit 1 of the first octet), unicast.
@@ -130,6 +129,8 @@ def normalize_mac(text: str) -> str:
 def derive_mac(seed: str, index: int = 0) -> str:
     """A stable MAC for NIC ``index`` of the VM identified by ``seed`` (its UUID, else its
     conf path): ``52:54:00`` plus three bytes of a hash, so it never changes between boots."""
+    import hashlib  # only a generated MAC needs it: LIST and CANCEL load this module
+
     digest = hashlib.sha256(f"{seed}#{index}".encode()).digest()
     return MAC_PREFIX + "".join(f":{b:02x}" for b in digest[:3])
 
@@ -162,11 +163,6 @@ def check_switch_name(name: str) -> str:
     return name
 
 
-def vde_dir(runtime_root: Path) -> Path:
-    """Where the managed VDE switches of a runtime dir live (``<runtime>/vde``)."""
-    return runtime_root / "vde"
-
-
 def switch_ctl(ref: VdeSwitchRef, vde_dir: Path) -> Path:
     """The control directory qemu connects to (``-netdev vde,sock=``)."""
     if ref.ctl is not None:
@@ -182,6 +178,8 @@ def has_network_args(args: Sequence[str]) -> bool:
 
 def qga_socket(vm_rundir: Path) -> Path:
     """The guest agent's socket in a VM's runtime folder."""
+    from ctys.plugins.qemu.vm.qga import QGA_SOCKET_NAME
+
     return vm_rundir / QGA_SOCKET_NAME
 
 

@@ -30,8 +30,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic, vde_dir
@@ -89,6 +87,8 @@ class VdeSwitch:
 
 def _is_vde_switch(pid: int, ctl: Path) -> bool:
     """A living (not zombie) vde_switch serving ``ctl``: a recycled pid is no match."""
+    import psutil  # loaded by the switch work only: CREATE of a VM without VDE skips it
+
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
@@ -221,13 +221,18 @@ def _read_until(sock: socket.socket, marker: bytes) -> bytes:
 _ENDPOINT_PID = re.compile(r"\bpid=(\d+)\b")
 
 
-def count_endpoints(allprint: str, alive: Callable[[int], bool] = psutil.pid_exists) -> int:
+def count_endpoints(allprint: str, alive: Callable[[int], bool] | None = None) -> int:
     """Endpoints plugged into a switch, from its ``port/allprint`` reply (an unplugged
     port stays listed as INACTIVE, without endpoint lines).
 
     An endpoint whose process (``pid=N``) is gone is not counted: vde_switch now and then
     keeps the endpoint of a plug killed with SIGKILL, and such a ghost would keep an idle
-    switch running forever. An endpoint that names no pid counts."""
+    switch running forever. An endpoint that names no pid counts (``alive``: whether a
+    pid runs, default ``psutil.pid_exists``)."""
+    if alive is None:
+        import psutil
+
+        alive = psutil.pid_exists
     count = 0
     for line in allprint.splitlines():
         if not line.strip().startswith("-- endpoint"):
@@ -249,6 +254,8 @@ def attached_endpoints(switch: VdeSwitch, *, timeout: float = 1.0) -> int | None
 def _referencing_processes(switch: VdeSwitch, own_pid: int | None) -> list[int]:
     """Processes other than the switch whose command line names its control dir: a qemu
     that is starting has not plugged in yet, but already says where it will."""
+    import psutil
+
     ctl = str(switch.ctl)
     found: list[int] = []
     for proc in psutil.process_iter(["cmdline"], ad_value=None):

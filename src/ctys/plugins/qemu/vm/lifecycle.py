@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-import psutil
-
 from ctys.errors import VmError
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
@@ -30,11 +28,10 @@ def _reap(pid: int) -> None:
 
 def process_alive(pid: int) -> bool:
     """True while ``pid`` runs (zombies count as gone)."""
+    from ctys.plugins.qemu.vm.processes import process_running
+
     _reap(pid)
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    return process_running(pid)
 
 
 def wait_exit(pid: int, timeout: float) -> bool:

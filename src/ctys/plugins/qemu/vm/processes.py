@@ -1,18 +1,23 @@
-"""Find running QEMU processes in the process table (any user), via psutil.
+"""Find running QEMU processes in the process table (any user), read from ``/proc``.
 
 LIST shows VMs this tool did not start, so it looks at every process, not only ours.
-Processes of other users may refuse some attributes; those are skipped silently.
+One pass over ``/proc/*/cmdline`` finds the qemus; only for those are ``status`` (the
+owner) and ``stat`` (the start time) read. No psutil: its import alone costs LIST more
+than the whole scan. Processes of other users may refuse some files, and processes end
+while being read; both are skipped silently (or the refused fact left empty).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from ctys.pathutil import canonical_path
 from ctys.plugins.qemu.vm.cmdline import QemuCmdline, is_qemu_binary, parse_qemu_cmdline
+
+_PROC = "/proc"
 
 
 @dataclass(frozen=True)
@@ -33,30 +38,140 @@ def _looks_like_qemu(exe: str | None, argv: list[str] | None) -> bool:
     return is_qemu_binary(argv[0]) or (exe is not None and is_qemu_binary(exe))
 
 
+def _read(pid: int, name: str) -> bytes:
+    return Path(f"{_PROC}/{pid}/{name}").read_bytes()
+
+
+def parse_cmdline(data: bytes) -> list[str]:
+    """``/proc/PID/cmdline`` as argv (NUL-separated; a process that rewrote its title
+    into one string is split at spaces, as ``ps`` shows it)."""
+    text = os.fsdecode(data)
+    if "\0" not in text:
+        return text.split()
+    words = text.split("\0")
+    if words and words[-1] == "":
+        words.pop()
+    return words
+
+
+def _argv(pid: int) -> list[str] | None:
+    try:
+        return parse_cmdline(_read(pid, "cmdline"))
+    except OSError:  # gone, or not ours to read
+        return None
+
+
+def _comm(pid: int) -> str:
+    """The kernel's name of the process (at most 15 characters: ``qemu-system-x86``)."""
+    try:
+        return os.fsdecode(_read(pid, "comm")).rstrip("\n")
+    except OSError:
+        return ""
+
+
+def _is_qemu_name(comm: str) -> bool:
+    # The kernel cuts names at 15 characters: "qemu-system-x86" for qemu-system-x86_64.
+    return is_qemu_binary(comm) or comm.startswith("qemu-system-")
+
+
+@functools.cache
+def _boot_time() -> float:
+    for line in Path(f"{_PROC}/stat").read_bytes().splitlines():
+        if line.startswith(b"btime "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@functools.cache
+def _user_name(uid: int) -> str:
+    import pwd  # only when a qemu is found
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)  # a uid without a name, as ps shows it
+
+
+def parse_stat_start(stat: bytes) -> int:
+    """The start time field (22, clock ticks since boot) of ``/proc/PID/stat``; the
+    command name before it (in parentheses) may hold spaces and parentheses itself."""
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
+def status_ids(status: bytes, key: bytes) -> int | None:
+    """The real id of ``Uid:`` or ``Gid:`` (``key``) in ``/proc/PID/status``."""
+    for line in status.splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return None
+
+
+def process_gid(pid: int) -> int | None:
+    """The real group id of process ``pid``; ``None`` when it is gone or unreadable."""
+    return _status_id(pid, b"Gid:")
+
+
+def process_uid(pid: int) -> int | None:
+    """The real user id of process ``pid``; ``None`` when it is gone or unreadable."""
+    return _status_id(pid, b"Uid:")
+
+
+def _status_id(pid: int, key: bytes) -> int | None:
+    try:
+        return status_ids(_read(pid, "status"), key)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_running(pid: int) -> bool:
+    """True while ``pid`` exists and is no zombie (state ``Z``/``X`` in its ``stat``)."""
+    if pid <= 0:
+        return False
+    try:
+        stat = _read(pid, "stat")
+        state = stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3]
+    except (OSError, ValueError):
+        return False
+    return state not in (b"Z", b"X", b"")
+
+
+def _qemu_process(pid: int, argv: list[str]) -> QemuProcess | None:
+    """The owner and start time of qemu ``pid`` (``None``: it ended meanwhile)."""
+    try:
+        stat = _read(pid, "stat")
+    except OSError:
+        return None
+    uid = _status_id(pid, b"Uid:")
+    try:
+        started = _boot_time() + parse_stat_start(stat) / os.sysconf("SC_CLK_TCK")
+    except (ValueError, IndexError, OSError):
+        return None
+    user = _user_name(uid) if uid is not None else None
+    return QemuProcess(pid, user, started, parse_qemu_cmdline(argv))
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path(_PROC).iterdir() if entry.name.isdigit()]
+
+
 def scan_qemu_processes() -> list[QemuProcess]:
     """Every qemu process on this host (``qemu-system-*``, ``qemu-kvm``, ``kvm``), sorted by
     pid. Processes that vanish or refuse access while being read are left out.
 
-    Only argv and the process name are read for every process; owner and start time only
-    for the qemu ones (this runs before every CREATE, so it must stay cheap)."""
+    Only argv (and, when argv[0] is no qemu, the kernel's process name) is read for every
+    process; owner and start time only for the qemu ones (this runs before every CREATE
+    and in every LIST, so it must stay cheap)."""
     found: list[QemuProcess] = []
-    for proc in psutil.process_iter(["cmdline", "name"], ad_value=None):
-        argv = proc.info.get("cmdline")
-        if not argv or not (
-            _looks_like_qemu(None, argv) or is_qemu_binary(proc.info["name"] or "")
-        ):
+    for pid in _pids():
+        argv = _argv(pid)
+        if not argv:
+            continue  # kernel threads, zombies, gone
+        if not (is_qemu_binary(argv[0]) or _is_qemu_name(_comm(pid))):
             continue
-        try:
-            user: str | None = proc.username()
-        except (psutil.AccessDenied, KeyError):
-            user = None
-        except psutil.NoSuchProcess:
-            continue
-        try:
-            created = proc.create_time()
-        except psutil.Error:
-            continue
-        found.append(QemuProcess(proc.pid, user, created, parse_qemu_cmdline(argv)))
+        proc = _qemu_process(pid, argv)
+        if proc is not None:
+            found.append(proc)
     found.sort(key=lambda p: p.pid)
     return found
 
@@ -64,25 +179,18 @@ def scan_qemu_processes() -> list[QemuProcess]:
 def read_qemu_process(pid: int) -> QemuProcess | None:
     """The qemu running as ``pid``, or ``None`` when there is none (gone, not a qemu, or
     not readable)."""
+    if pid <= 0:
+        return None
+    argv = _argv(pid)
+    if not argv:
+        return None
     try:
-        proc = psutil.Process(pid)
-        with proc.oneshot():
-            argv = proc.cmdline()
-            try:
-                exe: str | None = proc.exe()
-            except psutil.AccessDenied:
-                exe = None
-            if not _looks_like_qemu(exe, argv):
-                return None
-            try:
-                user: str | None = proc.username()
-            except (psutil.AccessDenied, KeyError):
-                user = None
-            return QemuProcess(pid, user, proc.create_time(), parse_qemu_cmdline(argv))
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        exe: str | None = str(Path(f"{_PROC}/{pid}/exe").readlink())
+    except OSError:  # another user's process, or gone
+        exe = None
+    if not _looks_like_qemu(exe, argv):
         return None
-    except ValueError:  # pid <= 0
-        return None
+    return _qemu_process(pid, argv)
 
 
 def references_dir(process: QemuProcess, runtime_vm_dir: Path) -> bool:

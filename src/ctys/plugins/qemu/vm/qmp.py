@@ -2,9 +2,10 @@
 
 ctys is a short-lived CLI: a ``QmpSession`` holds one connection (on a private event loop)
 for the commands of one action, with a hard timeout per step so a monitor that stops
-answering never hangs the caller. It is the only way ctys opens a QMP connection, and
-``vm.handle.VmHandle`` owns it: QEMU serves one QMP client at a time, so no code opens a
-second connection beside a handle's.
+answering never hangs the caller. It is the only way ctys opens a QMP connection that
+acts on a VM, and ``vm.handle.VmHandle`` owns it: QEMU serves one QMP client at a time, so
+no code opens a second connection beside a handle's. (LIST reads run states with
+``vm.qmpprobe``: one read-only ``query-status`` per socket, closed at once.)
 """
 
 from __future__ import annotations

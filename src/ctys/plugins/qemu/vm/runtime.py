@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -33,8 +32,6 @@ from ctys.plugins.qemu.vm.processes import (
     references_dir,
     scan_qemu_processes,
 )
-from ctys.plugins.qemu.vm.runlogs import keep_logs
-from ctys.privfile import write_private_text
 from ctys.rundir import ensure_private_dir, runtime_root
 
 
@@ -121,6 +118,8 @@ class VmRuntimeDir:
         """Write state.json atomically (temp file + rename); ``CtysError`` when the disk
         is full or the folder is gone."""
         try:
+            from ctys.privfile import write_private_text  # only writers need tempfile
+
             # A full disk: the old record (if any) stays whole, no half temp file is left.
             write_private_text(self.state, record.to_json())
         except OSError as err:
@@ -136,6 +135,10 @@ class VmRuntimeDir:
         """Delete the folder; its logs are kept first (``ctys.plugins.qemu.vm.runlogs``)
         wherever a folder goes: CANCEL, a failed start, a stale folder sweep. Returns where
         they went."""
+        import shutil
+
+        from ctys.plugins.qemu.vm.runlogs import keep_logs
+
         kept = keep_logs(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
         return kept

@@ -1,0 +1,196 @@
+"""LIST start-up and LIST of N running VMs (issue 15, points 2 and 3).
+
+Run as ``flock /tmp/ctys-e2e.lock .venv/bin/python bench/list_speed.py [--vms N] [--runs R]``
+(it starts qemus).  Two ratios, each against a baseline measured in the same run:
+
+1. ``ctys -t QEMU -a LIST`` with no VM of ours (an empty private ``CTYS_RUNTIME_DIR`` and
+   VM path) against ``python -c pass``: the start-up floor.  Target: at most 5x.
+2. LIST with N running VMs against LIST with none.  Target: at most 1.5x.  The N VMs are
+   stand-ins: real ``qemu-system-x86_64 -machine none -S`` processes (no guest, so N of
+   them do not load the CPUs) in runtime folders laid out as CREATE lays them out
+   (``state.json``, ``qemu.pid``, ``qmp.sock``, a conf file), so LIST reads their records,
+   the process table and each one's QMP monitor as it does for real VMs.
+
+Also printed: ``ctys -h`` against ``python -c pass`` (the CLI's own start-up, which every
+command pays before its plugin loads), and for each row the CPU time (user + system), which
+a loaded shared machine moves far less than the wall time. The rows run round-robin, one
+run of each per round, so each ratio compares runs made under the same load.
+
+Other qemus on the host (other users' VMs, other tests) are in every LIST measurement: LIST
+reads every process's command line and lists foreign qemus too (and then reads the confs
+to name them); their count is printed. Every qemu this bench started is killed again, also
+on failure or Ctrl-C. ``--quick``: 2 VMs, one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import become_subreaper, med, ms, run_quiet, wall_and_cpu
+from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
+
+_QEMU = "qemu-system-x86_64"
+
+
+def _stand_in(runtime: RuntimeDir, confdir: Path, n: int) -> subprocess.Popen[bytes]:
+    """One running qemu in a runtime folder as ctys' CREATE leaves it (no guest)."""
+    label = f"lsb{n}"
+    vmdir = runtime.create_vm_dir(f"{label}-{n:04d}")
+    conf = confdir / f"{label}.conf"
+    conf.write_text(f"#@#MAGICID-QEMU\n#@#LABEL = {label}\nKERNEL=vmlinuz\n")
+    argv = [
+        _QEMU, "-machine", "none", "-S", "-nodefaults", "-display", "none",
+        "-accel", "tcg", "-monitor", "none", "-serial", "none", "-name", label,
+        "-pidfile", str(vmdir.pidfile),
+        "-qmp", f"unix:{vmdir.qmp},server=on,wait=off",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    vmdir.write_record(
+        RuntimeRecord(
+            vmid=vmdir.vmid, label=label, conf=str(conf), pid=proc.pid, binary=_QEMU,
+            accelerator="tcg", started=time.time(), argv=argv,
+        )
+    )  # fmt: skip
+    return proc
+
+
+def _wait_ready(procs: list[subprocess.Popen[bytes]], runtime: RuntimeDir) -> None:
+    deadline = time.monotonic() + 30
+    for vmdir in runtime.all_vms():
+        while not vmdir.qmp.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{vmdir.qmp} did not appear")
+            time.sleep(0.02)
+    for proc in procs:
+        if proc.poll() is not None:
+            raise SystemExit(f"a stand-in qemu exited with {proc.returncode}")
+
+
+def _foreign_qemus() -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                argv0 = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0", 1)[0]
+                count += b"qemu" in os.path.basename(argv0)
+    return count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vms", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run for CI: tiny sizes, one run"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.vms, args.runs = 2, 1
+    if shutil.which(_QEMU) is None:
+        print(f"bench/list_speed.py: no {_QEMU} on PATH", file=sys.stderr)
+        return 1
+    become_subreaper()
+    work = Path(tempfile.mkdtemp(prefix="ctl", dir="/tmp"))  # short: UNIX socket paths
+    # As a user runs it: with bytecode caches (this shared machine sets
+    # PYTHONDONTWRITEBYTECODE, which makes every run compile every module: +70 ms), kept in
+    # the bench's own folder, not in the checkout; the warm-up run of each row writes them.
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+        "CTYS_VMPATH": str(work / "vms"),
+        "CTYS_INVENTORY": str(work / "inventory.sqlite"),
+        "XDG_CACHE_HOME": str(work / "cache"),
+    }
+    (work / "vms").mkdir()
+    empty_env = {**env, "CTYS_RUNTIME_DIR": str(work / "rt0")}
+    full_env = {**env, "CTYS_RUNTIME_DIR": str(work / "rt")}
+    script = Path(sys.executable).parent / "ctys"  # the entry point scripts/install.sh made
+    entry = [str(script)] if script.exists() else [sys.executable, "-m", "ctys"]
+    ctys = [*entry, "-t", "QEMU", "-a", "LIST"]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        runtime = RuntimeDir(work / "rt")
+        RuntimeDir(work / "rt0")
+        foreign = _foreign_qemus()
+        for n in range(args.vms):
+            procs.append(_stand_in(runtime, work / "vms", n))
+        _wait_ready(procs, runtime)
+        listed = subprocess.run(ctys, env=full_env, capture_output=True, text=True, check=False)
+        # Each stand-in listed, its state read from its monitor (-S: "prelaunch").
+        rows = [line.split() for line in listed.stdout.splitlines()]
+        shown = {row[-2]: row[1] for row in rows if len(row) > 3 and row[0].startswith("lsb")}
+        missing = [n for n in range(args.vms) if shown.get(f"lsb{n}-{n:04d}") != "prelaunch"]
+        if missing:
+            print(f"LIST misses stand-ins (or their state) {missing}:")
+            print(listed.stdout + listed.stderr)
+            return 1
+        # Round-robin, one run of each per round: a shared machine's load changes by the
+        # minute, and so each ratio compares runs made under the same load. The idle
+        # stand-ins (-S: no vCPU runs) do not load the CPUs during the "no VM" runs.
+        cases = {
+            "floor": ([sys.executable, "-c", "pass"], env),
+            "help": ([*entry, "-h"], empty_env),  # the CLI's own start-up, no plugin
+            "none": (ctys, empty_env),
+            "full": (ctys, full_env),
+        }
+        walls: dict[str, list[float]] = {k: [] for k in cases}
+        cpus: dict[str, list[float]] = {k: [] for k in cases}
+        for argv, case_env in cases.values():
+            run_quiet(argv, case_env)  # warm-up: bytecode caches, page cache
+        for _ in range(args.runs):
+            for name, (argv, case_env) in cases.items():
+                wall_s, cpu_s = wall_and_cpu(argv, 1, case_env, warm_up=False)
+                walls[name] += wall_s
+                cpus[name] += cpu_s
+        print(
+            f"LIST speed: {args.runs} runs each (round-robin), {os.cpu_count()} CPUs,"
+            f" load {os.getloadavg()[0]:.2f}, {foreign} other qemus on the host (listed as"
+            " unmanaged in every LIST)"
+        )
+        print("| what | wall min / median / max ms | ratio | CPU median ms | CPU ratio |")
+        print("|---|---|---|---|---|")
+        labels = {
+            "floor": "python -c pass",
+            "help": "ctys -h (vs python -c pass)",
+            "none": "LIST, no VM (vs python -c pass)",
+            "full": f"LIST, {args.vms} running VMs (vs LIST, no VM)",
+        }
+        base = {"floor": None, "help": "floor", "none": "floor", "full": "none"}
+        ratios: dict[str, float] = {}
+        for name, label in labels.items():
+            ref = base[name]
+            w, c = walls[name], cpus[name]
+            ratio = cratio = "—"
+            if ref is not None:
+                ratios[name] = (med(w) or 0) / (med(walls[ref]) or 1)
+                ratio = f"{ratios[name]:.2f}x"
+                cratio = f"{(med(c) or 0) / (med(cpus[ref]) or 1):.2f}x"
+            print(
+                f"| {label} | {ms(min(w), 1)} / {ms(med(w), 1)} / {ms(max(w), 1)} | {ratio}"
+                f" | {ms(med(c), 1)} | {cratio} |"
+            )
+        r1, r2 = ratios["none"], ratios["full"]
+        print(
+            f"targets (wall medians): no VM {r1:.2f}x (≤ 5x) {'PASS' if r1 <= 5 else 'MISS'};"
+            f" {args.vms} VMs {r2:.2f}x (≤ 1.5x) {'PASS' if r2 <= 1.5 else 'MISS'}"
+        )
+        return 0
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
