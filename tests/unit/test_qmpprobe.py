@@ -1,5 +1,5 @@
 """LIST's run-state probe: query-status on many QMP sockets at once, one deadline for all
-(``vm.qmpprobe``), against fake monitors that speak QMP's lines."""
+(``vm.qmpprobe``, over ``qemu.qmp``), against fake monitors that speak QMP's lines."""
 
 from __future__ import annotations
 
@@ -12,22 +12,33 @@ from pathlib import Path
 
 import pytest
 
-from ctys.plugins.qemu.vm.qmpprobe import parse_reply_lines, query_states
+from ctys.plugins.qemu.vm.qmpprobe import query_states, run_state
 
+_EVENT = b'{"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 0}}\r\n'
 Serve = Callable[[socket.socket], None]
-_GREETING = b'{"QMP": {"version": {"qemu": {"major": 8}}, "capabilities": []}}\r\n'
+_GREETING = (
+    b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""},'
+    b' "capabilities": []}}\r\n'
+)
 
 
 def _reader(conn: socket.socket) -> Iterator[dict[str, object]]:
-    buffer = b""
+    """The commands a client sends, as QEMU reads them: a stream of JSON objects (the
+    client ends them with no newline)."""
+    decoder = json.JSONDecoder()
+    buffer = ""
     while True:
-        while b"\n" not in buffer:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            buffer += chunk
-        line, buffer = buffer.split(b"\n", 1)
-        yield json.loads(line)
+        chunk = conn.recv(4096)
+        if not chunk:
+            return
+        buffer += chunk.decode()
+        while buffer.strip():
+            try:
+                command, end = decoder.raw_decode(buffer.lstrip())
+            except ValueError:
+                break  # not whole yet
+            buffer = buffer.lstrip()[end:]
+            yield command
 
 
 def answering(state: str, *, event_first: bool = False) -> Serve:
@@ -36,12 +47,15 @@ def answering(state: str, *, event_first: bool = False) -> Serve:
     def serve(conn: socket.socket) -> None:
         conn.sendall(_GREETING)
         for command in _reader(conn):
-            if event_first:
-                conn.sendall(b'{"event": "RESUME", "timestamp": {"seconds": 1}}\r\n')
+            if event_first and command["execute"] != "qmp_capabilities":
+                # (QEMU sends events only once capabilities are negotiated.)
+                conn.sendall(_EVENT)
             if command["execute"] == "qmp_capabilities":
-                reply: dict[str, object] = {"return": {}, "id": command["id"]}
+                reply: dict[str, object] = {"return": {}}
             else:
-                reply = {"return": {"status": state, "running": False}, "id": command["id"]}
+                reply = {"return": {"status": state, "running": False}}
+            if "id" in command:
+                reply["id"] = command["id"]
             data = json.dumps(reply).encode() + b"\r\n"
             # In two pieces: a reply may arrive split over reads.
             conn.sendall(data[:7])
@@ -120,7 +134,7 @@ def test_a_file_that_is_no_socket_is_none(short_tmp: Path) -> None:
     assert query_states([], 0.2) == []
 
 
-def test_parse_reply_lines_keeps_the_unfinished_rest_and_skips_garbage() -> None:
-    messages, rest = parse_reply_lines(b'{"return": {}, "id": 1}\r\nnot json\r\n\r\n{"ret')
-    assert messages == [{"return": {}, "id": 1}]
-    assert rest == b'{"ret'
+def test_run_state_reads_only_a_string_status() -> None:
+    assert run_state({"status": "paused", "running": False}) == "paused"
+    assert run_state({"status": 3}) is None
+    assert run_state([]) is None

@@ -1,119 +1,59 @@
-"""The run state of many VMs at once: ``query-status`` on each QMP socket, all connections
-open together in one thread (``selectors``), one deadline for all.
+"""The run state of many VMs at once: ``query-status`` on each QMP socket, every
+connection open together in one event loop (``qemu.qmp``), one deadline for all.
 
-LIST asks every running VM for its state. Through ``vm.qmp.QmpSession`` (asyncio and the
-``qemu.qmp`` client, one event loop per VM) that cost LIST more than all its other work
-for 20 VMs; this probe speaks the few lines of QMP it needs itself: it reads the greeting,
-sends ``qmp_capabilities`` and ``query-status`` at once, reads the two replies (skipping
-events) and closes. It holds no connection beyond that, so it never keeps another client
-(QEMU serves one at a time) waiting longer than the query; a monitor that is busy with
-another client, or does not answer, is ``None`` when the deadline passes. Every action
-that changes a VM still goes through ``vm.handle.VmHandle``.
+LIST asks every running VM for its state. Through ``vm.qmp.QmpSession`` (one event loop
+and one connection per VM, asked one after the other from a thread pool) that cost LIST
+more than all its other work for 20 VMs; here one ``asyncio`` loop holds a ``QMPClient``
+per socket, each connects, negotiates, asks ``query-status`` and disconnects at once. No
+connection is held beyond that, so no other client (QEMU serves one at a time) waits
+longer than the query; a monitor that is busy with another client, or does not answer,
+is ``None`` when the deadline passes. Every action that changes a VM still goes through
+``vm.handle.VmHandle``.
 """
 
 from __future__ import annotations
 
-import json
-import selectors
-import socket
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-_REQUEST = b'{"execute": "qmp_capabilities", "id": 1}\r\n{"execute": "query-status", "id": 2}\r\n'
-_MAX_REPLY = 1 << 20  # a monitor that talks this much without answering is not a QMP one
 
-
-@dataclass
-class _Probe:
-    sock: socket.socket
-    buffer: bytes = b""
-    state: str | None = None
-    done: bool = False
-
-
-def parse_reply_lines(data: bytes) -> tuple[list[object], bytes]:
-    """The complete JSON lines of ``data`` (parsed; lines that are no JSON are skipped)
-    and the unfinished rest."""
-    *complete, rest = data.split(b"\n")
-    messages: list[object] = []
-    for line in complete:
-        if not line.strip():
-            continue
-        try:
-            messages.append(json.loads(line))
-        except ValueError:
-            continue
-    return messages, rest
-
-
-def _feed(probe: _Probe, data: bytes) -> None:
-    """Take what the monitor sent: the replies by their ids (the greeting and events
-    carry none)."""
-    messages, probe.buffer = parse_reply_lines(probe.buffer + data)
-    if len(probe.buffer) > _MAX_REPLY:
-        probe.done = True
-        return
-    for message in messages:
-        if not isinstance(message, dict):
-            continue
-        if message.get("id") == 1 and "error" in message:
-            probe.done = True  # capabilities refused: no state
-        elif message.get("id") == 2:
-            result = message.get("return")
-            if isinstance(result, dict) and isinstance(result.get("status"), str):
-                probe.state = result["status"]
-            probe.done = True
+def run_state(reply: object) -> str | None:
+    """The ``status`` of a ``query-status`` reply, ``None`` when it has none."""
+    if not isinstance(reply, Mapping):
+        return None
+    status = reply.get("status")
+    return status if isinstance(status, str) else None
 
 
 def query_states(sockets: Sequence[Path], timeout: float) -> list[str | None]:
     """The QMP run state (``running``, ``paused``, ...) behind each socket of ``sockets``,
     in their order; ``None`` for a socket that is missing, refuses the connection or has
     not answered when ``timeout`` (seconds, for all of them together) has passed."""
-    deadline = time.monotonic() + timeout
-    probes: list[_Probe | None] = []
-    with selectors.DefaultSelector() as selector:
-        for path in sockets:
-            probes.append(_connect(path, selector))
-        pending = sum(1 for p in probes if p is not None)
-        while pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            for key, _ in selector.select(left):
-                probe: _Probe = key.data
-                try:
-                    data = probe.sock.recv(65536)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if data:
-                    _feed(probe, data)
-                else:
-                    probe.done = True  # closed by qemu
-                if probe.done:  # closed at once: the monitor is free for its next client
-                    selector.unregister(probe.sock)
-                    probe.sock.close()
-                    pending -= 1
-        for opened in probes:
-            if opened is not None and not opened.done:
-                opened.sock.close()
-    return [p.state if p is not None else None for p in probes]
+    if not sockets:
+        return []
+    return asyncio.run(_query_all(sockets, timeout))
 
 
-def _connect(path: Path, selector: selectors.BaseSelector) -> _Probe | None:
-    """A connected socket with the request already sent (QEMU reads it after its
-    greeting), registered for reading; ``None`` when the socket does not take it."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+async def _query_all(sockets: Sequence[Path], timeout: float) -> list[str | None]:
+    tasks = [asyncio.ensure_future(_query_one(path)) for path in sockets]
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()  # its ``finally`` closes the connection
+    await asyncio.gather(*pending, return_exceptions=True)
+    return [None if task in pending else task.result() for task in tasks]
+
+
+async def _query_one(path: Path) -> str | None:
+    from qemu.qmp import QMPClient, QMPError
+
+    client = QMPClient()
     try:
-        sock.setblocking(False)
-        sock.connect(str(path))
-        sock.sendall(_REQUEST)
-    except OSError:  # missing, refused, not a socket, too long a path, buffer full
-        sock.close()
+        await client.connect(str(path))
+        return run_state(await client.execute("query-status"))
+    except (QMPError, OSError):  # missing, refused, not a socket, not a monitor
         return None
-    probe = _Probe(sock)
-    selector.register(sock, selectors.EVENT_READ, probe)
-    return probe
+    finally:
+        with contextlib.suppress(QMPError, OSError):
+            await client.disconnect()
