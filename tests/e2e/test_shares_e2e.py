@@ -123,8 +123,10 @@ def test_virtiofs_read_write_and_a_read_only_share_on_the_real_guest(
             done = run_ctys("-t", "QEMU", "-a", "CREATE=l:realfs,BOOTMODE:HDD", "-b", "1",
                             env=env, timeout=120)  # fmt: skip
             assert done.returncode == 0, done.stderr
-            assert len(_daemons(runtime)) == 2  # one virtiofsd per share
             [sock] = Path(runtime, "vms").glob("realfs-*/console.sock")
+            # One virtiofsd per share (each forks its sandboxed worker: two processes).
+            pids = {int(p.read_text()) for p in sock.parent.glob("fs*.pid")}
+            assert len(pids) == 2 and pids <= set(_daemons(runtime))
             assert oct(sock.parent.stat().st_mode & 0o777) == "0o700"
             with SerialConsole(sock, timeout=BOOT_TIMEOUT) as console:
                 console.read_until(LOGIN_PROMPT.encode())
