@@ -67,12 +67,18 @@ def _add_shares(conf: Path, rw: Path, ro: Path, *options: str) -> None:
         fh.write(f"#@#SHARE0 = {rw}%hostrw{extra}\n#@#SHARE1 = {ro}%hostro%ro{extra}\n")
 
 
+def _tiny_vm(guest: GuestImage, env: dict[str, str], root: Path, label: str) -> tuple[Path, Path]:
+    """A tiny-guest VM ``label`` with a rw share ``hostrw`` and an ro one ``hostro``."""
+    conf = write_demo_conf(Path(env["CTYS_VMPATH"]) / label, guest, label)
+    rw, ro = _host_folders(root)
+    _add_shares(conf, rw, ro)
+    return rw, ro
+
+
 def test_dry_run_prints_the_share_argv_and_starts_nothing(
     guest: GuestImage, ctys: Ctys, ctys_env: dict[str, str], short_tmp: Path
 ) -> None:
-    conf = write_demo_conf(Path(ctys_env["CTYS_VMPATH"]) / "sh1", guest, "sh1")
-    rw, ro = _host_folders(short_tmp)
-    _add_shares(conf, rw, ro)
+    _tiny_vm(guest, ctys_env, short_tmp, "sh1")
     done = ctys("-t", "QEMU", "-a", "CREATE=l:sh1,CONSOLE:NONE", "-n")
     assert done.returncode == 0, done.stderr
     runtime = ctys_env["CTYS_RUNTIME_DIR"]
@@ -177,9 +183,7 @@ def _run(console: SerialConsole, command: str) -> tuple[str, int]:
 def test_9p_read_write_and_a_read_only_share_on_the_tiny_guest(
     generic_guest: GuestImage, ctys: Ctys, ctys_env: dict[str, str], short_tmp: Path
 ) -> None:
-    conf = write_demo_conf(Path(ctys_env["CTYS_VMPATH"]) / "sh9", generic_guest, "sh9")
-    rw, ro = _host_folders(short_tmp)
-    _add_shares(conf, rw, ro)
+    rw, ro = _tiny_vm(generic_guest, ctys_env, short_tmp, "sh9")
     runtime = ctys_env["CTYS_RUNTIME_DIR"]
     env = {**ctys_env, "CTYS_SHARE_TRANSPORT": "9p"}
     done = run_ctys("-t", "QEMU", "-a", "CREATE=l:sh9,CONSOLE:NONE", env=env, timeout=120)

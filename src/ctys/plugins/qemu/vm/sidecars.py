@@ -58,6 +58,7 @@ def stop_sidecars(rundir: Path, *, timeout: float = _STOP_TIMEOUT) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
+    # Not lifecycle.process_alive: lifecycle imports runtime, which imports this module.
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
