@@ -215,3 +215,21 @@ def test_build_argv_puts_the_shares_before_the_pass_through_args(tmp_path: Path)
     assert option_values(argv, "-m") == ["768"]
     assert argv.index("vhost-user-fs-pci,chardev=fs0,tag=data") < argv.index("-usb")
     assert "-numa" not in launch_argv(vm, tmp_path)
+
+
+def _qemu_options(text: str) -> list[str]:
+    """Split a qemu option string as qemu does: ``,`` separates, ``,,`` is a comma."""
+    return [part.replace("\0", ",") for part in text.replace(",,", "\0").split(",")]
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)),
+               min_size=1, max_size=40))  # fmt: skip
+def test_a_folder_path_stays_one_qemu_option_value(name: str) -> None:
+    """Whatever the folder is called, it cannot add an fsdev option (``,readonly=off``)."""
+    hostdir = Path("/srv") / name.replace("/", "_")
+    share = _share(0, hostdir=hostdir, readonly=True)
+    [fsdev] = [w for w in share_args([SharePlan(share, Transport.NINEP)], RUN, 512)
+               if w.startswith("local,")]  # fmt: skip
+    assert _qemu_options(fsdev) == [
+        "local", "id=fsdev0", f"path={hostdir}", "security_model=none", "readonly=on",
+    ]  # fmt: skip
