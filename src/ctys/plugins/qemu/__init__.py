@@ -110,7 +110,9 @@ QEMU plugin actions:
   -a SHOW[=TERSE|MACHINE|JSON][,TITLE]  -a GETCLIENTPORT=<label>|<id>  -a ISACTIVE=<id>
 Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
          <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =
-         ide|virtio|scsi|sata|nvme (default IDE), #@#DISKCACHE[<n>], #@#DISKDISCARD[<n>].
+         ide|virtio|scsi|sata|nvme (default IDE), #@#DISKCACHE[<n>], #@#DISKDISCARD[<n>],
+         #@#SHARE<n> = HOSTDIR%TAG[%ro][%9p|%virtiofs] (a shared folder: one virtiofsd
+         per share with the VM, else 9p; the guest mounts TAG; docs/shared-folders.md).
 <address>: L:LABEL | U:UUID | M:MAC | T:IP (TCP:, IP:) | P:/path/vm.conf (PATHNAME:,
            PNAME:, and ID:/I:, the VM's ID = its conf path) | F:PATTERN (FNAME:,
            FILENAME:; part of the conf's full path, or an exact path) | DBRECORD:N

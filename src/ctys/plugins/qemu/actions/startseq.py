@@ -44,6 +44,14 @@ from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
 from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches, switches_up
 from ctys.plugins.qemu.requests import CreateRequest
+from ctys.plugins.qemu.shares.fsdaemon import start_daemons
+from ctys.plugins.qemu.shares.shareargv import (
+    HostShareTools,
+    SharePlan,
+    host_share_tools,
+    plan_shares,
+)
+from ctys.plugins.qemu.shares.shareconf import shares_for
 from ctys.plugins.qemu.vm.handle import VmHandle
 from ctys.plugins.qemu.vm.imagelock import lock_conflict
 from ctys.plugins.qemu.vm.runtime import (
@@ -143,6 +151,7 @@ def _spec(
     rundir: VmRuntimeDir,
     firmware: UefiBoot | None = None,
     seed: Path | None = None,
+    shares: tuple[SharePlan, ...] = (),
 ) -> LaunchSpec:
     console = req.console
     return LaunchSpec(
@@ -161,6 +170,7 @@ def _spec(
         install=req.install,
         firmware=firmware,
         seed=seed,
+        shares=shares,
     )
 
 
@@ -200,6 +210,14 @@ def _preflight_network(vm: VmConfig, req: CreateRequest) -> NetworkConfig:
     return net
 
 
+def _share_plans(vm: VmConfig) -> tuple[tuple[SharePlan, ...], HostShareTools]:
+    """The VM's shares (folders checked) and their transports; the host's tools are
+    looked up only when the conf has shares."""
+    shares = shares_for(vm)
+    tools = host_share_tools() if shares else HostShareTools(None, None, root=False)
+    return plan_shares(shares, tools), tools
+
+
 def planned_argv(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> list[str]:
     """``-n``: the qemu argv ``start_vm`` would run, after the same checks; it starts,
     locks, writes and generates nothing (a TCP VNC port's password is set over QMP at the
@@ -212,7 +230,8 @@ def planned_argv(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> list[
     rundir = runtime.vm(vm_id(vm.label, vm.conf_path))
     seed = seed_for(vm)
     iso = seed_path(seed) if seed is not None else None
-    argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso))
+    shares, _tools = _share_plans(vm)
+    argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso, shares))
     if req.console.prepares_vnc and tcp_listen(vm, req) is not None:
         argv = with_vnc_password(argv)
     return argv
@@ -294,6 +313,7 @@ def start_vm(
     seed = seed_for(vm)
     # Built (or found in its cache) before the start lock: a slow build blocks no one.
     iso = seed_iso(seed) if seed is not None else None
+    shares, tools = _share_plans(vm)
     binary, accel, note, unconfirmed_kvm = _pick_binary_and_accel(vm, tcg_because)
     if console.foreground:
         unconfirmed_kvm = None  # the terminal's user sees a failing guest: no watch
@@ -305,7 +325,7 @@ def start_vm(
         guard = StartGuard(rundir)
         handle: VmHandle | None = None
         try:
-            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso))
+            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso, shares))
             # A TCP port always asks for a password (generated when VNCPASS gives none).
             password = vnc_password(vm, req, rundir, given_password)
             if password is not None:
@@ -323,6 +343,8 @@ def start_vm(
                     file=hint,
                     flush=True,
                 )
+            # Listening before qemu starts: qemu connects to each daemon's socket at once.
+            start_daemons(shares, rundir.path, tools)
             # The switches' locks are held until qemu's monitor answers, i.e. until it has
             # plugged in: no CANCEL's idle sweep stops a switch under a starting VM.
             with switches_up(net.managed_switches(), vde_dir(runtime.root)):

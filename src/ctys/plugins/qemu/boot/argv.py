@@ -14,6 +14,7 @@ from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
 from ctys.plugins.qemu.boot.uefi import UefiBoot, uefi_args
 from ctys.plugins.qemu.net.netconf import network_config
 from ctys.plugins.qemu.net.network import NetworkConfig, network_args, vde_dir
+from ctys.plugins.qemu.shares.shareargv import SharePlan, share_args
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
@@ -56,6 +57,7 @@ class LaunchSpec:
     vde_dir: Path | None = None  # managed VDE switches; None: <runtime>/vde beside vms/
     firmware: UefiBoot | None = None  # FIRMWARE UEFI: OVMF pflash (ctys.plugins.qemu.boot.uefi)
     seed: Path | None = None  # CLOUDINIT: the cidata ISO (ctys.plugins.qemu.boot.cloudinit)
+    shares: tuple[SharePlan, ...] = ()  # SHARE<n>: shared folders (ctys.plugins.qemu.shares)
 
 
 def qemu_escape(value: str) -> str:
@@ -286,6 +288,7 @@ def build_argv(spec: LaunchSpec) -> list[str]:
     if spec.daemonize:
         argv += ["-daemonize"]
     argv += _network_args(spec)
+    argv += share_args(spec.shares, spec.rundir.path, vm.memsize_mb)
     argv += list(vm.extra_args) + list(spec.argsadd)
     argv += _boot_args(spec)
     if spec.seed is not None:

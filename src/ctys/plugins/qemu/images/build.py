@@ -29,6 +29,9 @@ from ctys.runcmd import run_command
 #: Bump when the initramfs layout changes, so existing caches are rebuilt.
 BUILD_FORMAT = 2
 KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
+#: Debian's generic kernel: the cloud kernel has no 9p file system (CONFIG_NET_9P is not
+#: set), so the shared-folder tests boot the same guest on this one.
+GENERIC_KERNEL_META_PACKAGE = "linux-image-amd64"
 BUSYBOX = Path("/bin/busybox")
 KERNEL_NAME = "vmlinuz"
 INITRD_NAME = "initrd.gz"
@@ -46,6 +49,10 @@ WANTED_MODULES: tuple[tuple[str, str], ...] = (
     ("CONFIG_ATA_PIIX", "ata_piix"),
     ("CONFIG_BLK_DEV_SD", "sd_mod"),
     ("CONFIG_BLK_DEV_SR", "sr_mod"),
+    # Shared folders (the generic kernel; the cloud kernel has no 9p, and its virtiofs is
+    # left out so its guest stays as it was).
+    ("CONFIG_NET_9P_VIRTIO", "9pnet_virtio"),
+    ("CONFIG_9P_FS", "9p"),
 )
 
 
@@ -74,11 +81,14 @@ def init_script() -> bytes:
     return importlib.resources.files("ctys.plugins.qemu.images").joinpath("init.sh").read_bytes()
 
 
-def build_guest(cache_dir: Path | None = None) -> GuestImage:
+def build_guest(
+    cache_dir: Path | None = None, kernel_meta: str = KERNEL_META_PACKAGE
+) -> GuestImage:
     """Return the cached guest, building it first if the kernel or ``init.sh`` changed.
 
     ``$CTYS_GUEST_KERNEL`` names an existing kernel to use instead of downloading one; its
-    modules are taken from ``/lib/modules/<version>`` when they exist.  Safe to call from
+    modules are taken from ``/lib/modules/<version>`` when they exist. ``kernel_meta`` picks
+    another Debian kernel (``GENERIC_KERNEL_META_PACKAGE``: 9p). Safe to call from
     several processes at once: builds are serialised by a lock and renamed into place.
     """
     cache = cache_dir if cache_dir is not None else default_cache_dir()
@@ -89,7 +99,7 @@ def build_guest(cache_dir: Path | None = None) -> GuestImage:
     if local_kernel:
         return _build_for_local_kernel(cache, Path(local_kernel), init, stamp)
 
-    package, version = _cloud_kernel_package()
+    package, version = _kernel_package(kernel_meta)
     final = cache / f"{package}_{version}_{stamp}"
     image = GuestImage(final / KERNEL_NAME, final / INITRD_NAME)
     if image.initrd.exists():
@@ -143,12 +153,13 @@ def _only(paths: Iterator[Path], what: str) -> Path:
     return found[0]
 
 
-def _cloud_kernel_package() -> tuple[str, str]:
-    """The concrete package behind ``linux-image-cloud-amd64`` and its candidate version."""
-    depends = run(["apt-cache", "depends", KERNEL_META_PACKAGE])
-    match = re.search(r"Depends:\s*(linux-image-\S+-cloud-amd64)\b", depends)
+def _kernel_package(meta: str = KERNEL_META_PACKAGE) -> tuple[str, str]:
+    """The concrete package behind ``meta`` (``linux-image-cloud-amd64``) and its
+    candidate version."""
+    depends = run(["apt-cache", "depends", meta])
+    match = re.search(r"Depends:\s*(linux-image-\d\S*)", depends)
     if match is None:
-        raise CtysError(f"apt knows no {KERNEL_META_PACKAGE}: run 'apt-get update' first")
+        raise CtysError(f"apt knows no {meta}: run 'apt-get update' first")
     package = match.group(1)
     policy = run(["apt-cache", "policy", package])
     version = re.search(r"Candidate:\s*(\S+)", policy)

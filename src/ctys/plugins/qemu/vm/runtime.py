@@ -9,6 +9,7 @@ Layout (all under a dir of mode 0700 owned by the user)::
     <runtime>/vms/<vmid>/console.log   everything the serial console printed
     <runtime>/vms/<vmid>/vnc.sock      VNC server (unless a TCP port was asked for)
     <runtime>/vms/<vmid>/vnc.pass      generated VNC password of a TCP port (0600)
+    <runtime>/vms/<vmid>/fs<n>.sock    virtiofsd of SHARE<n> (and its fs<n>.pid, fs<n>.log)
     <runtime>/locks/<vmid>.lock        held while a VM is being started
 
 When a VM folder is removed its qemu.log and console.log are kept
@@ -134,11 +135,13 @@ class VmRuntimeDir:
     def remove(self) -> Path | None:
         """Delete the folder; its logs are kept first (``ctys.plugins.qemu.vm.runlogs``)
         wherever a folder goes: CANCEL, a failed start, a stale folder sweep. Returns where
-        they went."""
+        they went. Share daemons (virtiofsd) still running for it are stopped first."""
         import shutil
 
         from ctys.plugins.qemu.vm.runlogs import keep_logs
+        from ctys.plugins.qemu.vm.sidecars import stop_sidecars
 
+        stop_sidecars(self.path)
         kept = keep_logs(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
         return kept
