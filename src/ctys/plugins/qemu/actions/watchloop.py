@@ -1,0 +1,120 @@
+"""WATCH's loop: the poll and one QMP event task per VM, merged into one ordered stream.
+
+Everything runs on one asyncio loop (the poll's blocking scan in a worker thread), so
+events print in the order they are known: a VM's START (from the poll) before its QMP
+events, which come in QEMU's order. While a VM's event task holds its event monitor the
+poll does not ask that VM's run state (the events tell it); when the connection ends
+(the VM quit, another reader holds the monitor) the poll takes over from the last state
+the events left, so nothing is reported twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from ctys.plugins.qemu.actions.watch import Seen, event_name
+from ctys.plugins.qemu.vm.qmpevents import Follower, QmpEvent, follow_events
+from ctys.remote.watchstream import State, WatchEvent, format_event, snapshot_events
+
+Snapshot = Callable[[frozenset[str]], dict[str, Seen]]
+
+
+class Watcher:
+    """This host's VMs: what is known of each, which event monitors are held, and the
+    printing of every event."""
+
+    def __init__(
+        self,
+        host: str,
+        out: TextIO,
+        *,
+        interval: float,
+        as_json: bool,
+        follow: Follower = follow_events,
+    ) -> None:
+        self.host, self.out, self.interval, self.as_json = host, out, interval, as_json
+        self.follow = follow
+        self.known: dict[str, State] = {}
+        self.held: set[str] = set()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    def emit(self, event: WatchEvent) -> None:
+        print(format_event(event, as_json=self.as_json), file=self.out, flush=True)
+
+    async def run(self, snapshot: Snapshot, rounds: int | None = None) -> None:
+        """Poll every ``interval`` seconds (``rounds`` times, forever when ``None``)."""
+        done = 0
+        try:
+            while rounds is None or done < rounds:
+                seen = await asyncio.to_thread(snapshot, frozenset(self.held))
+                self.merge(seen)
+                done += 1
+                await asyncio.sleep(self.interval)
+        finally:
+            for task in self.tasks.values():
+                task.cancel()
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    def merge(self, seen: dict[str, Seen]) -> None:
+        """One poll's snapshot: its differences printed, an event task started for each
+        new VM with an event monitor, the tasks of VMs gone stopped."""
+        after: dict[str, State] = {}
+        for key, (label, state, _events) in seen.items():
+            if state is None:  # not asked (its events tell it) or no answer: as it was
+                old = self.known.get(key)
+                state = old[1] if old else "running"
+            after[key] = (label, state)
+        when = time.time()
+        for event in snapshot_events(self.known, after, host=self.host, when=when, name=event_name):
+            self.emit(event)
+        self.known = after
+        for key in [k for k in self.tasks if k not in after]:
+            self.tasks.pop(key).cancel()
+            self.held.discard(key)
+        for key, (label, _state, events) in seen.items():
+            if events is not None and key not in self.tasks:
+                self.tasks[key] = asyncio.create_task(self._follow(key, label, events))
+
+    async def _follow(self, key: str, label: str, events: Path) -> None:
+        """Hold ``key``'s event monitor, connecting again after each end for as long as
+        the VM is there (the poll covers it meanwhile)."""
+        from qemu.qmp import QMPError
+
+        while True:
+            try:
+                await self.follow(
+                    events,
+                    lambda status: self._opened(key, label, status),
+                    lambda event: self._event(key, label, event),
+                    timeout=max(1.0, self.interval),
+                )
+            except (OSError, EOFError, TimeoutError, QMPError):
+                pass  # missing, refused, or another reader has it: the poll covers it
+            finally:
+                self.held.discard(key)
+            await asyncio.sleep(max(1.0, self.interval))
+
+    def _opened(self, key: str, label: str, status: str) -> None:
+        # What changed between the poll's last look and the connection is one event.
+        self.held.add(key)
+        old = self.known.get(key)
+        if old is None or status == "unknown":
+            return
+        if status != old[1]:
+            name = event_name(old[1], status)
+            if name is not None:
+                self.emit(WatchEvent(time.time(), self.host, label, name, key))
+        self.known[key] = (label, status)
+
+    def _event(self, key: str, label: str, event: QmpEvent) -> None:
+        detail = f"{key} {event.detail}" if event.detail else key
+        self.emit(WatchEvent(event.time, self.host, label, event.name, detail))
+        if event.status is not None and key in self.known:
+            self.known[key] = (label, event.status)
+
+
+__all__ = ["Snapshot", "Watcher"]
