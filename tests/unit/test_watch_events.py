@@ -275,3 +275,19 @@ def test_when_the_monitor_is_lost_the_poll_goes_on_from_the_last_event(tmp_path:
     # The poll sees it paused after the connection ended: that is no new event.
     lines, _ = _watch([{"v-1": ("v", "running", sock)}, {"v-1": ("v", "paused", sock)}, {}], once)
     assert [e["event"] for e in lines] == ["START", "STOP", "GONE"]
+
+
+def test_the_loop_ends_when_nobody_reads_its_output(tmp_path: Path) -> None:
+    class Gone(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    watcher = Watcher("h", Gone(), interval=0.01, as_json=False, follow=_scripted([]))
+    polls: list[int] = []
+
+    def snapshot(_held: frozenset[str]) -> dict[str, Seen]:
+        polls.append(1)
+        return {"v-1": ("v", "running", None)}
+
+    asyncio.run(asyncio.wait_for(watcher.run(snapshot), 10))  # ends by itself
+    assert watcher.closed and polls == [1]

@@ -41,15 +41,24 @@ class Watcher:
         self.known: dict[str, State] = {}
         self.held: set[str] = set()
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.closed = False  # the reader of our output went away
 
     def emit(self, event: WatchEvent) -> None:
-        print(format_event(event, as_json=self.as_json), file=self.out, flush=True)
+        if self.closed:
+            return
+        try:
+            print(format_event(event, as_json=self.as_json), file=self.out, flush=True)
+        except (BrokenPipeError, ValueError):
+            # ``| head`` ended, or the ssh of a remote stream: nobody reads any more. Not
+            # raised here: an event task would take it for its monitor's failure.
+            self.closed = True
 
     async def run(self, snapshot: Snapshot, rounds: int | None = None) -> None:
-        """Poll every ``interval`` seconds (``rounds`` times, forever when ``None``)."""
+        """Poll every ``interval`` seconds (``rounds`` times, forever when ``None``), until
+        nobody reads the output any more."""
         done = 0
         try:
-            while rounds is None or done < rounds:
+            while (rounds is None or done < rounds) and not self.closed:
                 seen = await asyncio.to_thread(snapshot, frozenset(self.held))
                 self.merge(seen)
                 done += 1
