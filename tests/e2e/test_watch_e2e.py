@@ -41,6 +41,29 @@ def _wait_for(path: Path, count: int, timeout: float = 60) -> list[dict[str, obj
     return events
 
 
+def _start_watch(env: dict[str, str], out: Path) -> subprocess.Popen[str]:
+    """``ctys -a WATCH=JSON hostA hostB`` in its own session, its lines into ``out``."""
+    with out.open("w") as sink:
+        return subprocess.Popen(
+            [*CTYS, "-t", "QEMU", "-a", "WATCH=JSON", "hostA", "hostB"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+
+def _interrupt(watch: subprocess.Popen[str]) -> str:
+    """Ctrl-C to the stream; its stderr once it ended (killed if it does not)."""
+    os.killpg(watch.pid, signal.SIGINT)
+    try:
+        return watch.communicate(timeout=20)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(watch.pid, signal.SIGKILL)
+        return watch.communicate()[1]
+
+
 def test_one_stream_shows_every_event_of_each_host_in_order(
     rctys: Ctys,
     ssh_hosts: SshHosts,
@@ -53,15 +76,7 @@ def test_one_stream_shows_every_event_of_each_host_in_order(
     _vm(host_b, guest, "wb")
     out = tmp_path / "events.jsonl"
     env = {**ctys_env, **ssh_hosts.remote_env, "CTYS_WATCH_INTERVAL": "0.3"}
-    with out.open("w") as sink:
-        watch = subprocess.Popen(
-            [*CTYS, "-t", "QEMU", "-a", "WATCH=JSON", "hostA", "hostB"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+    watch = _start_watch(env, out)
     try:
         time.sleep(3)  # both remote streams are up before the first VM starts
         for label, host in (("wa", "hostA"), ("wb", "hostB")):
@@ -77,12 +92,7 @@ def test_one_stream_shows_every_event_of_each_host_in_order(
         streams = psutil.Process(watch.pid).children(recursive=True)  # the ssh per host
         names = [p.name() for p in streams]
     finally:
-        os.killpg(watch.pid, signal.SIGINT)
-        try:
-            _out, err = watch.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(watch.pid, signal.SIGKILL)
-            _out, err = watch.communicate()
+        err = _interrupt(watch)
     assert watch.returncode == 130, err
     assert "Traceback" not in err, err
     seen = {
@@ -157,15 +167,7 @@ def test_qmp_events_of_each_vm_reach_the_stream_in_order(
     # A long interval: the pause and resume below come milliseconds apart, far inside it,
     # and RESET, POWERDOWN and the block job leave no state a poll could see.
     env = {**ctys_env, **ssh_hosts.remote_env, "CTYS_WATCH_INTERVAL": "4"}
-    with out.open("w") as sink:
-        watch = subprocess.Popen(
-            [*CTYS, "-t", "QEMU", "-a", "WATCH=JSON", "hostA", "hostB"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+    watch = _start_watch(env, out)
     sessions: list[QmpSession] = []
     try:
         time.sleep(3)
@@ -200,12 +202,7 @@ def test_qmp_events_of_each_vm_reach_the_stream_in_order(
     finally:
         for qmp in sessions:
             qmp.close()
-        os.killpg(watch.pid, signal.SIGINT)
-        try:
-            _out, err = watch.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(watch.pid, signal.SIGKILL)
-            _out, err = watch.communicate()
+        err = _interrupt(watch)
     assert watch.returncode == 130, err
     assert "Traceback" not in err, err
     expected = ["START", "RESET", "BLOCK_JOB_COMPLETED", "STOP", "RESUME", "POWERDOWN",

@@ -22,6 +22,7 @@ from ctys.plugins.qemu.vm.qmpevents import (
     follow_events,
     reported_name,
 )
+from support.qmpframes import JsonObjects
 
 
 def _event(name: str, seconds: int = 1700000000, micro: int = 250000, **data: object) -> dict:
@@ -107,18 +108,10 @@ async def _serve(
 
 
 async def _requests(reader: asyncio.StreamReader) -> AsyncIterator[dict]:
-    """The JSON objects a client sends (QMP frames none by newline, as QEMU parses a
-    stream)."""
-    decoder = json.JSONDecoder()
-    buffer = ""
+    """The JSON objects a client sends."""
+    stream = JsonObjects()
     while chunk := await reader.read(4096):
-        buffer += chunk.decode()
-        while buffer.strip():
-            try:
-                request, end = decoder.raw_decode(buffer.lstrip())
-            except ValueError:
-                break
-            buffer = buffer.lstrip()[end:]
+        for request in stream.feed(chunk.decode()):
             yield request
 
 
