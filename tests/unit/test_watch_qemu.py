@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import ClassVar
+
 import pytest
 
 from ctys.address.match import VmFacts
 from ctys.plugins.qemu.actions.watch import event_name
+from ctys.plugins.qemu.vm.runstate import RunState
+from ctys.plugins.qemu.vm.runtime import EntryState, VmRuntimeDir
 
 
 @pytest.mark.parametrize(
@@ -101,3 +107,90 @@ def test_watch_is_in_the_completion_table_and_help() -> None:
     assert "JSON" in plugin.suboptions("WATCH")
     assert "WATCH" in plugin.actions()
     assert "-a WATCH[=<address>|ALL][,JSON]" in plugin.help(None)
+
+
+# --- the poll: which VMs, which monitor is asked ---------------------------------------------
+
+
+class _Handle:
+    """A VM handle whose command monitor answers ``paused``, counting who asked."""
+
+    asked: ClassVar[list[str]] = []
+
+    def __init__(self, rundir: VmRuntimeDir) -> None:
+        self.rundir = rundir
+
+    def __enter__(self) -> _Handle:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def status(self, timeout: float) -> RunState:
+        _Handle.asked.append(self.rundir.vmid)
+        return RunState.PAUSED
+
+
+def _poll_host(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, with_events: bool
+) -> list[VmRuntimeDir]:
+    """Two running VMs of ours (web1, db) and one foreign qemu of ours (``hand``), as the
+    runtime scan and the process table would show them."""
+    from ctys.plugins.qemu.vm import handle, processes, runtime
+    from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+
+    dirs = []
+    entries = []
+    for label, uuid in (("web1", _VM.uuid), ("db", "11111111-2222-3333-4444-555555555555")):
+        rundir = VmRuntimeDir(tmp_path / label)
+        rundir.path.mkdir()
+        if with_events:
+            rundir.events.touch()
+        record = runtime.RuntimeRecord(
+            vmid=f"{label}-1", label=label, conf=f"/srv/vms/{label}/{label}.conf", uuid=uuid
+        )
+        proc = processes.QemuProcess(4000 + len(dirs), "me", 0.0, parse_qemu_cmdline(["q"]))
+        entries.append(runtime.VmEntry(rundir, EntryState.RUNNING, record, proc))
+        dirs.append(rundir)
+    hand = processes.QemuProcess(
+        os.getpid(), "me", 0.0, parse_qemu_cmdline(["qemu-system-x86_64", "-name", "hand"])
+    )
+    monkeypatch.setattr(runtime, "scan_runtime", lambda *_a: iter(entries))
+    monkeypatch.setattr(processes, "scan_qemu_processes", lambda: [hand])
+    monkeypatch.setattr(handle.VmHandle, "attach", _Handle)
+    _Handle.asked = []
+    return dirs
+
+
+def test_the_poll_watches_only_the_vms_the_address_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ctys.argscan import parse_action
+    from ctys.plugins.qemu.actions.watch import parse_watch, poll_snapshot
+
+    _poll_host(monkeypatch, tmp_path, with_events=False)
+    every = poll_snapshot(parse_watch(parse_action("WATCH")), frozenset())
+    assert every == {
+        "web1": ("web1", "paused", None),
+        "db": ("db", "paused", None),
+        f"pid:{os.getpid()}": ("hand", "foreign", None),
+    }
+    by_uuid = parse_watch(parse_action(f"WATCH=UUID:{_VM.uuid.upper()}"))
+    assert list(poll_snapshot(by_uuid, frozenset())) == ["web1"]
+    by_path = parse_watch(parse_action("WATCH=/srv/vms/db/db.conf,JSON"))
+    assert list(poll_snapshot(by_path, frozenset())) == ["db"]
+    assert list(poll_snapshot(parse_watch(parse_action("WATCH=l:hand")), frozenset())) == [
+        f"pid:{os.getpid()}"
+    ]
+
+
+def test_the_poll_leaves_a_held_vms_command_monitor_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ctys.argscan import parse_action
+    from ctys.plugins.qemu.actions.watch import parse_watch, poll_snapshot
+
+    web1, db = _poll_host(monkeypatch, tmp_path, with_events=True)
+    seen = poll_snapshot(parse_watch(parse_action("WATCH=BASEPATH:/srv/vms")), frozenset({"web1"}))
+    assert seen == {"web1": ("web1", None, web1.events), "db": ("db", "paused", db.events)}
+    assert _Handle.asked == ["db"]  # web1's events tell its state: its monitor is not asked
