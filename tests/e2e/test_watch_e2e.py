@@ -41,11 +41,13 @@ def _wait_for(path: Path, count: int, timeout: float = 60) -> list[dict[str, obj
     return events
 
 
-def _start_watch(env: dict[str, str], out: Path) -> subprocess.Popen[str]:
-    """``ctys -a WATCH=JSON hostA hostB`` in its own session, its lines into ``out``."""
+def _start_watch(
+    env: dict[str, str], out: Path, action: str = "WATCH=JSON"
+) -> subprocess.Popen[str]:
+    """``ctys -a <action> hostA hostB`` in its own session, its lines into ``out``."""
     with out.open("w") as sink:
         return subprocess.Popen(
-            [*CTYS, "-t", "QEMU", "-a", "WATCH=JSON", "hostA", "hostB"],
+            [*CTYS, "-t", "QEMU", "-a", action, "hostA", "hostB"],
             env=env,
             stdout=sink,
             stderr=subprocess.PIPE,
@@ -71,12 +73,18 @@ def test_one_stream_shows_every_event_of_each_host_in_order(
     ctys_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
+    from ctys.plugins.qemu.demo.realvm import existing_uuid
+
     host_a, host_b = ssh_hosts(2)
-    _vm(host_a, guest, "wa")
+    wa_uuid = existing_uuid(_vm(host_a, guest, "wa"))
     _vm(host_b, guest, "wb")
     out = tmp_path / "events.jsonl"
     env = {**ctys_env, **ssh_hosts.remote_env, "CTYS_WATCH_INTERVAL": "0.3"}
     watch = _start_watch(env, out)
+    # A second WATCH, of one VM by its UUID: it finds wa's event monitor held by the
+    # first (or holds it first) and still sees every state a poll can.
+    only = tmp_path / "only-wa.jsonl"
+    second = _start_watch(env, only, f"WATCH=UUID:{wa_uuid},JSON")
     try:
         time.sleep(3)  # both remote streams are up before the first VM starts
         for label, host in (("wa", "hostA"), ("wb", "hostB")):
@@ -89,12 +97,20 @@ def test_one_stream_shows_every_event_of_each_host_in_order(
             done = rctys("-t", "QEMU", "-a", f"CANCEL=l:{label},FORCE,TIMEOUT:5", host)
             assert done.returncode == 0, done.stderr
         events = _wait_for(out, 5)
+        only_wa = _wait_for(only, 3)
         streams = psutil.Process(watch.pid).children(recursive=True)  # the ssh per host
         names = [p.name() for p in streams]
     finally:
         err = _interrupt(watch)
+        second_err = _interrupt(second)
     assert watch.returncode == 130, err
-    assert "Traceback" not in err, err
+    assert second.returncode == 130, second_err
+    assert "Traceback" not in err + second_err, err + second_err
+    assert [(e["host"], e["label"], e["event"]) for e in only_wa] == [
+        ("hostA", "wa", "START"),
+        ("hostA", "wa", "STOP"),
+        ("hostA", "wa", "GONE"),
+    ], only_wa
     seen = {
         (str(e["host"]), str(e["label"])): [x["event"] for x in events if x["label"] == e["label"]]
         for e in events
