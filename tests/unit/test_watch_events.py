@@ -212,8 +212,8 @@ def test_poll_and_events_merge_into_one_ordered_stream(tmp_path: Path) -> None:
             QmpEvent("RESET", 10.2, "reason=guest-reset guest=true", "running"),
         ]
     )
-    up: dict[str, Seen] = {"vm1-1": ("vm1", "running", sock)}
-    held: dict[str, Seen] = {"vm1-1": ("vm1", None, sock)}  # the poll did not ask
+    up: dict[str, Seen] = {"vm1-1": ("vm1", "running", sock, 41)}
+    held: dict[str, Seen] = {"vm1-1": ("vm1", None, sock, 41)}  # the poll did not ask
     lines, asked = _watch([up, held, held, {}], follow)
     assert [(e["label"], e["event"]) for e in lines] == [
         ("vm1", "START"),
@@ -230,7 +230,7 @@ def test_a_change_before_the_connection_is_one_event_and_none_twice(tmp_path: Pa
     sock = tmp_path / "events.sock"
     # The poll saw it running; by the time the event monitor answers it is paused.
     lines, _ = _watch(
-        [{"v-1": ("v", "running", sock)}, {"v-1": ("v", None, sock)}, {}],
+        [{"v-1": ("v", "running", sock, 41)}, {"v-1": ("v", None, sock, 41)}, {}],
         _scripted([], status="paused"),
     )
     assert [e["event"] for e in lines] == ["START", "STOP", "GONE"]
@@ -242,9 +242,9 @@ def test_without_an_event_monitor_the_poll_reports_the_state(tmp_path: Path) -> 
 
     lines, _ = _watch(
         [
-            {"old-1": ("old", "running", None), "pid:7": ("hand", "foreign", None)},
-            {"old-1": ("old", "paused", None), "pid:7": ("hand", "foreign", None)},
-            {"old-1": ("old", "running", None)},
+            {"old-1": ("old", "running", None, 41), "pid:7": ("hand", "foreign", None, 7)},
+            {"old-1": ("old", "paused", None, 41), "pid:7": ("hand", "foreign", None, 7)},
+            {"old-1": ("old", "running", None, 41)},
         ],
         never,
     )
@@ -260,13 +260,20 @@ def test_without_an_event_monitor_the_poll_reports_the_state(tmp_path: Path) -> 
 def test_when_the_monitor_is_lost_the_poll_goes_on_from_the_last_event(tmp_path: Path) -> None:
     sock = tmp_path / "events.sock"
 
+    calls: list[int] = []
+
     async def once(path: Path, on_open: Any, on_event: Any, *, timeout: float) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise ConnectionRefusedError(111, "refused")  # the poll's next try: refused
         on_open("running")
         on_event(QmpEvent("STOP", 1.0, "", "paused"))
         raise OSError("the other end went away")
 
     # The poll sees it paused after the connection ended: that is no new event.
-    lines, _ = _watch([{"v-1": ("v", "running", sock)}, {"v-1": ("v", "paused", sock)}, {}], once)
+    running, paused = ("v", "running", sock, 41), ("v", "paused", sock, 41)
+    lines, _ = _watch([{"v-1": running}, {"v-1": paused}, {"v-1": paused}, {}], once)
+    assert len(calls) > 1  # the poll tried again
     assert [e["event"] for e in lines] == ["START", "STOP", "GONE"]
 
 
@@ -280,7 +287,38 @@ def test_the_loop_ends_when_nobody_reads_its_output(tmp_path: Path) -> None:
 
     def snapshot(_held: frozenset[str]) -> dict[str, Seen]:
         polls.append(1)
-        return {"v-1": ("v", "running", None)}
+        return {"v-1": ("v", "running", None, 41)}
 
     asyncio.run(asyncio.wait_for(watcher.run(snapshot), 10))  # ends by itself
     assert watcher.closed and polls == [1]
+
+
+def test_a_vm_started_again_between_two_polls_ends_and_starts(tmp_path: Path) -> None:
+    sock = tmp_path / "events.sock"
+    calls: list[int] = []
+
+    async def quits(path: Path, on_open: Any, on_event: Any, *, timeout: float) -> None:
+        calls.append(1)
+        on_open("running")
+        if len(calls) == 1:
+            on_event(QmpEvent("STOP", 1.0, "", "paused"))
+            on_event(QmpEvent("SHUTDOWN", 2.0, "reason=host-qmp-quit guest=false"))
+        # the connection ends: that qemu quit
+
+    # Same runtime ID, another qemu (CANCEL then CREATE within one interval); then the
+    # new one is seen starting, running, gone.
+    lines, _ = _watch(
+        [
+            {"v-1": ("v", "running", sock, 41)},
+            {"v-1": ("v", None, sock, 42)},
+            {"v-1": ("v", None, sock, 42)},
+            {"v-1": ("v", "starting", None, None)},
+            {"v-1": ("v", "running", sock, 43)},
+            {},
+        ],
+        quits,
+    )
+    assert [e["event"] for e in lines] == [
+        "START", "STOP", "SHUTDOWN", "GONE", "START",  # not RESUME: another qemu
+        "GONE", "START", "RUNNING", "GONE",
+    ], lines  # fmt: skip

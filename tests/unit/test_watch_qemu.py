@@ -171,9 +171,9 @@ def test_the_poll_watches_only_the_vms_the_address_names(
     _poll_host(monkeypatch, tmp_path, with_events=False)
     every = poll_snapshot(parse_watch(parse_action("WATCH")), frozenset())
     assert every == {
-        "web1": ("web1", "paused", None),
-        "db": ("db", "paused", None),
-        f"pid:{os.getpid()}": ("hand", "foreign", None),
+        "web1": ("web1", "paused", None, 4000),
+        "db": ("db", "paused", None, 4001),
+        f"pid:{os.getpid()}": ("hand", "foreign", None, os.getpid()),
     }
     by_uuid = parse_watch(parse_action(f"WATCH=UUID:{_VM.uuid.upper()}"))
     assert list(poll_snapshot(by_uuid, frozenset())) == ["web1"]
@@ -192,5 +192,28 @@ def test_the_poll_leaves_a_held_vms_command_monitor_alone(
 
     web1, db = _poll_host(monkeypatch, tmp_path, with_events=True)
     seen = poll_snapshot(parse_watch(parse_action("WATCH=BASEPATH:/srv/vms")), frozenset({"web1"}))
-    assert seen == {"web1": ("web1", None, web1.events), "db": ("db", "paused", db.events)}
+    assert seen == {
+        "web1": ("web1", None, web1.events, 4000),
+        "db": ("db", "paused", db.events, 4001),
+    }
     assert _Handle.asked == ["db"]  # web1's events tell its state: its monitor is not asked
+
+
+def test_a_starting_vms_qemu_is_not_reported_as_foreign(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ctys.argscan import parse_action
+    from ctys.plugins.qemu.actions.watch import parse_watch, poll_snapshot
+    from ctys.plugins.qemu.vm import handle, processes, runtime
+    from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+
+    # Its qemu runs before CREATE's record names its pid.
+    rundir = VmRuntimeDir(tmp_path / "new-1")
+    argv = ["qemu-system-x86_64", "-name", "new", "-qmp", f"unix:{rundir.qmp},server=on"]
+    qemu = processes.QemuProcess(os.getpid(), "me", 0.0, parse_qemu_cmdline(argv))
+    entry = runtime.VmEntry(rundir, EntryState.STARTING)
+    monkeypatch.setattr(runtime, "scan_runtime", lambda *_a: iter([entry]))
+    monkeypatch.setattr(processes, "scan_qemu_processes", lambda: [qemu])
+    monkeypatch.setattr(handle.VmHandle, "attach", _Handle)
+    seen = poll_snapshot(parse_watch(parse_action("WATCH")), frozenset())
+    assert seen == {"new-1": ("new-1", "starting", None, None)}

@@ -91,8 +91,10 @@ def parse_watch(call: ActionCall) -> WatchRequest:
 
 
 # One VM a poll saw: its label, its run state (``None``: not asked, as its event monitor
-# tells it, or no answer) and its event monitor (``None``: it has none).
-Seen = tuple[str, str | None, Path | None]
+# tells it, or no answer), its event monitor (``None``: it has none) and its qemu's pid
+# (``None`` while it starts): a VM cancelled and started again between two polls keeps
+# its runtime ID, not its pid.
+Seen = tuple[str, str | None, Path | None, int | None]
 
 
 def poll_snapshot(req: WatchRequest, held: frozenset[str]) -> dict[str, Seen]:
@@ -128,10 +130,14 @@ def poll_snapshot(req: WatchRequest, held: frozenset[str]) -> dict[str, Seen]:
                 with handle:
                     found = handle.status(timeout=1.0)
                 state = found.value if found is not None else None
-        seen[vmid] = (facts.label, state, events)
+        seen[vmid] = (facts.label, state, events, entry.pid)
+        if entry.pid is None:
+            # Its qemu runs before the record names its pid: not a foreign one.
+            folder = str(entry.rundir.path)
+            claimed.update(p.pid for p in procs if p.cmdline.references(folder))
     for vm in foreign_vms(claimed, procs).ours:
         if req.wants(vm.facts()):
-            seen[f"pid:{vm.pid}"] = (vm.label, _FOREIGN, None)
+            seen[f"pid:{vm.pid}"] = (vm.label, _FOREIGN, None, vm.pid)
     return seen
 
 

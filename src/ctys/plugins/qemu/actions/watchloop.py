@@ -41,6 +41,7 @@ class Watcher:
         self.known: dict[str, State] = {}
         self.held: set[str] = set()
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.pids: dict[str, int | None] = {}  # each VM's qemu, as the last poll saw it
         self.closed = False  # the reader of our output went away
 
     def emit(self, event: WatchEvent) -> None:
@@ -69,43 +70,63 @@ class Watcher:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
     def merge(self, seen: dict[str, Seen]) -> None:
-        """One poll's snapshot: its differences printed, an event task started for each
-        new VM with an event monitor, the tasks of VMs gone stopped."""
+        """One poll's snapshot: its differences printed (a VM whose qemu changed between
+        two polls ended and started again), an event task started for each VM with an
+        event monitor and none, the tasks of VMs gone stopped."""
+        when = time.time()
+        for key, (_label, _state, _events, pid) in seen.items():
+            old_pid = self.pids.get(key)
+            if key in self.known and old_pid is not None and pid != old_pid:
+                self._gone(key, when)
         after: dict[str, State] = {}
-        for key, (label, state, _events) in seen.items():
+        for key, (label, state, _events, pid) in seen.items():
             if state is None:  # not asked (its events tell it) or no answer: as it was
                 old = self.known.get(key)
                 state = old[1] if old else "running"
             after[key] = (label, state)
-        when = time.time()
+            self.pids[key] = pid
         for event in snapshot_events(self.known, after, host=self.host, when=when, name=event_name):
             self.emit(event)
         self.known = after
-        for key in [k for k in self.tasks if k not in after]:
-            self.tasks.pop(key).cancel()
-            self.held.discard(key)
-        for key, (label, _state, events) in seen.items():
+        for key in [k for k in self.pids if k not in after]:
+            self._drop(key)
+        for key, (label, _state, events, _pid) in seen.items():
             if events is not None and key not in self.tasks:
                 self.tasks[key] = asyncio.create_task(self._follow(key, label, events))
 
+    def _gone(self, key: str, when: float) -> None:
+        label, state = self.known.pop(key)
+        name = event_name(state, None)
+        if name is not None:
+            self.emit(WatchEvent(when, self.host, label, name, key))
+        self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        task = self.tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+        self.held.discard(key)
+        self.pids.pop(key, None)
+
     async def _follow(self, key: str, label: str, events: Path) -> None:
-        """Hold ``key``'s event monitor, connecting again after each end for as long as
-        the VM is there (the poll covers it meanwhile)."""
+        """Hold ``key``'s event monitor until the connection ends (the VM quit). The next
+        poll starts another task if the VM is still there, once it has checked that it is
+        the same qemu: a task never connects again by itself, maybe to a VM started anew."""
         from qemu.qmp import QMPError
 
-        while True:
-            try:
-                await self.follow(
-                    events,
-                    lambda status: self._opened(key, label, status),
-                    lambda event: self._event(key, label, event),
-                    timeout=max(1.0, self.interval),
-                )
-            except (OSError, EOFError, TimeoutError, QMPError):
-                pass  # missing, refused, or another reader has it: the poll covers it
-            finally:
-                self.held.discard(key)
-            await asyncio.sleep(max(1.0, self.interval))
+        try:
+            await self.follow(
+                events,
+                lambda status: self._opened(key, label, status),
+                lambda event: self._event(key, label, event),
+                timeout=max(1.0, self.interval),
+            )
+        except (OSError, EOFError, TimeoutError, QMPError):
+            pass  # missing, refused, or another reader has it: the poll covers it
+        finally:
+            self.held.discard(key)
+            if self.tasks.get(key) is asyncio.current_task():
+                del self.tasks[key]
 
     def _opened(self, key: str, label: str, status: str) -> None:
         # What changed between the poll's last look and the connection is one event.
