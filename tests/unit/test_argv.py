@@ -45,6 +45,8 @@ def test_identity_monitor_and_console() -> None:
     assert opt(argv, "-m") == "256"
     assert opt(argv, "-smp") == "2"
     assert opt(argv, "-qmp") == f"unix:{RUN.qmp},server=on,wait=off"
+    monitors = [argv[i + 1] for i, word in enumerate(argv) if word == "-qmp"]
+    assert monitors[1] == f"unix:{RUN.events},server=on,wait=off"  # WATCH's event monitor
     assert opt(argv, "-pidfile") == str(RUN.pidfile)
     assert opt(argv, "-chardev").startswith(f"socket,id=ser0,path={RUN.console},server=on")
     assert f"logfile={RUN.console_log}" in opt(argv, "-chardev")
@@ -161,3 +163,13 @@ def test_hostile_label_stays_one_argument() -> None:
     v = vm(label="x; rm -rf / $(id)")
     argv = build_argv(spec(v))
     assert opt(argv, "-name") == "guest=x; rm -rf / $(id)"
+
+
+def test_a_command_line_scan_takes_the_command_monitor_not_the_event_one() -> None:
+    from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+
+    # LIST/INFO/CANCEL of a qemu they find by its command line must never try the event
+    # socket: WATCH holds its one client connection.
+    scanned = parse_qemu_cmdline(build_argv(spec(vm())))
+    assert scanned.qmp_socket == str(RUN.qmp)
+    assert str(RUN.events) != str(RUN.qmp)

@@ -29,6 +29,7 @@ from ctys.plugins.qemu.vm.lifecycle import StopHow
 from ctys.plugins.qemu.vm.qmp import QmpCommandFailed, QmpUnavailable
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
+from support.qmpframes import JsonObjects
 
 VERSION = {"qemu": {"micro": 0, "minor": 2, "major": 8}, "package": ""}
 GREETING = {"QMP": {"version": VERSION, "capabilities": []}}
@@ -62,16 +63,9 @@ class FakeMonitor:
 
 def _requests(conn: socket.socket) -> Iterator[dict[str, object]]:
     """The JSON objects the client sends (QMP does not end them with a newline)."""
-    decoder, buffer = json.JSONDecoder(), ""
+    stream = JsonObjects()
     while chunk := conn.recv(4096):
-        buffer += chunk.decode()
-        while buffer.strip():
-            try:
-                request, end = decoder.raw_decode(buffer.lstrip())
-            except ValueError:
-                break
-            buffer = buffer.lstrip()[end:]
-            yield request
+        yield from stream.feed(chunk.decode())
 
 
 def _serve_one(monitor: FakeMonitor, conn: socket.socket) -> None:

@@ -124,9 +124,10 @@ def test_wrapper_call_adds_ctys_monitor_and_serial_but_for_sdl(tmp_path: Path) -
     req = parse_create(call(("L", ("w1",)), ("WRAPPER", ()), ("ARGSADD", ("-snapshot",))))
     words = shlex.split(wrapper_call(load_vm_config(conf), req, rundir, 7).argv()[-1][10:])
     assert words[0] == "-snapshot"  # the user's words first
-    assert words[1:5] == ["-qmp", f"unix:{rundir.qmp},server=on,wait=off",
+    assert words[1:7] == ["-qmp", f"unix:{rundir.qmp},server=on,wait=off",
+                          "-qmp", f"unix:{rundir.events},server=on,wait=off",
                           "-pidfile", str(rundir.pidfile)]  # fmt: skip
-    assert f"path={rundir.console}" in words[6]
+    assert f"path={rundir.console}" in words[8]
     sdl = parse_create(call(("L", ("w1",)), ("WRAPPER", ()), ("CONSOLE", ("SDL",))))
     sdl_words = shlex.split(wrapper_call(load_vm_config(conf), sdl, rundir, 7).argv()[-1][10:])
     assert "-serial" not in sdl_words and "-qmp" in sdl_words

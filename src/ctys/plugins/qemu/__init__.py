@@ -105,8 +105,9 @@ QEMU plugin actions:
      running VM: QMP (RAM and disks); stopped: qemu-img on each qcow2 disk (disks only);
      raw disks refused. DELETE:S4 of a suspended VM needs FORCE (drops its state).
   -a WATCH[=<address>|ALL][,JSON]  events of this host's VMs, one line each (time, host,
-     label, event, runtime ID), until Ctrl-C: START, GONE, STOP, RESUME, SHUTDOWN,
-     GUEST_PANICKED, INTERNAL_ERROR, FOREIGN_START/GONE (docs/watch.md).
+     label, event, runtime ID, details), until Ctrl-C: START, GONE, QEMU's own events from
+     each VM's event-only monitor (STOP, RESUME, RESET, POWERDOWN, SHUTDOWN, GUEST_PANICKED,
+     INTERNAL_ERROR, BLOCK_JOB_*...), FOREIGN_START/GONE (docs/watch.md).
   -a SHOW[=TERSE|MACHINE|JSON][,TITLE]  -a GETCLIENTPORT=<label>|<id>  -a ISACTIVE=<id>
 Conf keys: #@#FIRMWARE = BIOS|UEFI|UEFI-SECURE (OVMF; the VM's variable store is
          <conf>_VARS.fd in its folder; INFO lists the firmware found), #@#DISKIF[<n>] =

@@ -1,24 +1,28 @@
 """WATCH[=<address>|ALL][,JSON]: this host's VM lifecycle events, one line each, until
 Ctrl-C.
 
-The event source polls (``$CTYS_WATCH_INTERVAL`` seconds, default 1): the runtime dir
-(VM folders appearing: START, removed: GONE), each managed VM's run state by a short
-``query-status`` (STOP, RESUME, SHUTDOWN, GUEST_PANICKED, INTERNAL_ERROR, ...), and the
-process table (foreign qemus: FOREIGN_START / FOREIGN_GONE). It never holds a VM's QMP
-monitor: QEMU serves one client at a time, so a held connection would lock CANCEL,
-SNAPSHOT and CONNECT out; a poll holds it for milliseconds, and a command that connects
-meanwhile waits in the socket's backlog. Formatting is the core's
-(``ctys.remote.watchstream``)."""
+Two sources (``actions.watchloop`` runs them): each VM CREATE started holds a second,
+event-only QMP monitor (``events.sock``), and WATCH keeps one connection per VM on it,
+so QEMU's own events (RESET, POWERDOWN, SHUTDOWN with its reason, GUEST_PANICKED,
+BLOCK_JOB_*, a STOP and RESUME within any time) come as they happen, with QEMU's
+timestamps (``vm.qmpevents``). A poll every ``$CTYS_WATCH_INTERVAL`` seconds (default 1)
+finds VMs appearing and disappearing (runtime folders: START/GONE; foreign qemus in the
+process table: FOREIGN_START/FOREIGN_GONE) and, for VMs without an event monitor (started
+by an older ctys, foreign qemus, one another WATCH holds), their run state by a short
+``query-status`` on the command monitor, which it never holds (CANCEL, SNAPSHOT, CONNECT
+would be locked out). Formatting is the core's (``ctys.remote.watchstream``)."""
 
 from __future__ import annotations
 
-import os
-import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from ctys.address.match import VmFacts, all_match, facts_of_record, under_any
+from ctys.address.model import MachineSelector
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall
 from ctys.plugins.base import RunContext
-from ctys.remote.watchstream import State, WatchEvent, format_event, snapshot_events
+from ctys.remote.watchstream import WatchEvent
 
 # A state change and the QMP event name it stands for.
 _ENTERED = {
@@ -46,23 +50,57 @@ def event_name(old: str | None, new: str | None) -> str | None:
     return _ENTERED.get(new, f"STATE:{new}")
 
 
-def parse_watch(call: ActionCall) -> tuple[tuple[str, ...], bool]:
-    """The words naming the VMs to watch (empty: all) and whether JSON lines are asked
-    for; ``UsageError`` naming an unknown suboption."""
-    words: list[str] = []
+@dataclass(frozen=True)
+class WatchRequest:
+    """Which VMs to watch and how to print: an address as every action takes it (label,
+    UUID, MAC, IP, conf path, ID, VMID, BASEPATH), bare words naming a label or runtime ID,
+    nothing or ``ALL`` for every VM; ``JSON`` lines."""
+
+    selector: MachineSelector = field(default_factory=MachineSelector)
+    names: tuple[str, ...] = ()
+    as_json: bool = False
+
+    def wants(self, facts: VmFacts) -> bool:
+        """Whether a VM is watched: every address term matches (the matcher of CANCEL and
+        LIST), under a BASEPATH when one is given, and named by a bare word if any."""
+        if self.names and facts.label not in self.names and facts.vmid not in self.names:
+            return False
+        bases = self.selector.base_paths
+        if bases and not under_any(facts.conf, bases):
+            return False
+        return all_match(facts, self.selector.terms)
+
+
+def parse_watch(call: ActionCall) -> WatchRequest:
+    """WATCH suboptions → ``WatchRequest``; ``UsageError`` naming a bad or unknown one."""
+    from ctys.plugins.qemu.requests import _split_address
+
+    selector, rest = _split_address(call)
+    names: list[str] = []
     as_json = False
-    for sub in call.suboptions:
-        key = sub.raw.upper()
-        if key == "JSON":
+    for sub in rest:
+        if sub.key == "JSON" and not sub.args:
             as_json = True
-        elif key == "ALL":
+        elif sub.key == "ALL" and not sub.args:
             continue
-        elif sub.raw:
-            words.append(sub.raw.partition(":")[2] if ":" in sub.raw else sub.raw)
-    return tuple(words), as_json
+        elif not sub.args:
+            names.append(sub.raw)  # a bare word: ``WATCH=web1``
+        else:
+            raise UsageError(f"unknown WATCH suboption '{sub.raw}'")
+    return WatchRequest(selector, tuple(names), as_json)
 
 
-def _snapshot(words: tuple[str, ...]) -> dict[str, State]:
+# One VM a poll saw: its label, its run state (``None``: not asked, as its event monitor
+# tells it, or no answer), its event monitor (``None``: it has none) and its qemu's pid
+# (``None`` while it starts): a VM cancelled and started again between two polls keeps
+# its runtime ID, not its pid.
+Seen = tuple[str, str | None, Path | None, int | None]
+
+
+def poll_snapshot(req: WatchRequest, held: frozenset[str]) -> dict[str, Seen]:
+    """The watched VMs of this host now, by runtime ID (foreign qemus by ``pid:N``). The
+    command monitor is asked for the run state only of VMs whose event monitor WATCH does
+    not hold (``held``)."""
     from ctys.plugins.qemu.actions.foreign import foreign_vms
     from ctys.plugins.qemu.vm.handle import VmHandle
     from ctys.plugins.qemu.vm.processes import scan_qemu_processes
@@ -70,52 +108,60 @@ def _snapshot(words: tuple[str, ...]) -> dict[str, State]:
 
     procs = scan_qemu_processes()
     table = {p.pid: p for p in procs}
-    states: dict[str, State] = {}
+    seen: dict[str, Seen] = {}
     claimed: set[int] = set()
     for entry in scan_runtime(RuntimeDir(), table):
         if entry.state is EntryState.STALE:
             continue
-        label = entry.record.label if entry.record else entry.rundir.vmid
         if entry.pid is not None:
             claimed.add(entry.pid)
-        if words and label not in words and entry.rundir.vmid not in words:
+        vmid = entry.rundir.vmid
+        record = entry.record
+        facts = facts_of_record(record) if record else VmFacts(vmid, "", vmid=vmid)
+        if not req.wants(facts):
             continue
-        state = "starting"
+        state: str | None = "starting"
+        events: Path | None = None
         if entry.state is EntryState.RUNNING:
-            handle = VmHandle.attach(entry.rundir)
+            state = None
+            events = entry.rundir.events if entry.rundir.events.exists() else None
+            handle = None if vmid in held else VmHandle.attach(entry.rundir)
             if handle is not None:
                 with handle:
                     found = handle.status(timeout=1.0)
-                state = found.value if found is not None else "running"
-        states[entry.rundir.vmid] = (label, state)
+                state = found.value if found is not None else None
+        seen[vmid] = (facts.label, state, events, entry.pid)
+        if entry.pid is None:
+            # Its qemu runs before the record names its pid: not a foreign one.
+            folder = str(entry.rundir.path)
+            claimed.update(p.pid for p in procs if p.cmdline.references(folder))
     for vm in foreign_vms(claimed, procs).ours:
-        if not words or vm.label in words:
-            states[f"pid:{vm.pid}"] = (vm.label, _FOREIGN)
-    return states
+        if req.wants(vm.facts()):
+            seen[f"pid:{vm.pid}"] = (vm.label, _FOREIGN, None, vm.pid)
+    return seen
 
 
 def run_watch(call: ActionCall, ctx: RunContext) -> int:
     """Print this host's events until Ctrl-C (exit 130)."""
+    import asyncio
+    import os
     import socket
 
-    words, as_json = parse_watch(call)
+    from ctys.plugins.qemu.actions.watchloop import Watcher
+
+    req = parse_watch(call)
     try:
         interval = float(os.environ.get("CTYS_WATCH_INTERVAL", "1"))
     except ValueError:
         raise UsageError("CTYS_WATCH_INTERVAL: not a number of seconds") from None
-    host = socket.gethostname()
-    before: dict[str, State] = {}
+    if not interval > 0:
+        raise UsageError("CTYS_WATCH_INTERVAL: must be more than 0 seconds")
+    watcher = Watcher(socket.gethostname(), ctx.out, interval=interval, as_json=req.as_json)
     try:
-        while True:
-            after = _snapshot(words)
-            for event in snapshot_events(
-                before, after, host=host, when=time.time(), name=event_name
-            ):
-                print(format_event(event, as_json=as_json), file=ctx.out, flush=True)
-            before = after
-            time.sleep(interval)
+        asyncio.run(watcher.run(lambda held: poll_snapshot(req, held)))
     except KeyboardInterrupt:
         return 130
+    return 0
 
 
-__all__ = ["WatchEvent", "event_name", "parse_watch", "run_watch"]
+__all__ = ["WatchEvent", "WatchRequest", "event_name", "parse_watch", "poll_snapshot", "run_watch"]

@@ -31,12 +31,12 @@ from ctys.plugins.qemu.actions.startseq import (
     _refuse_running,
     start_vm,
 )
+from ctys.plugins.qemu.boot.argv import monitor_args
 from ctys.plugins.qemu.boot.execpolicy import check_may_boot
 from ctys.plugins.qemu.boot.wrapper import (
     WrapperCall,
     check_wrapper_owner,
     is_ctys_wrapper,
-    monitor_args,
     serial_args,
 )
 from ctys.plugins.qemu.requests import CreateRequest
@@ -109,7 +109,7 @@ def wrapper_call(
 ) -> WrapperCall:
     """The wrapper call for ``req``: the user's ARGSADD words, then ctys's monitor and (but
     for SDL) its serial console socket, as on a qemu call ctys builds itself."""
-    words = list(req.argsadd) + monitor_args(rundir.qmp, rundir.pidfile)
+    words = list(req.argsadd) + monitor_args(rundir.qmp, rundir.events, rundir.pidfile)
     if req.console is not ConsoleKind.SDL:  # as ctys's own call: SDL shows it in its window
         words += serial_args(rundir.console, rundir.console_log)
     return WrapperCall(

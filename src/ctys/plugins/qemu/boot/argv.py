@@ -263,6 +263,19 @@ def _network_args(spec: LaunchSpec) -> list[str]:
     return network_args(net, switches, spec.rundir.path)
 
 
+def monitor_args(qmp: Path, events: Path, pidfile: Path) -> list[str]:
+    """ctys's two QMP monitors and its pidfile. The command monitor comes first: a
+    command-line scan (``vm.cmdline``) takes the first ``-qmp`` as a qemu's monitor, so
+    LIST, INFO and CANCEL never try ``events``, the event-only monitor WATCH holds (QEMU
+    serves one client per monitor). A qemu takes any number of ``-qmp``, so one of a
+    wrapper's own does not clash."""
+    return [
+        *("-qmp", f"unix:{qemu_escape(str(qmp))},server=on,wait=off"),
+        *("-qmp", f"unix:{qemu_escape(str(events))},server=on,wait=off"),
+        *("-pidfile", str(pidfile)),
+    ]
+
+
 def build_argv(spec: LaunchSpec) -> list[str]:
     """The full qemu argv for ``spec``: identity, accelerator, machine, QMP monitor, pidfile,
     console, display/VNC, network, then pass-through arguments (conf ARGS, CREATE ARGSADD)
@@ -280,8 +293,7 @@ def build_argv(spec: LaunchSpec) -> list[str]:
     argv += ["-m", str(vm.memsize_mb), "-smp", str(vm.vcpu)]
     if spec.firmware is not None:
         argv += uefi_args(spec.firmware)
-    argv += ["-qmp", f"unix:{qemu_escape(str(spec.rundir.qmp))},server=on,wait=off"]
-    argv += ["-pidfile", str(spec.rundir.pidfile)]
+    argv += monitor_args(spec.rundir.qmp, spec.rundir.events, spec.rundir.pidfile)
     argv += _serial_args(spec)
     argv += ["-display", spec.display]
     argv += _vnc_arg(spec)

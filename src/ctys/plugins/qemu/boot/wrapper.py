@@ -61,12 +61,6 @@ def kernel_text(spec: KernelSpec) -> str:
     return "%".join(parts)
 
 
-def monitor_args(qmp: Path, pidfile: Path) -> list[str]:
-    """What ctys adds to the wrapper's qemu call: its QMP monitor socket (a qemu takes any
-    number of ``-qmp``, so one of the wrapper's own does not clash) and its pidfile."""
-    return ["-qmp", f"unix:{qemu_escape(str(qmp))},server=on,wait=off", "-pidfile", str(pidfile)]
-
-
 def serial_args(console: Path, log: Path) -> list[str]:
     """The serial console on ctys's socket, for the consoles ctys attaches to (CLI, XTERM…)."""
     sock, logfile = qemu_escape(str(console)), qemu_escape(str(log))

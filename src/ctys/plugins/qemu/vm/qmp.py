@@ -2,10 +2,11 @@
 
 ctys is a short-lived CLI: a ``QmpSession`` holds one connection (on a private event loop)
 for the commands of one action, with a hard timeout per step so a monitor that stops
-answering never hangs the caller. It is the only way ctys opens a QMP connection that
+answering never hangs the caller. It is the only way ctys opens a command connection that
 acts on a VM, and ``vm.handle.VmHandle`` owns it: QEMU serves one QMP client at a time, so
 no code opens a second connection beside a handle's. (LIST reads run states with
-``vm.qmpprobe``: one read-only ``query-status`` per socket, closed at once.)
+``vm.qmpprobe``: one read-only ``query-status`` per socket, closed at once. WATCH reads
+events from a VM's second, event-only monitor: ``vm.qmpevents``.)
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Layout (all under a dir of mode 0700 owned by the user)::
     <runtime>/vms/<vmid>/state.json    RuntimeRecord as JSON
     <runtime>/vms/<vmid>/qemu.pid      written by qemu (-pidfile)
     <runtime>/vms/<vmid>/qmp.sock      QMP monitor (QEMUMONSOCK)
+    <runtime>/vms/<vmid>/events.sock   second QMP monitor, events only: WATCH's alone
     <runtime>/vms/<vmid>/console.sock  serial console (CLI consoles)
     <runtime>/vms/<vmid>/console.log   everything the serial console printed
     <runtime>/vms/<vmid>/vnc.sock      VNC server (unless a TCP port was asked for)
@@ -89,6 +90,12 @@ class VmRuntimeDir:
         return self.path / "qmp.sock"
 
     @property
+    def events(self) -> Path:
+        """The event-only QMP monitor: WATCH holds its one client connection (QEMU serves
+        one client per monitor), so no other reader may connect to it."""
+        return self.path / "events.sock"
+
+    @property
     def console(self) -> Path:
         return self.path / "console.sock"
 
@@ -152,9 +159,10 @@ _SOCKET_PATH_MAX = 107
 
 
 def check_socket_paths(vmdir: VmRuntimeDir) -> None:
-    """``CtysError`` when the VM's sockets (QMP, console, VNC) would not fit a UNIX socket
-    address; QEMU's own error names no path."""
-    longest = max((vmdir.qmp, vmdir.console, vmdir.vnc_socket), key=lambda p: len(bytes(p)))
+    """``CtysError`` when the VM's sockets (QMP, events, console, VNC) would not fit a UNIX
+    socket address; QEMU's own error names no path."""
+    sockets = (vmdir.qmp, vmdir.events, vmdir.console, vmdir.vnc_socket)
+    longest = max(sockets, key=lambda p: len(bytes(p)))
     if len(bytes(longest)) > _SOCKET_PATH_MAX:
         raise CtysError(
             f"runtime dir {vmdir.path.parent.parent} is too deep for UNIX sockets ({longest}"
