@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ctys.plugins.qemu.vm.qmpprobe import query_states, run_state
+from support.qmpframes import JsonObjects
 
 _EVENT = b'{"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 0}}\r\n'
 Serve = Callable[[socket.socket], None]
@@ -23,22 +24,10 @@ _GREETING = (
 
 
 def _reader(conn: socket.socket) -> Iterator[dict[str, object]]:
-    """The commands a client sends, as QEMU reads them: a stream of JSON objects (the
-    client ends them with no newline)."""
-    decoder = json.JSONDecoder()
-    buffer = ""
-    while True:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        buffer += chunk.decode()
-        while buffer.strip():
-            try:
-                command, end = decoder.raw_decode(buffer.lstrip())
-            except ValueError:
-                break  # not whole yet
-            buffer = buffer.lstrip()[end:]
-            yield command
+    """The commands a client sends, as QEMU reads them (a stream of JSON objects)."""
+    objects = JsonObjects()
+    while chunk := conn.recv(4096):
+        yield from objects.feed(chunk.decode())
 
 
 def answering(state: str, *, event_first: bool = False) -> Serve:
