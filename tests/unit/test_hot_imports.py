@@ -187,4 +187,4 @@ def test_create_n_of_a_tiny_conf_loads_no_qmp_client_nor_psutil(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert "-kernel" in done.stdout  # the argv was printed, nothing started
     mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
-    assert not _tops(mods) & (_NEVER - {"concurrent"})  # (placement's fan-out: issue 15.5)
+    assert not _tops(mods) & _NEVER

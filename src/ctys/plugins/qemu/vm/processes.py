@@ -54,7 +54,8 @@ def parse_cmdline(data: bytes) -> list[str]:
     return words
 
 
-def _argv(pid: int) -> list[str] | None:
+def process_argv(pid: int) -> list[str] | None:
+    """The argv of ``pid`` from ``/proc``; ``None`` when it is gone or not ours to read."""
     try:
         return parse_cmdline(_read(pid, "cmdline"))
     except OSError:  # gone, or not ours to read
@@ -164,7 +165,7 @@ def scan_qemu_processes() -> list[QemuProcess]:
     and in every LIST, so it must stay cheap)."""
     found: list[QemuProcess] = []
     for pid in _pids():
-        argv = _argv(pid)
+        argv = process_argv(pid)
         if not argv:
             continue  # kernel threads, zombies, gone
         if not (is_qemu_binary(argv[0]) or _is_qemu_name(_comm(pid))):
@@ -181,7 +182,7 @@ def read_qemu_process(pid: int) -> QemuProcess | None:
     not readable)."""
     if pid <= 0:
         return None
-    argv = _argv(pid)
+    argv = process_argv(pid)
     if not argv:
         return None
     try:

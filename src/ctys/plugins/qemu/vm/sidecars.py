@@ -13,7 +13,7 @@ import signal
 import time
 from pathlib import Path
 
-import psutil
+from ctys.plugins.qemu.vm.processes import process_argv, process_running
 
 _STOP_TIMEOUT = 3.0
 #: The sidecars' pid files in a VM folder (``fs<n>.pid``: shared folders).
@@ -24,11 +24,10 @@ def sidecar_pid(pidfile: Path) -> int | None:
     """The living sidecar ``pidfile`` names, else ``None``."""
     try:
         pid = int(pidfile.read_text().strip())
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        argv = proc.cmdline()
-    except (OSError, ValueError, psutil.Error):
+    except (OSError, ValueError):
+        return None
+    argv = process_argv(pid) if process_running(pid) else None
+    if argv is None:
         return None
     socket = str(pidfile.with_suffix(".sock"))
     return pid if any(socket in arg for arg in argv) else None
@@ -49,17 +48,9 @@ def stop_sidecars(rundir: Path, *, timeout: float = _STOP_TIMEOUT) -> list[int]:
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for pid in pids:
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_running(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if _alive(pid):
+        if process_running(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     return pids
-
-
-def _alive(pid: int) -> bool:
-    # Not lifecycle.process_alive: lifecycle imports runtime, which imports this module.
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
