@@ -1,0 +1,145 @@
+"""What the inventory knows of each conf file a scan looked at, so that a rescan need not
+read a file that has not changed (the ``files`` table, schema 3).
+
+A file is known by its ``FileKey``: (device, inode, size, mtime, ctime) from ``stat``, the
+times in nanoseconds. Any write changes mtime and ctime; a rename onto it changes the inode;
+``chmod``/``chown``/``touch -d`` change ctime. A file whose key is the same as at the last
+scan is taken as unchanged. Two rules keep that exact:
+
+- a file is only remembered once it has *settled*: its mtime and ctime lie at least
+  ``SETTLE_NS`` before the scan started. A file written in the same clock tick as (or after)
+  the scan's read could be changed again without its times moving; it is read again by the
+  next scan instead (filesystem times are coarse: a kernel tick, 1-2 s on FAT or some NFS).
+- files the scan could not use (broken, unreadable) are not remembered: they are read again
+  and reported every time.
+
+What is kept of a VM conf is ``VmFacts``: what the scan's decisions need (the one active
+master per UUID, ``MAGICID-IGNORE``/``-NOENUM``, ``VMSTATE``) and its plugin's note; its
+records stay in the ``records`` table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Set
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ctys.inventory.record import InventoryRecord
+
+T = TypeVar("T")
+
+FileKey = tuple[int, int, int, int, int]
+"""(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) of a conf file."""
+
+SETTLE_NS = 2_000_000_000
+"""How long before a scan a file's last change must lie for the scan to remember it."""
+
+_IGNORE = "MAGICID-IGNORE"
+_NOENUM = "MAGICID-NOENUM"
+
+
+def file_key(info: os.stat_result) -> FileKey:
+    """The ``FileKey`` of a ``stat`` result."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def is_settled(key: FileKey, settled_before_ns: int) -> bool:
+    """Whether the file of ``key`` last changed before ``settled_before_ns`` (see module)."""
+    return max(key[3], key[4]) < settled_before_ns
+
+
+@dataclass(frozen=True, slots=True)
+class VmFacts:
+    """What a scan needs of a VM conf it does not read again: its plugin (``stype``), UUID,
+    markers, ``VMSTATE`` and the plugin's ``note`` (e.g. what runs a program of the
+    conf's choice, for ENUMERATE's warning line)."""
+
+    stype: str
+    uuid: str = ""
+    magic: frozenset[str] = frozenset()
+    vmstate: str = ""
+    note: str = ""
+
+    @property
+    def ignored(self) -> bool:
+        return _IGNORE in self.magic
+
+    @property
+    def noenum(self) -> bool:
+        return _NOENUM in self.magic
+
+    def to_text(self) -> str:
+        """The facts as stored (JSON, ``stype`` kept in its own column)."""
+        data = {"uuid": self.uuid, "magic": sorted(self.magic), "vmstate": self.vmstate}
+        if self.note:
+            data["note"] = self.note
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, stype: str, text: str) -> VmFacts:
+        """The facts ``to_text`` stored; ``ValueError`` for anything else."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("facts are not an object")
+        return cls(
+            stype,
+            str(data.get("uuid", "")),
+            frozenset(str(m) for m in data.get("magic", ())),
+            str(data.get("vmstate", "")),
+            str(data.get("note", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFile:
+    """A conf file as the last scan left it: its key and, for a VM conf, its facts.
+    ``facts`` is None for a file that holds no VM of the plugins in ``readers`` (their
+    names, joined by ``,``: a scan for other plugins must look again)."""
+
+    key: FileKey
+    readers: str
+    facts: VmFacts | None = None
+
+
+def readers_tag(names: list[str] | tuple[str, ...]) -> str:
+    """The ``KnownFile.readers`` of a scan for the plugins ``names``."""
+    return ",".join(sorted(names))
+
+
+# How a KnownFile is one row of the files table: ``kind`` is "<readers>:<stype>" for a VM
+# conf, "<readers>:" for a file that is none of theirs.
+def known_to_row(host: str, path: str, known: KnownFile) -> tuple[str | int, ...]:
+    """The ``files`` row of ``known``: host, path, dev, ino, size, mtime_ns, ctime_ns, kind,
+    facts."""
+    facts = known.facts
+    kind = f"{known.readers}:{facts.stype if facts else ''}"
+    return (host, path, *known.key, kind, facts.to_text() if facts else "")
+
+
+def known_of_row(row: tuple[object, ...], readers: str) -> KnownFile | None:
+    """The ``KnownFile`` of a ``files`` row (dev … facts, without host and path) for a
+    scan by ``readers``; None when the row cannot help that scan (made by a scan for other
+    plugins, unreadable facts): the file is read again."""
+    dev, ino, size, mtime, ctime, kind, facts = row
+    tag, _, stype = str(kind).rpartition(":")
+    if tag != readers:
+        return None
+    try:
+        key = (int(str(dev)), int(str(ino)), int(str(size)), int(str(mtime)), int(str(ctime)))
+        return KnownFile(key, readers, VmFacts.from_text(stype, str(facts)) if stype else None)
+    except (ValueError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class ScanUpdate(Generic[T]):
+    """What an incremental scan writes (``Inventory.rescan``): the conf paths whose rows
+    stay as they are (``keep``), the rows of the files it read (``fresh``), what the next
+    scan may take as known (``known``, by path), and its own ``result``."""
+
+    keep: Set[str]
+    fresh: list[InventoryRecord]
+    known: dict[str, KnownFile]
+    result: T
