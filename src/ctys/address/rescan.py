@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from ctys.address.scan import Progress, Skipped, describe_file, unique_conf_files
 from ctys.conf.found import FoundVm
 from ctys.errors import CtysError
+from ctys.inventory import filecache
 from ctys.inventory.filecache import (
-    SETTLE_NS,
     KnownFile,
     VmFacts,
     file_key,
@@ -67,22 +67,23 @@ def rescan_vms(
     progress: Progress | None = None,
     reuse: Callable[[str, VmFacts], bool] | None = None,
     note: Callable[[FoundVm], str] | None = None,
-    settle_ns: int = SETTLE_NS,
+    settle_ns: int | None = None,
 ) -> Rescan:
     """Scan the base paths as ``scan_vms`` does, not reading the files ``known`` holds
     unchanged. ``reuse(path, facts)``: whether the caller can do with the facts of an
     unchanged VM conf (ENUMERATE: its rows are in the inventory); if not (or no ``reuse``),
-    it is read. ``note(found)``: the plugin's note kept with a VM's facts."""
-    settled_before = time.time_ns() - settle_ns
+    it is read. ``note(found)``: the plugin's note kept with a VM's facts. ``settle_ns``:
+    how old a file's last change must be to be remembered (``filecache.SETTLE_NS``)."""
+    margin = filecache.SETTLE_NS if settle_ns is None else settle_ns
+    settled_before = time.time_ns() - margin
     tag = readers_tag([reader.name for reader in readers])
     vms: list[ScannedVm] = []
     skipped = Skipped()
     errors = skipped.errors
-    masters: dict[str, Path] = {}
+    masters: dict[str, str] = {}
     counter = [0]
     next_known: dict[str, KnownFile] = {}
-    for path, info in unique_conf_files(base_paths, counter, skipped):
-        text = str(path)
+    for text, info in unique_conf_files(base_paths, counter, skipped):
         key = file_key(info)
         entry = known.get(text)
         found: FoundVm | None = None
@@ -95,7 +96,7 @@ def rescan_vms(
             next_known[text] = entry
         else:
             try:
-                found = describe_file(path, info, readers)
+                found = describe_file(Path(text), info, readers)
             except CtysError as exc:
                 errors.append(str(exc))
                 continue
@@ -108,12 +109,12 @@ def rescan_vms(
             uuid = facts.uuid.lower()
             if uuid in masters:
                 errors.append(
-                    f"{path}: UUID {facts.uuid} is already active in {masters[uuid]};"
+                    f"{text}: UUID {facts.uuid} is already active in {masters[uuid]};"
                     " mark one variant #@#MAGICID-IGNORE"
                 )
                 continue
-            masters[uuid] = path
-        vms.append(ScannedVm(path, facts, found))
+            masters[uuid] = text
+        vms.append(ScannedVm(Path(text), facts, found))
         if progress is not None:
             progress(counter[0], len(vms))
     if progress is not None:

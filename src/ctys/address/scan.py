@@ -42,21 +42,22 @@ def iter_conf_files(
 ) -> Iterator[Path]:
     """The paths of ``iter_conf_stats``."""
     for path, _ in iter_conf_stats(base, seen, skipped):
-        yield path
+        yield Path(path)
 
 
 def iter_conf_stats(
     base: Path, seen: list[int] | None = None, skipped: Skipped | None = None
-) -> Iterator[tuple[Path, os.stat_result]]:
+) -> Iterator[tuple[str, os.stat_result]]:
     """Every VM conf file (``*.conf``, and 01.11's ``*.ctys``: ``vm_conf_entries``) under
-    ``base`` (``base`` itself when it is a file), depth first in name order, with its
-    ``stat`` (of the target for a symlink); hidden folders are skipped, symlinked folders
-    are not followed (no loops). ``seen[0]`` counts directory entries looked at. Folders
-    that cannot be read and conf symlinks that loop or dangle are passed over, each told
-    to ``skipped``; files gone since their folder was listed are left out."""
+    ``base`` (``base`` itself when it is a file), depth first in name order, as text (no
+    ``Path`` objects for the thousands of files a scan passes over), with its ``stat`` (of
+    the target for a symlink). Hidden folders are skipped, symlinked folders are not
+    followed (no loops). ``seen[0]`` counts directory entries looked at. Folders that
+    cannot be read and conf symlinks that loop or dangle are passed over, each told to
+    ``skipped``; files gone since their folder was listed are left out."""
     if base.is_file():
         with contextlib.suppress(OSError):
-            yield base, base.stat()
+            yield str(base), base.stat()
         return
     stack = [str(base)]
     while stack:
@@ -92,7 +93,7 @@ def iter_conf_stats(
                 try:
                     # One VM, one path: a symlinked conf is known by its target.
                     path = real_path(Path(entry.path))
-                    yield path, path.stat()
+                    yield str(path), path.stat()
                 except OSError as err:
                     if skipped is not None:
                         skipped.file(entry.path, err)
@@ -101,7 +102,7 @@ def iter_conf_stats(
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # gone since the folder was listed
-            yield Path(entry.path), info
+            yield entry.path, info
         subdirs.sort(reverse=True)
         stack.extend(subdirs)
 
@@ -230,9 +231,9 @@ def require_base_paths(base_paths: Sequence[Path]) -> None:
 
 def unique_conf_files(
     base_paths: Sequence[Path], counter: list[int], skipped: Skipped
-) -> Iterator[tuple[Path, os.stat_result]]:
+) -> Iterator[tuple[str, os.stat_result]]:
     """The conf files under every base path, each once, with their ``stat``."""
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for base in base_paths:
         try:
             real = real_path(base)

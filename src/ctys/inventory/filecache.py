@@ -20,11 +20,10 @@ records stay in the ``records`` table.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ctys.inventory.record import InventoryRecord
 
@@ -70,27 +69,6 @@ class VmFacts:
     def noenum(self) -> bool:
         return _NOENUM in self.magic
 
-    def to_text(self) -> str:
-        """The facts as stored (JSON, ``stype`` kept in its own column)."""
-        data = {"uuid": self.uuid, "magic": sorted(self.magic), "vmstate": self.vmstate}
-        if self.note:
-            data["note"] = self.note
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def from_text(cls, stype: str, text: str) -> VmFacts:
-        """The facts ``to_text`` stored; ``ValueError`` for anything else."""
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("facts are not an object")
-        return cls(
-            stype,
-            str(data.get("uuid", "")),
-            frozenset(str(m) for m in data.get("magic", ())),
-            str(data.get("vmstate", "")),
-            str(data.get("note", "")),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class KnownFile:
@@ -109,28 +87,44 @@ def readers_tag(names: list[str] | tuple[str, ...]) -> str:
 
 
 # How a KnownFile is one row of the files table: ``kind`` is "<readers>:<stype>" for a VM
-# conf, "<readers>:" for a file that is none of theirs.
+# conf, "<readers>:" for a file that is none of theirs; ``magic`` the markers joined by spaces.
+FILE_COLUMNS = (
+    "host", "path", "dev", "ino", "size", "mtime_ns", "ctime_ns",
+    "kind", "uuid", "magic", "vmstate", "note",
+)  # fmt: skip
+
+
 def known_to_row(host: str, path: str, known: KnownFile) -> tuple[str | int, ...]:
-    """The ``files`` row of ``known``: host, path, dev, ino, size, mtime_ns, ctime_ns, kind,
-    facts."""
+    """The ``files`` row of ``known`` (``FILE_COLUMNS``)."""
     facts = known.facts
-    kind = f"{known.readers}:{facts.stype if facts else ''}"
-    return (host, path, *known.key, kind, facts.to_text() if facts else "")
+    if facts is None:
+        return (host, path, *known.key, f"{known.readers}:", "", "", "", "")
+    magic = " ".join(sorted(facts.magic))
+    kind = f"{known.readers}:{facts.stype}"
+    return (host, path, *known.key, kind, facts.uuid, magic, facts.vmstate, facts.note)
 
 
-def known_of_row(row: tuple[object, ...], readers: str) -> KnownFile | None:
-    """The ``KnownFile`` of a ``files`` row (dev … facts, without host and path) for a
-    scan by ``readers``; None when the row cannot help that scan (made by a scan for other
-    plugins, unreadable facts): the file is read again."""
-    dev, ino, size, mtime, ctime, kind, facts = row
-    tag, _, stype = str(kind).rpartition(":")
-    if tag != readers:
-        return None
-    try:
-        key = (int(str(dev)), int(str(ino)), int(str(size)), int(str(mtime)), int(str(ctime)))
-        return KnownFile(key, readers, VmFacts.from_text(stype, str(facts)) if stype else None)
-    except (ValueError, TypeError):
-        return None
+class RowReader:
+    """Turns ``files`` rows (``FILE_COLUMNS`` without host and path) into the
+    ``KnownFile``s a scan by ``readers`` can use; None for a row made by a scan for other
+    plugins (the file is read again). Markers sets are shared between rows."""
+
+    def __init__(self, readers: str) -> None:
+        self.readers = readers
+        self._magic: dict[str, frozenset[str]] = {}
+
+    def known(self, row: Sequence[Any]) -> KnownFile | None:
+        dev, ino, size, mtime, ctime, kind, uuid, magic, vmstate, note = row
+        tag, _, stype = kind.rpartition(":")
+        if tag != self.readers:
+            return None
+        key = (dev, ino, size, mtime, ctime)
+        if not stype:
+            return KnownFile(key, tag)
+        markers = self._magic.get(magic)
+        if markers is None:
+            markers = self._magic[magic] = frozenset(magic.split())
+        return KnownFile(key, tag, VmFacts(stype, uuid, markers, vmstate, note))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Self, TypeVar
 
 from ctys.errors import CtysError
 from ctys.inventory.cachedb import SEPARATOR
-from ctys.inventory.filecache import KnownFile, ScanUpdate, known_of_row, known_to_row
+from ctys.inventory.filecache import FILE_COLUMNS, KnownFile, RowReader, ScanUpdate, known_to_row
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
 from ctys.privfile import create_private_dir, create_private_file
 
@@ -58,10 +58,10 @@ _SCHEMA = [
     # not read a file whose key (dev … ctime_ns) is the same.
     "CREATE TABLE files (host TEXT NOT NULL, path TEXT NOT NULL, dev INTEGER NOT NULL,"
     " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
-    " ctime_ns INTEGER NOT NULL, kind TEXT NOT NULL, facts TEXT NOT NULL,"
-    " PRIMARY KEY (host, path)) WITHOUT ROWID",
+    " ctime_ns INTEGER NOT NULL, kind TEXT NOT NULL, uuid TEXT NOT NULL, magic TEXT NOT NULL,"
+    " vmstate TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID",
 ]
-_INSERT_FILE = "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_FILE = f"INSERT INTO files VALUES ({', '.join('?' * len(FILE_COLUMNS))})"  # noqa: S608
 # Schema versions whose records table is today's: a reader may query them as they are.
 _SAME_RECORDS = frozenset({"2"})
 # Statements are built from the constant column names only; values are always parameters.
@@ -266,10 +266,11 @@ class Inventory:
         can use, and the rows there by conf path."""
         listed: list[str] = []
         known: dict[str, KnownFile] = {}
+        reader = RowReader(readers)
         for row in self._read_files(host, roots):
             path = str(row[0])
             listed.append(path)
-            entry = known_of_row(row[1:], readers)
+            entry = reader.known(row[1:])
             if entry is not None:
                 known[path] = entry
         rows: dict[str, list[InventoryRecord]] = {}
@@ -284,8 +285,7 @@ class Inventory:
         for root in roots:
             where, params = _under_root_where(host, root, "path")
             found += self._read(
-                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, kind, facts FROM files"  # noqa: S608
-                f" WHERE {where}",
+                f"SELECT {', '.join(FILE_COLUMNS[1:])} FROM files WHERE {where}",  # noqa: S608
                 params,
             )
         return found
