@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -28,6 +25,7 @@ from ctys.inventory.settings import InventoryChoice
 from ctys.inventory.store import SCHEMA_VERSION, Inventory
 from ctys.invocation import CacheControl
 from ctys.plugins.qemu.actions.enumscan import Enumerated, enumerate_scan
+from support.killed import kill_9_at_midway
 
 SETTLE_NS = 20_000_000  # in these tests: a file 20 ms old has settled
 
@@ -405,22 +403,56 @@ def test_kill_9_during_a_rescan_leaves_records_and_files_as_they_were(
     (root / "vm0.conf").unlink()
     (root / "vm1.conf").write_text(conf("vm1-renamed", 1))
     (root / "vm9.conf").write_text(conf("vm9", 9))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_RESCAN, str(db), str(root)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "midway"
-        assert snapshot() == before  # readers see the old inventory meanwhile
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+
+    def unchanged() -> None:  # readers see the old inventory meanwhile
+        assert snapshot() == before
+
+    kill_9_at_midway(_KILLED_RESCAN, [str(db), str(root)], unchanged)
     assert snapshot() == before
     after = scan(db, root)  # and the next scan sees the edits
     assert [r.label for r in after.records] == ["vm1-renamed", "vm2", "vm3", "vm4", "vm9"]
+
+
+def test_reading_in_worker_processes_gives_what_one_process_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "vms"
+    for i in range(40):
+        folder = root / f"pool{i % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"vm{i}.conf").write_text(conf(f"vm{i}", i % 30))  # 10 UUIDs twice
+        (folder / f"net{i}.conf").write_text(f"BRIDGE=br{i}\n")
+    (root / "pool1" / "bad.conf").write_text("#@#MAGICID-QEMU\nKERNEL=$(uname -r)\n")
+    (root / "pool2" / "exec.conf").write_text(conf("exec", 99, extra="QEMUBIN=/opt/q\n"))
+    monkeypatch.setattr(ctys.address.rescan, "PARALLEL_FROM", 1)
+    parent = os.getpid()
+    pids: set[int] = set()
+    real = ctys.address.rescan._read_chunk
+
+    def chunk(todo: object, reading: object) -> object:
+        done = real(todo, reading)  # type: ignore[arg-type]
+        return [(path, (os.getpid(), outcome)) for path, outcome in done]
+
+    def unwrap(outcomes: dict[str, object]) -> dict[str, object]:
+        for pid, _ in outcomes.values():  # type: ignore[misc]
+            pids.add(pid)
+        return {path: outcome for path, (_, outcome) in outcomes.items()}  # type: ignore[misc]
+
+    from ctys.address import parallelread
+
+    original = parallelread.read_in_workers
+    monkeypatch.setattr(
+        parallelread,
+        "read_in_workers",
+        lambda todo, reading, _: unwrap(original(todo, reading, chunk)),
+    )
+    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.cpus", lambda: 1)
+    one = scan(None, root)
+    assert pids == set()  # one process: no workers
+    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.cpus", lambda: 2)
+    monkeypatch.setattr(parallelread, "cpus", lambda: 2)
+    two = scan(None, root)
+    assert len(pids) == 2 and parent not in pids  # two workers did the reading
+    assert len(one.records) == 31 and len(one.errors) == 11
+    assert plain(two.records) == plain(one.records)
+    assert (two.errors, two.exec_warnings) == (one.errors, one.exec_warnings)

@@ -210,11 +210,16 @@ def scan_vms(
     lines, the scan goes on. ``MAGICID-IGNORE`` variants are left out unless asked for; of
     two active confs with one UUID only the first is kept (one active master per VM), the
     other reported."""
-    from ctys.address.rescan import rescan_vms
+    from ctys.address.rescan import Reading, rescan_vms
 
-    scan = rescan_vms(base_paths, readers, {}, include_ignored=include_ignored, progress=progress)
-    vms = tuple(vm.found for vm in scan.vms if vm.found is not None)  # all of them: nothing known
+    reading = Reading(readers, _itself)
+    scan = rescan_vms(base_paths, reading, {}, include_ignored=include_ignored, progress=progress)
+    vms = tuple(vm.made for vm in scan.vms if vm.made is not None)  # all of them: nothing known
     return ScanResult(vms, scan.errors, scan.entries, scan.warnings)
+
+
+def _itself(found: FoundVm) -> FoundVm:
+    return found
 
 
 def require_base_paths(base_paths: Sequence[Path]) -> None:

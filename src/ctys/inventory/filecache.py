@@ -25,6 +25,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from ctys.conf.found import Marked
 from ctys.inventory.record import InventoryRecord
 
 T = TypeVar("T")
@@ -35,8 +36,6 @@ FileKey = tuple[int, int, int, int, int]
 SETTLE_NS = 2_000_000_000
 """How long before a scan a file's last change must lie for the scan to remember it."""
 
-_IGNORE = "MAGICID-IGNORE"
-_NOENUM = "MAGICID-NOENUM"
 
 
 def file_key(info: os.stat_result) -> FileKey:
@@ -50,7 +49,7 @@ def is_settled(key: FileKey, settled_before_ns: int) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class VmFacts:
+class VmFacts(Marked):
     """What a scan needs of a VM conf it does not read again: its plugin (``stype``), UUID,
     markers, ``VMSTATE`` and the plugin's ``note`` (e.g. what runs a program of the
     conf's choice, for ENUMERATE's warning line)."""
@@ -60,14 +59,6 @@ class VmFacts:
     magic: frozenset[str] = frozenset()
     vmstate: str = ""
     note: str = ""
-
-    @property
-    def ignored(self) -> bool:
-        return _IGNORE in self.magic
-
-    @property
-    def noenum(self) -> bool:
-        return _NOENUM in self.magic
 
 
 @dataclass(frozen=True, slots=True)

@@ -297,14 +297,18 @@ class Inventory:
         """Merge ``records`` in one transaction: a row with the same (host, pname, mac,
         tcp) is replaced, others are added. Returns the rows written."""
         counter = _Counter()
+        paths: set[tuple[str, str]] = set()
 
         def counted() -> Iterator[tuple[str, ...]]:
             for record in records:
                 counter.value += 1
+                paths.add((record.host, record.pname))
                 yield _row_params(record)
 
         with self._transaction() as db:
             db.executemany(_UPSERT, counted())
+            # Rows not made by a scan: the next scan reads those confs again.
+            db.executemany("DELETE FROM files WHERE host = ? AND path = ?", paths)
         return counter.value
 
     def clear(self) -> None:

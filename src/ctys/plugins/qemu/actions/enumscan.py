@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.address.rescan import Rescan, rescan_vms
+from ctys.address.parallelread import cpus
+from ctys.address.rescan import Reading, Rescan, rescan_vms
 from ctys.address.scan import Progress
 from ctys.conf.found import FoundVm
 from ctys.conf.vmstate import StateFilter
@@ -88,31 +89,29 @@ def _scan(
         # A VM ENUMERATE lists needs its rows; one it does not list, only its facts.
         return path in rows or not listed(facts)
 
-    result: Rescan = rescan_vms(
-        bases,
-        READERS,
-        known,
-        include_ignored=include_ignored,
-        progress=progress,
-        reuse=reuse,
-        note=_note,
-    )
     now = time.time()
     uid, gid = scanner_ids()  # the original's fields 44 and 45: who scanned
+
+    def prepare(found: FoundVm) -> list[InventoryRecord]:
+        return records_per_address(found, host, now, uid=uid, gid=gid)
+
+    reading = Reading(READERS, prepare, _note, workers=cpus())
+    result: Rescan[list[InventoryRecord]] = rescan_vms(
+        bases, reading, known, include_ignored=include_ignored, progress=progress, reuse=reuse
+    )
     records: list[InventoryRecord] = []
     fresh: list[InventoryRecord] = []
     keep: set[str] = set()
     for vm in result.vms:
         if not listed(vm.facts):
             continue
-        if vm.found is None:
+        if vm.made is None:
             pname = str(vm.path)
             keep.add(pname)
             records += rows[pname]
         else:
-            made = records_per_address(vm.found, host, now, uid=uid, gid=gid)
-            fresh += made
-            records += made
+            fresh += vm.made
+            records += vm.made
     notes = [host_exec_warning(vm.path, vm.facts.note) for vm in result.vms if vm.facts.note]
     found = Enumerated(records, result.errors, result.warnings, result.entries, notes)
     return ScanUpdate(keep, fresh, result.known, found)
