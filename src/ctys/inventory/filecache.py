@@ -37,7 +37,6 @@ SETTLE_NS = 2_000_000_000
 """How long before a scan a file's last change must lie for the scan to remember it."""
 
 
-
 def file_key(info: os.stat_result) -> FileKey:
     """The ``FileKey`` of a ``stat`` result."""
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
