@@ -316,6 +316,7 @@ class Phases:
     parse: list[float] = field(default_factory=list)
     store: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
+    parallel: list[float] = field(default_factory=list)
     rescan: list[float] = field(default_factory=list)
 
 
@@ -340,11 +341,16 @@ def in_process_phases(tree: TreeInfo, db: Path) -> tuple[float, float, float, in
     return t1 - t0, t2 - t1, t3 - t2, len(records)
 
 
-def in_process_scan(tree: TreeInfo, db: Path) -> tuple[float, Enumerated]:
-    """``enumerate_scan`` as ENUMERATE calls it (into ``db``: new, or filled = a rescan)."""
+def in_process_scan(tree: TreeInfo, db: Path, workers: int = 1) -> tuple[float, Enumerated]:
+    """``enumerate_scan`` as ENUMERATE calls it (into ``db``: new, or filled = a rescan),
+    the confs read by ``workers`` processes."""
     t0 = time.perf_counter()
     found = enumerate_scan(
-        InventoryChoice(db, CacheControl.ON), [tree.root], [tree.root], states=DEFAULT_FILTER
+        InventoryChoice(db, CacheControl.ON),
+        [tree.root],
+        [tree.root],
+        states=DEFAULT_FILTER,
+        workers=workers,
     )
     return time.perf_counter() - t0, found
 
@@ -450,13 +456,15 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
         phases.store.append(store)
         total, made = in_process_scan(tree, work / f"total-{i}.sqlite")
         phases.total.append(total)
+        parallel, _ = in_process_scan(tree, work / f"parallel-{i}.sqlite", workers=2)
+        phases.parallel.append(parallel)
         rescan, again_made = in_process_scan(tree, rescan_db)
         phases.rescan.append(rescan)
         console.print(
             f"[dim]run {i + 1}/{runs}: find {ms(find_t[-1])} ms, grep {ms(grep_t[-1])} ms,"
             f" ENUMERATE {ms(enum_t[-1])} / rescan {ms(rescan_t[-1])} ms; in-process walk"
             f" {ms(walk)} / parse {ms(parse)} / store {ms(store)} ms, enumerate_scan"
-            f" {ms(total)} ms, rescan {ms(rescan)} ms"
+            f" {ms(total)} ms (2 workers {ms(parallel)} ms), rescan {ms(rescan)} ms"
             f" ({n}/{len(made.records)}/{len(again_made.records)} VMs)"
         )
 
@@ -475,7 +483,8 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
         ("  in-process: walk + stat (iter_conf_stats)", phases.walk, []),
         ("  in-process: read + parse + record (describe_file, record)", phases.parse, []),
         ("  in-process: store (store_scan into a new inventory)", phases.store, []),
-        ("  in-process: enumerate_scan into a new inventory", phases.total, []),
+        ("  in-process: enumerate_scan into a new inventory, 1 process", phases.total, []),
+        ("  in-process: the same, confs read by 2 worker processes", phases.parallel, []),
         ("  in-process: enumerate_scan, rescan (nothing changed)", phases.rescan, []),
     ]
     mfc = med(find_c)

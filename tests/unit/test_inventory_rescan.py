@@ -446,10 +446,10 @@ def test_reading_in_worker_processes_gives_what_one_process_gives(
         "read_in_workers",
         lambda todo, reading, _: unwrap(original(todo, reading, chunk)),
     )
-    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.cpus", lambda: 1)
+    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.idle_cpus", lambda: 1)
     one = scan(None, root)
     assert pids == set()  # one process: no workers
-    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.cpus", lambda: 2)
+    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.idle_cpus", lambda: 2)
     monkeypatch.setattr(parallelread, "cpus", lambda: 2)
     two = scan(None, root)
     assert len(pids) == 2 and parent not in pids  # two workers did the reading

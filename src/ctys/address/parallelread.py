@@ -25,6 +25,17 @@ def cpus() -> int:
         return os.cpu_count() or 1
 
 
+def idle_cpus() -> int:
+    """The CPUs not busy with other work (``cpus`` less the 1-minute load average): on a
+    loaded machine worker processes only compete with the others and lose (measured:
+    docs/performance.md)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, cpus() - int(load + 0.5))
+
+
 def read_in_workers(
     todo: Sequence[Any], reading: Any, chunk: Callable[[Sequence[Any], Any], list[Any]]
 ) -> dict[Any, Any]:

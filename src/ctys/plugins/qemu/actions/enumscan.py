@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctys.address.parallelread import cpus
+from ctys.address.parallelread import idle_cpus
 from ctys.address.rescan import Reading, Rescan, rescan_vms
 from ctys.address.scan import Progress
 from ctys.conf.found import FoundVm
@@ -48,10 +48,12 @@ def enumerate_scan(
     include_ignored: bool = False,
     progress: Progress | None = None,
     states: StateFilter,
+    workers: int | None = None,
 ) -> Enumerated:
     """Scan ``bases`` (``roots``: their canonical paths) and, if the inventory is on, store
     what was found as this host's rows under the roots (``-C rebuild``: every row of this
-    host, every file read)."""
+    host, every file read). ``workers``: processes reading the changed confs (default: the
+    idle CPUs)."""
     host = this_host()
     fresh_only = choice.control is CacheControl.REBUILD
 
@@ -59,7 +61,11 @@ def enumerate_scan(
         known: dict[str, KnownFile], rows: dict[str, list[InventoryRecord]]
     ) -> ScanUpdate[Enumerated]:
         return _scan(
-            bases, {} if fresh_only else known, rows, host, include_ignored, progress, states
+            bases,
+            {} if fresh_only else known,
+            rows,
+            host,
+            (include_ignored, progress, states, workers or idle_cpus()),
         )
 
     if not choice.enabled or choice.path is None:
@@ -78,10 +84,10 @@ def _scan(
     known: dict[str, KnownFile],
     rows: dict[str, list[InventoryRecord]],
     host: str,
-    include_ignored: bool,
-    progress: Progress | None,
-    states: StateFilter,
+    options: tuple[bool, Progress | None, StateFilter, int],
 ) -> ScanUpdate[Enumerated]:
+    include_ignored, progress, states, workers = options
+
     def listed(facts: VmFacts) -> bool:
         return not facts.noenum and states.matches(facts.vmstate)
 
@@ -95,7 +101,7 @@ def _scan(
     def prepare(found: FoundVm) -> list[InventoryRecord]:
         return records_per_address(found, host, now, uid=uid, gid=gid)
 
-    reading = Reading(READERS, prepare, _note, workers=cpus())
+    reading = Reading(READERS, prepare, _note, workers=workers)
     result: Rescan[list[InventoryRecord]] = rescan_vms(
         bases, reading, known, include_ignored=include_ignored, progress=progress, reuse=reuse
     )
