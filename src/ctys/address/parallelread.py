@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,11 +48,23 @@ def read_in_workers(
     parts = [(start, min(start + size, len(todo))) for start in range(0, len(todo), size)]
     _JOB = (todo, reading, chunk)
     try:
-        with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
+        pool = multiprocessing.get_context("fork").Pool(len(parts), initializer=_quiet)
+        try:
             results = pool.map(_work, parts, chunksize=1)
+            pool.close()  # the workers end by themselves
+        finally:
+            pool.terminate()
+            pool.join()
     finally:
         _JOB = None
     return {key: value for part in results for key, value in part}
+
+
+def _quiet() -> None:
+    # The caller's handlers (Ctrl-C, SIGTERM -> an exception and its traceback) are not the
+    # workers': they just end, and the caller tells.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _work(bounds: tuple[int, int]) -> list[Any]:
