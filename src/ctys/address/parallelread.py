@@ -2,8 +2,8 @@
 of its time parsing, and parsing is pure Python (one CPU per process).
 
 The workers are forked: they inherit the list of files and the caller's functions (no
-pickling of either); only each file's outcome travels back. Each takes a contiguous share
-of the list, so the outcomes come back in walk order.
+pickling of either); only each file's outcome travels back. Each takes a share
+of the list (every n-th file); the outcomes are merged by path.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ def read_in_workers(
     """``chunk(part, reading)`` for parts of ``todo`` in ``reading.workers`` processes,
     merged into one dict of its ``(key, value)`` pairs."""
     global _JOB
-    workers = max(1, min(reading.workers, cpus()))
-    size = -(-len(todo) // workers)
-    parts = [(start, min(start + size, len(todo))) for start in range(0, len(todo), size)]
+    workers = max(1, min(reading.workers, cpus(), len(todo)))
+    # Every workers-th file each: VM confs and others are not spread evenly along the walk.
+    parts = [(first, workers) for first in range(workers)]
     _JOB = (todo, reading, chunk)
     try:
-        pool = multiprocessing.get_context("fork").Pool(len(parts), initializer=_quiet)
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_quiet)
         try:
             results = pool.map(_work, parts, chunksize=1)
             pool.close()  # the workers end by themselves
@@ -67,7 +67,8 @@ def _quiet() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _work(bounds: tuple[int, int]) -> list[Any]:
+def _work(share: tuple[int, int]) -> list[Any]:
     assert _JOB is not None  # set before the fork
     todo, reading, chunk = _JOB
-    return chunk(todo[bounds[0] : bounds[1]], reading)
+    first, step = share
+    return chunk(todo[first::step], reading)
