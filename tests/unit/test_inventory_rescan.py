@@ -456,3 +456,27 @@ def test_reading_in_worker_processes_gives_what_one_process_gives(
     assert len(one.records) == 31 and len(one.errors) == 11
     assert plain(two.records) == plain(one.records)
     assert (two.errors, two.exec_warnings) == (one.errors, one.exec_warnings)
+
+
+def test_a_rescan_runs_again_under_the_lock_when_another_process_wrote_meanwhile(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "inv.sqlite"
+    root = Path("/vms")
+    mine = InventoryRecord(host="h", label="mine", pname="/vms/mine.conf")
+    theirs = InventoryRecord(host="h", label="theirs", pname="/vms/theirs.conf")
+    seen: list[set[str]] = []
+
+    def scan_once(
+        known: dict[str, filecache.KnownFile], rows: dict[str, list[InventoryRecord]]
+    ) -> filecache.ScanUpdate[int]:
+        seen.append(set(rows))
+        if len(seen) == 1:
+            with Inventory.open(db) as other:  # another ENUMERATE commits meanwhile
+                other.add([theirs])
+        return filecache.ScanUpdate(set(rows), [mine], {}, len(seen))
+
+    with Inventory.open(db) as inv:
+        assert inv.rescan("h", [root], "QEMU", scan_once) == 2
+        assert seen == [set(), {"/vms/theirs.conf"}]  # the second run saw the other's row
+        assert sorted(r.label for r in inv.all()) == ["mine", "theirs"]
