@@ -8,6 +8,7 @@ of the list (every n-th file); the outcomes are merged by path.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -47,6 +48,9 @@ def read_in_workers(
     # Every workers-th file each: VM confs and others are not spread evenly along the walk.
     parts = [(first, workers) for first in range(workers)]
     _JOB = (todo, reading, chunk)
+    # The parent's objects out of the workers' garbage collection: a collection touches every
+    # object, so every page of the inherited heap would be copied.
+    gc.freeze()
     try:
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_quiet)
         try:
@@ -57,6 +61,7 @@ def read_in_workers(
             pool.join()
     finally:
         _JOB = None
+        gc.unfreeze()
     return {key: value for part in results for key, value in part}
 
 
