@@ -216,6 +216,7 @@ OPS = st.sampled_from(
         "ignore",
         "noenum",
         "exec",  # a conf that runs a program of its choice (ENUMERATE warns)
+        "symlink",  # to another name (maybe missing: a dangling link)
         "settle",  # time passes: what is there settles
     )
 )
@@ -225,7 +226,7 @@ STEP = st.tuples(OPS, st.sampled_from(NAMES), st.sampled_from(NAMES), st.integer
 def apply(op: str, root: Path, name: str, other: str, n: int) -> None:
     path = root / name
     path.parent.mkdir(exist_ok=True)
-    exists = path.is_file()
+    exists = path.is_file() and not path.is_symlink()
     if op == "write":
         path.write_text(conf(f"vm{n}", 10 + n))
     elif op in ("same-size", "same-size-same-mtime") and exists:
@@ -262,6 +263,9 @@ def apply(op: str, root: Path, name: str, other: str, n: int) -> None:
         path.write_text(conf(f"hid{n}", 10 + n, extra="#@#MAGICID-NOENUM\n"))
     elif op == "exec":
         path.write_text(conf(f"exe{n}", 10 + n, extra="QEMUBIN=/opt/qemu/bin/qemu\n"))
+    elif op == "symlink" and name != other:
+        path.unlink(missing_ok=True)
+        path.symlink_to(root / other)
     elif op == "settle":
         wait_settled()
 
@@ -480,3 +484,22 @@ def test_a_rescan_runs_again_under_the_lock_when_another_process_wrote_meanwhile
         assert inv.rescan("h", [root], "QEMU", scan_once) == 2
         assert seen == [set(), {"/vms/theirs.conf"}]  # the second run saw the other's row
         assert sorted(r.label for r in inv.all()) == ["mine", "theirs"]
+
+
+def test_a_conf_symlinked_from_outside_the_base_path_is_rescanned(
+    tmp_path: Path, settled: None
+) -> None:
+    """Known by its target's path (outside the scanned folder): its files row is replaced."""
+    root = tmp_path / "vms"
+    elsewhere = tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "real.conf").write_text(conf("linked", 1))
+    (root / "vm.conf").symlink_to(elsewhere / "real.conf")
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    for _ in range(3):
+        found = scan(db, root)
+        assert [(r.label, r.pname) for r in found.records] == [
+            ("linked", str(elsewhere / "real.conf"))
+        ]

@@ -61,7 +61,8 @@ _SCHEMA = [
     " ctime_ns INTEGER NOT NULL, kind TEXT NOT NULL, uuid TEXT NOT NULL, magic TEXT NOT NULL,"
     " vmstate TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID",
 ]
-_INSERT_FILE = f"INSERT INTO files VALUES ({', '.join('?' * len(FILE_COLUMNS))})"  # noqa: S608
+# OR REPLACE: a conf symlinked from a base path is known by its target, maybe outside the roots.
+_INSERT_FILE = f"INSERT OR REPLACE INTO files VALUES ({', '.join('?' * len(FILE_COLUMNS))})"  # noqa: S608
 # Schema versions whose records table is today's: a reader may query them as they are.
 _SAME_RECORDS = frozenset({"2"})
 # Statements are built from the constant column names only; values are always parameters.
