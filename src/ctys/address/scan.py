@@ -37,14 +37,6 @@ CONF_SUFFIXES = (".conf", ".ctys")
 Progress = Callable[[int, int], None]
 
 
-def iter_conf_files(
-    base: Path, seen: list[int] | None = None, skipped: Skipped | None = None
-) -> Iterator[Path]:
-    """The paths of ``iter_conf_stats``."""
-    for path, _ in iter_conf_stats(base, seen, skipped):
-        yield Path(path)
-
-
 def iter_conf_stats(
     base: Path, seen: list[int] | None = None, skipped: Skipped | None = None
 ) -> Iterator[tuple[str, os.stat_result]]:
@@ -140,15 +132,6 @@ class Skipped:
     def folder(self, path: str, err: OSError) -> None:
         """A folder (or base path) that cannot be listed."""
         self.warnings.append(f"cannot read folder {path}: {err.strerror or err}")
-
-
-def describe_if_known(path: Path, readers: Sequence[ConfReader]) -> FoundVm | None:
-    """``describe_file`` of ``path`` (``None`` for a file that is gone)."""
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return describe_file(path, info, readers)
 
 
 def describe_file(

@@ -175,27 +175,11 @@ def read_conf_with_lines(path: Path) -> tuple[RawConf, SourceLines]:
 
 def read_conf_text(path: Path) -> str:
     """Read ``path`` as UTF-8 text, refusing non-regular, binary, undecodable or huge files."""
-    text = _read_conf_text(path, large_ok=False)
-    assert text is not None  # large_ok=False raises instead
-    return text
-
-
-def read_small_conf_text(path: Path) -> str | None:
-    """Like ``read_conf_text``, but ``None`` for a file that is gone (stat fails) or larger
-    than ``MAX_CONF_BYTES``: a folder scan passes over those silently."""
-    return _read_conf_text(path, large_ok=True)
-
-
-def _read_conf_text(path: Path, *, large_ok: bool) -> str | None:
     where = str(path)
     try:
         info = path.stat()
     except OSError as err:
-        if large_ok:
-            return None
         raise ConfError(where, 0, f"cannot read conf file: {err.strerror or err}") from err
-    if large_ok and info.st_size > MAX_CONF_BYTES:
-        return None
     if not stat.S_ISREG(info.st_mode):
         raise ConfError(where, 0, "not a regular file")
     return decode_conf_bytes(read_conf_bytes(path, info.st_size), where)
@@ -207,7 +191,8 @@ def read_conf_bytes(path: Path | str, size: int) -> bytes:
     read or holds more than ``MAX_CONF_BYTES``."""
     where = str(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO put in its place after the stat must not block the scan.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as err:
         raise ConfError(where, 0, f"cannot read conf file: {err.strerror or err}") from err
     try:
