@@ -47,14 +47,17 @@ from rich.table import Table
 from benchlib import become_subreaper, med, ms, qemu_pids, run_quiet, wall
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
-from ctys.address.scan import describe_if_known, iter_conf_files
+from ctys.address.scan import describe_file, iter_conf_stats
+from ctys.conf.vmstate import DEFAULT_FILTER
 from ctys.errors import CtysError
 from ctys.inventory.cachedb import export_cachedb
+from ctys.inventory.filecache import SETTLE_NS
 from ctys.inventory.record import InventoryRecord, record_from_found
 from ctys.inventory.settings import InventoryChoice, this_host
 from ctys.inventory.store import Inventory
 from ctys.invocation import CacheControl
 from ctys.plugins.qemu.actions.enumerate import enumerate_local, store_scan
+from ctys.plugins.qemu.actions.enumscan import Enumerated, enumerate_scan
 from ctys.plugins.qemu.confs.reader import READERS
 from ctys.plugins.qemu.demo.demovm import write_demo_conf
 from ctys.plugins.qemu.images.build import build_guest
@@ -149,6 +152,11 @@ class TreeInfo:
     ignored: int  # MAGICID-IGNORE variants
     broken: int  # confs with the magic that ENUMERATE must skip with an error
     conf_files: int  # every *.conf (what find lists)
+
+    @property
+    def created(self) -> float:
+        """When the tree was complete: its ``.json`` beside it is written last."""
+        return self.root.with_name(self.root.name + ".json").stat().st_mtime
 
 
 def generate_tree(root: Path, vms: int, files: int) -> TreeInfo:
@@ -308,18 +316,21 @@ class Phases:
     parse: list[float] = field(default_factory=list)
     store: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
+    parallel: list[float] = field(default_factory=list)
+    rescan: list[float] = field(default_factory=list)
 
 
 def in_process_phases(tree: TreeInfo, db: Path) -> tuple[float, float, float, int]:
-    """Walk, read+parse (+ records) and store, each timed on its own; returns the VM count."""
+    """Walk (with each conf's stat), read+parse (+ records) and store, each timed on its
+    own; returns the VM count."""
     t0 = time.perf_counter()
-    paths = list(iter_conf_files(tree.root))
+    entries = list(iter_conf_stats(tree.root))
     t1 = time.perf_counter()
     host, now = this_host(), time.time()
     records: list[InventoryRecord] = []
-    for path in paths:
+    for path, info in entries:
         try:
-            vm = describe_if_known(path, READERS)
+            vm = describe_file(Path(path), info, READERS)
         except CtysError:
             continue
         if vm is not None and not vm.ignored:
@@ -330,12 +341,49 @@ def in_process_phases(tree: TreeInfo, db: Path) -> tuple[float, float, float, in
     return t1 - t0, t2 - t1, t3 - t2, len(records)
 
 
-def in_process_total(tree: TreeInfo, db: Path) -> tuple[float, int, int]:
-    """``enumerate_local`` + ``store_scan`` as ENUMERATE calls them."""
+def in_process_scan(tree: TreeInfo, db: Path, workers: int = 1) -> tuple[float, Enumerated]:
+    """``enumerate_scan`` as ENUMERATE calls it (into ``db``: new, or filled = a rescan),
+    the confs read by ``workers`` processes."""
     t0 = time.perf_counter()
-    result, records = enumerate_local([tree.root])
-    store_scan(InventoryChoice(db, CacheControl.ON), [tree.root], records)
-    return time.perf_counter() - t0, len(records), len(result.errors)
+    found = enumerate_scan(
+        InventoryChoice(db, CacheControl.ON),
+        [tree.root],
+        [tree.root],
+        states=DEFAULT_FILTER,
+        workers=workers,
+    )
+    return time.perf_counter() - t0, found
+
+
+def expected_terse(tree: TreeInfo) -> tuple[set[str], set[str]]:
+    """The LABEL;PNAME of every VM ENUMERATE must list, and the files it must skip."""
+    vms = set()
+    broken = set()
+    for i in range(tree.vms):
+        name = vm_name(i)
+        folder = tree.root / f"pool-{i // 100:03d}" / name
+        vms.add(f"{name};{folder / f'{name}.conf'}")
+        if i % 2500 == 1250:
+            broken.add(str(folder / "broken.conf"))
+    return vms, broken
+
+
+def check_enumerate(tree: TreeInfo, out: bytes, err: bytes) -> str | None:
+    """What is wrong with ENUMERATE's TERSE output: every VM listed once, every broken
+    conf skipped (by path), nothing else; None if nothing."""
+    vms, broken = expected_terse(tree)
+    lines = out.decode().splitlines()
+    listed = [";".join(line.split(";")[2:4]) for line in lines]
+    skipped = {
+        line.split("ctys: skipped ", 1)[1].split(":", 1)[0]
+        for line in err.decode(errors="replace").splitlines()
+        if line.startswith("ctys: skipped ")
+    }
+    if len(listed) != len(set(listed)) or set(listed) != vms:
+        return f"{len(listed)} VMs listed, {len(set(listed) ^ vms)} differ from the tree's"
+    if skipped != broken:
+        return f"skipped {sorted(skipped)[:3]}..., expected {sorted(broken)[:3]}..."
+    return None
 
 
 def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
@@ -358,9 +406,14 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
     warm = subprocess.run(
         enum_argv(), capture_output=True, env=env, check=False, stdin=subprocess.DEVNULL
     )
-    # The rescan row: ENUMERATE again into the inventory it filled, nothing changed.
+    # The rescan row: ENUMERATE again into the inventory it filled, nothing changed. The
+    # confs must have settled (filecache.SETTLE_NS) to be remembered: a new tree waits.
     rescan_db = work / "rescan.sqlite"
-    subprocess.run(enum_argv(rescan_db), capture_output=True, env=env, check=False)
+    settle = tree.created + SETTLE_NS / 1e9 - time.time()
+    if settle > 0:
+        time.sleep(settle)
+    first = subprocess.run(enum_argv(rescan_db), capture_output=True, env=env, check=False)
+    again = subprocess.run(enum_argv(rescan_db), capture_output=True, env=env, check=False)
     listed = warm.stdout.count(b"\n")
     skipped = warm.stderr.count(b"ctys: skipped")
     console.print(
@@ -370,10 +423,14 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
         f" {skipped} skipped (expected {tree.vms:,} VMs, {tree.broken} skipped)"
     )
     verdicts: list[Verdict] = []
-    if warm.returncode != 0 or listed != tree.vms or skipped != tree.broken:
-        tail = escape(warm.stderr.decode(errors="replace").strip()[-300:])
-        console.print(f"[red]ENUMERATE result differs from the expected count: {tail}")
-        verdicts.append(Verdict("ENUMERATE finds every VM", False, f"{listed} of {tree.vms}"))
+    for what, run in (("ENUMERATE", warm), ("first scan", first), ("rescan", again)):
+        wrong = check_enumerate(tree, run.stdout, run.stderr) if run.returncode == 0 else "exit"
+        if wrong is not None:
+            tail = escape(run.stderr.decode(errors="replace").strip()[-300:])
+            console.print(f"[red]{what}: {wrong}: {tail}")
+            verdicts.append(Verdict(f"{what} finds every VM", False, wrong))
+    if again.stdout != first.stdout or again.stderr != first.stderr:
+        verdicts.append(Verdict("rescan = first scan", False, "the outputs differ"))
 
     find_t: list[float] = []
     grep_t: list[float] = []
@@ -397,12 +454,18 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
         phases.walk.append(walk)
         phases.parse.append(parse)
         phases.store.append(store)
-        total, n2, _ = in_process_total(tree, work / f"total-{i}.sqlite")
+        total, made = in_process_scan(tree, work / f"total-{i}.sqlite")
         phases.total.append(total)
+        parallel, _ = in_process_scan(tree, work / f"parallel-{i}.sqlite", workers=2)
+        phases.parallel.append(parallel)
+        rescan, again_made = in_process_scan(tree, rescan_db)
+        phases.rescan.append(rescan)
         console.print(
             f"[dim]run {i + 1}/{runs}: find {ms(find_t[-1])} ms, grep {ms(grep_t[-1])} ms,"
-            f" ENUMERATE {ms(enum_t[-1])} ms; in-process walk {ms(walk)} / parse {ms(parse)}"
-            f" / store {ms(store)} ms, enumerate_local+store_scan {ms(total)} ms ({n}/{n2} VMs)"
+            f" ENUMERATE {ms(enum_t[-1])} / rescan {ms(rescan_t[-1])} ms; in-process walk"
+            f" {ms(walk)} / parse {ms(parse)} / store {ms(store)} ms, enumerate_scan"
+            f" {ms(total)} ms (2 workers {ms(parallel)} ms), rescan {ms(rescan)} ms"
+            f" ({n}/{len(made.records)}/{len(again_made.records)} VMs)"
         )
 
     mf, mg = med(find_t), med(grep_t)
@@ -417,10 +480,12 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
         ("grep -rl MAGICID-QEMU --include='*.conf' TREE (baseline)", grep_t, grep_c),
         ("ctys -t QEMU -a ENUMERATE=BASEPATH:TREE,TERSE --inventory NEW.sqlite", enum_t, enum_c),
         ("  the same, rescan into the filled inventory (nothing changed)", rescan_t, rescan_c),
-        ("  in-process: walk (iter_conf_files)", phases.walk, []),
-        ("  in-process: read + parse + record (describe_if_known, record)", phases.parse, []),
+        ("  in-process: walk + stat (iter_conf_stats)", phases.walk, []),
+        ("  in-process: read + parse + record (describe_file, record)", phases.parse, []),
         ("  in-process: store (store_scan into a new inventory)", phases.store, []),
-        ("  in-process: enumerate_local + store_scan", phases.total, []),
+        ("  in-process: enumerate_scan into a new inventory, 1 process", phases.total, []),
+        ("  in-process: the same, confs read by 2 worker processes", phases.parallel, []),
+        ("  in-process: enumerate_scan, rescan (nothing changed)", phases.rescan, []),
     ]
     mfc = med(find_c)
     for name, vals, cpus in rows:

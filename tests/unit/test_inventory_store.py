@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -21,6 +17,7 @@ from hypothesis import strategies as st
 from ctys.errors import CtysError
 from ctys.inventory.record import FIELDS, InventoryRecord
 from ctys.inventory.store import Inventory, default_inventory_path
+from support.killed import kill_9_at_midway
 
 
 def _vm(i: int, host: str = "h1", root: str = "/vms") -> InventoryRecord:
@@ -184,22 +181,13 @@ def test_kill_9_during_a_scan_leaves_the_old_inventory_intact(tmp_path: Path) ->
     old = [_vm(i) for i in range(200)]
     with Inventory.open(path) as inventory:
         inventory.add(old)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_SCAN, str(path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "midway"
+
+    def still_there() -> None:
         # The old rows are already deleted inside the open transaction; readers still see them.
         with Inventory.open(path) as reader:
             assert reader.count() == 200
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+
+    kill_9_at_midway(_KILLED_SCAN, [str(path)], still_there)
     with Inventory.open(path) as inventory:
         assert inventory.all() == old
         inventory.replace_scan("h1", [Path("/vms")], [_vm(7)])  # and it is writable again

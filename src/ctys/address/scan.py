@@ -8,7 +8,9 @@ whose VMs it looks for.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,13 @@ from typing import TYPE_CHECKING
 
 from ctys.conf.found import FoundVm
 from ctys.conf.lenient import parse_vm_conf_text
-from ctys.conf.parser import MAX_CONF_BYTES, read_conf_text, read_small_conf_text
+from ctys.conf.parser import (
+    MAX_CONF_BYTES,
+    check_conf_bytes,
+    decode_conf_bytes,
+    read_conf_bytes,
+    read_conf_text,
+)
 from ctys.errors import ConfError, CtysError
 from ctys.pathutil import real_path
 
@@ -29,16 +37,19 @@ CONF_SUFFIXES = (".conf", ".ctys")
 Progress = Callable[[int, int], None]
 
 
-def iter_conf_files(
+def iter_conf_stats(
     base: Path, seen: list[int] | None = None, skipped: Skipped | None = None
-) -> Iterator[Path]:
+) -> Iterator[tuple[str, os.stat_result]]:
     """Every VM conf file (``*.conf``, and 01.11's ``*.ctys``: ``vm_conf_entries``) under
-    ``base`` (``base`` itself when it is a file), depth first in name order; hidden folders
-    are skipped, symlinked folders are not followed (no loops). ``seen[0]`` counts
-    directory entries looked at. Folders that cannot be read and conf symlinks that loop
-    or dangle are passed over, each told to ``skipped``."""
+    ``base`` (``base`` itself when it is a file), depth first in name order, as text (no
+    ``Path`` objects for the thousands of files a scan passes over), with its ``stat`` (of
+    the target for a symlink). Hidden folders are skipped, symlinked folders are not
+    followed (no loops). ``seen[0]`` counts directory entries looked at. Folders that
+    cannot be read and conf symlinks that loop or dangle are passed over, each told to
+    ``skipped``; files gone since their folder was listed are left out."""
     if base.is_file():
-        yield base
+        with contextlib.suppress(OSError):
+            yield str(base), base.stat()
         return
     stack = [str(base)]
     while stack:
@@ -70,14 +81,20 @@ def iter_conf_files(
         confs = vm_conf_entries(confs)
         confs.sort(key=_entry_name)
         for entry in confs:
-            try:
-                # One VM, one path: a symlinked conf is known by its target.
-                path = Path(entry.path)
-                yield real_path(path) if entry.is_symlink() else path
-            except OSError as err:
-                if skipped is not None:
-                    skipped.file(entry.path, err)
+            if entry.is_symlink():
+                try:
+                    # One VM, one path: a symlinked conf is known by its target.
+                    path = real_path(Path(entry.path))
+                    yield str(path), path.stat()
+                except OSError as err:
+                    if skipped is not None:
+                        skipped.file(entry.path, err)
                 continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue  # gone since the folder was listed
+            yield entry.path, info
         subdirs.sort(reverse=True)
         stack.extend(subdirs)
 
@@ -117,19 +134,27 @@ class Skipped:
         self.warnings.append(f"cannot read folder {path}: {err.strerror or err}")
 
 
-def describe_if_known(path: Path, readers: Sequence[ConfReader]) -> FoundVm | None:
-    """The VM of a conf file carrying the marker of one of ``readers`` (the first such
-    reader describes it); ``None`` for other ``.conf`` files and files gone since they
-    were listed. Broken confs of a reader, and files over ``MAX_CONF_BYTES`` (never read,
-    so maybe a VM conf), raise ``ConfError`` with file:line. The file is read once."""
-    text = read_small_conf_text(path)
-    if text is None:
-        _refuse_if_large(path)
-        return None
+def describe_file(
+    path: Path, info: os.stat_result, readers: Sequence[ConfReader]
+) -> FoundVm | None:
+    """The VM of the conf file at ``path`` (``info``: its ``stat``) carrying the marker of
+    one of ``readers`` (the first such reader describes it); ``None`` for other ``.conf``
+    files. Broken confs of a reader, files over ``MAX_CONF_BYTES`` (never read, so maybe a
+    VM conf), binary or non-UTF-8 files raise ``ConfError`` with file:line.
+
+    One read; the markers are looked for in the bytes, so a file that is no VM conf is
+    never decoded or parsed."""
+    where = str(path)
+    if info.st_size > MAX_CONF_BYTES:
+        raise ConfError(where, 0, f"larger than {MAX_CONF_BYTES} bytes, not read")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfError(where, 0, "not a regular file")
+    data = read_conf_bytes(path, info.st_size)
     for reader in readers:
-        if reader.magic_id in text:
-            raw, lines = parse_vm_conf_text(text, path)
+        if reader.magic_id.encode() in data:
+            raw, lines = parse_vm_conf_text(decode_conf_bytes(data, where), path)
             return reader.describe(raw, lines)
+    check_conf_bytes(data, where)
     return None
 
 
@@ -143,16 +168,6 @@ def describe_conf(path: Path, readers: Sequence[ConfReader]) -> FoundVm:
     reader = next((r for r in readers if r.magic_id in text), readers[0])
     raw, lines = parse_vm_conf_text(text, path)
     return reader.describe(raw, lines)
-
-
-def _refuse_if_large(path: Path) -> None:
-    # Only on the rare path where the file was not read: tell "too large" from "gone".
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return
-    if size > MAX_CONF_BYTES:
-        raise ConfError(str(path), 0, f"larger than {MAX_CONF_BYTES} bytes, not read")
 
 
 @dataclass(frozen=True)
@@ -178,34 +193,16 @@ def scan_vms(
     lines, the scan goes on. ``MAGICID-IGNORE`` variants are left out unless asked for; of
     two active confs with one UUID only the first is kept (one active master per VM), the
     other reported."""
-    vms: list[FoundVm] = []
-    skipped = Skipped()
-    errors = skipped.errors
-    masters: dict[str, Path] = {}
-    counter = [0]
-    for path in _unique_conf_files(base_paths, counter, skipped):
-        try:
-            vm = describe_if_known(path, readers)
-        except CtysError as exc:
-            errors.append(str(exc))
-            continue
-        if vm is None or (vm.ignored and not include_ignored):
-            continue
-        if vm.uuid and not vm.ignored:
-            key = vm.uuid.lower()
-            if key in masters:
-                errors.append(
-                    f"{path}: UUID {vm.uuid} is already active in {masters[key]};"
-                    " mark one variant #@#MAGICID-IGNORE"
-                )
-                continue
-            masters[key] = path
-        vms.append(vm)
-        if progress is not None:
-            progress(counter[0], len(vms))
-    if progress is not None:
-        progress(counter[0], len(vms))
-    return ScanResult(tuple(vms), tuple(errors), counter[0], tuple(skipped.warnings))
+    from ctys.address.rescan import Reading, rescan_vms
+
+    reading = Reading(readers, _itself)
+    scan = rescan_vms(base_paths, reading, {}, include_ignored=include_ignored, progress=progress)
+    vms = tuple(vm.made for vm in scan.vms if vm.made is not None)  # all of them: nothing known
+    return ScanResult(vms, scan.errors, scan.entries, scan.warnings)
+
+
+def _itself(found: FoundVm) -> FoundVm:
+    return found
 
 
 def require_base_paths(base_paths: Sequence[Path]) -> None:
@@ -220,11 +217,11 @@ def require_base_paths(base_paths: Sequence[Path]) -> None:
             raise CtysError(f"BASEPATH {base}: {err.strerror or err}") from None
 
 
-def _unique_conf_files(
+def unique_conf_files(
     base_paths: Sequence[Path], counter: list[int], skipped: Skipped
-) -> Iterator[Path]:
-    """The conf files under every base path, each once."""
-    seen: set[Path] = set()
+) -> Iterator[tuple[str, os.stat_result]]:
+    """The conf files under every base path, each once, with their ``stat``."""
+    seen: set[str] = set()
     for base in base_paths:
         try:
             real = real_path(base)
@@ -234,7 +231,7 @@ def _unique_conf_files(
         except OSError as err:
             skipped.folder(str(base), err)
             continue
-        for path in iter_conf_files(real, counter, skipped):
+        for path, info in iter_conf_stats(real, counter, skipped):
             if path not in seen:
                 seen.add(path)
-                yield path
+                yield path, info

@@ -37,8 +37,25 @@ class NetAddress:
     gateway: str = ""
 
 
+class Marked:
+    """What a conf's markers (``magic``: the ``MAGICID-*`` words it carries) say of it."""
+
+    __slots__ = ()
+    magic: frozenset[str]
+
+    @property
+    def ignored(self) -> bool:
+        """Whether the conf is a variant marked ``MAGICID-IGNORE``."""
+        return IGNORE_MARKER in self.magic
+
+    @property
+    def noenum(self) -> bool:
+        """Whether the conf is marked ``MAGICID-NOENUM`` (ENUMERATE does not list it)."""
+        return NOENUM_MARKER in self.magic
+
+
 @dataclass(frozen=True, slots=True)  # thousands per ENUMERATE
-class FoundVm:
+class FoundVm(Marked):
     """One VM as its conf file describes it, in terms common to every plugin.
 
     ``stype``: the session type, the name of the plugin whose conf it is (its confs carry
@@ -65,13 +82,3 @@ class FoundVm:
     vmstate: str = ""
     raw: RawConf | None = field(default=None, compare=False, repr=False)
     native: object = field(default=None, compare=False, repr=False)
-
-    @property
-    def ignored(self) -> bool:
-        """Whether the conf is a variant marked ``MAGICID-IGNORE``."""
-        return IGNORE_MARKER in self.magic
-
-    @property
-    def noenum(self) -> bool:
-        """Whether the conf is marked ``MAGICID-NOENUM`` (ENUMERATE does not list it)."""
-        return NOENUM_MARKER in self.magic

@@ -11,6 +11,7 @@ user-facing description of the format.
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from collections.abc import Mapping
@@ -174,44 +175,56 @@ def read_conf_with_lines(path: Path) -> tuple[RawConf, SourceLines]:
 
 def read_conf_text(path: Path) -> str:
     """Read ``path`` as UTF-8 text, refusing non-regular, binary, undecodable or huge files."""
-    text = _read_conf_text(path, large_ok=False)
-    assert text is not None  # large_ok=False raises instead
-    return text
-
-
-def read_small_conf_text(path: Path) -> str | None:
-    """Like ``read_conf_text``, but ``None`` for a file that is gone (stat fails) or larger
-    than ``MAX_CONF_BYTES``: a folder scan passes over those silently."""
-    return _read_conf_text(path, large_ok=True)
-
-
-def _read_conf_text(path: Path, *, large_ok: bool) -> str | None:
     where = str(path)
     try:
         info = path.stat()
     except OSError as err:
-        if large_ok:
-            return None
         raise ConfError(where, 0, f"cannot read conf file: {err.strerror or err}") from err
-    if large_ok and info.st_size > MAX_CONF_BYTES:
-        return None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfError(where, 0, "not a regular file")
+    return decode_conf_bytes(read_conf_bytes(path, info.st_size), where)
+
+
+def read_conf_bytes(path: Path | str, size: int) -> bytes:
+    """The bytes of the regular file ``path`` that ``stat`` said has ``size`` bytes (a scan
+    has that stat already): one open and (mostly) one read. ``ConfError`` if it cannot be
+    read or holds more than ``MAX_CONF_BYTES``."""
+    where = str(path)
     try:
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfError(where, 0, "not a regular file")
-        with path.open("rb") as stream:
-            # Read one byte past what stat() said: catches files that grew after it. (Not
-            # read(MAX + 1) right away: that allocates a megabyte for every small file.)
-            want = min(info.st_size, MAX_CONF_BYTES) + 1
-            data = stream.read(want)
-            if len(data) == want and want <= MAX_CONF_BYTES:
-                data += stream.read(MAX_CONF_BYTES + 1 - want)
+        # O_NONBLOCK: a FIFO put in its place after the stat must not block the scan.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as err:
         raise ConfError(where, 0, f"cannot read conf file: {err.strerror or err}") from err
+    try:
+        # One byte past what stat() said: catches files that grew after it. (Not
+        # read(MAX + 1) right away: that allocates a megabyte for every small file.)
+        want = min(size, MAX_CONF_BYTES) + 1
+        data = os.read(fd, want)
+        while len(data) == want <= MAX_CONF_BYTES:  # it grew: read on to EOF or the limit
+            more = os.read(fd, MAX_CONF_BYTES + 1 - len(data))
+            data += more
+            want = len(data) if more else -1
+    except OSError as err:
+        raise ConfError(where, 0, f"cannot read conf file: {err.strerror or err}") from err
+    finally:
+        os.close(fd)
     if len(data) > MAX_CONF_BYTES:
         raise ConfError(where, 0, f"larger than {MAX_CONF_BYTES} bytes, not a conf file")
-    nul = data.find(b"\0")
-    if nul >= 0:
-        raise ConfError(where, data.count(b"\n", 0, nul) + 1, "binary content (NUL byte)")
+    return data
+
+
+def check_conf_bytes(data: bytes, where: str) -> None:
+    """``ConfError`` (file:line) unless ``data`` is text a conf may hold: no NUL byte,
+    UTF-8. Runs at C speed over the bytes (a scan checks files it does not parse)."""
+    if data.isascii():
+        _refuse_nul(data, where)
+    else:
+        decode_conf_bytes(data, where)
+
+
+def decode_conf_bytes(data: bytes, where: str) -> str:
+    """``data`` as conf text (a leading BOM dropped); ``ConfError`` as ``check_conf_bytes``."""
+    _refuse_nul(data, where)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -219,6 +232,12 @@ def _read_conf_text(path: Path, *, large_ok: bool) -> str | None:
         bad = data[err.start]
         raise ConfError(where, line, f"not UTF-8 text (byte 0x{bad:02x})") from err
     return text.removeprefix("\ufeff")
+
+
+def _refuse_nul(data: bytes, where: str) -> None:
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ConfError(where, data.count(b"\n", 0, nul) + 1, "binary content (NUL byte)")
 
 
 class _Scanner:

@@ -15,18 +15,24 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from ctys.errors import CtysError
 from ctys.inventory.cachedb import SEPARATOR
+from ctys.inventory.filecache import FILE_COLUMNS, KnownFile, RowReader, ScanUpdate, known_to_row
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
 from ctys.privfile import create_private_dir, create_private_file
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ctys.inventory.query import Query
 
+T = TypeVar("T")
+
 APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
-SCHEMA_VERSION = 2  # 2: the original's 47 fields (+ ctys' own), one row per address
+# 2: the original's 47 fields (+ ctys' own), one row per address; 3: + the files table
+SCHEMA_VERSION = 3
 _BUSY_TIMEOUT_MS = 10_000
 _CACHE_KIB = 64 * 1024
 _CHECKPOINT_PAGES = 16384  # 64 MiB in SQLite's default 4 KiB pages
@@ -51,7 +57,17 @@ _SCHEMA = [
         + ")"
         for c in INDEXED_COLUMNS
     ),
+    # What the last scan knew of each conf file (ctys.inventory.filecache): a rescan does
+    # not read a file whose key (dev … ctime_ns) is the same.
+    "CREATE TABLE files (host TEXT NOT NULL, path TEXT NOT NULL, dev INTEGER NOT NULL,"
+    " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    " ctime_ns INTEGER NOT NULL, kind TEXT NOT NULL, uuid TEXT NOT NULL, magic TEXT NOT NULL,"
+    " vmstate TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID",
 ]
+# OR REPLACE: a conf symlinked from a base path is known by its target, maybe outside the roots.
+_INSERT_FILE = f"INSERT OR REPLACE INTO files VALUES ({', '.join('?' * len(FILE_COLUMNS))})"  # noqa: S608
+# Schema versions whose records table is today's: a reader may query them as they are.
+_SAME_RECORDS = frozenset({"2"})
 # Statements are built from the constant column names only; values are always parameters.
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM records"  # noqa: S608
 # ``idx``: the record's position (1-based), like its line number in an enum.fdb (R:).
@@ -155,7 +171,7 @@ class Inventory:
             db.close()
             cls.open(path).close()
             return cls.open_readonly(path)
-        if old is not None:
+        if old is not None and old not in _SAME_RECORDS:
             db.close()
             _check_version((old,), path)
         return cls._ready(path, db)
@@ -197,36 +213,113 @@ class Inventory:
         counter = _Counter()
 
         def checked() -> Iterator[tuple[str, ...]]:
-            for record in records:
-                if record.host != host:
-                    raise ValueError(f"record for host {record.host!r} in a scan of {host!r}")
+            for record in _checked_host(host, records):
                 counter.value += 1
                 yield _row_params(record)
 
         with self._transaction() as db:
             for root in roots:
                 db.execute(*_under_root_delete(host, root))
+                db.execute(*_under_root_delete(host, root, "files", "path"))
             db.executemany(_UPSERT, checked())
         return counter.value
+
+    def rescan(
+        self,
+        host: str,
+        roots: Sequence[Path],
+        readers: str,
+        scan: Callable[[dict[str, KnownFile], dict[str, list[InventoryRecord]]], ScanUpdate[T]],
+    ) -> T:
+        """An incremental scan of ``roots`` on ``host`` (``ctys.address.rescan``): ``scan``
+        is called with what the last scan by ``readers`` knew of each file under the roots
+        and with this host's rows there (by conf path, in row order); what it returns is
+        written in one transaction: the rows of the files not in its ``keep`` deleted, its
+        ``fresh`` rows added, the files table set to its ``known``. Returns its ``result``.
+
+        The scan runs without the write lock; if another process wrote the inventory
+        meanwhile, it runs once more under the lock, on what that one left. A crash
+        before the commit leaves the inventory as it was."""
+        roots = _outermost(roots)
+        listed, known, rows = self._scan_state(host, roots, readers)
+        version = self._data_version()
+        update = scan(known, rows)
+        with self._transaction() as db:
+            if self._data_version() != version:
+                listed, known, rows = self._scan_state(host, roots, readers)
+                update = scan(known, rows)
+            gone = [(host, pname) for pname in rows if pname not in update.keep]
+            db.executemany("DELETE FROM records WHERE host = ? AND pname = ?", gone)
+            db.executemany(_UPSERT, (_row_params(r) for r in _checked_host(host, update.fresh)))
+            # Entries of other plugin sets (not in ``known``) are replaced as well.
+            same = {p for p, entry in update.known.items() if known.get(p) == entry}
+            stale = [(host, path) for path in listed if path not in same]
+            db.executemany("DELETE FROM files WHERE host = ? AND path = ?", stale)
+            new = (
+                known_to_row(host, path, entry)
+                for path, entry in update.known.items()
+                if path not in same
+            )
+            db.executemany(_INSERT_FILE, new)
+        return update.result
+
+    def _scan_state(
+        self, host: str, roots: Sequence[Path], readers: str
+    ) -> tuple[list[str], dict[str, KnownFile], dict[str, list[InventoryRecord]]]:
+        """The paths of the files table under ``roots``, what of them a scan by ``readers``
+        can use, and the rows there by conf path."""
+        listed: list[str] = []
+        known: dict[str, KnownFile] = {}
+        reader = RowReader(readers)
+        for row in self._read_files(host, roots):
+            path = str(row[0])
+            listed.append(path)
+            entry = reader.known(row[1:])
+            if entry is not None:
+                known[path] = entry
+        rows: dict[str, list[InventoryRecord]] = {}
+        for root in roots:
+            where, params = _under_root_where(host, root, "pname")
+            for record in self.select(where, params):
+                rows.setdefault(record.pname, []).append(record)
+        return listed, known, rows
+
+    def _read_files(self, host: str, roots: Sequence[Path]) -> list[tuple[object, ...]]:
+        found: list[tuple[object, ...]] = []
+        for root in roots:
+            where, params = _under_root_where(host, root, "path")
+            found += self._read(
+                f"SELECT {', '.join(FILE_COLUMNS[1:])} FROM files WHERE {where}",  # noqa: S608
+                params,
+            )
+        return found
+
+    def _data_version(self) -> int:
+        return int(self._read("PRAGMA data_version", ())[0][0])
 
     def add(self, records: Iterable[InventoryRecord]) -> int:
         """Merge ``records`` in one transaction: a row with the same (host, pname, mac,
         tcp) is replaced, others are added. Returns the rows written."""
         counter = _Counter()
+        paths: set[tuple[str, str]] = set()
 
         def counted() -> Iterator[tuple[str, ...]]:
             for record in records:
                 counter.value += 1
+                paths.add((record.host, record.pname))
                 yield _row_params(record)
 
         with self._transaction() as db:
             db.executemany(_UPSERT, counted())
+            # Rows not made by a scan: the next scan reads those confs again.
+            db.executemany("DELETE FROM files WHERE host = ? AND path = ?", paths)
         return counter.value
 
     def clear(self) -> None:
         """Delete every record."""
         with self._transaction() as db:
             db.execute("DELETE FROM records")
+            db.execute("DELETE FROM files")
 
     # -- reads -----------------------------------------------------------------------
 
@@ -309,16 +402,41 @@ def equals_clause(name: str, value: str) -> tuple[str, str]:
     return f"{column} = ?{collate}", value
 
 
-def _under_root_delete(host: str, root: Path) -> tuple[str, tuple[str, ...]]:
-    """DELETE of ``host``'s rows whose pname is ``root`` or below it, as an index range:
-    ``root/`` <= pname < ``root0`` (``0`` follows ``/`` in byte order)."""
+def _under_root_where(host: str, root: Path, column: str) -> tuple[str, tuple[str, ...]]:
+    """SQL condition for ``host``'s rows whose ``column`` (a path) is ``root`` or below it,
+    as an index range: ``root/`` <= path < ``root0`` (``0`` follows ``/`` in byte order)."""
     text = str(root.absolute())  # conf paths are stored absolute
     prefix = text if text.endswith("/") else text + "/"
     upper = prefix[:-1] + "0"
     return (
-        "DELETE FROM records WHERE host = ? AND (pname = ? OR (pname >= ? AND pname < ?))",
+        f"host = ? AND ({column} = ? OR ({column} >= ? AND {column} < ?))",
         (host, text, prefix, upper),
     )
+
+
+def _under_root_delete(
+    host: str, root: Path, table: str = "records", column: str = "pname"
+) -> tuple[str, tuple[str, ...]]:
+    """DELETE of ``host``'s rows of ``table`` under ``root`` (``_under_root_where``)."""
+    where, params = _under_root_where(host, root, column)
+    return f"DELETE FROM {table} WHERE {where}", params  # noqa: S608
+
+
+def _outermost(roots: Sequence[Path]) -> list[Path]:
+    """``roots`` without those inside another one (each row is under one root only)."""
+    texts = sorted({str(root.absolute()) for root in roots})
+    kept: list[str] = []
+    for text in texts:
+        if not any(text == k or text.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(text)
+    return [Path(text) for text in kept]
+
+
+def _checked_host(host: str, records: Iterable[InventoryRecord]) -> Iterator[InventoryRecord]:
+    for record in records:
+        if record.host != host:
+            raise ValueError(f"record for host {record.host!r} in a scan of {host!r}")
+        yield record
 
 
 class _Counter:
@@ -418,6 +536,13 @@ def _upgrade_if_old(db: sqlite3.Connection, path: Path) -> None:
         return
     with _Transaction(db, path):
         if not old():  # another process upgraded it meanwhile
+            return
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version[0] in _SAME_RECORDS:  # the records stay; the files table is new
+            db.execute(_SCHEMA[-1])
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
             return
         cursor = db.execute("SELECT * FROM records ORDER BY id")
         columns = [column[0] for column in cursor.description]

@@ -22,12 +22,11 @@ from ctys.inventory.settings import InventoryChoice, inventory_choice, scanner_i
 from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
-from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs, vm_config_of
+from ctys.plugins.qemu.actions.enumscan import EVERYWHERE, enumerate_scan
+from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs
 from ctys.safestream import raw_stream
 
-# A scan root that covers every row of a host.
-_EVERYWHERE = Path("/")
+_EVERYWHERE = EVERYWHERE
 DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
 # MAXKEY: the original's record key (it forces TERSE).
 MAXKEY_FIELDS = ("HOST", "STYPE", "LABEL", "PNAME", "UUID", "MAC")
@@ -182,20 +181,23 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
 
         require_db_dir(Path(ctx.invocation.db_dir).expanduser())
     bases = req.base_paths or qemu_base_paths()
+    roots = [canonical_path(b) for b in bases]
     with _progress(ctx.err) as progress:
-        result, records = enumerate_local(
-            bases, include_ignored=req.include_ignored, progress=progress, states=req.states
+        result = enumerate_scan(
+            choice,
+            bases,
+            roots,
+            include_ignored=req.include_ignored,
+            progress=progress,
+            states=req.states,
         )
+    records = result.records
     for line in result.warnings:
         print(f"ctys: warning: {line}", file=ctx.err)
     for line in result.errors:
         print(f"ctys: skipped {line}", file=ctx.err)
-    # Confs that run programs as the caller.
-    for line in host_exec_warnings(vm_config_of(vm) for vm in result.vms):
+    for line in result.exec_warnings:  # confs that run programs as the caller
         print(line, file=ctx.err)
-    roots = [canonical_path(b) for b in bases]
-    if choice.enabled:
-        store_scan(choice, roots, records)
     if ctx.invocation.db_dir is not None:  # the original's DB directory: DIR/enum.fdb
         from ctys.inventory.dbdir import store_scan_in_db_dir
 

@@ -13,6 +13,7 @@ import os
 import pwd
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ctys.conf.lenient import read_vm_conf
 from ctys.errors import ConfError, CtysError
@@ -43,7 +44,7 @@ def check_may_boot(vm: VmConfig) -> None:
     reasons = _reasons(vm)
     if not reasons:
         return
-    owner = _owner(vm)
+    owner = _owner(vm.conf_path)
     if owner == caller_uid():
         return
     raise ConfError(
@@ -57,14 +58,22 @@ def check_may_boot(vm: VmConfig) -> None:
 def host_exec_warnings(vms: Iterable[VmConfig]) -> Iterator[str]:
     """One ``warning:`` line for each of ``vms`` that runs a program of its conf's choice."""
     for vm in vms:
-        reasons = _reasons(vm)
-        if reasons:
-            yield _warning(vm, reasons)
+        note = host_exec_note(vm)
+        if note:
+            yield host_exec_warning(vm.conf_path, note)
 
 
-def _warning(vm: VmConfig, reasons: list[_Reason]) -> str:
+def host_exec_note(vm: VmConfig) -> str:
+    """What in ``vm``'s conf runs a program of its choice ("" for nothing): all the conf
+    says of it, so an incremental ENUMERATE keeps it for a conf it does not read again."""
+    return "; ".join(reason.text for reason in _reasons(vm))
+
+
+def host_exec_warning(conf_path: Path, note: str) -> str:
+    """The ``warning:`` line for the conf at ``conf_path`` with ``host_exec_note`` ``note``
+    (who owns the file is looked at now)."""
     try:
-        owner = _owner(vm)
+        owner = _owner(conf_path)
     except CtysError:
         owner = -1
     whose = (
@@ -72,8 +81,7 @@ def _warning(vm: VmConfig, reasons: list[_Reason]) -> str:
         if owner == caller_uid()
         else f"it belongs to {_user_name(owner)}: CREATE refuses it"
     )
-    what = "; ".join(reason.text for reason in reasons)
-    return f"ctys: warning: {vm.conf_path}: {what} ({whose})"
+    return f"ctys: warning: {conf_path}: {note} ({whose})"
 
 
 def caller_uid() -> int:
@@ -81,11 +89,11 @@ def caller_uid() -> int:
     return os.getuid()
 
 
-def _owner(vm: VmConfig) -> int:
+def _owner(conf_path: Path) -> int:
     try:
-        return vm.conf_path.stat().st_uid
+        return conf_path.stat().st_uid
     except OSError as exc:
-        raise CtysError(f"cannot check who owns {vm.conf_path}: {exc.strerror}") from exc
+        raise CtysError(f"cannot check who owns {conf_path}: {exc.strerror}") from exc
 
 
 def _user_name(uid: int) -> str:

@@ -1,0 +1,127 @@
+"""ENUMERATE's scan into the inventory, incremental: a conf unchanged since the last scan
+(``ctys.inventory.filecache``) is not read again, its rows stay as they are; the files that
+changed are read and their rows replaced, in one transaction (``Inventory.rescan``).
+``-C rebuild`` reads every file again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctys.address.parallelread import idle_cpus
+from ctys.address.rescan import Reading, Rescan, rescan_vms
+from ctys.address.scan import Progress
+from ctys.conf.found import FoundVm
+from ctys.conf.vmstate import StateFilter
+from ctys.inventory.filecache import KnownFile, ScanUpdate, VmFacts, readers_tag
+from ctys.inventory.multihome import records_per_address
+from ctys.inventory.record import InventoryRecord
+from ctys.inventory.settings import InventoryChoice, scanner_ids, this_host
+from ctys.invocation import CacheControl
+from ctys.plugins.qemu.boot.execpolicy import host_exec_note, host_exec_warning
+from ctys.plugins.qemu.confs.reader import READERS, vm_config_of
+
+# A scan root that covers every row of a host.
+EVERYWHERE = Path("/")
+
+
+@dataclass(frozen=True)
+class Enumerated:
+    """What one ENUMERATE scan found: the records it lists (in scan order), the files it
+    skipped and the folders it could not read (one line each), the entries it looked at
+    and the warning lines for confs that run programs of their choice."""
+
+    records: list[InventoryRecord]
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    entries: int
+    exec_warnings: list[str]
+
+
+def enumerate_scan(
+    choice: InventoryChoice,
+    bases: Sequence[Path],
+    roots: Sequence[Path],
+    *,
+    include_ignored: bool = False,
+    progress: Progress | None = None,
+    states: StateFilter,
+    workers: int | None = None,
+) -> Enumerated:
+    """Scan ``bases`` (``roots``: their canonical paths) and, if the inventory is on, store
+    what was found as this host's rows under the roots (``-C rebuild``: every row of this
+    host, every file read). ``workers``: processes reading the changed confs (default: the
+    idle CPUs)."""
+    host = this_host()
+    fresh_only = choice.control is CacheControl.REBUILD
+
+    def scan(
+        known: dict[str, KnownFile], rows: dict[str, list[InventoryRecord]]
+    ) -> ScanUpdate[Enumerated]:
+        return _scan(
+            bases,
+            {} if fresh_only else known,
+            rows,
+            host,
+            (include_ignored, progress, states, workers or idle_cpus()),
+        )
+
+    if not choice.enabled or choice.path is None:
+        return scan({}, {}).result
+    from ctys.inventory.store import Inventory
+
+    choice.path.parent.mkdir(parents=True, exist_ok=True)
+    scope = [EVERYWHERE] if fresh_only else list(roots)
+    tag = readers_tag([reader.name for reader in READERS])
+    with Inventory.open(choice.path) as inv:
+        return inv.rescan(host, scope, tag, scan)
+
+
+def _scan(
+    bases: Sequence[Path],
+    known: dict[str, KnownFile],
+    rows: dict[str, list[InventoryRecord]],
+    host: str,
+    options: tuple[bool, Progress | None, StateFilter, int],
+) -> ScanUpdate[Enumerated]:
+    include_ignored, progress, states, workers = options
+
+    def listed(facts: VmFacts) -> bool:
+        return not facts.noenum and states.matches(facts.vmstate)
+
+    def reuse(path: str, facts: VmFacts) -> bool:
+        # A VM ENUMERATE lists needs its rows; one it does not list, only its facts.
+        return path in rows or not listed(facts)
+
+    now = time.time()
+    uid, gid = scanner_ids()  # the original's fields 44 and 45: who scanned
+
+    def prepare(found: FoundVm) -> list[InventoryRecord]:
+        return records_per_address(found, host, now, uid=uid, gid=gid)
+
+    reading = Reading(READERS, prepare, _note, workers=workers)
+    result: Rescan[list[InventoryRecord]] = rescan_vms(
+        bases, reading, known, include_ignored=include_ignored, progress=progress, reuse=reuse
+    )
+    records: list[InventoryRecord] = []
+    fresh: list[InventoryRecord] = []
+    keep: set[str] = set()
+    for vm in result.vms:
+        if not listed(vm.facts):
+            continue
+        if vm.made is None:
+            pname = str(vm.path)
+            keep.add(pname)
+            records += rows[pname]
+        else:
+            fresh += vm.made
+            records += vm.made
+    notes = [host_exec_warning(vm.path, vm.facts.note) for vm in result.vms if vm.facts.note]
+    found = Enumerated(records, result.errors, result.warnings, result.entries, notes)
+    return ScanUpdate(keep, fresh, result.known, found)
+
+
+def _note(found: FoundVm) -> str:
+    return host_exec_note(vm_config_of(found))

@@ -1,0 +1,505 @@
+"""Incremental ENUMERATE (issue 15, point 1): a conf unchanged since the last scan keeps its
+rows without being read; any edit sequence gives what a full fresh scan gives. Real files in
+a temp folder, real SQLite stores; nothing boots qemu."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ctys.address.rescan
+from ctys.conf.vmstate import DEFAULT_FILTER, parse_matchvstat
+from ctys.inventory import filecache
+from ctys.inventory.record import InventoryRecord
+from ctys.inventory.settings import InventoryChoice
+from ctys.inventory.store import SCHEMA_VERSION, Inventory
+from ctys.invocation import CacheControl
+from ctys.plugins.qemu.actions.enumscan import Enumerated, enumerate_scan
+from support.killed import kill_9_at_midway
+
+SETTLE_NS = 20_000_000  # in these tests: a file 20 ms old has settled
+
+
+def conf(label: str, uuid: int, *, extra: str = "") -> str:
+    return (
+        "#@#MAGICID-QEMU\n"
+        f"#@#LABEL = {label}\n"
+        f"#@#UUID = {uuid:08x}-aaaa-4000-8000-000000000000\n"
+        f"#@#MAC = 52:54:00:00:00:{uuid & 255:02x}\n"
+        "#@#ACCELERATOR = TCG\n"
+        f"{extra}"
+        "KERNEL=vmlinuz\n"
+    )
+
+
+def scan(db: Path | None, root: Path, **options: object) -> Enumerated:
+    control = options.pop("control", CacheControl.ON)
+    assert isinstance(control, CacheControl)
+    states = options.pop("states", DEFAULT_FILTER)
+    return enumerate_scan(
+        InventoryChoice(db, control),
+        [root],
+        [root],
+        states=states,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def plain(records: list[InventoryRecord]) -> list[InventoryRecord]:
+    """Records without their scan time (a kept row keeps the time it was read)."""
+    return [dataclasses.replace(r, scanned="") for r in records]
+
+
+def stored(db: Path) -> list[InventoryRecord]:
+    with Inventory.open(db) as inv:
+        return sorted(plain(inv.all()), key=lambda r: (r.pname, r.mac, r.tcp))
+
+
+@pytest.fixture
+def settled() -> Iterator[None]:
+    with mock.patch.object(filecache, "SETTLE_NS", SETTLE_NS):
+        yield
+
+
+def wait_settled() -> None:
+    time.sleep(SETTLE_NS / 1e9 * 1.5)
+
+
+@pytest.fixture
+def reads() -> Iterator[list[str]]:
+    """The conf files a scan reads (``describe_file`` calls)."""
+    seen: list[str] = []
+    real = ctys.address.rescan.describe_file
+
+    def counted(path: Path, *args: object) -> object:
+        seen.append(path.name)
+        return real(path, *args)  # type: ignore[arg-type]
+
+    with mock.patch.object(ctys.address.rescan, "describe_file", counted):
+        yield seen
+
+
+def test_an_unchanged_settled_tree_is_not_read_again(
+    tmp_path: Path, settled: None, reads: list[str]
+) -> None:
+    root = tmp_path / "vms"
+    root.mkdir()
+    for i in range(3):
+        (root / f"vm{i}.conf").write_text(conf(f"vm{i}", i))
+    (root / "net.conf").write_text("BRIDGE=br0\n")
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    first = scan(db, root)
+    assert sorted(reads) == ["net.conf", "vm0.conf", "vm1.conf", "vm2.conf"]
+    reads.clear()
+    again = scan(db, root)
+    assert reads == []  # nothing read: not the VMs, not the other conf
+    assert again.records == first.records  # the kept rows, scan time included
+    assert [r.label for r in again.records] == ["vm0", "vm1", "vm2"]
+    (root / "vm1.conf").write_text(conf("vm1-new", 1))  # one edit: one read
+    scan(db, root)
+    assert reads == ["vm1.conf"]
+
+
+def test_a_file_changed_just_before_the_scan_is_read_again_next_time(
+    tmp_path: Path, settled: None, reads: list[str]
+) -> None:
+    """A same-size edit in the same clock tick as the scan's read could leave the key as it
+    was: such a fresh file is not remembered."""
+    root = tmp_path / "vms"
+    root.mkdir()
+    target = root / "vm.conf"
+    target.write_text(conf("vmA", 1))
+    db = tmp_path / "inv.sqlite"
+    scan(db, root)
+    info = target.stat()
+    target.write_text(conf("vmB", 1))  # same size
+    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))  # and the same mtime
+    assert [r.label for r in scan(db, root).records] == ["vmB"]
+    assert reads == ["vm.conf", "vm.conf"]
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True])
+def test_a_remembered_file_edited_to_the_same_size_is_read_again(
+    tmp_path: Path, settled: None, reads: list[str], keep_mtime: bool
+) -> None:
+    """Size and inode stay; mtime moves (or, restored, ctime does)."""
+    root = tmp_path / "vms"
+    root.mkdir()
+    target = root / "vm.conf"
+    target.write_text(conf("vmA", 1))
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    scan(db, root)
+    scan(db, root)
+    assert reads == ["vm.conf"]  # remembered
+    info = target.stat()
+    target.write_text(conf("vmB", 1))
+    if keep_mtime:
+        os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert (target.stat().st_ino, target.stat().st_size) == (info.st_ino, info.st_size)
+    assert [r.label for r in scan(db, root).records] == ["vmB"]
+    assert [r.label for r in stored(db)] == ["vmB"]
+
+
+def test_broken_confs_are_reported_by_every_scan(tmp_path: Path, settled: None) -> None:
+    root = tmp_path / "vms"
+    root.mkdir()
+    (root / "bad.conf").write_text("#@#MAGICID-QEMU\nKERNEL=$(uname -r)\n")
+    (root / "bin.conf").write_bytes(b"BRIDGE=\0\n")
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    first = scan(db, root)
+    assert len(first.errors) == 2
+    assert scan(db, root).errors == first.errors
+
+
+def test_filters_that_change_between_scans_read_what_they_need(
+    tmp_path: Path, settled: None
+) -> None:
+    """A VM the last scan did not list has no rows to keep: a scan that lists it reads it."""
+    root = tmp_path / "vms"
+    root.mkdir()
+    (root / "a.conf").write_text(conf("a", 1, extra="#@#VMSTATE = TEMPLATE\n"))
+    (root / "b.conf").write_text(conf("b", 2, extra="#@#MAGICID-IGNORE\n"))
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    assert scan(db, root).records == []
+    every = parse_matchvstat(["ALL"])
+    listed = scan(db, root, states=every, include_ignored=True)
+    assert [r.label for r in listed.records] == ["a", "b"]
+    assert [r.label for r in stored(db)] == ["a", "b"]
+    assert scan(db, root).records == []
+    assert stored(db) == []
+
+
+def test_rebuild_reads_every_file(tmp_path: Path, settled: None, reads: list[str]) -> None:
+    root = tmp_path / "vms"
+    root.mkdir()
+    (root / "a.conf").write_text(conf("a", 1))
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    scan(db, root)
+    scan(db, root, control=CacheControl.REBUILD)
+    assert reads == ["a.conf", "a.conf"]
+
+
+# --- random edit sequences versus a fresh scan ------------------------------------------
+
+NAMES = ("a.conf", "b.conf", "sub/d.conf", "sub/e.ctys")
+OPS = st.sampled_from(
+    (
+        # The edits a stat check can miss are drawn more often.
+        *("write", "same-size", "same-size-same-mtime") * 3,
+        "write",  # a new VM conf (or replace one)
+        "same-size",  # another label of the same length
+        "same-size-same-mtime",  # and its old mtime restored
+        "remove",
+        "touch",
+        "touch-old",
+        "rename",
+        "unreadable",
+        "readable",
+        "broken",
+        "noise",
+        "duplicate-uuid",
+        "ignore",
+        "noenum",
+        "exec",  # a conf that runs a program of its choice (ENUMERATE warns)
+        "symlink",  # to another name (maybe missing: a dangling link)
+        "settle",  # time passes: what is there settles
+    )
+)
+STEP = st.tuples(OPS, st.sampled_from(NAMES), st.sampled_from(NAMES), st.integers(0, 9))
+
+
+def apply(op: str, root: Path, name: str, other: str, n: int) -> None:
+    path = root / name
+    path.parent.mkdir(exist_ok=True)
+    exists = path.is_file() and not path.is_symlink()
+    if op == "write":
+        path.write_text(conf(f"vm{n}", 10 + n))
+    elif op in ("same-size", "same-size-same-mtime") and exists:
+        info = path.stat()
+        text = path.read_text(errors="replace")
+        changed = text.replace("#@#LABEL = vm", f"#@#LABEL = w{n % 10}", 1)
+        if len(changed) != len(text):
+            changed = text[:-2] + ("x\n" if not text.endswith("x\n") else "y\n")
+        path.write_text(changed)
+        if op == "same-size-same-mtime":
+            os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    elif op == "remove" and exists:
+        path.unlink()
+    elif op == "touch" and exists:
+        path.touch()
+    elif op == "touch-old" and exists:
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    elif op == "rename" and exists and name != other:
+        (root / other).parent.mkdir(exist_ok=True)
+        path.rename(root / other)
+    elif op == "unreadable" and exists:
+        path.chmod(0)
+    elif op == "readable" and exists:
+        path.chmod(0o644)
+    elif op == "broken":
+        path.write_text("#@#MAGICID-QEMU\n#@#LABEL = bad\nKERNEL=`uname`\n")
+    elif op == "noise":
+        path.write_text(f"BRIDGE=br{n}\n")
+    elif op == "duplicate-uuid":
+        path.write_text(conf(f"dup{n}", 10))  # the UUID of "write" with n=0
+    elif op == "ignore":
+        path.write_text(conf(f"ign{n}", 10 + n, extra="#@#MAGICID-IGNORE\n"))
+    elif op == "noenum":
+        path.write_text(conf(f"hid{n}", 10 + n, extra="#@#MAGICID-NOENUM\n"))
+    elif op == "exec":
+        path.write_text(conf(f"exe{n}", 10 + n, extra="QEMUBIN=/opt/qemu/bin/qemu\n"))
+    elif op == "symlink" and name != other:
+        path.unlink(missing_ok=True)
+        path.symlink_to(root / other)
+    elif op == "settle":
+        wait_settled()
+
+
+def same_as_fresh(db: Path, root: Path, fresh_db: Path) -> None:
+    incremental = scan(db, root)
+    fresh = scan(fresh_db, root)  # a new store: every file read
+    assert plain(incremental.records) == plain(fresh.records)
+    assert incremental.errors == fresh.errors
+    assert incremental.warnings == fresh.warnings
+    assert incremental.exec_warnings == fresh.exec_warnings
+    assert incremental.entries == fresh.entries
+    assert stored(db) == stored(fresh_db)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.lists(STEP, min_size=1, max_size=4), st.booleans()), min_size=1, max_size=8
+    )
+)
+def test_incremental_rescans_equal_a_fresh_scan_after_any_edits(
+    tmp_path_factory: pytest.TempPathFactory,
+    steps: list[tuple[list[tuple[str, str, str, int]], bool]],
+) -> None:
+    """Each step: a few edits, maybe time for them to settle, then an incremental scan
+    and a fresh one (into a new store) that must agree, rows in the store included."""
+    base = tmp_path_factory.mktemp("rescan")
+    root = base / "vms"
+    root.mkdir()
+    db = base / "inv.sqlite"
+    with mock.patch.object(filecache, "SETTLE_NS", SETTLE_NS):
+        for i, (batch, settle) in enumerate(steps):
+            for op, name, other, n in batch:
+                apply(op, root, name, other, n)
+            if settle:
+                wait_settled()
+            same_as_fresh(db, root, base / f"fresh-{i}.sqlite")
+
+
+# --- the store: schema 3, upgrade, crash safety ------------------------------------------
+
+
+def _as_schema_2(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE files")
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+
+
+def test_a_schema_2_inventory_is_upgraded_and_rescanned(tmp_path: Path, settled: None) -> None:
+    root = tmp_path / "vms"
+    root.mkdir()
+    (root / "a.conf").write_text(conf("a", 1))
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    first = scan(db, root)
+    _as_schema_2(db)
+    with Inventory.open_readonly(db) as inv:  # upgraded by its writer on the way
+        assert plain(inv.all()) == plain(first.records)
+    raw = sqlite3.connect(db)
+    version = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == (str(SCHEMA_VERSION),)
+    assert raw.execute("SELECT count(*) FROM files").fetchone() == (0,)
+    raw.close()
+    again = scan(db, root)
+    assert plain(again.records) == plain(first.records)
+    with Inventory.open(db) as inv:
+        assert inv.count() == 1
+
+
+def test_a_read_only_schema_2_inventory_is_queried_as_it_is(
+    ctys_env: dict[str, str], readonly_fs: Path, tmp_path: Path
+) -> None:
+    from tmpfs import remount_readonly
+
+    db = readonly_fs / "inv.sqlite"
+    with Inventory.open(db) as inv:
+        inv.add([InventoryRecord(host="h", label="good", pname="/v/good.conf")])
+    _as_schema_2(db)
+    remount_readonly(readonly_fs)
+    with Inventory.open_readonly(db) as inv:
+        assert [r.label for r in inv.find(label="good")] == ["good"]
+
+
+_KILLED_RESCAN = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import ctys.address.rescan as rescan
+    from ctys.inventory import filecache
+    from ctys.inventory.settings import InventoryChoice
+    from ctys.invocation import CacheControl
+    from ctys.conf.vmstate import DEFAULT_FILTER
+    from ctys.plugins.qemu.actions.enumscan import enumerate_scan
+    import ctys.inventory.store as store
+
+    filecache.SETTLE_NS = 0
+    real = store._checked_host
+
+    def stalled(host, records):
+        yield from real(host, records)
+        print("midway", flush=True)  # inside the transaction, rows already written
+        time.sleep(60)
+
+    store._checked_host = stalled
+    root = Path(sys.argv[2])
+    enumerate_scan(InventoryChoice(Path(sys.argv[1]), CacheControl.ON), [root], [root],
+                   states=DEFAULT_FILTER)
+    """
+)
+
+
+def test_kill_9_during_a_rescan_leaves_records_and_files_as_they_were(
+    tmp_path: Path, settled: None
+) -> None:
+    root = tmp_path / "vms"
+    root.mkdir()
+    for i in range(5):
+        (root / f"vm{i}.conf").write_text(conf(f"vm{i}", i))
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    scan(db, root)
+
+    def snapshot() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        raw = sqlite3.connect(db)
+        try:
+            records = raw.execute("SELECT * FROM records ORDER BY id").fetchall()
+            files = raw.execute("SELECT * FROM files ORDER BY path").fetchall()
+        finally:
+            raw.close()
+        return records, files
+
+    before = snapshot()
+    assert len(before[1]) == 5
+    (root / "vm0.conf").unlink()
+    (root / "vm1.conf").write_text(conf("vm1-renamed", 1))
+    (root / "vm9.conf").write_text(conf("vm9", 9))
+
+    def unchanged() -> None:  # readers see the old inventory meanwhile
+        assert snapshot() == before
+
+    kill_9_at_midway(_KILLED_RESCAN, [str(db), str(root)], unchanged)
+    assert snapshot() == before
+    after = scan(db, root)  # and the next scan sees the edits
+    assert [r.label for r in after.records] == ["vm1-renamed", "vm2", "vm3", "vm4", "vm9"]
+
+
+def test_reading_in_worker_processes_gives_what_one_process_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "vms"
+    for i in range(40):
+        folder = root / f"pool{i % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"vm{i}.conf").write_text(conf(f"vm{i}", i % 30))  # 10 UUIDs twice
+        (folder / f"net{i}.conf").write_text(f"BRIDGE=br{i}\n")
+    (root / "pool1" / "bad.conf").write_text("#@#MAGICID-QEMU\nKERNEL=$(uname -r)\n")
+    (root / "pool2" / "exec.conf").write_text(conf("exec", 99, extra="QEMUBIN=/opt/q\n"))
+    monkeypatch.setattr(ctys.address.rescan, "PARALLEL_FROM", 1)
+    parent = os.getpid()
+    pids: set[int] = set()
+    real = ctys.address.rescan._read_chunk
+
+    def chunk(todo: object, reading: object) -> object:
+        done = real(todo, reading)  # type: ignore[arg-type]
+        return [(path, (os.getpid(), outcome)) for path, outcome in done]
+
+    def unwrap(outcomes: dict[str, object]) -> dict[str, object]:
+        for pid, _ in outcomes.values():  # type: ignore[misc]
+            pids.add(pid)
+        return {path: outcome for path, (_, outcome) in outcomes.items()}  # type: ignore[misc]
+
+    from ctys.address import parallelread
+
+    original = parallelread.read_in_workers
+    monkeypatch.setattr(
+        parallelread,
+        "read_in_workers",
+        lambda todo, reading, _: unwrap(original(todo, reading, chunk)),
+    )
+    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.idle_cpus", lambda: 1)
+    one = scan(None, root)
+    assert pids == set()  # one process: no workers
+    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.idle_cpus", lambda: 2)
+    monkeypatch.setattr(parallelread, "cpus", lambda: 2)
+    two = scan(None, root)
+    assert len(pids) == 2 and parent not in pids  # two workers did the reading
+    assert len(one.records) == 31 and len(one.errors) == 11
+    assert plain(two.records) == plain(one.records)
+    assert (two.errors, two.exec_warnings) == (one.errors, one.exec_warnings)
+
+
+def test_a_rescan_runs_again_under_the_lock_when_another_process_wrote_meanwhile(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "inv.sqlite"
+    root = Path("/vms")
+    mine = InventoryRecord(host="h", label="mine", pname="/vms/mine.conf")
+    theirs = InventoryRecord(host="h", label="theirs", pname="/vms/theirs.conf")
+    seen: list[set[str]] = []
+
+    def scan_once(
+        known: dict[str, filecache.KnownFile], rows: dict[str, list[InventoryRecord]]
+    ) -> filecache.ScanUpdate[int]:
+        seen.append(set(rows))
+        if len(seen) == 1:
+            with Inventory.open(db) as other:  # another ENUMERATE commits meanwhile
+                other.add([theirs])
+        return filecache.ScanUpdate(set(rows), [mine], {}, len(seen))
+
+    with Inventory.open(db) as inv:
+        assert inv.rescan("h", [root], "QEMU", scan_once) == 2
+        assert seen == [set(), {"/vms/theirs.conf"}]  # the second run saw the other's row
+        assert sorted(r.label for r in inv.all()) == ["mine", "theirs"]
+
+
+def test_a_conf_symlinked_from_outside_the_base_path_is_rescanned(
+    tmp_path: Path, settled: None
+) -> None:
+    """Known by its target's path (outside the scanned folder): its files row is replaced."""
+    root = tmp_path / "vms"
+    elsewhere = tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "real.conf").write_text(conf("linked", 1))
+    (root / "vm.conf").symlink_to(elsewhere / "real.conf")
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    for _ in range(3):
+        found = scan(db, root)
+        assert [(r.label, r.pname) for r in found.records] == [
+            ("linked", str(elsewhere / "real.conf"))
+        ]
