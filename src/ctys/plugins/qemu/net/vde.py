@@ -13,6 +13,10 @@ has plugged in; CANCEL stops every switch ctys started that nothing uses any mor
 (``release_idle_switches``), and so does every CREATE, CANCEL and LIST before it starts
 (``sweep_orphan_switches``): the switch of a VM that was killed or crashed goes too.
 Switches given by path (``VDENET = /run/vde.ctl``) are never started or stopped.
+
+A switch named with a peer (``VDENET = lab@hostB``) also gets a link to the switch of the
+same name on that host (``ctys.plugins.qemu.net.vdelink``): started with the switch (or by
+the first CREATE that names the peer), stopped before it; the link's own plug is no use.
 """
 
 from __future__ import annotations
@@ -34,7 +38,16 @@ import psutil
 
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
+from ctys.invocation import Target
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic, vde_dir
+from ctys.plugins.qemu.net.vdelink import (
+    VdeLink,
+    link_processes,
+    link_tools,
+    start_link,
+    stop_link,
+    stop_links,
+)
 from ctys.rundir import ensure_private_dir
 
 BRIDGE_HELPERS = (
@@ -167,16 +180,27 @@ def ensure_switch(switch: VdeSwitch) -> bool:
     return True
 
 
+def ensure_link(switch: VdeSwitch, peer: Target) -> VdeLink | None:
+    """Make the running ``switch``'s link to ``peer`` run (caller holds the switch's
+    lock); the link when it was started now."""
+    if VdeLink.of(switch.name, peer, switch.directory).pid() is not None:
+        return None
+    return start_link(switch.name, peer, switch.directory)
+
+
 @contextlib.contextmanager
-def switches_up(names: Sequence[str], directory: Path) -> Iterator[list[str]]:
-    """Run the managed switches ``names`` and hold their locks for the ``with`` body (start
-    qemu inside it, so no CANCEL elsewhere stops a switch before qemu plugs in). Yields the
-    names started now."""
+def switches_up(
+    names: Sequence[str], directory: Path, links: Sequence[tuple[str, Target]] = ()
+) -> Iterator[list[str]]:
+    """Run the managed switches ``names`` (and their ``links`` to other hosts) and hold
+    their locks for the ``with`` body (start qemu inside it, so no CANCEL elsewhere stops a
+    switch before qemu plugs in). Yields the names started now."""
     if not names:
         yield []
         return
     ensure_private_dir(directory)
     started: list[VdeSwitch] = []
+    new_links: list[VdeLink] = []
     with contextlib.ExitStack() as stack:
         try:
             # One order for every caller: two CREATEs never wait on each other's locks.
@@ -185,9 +209,15 @@ def switches_up(names: Sequence[str], directory: Path) -> Iterator[list[str]]:
                 stack.enter_context(switch_lock(switch))
                 if ensure_switch(switch):
                     started.append(switch)
+                for peer in dict.fromkeys(p for n, p in links if n == name):
+                    link = ensure_link(switch, peer)
+                    if link is not None:
+                        new_links.append(link)
             yield [s.name for s in started]
         except BaseException:
-            # The VM did not start: a switch started for it alone goes again.
+            # The VM did not start: a switch or link started for it alone goes again.
+            for link in new_links:
+                stop_link(link)
             for switch in started:
                 if switch.running() and not switch_in_use(switch):
                     stop_switch(switch)
@@ -238,22 +268,26 @@ def count_endpoints(allprint: str, alive: Callable[[int], bool] = psutil.pid_exi
     return count
 
 
-def attached_endpoints(switch: VdeSwitch, *, timeout: float = 1.0) -> int | None:
-    """How many plugs (qemu NICs, vde_plug, ...) the switch has; ``None`` if it is silent."""
+def attached_endpoints(
+    switch: VdeSwitch, *, timeout: float = 1.0, ignore: frozenset[int] = frozenset()
+) -> int | None:
+    """How many plugs (qemu NICs, vde_plug, ...) the switch has, not counting those of the
+    processes ``ignore``; ``None`` if it is silent."""
     reply = _mgmt_command(switch.mgmt, "port/allprint", timeout)
     if reply is None or "1000 Success" not in reply:
         return None
-    return count_endpoints(reply)
+    return count_endpoints(reply, lambda pid: pid not in ignore and psutil.pid_exists(pid))
 
 
-def _referencing_processes(switch: VdeSwitch, own_pid: int | None) -> list[int]:
-    """Processes other than the switch whose command line names its control dir: a qemu
-    that is starting has not plugged in yet, but already says where it will."""
+def _referencing_processes(switch: VdeSwitch, own: set[int]) -> list[int]:
+    """Processes other than the switch (and its links, ``own``) whose command line names
+    its control dir: a qemu that is starting has not plugged in yet, but already says
+    where it will."""
     ctl = str(switch.ctl)
     found: list[int] = []
     for proc in psutil.process_iter(["cmdline"], ad_value=None):
         argv = proc.info.get("cmdline") or []
-        if proc.pid != own_pid and any(ctl in arg for arg in argv):
+        if proc.pid not in own and any(ctl in arg for arg in argv):
             with contextlib.suppress(psutil.Error):
                 if proc.status() != psutil.STATUS_ZOMBIE:
                     found.append(proc.pid)
@@ -261,15 +295,19 @@ def _referencing_processes(switch: VdeSwitch, own_pid: int | None) -> list[int]:
 
 
 def switch_in_use(switch: VdeSwitch) -> bool:
-    """Whether anything still uses a running switch."""
-    endpoints = attached_endpoints(switch)
+    """Whether anything still uses a running switch; its own links to other hosts do not."""
+    links = frozenset(link_processes(switch.name, switch.directory))
+    endpoints = attached_endpoints(switch, ignore=links)
     if endpoints:
         return True
-    return bool(_referencing_processes(switch, switch.pid()))
+    own = {*links, switch.pid() or 0}
+    return bool(_referencing_processes(switch, own))
 
 
 def stop_switch(switch: VdeSwitch, *, timeout: float = _STOP_TIMEOUT) -> None:
-    """Stop a managed switch (caller holds its lock) and remove its files."""
+    """Stop a managed switch (caller holds its lock), its links first, and remove its
+    files."""
+    stop_links(switch.name, switch.directory)
     pid = switch.pid()
     if pid is not None:
         # The switch's own shutdown removes its sockets; SIGTERM when it does not answer.
@@ -305,6 +343,7 @@ def release_idle_switches(directory: Path, *, wait: bool = True) -> list[str]:
             if not held:
                 continue
             if not switch.running():
+                stop_links(switch.name, switch.directory)
                 _remove_files(switch)
                 continue
             if switch_in_use(switch):
@@ -439,5 +478,7 @@ def _check_nic(nic: Nic) -> None:
     elif nic.mode is NetMode.VDE and nic.vde is not None:
         if nic.vde.managed:
             vde_switch_binary()
+            if nic.vde.peer is not None:
+                link_tools()
         elif nic.vde.ctl is not None and not (nic.vde.ctl / "ctl").exists():
             raise NetworkSetupError(f"VDENET: no VDE switch runs at {nic.vde.ctl}")
