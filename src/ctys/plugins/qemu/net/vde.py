@@ -40,6 +40,7 @@ from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
 from ctys.invocation import Target
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic, vde_dir
+from ctys.plugins.qemu.net.procfile import is_live_program, live_pid
 from ctys.plugins.qemu.net.vdelink import (
     VdeLink,
     link_processes,
@@ -90,11 +91,7 @@ class VdeSwitch:
 
     def pid(self) -> int | None:
         """The pid of this switch's living ``vde_switch``, else ``None``."""
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _is_vde_switch(pid, self.ctl) else None
+        return live_pid(self.pidfile, "vde_switch", str(self.ctl))
 
     def running(self) -> bool:
         return self.pid() is not None and (self.ctl / "ctl").exists()
@@ -102,14 +99,7 @@ class VdeSwitch:
 
 def _is_vde_switch(pid: int, ctl: Path) -> bool:
     """A living (not zombie) vde_switch serving ``ctl``: a recycled pid is no match."""
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        argv = proc.cmdline()
-    except psutil.Error:
-        return False
-    return bool(argv) and Path(argv[0]).name == "vde_switch" and str(ctl) in argv
+    return is_live_program(pid, "vde_switch", str(ctl))
 
 
 def switch_lock(switch: VdeSwitch) -> contextlib.AbstractContextManager[None]:

@@ -35,6 +35,7 @@ import psutil
 
 from ctys.errors import CtysError
 from ctys.invocation import Target
+from ctys.plugins.qemu.net.procfile import live_pid
 from ctys.privfile import PRIVATE_FILE
 from ctys.remote.ssh import remote_ctys, ssh_host, ssh_options, target_name
 
@@ -130,19 +131,7 @@ class VdeLink:
 
     def pid(self) -> int | None:
         """The pid of this link's living dpipe, else ``None`` (a recycled pid is none)."""
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
-            argv = proc.cmdline()
-        except psutil.Error:
-            return None
-        ours = bool(argv) and Path(argv[0]).name == "dpipe" and str(self.ctl) in argv
-        return pid if ours else None
+        return live_pid(self.pidfile, "dpipe", str(self.ctl))
 
     def processes(self) -> set[int]:
         """The pids of the link: its dpipe and everything under it (vde_plug, ssh)."""
