@@ -88,7 +88,7 @@ def test_guests_on_two_hosts_ping_over_linked_switches(
     assert plan.returncode == 0, plan.stderr
     link_line = next(line for line in plan.stdout.splitlines() if "dpipe" in line)
     assert f"{rt_a}/vde/lab.ctl = ssh" in link_line
-    assert "ControlMaster=no" in link_line and link_line.endswith("hostB 'ctys-vdeplug lab'")
+    assert "ControlMaster=no" in link_line and link_line.endswith("hostB 'ctys-vdeplug lab ID'")
     assert live_switch_pids(rt_a) == [] and _link_processes(rt_a, "ctys-vdeplug") == []
 
     for label, host in (("lb", "hostB"), ("la", "hostA")):
@@ -150,3 +150,33 @@ def test_the_remote_switch_goes_when_the_link_is_its_last_user(
     for runtime in (rt_a, rt_b):
         left = sorted(p.name for p in Path(runtime, "vde").iterdir() if p.suffix != ".lock")
         assert left == [], left
+
+
+def test_both_sides_linking_make_no_loop(
+    rctys: Ctys, ssh_hosts: SshHosts, guest: GuestImage
+) -> None:
+    """hostA's VM names lab@hostB and hostB's names lab@hostA: two links between the same
+    two switches. The switches' spanning tree blocks one: the guests still ping each other
+    (a broadcast loop would drown them), and everything goes with the CANCELs."""
+    host_a, host_b = ssh_hosts.add(2, reach_peers=True)
+    assert host_a.runtime is not None and host_b.runtime is not None
+    rt_a, rt_b = str(host_a.runtime), str(host_b.runtime)
+    _vm(host_a, guest, "la", 1, "lab@hostB")
+    _vm(host_b, guest, "lb", 2, "lab@hostA")
+    for label, host in (("la", "hostA"), ("lb", "hostB")):
+        done = rctys(
+            "-t", "QEMU", "-a", f"CREATE=l:{label},WAIT:{PROMPT}", "-b", "1", host, timeout=180
+        )
+        assert done.returncode == 0, done.stderr
+    assert Path(rt_a, "vde", "lab@hostB.link").exists()
+    assert Path(rt_b, "vde", "lab@hostA.link").exists()
+    status, out = _ping(host_a, "la", "10.9.0.2", wait=5)
+    assert status == 0, out
+    status, out = _ping(host_b, "lb", "10.9.0.1", wait=5)
+    assert status == 0, out
+
+    for label, host in (("la", "hostA"), ("lb", "hostB")):
+        done = rctys("-t", "QEMU", "-a", f"CANCEL=l:{label},TIMEOUT:20", host, timeout=90)
+        assert done.returncode == 0, done.stderr
+    assert _wait_gone(lambda: live_switch_pids(rt_a) + live_switch_pids(rt_b)) == []
+    assert _wait_gone(lambda: _link_processes(rt_a, rt_b, "ctys-vdeplug")) == []

@@ -38,10 +38,16 @@ from ctys.plugins.qemu.net.vde import (
 from ctys.plugins.qemu.net.vdelink import (
     READY_MARK,
     VdeLink,
+    check_switch_id,
+    incoming_links,
     link_argv,
+    link_processes,
     link_stem,
     links_of,
+    ready_line,
     remote_helper,
+    remote_id,
+    switch_id,
 )
 from ctys.remote.ssh import ssh_options
 from support.procs import live_switch_pids
@@ -54,6 +60,7 @@ NAME = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 HOST = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,20}", fullmatch=True).filter(
     lambda h: h not in ("localhost", "127.0.0.1")
 )
+ORIGIN = "0123456789abcdef0123456789abcdef"
 USER = st.from_regex(r"[a-z_][a-z0-9_-]{0,10}", fullmatch=True)
 
 
@@ -122,6 +129,7 @@ def test_link_argv_exact(tmp_path: Path) -> None:
         Path("/rt/vde/lab.ctl"),
         "lab",
         Target("hostB", "bob"),
+        ORIGIN,
         control_dir=Path("/rt/ssh"),
         connect_timeout=7.5,
         env={"CTYS_SSH_CONFIG": "/cfg"},
@@ -131,7 +139,7 @@ def test_link_argv_exact(tmp_path: Path) -> None:
         "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=8", "-F", "/cfg",
         "-o", "ControlMaster=no", "-o", "ControlPath=/rt/ssh/%C", "-l", "bob",
         "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3",
-        "-T", "--", "hostB", "ctys-vdeplug lab",
+        "-T", "--", "hostB", f"ctys-vdeplug lab {ORIGIN}",
     ]  # fmt: skip
     # A link never becomes a master connection that would outlive it.
     assert not any(a.startswith("ControlPersist") for a in argv)
@@ -139,10 +147,10 @@ def test_link_argv_exact(tmp_path: Path) -> None:
 
 def test_link_argv_without_sharing_and_ipv6() -> None:
     argv = link_argv(
-        Path("/rt/vde/lab.ctl"), "lab", Target("[fe80::1]"), control_dir=None,
+        Path("/rt/vde/lab.ctl"), "lab", Target("[fe80::1]"), ORIGIN, control_dir=None,
         connect_timeout=10, env={},
     )  # fmt: skip
-    assert argv[-3:] == ["--", "fe80::1", "ctys-vdeplug lab"]
+    assert argv[-3:] == ["--", "fe80::1", f"ctys-vdeplug lab {ORIGIN}"]
     assert not any("Control" in a for a in argv)
 
 
@@ -150,10 +158,10 @@ def test_link_argv_without_sharing_and_ipv6() -> None:
 def test_remote_command_is_one_quoted_word(name: str) -> None:
     env = {"CTYS_REMOTE_VDEPLUG": "'/opt/my ctys/bin/ctys-vdeplug'"}
     argv = link_argv(
-        Path("/rt/vde") / f"{check_switch_name(name)}.ctl", name, Target("h"),
+        Path("/rt/vde") / f"{check_switch_name(name)}.ctl", name, Target("h"), ORIGIN,
         control_dir=None, connect_timeout=10, env=env,
     )  # fmt: skip
-    assert shlex.split(argv[-1]) == ["/opt/my ctys/bin/ctys-vdeplug", name]
+    assert shlex.split(argv[-1]) == ["/opt/my ctys/bin/ctys-vdeplug", name, ORIGIN]
     assert argv[2] == f"/rt/vde/{name}.ctl" and argv[3] == "="
 
 
@@ -286,7 +294,8 @@ def test_remote_end_starts_the_switch_and_stops_it_when_the_channel_closes(
     proc = _vdeplug(runtime, "lab")
     try:
         assert proc.stderr is not None and proc.stdin is not None
-        assert proc.stderr.readline().strip() == READY_MARK
+        ready = proc.stderr.readline().strip()
+        assert remote_id(ready) == switch_id(runtime / "vde", "lab")
         switch = VdeSwitch("lab", runtime / "vde")
         assert switch.running()
         assert switch_in_use(switch)  # the channel's vde_plug is plugged in
@@ -316,7 +325,8 @@ def test_remote_end_keeps_a_switch_a_vm_there_uses(short_tmp: Path) -> None:
     proc = _vdeplug(runtime, "lab")
     try:
         assert proc.stderr is not None and proc.stdin is not None
-        assert proc.stderr.readline().strip() == READY_MARK
+        ready = proc.stderr.readline().strip()
+        assert remote_id(ready) == switch_id(runtime / "vde", "lab")
         proc.stdin.close()
         assert proc.wait(15) == 0
         assert switch.running()  # the VM's
@@ -335,7 +345,8 @@ def test_remote_end_keeps_a_switch_a_vm_there_uses(short_tmp: Path) -> None:
     ("args", "error"),
     [
         ((), "usage: ctys-vdeplug NAME"),
-        (("a", "b"), "usage: ctys-vdeplug NAME"),
+        (("a", "b", "c"), "usage: ctys-vdeplug NAME"),
+        (("a", "b"), "ctys-vdeplug: not a switch identity: 'b'"),
         (("bad name",), "ctys-vdeplug: not a VDE network name"),
     ],
 )
@@ -346,3 +357,59 @@ def test_remote_end_bad_usage(short_tmp: Path, args: tuple[str, ...], error: str
     assert err.startswith(error) and err.count("\n") == 1
     assert out == ""
     assert not (short_tmp / "rt").exists()
+
+
+def test_switch_identity_and_ready_line(tmp_path: Path) -> None:
+    ident = switch_id(tmp_path, "lab")
+    assert check_switch_id(ident) == ident
+    assert switch_id(tmp_path, "lab") == ident  # kept while the switch runs
+    assert (tmp_path / "lab.id").stat().st_mode & 0o777 == 0o600
+    assert switch_id(tmp_path, "other") != ident
+    assert ready_line(ident) == f"{READY_MARK} {ident}"
+    assert remote_id(f"ssh: warning\n{ready_line(ident)}\n") == ident
+    assert remote_id(f"{READY_MARK} not-an-id\n") is None
+    assert remote_id("") is None
+    with pytest.raises(ValueError, match="not a switch identity"):
+        check_switch_id("$(id)")
+
+
+@needs_vde
+def test_the_twin_of_a_link_is_no_use_either(vde: Path, short_tmp: Path) -> None:
+    """hostA links lab to hostB, hostB links its lab back: on hostA the remote end of
+    hostB's link comes from the switch hostA's own link goes to, so it keeps nothing."""
+    switch, link_proc = _switch_with_link(vde)
+    [link] = links_of("lab", vde)
+    peer = "fedcba9876543210fedcba9876543210"
+    link.log.write_text(ready_line(peer) + "\n")
+    remote = short_tmp / "ctys-vdeplug"  # a stand-in remote end: its argv as ssh runs it
+    # Not exec: the remote end is the parent of its vde_plug.
+    remote.write_text(f"#!/bin/sh\nvde_plug {switch.ctl}\n")
+    remote.chmod(0o700)
+
+    def incoming(origin: str) -> psutil.Popen:
+        return psutil.Popen(
+            ["sh", str(remote), "lab", origin], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+        )
+
+    def end(proc: psutil.Popen) -> None:
+        procs = [*proc.children(recursive=True), proc]
+        for member in procs:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        psutil.wait_procs(procs, timeout=5)
+
+    stranger = incoming("0" * 32)
+    try:
+        assert _wait(lambda: "0" * 32 in incoming_links("lab", vde))
+        assert switch_in_use(switch)  # a link from some other switch: a use
+    finally:
+        end(stranger)
+    twin = incoming(peer)
+    try:
+        assert _wait(lambda: peer in incoming_links("lab", vde))
+        assert incoming_links("lab", vde)[peer] <= link_processes("lab", vde)
+        assert not switch_in_use(switch)
+        assert release_idle_switches(vde) == ["lab"]
+        link_proc.wait(5)
+    finally:
+        end(twin)

@@ -42,6 +42,7 @@ from ctys.invocation import Target
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic, vde_dir
 from ctys.plugins.qemu.net.procfile import is_live_program, live_pid
 from ctys.plugins.qemu.net.vdelink import (
+    ID_SUFFIX,
     VdeLink,
     link_processes,
     link_tools,
@@ -119,7 +120,7 @@ def vde_switch_binary() -> str:
 
 def _remove_files(switch: VdeSwitch) -> None:
     shutil.rmtree(switch.ctl, ignore_errors=True)
-    for path in (switch.mgmt, switch.pidfile):
+    for path in (switch.mgmt, switch.pidfile, switch.directory / f"{switch.name}{ID_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
@@ -132,6 +133,9 @@ def start_switch(switch: VdeSwitch, *, timeout: float = _START_TIMEOUT) -> int:
     argv = [
         binary,
         "-d",
+        # Fast spanning tree: two links between the same two switches (hostA's VM names
+        # lab@hostB, hostB's lab@hostA) are a loop that one blocked port breaks.
+        "-F",
         "-s",
         str(switch.ctl),
         "-M",

@@ -3,12 +3,17 @@
 A link joins the local managed switch ``lab`` to the managed switch ``lab`` on an ssh host.
 It is one process group, started by the ctys whose VM names the peer::
 
-    dpipe vde_plug <runtime>/vde/lab.ctl = ssh <ctys's ssh options> -- hostB ctys-vdeplug lab
+    dpipe vde_plug <runtime>/vde/lab.ctl = ssh <ctys's ssh options> -- hostB ctys-vdeplug lab ID
 
 ``ctys-vdeplug`` (``ctys.plugins.qemu.net.vdeplug``) is the remote end: it starts the switch
 ``lab`` in the remote user's runtime dir when none runs, plugs ``vde_plug`` into it with the
 ssh channel as its stdin/stdout, and when the channel closes it stops that switch unless a
-VM there still uses it. The link's files, beside its switch's::
+VM there still uses it. ``ID`` is the local switch's random identity (``<name>.id``); the
+remote end says its own when it is plugged in. With them two switches linked both ways
+(hostA's VM names ``lab@hostB``, hostB's ``lab@hostA``) know that the link coming in is the
+twin of their own link going out: neither keeps a switch in use, so both go with their VMs
+(and the switches' spanning tree blocks one of the two cables meanwhile). The link's files,
+beside its switch's::
 
     <runtime>/vde/lab@hostB.link      the pid of the link's dpipe (its process group)
     <runtime>/vde/lab@hostB.linklog   what dpipe, vde_plug, ssh and the remote end said
@@ -22,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +51,8 @@ ENV_REMOTE_VDEPLUG = "CTYS_REMOTE_VDEPLUG"  # the remote end's command, shell wo
 # The remote end writes this line to its stderr once its vde_plug is in the switch.
 READY_MARK = "ctys-vdeplug: plugged in"
 LINK_SUFFIX = ".link"
+ID_SUFFIX = ".id"
+_SWITCH_ID = re.compile(r"[0-9a-f]{32}")
 LOG_SUFFIX = ".linklog"
 _STOP_TIMEOUT = 5.0
 # ssh notices a peer that went away without a word (a host that crashed) within ~30 s.
@@ -72,6 +81,7 @@ def link_argv(
     ctl: Path,
     name: str,
     peer: Target,
+    origin: str,
     *,
     control_dir: Path | None,
     connect_timeout: float,
@@ -91,8 +101,42 @@ def link_argv(
         env=env,
         master=False,
     )
-    remote = shlex.join([*remote_helper(env), name])
+    remote = shlex.join([*remote_helper(env), name, origin])
     return [dpipe, vde_plug, str(ctl), "=", *ssh, *_KEEPALIVE, "-T", "--", ssh_host(peer), remote]
+
+
+def switch_id(directory: Path, name: str) -> str:
+    """The random identity of the running switch ``name`` (``<name>.id``, made on first
+    use; the caller holds the switch's lock). It goes with the switch's files."""
+    path = directory / f"{name}{ID_SUFFIX}"
+    with contextlib.suppress(OSError, ValueError):
+        return check_switch_id(path.read_text().strip())
+    ident = uuid.uuid4().hex
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as out:
+        out.write(ident + "\n")
+    return ident
+
+
+def check_switch_id(text: str) -> str:
+    """A switch identity: 32 lower-case hex digits (``ValueError`` otherwise)."""
+    if not _SWITCH_ID.fullmatch(text):
+        raise ValueError(f"not a switch identity: {text!r}")
+    return text
+
+
+def ready_line(ident: str) -> str:
+    """What the remote end says once plugged in, with its switch's identity."""
+    return f"{READY_MARK} {ident}"
+
+
+def remote_id(log_text: str) -> str | None:
+    """The remote switch's identity from a link's log (its ready line), if it said one."""
+    for line in log_text.splitlines():
+        head, _, ident = line.strip().rpartition(" ")
+        if head == READY_MARK and _SWITCH_ID.fullmatch(ident):
+            return ident
+    return None
 
 
 def link_stem(name: str, peer: Target) -> str:
@@ -154,11 +198,41 @@ def links_of(name: str, directory: Path) -> list[VdeLink]:
 
 
 def link_processes(name: str, directory: Path) -> set[int]:
-    """The pids of every running link of the switch ``name``: its own plugs, which do not
-    make the switch "in use"."""
+    """The pids of the switch ``name``'s own plugs, which do not make it "in use": every
+    running link of it, and every remote end plugged into it by the twin of one of them
+    (a link from the very switch one of its links goes to)."""
     found: set[int] = set()
+    peers: set[str] = set()
     for link in links_of(name, directory):
-        found |= link.processes()
+        members = link.processes()
+        if members:
+            found |= members
+            peer = remote_id(_log_text(link))
+            if peer is not None:
+                peers.add(peer)
+    if peers:
+        for origin, pids in incoming_links(name, directory).items():
+            if origin in peers:
+                found |= pids
+    return found
+
+
+def incoming_links(name: str, directory: Path) -> dict[str, set[int]]:
+    """The remote ends (``ctys-vdeplug NAME ORIGIN``) plugged into the switch ``name`` of
+    ``directory``, by the identity of the switch at the other end: each one's pid and its
+    vde_plug's."""
+    ctl = str(directory / f"{name}.ctl")
+    found: dict[str, set[int]] = {}
+    for proc in psutil.process_iter(["cmdline"], ad_value=None):
+        argv = proc.info.get("cmdline") or []
+        if not any(Path(word).name == REMOTE_HELPER for word in argv[:2]):
+            continue
+        if len(argv) < 3 or argv[-2] != name or not _SWITCH_ID.fullmatch(argv[-1]):
+            continue
+        with contextlib.suppress(psutil.Error):
+            plugs = {c.pid for c in proc.children() if ctl in c.cmdline()}
+            if plugs:
+                found.setdefault(argv[-1], set()).update({proc.pid, *plugs})
     return found
 
 
@@ -176,7 +250,11 @@ def link_tools() -> tuple[str, str]:
 
 
 def planned_link_argv(
-    name: str, peer: Target, directory: Path, env: Mapping[str, str] | None = None
+    name: str,
+    peer: Target,
+    directory: Path,
+    origin: str,
+    env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The command line that links the switch ``name`` in ``directory`` to ``peer``, with
     ctys's ssh settings (``$CTYS_CONNECT_TIMEOUT``, the shared connections of the runtime
@@ -188,6 +266,7 @@ def planned_link_argv(
         VdeLink.of(name, peer, directory).ctl,
         name,
         peer,
+        origin,
         control_dir=default_control_dir(),
         connect_timeout=RemoteSettings.from_env(env).connect_timeout,
         env=env,
@@ -205,7 +284,7 @@ def start_link(name: str, peer: Target, directory: Path) -> VdeLink:
 
     link_tools()
     link = VdeLink.of(name, peer, directory)
-    argv = planned_link_argv(name, peer, directory)
+    argv = planned_link_argv(name, peer, directory, switch_id(directory, name))
     fd = os.open(link.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     try:
         # dpipe makes itself a process group leader (so it must not lead a session: that

@@ -1,9 +1,11 @@
-"""``ctys-vdeplug NAME``: the remote end of a VDE link (``ctys.plugins.qemu.net.vdelink``).
+"""``ctys-vdeplug NAME [ORIGIN]``: the remote end of a VDE link (``ctys.plugins.qemu.net.vdelink``).
 
 Run by ssh on the peer host, its stdin/stdout the ssh channel. It starts the managed switch
 ``NAME`` in this user's runtime dir when none runs (the same switch a local ``VDENET =
 NAME`` uses), plugs ``vde_plug`` into it with the channel as its stdin/stdout, says
-``ctys-vdeplug: plugged in`` on stderr, and waits. When the channel closes (the link was
+``ctys-vdeplug: plugged in <this switch's identity>`` on stderr, and waits. ``ORIGIN`` is
+the identity of the switch at the other end (``vdelink.incoming_links`` finds it in this
+process's argv). When the channel closes (the link was
 stopped, the connection dropped) or a stop signal comes, vde_plug goes and so does the
 switch, unless a VM here still uses it: nothing is left behind.
 
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from ctys.errors import CtysError
 from ctys.plugins.qemu.net.network import NetworkError, check_switch_name, vde_dir
 from ctys.plugins.qemu.net.vde import VdeSwitch, release_idle_switches, switches_up
-from ctys.plugins.qemu.net.vdelink import READY_MARK, REMOTE_HELPER
+from ctys.plugins.qemu.net.vdelink import REMOTE_HELPER, check_switch_id, ready_line, switch_id
 from ctys.rundir import runtime_root
 from ctys.stopsignals import stop_signals_raise
 
@@ -31,12 +33,17 @@ from ctys.stopsignals import stop_signals_raise
 def main(argv: Sequence[str] | None = None) -> int:
     """Plug the ssh channel into the switch named by the one argument; the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print(f"usage: {REMOTE_HELPER} NAME (the remote end of a VDE link)", file=sys.stderr)
+    if len(args) not in (1, 2):
+        print(
+            f"usage: {REMOTE_HELPER} NAME [ORIGIN] (the remote end of a VDE link)",
+            file=sys.stderr,
+        )
         return 2
     try:
         name = check_switch_name(args[0])
-    except NetworkError as exc:
+        if len(args) == 2:
+            check_switch_id(args[1])
+    except (NetworkError, ValueError) as exc:
         print(f"{REMOTE_HELPER}: {exc}", file=sys.stderr)
         return 2
     try:
@@ -61,7 +68,8 @@ def _serve(name: str) -> int:
         # on vde_plug's command line names the switch, so it is in use).
         with switches_up([name], directory):
             child = subprocess.Popen([plug, str(switch.ctl)])
-        print(READY_MARK, file=sys.stderr, flush=True)
+            ident = switch_id(directory, name)
+        print(ready_line(ident), file=sys.stderr, flush=True)
         return child.wait()
     finally:
         if child is not None and child.poll() is None:
