@@ -70,12 +70,39 @@ def _wait_gone(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
     return left
 
 
+def _two_hosts(ssh_hosts: SshHosts) -> tuple[SshHost, SshHost, str, str]:
+    """hostA and hostB, each able to reach the other over ssh; their runtime dirs."""
+    host_a, host_b = ssh_hosts.add(2, reach_peers=True)
+    assert host_a.runtime is not None and host_b.runtime is not None
+    return host_a, host_b, str(host_a.runtime), str(host_b.runtime)
+
+
+def _create(rctys: Ctys, label: str, host: str) -> None:
+    done = rctys(
+        "-t", "QEMU", "-a", f"CREATE=l:{label},WAIT:{PROMPT}", "-b", "1", host, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def _cancel(rctys: Ctys, label: str, host: str) -> None:
+    done = rctys("-t", "QEMU", "-a", f"CANCEL=l:{label},TIMEOUT:20", host, timeout=90)
+    assert done.returncode == 0, done.stderr
+
+
+def _nothing_left(*runtimes: str) -> None:
+    """No switch, link or remote end of these runtime dirs runs; their vde folders hold
+    nothing but lock files."""
+    assert _wait_gone(lambda: [p for r in runtimes for p in live_switch_pids(r)]) == []
+    assert _wait_gone(lambda: _link_processes(*runtimes, "ctys-vdeplug")) == []
+    for runtime in runtimes:
+        left = sorted(p.name for p in Path(runtime, "vde").iterdir() if p.suffix != ".lock")
+        assert left == [], left
+
+
 def test_guests_on_two_hosts_ping_over_linked_switches(
     rctys: Ctys, ssh_hosts: SshHosts, guest: GuestImage
 ) -> None:
-    host_a, host_b = ssh_hosts.add(2, reach_peers=True)
-    assert host_a.runtime is not None and host_b.runtime is not None
-    rt_a, rt_b = str(host_a.runtime), str(host_b.runtime)
+    host_a, host_b, rt_a, rt_b = _two_hosts(ssh_hosts)
     _vm(host_a, guest, "la", 1, "lab@hostB")
     _vm(host_b, guest, "lb", 2, "lab")
 
@@ -91,11 +118,8 @@ def test_guests_on_two_hosts_ping_over_linked_switches(
     assert "ControlMaster=no" in link_line and link_line.endswith("hostB 'ctys-vdeplug lab ID'")
     assert live_switch_pids(rt_a) == [] and _link_processes(rt_a, "ctys-vdeplug") == []
 
-    for label, host in (("lb", "hostB"), ("la", "hostA")):
-        done = rctys(
-            "-t", "QEMU", "-a", f"CREATE=l:{label},WAIT:{PROMPT}", "-b", "1", host, timeout=180
-        )
-        assert done.returncode == 0, done.stderr
+    _create(rctys, "lb", "hostB")
+    _create(rctys, "la", "hostA")
     # One switch on each host, hostB's the one its VM started (the link joined it).
     assert len(live_switch_pids(rt_a)) == 1 and len(live_switch_pids(rt_b)) == 1
     assert Path(rt_a, "vde", "lab@hostB.link").exists()
@@ -110,18 +134,13 @@ def test_guests_on_two_hosts_ping_over_linked_switches(
     assert status != 0, out
 
     # hostA's VM goes: its switch and the link go; hostB's switch stays for its VM.
-    done = rctys("-t", "QEMU", "-a", "CANCEL=l:la,TIMEOUT:20", "hostA", timeout=90)
-    assert done.returncode == 0, done.stderr
+    _cancel(rctys, "la", "hostA")
     assert _wait_gone(lambda: live_switch_pids(rt_a)) == []
     assert _wait_gone(lambda: _link_processes(rt_a, rt_b, "ctys-vdeplug")) == []
     assert len(live_switch_pids(rt_b)) == 1 and len(live_qemu_pids(rt_b)) == 1
 
-    done = rctys("-t", "QEMU", "-a", "CANCEL=l:lb,TIMEOUT:20", "hostB", timeout=90)
-    assert done.returncode == 0, done.stderr
-    assert _wait_gone(lambda: live_switch_pids(rt_b)) == []
-    for runtime in (rt_a, rt_b):
-        left = sorted(p.name for p in Path(runtime, "vde").iterdir() if p.suffix != ".lock")
-        assert left == [], left
+    _cancel(rctys, "lb", "hostB")
+    _nothing_left(rt_a, rt_b)
 
 
 def test_the_remote_switch_goes_when_the_link_is_its_last_user(
@@ -129,9 +148,7 @@ def test_the_remote_switch_goes_when_the_link_is_its_last_user(
 ) -> None:
     """Only hostA has a VM: hostB's switch exists for the link alone, and goes with it;
     a peer that cannot be reached fails the CREATE with one line, and nothing runs."""
-    host_a, host_b = ssh_hosts.add(2, reach_peers=True)
-    assert host_a.runtime is not None and host_b.runtime is not None
-    rt_a, rt_b = str(host_a.runtime), str(host_b.runtime)
+    host_a, _host_b, rt_a, rt_b = _two_hosts(ssh_hosts)
     _vm(host_a, guest, "la", 1, "lab@hostB")
     _vm(host_a, guest, "lost", 3, "far@nosuchpeer")
 
@@ -140,16 +157,10 @@ def test_the_remote_switch_goes_when_the_link_is_its_last_user(
     assert "VDENET far@nosuchpeer: the link failed: " in done.stderr, done.stderr
     assert live_qemu_pids(rt_a) == [] and live_switch_pids(rt_a) == []
 
-    done = rctys("-t", "QEMU", "-a", "CREATE=l:la", "-b", "1", "hostA", timeout=180)
-    assert done.returncode == 0, done.stderr
+    _create(rctys, "la", "hostA")
     assert len(live_switch_pids(rt_b)) == 1  # started by the link's remote end
-    done = rctys("-t", "QEMU", "-a", "CANCEL=l:la,TIMEOUT:20", "hostA", timeout=90)
-    assert done.returncode == 0, done.stderr
-    assert _wait_gone(lambda: live_switch_pids(rt_a) + live_switch_pids(rt_b)) == []
-    assert _wait_gone(lambda: _link_processes(rt_a, rt_b, "ctys-vdeplug")) == []
-    for runtime in (rt_a, rt_b):
-        left = sorted(p.name for p in Path(runtime, "vde").iterdir() if p.suffix != ".lock")
-        assert left == [], left
+    _cancel(rctys, "la", "hostA")
+    _nothing_left(rt_a, rt_b)
 
 
 def test_both_sides_linking_make_no_loop(
@@ -158,16 +169,11 @@ def test_both_sides_linking_make_no_loop(
     """hostA's VM names lab@hostB and hostB's names lab@hostA: two links between the same
     two switches. The switches' spanning tree blocks one: the guests still ping each other
     (a broadcast loop would drown them), and everything goes with the CANCELs."""
-    host_a, host_b = ssh_hosts.add(2, reach_peers=True)
-    assert host_a.runtime is not None and host_b.runtime is not None
-    rt_a, rt_b = str(host_a.runtime), str(host_b.runtime)
+    host_a, host_b, rt_a, rt_b = _two_hosts(ssh_hosts)
     _vm(host_a, guest, "la", 1, "lab@hostB")
     _vm(host_b, guest, "lb", 2, "lab@hostA")
-    for label, host in (("la", "hostA"), ("lb", "hostB")):
-        done = rctys(
-            "-t", "QEMU", "-a", f"CREATE=l:{label},WAIT:{PROMPT}", "-b", "1", host, timeout=180
-        )
-        assert done.returncode == 0, done.stderr
+    _create(rctys, "la", "hostA")
+    _create(rctys, "lb", "hostB")
     assert Path(rt_a, "vde", "lab@hostB.link").exists()
     assert Path(rt_b, "vde", "lab@hostA.link").exists()
     status, out = _ping(host_a, "la", "10.9.0.2", wait=5)
@@ -175,8 +181,6 @@ def test_both_sides_linking_make_no_loop(
     status, out = _ping(host_b, "lb", "10.9.0.1", wait=5)
     assert status == 0, out
 
-    for label, host in (("la", "hostA"), ("lb", "hostB")):
-        done = rctys("-t", "QEMU", "-a", f"CANCEL=l:{label},TIMEOUT:20", host, timeout=90)
-        assert done.returncode == 0, done.stderr
-    assert _wait_gone(lambda: live_switch_pids(rt_a) + live_switch_pids(rt_b)) == []
-    assert _wait_gone(lambda: _link_processes(rt_a, rt_b, "ctys-vdeplug")) == []
+    _cancel(rctys, "la", "hostA")
+    _cancel(rctys, "lb", "hostB")
+    _nothing_left(rt_a, rt_b)

@@ -286,59 +286,65 @@ def _vdeplug(runtime: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-@needs_vde
-def test_remote_end_starts_the_switch_and_stops_it_when_the_channel_closes(
-    short_tmp: Path,
-) -> None:
+@pytest.fixture
+def remote_rt(short_tmp: Path) -> Iterator[Path]:
+    """A private runtime dir for the remote end; no switch of it is left afterwards."""
     runtime = short_tmp / "rt"
+    runtime.mkdir(mode=0o700)
+    yield runtime
+    for pid in live_switch_pids(str(runtime)):
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
+
+
+@contextlib.contextmanager
+def _plugged_remote_end(runtime: Path) -> Iterator[subprocess.Popen[str]]:
+    """``ctys-vdeplug lab`` with pipes for the ssh channel, once it said it is plugged in
+    (with the identity of its switch)."""
     proc = _vdeplug(runtime, "lab")
     try:
         assert proc.stderr is not None and proc.stdin is not None
         ready = proc.stderr.readline().strip()
         assert remote_id(ready) == switch_id(runtime / "vde", "lab")
-        switch = VdeSwitch("lab", runtime / "vde")
-        assert switch.running()
-        assert switch_in_use(switch)  # the channel's vde_plug is plugged in
-        proc.stdin.close()  # the ssh channel closes
-        assert proc.wait(15) == 0
-        assert not switch.running()
-        assert live_switch_pids(str(runtime)) == []
-        assert sorted(p.name for p in (runtime / "vde").iterdir()) == ["lab.lock"]
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for pid in live_switch_pids(str(runtime)):
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).kill()
 
 
 @needs_vde
-def test_remote_end_keeps_a_switch_a_vm_there_uses(short_tmp: Path) -> None:
-    runtime = short_tmp / "rt"
-    runtime.mkdir(mode=0o700)
-    vde = runtime / "vde"
+def test_remote_end_starts_the_switch_and_stops_it_when_the_channel_closes(
+    remote_rt: Path,
+) -> None:
+    with _plugged_remote_end(remote_rt) as proc:
+        switch = VdeSwitch("lab", remote_rt / "vde")
+        assert switch.running()
+        assert switch_in_use(switch)  # the channel's vde_plug is plugged in
+        assert proc.stdin is not None
+        proc.stdin.close()  # the ssh channel closes
+        assert proc.wait(15) == 0
+    assert not switch.running()
+    assert live_switch_pids(str(remote_rt)) == []
+    assert sorted(p.name for p in (remote_rt / "vde").iterdir()) == ["lab.lock"]
+
+
+@needs_vde
+def test_remote_end_keeps_a_switch_a_vm_there_uses(remote_rt: Path) -> None:
+    vde = remote_rt / "vde"
     with switches_up(["lab"], vde):
         pass
     switch = VdeSwitch("lab", vde)
     holder = psutil.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(switch.ctl)])
-    proc = _vdeplug(runtime, "lab")
     try:
-        assert proc.stderr is not None and proc.stdin is not None
-        ready = proc.stderr.readline().strip()
-        assert remote_id(ready) == switch_id(runtime / "vde", "lab")
-        proc.stdin.close()
-        assert proc.wait(15) == 0
+        with _plugged_remote_end(remote_rt) as proc:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            assert proc.wait(15) == 0
         assert switch.running()  # the VM's
     finally:
         holder.kill()
         holder.wait()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for pid in live_switch_pids(str(runtime)):
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).kill()
 
 
 @pytest.mark.parametrize(
