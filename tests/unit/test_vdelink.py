@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_network import net_of
 
@@ -44,6 +44,7 @@ from ctys.plugins.qemu.net.vdelink import (
     link_processes,
     link_stem,
     links_of,
+    planned_link_argv,
     ready_line,
     remote_helper,
     remote_id,
@@ -61,6 +62,8 @@ HOST = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,20}", fullmatch=True).filter
     lambda h: h not in ("localhost", "127.0.0.1")
 )
 ORIGIN = "0123456789abcdef0123456789abcdef"
+# Pure functions: only a loaded machine makes them slow, which is no failure.
+RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 USER = st.from_regex(r"[a-z_][a-z0-9_-]{0,10}", fullmatch=True)
 
 
@@ -100,6 +103,7 @@ def test_parse_refuses_bad_links(text: str, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@RELAXED
 @given(NAME, st.none() | USER, HOST)
 def test_parse_round_trips(name: str, user: str | None, host: str) -> None:
     target = f"{user}@{host}" if user else host
@@ -154,6 +158,7 @@ def test_link_argv_without_sharing_and_ipv6() -> None:
     assert not any("Control" in a for a in argv)
 
 
+@RELAXED
 @given(NAME)
 def test_remote_command_is_one_quoted_word(name: str) -> None:
     env = {"CTYS_REMOTE_VDEPLUG": "'/opt/my ctys/bin/ctys-vdeplug'"}
@@ -163,6 +168,17 @@ def test_remote_command_is_one_quoted_word(name: str) -> None:
     )  # fmt: skip
     assert shlex.split(argv[-1]) == ["/opt/my ctys/bin/ctys-vdeplug", name, ORIGIN]
     assert argv[2] == f"/rt/vde/{name}.ctl" and argv[3] == "="
+
+
+def test_planned_link_argv_takes_the_settings_and_writes_nothing(tmp_path: Path) -> None:
+    env = {"CTYS_CONNECT_TIMEOUT": "3", "CTYS_REMOTE_CTYS": "/v/bin/ctys"}
+    argv = planned_link_argv(
+        "lab", Target("hostB"), tmp_path / "vde", "ID", control_dir=tmp_path / "ssh", env=env
+    )
+    assert argv[2:4] == [str(tmp_path / "vde" / "lab.ctl"), "="]
+    assert "ConnectTimeout=3" in argv and f"ControlPath={tmp_path}/ssh/%C" in argv
+    assert argv[-1] == "/v/bin/ctys-vdeplug lab ID"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_remote_helper_follows_the_remote_ctys() -> None:

@@ -278,8 +278,11 @@ def _print_plan(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunC
     # VDENET = lab@hostB: the link to the other host's switch starts first.
     net = network_config(vm, args=req.argsadd)
     for name, peer in net.vde_links():
-        # The switch's identity is made when it starts: ID stands for it here.
-        link = planned_link_argv(name, peer, vde_dir(runtime.root), "ID")
+        # The switch's identity is made when it links: ID stands for it here. The ssh
+        # folder is named, not made (-n writes nothing).
+        link = planned_link_argv(
+            name, peer, vde_dir(runtime.root), "ID", control_dir=runtime.root / "ssh"
+        )
         print(printable(shlex.join(link)), file=ctx.out)
     print(printable(shlex.join(argv)), file=ctx.out)
     return 0

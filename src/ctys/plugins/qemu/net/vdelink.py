@@ -254,20 +254,21 @@ def planned_link_argv(
     peer: Target,
     directory: Path,
     origin: str,
+    *,
+    control_dir: Path | None,
     env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The command line that links the switch ``name`` in ``directory`` to ``peer``, with
-    ctys's ssh settings (``$CTYS_CONNECT_TIMEOUT``, the shared connections of the runtime
-    dir); what ``-n`` shows and ``start_link`` runs."""
+    ctys's ssh settings (``$CTYS_CONNECT_TIMEOUT``, the shared connections in
+    ``control_dir``); what ``-n`` shows and ``start_link`` runs."""
     from ctys.remote.fanout import RemoteSettings
-    from ctys.remote.ssh import default_control_dir
 
     return link_argv(
         VdeLink.of(name, peer, directory).ctl,
         name,
         peer,
         origin,
-        control_dir=default_control_dir(),
+        control_dir=control_dir,
         connect_timeout=RemoteSettings.from_env(env).connect_timeout,
         env=env,
         dpipe=shutil.which("dpipe") or "dpipe",
@@ -281,10 +282,12 @@ def start_link(name: str, peer: Target, directory: Path) -> VdeLink:
     link is stopped again and ``VdeLinkError`` says why (the last line ssh or the remote
     end wrote)."""
     from ctys.remote.fanout import RemoteSettings
+    from ctys.remote.ssh import default_control_dir
 
     link_tools()
     link = VdeLink.of(name, peer, directory)
-    argv = planned_link_argv(name, peer, directory, switch_id(directory, name))
+    origin = switch_id(directory, name)
+    argv = planned_link_argv(name, peer, directory, origin, control_dir=default_control_dir())
     fd = os.open(link.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     try:
         # dpipe makes itself a process group leader (so it must not lead a session: that
