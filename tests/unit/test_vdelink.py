@@ -232,6 +232,9 @@ def _fake_link(vde: Path, name: str, peer: str) -> psutil.Popen:
     )
     (vde / f"{name}@{peer}.link").write_text(f"{proc.pid}\n")
     (vde / f"{name}@{peer}.linklog").write_text("")
+    # Up as a real link is once it was started (dpipe runs both sides, in its own group).
+    [link] = links_of(name, vde)
+    assert _wait(lambda: len(link.processes()) == 3)
     return proc
 
 
@@ -255,7 +258,6 @@ def _wait(check, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
 def test_a_switch_whose_only_user_is_its_link_is_idle_and_goes_with_it(vde: Path) -> None:
     switch, link_proc = _switch_with_link(vde)
     [link] = links_of("lab", vde)
-    assert _wait(lambda: len(link.processes()) == 3)  # dpipe, vde_plug, sleep
     # The link's plug names the switch and is plugged in: still no use.
     assert not switch_in_use(switch)
     # A VM (anything else naming the switch) is a use.
