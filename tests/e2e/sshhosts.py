@@ -179,12 +179,16 @@ class SshHosts:
         shared: tuple[Path, ...] = (),
         names: list[str] | None = None,
         wait: bool = True,
+        reach_peers: bool = False,
     ) -> list[SshHost]:
         """Start ``count`` sshd hosts (``hostA``, ``hostB``, ... continuing the sequence).
-        Every host's CTYS_VMPATH is its own VM folder followed by the ``shared`` folders."""
+        Every host's CTYS_VMPATH is its own VM folder followed by the ``shared`` folders.
+        With ``reach_peers`` a ctys on the host reaches the other hosts by name over ssh
+        (its ``CTYS_SSH_CONFIG`` is the client's ssh config), as a VDE link needs."""
         names = names or host_names(count, self._count)
         self._count += len(names)
-        hosts = [self._start(name, shared=shared) for name in names]
+        extra = {"CTYS_SSH_CONFIG": str(self.config)} if reach_peers else {}
+        hosts = [self._start(name, shared=shared, extra_env=extra) for name in names]
         if wait:
             self.wait_ready([h.name for h in hosts])
         return hosts
@@ -221,7 +225,12 @@ class SshHosts:
         return name
 
     def _start(
-        self, name: str, *, shared: tuple[Path, ...] = (), forced_command: str | None = None
+        self,
+        name: str,
+        *,
+        shared: tuple[Path, ...] = (),
+        forced_command: str | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> SshHost:
         home = self.base / name
         home.mkdir(mode=0o700)
@@ -246,6 +255,7 @@ class SshHosts:
             "CTYS_ACCEL": "tcg",
             "XDG_CACHE_HOME": str(home / "cache"),
             "PATH": f"{self.bin_dir}:/usr/bin:/bin",
+            **(extra_env or {}),
         }
         options = [f'environment="{_quote_option(f"{k}={v}")}"' for k, v in env.items()]
         if forced_command is not None:

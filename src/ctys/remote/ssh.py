@@ -88,9 +88,12 @@ def ssh_options(
     connect_timeout: float,
     control_dir: Path | None,
     env: Mapping[str, str] | None = None,
+    master: bool = True,
 ) -> list[str]:
     """``ssh`` and the options every connection to ``target`` uses (batch mode, connect
-    timeout, ``$CTYS_SSH_CONFIG``, connection sharing in ``control_dir``, the login)."""
+    timeout, ``$CTYS_SSH_CONFIG``, connection sharing in ``control_dir``, the login).
+    ``master=False``: use a master connection that runs, never become one (a long-lived
+    session, such as a VDE link, must not leave a master behind when it ends)."""
     environ = os.environ if env is None else env
     argv = [
         "ssh",
@@ -105,13 +108,13 @@ def ssh_options(
     if control_dir is not None:
         argv += [
             "-o",
-            "ControlMaster=auto",
+            "ControlMaster=" + ("auto" if master else "no"),
             "-o",
             # ssh expands "%" tokens in ControlPath: a literal one must be doubled.
             "ControlPath=" + str(control_dir).replace("%", "%%") + "/%C",
-            "-o",
-            f"ControlPersist={CONTROL_PERSIST_SECONDS}",
         ]
+        if master:
+            argv += ["-o", f"ControlPersist={CONTROL_PERSIST_SECONDS}"]
     login = target.user or user
     if login:
         argv += ["-l", login]

@@ -29,6 +29,9 @@ from ctys.plugins.qemu.actions.startseq import (
 from ctys.plugins.qemu.actions.waitready import wait_console_text
 from ctys.plugins.qemu.actions.wrapperstart import note_wrapper_not_run, start_with_wrapper
 from ctys.plugins.qemu.confs.reader import resolve_vm
+from ctys.plugins.qemu.net.netconf import network_config
+from ctys.plugins.qemu.net.network import vde_dir
+from ctys.plugins.qemu.net.vdelink import planned_link_argv
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm import SESSION_TYPE
 from ctys.plugins.qemu.vm.handle import VmHandle
@@ -276,5 +279,14 @@ def _print_plan(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunC
     """``-n``: the qemu command line CREATE would run, one shell-quoted line shown with its
     control characters escaped; nothing is started."""
     argv = planned_argv(vm, req, runtime)
+    # VDENET = lab@hostB: the link to the other host's switch starts first.
+    net = network_config(vm, args=req.argsadd)
+    for name, peer in net.vde_links():
+        # The switch's identity is made when it links: ID stands for it here. The ssh
+        # folder is named, not made (-n writes nothing).
+        link = planned_link_argv(
+            name, peer, vde_dir(runtime.root), "ID", control_dir=runtime.root / "ssh"
+        )
+        print(printable(shlex.join(link)), file=ctx.out)
     print(printable(shlex.join(argv)), file=ctx.out)
     return 0

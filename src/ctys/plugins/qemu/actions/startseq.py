@@ -347,7 +347,7 @@ def start_vm(
             start_daemons(shares, rundir.path, tools)
             # The switches' locks are held until qemu's monitor answers, i.e. until it has
             # plugged in: no CANCEL's idle sweep stops a switch under a starting VM.
-            with switches_up(net.managed_switches(), vde_dir(runtime.root)):
+            with switches_up(net.managed_switches(), vde_dir(runtime.root), net.vde_links()):
                 try:
                     handle = VmHandle.launch(
                         argv, rundir, on_spawn=guard.spawned, foreground=console.foreground

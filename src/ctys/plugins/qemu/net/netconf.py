@@ -21,11 +21,11 @@ from ctys.plugins.qemu.net.network import (
     NetworkError,
     Nic,
     VdeSwitchRef,
-    check_switch_name,
     derive_mac,
     has_network_args,
     normalize_mac,
     parse_hostfwds,
+    parse_vde_network,
 )
 from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -110,7 +110,7 @@ def _vde_ref(reader: _Reader, value: _Value) -> VdeSwitchRef:
             path = reader.vm.directory / path
         return VdeSwitchRef(ctl=path)
     try:
-        return VdeSwitchRef(name=check_switch_name(text))
+        return parse_vde_network(text)
     except NetworkError as exc:
         raise reader.error(value, str(exc)) from None
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from ctys.argscan import parse_target
+from ctys.errors import UsageError
+from ctys.invocation import Target
 from ctys.plugins.qemu.net import vde_dir as vde_dir  # its home: the package, kept here too
 
 DEFAULT_NIC_MODEL = "virtio-net-pci"
@@ -68,10 +71,13 @@ class HostForward:
 @dataclass(frozen=True)
 class VdeSwitchRef:
     """The switch a VDE NIC plugs into: a ctys-managed one by ``name`` (started on demand
-    under the runtime dir), or an existing one by its control directory ``ctl``."""
+    under the runtime dir), or an existing one by its control directory ``ctl``. A managed
+    switch with a ``peer`` (``VDENET = lab@hostB``) is also linked to the switch of the
+    same name on that ssh host (``ctys.plugins.qemu.net.vdelink``)."""
 
     name: str | None = None
     ctl: Path | None = None
+    peer: Target | None = None
 
     @property
     def managed(self) -> bool:
@@ -112,6 +118,15 @@ class NetworkConfig:
         """Names of the ctys-managed VDE switches these NICs need, each once."""
         names = [n.vde.name for n in self.nics if n.vde is not None and n.vde.name]
         return tuple(dict.fromkeys(names))
+
+    def vde_links(self) -> tuple[tuple[str, Target], ...]:
+        """``(switch name, peer host)`` of every cross-host link these NICs ask for, once."""
+        links = [
+            (n.vde.name, n.vde.peer)
+            for n in self.nics
+            if n.vde is not None and n.vde.name and n.vde.peer is not None
+        ]
+        return tuple(dict.fromkeys(links))
 
 
 def normalize_mac(text: str) -> str:
@@ -161,6 +176,25 @@ def check_switch_name(name: str) -> str:
             f"not a VDE network name (letters, digits, '_', '.', '-'; or a path): {name!r}"
         )
     return name
+
+
+def parse_vde_network(text: str) -> VdeSwitchRef:
+    """A managed network by name: ``lab``, or ``lab@[user@]host`` for the switch ``lab``
+    linked to the switch ``lab`` on the ssh host (the host as a ctys target, without
+    target options)."""
+    name, at, host = text.strip().partition("@")
+    check_switch_name(name)
+    if not at:
+        return VdeSwitchRef(name=name)
+    if not host or "(" in host or ")" in host:
+        raise NetworkError(f"not a VDE link (NAME@[user@]host): {text!r}")
+    try:
+        peer = parse_target(host)
+    except UsageError:
+        raise NetworkError(f"bad host {host!r} in VDE link {text!r} (NAME@[user@]host)") from None
+    if peer.is_local:
+        raise NetworkError(f"a VDE link needs another host, not {host!r}: {text!r}")
+    return VdeSwitchRef(name=name, peer=peer)
 
 
 def switch_ctl(ref: VdeSwitchRef, vde_dir: Path) -> Path:

@@ -13,6 +13,10 @@ has plugged in; CANCEL stops every switch ctys started that nothing uses any mor
 (``release_idle_switches``), and so does every CREATE, CANCEL and LIST before it starts
 (``sweep_orphan_switches``): the switch of a VM that was killed or crashed goes too.
 Switches given by path (``VDENET = /run/vde.ctl``) are never started or stopped.
+
+A switch named with a peer (``VDENET = lab@hostB``) also gets a link to the switch of the
+same name on that host (``ctys.plugins.qemu.net.vdelink``): started with the switch (or by
+the first CREATE that names the peer), stopped before it; the link's own plug is no use.
 """
 
 from __future__ import annotations
@@ -32,7 +36,18 @@ from pathlib import Path
 
 from ctys.errors import CtysError
 from ctys.filelock import exclusive_lock, try_exclusive_lock
+from ctys.invocation import Target
 from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, Nic, vde_dir
+from ctys.plugins.qemu.net.procfile import is_live_program, live_pid
+from ctys.plugins.qemu.net.vdelink import (
+    ID_SUFFIX,
+    VdeLink,
+    link_processes,
+    link_tools,
+    start_link,
+    stop_link,
+    stop_links,
+)
 from ctys.rundir import ensure_private_dir
 
 BRIDGE_HELPERS = (
@@ -75,11 +90,7 @@ class VdeSwitch:
 
     def pid(self) -> int | None:
         """The pid of this switch's living ``vde_switch``, else ``None``."""
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _is_vde_switch(pid, self.ctl) else None
+        return live_pid(self.pidfile, "vde_switch", str(self.ctl))
 
     def running(self) -> bool:
         return self.pid() is not None and (self.ctl / "ctl").exists()
@@ -87,16 +98,7 @@ class VdeSwitch:
 
 def _is_vde_switch(pid: int, ctl: Path) -> bool:
     """A living (not zombie) vde_switch serving ``ctl``: a recycled pid is no match."""
-    import psutil  # loaded by the switch work only: CREATE of a VM without VDE skips it
-
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        argv = proc.cmdline()
-    except psutil.Error:
-        return False
-    return bool(argv) and Path(argv[0]).name == "vde_switch" and str(ctl) in argv
+    return is_live_program(pid, "vde_switch", str(ctl))
 
 
 def switch_lock(switch: VdeSwitch) -> contextlib.AbstractContextManager[None]:
@@ -116,7 +118,7 @@ def vde_switch_binary() -> str:
 
 def _remove_files(switch: VdeSwitch) -> None:
     shutil.rmtree(switch.ctl, ignore_errors=True)
-    for path in (switch.mgmt, switch.pidfile):
+    for path in (switch.mgmt, switch.pidfile, switch.directory / f"{switch.name}{ID_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
@@ -129,6 +131,9 @@ def start_switch(switch: VdeSwitch, *, timeout: float = _START_TIMEOUT) -> int:
     argv = [
         binary,
         "-d",
+        # Fast spanning tree: two links between the same two switches (hostA's VM names
+        # lab@hostB, hostB's lab@hostA) are a loop that one blocked port breaks.
+        "-F",
         "-s",
         str(switch.ctl),
         "-M",
@@ -167,16 +172,27 @@ def ensure_switch(switch: VdeSwitch) -> bool:
     return True
 
 
+def ensure_link(switch: VdeSwitch, peer: Target) -> VdeLink | None:
+    """Make the running ``switch``'s link to ``peer`` run (caller holds the switch's
+    lock); the link when it was started now."""
+    if VdeLink.of(switch.name, peer, switch.directory).pid() is not None:
+        return None
+    return start_link(switch.name, peer, switch.directory)
+
+
 @contextlib.contextmanager
-def switches_up(names: Sequence[str], directory: Path) -> Iterator[list[str]]:
-    """Run the managed switches ``names`` and hold their locks for the ``with`` body (start
-    qemu inside it, so no CANCEL elsewhere stops a switch before qemu plugs in). Yields the
-    names started now."""
+def switches_up(
+    names: Sequence[str], directory: Path, links: Sequence[tuple[str, Target]] = ()
+) -> Iterator[list[str]]:
+    """Run the managed switches ``names`` (and their ``links`` to other hosts) and hold
+    their locks for the ``with`` body (start qemu inside it, so no CANCEL elsewhere stops a
+    switch before qemu plugs in). Yields the names started now."""
     if not names:
         yield []
         return
     ensure_private_dir(directory)
     started: list[VdeSwitch] = []
+    new_links: list[VdeLink] = []
     with contextlib.ExitStack() as stack:
         try:
             # One order for every caller: two CREATEs never wait on each other's locks.
@@ -185,9 +201,15 @@ def switches_up(names: Sequence[str], directory: Path) -> Iterator[list[str]]:
                 stack.enter_context(switch_lock(switch))
                 if ensure_switch(switch):
                     started.append(switch)
+                for peer in dict.fromkeys(p for n, p in links if n == name):
+                    link = ensure_link(switch, peer)
+                    if link is not None:
+                        new_links.append(link)
             yield [s.name for s in started]
         except BaseException:
-            # The VM did not start: a switch started for it alone goes again.
+            # The VM did not start: a switch or link started for it alone goes again.
+            for link in new_links:
+                stop_link(link)
             for switch in started:
                 if switch.running() and not switch_in_use(switch):
                     stop_switch(switch)
@@ -243,24 +265,30 @@ def count_endpoints(allprint: str, alive: Callable[[int], bool] | None = None) -
     return count
 
 
-def attached_endpoints(switch: VdeSwitch, *, timeout: float = 1.0) -> int | None:
-    """How many plugs (qemu NICs, vde_plug, ...) the switch has; ``None`` if it is silent."""
+def attached_endpoints(
+    switch: VdeSwitch, *, timeout: float = 1.0, ignore: frozenset[int] = frozenset()
+) -> int | None:
+    """How many plugs (qemu NICs, vde_plug, ...) the switch has, not counting those of the
+    processes ``ignore``; ``None`` if it is silent."""
     reply = _mgmt_command(switch.mgmt, "port/allprint", timeout)
     if reply is None or "1000 Success" not in reply:
         return None
-    return count_endpoints(reply)
+    from ctys.plugins.qemu.vm.processes import process_running
+
+    return count_endpoints(reply, lambda pid: pid not in ignore and process_running(pid))
 
 
-def _referencing_processes(switch: VdeSwitch, own_pid: int | None) -> list[int]:
-    """Processes other than the switch whose command line names its control dir: a qemu
-    that is starting has not plugged in yet, but already says where it will."""
+def _referencing_processes(switch: VdeSwitch, own: set[int]) -> list[int]:
+    """Processes other than the switch (and its links, ``own``) whose command line names
+    its control dir: a qemu that is starting has not plugged in yet, but already says
+    where it will."""
     import psutil
 
     ctl = str(switch.ctl)
     found: list[int] = []
     for proc in psutil.process_iter(["cmdline"], ad_value=None):
         argv = proc.info.get("cmdline") or []
-        if proc.pid != own_pid and any(ctl in arg for arg in argv):
+        if proc.pid not in own and any(ctl in arg for arg in argv):
             with contextlib.suppress(psutil.Error):
                 if proc.status() != psutil.STATUS_ZOMBIE:
                     found.append(proc.pid)
@@ -268,15 +296,19 @@ def _referencing_processes(switch: VdeSwitch, own_pid: int | None) -> list[int]:
 
 
 def switch_in_use(switch: VdeSwitch) -> bool:
-    """Whether anything still uses a running switch."""
-    endpoints = attached_endpoints(switch)
+    """Whether anything still uses a running switch; its own links to other hosts do not."""
+    links = frozenset(link_processes(switch.name, switch.directory))
+    endpoints = attached_endpoints(switch, ignore=links)
     if endpoints:
         return True
-    return bool(_referencing_processes(switch, switch.pid()))
+    own = {*links, switch.pid() or 0}
+    return bool(_referencing_processes(switch, own))
 
 
 def stop_switch(switch: VdeSwitch, *, timeout: float = _STOP_TIMEOUT) -> None:
-    """Stop a managed switch (caller holds its lock) and remove its files."""
+    """Stop a managed switch (caller holds its lock), its links first, and remove its
+    files."""
+    stop_links(switch.name, switch.directory)
     pid = switch.pid()
     if pid is not None:
         # The switch's own shutdown removes its sockets; SIGTERM when it does not answer.
@@ -312,6 +344,7 @@ def release_idle_switches(directory: Path, *, wait: bool = True) -> list[str]:
             if not held:
                 continue
             if not switch.running():
+                stop_links(switch.name, switch.directory)
                 _remove_files(switch)
                 continue
             if switch_in_use(switch):
@@ -446,5 +479,7 @@ def _check_nic(nic: Nic) -> None:
     elif nic.mode is NetMode.VDE and nic.vde is not None:
         if nic.vde.managed:
             vde_switch_binary()
+            if nic.vde.peer is not None:
+                link_tools()
         elif nic.vde.ctl is not None and not (nic.vde.ctl / "ctl").exists():
             raise NetworkSetupError(f"VDENET: no VDE switch runs at {nic.vde.ctl}")
