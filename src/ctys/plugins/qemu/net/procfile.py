@@ -11,7 +11,7 @@ from ctys.plugins.qemu.vm.processes import process_argv, process_running
 
 def is_live_program(pid: int, program: str, marker: str) -> bool:
     """Whether ``pid`` is a living (not zombie) ``program`` whose argv holds ``marker``."""
-    argv = process_argv(pid) if process_running(pid) else None
+    argv = (process_argv(pid) if process_running(pid) else None) or []
     return bool(argv) and Path(argv[0]).name == program and marker in argv
 
 
