@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -80,3 +81,14 @@ def ms(value: float | None, digits: int = 0) -> str:
 
 def med(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+def child_env(work: Path, **extra: str) -> dict[str, str]:
+    """Environment of every timed Python child: bytecode compiled once and cached in the
+    work dir, as after a normal install (this shared machine sets PYTHONDONTWRITEBYTECODE,
+    which makes every run compile every module it loads, +40..70 ms), plus ``extra``."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    env.update(extra)
+    return env

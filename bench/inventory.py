@@ -44,7 +44,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from benchlib import become_subreaper, med, ms, qemu_pids, run_quiet, wall
+from benchlib import become_subreaper, child_env, med, ms, qemu_pids, run_quiet, wall
 from ctys.address.model import AddressKind, MachineAddress, MachineSelector
 from ctys.address.resolve import resolve_one
 from ctys.address.scan import describe_file, iter_conf_stats
@@ -246,16 +246,6 @@ def ctys_script(name: str = "ctys") -> list[str]:
         return [str(script)]
     module = {"ctys": "ctys", "ctys-vhost": "ctys.cli.vhost"}[name]
     return [sys.executable, "-m", module]
-
-
-def child_env(work: Path, **extra: str) -> dict[str, str]:
-    """Environment of every timed Python child: bytecode compiled once (cached in the work
-    dir, as after a normal install), plus ``extra``."""
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-    env.update(extra)
-    return env
 
 
 def cpu_run(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float]:

@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import become_subreaper, med, ms, run_quiet, wall_and_cpu
+from benchlib import become_subreaper, child_env, med, ms, run_quiet, wall_and_cpu
 from ctys.plugins.qemu.vm.runtime import RuntimeDir, RuntimeRecord
 
 _QEMU = "qemu-system-x86_64"
@@ -100,12 +100,10 @@ def main() -> int:
         return 1
     become_subreaper()
     work = Path(tempfile.mkdtemp(prefix="ctl", dir="/tmp"))  # short: UNIX socket paths
-    # As a user runs it: with bytecode caches (this shared machine sets
-    # PYTHONDONTWRITEBYTECODE, which makes every run compile every module: +70 ms), kept in
-    # the bench's own folder, not in the checkout; the warm-up run of each row writes them.
+    # As a user runs it: with bytecode caches, in the bench's own folder (benchlib.child_env);
+    # the warm-up run of each row writes them.
     env = {
-        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+        **child_env(work),
         "CTYS_VMPATH": str(work / "vms"),
         "CTYS_INVENTORY": str(work / "inventory.sqlite"),
         "XDG_CACHE_HOME": str(work / "cache"),

@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchlib import med, ms
+from benchlib import child_env, med, ms
 from ctys.inventory.cachedb import export_cachedb
 from ctys.inventory.query import Query, field_position, parse_words
 from ctys.inventory.record import InventoryRecord
@@ -51,7 +51,7 @@ def records(count: int) -> Iterator[InventoryRecord]:
         )
 
 
-def pipeline(stages: Sequence[Sequence[str]]) -> float:
+def pipeline(stages: Sequence[Sequence[str]], env: dict[str, str] | None = None) -> float:
     """Wall time of ``stages`` piped into each other (no shell), output discarded."""
     t0 = time.perf_counter()
     procs: list[subprocess.Popen[bytes]] = []
@@ -59,7 +59,7 @@ def pipeline(stages: Sequence[Sequence[str]]) -> float:
     for number, argv in enumerate(stages):
         last = number == len(stages) - 1
         proc = subprocess.Popen(
-            list(argv), stdin=stdin, stdout=subprocess.DEVNULL if last else subprocess.PIPE
+            list(argv), stdin=stdin, stdout=subprocess.DEVNULL if last else subprocess.PIPE, env=env
         )
         if stdin is not None:
             stdin.close()
@@ -138,8 +138,9 @@ def main() -> int:
                 table.add_row(what, str(len(found)), ms(ours, 3), ms(theirs, 2), ratio)
         vhost = [str(Path(sys.executable).with_name("ctys-vhost")), "--inventory", str(db)]
         n = max(3, options.runs // 2) if not options.quick else 1
-        pipeline([[*vhost, f"L:{target}"]])  # warm-up (bytecode, page cache)
-        process = [pipeline([[*vhost, f"L:{target}"]]) for _ in range(n)]
+        env = child_env(Path(tmp))
+        pipeline([[*vhost, f"L:{target}"]], env)  # warm-up (bytecode, page cache)
+        process = [pipeline([[*vhost, f"L:{target}"]], env) for _ in range(n)]
         grep_exact = [pipeline(cases[0][2]) for _ in range(n)]
         python = [pipeline([[sys.executable, "-c", "pass"]]) for _ in range(n)]
         console.print(table)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -18,6 +17,8 @@ def write_text_atomically(
     rename it over ``path``. Any error (``OSError`` from a full disk included) removes the
     temp file and is raised again. The file gets ``mode`` when given; else a new file gets
     the mode ``open()`` would give it, a replaced one keeps its mode."""
+    import tempfile  # (5 ms with random and shutil: only a writer pays for it)
+
     folder = path.parent
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     tmp = Path(name)

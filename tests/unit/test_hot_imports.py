@@ -172,7 +172,7 @@ def test_cancel_of_an_unknown_label_loads_no_qmp_client_nor_psutil(tmp_path: Pat
     assert "nosuchvm" in done.stderr
     mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
     assert "ctys.plugins.qemu.actions.cancel" in mods
-    assert not _tops(mods) & _NEVER
+    assert not _tops(mods) & _NEVER, sorted(_tops(mods) & _NEVER)
 
 
 def test_create_n_of_a_tiny_conf_loads_no_qmp_client_nor_psutil(tmp_path: Path) -> None:
@@ -187,4 +187,4 @@ def test_create_n_of_a_tiny_conf_loads_no_qmp_client_nor_psutil(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert "-kernel" in done.stdout  # the argv was printed, nothing started
     mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
-    assert not _tops(mods) & _NEVER
+    assert not _tops(mods) & _NEVER, sorted(_tops(mods) & _NEVER)

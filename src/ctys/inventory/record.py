@@ -13,9 +13,8 @@ import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from ctys.conf.found import FoundVm
-from ctys.conf.rawconf import ConfMode, wrapper_path
 from ctys.inventory.fields import (
     ALIASES,
     FIELD_TABLE,
@@ -24,6 +23,9 @@ from ctys.inventory.fields import (
     canonical_field,
     is_field_name,
 )
+
+if TYPE_CHECKING:  # the conf types load with the first scan, not with every query
+    from ctys.conf.found import FoundVm
 
 __all__ = [
     "ALIASES",
@@ -179,6 +181,8 @@ def record_from_found(found: FoundVm, host: str, scanned: float, **scanner: str)
         bad = sorted(set(details) - _DETAIL_FIELDS)[0]
         raise ValueError(f"{found.stype} describes an unknown inventory field {bad!r}")
     values.update(details)
+    from ctys.conf.rawconf import ConfMode, wrapper_path
+
     if found.mode is ConfMode.SH_CTYS:
         values["exepath"] = str(wrapper_path(found.conf_path))
     return InventoryRecord(

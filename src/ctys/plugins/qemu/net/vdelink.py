@@ -38,8 +38,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from ctys.errors import CtysError
 from ctys.invocation import Target
 from ctys.plugins.qemu.net.procfile import live_pid
@@ -179,6 +177,8 @@ class VdeLink:
 
     def processes(self) -> set[int]:
         """The pids of the link: its dpipe and everything under it (vde_plug, ssh)."""
+        import psutil  # loaded by link work only: CREATE without a VDE link skips it
+
         pid = self.pid()
         if pid is None:
             return set()
@@ -221,6 +221,8 @@ def incoming_links(name: str, directory: Path) -> dict[str, set[int]]:
     """The remote ends (``ctys-vdeplug NAME ORIGIN``) plugged into the switch ``name`` of
     ``directory``, by the identity of the switch at the other end: each one's pid and its
     vde_plug's."""
+    import psutil  # loaded by link work only: CREATE without a VDE link skips it
+
     ctl = str(directory / f"{name}.ctl")
     found: dict[str, set[int]] = {}
     for proc in psutil.process_iter(["cmdline"], ad_value=None):
@@ -341,6 +343,8 @@ def _last_line(text: str) -> str:
 def stop_link(link: VdeLink, *, timeout: float = _STOP_TIMEOUT) -> None:
     """Stop a link's process group (SIGTERM, then SIGKILL) and remove its files. The
     remote end sees its ssh channel close and stops its side."""
+    import psutil  # loaded by link work only: CREATE without a VDE link skips it
+
     members = link.processes()
     pid = link.pid()
     if pid is not None:
