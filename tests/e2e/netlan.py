@@ -2,26 +2,33 @@
 on the network too (``SshHosts.add(..., netns=True)``).
 
 Layout (we are root): one namespace ``ctys<tag>lan`` holds a bridge ``br0``; every host
-gets its own namespace ``ctys<tag>h<N>`` whose ``eth0`` is one end of a veth pair, the
+gets its own namespace ``ctys<tag>h<N>`` (``tag`` is ``<pid>x<count>``: the creating
+process and its how-manieth LAN) whose ``eth0`` is one end of a veth pair, the
 other end a port of that bridge; the test's side (the root namespace) gets one more veth
 pair, ``ctys<tag>`` in the root namespace, its peer a bridge port.  All addresses are in
 one private ``10.203.K.0/24`` (``K`` one that no root-namespace address uses): the test's
 side is ``.1``, the hosts ``.2``, ``.3``, ...  Host-to-host traffic is switched by the
 bridge inside the LAN namespace, so nothing in the root namespace (forwarding, firewall)
 is touched.  ``close()`` removes every veth and namespace created, even after a partial
-setup, and waits until the kernel has really dropped them.
+setup, and waits until the kernel has really dropped them; a new LAN first removes the
+namespaces of LANs whose process is gone (a test run killed before its teardown).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import os
 import re
 import subprocess
 import time
 
+import psutil
+
 GONE_TIMEOUT = 10.0
+NAME = re.compile(r"ctys(\d+)x\d+(lan|h\d+)")  # the namespaces a NetLan makes
+_counter = itertools.count()
 
 
 def _ip(*args: str) -> None:
@@ -64,11 +71,25 @@ def _free_subnet() -> int:
     raise RuntimeError("no free 10.203.K.0/24")
 
 
+def sweep_stale() -> list[str]:
+    """Delete the namespaces of LANs whose creating process no longer runs (their
+    veths go with them); return their names."""
+    stale = []
+    for name in netns_list():
+        match = NAME.fullmatch(name)
+        if match and not psutil.pid_exists(int(match[1])):
+            with contextlib.suppress(RuntimeError):
+                _ip("netns", "del", name)
+                stale.append(name)
+    return stale
+
+
 class NetLan:
     """The LAN: ``host(name)`` gives a host its namespace and address."""
 
-    def __init__(self, tag: str | None = None) -> None:
-        self.tag = tag or str(os.getpid() % 100000)
+    def __init__(self) -> None:
+        sweep_stale()
+        self.tag = f"{os.getpid()}x{next(_counter)}"
         self.subnet = _free_subnet()
         self.lan = f"ctys{self.tag}lan"
         self.uplink = f"ctys{self.tag}"  # the test's side, in the root namespace

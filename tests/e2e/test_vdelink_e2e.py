@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -249,3 +250,31 @@ def test_netns_hosts_reach_each_other_over_the_lan_and_leave_nothing() -> None:
         raise RuntimeError("boom")
     assert set(names).isdisjoint(netlan.netns_list())
     assert made[0] not in netlan.links()
+
+
+@pytest.mark.skipif(not NETNS, reason="own network namespaces need root and iproute2")
+def test_a_lan_left_by_a_killed_run_is_swept_by_the_next() -> None:
+    """A run killed before its teardown leaves its namespaces (and uplink veth); the next
+    LAN removes them, and leaves the LANs of living processes alone."""
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); import netlan; "
+        "lan = netlan.NetLan(); lan.host(); print(lan.lan, lan.uplink, flush=True); "
+        "time.sleep(120)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lan_name, uplink = proc.stdout.readline().split()
+    finally:
+        proc.kill()
+        proc.wait()
+    left = [n for n in netlan.netns_list() if n.startswith(lan_name[: -len("lan")])]
+    assert len(left) == 2 and uplink in netlan.links()  # nobody cleaned up after it
+    mine = NetLan()
+    try:
+        assert set(left).isdisjoint(netlan.netns_list())
+        assert mine.lan in netlan.netns_list()  # a living process's LAN stays
+        assert _wait_gone(lambda: [u for u in netlan.links() if u == uplink]) == []
+    finally:
+        mine.close()
+    assert mine.lan not in netlan.netns_list() and mine.uplink not in netlan.links()
