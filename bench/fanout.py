@@ -63,8 +63,9 @@ def load_sshhosts() -> ModuleType:
     ``pythonpath`` setting: here the checkout's tests/ folder is put on the path the same
     way, so the bench runs from a fresh clone as it is (not only under pytest)."""
     tests = Path(__file__).resolve().parent.parent / "tests"
-    if str(tests) not in sys.path:
-        sys.path.insert(0, str(tests))
+    for folder in (tests, tests / "e2e"):  # support/, and sshhosts.py's netlan.py
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     path = tests / "e2e" / "sshhosts.py"
     spec = importlib.util.spec_from_file_location("sshhosts", path)
     if spec is None or spec.loader is None:

@@ -9,7 +9,11 @@ with the venv's ``bin`` first.  So one machine plays many hosts, each with its o
 Where ``unshare`` works (root, as in CI) each sshd also runs in its own PID namespace with
 its own ``/proc``: a host's process table holds only its own processes, so LIST on hostB does
 not find hostA's qemu as an unmanaged VM, as on real separate machines (``isolated``); and
-stopping a host kills everything that ran in it.
+stopping a host kills everything that ran in it.  Opt-in, ``add(..., netns=True)`` (root)
+also gives each host its own network namespace on a private LAN (``netlan.py``): its sshd
+listens on its LAN address instead of 127.0.0.1, and a host's ssh to another such host
+(a VDE link) crosses veths and a bridge as between machines; ``close()`` removes the
+namespaces and veths too.
 
 The client side is one ssh config file (``Host <name>`` blocks with port, key, known hosts
 file, ``StrictHostKeyChecking yes``); ``remote_env`` points ctys at it (``CTYS_SSH_CONFIG``)
@@ -49,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from netlan import NetLan
 
 from support.procs import kill_qemus, kill_switches
 
@@ -70,6 +75,8 @@ class SshHost:
     vmpath: tuple[Path, ...] = ()  # its CTYS_VMPATH; vmpath[0] is its own VM folder
     runtime: Path | None = None  # its CTYS_RUNTIME_DIR
     inventory: Path | None = None  # its CTYS_INVENTORY
+    address: str = "127.0.0.1"  # where its sshd listens
+    netns: str | None = None  # its own network namespace (``add(..., netns=True)``)
 
     @property
     def vms(self) -> Path:
@@ -145,10 +152,11 @@ class SshHosts:
         self.known_hosts = self.base / "known_hosts"
         self.client_key = self.base / "id_ed25519"
         self.hosts: dict[str, SshHost] = {}
-        self._entries: dict[str, tuple[int, bool]] = {}  # name -> (port, has sshd)
+        self._entries: dict[str, tuple[str, int]] = {}  # name -> (address, port)
         self._host_keys: dict[str, list[str]] = {}
         self._sshd: dict[str, subprocess.Popen[bytes]] = {}
         self._hanging: list[_Hanging] = []
+        self.lan: NetLan | None = None  # the hosts' LAN, made by the first netns host
         self._count = 0
         _ensure_privsep_dir()
         self.isolated = pid_namespaces_work()
@@ -180,15 +188,20 @@ class SshHosts:
         names: list[str] | None = None,
         wait: bool = True,
         reach_peers: bool = False,
+        netns: bool = False,
     ) -> list[SshHost]:
         """Start ``count`` sshd hosts (``hostA``, ``hostB``, ... continuing the sequence).
         Every host's CTYS_VMPATH is its own VM folder followed by the ``shared`` folders.
         With ``reach_peers`` a ctys on the host reaches the other hosts by name over ssh
-        (its ``CTYS_SSH_CONFIG`` is the client's ssh config), as a VDE link needs."""
+        (its ``CTYS_SSH_CONFIG`` is the client's ssh config), as a VDE link needs.
+        With ``netns`` (root only) each host also gets its own network namespace on a
+        private LAN (``netlan.py``): its sshd listens on its LAN address, and what the
+        host's processes open to another such host goes over veths and a bridge, not
+        over loopback."""
         names = names or host_names(count, self._count)
         self._count += len(names)
         extra = {"CTYS_SSH_CONFIG": str(self.config)} if reach_peers else {}
-        hosts = [self._start(name, shared=shared, extra_env=extra) for name in names]
+        hosts = [self._start(name, shared=shared, extra_env=extra, netns=netns) for name in names]
         if wait:
             self.wait_ready([h.name for h in hosts])
         return hosts
@@ -212,7 +225,7 @@ class SshHosts:
 
     def refusing(self, name: str = "refusing") -> str:
         """A name whose port has nothing listening: connection refused."""
-        self._entries[name] = (free_port(), False)
+        self._entries[name] = ("127.0.0.1", free_port())
         self._write_config()
         return name
 
@@ -220,7 +233,7 @@ class SshHosts:
         """A name whose port accepts TCP and then stays silent forever."""
         listener = _Hanging()
         self._hanging.append(listener)
-        self._entries[name] = (listener.port, False)
+        self._entries[name] = ("127.0.0.1", listener.port)
         self._write_config()
         return name
 
@@ -231,12 +244,18 @@ class SshHosts:
         shared: tuple[Path, ...] = (),
         forced_command: str | None = None,
         extra_env: dict[str, str] | None = None,
+        netns: bool = False,
     ) -> SshHost:
         home = self.base / name
         home.mkdir(mode=0o700)
         vms = home / "vms"
         vms.mkdir()
         runtime = home / "rt"
+        namespace, address = None, "127.0.0.1"
+        if netns:
+            if self.lan is None:
+                self.lan = NetLan()
+            namespace, address = self.lan.host()
         host = SshHost(
             name=name,
             port=free_port(),
@@ -244,6 +263,8 @@ class SshHosts:
             vmpath=(vms, *shared),
             runtime=runtime,
             inventory=home / "inventory.sqlite",
+            address=address,
+            netns=namespace,
         )
         host_key = home / "ssh_host_ed25519_key"
         _keygen(host_key, name)
@@ -266,7 +287,7 @@ class SshHosts:
             "\n".join(
                 [
                     f"Port {host.port}",
-                    "ListenAddress 127.0.0.1",
+                    f"ListenAddress {address}",
                     f"HostKey {host_key}",
                     f"PidFile {home / 'sshd.pid'}",
                     f"AuthorizedKeysFile {home / 'authorized_keys'}",
@@ -296,6 +317,8 @@ class SshHosts:
             # Its own process table: a host's LIST must not see the other hosts' qemus.
             # --kill-child: when unshare dies, sshd (pid 1 there) and all its processes die.
             argv = [*UNSHARE, *argv]
+        if namespace is not None:
+            argv = [*NetLan.exec_argv(namespace), *argv]
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -306,7 +329,7 @@ class SshHosts:
         log.close()
         self._sshd[name] = proc
         self.hosts[name] = host
-        self._entries[name] = (host.port, True)
+        self._entries[name] = (address, host.port)
         self._write_config()
         return host
 
@@ -328,7 +351,7 @@ class SshHosts:
                 )  # fmt: skip
                 ok, last = done.returncode == 0, done.stderr
             else:
-                ok = _banner(self.hosts[name].port)
+                ok = _banner(self.hosts[name].address, self.hosts[name].port)
             if ok:
                 pending.pop(0)
                 continue
@@ -344,7 +367,8 @@ class SshHosts:
         for proc in self._sshd.values():
             try:
                 top = psutil.Process(proc.pid)
-                # Isolated: Popen started unshare; the sshd listener is its one child.
+                # Isolated: Popen started unshare; the sshd listener is its one child
+                # (in a netns, ``ip netns exec`` execs unshare: the same process).
                 listeners = top.children() if self.isolated else [top]
             except psutil.Error:
                 continue
@@ -361,12 +385,12 @@ class SshHosts:
     def _write_config(self) -> None:
         """Rewrite the client's ssh config and known hosts file from the entries."""
         blocks = []
-        for name, (port, _) in self._entries.items():
+        for name, (address, port) in self._entries.items():
             blocks.append(
                 "\n".join(
                     [
                         f"Host {name}",
-                        "    HostName 127.0.0.1",
+                        f"    HostName {address}",
                         f"    Port {port}",
                         f"    User {self.user}",
                         f"    IdentityFile {self.client_key}",
@@ -389,16 +413,20 @@ class SshHosts:
 
     def close(self) -> None:
         """Kill the hosts' qemus, VDE switches and sshds (and their session processes),
-        drop every file."""
-        for host in self.hosts.values():
-            if host.runtime is not None:
-                kill_qemus(str(host.runtime))
-                kill_switches(str(host.runtime))
-        for proc in self._sshd.values():
-            _stop_tree(proc)
-        for listener in self._hanging:
-            listener.close()
-        shutil.rmtree(self.base, ignore_errors=True)
+        drop every file; then the network namespaces and veths (once nothing runs in them)."""
+        try:
+            for host in self.hosts.values():
+                if host.runtime is not None:
+                    kill_qemus(str(host.runtime))
+                    kill_switches(str(host.runtime))
+            for proc in self._sshd.values():
+                _stop_tree(proc)
+            for listener in self._hanging:
+                listener.close()
+        finally:
+            if self.lan is not None:
+                self.lan.close()
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def __enter__(self) -> SshHosts:
         return self
@@ -473,10 +501,10 @@ def _ensure_privsep_dir() -> None:
         PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
 
 
-def _banner(port: int) -> bool:
-    """True when something on ``port`` sends an SSH banner."""
+def _banner(address: str, port: int) -> bool:
+    """True when something on ``address:port`` sends an SSH banner."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        with socket.create_connection((address, port), timeout=1) as sock:
             sock.settimeout(2)
             return sock.recv(4).startswith(b"SSH-")
     except OSError:

@@ -2,19 +2,26 @@
 ``lab`` to hostB's through ``dpipe vde_plug = ssh hostB ctys-vdeplug lab``; a guest on each
 host pings the other, and after both CANCELs no switch, link or file is left.
 
-The hosts are real sshd hosts on loopback (``sshhosts.py``), each with its own runtime dir
-and, where ``unshare`` works, its own PID namespace (one network namespace for both: the
-link's ssh goes over 127.0.0.1)."""
+The hosts are real sshd hosts (``sshhosts.py``), each with its own runtime dir and, where
+``unshare`` works, its own PID namespace.  As root each host also lives in its own network
+namespace on a private LAN (``netlan.py``: veths to a bridge, 10.203.K.0/24), so the link's
+ssh goes from hostA's namespace over veths into hostB's, as between two machines; the test
+checks that connection in hostA's namespace (``ss``)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import netlan
 import psutil
 import pytest
+from netlan import NetLan
 from sshhosts import SshHost, SshHosts
 
 from ctys.consoles.serial import SerialConsole
@@ -27,6 +34,8 @@ pytestmark = pytest.mark.e2e
 
 PROMPT = "guest#"
 LINK_PROGRAMS = ("dpipe", "vde_plug", "ssh", "ctys-vdeplug")
+# Own network namespaces need root and iproute2; elsewhere the hosts share loopback.
+NETNS = os.geteuid() == 0 and shutil.which("ip") is not None and shutil.which("ss") is not None
 
 
 def _vm(host: SshHost, guest: GuestImage, label: str, n: int, vdenet: str) -> None:
@@ -72,9 +81,31 @@ def _wait_gone(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
 
 def _two_hosts(ssh_hosts: SshHosts) -> tuple[SshHost, SshHost, str, str]:
     """hostA and hostB, each able to reach the other over ssh; their runtime dirs."""
-    host_a, host_b = ssh_hosts.add(2, reach_peers=True)
+    host_a, host_b = ssh_hosts.add(2, reach_peers=True, netns=NETNS)
     assert host_a.runtime is not None and host_b.runtime is not None
+    if NETNS:
+        assert host_a.netns and host_b.netns and host_a.address != host_b.address
     return host_a, host_b, str(host_a.runtime), str(host_b.runtime)
+
+
+def _link_connections(source: SshHost, peer: SshHost) -> list[str]:
+    """The argv of each process in ``source``'s network namespace with an established TCP
+    connection to ``peer``'s sshd (its namespace address), as ``ss`` shows them there."""
+    assert source.netns is not None
+    done = subprocess.run(
+        [*NetLan.exec_argv(source.netns), "ss", "-Htnp", "state", "established"],
+        capture_output=True, text=True, timeout=20, check=True,
+    )  # fmt: skip
+    found = []
+    for line in done.stdout.splitlines():
+        if f"{peer.address}:{peer.port} " not in f"{line} ":
+            continue
+        for pid in re.findall(r"pid=(\d+)", line):
+            try:
+                found.append(" ".join(psutil.Process(int(pid)).cmdline()))
+            except psutil.Error:
+                continue
+    return found
 
 
 def _create(rctys: Ctys, label: str, host: str) -> None:
@@ -124,6 +155,13 @@ def test_guests_on_two_hosts_ping_over_linked_switches(
     assert len(live_switch_pids(rt_a)) == 1 and len(live_switch_pids(rt_b)) == 1
     assert Path(rt_a, "vde", "lab@hostB.link").exists()
     assert (Path(rt_a, "vde", "lab@hostB.link").stat().st_mode & 0o777) == 0o600
+    if NETNS:
+        # The link's ssh really runs in hostA's namespace and connects to hostB's address.
+        conns = _link_connections(host_a, host_b)
+        assert any(Path(c.split()[0]).name == "ssh" and "ctys-vdeplug lab" in c for c in conns), (
+            conns
+        )
+        assert host_b.address != "127.0.0.1"
 
     status, out = _ping(host_a, "la", "10.9.0.2", wait=5)
     assert status == 0, out
@@ -141,6 +179,8 @@ def test_guests_on_two_hosts_ping_over_linked_switches(
 
     _cancel(rctys, "lb", "hostB")
     _nothing_left(rt_a, rt_b)
+    if NETNS:
+        assert _link_connections(host_a, host_b) == []
 
 
 def test_the_remote_switch_goes_when_the_link_is_its_last_user(
@@ -184,3 +224,57 @@ def test_both_sides_linking_make_no_loop(
     _cancel(rctys, "la", "hostA")
     _cancel(rctys, "lb", "hostB")
     _nothing_left(rt_a, rt_b)
+
+
+@pytest.mark.skipif(not NETNS, reason="own network namespaces need root and iproute2")
+def test_netns_hosts_reach_each_other_over_the_lan_and_leave_nothing() -> None:
+    """Without guests: hostA's ssh to hostB goes to hostB's LAN address from hostA's own
+    namespace (not loopback); a failure inside the ``with`` still removes every namespace
+    and veth the hosts had."""
+    with pytest.raises(RuntimeError, match="boom"), SshHosts() as hosts:
+        host_a, host_b = hosts.add(2, reach_peers=True, netns=True)
+        assert hosts.lan is not None
+        made = [hosts.lan.uplink]
+        names = list(hosts.lan.namespaces)
+        assert {host_a.netns, host_b.netns} < set(names) <= set(netlan.netns_list())
+        assert made[0] in netlan.links()
+        hop = ("ssh", "-F", str(hosts.config), "hostB", "'echo $SSH_CONNECTION'")
+        seen = subprocess.run(
+            hosts.ssh_argv("hostA", *hop),
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert seen.returncode == 0, seen.stderr
+        # SSH_CONNECTION on hostB: client address, client port, server address, port.
+        client, _, server, port = seen.stdout.split()
+        assert (client, server, port) == (host_a.address, host_b.address, str(host_b.port))
+        raise RuntimeError("boom")
+    assert set(names).isdisjoint(netlan.netns_list())
+    assert made[0] not in netlan.links()
+
+
+@pytest.mark.skipif(not NETNS, reason="own network namespaces need root and iproute2")
+def test_a_lan_left_by_a_killed_run_is_swept_by_the_next() -> None:
+    """A run killed before its teardown leaves its namespaces (and uplink veth); the next
+    LAN removes them, and leaves the LANs of living processes alone."""
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); import netlan; "
+        "lan = netlan.NetLan(); lan.host(); print(lan.lan, lan.uplink, flush=True); "
+        "time.sleep(120)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lan_name, uplink = proc.stdout.readline().split()
+    finally:
+        proc.kill()
+        proc.wait()
+    left = [n for n in netlan.netns_list() if n.startswith(lan_name[: -len("lan")])]
+    assert len(left) == 2 and uplink in netlan.links()  # nobody cleaned up after it
+    mine = NetLan()
+    try:
+        assert set(left).isdisjoint(netlan.netns_list())
+        assert mine.lan in netlan.netns_list()  # a living process's LAN stays
+        assert _wait_gone(lambda: [u for u in netlan.links() if u == uplink]) == []
+    finally:
+        mine.close()
+    assert mine.lan not in netlan.netns_list() and mine.uplink not in netlan.links()
