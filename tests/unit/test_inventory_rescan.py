@@ -223,9 +223,15 @@ OPS = st.sampled_from(
 STEP = st.tuples(OPS, st.sampled_from(NAMES), st.sampled_from(NAMES), st.integers(0, 9))
 
 
+# The edits that write a file's content.
+_WRITES = frozenset({"write", "broken", "noise", "duplicate-uuid", "ignore", "noenum", "exec"})
+
+
 def apply(op: str, root: Path, name: str, other: str, n: int) -> None:
     path = root / name
     path.parent.mkdir(exist_ok=True)
+    if op in _WRITES and path.is_symlink():
+        path.unlink()  # an editor's write replaces a link (writing through one may fail)
     exists = path.is_file() and not path.is_symlink()
     if op == "write":
         path.write_text(conf(f"vm{n}", 10 + n))
