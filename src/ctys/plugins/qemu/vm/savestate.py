@@ -13,6 +13,7 @@ from pathlib import Path
 from ctys.errors import VmError
 from ctys.plugins.qemu.vm import snapshots
 from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.qmp import QmpCommandFailed
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.snapshots import SNAPSHOT_TAG
 
@@ -52,7 +53,10 @@ def save_to_file(handle: VmHandle, path: Path, timeout: float) -> None:
         handle.send_fd(fd, _FD_NAME)
     finally:
         os.close(fd)  # qemu holds its own copy now
-    handle.command("migrate", {"uri": f"fd:{_FD_NAME}"})
+    try:
+        handle.command("migrate", {"uri": f"fd:{_FD_NAME}"})
+    except QmpCommandFailed as exc:  # e.g. a virtiofs share: a non-migratable device
+        raise SaveFailed(f"cannot save the state to {path}: {exc.desc}") from exc
     deadline = time.monotonic() + timeout
     while True:
         info = handle.query("query-migrate")
