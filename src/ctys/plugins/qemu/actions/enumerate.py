@@ -10,23 +10,21 @@ from pathlib import Path
 from typing import TextIO
 
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
-from ctys.address.scan import Progress, ScanResult, require_base_paths
+from ctys.address.scan import Progress, require_base_paths
 from ctys.conf.vmstate import DEFAULT_FILTER, StateFilter, parse_matchvstat
 from ctys.errors import UsageError
 from ctys.formats.request import OutputRequest, parse_output
 from ctys.inventory.fields import FIELDS, MACHINE_FIELDS, canonical_field
 from ctys.inventory.machine import is_field_suboption, selected_fields, write_records
-from ctys.inventory.multihome import records_per_address
 from ctys.inventory.record import InventoryRecord
-from ctys.inventory.settings import InventoryChoice, inventory_choice, scanner_ids, this_host
+from ctys.inventory.settings import InventoryChoice, inventory_choice, this_host
 from ctys.invocation import ActionCall, CacheControl, OutputFormat
 from ctys.pathutil import canonical_path
 from ctys.plugins.base import RunContext
-from ctys.plugins.qemu.actions.enumscan import EVERYWHERE, enumerate_scan
-from ctys.plugins.qemu.confs.reader import qemu_base_paths, scan_qemu_confs
+from ctys.plugins.qemu.actions.enumscan import EVERYWHERE, enumerate_scan, scan_scope
+from ctys.plugins.qemu.confs.reader import qemu_base_paths
 from ctys.safestream import raw_stream
 
-_EVERYWHERE = EVERYWHERE
 DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
 # MAXKEY: the original's record key (it forces TERSE).
 MAXKEY_FIELDS = ("HOST", "STYPE", "LABEL", "PNAME", "UUID", "MAC")
@@ -131,33 +129,6 @@ def _progress(err: TextIO) -> Iterator[Progress | None]:
         yield update
 
 
-def enumerate_local(
-    bases: Sequence[Path],
-    *,
-    include_ignored: bool = False,
-    progress: Progress | None = None,
-    states: StateFilter = DEFAULT_FILTER,
-) -> tuple[ScanResult, list[InventoryRecord]]:
-    """Scan ``bases`` on this host; the VMs found whose ``VMSTATE`` passes ``states`` and
-    that are not ``MAGICID-NOENUM``, as inventory records of this host (one per address)."""
-    result = scan_qemu_confs(bases, include_ignored=include_ignored, progress=progress)
-    host, now = this_host(), time.time()
-    uid, gid = scanner_ids()  # the original's fields 44 and 45: who scanned
-    shown = [vm for vm in result.vms if not vm.noenum and states.matches(vm.vmstate)]
-    return result, [
-        record for vm in shown for record in records_per_address(vm, host, now, uid=uid, gid=gid)
-    ]
-
-
-def store_scan(
-    choice: InventoryChoice, roots: Sequence[Path], records: list[InventoryRecord]
-) -> int:
-    """Replace this host's rows under ``roots`` by ``records`` in one transaction (with
-    ``-C rebuild``: every row of this host)."""
-    scope = [_EVERYWHERE] if choice.control is CacheControl.REBUILD else list(roots)
-    return store_host_scan(choice, this_host(), scope, records)
-
-
 def _render(records: Sequence[InventoryRecord], req: EnumerateRequest, ctx: RunContext) -> None:
     write_records(records, req.fields, req.output, ctx.out, group=_host_of)
 
@@ -201,7 +172,7 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
     if ctx.invocation.db_dir is not None:  # the original's DB directory: DIR/enum.fdb
         from ctys.inventory.dbdir import store_scan_in_db_dir
 
-        scope = [_EVERYWHERE] if choice.control is CacheControl.REBUILD else roots
+        scope = scan_scope(choice, roots)
         store_scan_in_db_dir(Path(ctx.invocation.db_dir).expanduser(), this_host(), scope, records)
     _render(records, req, ctx)
     if ctx.debug or (req.fmt is OutputFormat.TABLE and ctx.err.isatty()):
@@ -235,15 +206,15 @@ def remote_scan_roots(call: ActionCall, control: CacheControl) -> list[Path]:
     ``BASEPATH`` (the remote's default folders are not known here) or for a ``~``/relative
     folder (it means a folder of the remote user)."""
     if control is CacheControl.REBUILD:
-        return [_EVERYWHERE]
+        return [EVERYWHERE]
     roots: list[Path] = []
     for sub in call.suboptions:
         if sub.key in BASEPATH_KEYS:
             for arg in sub.args:
                 if not arg.startswith("/"):
-                    return [_EVERYWHERE]
+                    return [EVERYWHERE]
                 roots.append(Path(arg))
-    return roots or [_EVERYWHERE]
+    return roots or [EVERYWHERE]
 
 
 def store_host_scan(

@@ -27,6 +27,12 @@ from ctys.plugins.qemu.confs.reader import READERS, vm_config_of
 EVERYWHERE = Path("/")
 
 
+def scan_scope(choice: InventoryChoice, roots: Sequence[Path]) -> list[Path]:
+    """The folders whose stored rows a scan of ``roots`` replaces: with ``-C rebuild``,
+    every row of this host."""
+    return [EVERYWHERE] if choice.control is CacheControl.REBUILD else list(roots)
+
+
 @dataclass(frozen=True)
 class Enumerated:
     """What one ENUMERATE scan found: the records it lists (in scan order), the files it
@@ -73,7 +79,7 @@ def enumerate_scan(
     from ctys.inventory.store import Inventory
 
     choice.path.parent.mkdir(parents=True, exist_ok=True)
-    scope = [EVERYWHERE] if fresh_only else list(roots)
+    scope = scan_scope(choice, roots)
     tag = readers_tag([reader.name for reader in READERS])
     with Inventory.open(choice.path) as inv:
         return inv.rescan(host, scope, tag, scan)
