@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ctys.plugins.qemu.vm.qmpprobe import query_states, run_state
+from ctys.plugins.qemu.vm.qmpprobe import query_states
+from ctys.plugins.qemu.vm.runstate import reply_status
 from support.qmpframes import JsonObjects
 
 _EVENT = b'{"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 0}}\r\n'
@@ -124,6 +125,6 @@ def test_a_file_that_is_no_socket_is_none(short_tmp: Path) -> None:
 
 
 def test_run_state_reads_only_a_string_status() -> None:
-    assert run_state({"status": "paused", "running": False}) == "paused"
-    assert run_state({"status": 3}) is None
-    assert run_state([]) is None
+    assert reply_status({"status": "paused", "running": False}) == "paused"
+    assert reply_status({"status": 3}) is None
+    assert reply_status([]) is None

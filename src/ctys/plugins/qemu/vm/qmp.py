@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctys.errors import VmError
+from ctys.plugins.qemu.vm.runstate import reply_status
 
 if TYPE_CHECKING:
     import asyncio
@@ -166,4 +167,4 @@ async def _disconnect(client: QMPClient, timeout: float) -> None:
 
 def status_of(result: object) -> str:
     """The run state a ``query-status`` reply names, ``unknown`` when it names none."""
-    return str(result.get("status", "unknown")) if isinstance(result, dict) else "unknown"
+    return reply_status(result) or "unknown"

@@ -15,16 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-
-def run_state(reply: object) -> str | None:
-    """The ``status`` of a ``query-status`` reply, ``None`` when it has none."""
-    if not isinstance(reply, Mapping):
-        return None
-    status = reply.get("status")
-    return status if isinstance(status, str) else None
+from ctys.plugins.qemu.vm.runstate import reply_status
 
 
 def query_states(sockets: Sequence[Path], timeout: float) -> list[str | None]:
@@ -51,7 +45,7 @@ async def _query_one(path: Path) -> str | None:
     client = QMPClient()
     try:
         await client.connect(str(path))
-        return run_state(await client.execute("query-status"))
+        return reply_status(await client.execute("query-status"))
     except (QMPError, OSError):  # missing, refused, not a socket, not a monitor
         return None
     finally:

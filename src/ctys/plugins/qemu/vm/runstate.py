@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 
@@ -44,3 +45,11 @@ class RunState(Enum):
         """Only a running guest can react to the ACPI power button; in any other state
         waiting for it only wastes the timeout."""
         return self is RunState.RUNNING
+
+
+def reply_status(reply: object) -> str | None:
+    """The ``status`` a ``query-status`` reply names, ``None`` when it names none."""
+    if not isinstance(reply, Mapping):
+        return None
+    status = reply.get("status")
+    return status if isinstance(status, str) else None
