@@ -36,7 +36,6 @@ __all__ = [
 
 # What the core names a target's own connection events (not any VM's).
 DISCONNECTED = "DISCONNECTED"
-CONNECTED = "CONNECTED"
 
 
 @dataclass(frozen=True)

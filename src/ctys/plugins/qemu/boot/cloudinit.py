@@ -16,7 +16,6 @@ import hashlib
 import json
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +151,8 @@ def _build(seed: CloudInitSeed, iso: Path) -> None:
     xorriso = shutil.which("xorriso")
     if xorriso is None:
         raise VmError("#@#CLOUDINIT needs xorriso to build the seed (apt-get install xorriso)")
+    import tempfile  # only a seed build pays for it, not every CREATE
+
     with tempfile.TemporaryDirectory(dir=iso.parent, prefix=".seed-") as tmp:
         files = Path(tmp, "files")
         files.mkdir()
