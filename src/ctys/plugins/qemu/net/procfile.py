@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctys.plugins.qemu.vm.processes import process_argv, process_running
+from ctys.plugins.qemu.vm.processes import pidfile_process, process_argv, process_running
 
 
 def is_live_program(pid: int, program: str, marker: str) -> bool:
@@ -17,8 +17,8 @@ def is_live_program(pid: int, program: str, marker: str) -> bool:
 
 def live_pid(pidfile: Path, program: str, marker: str) -> int | None:
     """The pid in ``pidfile`` when it is a living ``program`` with ``marker`` in its argv."""
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
+    found = pidfile_process(pidfile)
+    if found is None:
         return None
-    return pid if is_live_program(pid, program, marker) else None
+    pid, argv = found
+    return pid if Path(argv[0]).name == program and marker in argv else None

@@ -125,6 +125,18 @@ def _status_id(pid: int, key: bytes) -> int | None:
         return None
 
 
+def pidfile_process(pidfile: Path) -> tuple[int, list[str]] | None:
+    """The living (not zombie) process a daemon's pid file names, with its argv; ``None``
+    when the file is unreadable or the process gone. The caller checks that the argv is its
+    daemon's (a pid may have been recycled)."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    argv = process_argv(pid) if process_running(pid) else None
+    return (pid, argv) if argv else None
+
+
 def process_running(pid: int) -> bool:
     """True while ``pid`` exists and is no zombie (state ``Z``/``X`` in its ``stat``)."""
     if pid <= 0:

@@ -13,7 +13,8 @@ import signal
 import time
 from pathlib import Path
 
-from ctys.plugins.qemu.vm.processes import process_argv, process_running
+from ctys.plugins.qemu.vm.lifecycle import wait_exit
+from ctys.plugins.qemu.vm.processes import pidfile_process
 
 _STOP_TIMEOUT = 3.0
 #: The sidecars' pid files in a VM folder (``fs<n>.pid``: shared folders).
@@ -22,13 +23,10 @@ PIDFILE_GLOB = "fs*.pid"
 
 def sidecar_pid(pidfile: Path) -> int | None:
     """The living sidecar ``pidfile`` names, else ``None``."""
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
+    found = pidfile_process(pidfile)
+    if found is None:
         return None
-    argv = process_argv(pid) if process_running(pid) else None
-    if argv is None:
-        return None
+    pid, argv = found
     socket = str(pidfile.with_suffix(".sock"))
     return pid if any(socket in arg for arg in argv) else None
 
@@ -48,9 +46,7 @@ def stop_sidecars(rundir: Path, *, timeout: float = _STOP_TIMEOUT) -> list[int]:
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for pid in pids:
-        while process_running(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if process_running(pid):
+        if not wait_exit(pid, max(0.0, deadline - time.monotonic())):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     return pids
