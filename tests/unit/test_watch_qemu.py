@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -112,23 +113,16 @@ def test_watch_is_in_the_completion_table_and_help() -> None:
 # --- the poll: which VMs, which monitor is asked ---------------------------------------------
 
 
-class _Handle:
-    """A VM handle whose command monitor answers ``paused``, counting who asked."""
+class _Monitors:
+    """VM command monitors that all answer ``paused`` (``qmpprobe.query_states``),
+    counting whose were asked."""
 
     asked: ClassVar[list[str]] = []
 
-    def __init__(self, rundir: VmRuntimeDir) -> None:
-        self.rundir = rundir
-
-    def __enter__(self) -> _Handle:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
-
-    def status(self, timeout: float) -> RunState:
-        _Handle.asked.append(self.rundir.vmid)
-        return RunState.PAUSED
+    @staticmethod
+    def query_states(sockets: Sequence[Path], timeout: float) -> list[str | None]:
+        _Monitors.asked += [VmRuntimeDir(sock.parent).vmid for sock in sockets]
+        return [RunState.PAUSED.value for _ in sockets]
 
 
 def _poll_host(
@@ -136,7 +130,7 @@ def _poll_host(
 ) -> list[VmRuntimeDir]:
     """Two running VMs of ours (web1, db) and one foreign qemu of ours (``hand``), as the
     runtime scan and the process table would show them."""
-    from ctys.plugins.qemu.vm import handle, processes, runtime
+    from ctys.plugins.qemu.vm import processes, qmpprobe, runtime
     from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 
     dirs = []
@@ -157,8 +151,8 @@ def _poll_host(
     )
     monkeypatch.setattr(runtime, "scan_runtime", lambda *_a: iter(entries))
     monkeypatch.setattr(processes, "scan_qemu_processes", lambda: [hand])
-    monkeypatch.setattr(handle.VmHandle, "attach", _Handle)
-    _Handle.asked = []
+    monkeypatch.setattr(qmpprobe, "query_states", _Monitors.query_states)
+    _Monitors.asked = []
     return dirs
 
 
@@ -196,7 +190,7 @@ def test_the_poll_leaves_a_held_vms_command_monitor_alone(
         "web1": ("web1", None, web1.events, 4000),
         "db": ("db", "paused", db.events, 4001),
     }
-    assert _Handle.asked == ["db"]  # web1's events tell its state: its monitor is not asked
+    assert _Monitors.asked == ["db"]  # web1's events tell its state: its monitor is not asked
 
 
 def test_a_starting_vms_qemu_is_not_reported_as_foreign(
@@ -204,7 +198,7 @@ def test_a_starting_vms_qemu_is_not_reported_as_foreign(
 ) -> None:
     from ctys.argscan import parse_action
     from ctys.plugins.qemu.actions.watch import parse_watch, poll_snapshot
-    from ctys.plugins.qemu.vm import handle, processes, runtime
+    from ctys.plugins.qemu.vm import processes, qmpprobe, runtime
     from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
 
     # Its qemu runs before CREATE's record names its pid.
@@ -214,6 +208,6 @@ def test_a_starting_vms_qemu_is_not_reported_as_foreign(
     entry = runtime.VmEntry(rundir, EntryState.STARTING)
     monkeypatch.setattr(runtime, "scan_runtime", lambda *_a: iter([entry]))
     monkeypatch.setattr(processes, "scan_qemu_processes", lambda: [qemu])
-    monkeypatch.setattr(handle.VmHandle, "attach", _Handle)
+    monkeypatch.setattr(qmpprobe, "query_states", _Monitors.query_states)
     seen = poll_snapshot(parse_watch(parse_action("WATCH")), frozenset())
     assert seen == {"new-1": ("new-1", "starting", None, None)}

@@ -102,7 +102,6 @@ def poll_snapshot(req: WatchRequest, held: frozenset[str]) -> dict[str, Seen]:
     command monitor is asked for the run state only of VMs whose event monitor WATCH does
     not hold (``held``)."""
     from ctys.plugins.qemu.actions.foreign import foreign_vms
-    from ctys.plugins.qemu.vm.handle import VmHandle
     from ctys.plugins.qemu.vm.processes import scan_qemu_processes
     from ctys.plugins.qemu.vm.runtime import EntryState, RuntimeDir, scan_runtime
 
@@ -110,6 +109,7 @@ def poll_snapshot(req: WatchRequest, held: frozenset[str]) -> dict[str, Seen]:
     table = {p.pid: p for p in procs}
     seen: dict[str, Seen] = {}
     claimed: set[int] = set()
+    asked: dict[str, Path] = {}  # runtime ID -> command monitor, asked below all at once
     for entry in scan_runtime(RuntimeDir(), table):
         if entry.state is EntryState.STALE:
             continue
@@ -125,16 +125,22 @@ def poll_snapshot(req: WatchRequest, held: frozenset[str]) -> dict[str, Seen]:
         if entry.state is EntryState.RUNNING:
             state = None
             events = entry.rundir.events if entry.rundir.events.exists() else None
-            handle = None if vmid in held else VmHandle.attach(entry.rundir)
-            if handle is not None:
-                with handle:
-                    found = handle.status(timeout=1.0)
-                state = found.value if found is not None else None
+            if vmid not in held:
+                asked[vmid] = entry.rundir.qmp
         seen[vmid] = (facts.label, state, events, entry.pid)
         if entry.pid is None:
             # Its qemu runs before the record names its pid: not a foreign one.
             folder = str(entry.rundir.path)
             claimed.update(p.pid for p in procs if p.cmdline.references(folder))
+    if asked:
+        # Every monitor at once, one deadline for all (as LIST asks them).
+        from ctys.plugins.qemu.vm.qmpprobe import query_states
+        from ctys.plugins.qemu.vm.runstate import RunState
+
+        for vmid, status in zip(asked, query_states(list(asked.values()), 1.0), strict=True):
+            if status is not None:
+                label, _, events, pid = seen[vmid]
+                seen[vmid] = (label, RunState.parse(status).value, events, pid)
     for vm in foreign_vms(claimed, procs).ours:
         if req.wants(vm.facts()):
             seen[f"pid:{vm.pid}"] = (vm.label, _FOREIGN, None, vm.pid)

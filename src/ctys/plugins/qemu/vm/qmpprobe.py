@@ -18,13 +18,14 @@ import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ctys.plugins.qemu.vm.runstate import reply_status
+from ctys.plugins.qemu.vm.qmp import status_of
 
 
 def query_states(sockets: Sequence[Path], timeout: float) -> list[str | None]:
     """The QMP run state (``running``, ``paused``, ...) behind each socket of ``sockets``,
-    in their order; ``None`` for a socket that is missing, refuses the connection or has
-    not answered when ``timeout`` (seconds, for all of them together) has passed."""
+    in their order (``unknown`` for a reply that names none); ``None`` for a socket that is
+    missing, refuses the connection or has not answered when ``timeout`` (seconds, for all
+    of them together) has passed."""
     if not sockets:
         return []
     return asyncio.run(_query_all(sockets, timeout))
@@ -45,7 +46,7 @@ async def _query_one(path: Path) -> str | None:
     client = QMPClient()
     try:
         await client.connect(str(path))
-        return reply_status(await client.execute("query-status"))
+        return status_of(await client.execute("query-status"))
     except (QMPError, OSError):  # missing, refused, not a socket, not a monitor
         return None
     finally:
