@@ -156,6 +156,17 @@ def _until(path: Path, label: str, event: str, act: Callable[[], object], every:
     raise AssertionError(f"no {event} of {label}: {_events_of(path, label)}")
 
 
+def _booted_again(console_log: Path, after: int, timeout: float = 90) -> None:
+    """Wait until the tiny guest says it is ready past byte ``after`` of its console log
+    (written when it was reset): before that, its kernel does not yet listen to the ACPI
+    power button."""
+    deadline = time.monotonic() + timeout
+    while b"CTYS-GUEST-READY" not in console_log.read_bytes()[after:]:
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{console_log}: the guest did not boot again after its reset")
+        time.sleep(0.2)
+
+
 def _asked(event: dict[str, object]) -> bool:
     """One of ``QMP_OURS``, a reset only when the test asked for it (not the guest)."""
     guest_reset = event["event"] == "RESET" and "guest=true" in str(event["detail"])
@@ -185,6 +196,7 @@ def test_qmp_events_of_each_vm_reach_the_stream_in_order(
     env = {**ctys_env, **ssh_hosts.remote_env, "CTYS_WATCH_INTERVAL": "4"}
     watch = _start_watch(env, out)
     sessions: list[QmpSession] = []
+    reset_at: dict[str, int] = {}  # each console log's size once its VM was reset
     try:
         time.sleep(3)
         for label, (host, _conf) in confs.items():
@@ -197,6 +209,7 @@ def test_qmp_events_of_each_vm_reach_the_stream_in_order(
             sessions.append(qmp)
             # A RESET no poll can see: repeated until WATCH holds the VM's event monitor.
             _until(out, label, "RESET", lambda q=qmp: q.execute("system_reset"), 1.5)
+            reset_at[label] = (qmp.socket_path.parent / "console.log").stat().st_size
             for node in ("src", "dst"):
                 node_args = {"driver": "null-co", "node-name": f"{label}{node}", "size": 1 << 20}
                 qmp.execute("blockdev-add", node_args)
@@ -207,10 +220,12 @@ def test_qmp_events_of_each_vm_reach_the_stream_in_order(
         for qmp in sessions:
             qmp.close()  # CANCEL needs the command monitor (QEMU serves one client)
         # hostA's guest is powered off by its ACPI button (pressed until it has booted
-        # again after the reset), hostB's by CANCEL.
+        # again after the reset), hostB's by CANCEL once it has booted again.
         qa = sessions[0]
         _until(out, "qa", "SHUTDOWN", lambda: qa.execute("system_powerdown"), 3)
         qa.close()
+        qb_log = sessions[1].socket_path.parent / "console.log"
+        _booted_again(qb_log, reset_at["qb"])
         done = rctys("-t", "QEMU", "-a", "CANCEL=l:qb,TIMEOUT:60", "hostB", timeout=120)
         assert done.returncode == 0, done.stderr
         for label in confs:
