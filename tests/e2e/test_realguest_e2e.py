@@ -61,14 +61,22 @@ class RealVm:
         return log.read_bytes()
 
     def ssh(self, *command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run ``command`` in the guest, retrying while sshd is not up yet."""
+        """Run ``command`` in the guest, retrying while sshd is not up yet (a refused or
+        stalled connection) until ``timeout`` has passed."""
         deadline = time.monotonic() + timeout
         while True:
-            done = subprocess.run(
-                ssh_argv(self.image, self.port, *command),
-                capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-                check=False,
-            )  # fmt: skip
+            try:
+                done = subprocess.run(
+                    ssh_argv(self.image, self.port, *command),
+                    capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                    check=False,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                # QEMU's port forward takes the connection before the guest's sshd can
+                # answer it: under TCG and load a first handshake may stall. Try again.
+                if time.monotonic() > deadline:
+                    raise
+                continue
             if done.returncode != 255 or time.monotonic() > deadline:  # 255: ssh itself
                 return done
             time.sleep(0.5)
