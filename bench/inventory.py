@@ -56,7 +56,7 @@ from ctys.inventory.record import InventoryRecord, record_from_found
 from ctys.inventory.settings import InventoryChoice, this_host
 from ctys.inventory.store import Inventory
 from ctys.invocation import CacheControl
-from ctys.plugins.qemu.actions.enumerate import enumerate_local, store_scan
+from ctys.plugins.qemu.actions.enumerate import store_host_scan
 from ctys.plugins.qemu.actions.enumscan import Enumerated, enumerate_scan
 from ctys.plugins.qemu.confs.reader import READERS
 from ctys.plugins.qemu.demo.demovm import write_demo_conf
@@ -326,7 +326,7 @@ def in_process_phases(tree: TreeInfo, db: Path) -> tuple[float, float, float, in
         if vm is not None and not vm.ignored:
             records.append(record_from_found(vm, host, now))
     t2 = time.perf_counter()
-    store_scan(InventoryChoice(db, CacheControl.ON), [tree.root], records)
+    store_host_scan(InventoryChoice(db, CacheControl.ON), host, [tree.root], records)
     t3 = time.perf_counter()
     return t1 - t0, t2 - t1, t3 - t2, len(records)
 
@@ -472,7 +472,7 @@ def bench_enumerate(tree: TreeInfo, work: Path, runs: int) -> list[Verdict]:
         ("  the same, rescan into the filled inventory (nothing changed)", rescan_t, rescan_c),
         ("  in-process: walk + stat (iter_conf_stats)", phases.walk, []),
         ("  in-process: read + parse + record (describe_file, record)", phases.parse, []),
-        ("  in-process: store (store_scan into a new inventory)", phases.store, []),
+        ("  in-process: store (store_host_scan into a new inventory)", phases.store, []),
         ("  in-process: enumerate_scan into a new inventory, 1 process", phases.total, []),
         ("  in-process: the same, confs read by 2 worker processes", phases.parallel, []),
         ("  in-process: enumerate_scan, rescan (nothing changed)", phases.rescan, []),
@@ -553,7 +553,9 @@ def bench_resolve(tree: TreeInfo, work: Path, total: int, lookups: int) -> list[
     db = work / "resolve.sqlite"
     cachedb = work / "resolve.fdb"
     host = this_host()
-    result, real = enumerate_local([tree.root])
+    real = enumerate_scan(
+        InventoryChoice(None, CacheControl.OFF), [tree.root], [tree.root], states=DEFAULT_FILTER
+    ).records
     scanned = real[0].scanned if real else ""
     synth = max(0, total - len(real))
     t0 = time.perf_counter()
@@ -683,7 +685,6 @@ def bench_resolve(tree: TreeInfo, work: Path, total: int, lookups: int) -> list[
             f" (target <= {TARGET_VHOST_PYTHON:g}x)",
         )
     )
-    del result
     return verdicts
 
 
