@@ -19,8 +19,22 @@ from typing import TYPE_CHECKING, Self, TypeVar
 
 from ctys.errors import CtysError
 from ctys.inventory.cachedb import SEPARATOR
-from ctys.inventory.filecache import FILE_COLUMNS, KnownFile, RowReader, ScanUpdate, known_to_row
-from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
+from ctys.inventory.filecache import (
+    FILE_COLUMNS,
+    KnownFile,
+    RowReader,
+    ScanState,
+    ScanUpdate,
+    known_to_row,
+)
+from ctys.inventory.foldercache import FOLDER_COLUMNS
+from ctys.inventory.record import (
+    FIELDS,
+    InventoryRecord,
+    canonical_field,
+    partial_record,
+    record_from_values,
+)
 from ctys.privfile import create_private_dir, create_private_file
 
 if TYPE_CHECKING:
@@ -31,8 +45,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
-# 2: the original's 47 fields (+ ctys' own), one row per address; 3: + the files table
-SCHEMA_VERSION = 3
+# 2: the original's 47 fields (+ ctys' own), one row per address; 3: + the files table;
+# 4: + the folders table
+SCHEMA_VERSION = 4
 _BUSY_TIMEOUT_MS = 10_000
 _CACHE_KIB = 64 * 1024
 _CHECKPOINT_PAGES = 16384  # 64 MiB in SQLite's default 4 KiB pages
@@ -63,11 +78,19 @@ _SCHEMA = [
     " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     " ctime_ns INTEGER NOT NULL, kind TEXT NOT NULL, uuid TEXT NOT NULL, magic TEXT NOT NULL,"
     " vmstate TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID",
+    # What the last scan listed of each folder (ctys.inventory.foldercache): a rescan does
+    # not list a folder whose key (dev … ctime_ns) is the same.
+    # key: the folder's dev, ino, mtime_ns, ctime_ns and the scanner's uid, packed.
+    "CREATE TABLE folders (host TEXT NOT NULL, path TEXT NOT NULL, key BLOB NOT NULL,"
+    " listing TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID",
 ]
+# The tables added by schema 3 and 4 (after the records table and its indexes).
+_SCAN_TABLES = {"files": _SCHEMA[-2], "folders": _SCHEMA[-1]}
 # OR REPLACE: a conf symlinked from a base path is known by its target, maybe outside the roots.
 _INSERT_FILE = f"INSERT OR REPLACE INTO files VALUES ({', '.join('?' * len(FILE_COLUMNS))})"  # noqa: S608
+_INSERT_FOLDER = f"INSERT OR REPLACE INTO folders VALUES ({', '.join('?' * len(FOLDER_COLUMNS))})"  # noqa: S608
 # Schema versions whose records table is today's: a reader may query them as they are.
-_SAME_RECORDS = frozenset({"2"})
+_SAME_RECORDS = frozenset({"2", "3"})
 # Statements are built from the constant column names only; values are always parameters.
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM records"  # noqa: S608
 # ``idx``: the record's position (1-based), like its line number in an enum.fdb (R:).
@@ -102,8 +125,7 @@ def _row_params(record: InventoryRecord) -> tuple[str, ...]:
     return (*record.values(), SEPARATOR.join(record.machine_values()))
 
 
-def _record(row: Sequence[str]) -> InventoryRecord:
-    return InventoryRecord(*row)
+_record = record_from_values
 
 
 class Inventory:
@@ -221,6 +243,7 @@ class Inventory:
             for root in roots:
                 db.execute(*_under_root_delete(host, root))
                 db.execute(*_under_root_delete(host, root, "files", "path"))
+                db.execute(*_under_root_delete(host, root, "folders", "path"))
             db.executemany(_UPSERT, checked())
         return counter.value
 
@@ -229,31 +252,41 @@ class Inventory:
         host: str,
         roots: Sequence[Path],
         readers: str,
-        scan: Callable[[dict[str, KnownFile], dict[str, list[InventoryRecord]]], ScanUpdate[T]],
+        scan: Callable[[ScanState], ScanUpdate[T]],
+        *,
+        fields: Sequence[str] | None = None,
     ) -> T:
         """An incremental scan of ``roots`` on ``host`` (``ctys.address.rescan``): ``scan``
-        is called with what the last scan by ``readers`` knew of each file under the roots
-        and with this host's rows there (by conf path, in row order); what it returns is
+        is called with what the last scan by ``readers`` knew of each file and folder under
+        the roots and with this host's rows there (``ScanState``); what it returns is
         written in one transaction: the rows of the files not in its ``keep`` deleted, its
-        ``fresh`` rows added, the files table set to its ``known``. Returns its ``result``.
+        ``fresh`` rows added, the files table set to its ``known``, the folders table to
+        the listings it kept and made. Returns its ``result``. ``fields``: the only
+        fields the scan needs of the rows it keeps (names or aliases; the others are empty
+        in ``ScanState.rows``); None: all.
 
         The scan runs without the write lock; if another process wrote the inventory
         meanwhile, it runs once more under the lock, on what that one left. A crash
         before the commit leaves the inventory as it was."""
         roots = _outermost(roots)
-        listed, known, rows = self._scan_state(host, roots, readers)
+        state = self._scan_state(host, roots, readers, fields)
         version = self._data_version()
-        update = scan(known, rows)
+        update = scan(state)
         with self._transaction() as db:
             if self._data_version() != version:
-                listed, known, rows = self._scan_state(host, roots, readers)
-                update = scan(known, rows)
+                state = self._scan_state(host, roots, readers, fields)
+                update = scan(state)
+            known, rows = state.known, state.rows
             gone = [(host, pname) for pname in rows if pname not in update.keep]
             db.executemany("DELETE FROM records WHERE host = ? AND pname = ?", gone)
             db.executemany(_UPSERT, (_row_params(r) for r in _checked_host(host, update.fresh)))
             # Entries of other plugin sets (not in ``known``) are replaced as well.
-            same = {p for p, entry in update.known.items() if known.get(p) == entry}
-            stale = [(host, path) for path in listed if path not in same]
+            same = {
+                path
+                for path, entry in update.known.items()
+                if (before := known.get(path)) is entry or before == entry
+            }
+            stale = [(host, path) for path in state.listed if path not in same]
             db.executemany("DELETE FROM files WHERE host = ? AND path = ?", stale)
             new = (
                 known_to_row(host, path, entry)
@@ -261,35 +294,54 @@ class Inventory:
                 if path not in same
             )
             db.executemany(_INSERT_FILE, new)
+            folders = update.folders
+            if folders is not None:
+                kept = folders.kept
+                old = [(host, path) for path in state.folders if path not in kept]
+                db.executemany("DELETE FROM folders WHERE host = ? AND path = ?", old)
+                db.executemany(_INSERT_FOLDER, folders.to_rows(host))
         return update.result
 
     def _scan_state(
-        self, host: str, roots: Sequence[Path], readers: str
-    ) -> tuple[list[str], dict[str, KnownFile], dict[str, list[InventoryRecord]]]:
-        """The paths of the files table under ``roots``, what of them a scan by ``readers``
-        can use, and the rows there by conf path."""
+        self, host: str, roots: Sequence[Path], readers: str, fields: Sequence[str] | None
+    ) -> ScanState:
+        """What the inventory holds under ``roots`` for a scan by ``readers`` (``fields``:
+        of the rows, see ``rescan``)."""
         listed: list[str] = []
         known: dict[str, KnownFile] = {}
         reader = RowReader(readers)
-        for row in self._read_files(host, roots):
+        for row in self._read_under(host, roots, "files", FILE_COLUMNS):
             path = str(row[0])
             listed.append(path)
             entry = reader.known(row[1:])
             if entry is not None:
                 known[path] = entry
+        columns = _COLUMNS
+        if fields is not None:
+            wanted = {canonical_field(name).lower() for name in (*fields, "pname")}
+            columns = tuple(c for c in _COLUMNS if c in wanted)
+        pname = columns.index("pname")
         rows: dict[str, list[InventoryRecord]] = {}
         for root in roots:
             where, params = _under_root_where(host, root, "pname")
-            for record in self.select(where, params):
-                rows.setdefault(record.pname, []).append(record)
-        return listed, known, rows
+            select = f"SELECT {', '.join(columns)} FROM records WHERE {where} ORDER BY id"  # noqa: S608
+            for row in self._read(select, params):
+                whole = fields is None
+                record = record_from_values(row) if whole else partial_record(columns, row)
+                rows.setdefault(row[pname], []).append(record)
+        folder_rows = self._read_under(host, roots, "folders", FOLDER_COLUMNS)
+        folders = {str(path): (key, listing) for path, key, listing in folder_rows}
+        return ScanState(listed, known, rows, folders)
 
-    def _read_files(self, host: str, roots: Sequence[Path]) -> list[tuple[object, ...]]:
+    def _read_under(
+        self, host: str, roots: Sequence[Path], table: str, columns: Sequence[str]
+    ) -> list[tuple[object, ...]]:
+        """The rows of ``table`` (``columns`` after host) of ``host`` under ``roots``."""
         found: list[tuple[object, ...]] = []
         for root in roots:
             where, params = _under_root_where(host, root, "path")
             found += self._read(
-                f"SELECT {', '.join(FILE_COLUMNS[1:])} FROM files WHERE {where}",  # noqa: S608
+                f"SELECT {', '.join(columns[1:])} FROM {table} WHERE {where}",  # noqa: S608
                 params,
             )
         return found
@@ -320,6 +372,7 @@ class Inventory:
         with self._transaction() as db:
             db.execute("DELETE FROM records")
             db.execute("DELETE FROM files")
+            db.execute("DELETE FROM folders")
 
     # -- reads -----------------------------------------------------------------------
 
@@ -538,8 +591,11 @@ def _upgrade_if_old(db: sqlite3.Connection, path: Path) -> None:
         if not old():  # another process upgraded it meanwhile
             return
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if version[0] in _SAME_RECORDS:  # the records stay; the files table is new
-            db.execute(_SCHEMA[-1])
+        if version[0] in _SAME_RECORDS:  # the records stay; the scans' tables are new
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            for name, statement in _SCAN_TABLES.items():
+                if name not in tables:
+                    db.execute(statement)
             db.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )

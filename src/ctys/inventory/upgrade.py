@@ -12,8 +12,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from ctys.inventory.fields import canonical_field, is_field_name
 from ctys.inventory.record import InventoryRecord
 
-# Schema versions whose rows map to today's by name (2 has today's records, no files table).
-UPGRADABLE = frozenset({"1", "2"})
+# Schema versions whose rows map to today's by name (2 and 3 have today's records; 2 has
+# no files table, 3 no folders table).
+UPGRADABLE = frozenset({"1", "2", "3"})
 
 
 def records_of_old_rows(
