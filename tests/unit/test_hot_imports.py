@@ -117,6 +117,7 @@ _LIST_IDLE_NEVER = {
     "ctys.formats.tabgen",  # TAB_GEN
     "ctys.formats.tabtcp",  # TAB_TCP
     "ctys.plugins.answers",  # merged, placed or forwarded actions' answers
+    "ctys.plugins.subopts",  # the suboption tables: the shell's completion asks them
     "ctys.remote.options",  # a target's own options
     "ctys.remote.ssh",  # a remote target
     "shlex",
@@ -218,13 +219,16 @@ def test_create_n_of_a_tiny_conf_loads_no_qmp_client_nor_psutil(tmp_path: Path) 
     assert not _tops(mods) & _NEVER, sorted(_tops(mods) & _NEVER)
 
 
-def test_base_serves_the_answer_types_it_no_longer_builds() -> None:
-    """The plugin interface still names the answers (plugins import them from base), though
-    their classes live in ``ctys.plugins.answers``, built at the first use."""
-    from ctys.plugins import answers, base
+def test_base_serves_the_types_it_no_longer_builds() -> None:
+    """The plugin interface still names the answers and the suboption specs (plugins import
+    them from base), though their classes live in ``ctys.plugins.answers`` and
+    ``ctys.plugins.subopts``, built at the first use."""
+    from ctys.plugins import answers, base, subopts
 
     assert base.HostLoad is answers.HostLoad
     assert base.TargetRows is answers.TargetRows
     assert base.ClientEndpoint is answers.ClientEndpoint
+    assert base.SuboptionSpec is subopts.SuboptionSpec
+    assert base.ValueKind is subopts.ValueKind
     with pytest.raises(AttributeError, match="no attribute 'NoSuchAnswer'"):
         _ = base.NoSuchAnswer
