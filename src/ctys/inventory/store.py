@@ -21,6 +21,7 @@ from ctys.errors import CtysError
 from ctys.inventory.cachedb import SEPARATOR
 from ctys.inventory.filecache import FILE_COLUMNS, KnownFile, RowReader, ScanUpdate, known_to_row
 from ctys.inventory.record import FIELDS, InventoryRecord, canonical_field
+from ctys.inventory.settings import default_inventory_path as default_inventory_path
 from ctys.privfile import create_private_dir, create_private_file
 
 if TYPE_CHECKING:
@@ -84,17 +85,6 @@ _UPSERT = (
     + f" ON CONFLICT ({', '.join(ROW_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in (*_COLUMNS, "line"))
 )
-
-
-def default_inventory_path() -> Path:
-    """``$CTYS_INVENTORY``, else ``$XDG_DATA_HOME/ctys/inventory.sqlite``, else
-    ``~/.local/share/ctys/inventory.sqlite``."""
-    explicit = os.environ.get("CTYS_INVENTORY")
-    if explicit:
-        return Path(explicit).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME")
-    base = Path(data_home) if data_home else Path.home() / ".local" / "share"
-    return base / "ctys" / "inventory.sqlite"
 
 
 def _row_params(record: InventoryRecord) -> tuple[str, ...]:
