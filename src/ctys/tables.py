@@ -11,13 +11,12 @@ Core utility: the plugins' actions and ``ctys-vhost`` print through it. Imports
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Mapping, Sequence
-from pathlib import PurePath
 from typing import TextIO
 
 from ctys.errors import UsageError
 from ctys.invocation import OutputFormat, Suboption
+from ctys.jsonrows import rows_json
 from ctys.safestream import raw_stream, write_text
 from ctys.textescape import printable
 
@@ -103,20 +102,8 @@ def escape_terse(text: str) -> str:
     return printable(text.replace("\\", "\\\\").replace(TERSE_SEPARATOR, "\\" + TERSE_SEPARATOR))
 
 
-def _json_value(value: object) -> object:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return str(value)
-
-
 def _render_json(rows: Sequence[Mapping[str, object]], fields: Sequence[str], out: TextIO) -> None:
-    data = [{f: _json_value(row.get(f)) for f in fields} for row in rows]
-    # (json.dumps itself escapes every control character inside strings.)
-    write_text(out, json.dumps(data, indent=2))
+    write_text(out, rows_json(rows, fields))
 
 
 def _render_terse(

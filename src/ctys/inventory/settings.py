@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ctys.invocation import CacheControl, Invocation
+if TYPE_CHECKING:
+    # Annotations only: ``this_host`` is asked by entries that parse no command line.
+    from ctys.invocation import CacheControl, Invocation
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ def inventory_choice(invocation: Invocation) -> InventoryChoice:
     """The inventory file of this invocation: ``--inventory PATH`` or the per-user
     default."""
     from ctys.inventory.store import default_inventory_path
+    from ctys.invocation import CacheControl
 
     control = invocation.cache_control
     if control is CacheControl.OFF:

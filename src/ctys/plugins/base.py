@@ -64,6 +64,16 @@ class TargetRows:
     rows: list[dict[str, object]]
 
 
+@dataclass(frozen=True)
+class RowsEntry:
+    """A plugin's lean entry point that answers a merged action's target words alone,
+    without ctys's command line: its console script (found beside the remote ``ctys``)
+    and its module (``python -m``, for a local target)."""
+
+    script: str
+    module: str
+
+
 class MergedAction(Protocol):
     """An action whose answers from several targets the plugin merges into one."""
 
@@ -82,6 +92,12 @@ class MergedAction(Protocol):
 
     def prepare(self, call: ActionCall, ctx: RunContext) -> None:
         """Check the request (``UsageError``) and do what comes before the fan-out."""
+        ...
+
+    def rows_entry(self, args: Sequence[str]) -> RowsEntry | None:
+        """The lean entry that answers a target's ``args`` (the words ``target_options``
+        made) as ``ctys`` would, ``None``: ``ctys`` itself runs them. A target without the
+        entry (an older ctys: exit status 127) is asked again with ``ctys``."""
         ...
 
     def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:

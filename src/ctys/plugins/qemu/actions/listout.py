@@ -30,10 +30,11 @@ from ctys.invocation import ActionCall, OutputFormat, Suboption
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.list import (
     DEFAULT_TABLE_FIELDS,
-    VmEntry,
+    exec_warnings,
     list_fields,
     select_ctys_fields,
 )
+from ctys.plugins.qemu.actions.listrecord import list_rows
 
 if TYPE_CHECKING:
     from ctys.plugins.qemu.vm.runtime import RuntimeDir
@@ -206,16 +207,6 @@ _NO_CLIENTS = (
 )
 
 
-def list_rows(
-    entries: Sequence[VmEntry], wanted: Sequence[str], host: str
-) -> list[dict[str, object]]:
-    """Each entry as one row: ctys' fields and the original's record (``wanted``: the
-    fields printed, so the costly ones are filled only when asked for)."""
-    from ctys.plugins.qemu.actions.listrecord import original_fields
-
-    return [{**e.row(), **original_fields(e, host, wanted)} for e in entries]
-
-
 def run_list(
     call: ActionCall, ctx: RunContext, runtime: RuntimeDir, confs: Sequence[VmConfig]
 ) -> int:
@@ -238,11 +229,6 @@ def run_list(
         entries = with_stopped(entries, confs, inventory_choice(inv).path, this_host())
     wanted = LIST_RECORD if request.output.layout is not Layout.PLAIN else request.fields
     write_list_rows(list_rows(entries, wanted, this_host()), request, ctx.out)
-    shown = {e.conf for e in entries} - {None}
-    if not shown:
-        return 0
-    from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
-
-    for line in host_exec_warnings(c for c in confs if c.conf_path in shown):
-        print(line, file=ctx.err)  # confs that run programs (ctys.plugins.qemu.boot.execpolicy)
+    for line in exec_warnings(entries, confs):
+        print(line, file=ctx.err)
     return 0

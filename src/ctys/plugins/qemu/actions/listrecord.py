@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from ctys.errors import CtysError
@@ -22,6 +22,14 @@ from ctys.plugins.qemu.actions.list import VmEntry
 SESSION_TYPE = "QEMU"
 _PORT = re.compile(r":(\d+)$")
 _VNC_BASE = 5900
+
+
+def list_rows(
+    entries: Sequence[VmEntry], wanted: Collection[str], host: str
+) -> list[dict[str, object]]:
+    """Each entry as one row: ctys' fields and the original's record (``wanted``: the
+    fields printed, so the costly ones are filled only when asked for)."""
+    return [{**e.row(), **original_fields(e, host, wanted)} for e in entries]
 
 
 def original_fields(entry: VmEntry, host: str, wanted: Collection[str]) -> dict[str, object]:
