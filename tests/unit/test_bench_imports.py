@@ -13,6 +13,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _run_as_a_new_user(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in ``cwd`` without PYTHONPATH, as a fresh clone's bench runs."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env,
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
 def test_fanout_bench_loads_the_ssh_hosts_without_pythonpath(tmp_path: Path) -> None:
     """bench/fanout.py loads tests/e2e/sshhosts.py (which imports ``support.procs``) from
     any working directory with a clean environment: the crash of issue 15 was
@@ -23,11 +32,7 @@ def test_fanout_bench_loads_the_ssh_hosts_without_pythonpath(tmp_path: Path) -> 
         f" ns = runpy.run_path({str(ROOT / 'bench' / 'fanout.py')!r});"
         " m = ns['load_sshhosts'](); print(m.SshHosts.__name__)"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env,
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    done = _run_as_a_new_user(code, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "SshHosts"
 
@@ -45,9 +50,5 @@ def test_every_bench_script_loads_with_the_names_it_imports(name: str, tmp_path:
         f"import runpy, sys; sys.path.insert(0, {str(ROOT / 'bench')!r});"
         f" runpy.run_path({str(ROOT / 'bench' / name)!r}, run_name='bench_load')"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env,
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    done = _run_as_a_new_user(code, tmp_path)
     assert done.returncode == 0, done.stderr
