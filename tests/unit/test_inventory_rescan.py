@@ -320,6 +320,7 @@ def test_incremental_rescans_equal_a_fresh_scan_after_any_edits(
 def _as_schema_2(path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute("DROP TABLE files")
+    db.execute("CREATE INDEX records_host ON records (host)")  # schema 2 and 3 had it
     db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.commit()
     db.close()
@@ -339,6 +340,8 @@ def test_a_schema_2_inventory_is_upgraded_and_rescanned(tmp_path: Path, settled:
     version = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert version == (str(SCHEMA_VERSION),)
     assert raw.execute("SELECT count(*) FROM files").fetchone() == (0,)
+    index = "SELECT name FROM sqlite_master WHERE name = 'records_host'"
+    assert raw.execute(index).fetchall() == []  # 2 -> 3 -> 4 in one go
     raw.close()
     again = scan(db, root)
     assert plain(again.records) == plain(first.records)

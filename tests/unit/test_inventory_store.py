@@ -56,8 +56,10 @@ def test_open_creates_folder_schema_wal_and_indexes(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    for column in ("label", "uuid", "mac", "tcp", "pname", "host"):
+    for column in ("label", "uuid", "mac", "tcp", "pname"):
         assert f"records_{column}" in indexes
+    # Lookups by host use the row key's unique index (host first; test_find_uses_the_indexes).
+    assert "records_host" not in indexes
     db.close()
     with Inventory.open(path) as again:  # reopening an existing inventory works
         assert again.count() == 0
@@ -364,3 +366,73 @@ def test_a_schema_1_inventory_is_upgraded_keeping_its_rows(tmp_path: Path, reado
     with Inventory.open(path) as inv:
         inv.add([_vm(1)])
         assert inv.count() == 2
+
+
+def _as_schema_3(path: Path) -> None:
+    """Today's file as schema 3 had it: one index more (on host alone), version 3."""
+    db = sqlite3.connect(path)
+    db.execute("CREATE INDEX records_host ON records (host)")
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+
+
+def _contents(
+    path: Path, *, immutable: bool = False
+) -> tuple[str, set[str], list[tuple[object, ...]], list[tuple[object, ...]]]:
+    db = (
+        sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        if immutable
+        else sqlite3.connect(path)
+    )
+    try:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        records = db.execute("SELECT * FROM records ORDER BY id").fetchall()
+        files = db.execute("SELECT * FROM files ORDER BY host, path").fetchall()
+    finally:
+        db.close()
+    return version, indexes, records, files
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_schema_3_inventory_is_upgraded_to_4_keeping_rows_and_files(
+    tmp_path: Path, readonly: bool
+) -> None:
+    path = tmp_path / "inv.sqlite"
+    with Inventory.open(path) as inventory:
+        inventory.add([_vm(1), _vm(2, host="h2"), _vm(3)])
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO files VALUES ('h1', '/vms/vm1/vm1.conf', 1, 2, 3, 4, 5, 'conf',"
+               " '', 'QEMU', '', '')")  # fmt: skip
+    db.commit()
+    db.close()
+    _as_schema_3(path)
+    _, old_indexes, records, files = _contents(path)
+    assert "records_host" in old_indexes and files
+    opener = Inventory.open_readonly if readonly else Inventory.open
+    with opener(path) as inventory:  # a reader that may write upgrades it on the way
+        assert inventory.find(host="h2") == [_vm(2, host="h2")]
+    version, indexes, records_after, files_after = _contents(path)
+    assert version == "4"
+    assert indexes == old_indexes - {"records_host"}
+    assert (records_after, files_after) == (records, files)
+    with Inventory.open(path) as inventory:  # and it is today's inventory
+        inventory.replace_scan("h1", [Path("/vms")], [_vm(4)])
+        assert [r.label for r in inventory.all()] == ["vm2", "vm4"]
+
+
+def test_a_read_only_schema_3_inventory_is_queried_as_it_is(
+    ctys_env: dict[str, str], readonly_fs: Path
+) -> None:
+    from tmpfs import remount_readonly
+
+    path = readonly_fs / "inv.sqlite"
+    with Inventory.open(path) as inventory:
+        inventory.add([_vm(1), _vm(2, host="h2")])
+    _as_schema_3(path)
+    remount_readonly(readonly_fs)
+    with Inventory.open_readonly(path) as inventory:
+        assert inventory.find(host="h2") == [_vm(2, host="h2")]
+        assert inventory.hosts() == ["h1", "h2"]
+    assert _contents(path, immutable=True)[0] == "3"

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
-# 2: the original's 47 fields (+ ctys' own), one row per address; 3: + the files table
-SCHEMA_VERSION = 3
+# 2: the original's 47 fields (+ ctys' own), one row per address; 3: + the files table;
+# 4: no index on host alone (the row key's unique index starts with host and serves it)
+SCHEMA_VERSION = 4
 _BUSY_TIMEOUT_MS = 10_000
 _CACHE_KIB = 64 * 1024
 _CHECKPOINT_PAGES = 16384  # 64 MiB in SQLite's default 4 KiB pages
@@ -41,33 +42,41 @@ _PAGE_BYTES = 4096
 _COLUMNS = tuple(name.lower() for name in FIELDS)
 # Compared without regard to case (ASCII): users type MACs and UUIDs either way.
 CASELESS_COLUMNS = frozenset({"mac", "uuid"})
-INDEXED_COLUMNS = ("label", "uuid", "mac", "tcp", "pname", "host")
+# Lookups by host use the row key's unique index (host first): no index of its own.
+INDEXED_COLUMNS = ("label", "uuid", "mac", "tcp", "pname")
 # One row per (host, conf path) and address: a multihomed VM is one record per address.
 ROW_KEY = ("host", "pname", "mac", "tcp")
 
-_SCHEMA = [
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+_RECORDS_TABLE = (
     "CREATE TABLE records (id INTEGER PRIMARY KEY, "
     + ", ".join(f"{c} TEXT NOT NULL" for c in _COLUMNS)
     # line: the record's enum.fdb line, what bare-word patterns match (like grep on the file)
-    + f", line TEXT NOT NULL, UNIQUE ({', '.join(ROW_KEY)}))",
+    + f", line TEXT NOT NULL, UNIQUE ({', '.join(ROW_KEY)}))"
+)
+# What the last scan knew of each conf file (ctys.inventory.filecache): a rescan does not
+# read a file whose key (dev … ctime_ns) is the same.
+_FILES_TABLE = (
+    "CREATE TABLE files (host TEXT NOT NULL, path TEXT NOT NULL, dev INTEGER NOT NULL,"
+    " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    " ctime_ns INTEGER NOT NULL, kind TEXT NOT NULL, uuid TEXT NOT NULL, magic TEXT NOT NULL,"
+    " vmstate TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID"
+)
+_SCHEMA = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    _RECORDS_TABLE,
     *(
         f"CREATE INDEX records_{c} ON records ({c}"
         + (" COLLATE NOCASE" if c in CASELESS_COLUMNS else "")
         + ")"
         for c in INDEXED_COLUMNS
     ),
-    # What the last scan knew of each conf file (ctys.inventory.filecache): a rescan does
-    # not read a file whose key (dev … ctime_ns) is the same.
-    "CREATE TABLE files (host TEXT NOT NULL, path TEXT NOT NULL, dev INTEGER NOT NULL,"
-    " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
-    " ctime_ns INTEGER NOT NULL, kind TEXT NOT NULL, uuid TEXT NOT NULL, magic TEXT NOT NULL,"
-    " vmstate TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID",
+    _FILES_TABLE,
 ]
 # OR REPLACE: a conf symlinked from a base path is known by its target, maybe outside the roots.
 _INSERT_FILE = f"INSERT OR REPLACE INTO files VALUES ({', '.join('?' * len(FILE_COLUMNS))})"  # noqa: S608
-# Schema versions whose records table is today's: a reader may query them as they are.
-_SAME_RECORDS = frozenset({"2"})
+# Schema versions whose records table is today's: a reader may query them as they are
+# (3 has one index more, which answers the same).
+_SAME_RECORDS = frozenset({"2", "3"})
 # Statements are built from the constant column names only; values are always parameters.
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM records"  # noqa: S608
 # ``idx``: the record's position (1-based), like its line number in an enum.fdb (R:).
@@ -158,7 +167,6 @@ class Inventory:
         (see ``ctys.inventory.readonly``), so a read-only or shared inventory works. An
         empty file reads as an empty inventory; updates on it fail."""
         from ctys.inventory.readonly import connect_readonly
-        from ctys.inventory.upgrade import UPGRADABLE
 
         db = connect_readonly(path, _BUSY_TIMEOUT_MS / 1000)
         try:
@@ -524,34 +532,60 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
 
 
 def _upgrade_if_old(db: sqlite3.Connection, path: Path) -> None:
-    """An inventory of an older schema (``ctys.inventory.upgrade``) gets today's, its rows
-    kept, in one transaction."""
-    from ctys.inventory.upgrade import UPGRADABLE, records_of_old_rows
+    """An inventory of an older schema gets today's, its rows kept, in one transaction:
+    one step (``_UPGRADES``) after the other."""
 
-    def old() -> bool:
-        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return version is not None and version[0] in UPGRADABLE
+    def version() -> str | None:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return None if row is None else str(row[0])
 
-    if not old():
+    if version() not in _UPGRADES:
         return
     with _Transaction(db, path):
-        if not old():  # another process upgraded it meanwhile
+        old = version()  # another process may have upgraded it meanwhile
+        if old not in _UPGRADES:
             return
-        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if version[0] in _SAME_RECORDS:  # the records stay; the files table is new
-            db.execute(_SCHEMA[-1])
-            db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-            )
-            return
-        cursor = db.execute("SELECT * FROM records ORDER BY id")
-        columns = [column[0] for column in cursor.description]
-        records = list(records_of_old_rows(columns, cursor.fetchall()))
-        db.execute("DROP TABLE records")  # and its indexes
-        for statement in _SCHEMA[1:]:  # all but meta
-            db.execute(statement)
-        db.executemany(_UPSERT, (_row_params(r) for r in records))
-        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        while old != str(SCHEMA_VERSION):
+            old = _UPGRADES[old](db)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (old,))
+
+
+def _records_of_schema_1(db: sqlite3.Connection) -> str:
+    """Schema 1 → today's: its rows as today's records (``ctys.inventory.upgrade``), in
+    today's tables."""
+    from ctys.inventory.upgrade import records_of_old_rows
+
+    cursor = db.execute("SELECT * FROM records ORDER BY id")
+    columns = [column[0] for column in cursor.description]
+    records = list(records_of_old_rows(columns, cursor.fetchall()))
+    db.execute("DROP TABLE records")  # and its indexes
+    for statement in _SCHEMA[1:]:  # all but meta
+        db.execute(statement)
+    db.executemany(_UPSERT, (_row_params(r) for r in records))
+    return str(SCHEMA_VERSION)
+
+
+def _add_files_table(db: sqlite3.Connection) -> str:
+    """Schema 2 → 3: the records stay; the files table of incremental rescans is new."""
+    db.execute(_FILES_TABLE)
+    return "3"
+
+
+def _drop_host_index(db: sqlite3.Connection) -> str:
+    """Schema 3 → 4: the index on host alone goes (the row key's serves those lookups; a
+    merge of many hosts spent about a tenth of its time updating it)."""
+    db.execute("DROP INDEX IF EXISTS records_host")
+    return "4"
+
+
+# Schema version → the step that upgrades it (to the version it returns).
+_UPGRADES: dict[str, Callable[[sqlite3.Connection], str]] = {
+    "1": _records_of_schema_1,
+    "2": _add_files_table,
+    "3": _drop_host_index,
+}
+UPGRADABLE = frozenset(_UPGRADES)
+"""The schema versions an older inventory may have that this ctys upgrades."""
 
 
 def _check_readonly(db: sqlite3.Connection, path: Path) -> str | None:
@@ -570,8 +604,6 @@ def _check_readonly(db: sqlite3.Connection, path: Path) -> str | None:
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as err:
         raise CtysError(f"{path}: not a ctys inventory or damaged: {err}") from err
-    from ctys.inventory.upgrade import UPGRADABLE
-
     if version is not None and version[0] in UPGRADABLE:
         return str(version[0])
     _check_version(version, path)

@@ -12,9 +12,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from ctys.inventory.fields import canonical_field, is_field_name
 from ctys.inventory.record import InventoryRecord
 
-# Schema versions whose rows map to today's by name (2 has today's records, no files table).
-UPGRADABLE = frozenset({"1", "2"})
-
 
 def records_of_old_rows(
     columns: Sequence[str], rows: Iterable[Sequence[object]]
