@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, require_base_paths
@@ -24,6 +24,9 @@ from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.enumscan import EVERYWHERE, enumerate_scan, scan_scope
 from ctys.plugins.qemu.confs.reader import qemu_base_paths
 from ctys.safestream import raw_stream
+
+if TYPE_CHECKING:
+    from ctys.inventory.store import HostScan
 
 DEFAULT_TABLE_FIELDS = ("LABEL", "UUID", "MAC", "TCP", "ACCELERATOR", "HOST", "PNAME")
 # MAXKEY: the original's record key (it forces TERSE).
@@ -228,6 +231,18 @@ def store_host_scan(
     choice.path.parent.mkdir(parents=True, exist_ok=True)
     with Inventory.open(choice.path) as inv:
         return inv.replace_scan(host, roots, records)
+
+
+def store_host_scans(choice: InventoryChoice, scans: Sequence[HostScan]) -> int:
+    """Replace each host's rows under its roots by its record values in the local inventory
+    (the remote hosts of an ENUMERATE merge; ``Inventory.replace_scans``: a host's rows
+    whole, many hosts in one transaction)."""
+    from ctys.inventory.store import Inventory
+
+    assert choice.path is not None
+    choice.path.parent.mkdir(parents=True, exist_ok=True)
+    with Inventory.open(choice.path) as inv:
+        return inv.replace_scans(scans)
 
 
 def clear_inventory(choice: InventoryChoice) -> None:

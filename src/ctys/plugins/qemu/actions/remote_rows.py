@@ -106,26 +106,32 @@ class EnumerateMerge:
             clear_inventory(choice)
 
     def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
-        from ctys.inventory.record import InventoryRecord
+        from ctys.inventory.record import InventoryRecord, record_from_values
         from ctys.inventory.settings import inventory_choice
+        from ctys.inventory.store import HostScan
         from ctys.plugins.qemu.actions.enumerate import (
             remote_scan_roots,
             render_records,
-            store_host_scan,
+            store_host_scans,
         )
-        from ctys.remote.merge import records_from_rows
+        from ctys.remote.merge import record_values
 
         choice = inventory_choice(ctx.invocation)
+        # A local ctys stored its own rows (under this host's name, its HOST) already.
+        found = [record_values(None if a.target.is_local else a.name, a.rows) for a in answers]
+        remote = [
+            (a, values) for a, values in zip(answers, found, strict=True) if not a.target.is_local
+        ]
+        if choice.enabled and remote:
+            # Stored as values (no records made for them), many hosts a transaction.
+            store_host_scans(
+                choice,
+                [HostScan(a.name, remote_scan_roots(a.call, choice.control), v) for a, v in remote],
+            )
+        del remote
         records: list[InventoryRecord] = []
-        for answer in answers:
-            if answer.target.is_local:
-                # A local ctys stored its own rows (under this host's name) already.
-                records += records_from_rows(None, answer.rows)
-                continue
-            found = records_from_rows(answer.name, answer.rows)
-            if choice.enabled:
-                roots = remote_scan_roots(answer.call, choice.control)
-                store_host_scan(choice, answer.name, roots, found)
-            records += found
+        for i, values in enumerate(found):
+            records += map(record_from_values, values)
+            found[i] = []  # not both in memory at once (1M rows: hundreds of MB each)
         render_records(records, call, ctx)
         return 0
