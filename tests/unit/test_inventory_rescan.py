@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sqlite3
 import textwrap
 import time
@@ -196,7 +197,7 @@ def test_rebuild_reads_every_file(tmp_path: Path, settled: None, reads: list[str
 
 # --- random edit sequences versus a fresh scan ------------------------------------------
 
-NAMES = ("a.conf", "b.conf", "sub/d.conf", "sub/e.ctys")
+NAMES = ("a.conf", "b.conf", "sub/d.conf", "sub/e.ctys", "sub/deep/f.conf", "other/g.conf")
 OPS = st.sampled_from(
     (
         # The edits a stat check can miss are drawn more often.
@@ -221,6 +222,20 @@ OPS = st.sampled_from(
     )
 )
 STEP = st.tuples(OPS, st.sampled_from(NAMES), st.sampled_from(NAMES), st.integers(0, 9))
+# Edits of the folder a file is in (ctys.inventory.foldercache), among a few of files.
+FOLDER_OPS = st.sampled_from(
+    (
+        *("rmtree", "rename-folder", "folder-symlink", "chmod-folder") * 2,
+        "write",
+        "remove",
+        "rename",
+        "symlink",
+        "settle",
+    )
+)
+FOLDER_STEP = st.tuples(
+    FOLDER_OPS, st.sampled_from(NAMES), st.sampled_from(NAMES), st.integers(0, 9)
+)
 
 
 # The edits that write a file's content.
@@ -229,7 +244,9 @@ _WRITES = frozenset({"write", "broken", "noise", "duplicate-uuid", "ignore", "no
 
 def apply(op: str, root: Path, name: str, other: str, n: int) -> None:
     path = root / name
-    path.parent.mkdir(exist_ok=True)
+    if op not in _FOLDER_OPS:
+        _real_folder(root, path.parent)
+        _real_folder(root, (root / other).parent)
     if op in _WRITES and path.is_symlink():
         path.unlink()  # an editor's write replaces a link (writing through one may fail)
     exists = path.is_file() and not path.is_symlink()
@@ -251,7 +268,6 @@ def apply(op: str, root: Path, name: str, other: str, n: int) -> None:
     elif op == "touch-old" and exists:
         os.utime(path, (1_000_000_000, 1_000_000_000))
     elif op == "rename" and exists and name != other:
-        (root / other).parent.mkdir(exist_ok=True)
         path.rename(root / other)
     elif op == "unreadable" and exists:
         path.chmod(0)
@@ -274,6 +290,36 @@ def apply(op: str, root: Path, name: str, other: str, n: int) -> None:
         path.symlink_to(root / other)
     elif op == "settle":
         wait_settled()
+    elif op in _FOLDER_OPS:
+        _apply_to_folder(op, root, path.parent, (root / other).parent, n)
+
+
+def _real_folder(root: Path, folder: Path) -> None:
+    """``folder`` made a folder again where it (or one above it) is a symlink now."""
+    for part in reversed((folder, *folder.parents)):
+        if part.is_relative_to(root) and part != root and part.is_symlink():
+            part.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+_FOLDER_OPS = frozenset({"rmtree", "rename-folder", "folder-symlink", "chmod-folder"})
+
+
+def _apply_to_folder(op: str, root: Path, folder: Path, other: Path, n: int) -> None:
+    if folder == root or folder.is_symlink() or not folder.is_dir():
+        return
+    if op == "rmtree":
+        shutil.rmtree(folder)
+    elif op == "rename-folder":
+        target = other if other != root and not os.path.lexists(other) else root / f"moved{n}"
+        if not os.path.lexists(target) and not str(target).startswith(f"{folder}/"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folder.rename(target)
+    elif op == "folder-symlink":
+        shutil.rmtree(folder)
+        folder.symlink_to(other)  # maybe dangling, maybe a loop: never followed
+    elif op == "chmod-folder":
+        folder.chmod(0o700 if n % 2 else 0o755)
 
 
 def same_as_fresh(db: Path, root: Path, fresh_db: Path) -> None:
@@ -314,34 +360,73 @@ def test_incremental_rescans_equal_a_fresh_scan_after_any_edits(
             same_as_fresh(db, root, base / f"fresh-{i}.sqlite")
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.lists(FOLDER_STEP, min_size=1, max_size=4), st.booleans()),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_incremental_rescans_equal_a_fresh_scan_after_any_folder_edits(
+    tmp_path_factory: pytest.TempPathFactory,
+    steps: list[tuple[list[tuple[str, str, str, int]], bool]],
+) -> None:
+    """The same, with folders removed, renamed, turned into symlinks and chmodded between
+    the scans (remembered folder listings must never hide a change)."""
+    base = tmp_path_factory.mktemp("folders")
+    root = base / "vms"
+    root.mkdir()
+    db = base / "inv.sqlite"
+    with mock.patch.object(filecache, "SETTLE_NS", SETTLE_NS):
+        for i, (batch, settle) in enumerate(steps):
+            for op, name, other, n in batch:
+                apply(op, root, name, other, n)
+            if settle:
+                wait_settled()
+            same_as_fresh(db, root, base / f"fresh-{i}.sqlite")
+
+
 # --- the store: schema 3, upgrade, crash safety ------------------------------------------
 
 
-def _as_schema_2(path: Path) -> None:
+def _as_older_schema(path: Path, version: str = "2") -> None:
+    """The inventory at ``path`` as schema 2 left it (no files or folders table, an index on
+    host), as schema 3 (no folders table, the host index) or as 4 (no folders table)."""
     db = sqlite3.connect(path)
-    db.execute("DROP TABLE files")
-    db.execute("CREATE INDEX records_host ON records (host)")  # schema 2 and 3 had it
-    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    if version == "2":
+        db.execute("DROP TABLE files")
+    if version in ("2", "3"):
+        db.execute("CREATE INDEX records_host ON records (host)")  # schema 2 and 3 had it
+    db.execute("DROP TABLE folders")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
     db.commit()
     db.close()
 
 
-def test_a_schema_2_inventory_is_upgraded_and_rescanned(tmp_path: Path, settled: None) -> None:
+@pytest.mark.parametrize("old", ["2", "3", "4"])
+def test_an_older_inventory_is_upgraded_and_rescanned(
+    tmp_path: Path, settled: None, old: str
+) -> None:
     root = tmp_path / "vms"
     root.mkdir()
     (root / "a.conf").write_text(conf("a", 1))
     db = tmp_path / "inv.sqlite"
     wait_settled()
     first = scan(db, root)
-    _as_schema_2(db)
+    _as_older_schema(db, old)
     with Inventory.open_readonly(db) as inv:  # upgraded by its writer on the way
         assert plain(inv.all()) == plain(first.records)
     raw = sqlite3.connect(db)
     version = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert version == (str(SCHEMA_VERSION),)
-    assert raw.execute("SELECT count(*) FROM files").fetchone() == (0,)
+    files = raw.execute("SELECT count(*) FROM files").fetchone()
+    assert files == ((0,) if old == "2" else (1,))  # schema 3's and 4's files table is kept
+    assert raw.execute("SELECT count(*) FROM folders").fetchone() == (0,)
     index = "SELECT name FROM sqlite_master WHERE name = 'records_host'"
-    assert raw.execute(index).fetchall() == []  # 2 -> 3 -> 4 in one go
+    assert raw.execute(index).fetchall() == []  # each step to today's in one go
     raw.close()
     again = scan(db, root)
     assert plain(again.records) == plain(first.records)
@@ -349,15 +434,16 @@ def test_a_schema_2_inventory_is_upgraded_and_rescanned(tmp_path: Path, settled:
         assert inv.count() == 1
 
 
-def test_a_read_only_schema_2_inventory_is_queried_as_it_is(
-    ctys_env: dict[str, str], readonly_fs: Path, tmp_path: Path
+@pytest.mark.parametrize("old", ["2", "3", "4"])
+def test_a_read_only_older_inventory_is_queried_as_it_is(
+    ctys_env: dict[str, str], readonly_fs: Path, tmp_path: Path, old: str
 ) -> None:
     from tmpfs import remount_readonly
 
     db = readonly_fs / "inv.sqlite"
     with Inventory.open(db) as inv:
         inv.add([InventoryRecord(host="h", label="good", pname="/v/good.conf")])
-    _as_schema_2(db)
+    _as_older_schema(db, old)
     remount_readonly(readonly_fs)
     with Inventory.open_readonly(db) as inv:
         assert [r.label for r in inv.find(label="good")] == ["good"]
@@ -480,9 +566,8 @@ def test_a_rescan_runs_again_under_the_lock_when_another_process_wrote_meanwhile
     theirs = InventoryRecord(host="h", label="theirs", pname="/vms/theirs.conf")
     seen: list[set[str]] = []
 
-    def scan_once(
-        known: dict[str, filecache.KnownFile], rows: dict[str, list[InventoryRecord]]
-    ) -> filecache.ScanUpdate[int]:
+    def scan_once(state: filecache.ScanState) -> filecache.ScanUpdate[int]:
+        rows = state.rows
         seen.append(set(rows))
         if len(seen) == 1:
             with Inventory.open(db) as other:  # another ENUMERATE commits meanwhile

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ctys.errors import CtysError
 from ctys.inventory.record import FIELDS, InventoryRecord
-from ctys.inventory.store import Inventory, default_inventory_path
+from ctys.inventory.store import SCHEMA_VERSION, Inventory, default_inventory_path
 from support.killed import kill_9_at_midway
 
 
@@ -369,9 +369,11 @@ def test_a_schema_1_inventory_is_upgraded_keeping_its_rows(tmp_path: Path, reado
 
 
 def _as_schema_3(path: Path) -> None:
-    """Today's file as schema 3 had it: one index more (on host alone), version 3."""
+    """Today's file as schema 3 had it: one index more (on host alone), no folders table,
+    version 3."""
     db = sqlite3.connect(path)
     db.execute("CREATE INDEX records_host ON records (host)")
+    db.execute("DROP TABLE folders")
     db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     db.commit()
     db.close()
@@ -396,7 +398,7 @@ def _contents(
 
 
 @pytest.mark.parametrize("readonly", [False, True])
-def test_a_schema_3_inventory_is_upgraded_to_4_keeping_rows_and_files(
+def test_a_schema_3_inventory_is_upgraded_to_today_keeping_rows_and_files(
     tmp_path: Path, readonly: bool
 ) -> None:
     path = tmp_path / "inv.sqlite"
@@ -414,7 +416,7 @@ def test_a_schema_3_inventory_is_upgraded_to_4_keeping_rows_and_files(
     with opener(path) as inventory:  # a reader that may write upgrades it on the way
         assert inventory.find(host="h2") == [_vm(2, host="h2")]
     version, indexes, records_after, files_after = _contents(path)
-    assert version == "4"
+    assert version == str(SCHEMA_VERSION)
     assert indexes == old_indexes - {"records_host"}
     assert (records_after, files_after) == (records, files)
     with Inventory.open(path) as inventory:  # and it is today's inventory

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ctys.address.scan import Progress, Skipped, describe_file, unique_conf_files
 from ctys.conf.found import FoundVm
@@ -28,6 +28,7 @@ from ctys.inventory.filecache import (
     is_settled,
     readers_tag,
 )
+from ctys.inventory.foldercache import FolderCache
 
 if TYPE_CHECKING:
     from ctys.plugins.base import ConfReader
@@ -37,13 +38,18 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ScannedVm(Generic[T]):
-    """A VM the scan found: its conf, its facts and, when the scan read the conf, what the
-    caller's ``prepare`` made of its ``FoundVm`` (``None``: unchanged since the last scan,
-    not read)."""
+    """A VM the scan found: its conf (``pname``, as text: no ``Path`` made for each of
+    thousands), its facts and, when the scan read the conf, what the caller's ``prepare``
+    made of its ``FoundVm`` (``None``: unchanged since the last scan, not read)."""
 
-    path: Path
+    pname: str
     facts: VmFacts
     made: T | None
+
+    @property
+    def path(self) -> Path:
+        """The conf's path."""
+        return Path(self.pname)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class Rescan(Generic[T]):
     entries: int
     warnings: tuple[str, ...]
     known: dict[str, KnownFile]
+    folders: FolderCache | None = None
 
 
 def facts_of(found: FoundVm, note: str = "") -> VmFacts:
@@ -91,12 +98,15 @@ def rescan_vms(
     progress: Progress | None = None,
     reuse: Callable[[str, VmFacts], bool] | None = None,
     settle_ns: int | None = None,
+    folders: Mapping[str, Sequence[Any]] | None = None,
 ) -> Rescan[T]:
     """Scan the base paths as ``scan_vms`` does, not reading the files ``known`` holds
     unchanged. ``reuse(path, facts)``: whether the caller can do with the facts of an
     unchanged VM conf (ENUMERATE: its rows are in the inventory); if not (or no ``reuse``),
     it is read. ``settle_ns``: how old a file's last change must be to be remembered
-    (``filecache.SETTLE_NS``).
+    (``filecache.SETTLE_NS``). ``folders``: the folder listings the last scan left (rows
+    by path, ``ctys.inventory.foldercache``); with it, unchanged folders are not listed
+    again and the result's ``folders`` holds what the next scan may use.
 
     First the walk, in which the known files are recognised; then the others are read
     (``reading``, maybe in parallel); then the decisions, in walk order."""
@@ -109,7 +119,8 @@ def rescan_vms(
     walked: list[tuple[str, FileKey, KnownFile | None] | str] = []
     todo: list[tuple[str, os.stat_result]] = []
     told = 0
-    for text, info in unique_conf_files(base_paths, counter, skipped):
+    cache = None if folders is None else FolderCache(folders, settled_before)
+    for text, info in unique_conf_files(base_paths, counter, skipped, cache):
         while told < len(skipped.errors):
             walked.append(skipped.errors[told])
             told += 1
@@ -160,12 +171,13 @@ def rescan_vms(
                 )
                 continue
             masters[uuid] = text
-        vms.append(ScannedVm(Path(text), facts, made))
+        vms.append(ScannedVm(text, facts, made))
         if progress is not None:
             progress(counter[0], len(vms))
     if progress is not None:
         progress(counter[0], len(vms))
-    return Rescan(tuple(vms), tuple(errors), counter[0], tuple(skipped.warnings), next_known)
+    warnings = tuple(skipped.warnings)
+    return Rescan(tuple(vms), tuple(errors), counter[0], warnings, next_known, cache)
 
 
 def _read_all(todo: list[tuple[str, os.stat_result]], reading: Reading[T]) -> dict[str, _Read]:

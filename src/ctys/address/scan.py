@@ -26,6 +26,7 @@ from ctys.conf.parser import (
     read_conf_text,
 )
 from ctys.errors import ConfError, CtysError
+from ctys.inventory.foldercache import FolderCache, Listing
 from ctys.pathutil import real_path
 
 if TYPE_CHECKING:
@@ -38,15 +39,21 @@ Progress = Callable[[int, int], None]
 
 
 def iter_conf_stats(
-    base: Path, seen: list[int] | None = None, skipped: Skipped | None = None
+    base: Path,
+    seen: list[int] | None = None,
+    skipped: Skipped | None = None,
+    folders: FolderCache | None = None,
 ) -> Iterator[tuple[str, os.stat_result]]:
-    """Every VM conf file (``*.conf``, and 01.11's ``*.ctys``: ``vm_conf_entries``) under
+    """Every VM conf file (``*.conf``, and 01.11's ``*.ctys``: ``vm_conf_names``) under
     ``base`` (``base`` itself when it is a file), depth first in name order, as text (no
     ``Path`` objects for the thousands of files a scan passes over), with its ``stat`` (of
     the target for a symlink). Hidden folders are skipped, symlinked folders are not
     followed (no loops). ``seen[0]`` counts directory entries looked at. Folders that
     cannot be read and conf symlinks that loop or dangle are passed over, each told to
-    ``skipped``; files gone since their folder was listed are left out."""
+    ``skipped``; files gone since their folder was listed are left out.
+
+    ``folders``: the listings of the last scan; a folder whose key is unchanged is not
+    listed again (``ctys.inventory.foldercache``), and the new listings are left in it."""
     if base.is_file():
         with contextlib.suppress(OSError):
             yield str(base), base.stat()
@@ -54,67 +61,86 @@ def iter_conf_stats(
     stack = [str(base)]
     while stack:
         folder = stack.pop()
-        confs: list[os.DirEntry[str]] = []
-        subdirs: list[str] = []
-        count = 0
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    count += 1
-                    name = entry.name
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            if not name.startswith("."):
-                                subdirs.append(entry.path)
-                        elif name.endswith(CONF_SUFFIXES):
-                            confs.append(entry)
-                    except OSError:
-                        continue
-        except OSError as err:
-            if skipped is not None:
-                skipped.folder(folder, err)
-            continue
+        listing: Listing | None = None
+        info: os.stat_result | None = None
+        if folders is not None:
+            try:
+                info = os.lstat(folder)  # before the listing: a change meanwhile is seen
+            except OSError:
+                pass  # listing it says what is wrong
+            else:
+                listing = folders.get(folder, info)
+        if listing is None:
+            listing = list_folder(folder, skipped)
+            if listing is None:
+                continue
+            if folders is not None and info is not None and stat.S_ISDIR(info.st_mode):
+                folders.put(folder, info, listing)
         if seen is not None:
-            seen[0] += count
-        # Only the few hits are sorted, not every entry: the order is the same (a folder's
-        # conf files first, then its subfolders, each in name order).
-        confs = vm_conf_entries(confs)
-        confs.sort(key=_entry_name)
-        for entry in confs:
-            if entry.is_symlink():
+            seen[0] += listing.entries
+        prefix = folder if folder.endswith("/") else folder + "/"
+        links = listing.links
+        for name in listing.confs:
+            path = prefix + name
+            if links and name in links:
                 try:
                     # One VM, one path: a symlinked conf is known by its target.
-                    path = real_path(Path(entry.path))
-                    yield str(path), path.stat()
+                    real = real_path(Path(path))
+                    yield str(real), real.stat()
                 except OSError as err:
                     if skipped is not None:
-                        skipped.file(entry.path, err)
+                        skipped.file(path, err)
                 continue
             try:
-                info = entry.stat(follow_symlinks=False)
+                conf_info = os.lstat(path)
             except OSError:
                 continue  # gone since the folder was listed
-            yield entry.path, info
-        subdirs.sort(reverse=True)
-        stack.extend(subdirs)
+            yield path, conf_info
+        stack.extend([prefix + name for name in reversed(listing.subdirs)])
 
 
-def vm_conf_entries(entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+def list_folder(folder: str, skipped: Skipped | None = None) -> Listing | None:
+    """What a scan takes from ``folder`` (``foldercache.Listing``); None (told to
+    ``skipped``) when it cannot be listed."""
+    confs: list[str] = []
+    links: list[str] = []
+    subdirs: list[str] = []
+    count = 0
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                count += 1
+                name = entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if not name.startswith("."):
+                            subdirs.append(name)
+                    elif name.endswith(CONF_SUFFIXES):
+                        if entry.is_symlink():
+                            links.append(name)
+                        confs.append(name)
+                except OSError:
+                    continue
+    except OSError as err:
+        if skipped is not None:
+            skipped.folder(folder, err)
+        return None
+    # Only the few hits are sorted, not every entry: the order is the same (a folder's
+    # conf files first, then its subfolders, each in name order).
+    confs = vm_conf_names(confs)
+    confs.sort()
+    subdirs.sort()
+    return Listing(count, confs, frozenset(links), subdirs)
+
+
+def vm_conf_names(names: list[str]) -> list[str]:
     """Of a folder's ``*.conf`` and ``*.ctys`` files, the ones holding a VM's keys: every
     ``NAME.conf`` (01.07, and what ctys writes), and ``NAME.ctys`` when no ``NAME.conf``
     sits beside it (01.11; beside a ``NAME.conf`` it is the 01.07 wrapper script)."""
-    if not any(entry.name.endswith(".ctys") for entry in entries):
-        return entries
-    stems = {entry.name[: -len(".conf")] for entry in entries if entry.name.endswith(".conf")}
-    return [
-        entry
-        for entry in entries
-        if entry.name.endswith(".conf") or entry.name[: -len(".ctys")] not in stems
-    ]
-
-
-def _entry_name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+    if not any(name.endswith(".ctys") for name in names):
+        return names
+    stems = {name[: -len(".conf")] for name in names if name.endswith(".conf")}
+    return [name for name in names if name.endswith(".conf") or name[: -len(".ctys")] not in stems]
 
 
 class Skipped:
@@ -218,9 +244,13 @@ def require_base_paths(base_paths: Sequence[Path]) -> None:
 
 
 def unique_conf_files(
-    base_paths: Sequence[Path], counter: list[int], skipped: Skipped
+    base_paths: Sequence[Path],
+    counter: list[int],
+    skipped: Skipped,
+    folders: FolderCache | None = None,
 ) -> Iterator[tuple[str, os.stat_result]]:
-    """The conf files under every base path, each once, with their ``stat``."""
+    """The conf files under every base path, each once, with their ``stat``
+    (``folders``: see ``iter_conf_stats``)."""
     seen: set[str] = set()
     for base in base_paths:
         try:
@@ -231,7 +261,7 @@ def unique_conf_files(
         except OSError as err:
             skipped.folder(str(base), err)
             continue
-        for path, info in iter_conf_stats(real, counter, skipped):
+        for path, info in iter_conf_stats(real, counter, skipped, folders):
             if path not in seen:
                 seen.add(path)
                 yield path, info

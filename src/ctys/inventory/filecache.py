@@ -21,12 +21,15 @@ records stay in the ``records`` table.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ctys.conf.found import Marked
 from ctys.inventory.record import InventoryRecord
+
+if TYPE_CHECKING:
+    from ctys.inventory.foldercache import FolderCache
 
 T = TypeVar("T")
 
@@ -121,9 +124,25 @@ class RowReader:
 class ScanUpdate(Generic[T]):
     """What an incremental scan writes (``Inventory.rescan``): the conf paths whose rows
     stay as they are (``keep``), the rows of the files it read (``fresh``), what the next
-    scan may take as known (``known``, by path), and its own ``result``."""
+    scan may take as known (``known``, by path), its own ``result``, and the folder
+    listings it used and made (``folders``; None: the folders table stays as it is)."""
 
     keep: Set[str]
     fresh: list[InventoryRecord]
     known: dict[str, KnownFile]
     result: T
+    folders: FolderCache | None = None
+
+
+@dataclass(frozen=True)
+class ScanState:
+    """What the inventory holds for an incremental scan (``Inventory.rescan``): the paths
+    of the files table under the scan's roots (``listed``), what of them the scan's
+    plugins can use (``known``), this host's rows there by conf path (``rows``, in row
+    order) and the folder listings (``folders``: ``foldercache.FOLDER_COLUMNS`` after host
+    and path, by path)."""
+
+    listed: list[str]
+    known: dict[str, KnownFile]
+    rows: dict[str, list[InventoryRecord]]
+    folders: Mapping[str, Sequence[Any]]

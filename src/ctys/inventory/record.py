@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -35,6 +35,7 @@ __all__ = [
     "canonical_field",
     "format_scanned",
     "is_field_name",
+    "partial_record",
     "record_from_found",
     "record_from_values",
 ]
@@ -134,9 +135,29 @@ _GET_VALUES = operator.attrgetter(*_ATTRS)
 _GET_MACHINE_VALUES = operator.attrgetter(*(name.lower() for name in MACHINE_FIELDS))
 
 
-def record_from_values(values: tuple[str, ...]) -> InventoryRecord:
+# A frozen dataclass's __init__ sets each of the 50 fields through object.__setattr__;
+# records read by the thousand (a rescan's kept rows, a query's hits) get their __dict__
+# in one step instead: the same record, in half the time.
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+_EMPTY_RECORD: Mapping[str, str] = dict.fromkeys(_ATTRS, "")
+
+
+def record_from_values(values: Sequence[str]) -> InventoryRecord:
     """A record from its values in ``FIELDS`` order (exactly ``len(FIELDS)`` of them)."""
-    return InventoryRecord(*values)
+    record = _new_object(InventoryRecord)
+    _set_attribute(record, "__dict__", dict(zip(_ATTRS, values, strict=True)))
+    return record
+
+
+def partial_record(attrs: Sequence[str], values: Sequence[str]) -> InventoryRecord:
+    """A record with only the attributes ``attrs`` set (to ``values``), the others empty:
+    for output that prints those fields only."""
+    fields = dict(_EMPTY_RECORD)
+    fields.update(zip(attrs, values, strict=True))
+    record = _new_object(InventoryRecord)
+    _set_attribute(record, "__dict__", fields)
+    return record
 
 
 # What a conf's keys fill when the plugin does not (``#@#KEY`` or shell variable, copied

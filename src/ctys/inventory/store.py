@@ -19,8 +19,23 @@ from typing import TYPE_CHECKING, NamedTuple, Self, TypeVar
 
 from ctys.errors import CtysError
 from ctys.inventory.cachedb import SEPARATOR
-from ctys.inventory.filecache import FILE_COLUMNS, KnownFile, RowReader, ScanUpdate, known_to_row
-from ctys.inventory.record import FIELDS, MACHINE_FIELDS, InventoryRecord, canonical_field
+from ctys.inventory.filecache import (
+    FILE_COLUMNS,
+    KnownFile,
+    RowReader,
+    ScanState,
+    ScanUpdate,
+    known_to_row,
+)
+from ctys.inventory.foldercache import FOLDER_COLUMNS
+from ctys.inventory.record import (
+    FIELDS,
+    MACHINE_FIELDS,
+    InventoryRecord,
+    canonical_field,
+    partial_record,
+    record_from_values,
+)
 from ctys.privfile import create_private_dir, create_private_file
 
 if TYPE_CHECKING:
@@ -32,8 +47,9 @@ T = TypeVar("T")
 
 APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
 # 2: the original's 47 fields (+ ctys' own), one row per address; 3: + the files table;
-# 4: no index on host alone (the row key's unique index starts with host and serves it)
-SCHEMA_VERSION = 4
+# 4: no index on host alone (the row key's unique index starts with host and serves it);
+# 5: + the folders table
+SCHEMA_VERSION = 5
 _BUSY_TIMEOUT_MS = 10_000
 _CACHE_KIB = 64 * 1024
 _CHECKPOINT_PAGES = 16384  # 64 MiB in SQLite's default 4 KiB pages
@@ -61,6 +77,13 @@ _FILES_TABLE = (
     " ctime_ns INTEGER NOT NULL, kind TEXT NOT NULL, uuid TEXT NOT NULL, magic TEXT NOT NULL,"
     " vmstate TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID"
 )
+# What the last scan listed of each folder (ctys.inventory.foldercache): a rescan does not
+# list a folder whose key is the same (its dev, ino, mtime_ns, ctime_ns and the scanner's
+# uid, packed).
+_FOLDERS_TABLE = (
+    "CREATE TABLE folders (host TEXT NOT NULL, path TEXT NOT NULL, key BLOB NOT NULL,"
+    " listing TEXT NOT NULL, PRIMARY KEY (host, path)) WITHOUT ROWID"
+)
 _SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     _RECORDS_TABLE,
@@ -71,12 +94,14 @@ _SCHEMA = [
         for c in INDEXED_COLUMNS
     ),
     _FILES_TABLE,
+    _FOLDERS_TABLE,
 ]
 # OR REPLACE: a conf symlinked from a base path is known by its target, maybe outside the roots.
 _INSERT_FILE = f"INSERT OR REPLACE INTO files VALUES ({', '.join('?' * len(FILE_COLUMNS))})"  # noqa: S608
+_INSERT_FOLDER = f"INSERT OR REPLACE INTO folders VALUES ({', '.join('?' * len(FOLDER_COLUMNS))})"  # noqa: S608
 # Schema versions whose records table is today's: a reader may query them as they are
-# (3 has one index more, which answers the same).
-_SAME_RECORDS = frozenset({"2", "3"})
+# (3 has one index more, which answers the same; 3 and 4 lack tables only rescans use).
+_SAME_RECORDS = frozenset({"2", "3", "4"})
 # Statements are built from the constant column names only; values are always parameters.
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM records"  # noqa: S608
 # ``idx``: the record's position (1-based), like its line number in an enum.fdb (R:).
@@ -139,8 +164,7 @@ def _values_params(host: str, values: Iterable[tuple[str, ...]]) -> Iterator[tup
         yield (*row, join(row[:_MACHINE_WIDTH]))
 
 
-def _record(row: Sequence[str]) -> InventoryRecord:
-    return InventoryRecord(*row)
+_record = record_from_values
 
 
 class Inventory:
@@ -280,31 +304,41 @@ class Inventory:
         host: str,
         roots: Sequence[Path],
         readers: str,
-        scan: Callable[[dict[str, KnownFile], dict[str, list[InventoryRecord]]], ScanUpdate[T]],
+        scan: Callable[[ScanState], ScanUpdate[T]],
+        *,
+        fields: Sequence[str] | None = None,
     ) -> T:
         """An incremental scan of ``roots`` on ``host`` (``ctys.address.rescan``): ``scan``
-        is called with what the last scan by ``readers`` knew of each file under the roots
-        and with this host's rows there (by conf path, in row order); what it returns is
+        is called with what the last scan by ``readers`` knew of each file and folder under
+        the roots and with this host's rows there (``ScanState``); what it returns is
         written in one transaction: the rows of the files not in its ``keep`` deleted, its
-        ``fresh`` rows added, the files table set to its ``known``. Returns its ``result``.
+        ``fresh`` rows added, the files table set to its ``known``, the folders table to
+        the listings it kept and made. Returns its ``result``. ``fields``: the only
+        fields the scan needs of the rows it keeps (names or aliases; the others are empty
+        in ``ScanState.rows``); None: all.
 
         The scan runs without the write lock; if another process wrote the inventory
         meanwhile, it runs once more under the lock, on what that one left. A crash
         before the commit leaves the inventory as it was."""
         roots = _outermost(roots)
-        listed, known, rows = self._scan_state(host, roots, readers)
+        state = self._scan_state(host, roots, readers, fields)
         version = self._data_version()
-        update = scan(known, rows)
+        update = scan(state)
         with self._transaction() as db:
             if self._data_version() != version:
-                listed, known, rows = self._scan_state(host, roots, readers)
-                update = scan(known, rows)
+                state = self._scan_state(host, roots, readers, fields)
+                update = scan(state)
+            known, rows = state.known, state.rows
             gone = [(host, pname) for pname in rows if pname not in update.keep]
             db.executemany("DELETE FROM records WHERE host = ? AND pname = ?", gone)
             db.executemany(_UPSERT, (_row_params(r) for r in _checked_host(host, update.fresh)))
             # Entries of other plugin sets (not in ``known``) are replaced as well.
-            same = {p for p, entry in update.known.items() if known.get(p) == entry}
-            stale = [(host, path) for path in listed if path not in same]
+            same = {
+                path
+                for path, entry in update.known.items()
+                if (before := known.get(path)) is entry or before == entry
+            }
+            stale = [(host, path) for path in state.listed if path not in same]
             db.executemany("DELETE FROM files WHERE host = ? AND path = ?", stale)
             new = (
                 known_to_row(host, path, entry)
@@ -312,35 +346,54 @@ class Inventory:
                 if path not in same
             )
             db.executemany(_INSERT_FILE, new)
+            folders = update.folders
+            if folders is not None:
+                kept = folders.kept
+                old = [(host, path) for path in state.folders if path not in kept]
+                db.executemany("DELETE FROM folders WHERE host = ? AND path = ?", old)
+                db.executemany(_INSERT_FOLDER, folders.to_rows(host))
         return update.result
 
     def _scan_state(
-        self, host: str, roots: Sequence[Path], readers: str
-    ) -> tuple[list[str], dict[str, KnownFile], dict[str, list[InventoryRecord]]]:
-        """The paths of the files table under ``roots``, what of them a scan by ``readers``
-        can use, and the rows there by conf path."""
+        self, host: str, roots: Sequence[Path], readers: str, fields: Sequence[str] | None
+    ) -> ScanState:
+        """What the inventory holds under ``roots`` for a scan by ``readers`` (``fields``:
+        of the rows, see ``rescan``)."""
         listed: list[str] = []
         known: dict[str, KnownFile] = {}
         reader = RowReader(readers)
-        for row in self._read_files(host, roots):
+        for row in self._read_under(host, roots, "files", FILE_COLUMNS):
             path = str(row[0])
             listed.append(path)
             entry = reader.known(row[1:])
             if entry is not None:
                 known[path] = entry
+        columns = _COLUMNS
+        if fields is not None:
+            wanted = {canonical_field(name).lower() for name in (*fields, "pname")}
+            columns = tuple(c for c in _COLUMNS if c in wanted)
+        pname = columns.index("pname")
         rows: dict[str, list[InventoryRecord]] = {}
         for root in roots:
             where, params = _under_root_where(host, root, "pname")
-            for record in self.select(where, params):
-                rows.setdefault(record.pname, []).append(record)
-        return listed, known, rows
+            select = f"SELECT {', '.join(columns)} FROM records WHERE {where} ORDER BY id"  # noqa: S608
+            for row in self._read(select, params):
+                whole = fields is None
+                record = record_from_values(row) if whole else partial_record(columns, row)
+                rows.setdefault(row[pname], []).append(record)
+        folder_rows = self._read_under(host, roots, "folders", FOLDER_COLUMNS)
+        folders = {str(path): (key, listing) for path, key, listing in folder_rows}
+        return ScanState(listed, known, rows, folders)
 
-    def _read_files(self, host: str, roots: Sequence[Path]) -> list[tuple[object, ...]]:
+    def _read_under(
+        self, host: str, roots: Sequence[Path], table: str, columns: Sequence[str]
+    ) -> list[tuple[object, ...]]:
+        """The rows of ``table`` (``columns`` after host) of ``host`` under ``roots``."""
         found: list[tuple[object, ...]] = []
         for root in roots:
             where, params = _under_root_where(host, root, "path")
             found += self._read(
-                f"SELECT {', '.join(FILE_COLUMNS[1:])} FROM files WHERE {where}",  # noqa: S608
+                f"SELECT {', '.join(columns[1:])} FROM {table} WHERE {where}",  # noqa: S608
                 params,
             )
         return found
@@ -371,6 +424,7 @@ class Inventory:
         with self._transaction() as db:
             db.execute("DELETE FROM records")
             db.execute("DELETE FROM files")
+            db.execute("DELETE FROM folders")
 
     # -- reads -----------------------------------------------------------------------
 
@@ -486,11 +540,12 @@ def _outermost(roots: Sequence[Path]) -> list[Path]:
 def _replace_under_roots(
     db: sqlite3.Connection, host: str, roots: Sequence[Path], params: Iterable[tuple[str, ...]]
 ) -> None:
-    """Inside a transaction: ``host``'s rows (and files) under ``roots`` deleted, then the
-    rows of ``params`` (``_row_params``) upserted."""
+    """Inside a transaction: ``host``'s rows (and files and folders) under ``roots``
+    deleted, then the rows of ``params`` (``_row_params``) upserted."""
     for root in roots:
         db.execute(*_under_root_delete(host, root))
         db.execute(*_under_root_delete(host, root, "files", "path"))
+        db.execute(*_under_root_delete(host, root, "folders", "path"))
     db.executemany(_UPSERT, params)
 
 
@@ -646,11 +701,18 @@ def _drop_host_index(db: sqlite3.Connection) -> str:
     return "4"
 
 
+def _add_folders_table(db: sqlite3.Connection) -> str:
+    """Schema 4 → 5: the folders table of incremental rescans is new."""
+    db.execute(_FOLDERS_TABLE)
+    return "5"
+
+
 # Schema version → the step that upgrades it (to the version it returns).
 _UPGRADES: dict[str, Callable[[sqlite3.Connection], str]] = {
     "1": _records_of_schema_1,
     "2": _add_files_table,
     "3": _drop_host_index,
+    "4": _add_folders_table,
 }
 UPGRADABLE = frozenset(_UPGRADES)
 """The schema versions an older inventory may have that this ctys upgrades."""

@@ -13,7 +13,7 @@ from ctys.address.model import BASEPATH_KEYS, base_paths_from_suboption
 from ctys.address.scan import Progress, require_base_paths
 from ctys.conf.vmstate import DEFAULT_FILTER, StateFilter, parse_matchvstat
 from ctys.errors import UsageError
-from ctys.formats.request import OutputRequest, parse_output
+from ctys.formats.request import Layout, OutputRequest, parse_output
 from ctys.inventory.fields import FIELDS, MACHINE_FIELDS, canonical_field
 from ctys.inventory.machine import is_field_suboption, selected_fields, write_records
 from ctys.inventory.record import InventoryRecord
@@ -132,6 +132,14 @@ def _progress(err: TextIO) -> Iterator[Progress | None]:
         yield update
 
 
+def _printed_fields(req: EnumerateRequest, ctx: RunContext) -> tuple[str, ...] | None:
+    """The fields of the records that the output needs (the others need not be loaded),
+    or None for all: TAB_GEN prints from the whole record, the DB directory stores it."""
+    if req.output.layout is not Layout.PLAIN or ctx.invocation.db_dir is not None:
+        return None
+    return ("HOST", *req.fields)  # HOST: SORT:EACH groups by it
+
+
 def _render(records: Sequence[InventoryRecord], req: EnumerateRequest, ctx: RunContext) -> None:
     write_records(records, req.fields, req.output, ctx.out, group=_host_of)
 
@@ -164,6 +172,7 @@ def run_enumerate(call: ActionCall, ctx: RunContext) -> int:
             include_ignored=req.include_ignored,
             progress=progress,
             states=req.states,
+            fields=_printed_fields(req, ctx),
         )
     records = result.records
     for line in result.warnings:

@@ -6,16 +6,17 @@ changed are read and their rows replaced, in one transaction (``Inventory.rescan
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ctys.address.parallelread import idle_cpus
 from ctys.address.rescan import Reading, Rescan, rescan_vms
 from ctys.address.scan import Progress
 from ctys.conf.found import FoundVm
 from ctys.conf.vmstate import StateFilter
-from ctys.inventory.filecache import KnownFile, ScanUpdate, VmFacts, readers_tag
+from ctys.inventory.filecache import KnownFile, ScanState, ScanUpdate, VmFacts, readers_tag
 from ctys.inventory.multihome import records_per_address
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.settings import InventoryChoice, scanner_ids, this_host
@@ -55,43 +56,52 @@ def enumerate_scan(
     progress: Progress | None = None,
     states: StateFilter,
     workers: int | None = None,
+    fields: Sequence[str] | None = None,
 ) -> Enumerated:
     """Scan ``bases`` (``roots``: their canonical paths) and, if the inventory is on, store
     what was found as this host's rows under the roots (``-C rebuild``: every row of this
     host, every file read). ``workers``: processes reading the changed confs (default: the
-    idle CPUs)."""
+    idle CPUs). ``fields``: the only fields the caller uses of the records (the rows kept
+    from the inventory have the others empty, so that they load faster); None: all."""
     host = this_host()
     fresh_only = choice.control is CacheControl.REBUILD
 
-    def scan(
-        known: dict[str, KnownFile], rows: dict[str, list[InventoryRecord]]
-    ) -> ScanUpdate[Enumerated]:
+    def scan(state: ScanState | None) -> ScanUpdate[Enumerated]:
+        if state is None:  # no inventory: nothing known, nothing kept
+            known: dict[str, KnownFile] = {}
+            rows: dict[str, list[InventoryRecord]] = {}
+            folders = None
+        else:
+            known, rows, folders = state.known, state.rows, state.folders
+            if fresh_only:
+                known, folders = {}, {}
         return _scan(
             bases,
-            {} if fresh_only else known,
-            rows,
+            (known, rows, folders),
             host,
             (include_ignored, progress, states, workers or idle_cpus()),
         )
 
     if not choice.enabled or choice.path is None:
-        return scan({}, {}).result
+        return scan(None).result
     from ctys.inventory.store import Inventory
 
     choice.path.parent.mkdir(parents=True, exist_ok=True)
     scope = scan_scope(choice, roots)
     tag = readers_tag([reader.name for reader in READERS])
     with Inventory.open(choice.path) as inv:
-        return inv.rescan(host, scope, tag, scan)
+        return inv.rescan(host, scope, tag, scan, fields=fields)
 
 
 def _scan(
     bases: Sequence[Path],
-    known: dict[str, KnownFile],
-    rows: dict[str, list[InventoryRecord]],
+    state: tuple[
+        dict[str, KnownFile], dict[str, list[InventoryRecord]], Mapping[str, Sequence[Any]] | None
+    ],
     host: str,
     options: tuple[bool, Progress | None, StateFilter, int],
 ) -> ScanUpdate[Enumerated]:
+    known, rows, folders = state
     include_ignored, progress, states, workers = options
 
     def listed(facts: VmFacts) -> bool:
@@ -109,7 +119,13 @@ def _scan(
 
     reading = Reading(READERS, prepare, _note, workers=workers)
     result: Rescan[list[InventoryRecord]] = rescan_vms(
-        bases, reading, known, include_ignored=include_ignored, progress=progress, reuse=reuse
+        bases,
+        reading,
+        known,
+        include_ignored=include_ignored,
+        progress=progress,
+        reuse=reuse,
+        folders=folders,
     )
     records: list[InventoryRecord] = []
     fresh: list[InventoryRecord] = []
@@ -118,15 +134,14 @@ def _scan(
         if not listed(vm.facts):
             continue
         if vm.made is None:
-            pname = str(vm.path)
-            keep.add(pname)
-            records += rows[pname]
+            keep.add(vm.pname)
+            records += rows[vm.pname]
         else:
             fresh += vm.made
             records += vm.made
     notes = [host_exec_warning(vm.path, vm.facts.note) for vm in result.vms if vm.facts.note]
     found = Enumerated(records, result.errors, result.warnings, result.entries, notes)
-    return ScanUpdate(keep, fresh, result.known, found)
+    return ScanUpdate(keep, fresh, result.known, found, result.folders)
 
 
 def _note(found: FoundVm) -> str:
