@@ -333,6 +333,20 @@ def same_as_fresh(db: Path, root: Path, fresh_db: Path) -> None:
     assert stored(db) == stored(fresh_db)
 
 
+def edits_agree(base: Path, steps: list[tuple[list[tuple[str, str, str, int]], bool]]) -> None:
+    """Each step's edits under ``base``/vms, maybe time to settle, then both scans."""
+    root = base / "vms"
+    root.mkdir()
+    db = base / "inv.sqlite"
+    with mock.patch.object(filecache, "SETTLE_NS", SETTLE_NS):
+        for i, (batch, settle) in enumerate(steps):
+            for op, name, other, n in batch:
+                apply(op, root, name, other, n)
+            if settle:
+                wait_settled()
+            same_as_fresh(db, root, base / f"fresh-{i}.sqlite")
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -347,17 +361,7 @@ def test_incremental_rescans_equal_a_fresh_scan_after_any_edits(
 ) -> None:
     """Each step: a few edits, maybe time for them to settle, then an incremental scan
     and a fresh one (into a new store) that must agree, rows in the store included."""
-    base = tmp_path_factory.mktemp("rescan")
-    root = base / "vms"
-    root.mkdir()
-    db = base / "inv.sqlite"
-    with mock.patch.object(filecache, "SETTLE_NS", SETTLE_NS):
-        for i, (batch, settle) in enumerate(steps):
-            for op, name, other, n in batch:
-                apply(op, root, name, other, n)
-            if settle:
-                wait_settled()
-            same_as_fresh(db, root, base / f"fresh-{i}.sqlite")
+    edits_agree(tmp_path_factory.mktemp("rescan"), steps)
 
 
 @settings(
@@ -376,17 +380,7 @@ def test_incremental_rescans_equal_a_fresh_scan_after_any_folder_edits(
 ) -> None:
     """The same, with folders removed, renamed, turned into symlinks and chmodded between
     the scans (remembered folder listings must never hide a change)."""
-    base = tmp_path_factory.mktemp("folders")
-    root = base / "vms"
-    root.mkdir()
-    db = base / "inv.sqlite"
-    with mock.patch.object(filecache, "SETTLE_NS", SETTLE_NS):
-        for i, (batch, settle) in enumerate(steps):
-            for op, name, other, n in batch:
-                apply(op, root, name, other, n)
-            if settle:
-                wait_settled()
-            same_as_fresh(db, root, base / f"fresh-{i}.sqlite")
+    edits_agree(tmp_path_factory.mktemp("folders"), steps)
 
 
 # --- the store: schema 3, upgrade, crash safety ------------------------------------------
