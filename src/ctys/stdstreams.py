@@ -91,9 +91,8 @@ class GuardedStream:
         return getattr(self.inner, name)
 
     def _failed(self, err: OSError | ValueError) -> StreamError:
-        if isinstance(err, OSError) and err.errno is not None:
-            return self._fail(err.errno, err.strerror or str(err))
-        return self._fail(errno.EBADF, str(err))  # "I/O operation on closed file"
+        self.failure = stream_failure(self.name, err)
+        return self.failure
 
     def _fail(self, code: int, reason: str) -> StreamError:
         self.failure = StreamError(self.name, code, reason)
@@ -124,13 +123,23 @@ def guarded_streams() -> Iterator[tuple[GuardedStream, GuardedStream]]:
                 silence(stream)
 
 
+def stream_failure(name: str, err: OSError | ValueError) -> StreamError:
+    """The ``StreamError`` of a write or flush on the stream ``name`` that raised ``err``."""
+    if isinstance(err, OSError) and err.errno is not None:
+        return StreamError(name, err.errno, err.strerror or str(err))
+    return StreamError(name, errno.EBADF, str(err))  # "I/O operation on closed file"
+
+
 def silence(stream: GuardedStream) -> None:
     """Point a failed stream's descriptor at /dev/null and drop what it still buffers, so
     Python's flush at exit has nothing to fail on (no "Exception ignored ..." message,
     no exit status 120)."""
-    inner = stream.inner
-    if inner is None:
-        return
+    if stream.inner is not None:
+        silence_file(stream.inner)
+
+
+def silence_file(inner: TextIO) -> None:
+    """``silence`` for a plain text stream (``sys.stdout`` itself)."""
     with contextlib.suppress(OSError, ValueError):
         fd = inner.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -5,7 +5,7 @@ order. ``rich`` is imported only when a table is drawn: CLI start-up time matter
 machine formats never need it.
 
 Core utility: the plugins' actions and ``ctys-vhost`` print through it. Imports
-``errors``, ``invocation``, ``safestream`` and ``textescape`` only.
+``errors``, ``invocation``, ``plaintable``, ``safestream`` and ``textescape`` only.
 """
 
 from __future__ import annotations
@@ -18,12 +18,24 @@ from typing import TextIO
 
 from ctys.errors import UsageError
 from ctys.invocation import OutputFormat, Suboption
+from ctys.plaintable import (
+    TERSE_SEPARATOR,
+    UNWRAPPED_WIDTH,
+    escape_terse,
+    plain_table,
+    text_value,
+)
 from ctys.safestream import raw_stream, write_text
 from ctys.textescape import printable
 
-TERSE_SEPARATOR = ";"
-# Wide enough that a table written to a pipe or file is never wrapped.
-_UNWRAPPED_WIDTH = 10_000
+__all__ = [
+    "FORMAT_SUBOPTIONS",
+    "TERSE_SEPARATOR",
+    "escape_terse",
+    "render",
+    "split_format_suboptions",
+    "text_value",
+]
 
 
 # Output suboptions shared by LIST, ENUMERATE and INFO: TERSE (';'-lines), MACHINE (the
@@ -87,22 +99,6 @@ def render(
         _render_table(rows, fields, out, title=title)
 
 
-def text_value(value: object) -> str:
-    """A value as a table/terse cell: ``None`` empty, booleans ``yes``/``no``."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def escape_terse(text: str) -> str:
-    """Escape a terse cell so one record stays one line with a fixed number of ``;``:
-    ``\\`` → ``\\\\``, ``;`` → ``\\;``, then newline → ``\\n`` and every other control
-    character as its escape (``\\x1b``, see ``ctys.textescape``)."""
-    return printable(text.replace("\\", "\\\\").replace(TERSE_SEPARATOR, "\\" + TERSE_SEPARATOR))
-
-
 def _json_value(value: object) -> object:
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -144,7 +140,7 @@ def _render_table(
     is_tty = out.isatty()
     if not is_tty:
         cells = [[printable(text_value(row.get(f))) for f in fields] for row in rows]
-        plain = _plain_table(cells, fields, title=title)
+        plain = plain_table(cells, fields, title=title)
         if plain is not None:
             out.writelines(plain)
             return
@@ -157,7 +153,7 @@ def _render_table(
     buffer = io.StringIO()
     console = Console(
         file=raw_stream(out) if is_tty else buffer,
-        width=None if is_tty else _UNWRAPPED_WIDTH,
+        width=None if is_tty else UNWRAPPED_WIDTH,
         highlight=False,
         markup=False,
         emoji=False,
@@ -173,25 +169,3 @@ def _render_table(
     console.print(table)
     if not is_tty:
         out.writelines(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
-
-
-def _plain_table(
-    cells: Sequence[Sequence[str]], fields: Sequence[str], *, title: bool
-) -> list[str] | None:
-    """The lines rich draws off a terminal (columns two spaces apart, padded to their widest
-    cell, line ends stripped), without importing rich (~20 ms of start-up). ``None`` when a
-    cell is not printable ASCII (its width on screen needs rich's cell widths) or the table
-    is wider than ``_UNWRAPPED_WIDTH`` (rich would shrink it)."""
-    table = [list(fields), *cells] if title else [list(r) for r in cells]
-    if (
-        not fields
-        or not table
-        or not all(c.isascii() and c.isprintable() for r in table for c in r)
-    ):
-        return None
-    widths = [max(len(r[i]) for r in table) for i in range(len(fields))]
-    if sum(widths) + 2 * (len(widths) - 1) > _UNWRAPPED_WIDTH:
-        return None
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in table
-    ]

@@ -188,3 +188,59 @@ def test_create_n_of_a_tiny_conf_loads_no_qmp_client_nor_psutil(tmp_path: Path) 
     assert "-kernel" in done.stdout  # the argv was printed, nothing started
     mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
     assert not _tops(mods) & _NEVER, sorted(_tops(mods) & _NEVER)
+
+
+# --- ctys-vhost: a query of exact field terms ------------------------------------------
+#
+# What the console script runs (pip's script also imports re, for its argv[0]), reporting
+# every module loaded once it is done.
+_VHOST_PROBE = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write('MODS ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
+    "from ctys.cli.vhost import main\n"
+    "sys.exit(main())\n"
+)
+# Every ctys module the fast path (ctys.cli.vhostlean) loads: the field names, the
+# store's read-only way in, the plain-table cells. Not the store, record, query language,
+# output spec, stream guard or error modules.
+_VHOST_LEAN = {
+    "ctys", "ctys.cli", "ctys.cli.vhost", "ctys.cli.vhostlean", "ctys.inventory",
+    "ctys.inventory.fieldnames", "ctys.inventory.quickread", "ctys.plaintable", "ctys.textescape",
+}  # fmt: skip
+# Nor the heavy standard modules (argparse, the dataclass machinery and inspect, typing,
+# pathlib, enum and re) nor anything outside the standard library.
+_VHOST_NEVER = {
+    "argparse", "dataclasses", "inspect", "ast", "typing", "pathlib", "enum", "re", "json",
+    "urllib", "signal", "threading", "subprocess", "rich", "psutil", "qemu", "asyncio",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("L:vm1",),
+        ("-t", "U:U-1"),
+        ("-o", "label,uuid", "--title", "-t", "LABEL=vm1", "AND", "H:h1"),
+        ("--host", "h1", "-o", "MAXKEY", "L:vm1"),
+        ("-j", "L:vm1"),
+    ],
+)
+def test_vhost_exact_query_imports_only_the_fast_path(
+    tmp_path: Path, words: tuple[str, ...]
+) -> None:
+    from ctys.inventory.record import InventoryRecord
+    from ctys.inventory.store import Inventory
+
+    db = tmp_path / "inv.sqlite"
+    with Inventory.open(db) as inv:
+        inv.add([InventoryRecord(host="h1", label="vm1", pname="/v/vm1.conf", uuid="u-1")])
+    done = subprocess.run(
+        [sys.executable, "-c", _VHOST_PROBE, "--inventory", str(db), *words],
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "vm1" in done.stdout
+    mods = set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
+    assert {m for m in mods if m.startswith("ctys")} == _VHOST_LEAN
+    never = _VHOST_NEVER - ({"json", "re", "enum"} if "-j" in words else set())
+    assert not (_tops(mods) | mods) & never, sorted((_tops(mods) | mods) & never)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ctys import tables
 from ctys.invocation import OutputFormat
+from ctys.plaintable import plain_table
 
 _cell = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
 
@@ -21,12 +22,12 @@ def _drawn(rows: list[dict[str, str]], fields: list[str], title: bool) -> str:
 
 
 def _drawn_by_rich(rows: list[dict[str, str]], fields: list[str], title: bool) -> str:
-    plain = tables._plain_table
-    tables._plain_table = lambda *args, **kwargs: None  # the rich path, forced
+    plain = tables.plain_table
+    tables.plain_table = lambda *args, **kwargs: None  # the rich path, forced
     try:
         return _drawn(rows, fields, title)
     finally:
-        tables._plain_table = plain
+        tables.plain_table = plain
 
 
 @settings(max_examples=200, deadline=None)
@@ -50,7 +51,7 @@ def test_plain_table_is_what_rich_draws_off_a_terminal() -> None:
 
 @pytest.mark.parametrize("cell", ["\u4e2d\u6587", "caf\u00e9"])
 def test_non_ascii_cells_are_measured_by_rich(cell: str) -> None:
-    assert tables._plain_table([[cell, "x"]], ["A", "B"], title=True) is None
+    assert plain_table([[cell, "x"]], ["A", "B"], title=True) is None
     assert _drawn([{"A": cell, "B": "x"}], ["A", "B"], True) == _drawn_by_rich(
         [{"A": cell, "B": "x"}], ["A", "B"], True
     )

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from ctys.cli.vhostlean import DEFAULT_TABLE, MAXKEY
 from ctys.errors import UsageError
 from ctys.formats.titles import Title, titled
 from ctys.inventory.query import field_position
@@ -34,20 +35,6 @@ from ctys.invocation import OutputFormat
 
 # Where a record's position (INDEX) is shown: the original's field 32 (RESERVED).
 INDEX_POSITION = 32
-# The original's default table (its TAB_CTYS_VHOST_DEFAULT macro): field and title.
-DEFAULT_TABLE = (
-    ("LABEL", "label"),
-    ("STYPE", "stype"),
-    ("ACCELERATOR", "accel"),
-    ("DIST", "distro"),
-    ("DISTREL", "distrorel"),
-    ("OS", "os"),
-    ("OSREL", "osrel"),
-    ("HOST", "PM"),
-    ("IFNAME", "if"),
-    ("TCP", "TCP"),
-)
-MAXKEY = ("HOST", "STYPE", "LABEL", "PNAME", "UUID", "MAC")
 _UNSUPPORTED = {"REC_GEN", "REC", "SPEC_GEN", "SPEC", "XML_GEN", "XML", "CTYSADDRESS", "CTYS"}
 
 # A column's value from a record and its 1-based position in the inventory.

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote
 
 from ctys.errors import CtysError
+from ctys.inventory.quickread import readonly_uri
 
 # SQLite result codes that say "cannot open/write here", not "this file is damaged".
 _ACCESS_ERRORS = (
@@ -50,7 +50,7 @@ def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
 
 
 def _connect(path: Path, timeout: float, *, immutable: bool) -> sqlite3.Connection:
-    uri = f"file:{quote(str(path.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    uri = readonly_uri(str(path), immutable=immutable)
     return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
 
 

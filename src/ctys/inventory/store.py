@@ -28,6 +28,15 @@ from ctys.inventory.filecache import (
     known_to_row,
 )
 from ctys.inventory.foldercache import FOLDER_COLUMNS
+from ctys.inventory.quickread import (
+    APPLICATION_ID,
+    BUSY_TIMEOUT_S,
+    CASELESS_COLUMNS,
+    COLUMNS,
+    SCHEMA_VERSION,
+    connect_current,
+    default_inventory_file,
+)
 from ctys.inventory.record import (
     FIELDS,
     MACHINE_FIELDS,
@@ -45,19 +54,25 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
-# 2: the original's 47 fields (+ ctys' own), one row per address; 3: + the files table;
-# 4: no index on host alone (the row key's unique index starts with host and serves it);
-# 5: + the folders table
-SCHEMA_VERSION = 5
-_BUSY_TIMEOUT_MS = 10_000
+__all__ = [
+    "APPLICATION_ID",
+    "CASELESS_COLUMNS",
+    "INDEXED_COLUMNS",
+    "MERGE_BATCH_ROWS",
+    "ROW_KEY",
+    "SCHEMA_VERSION",
+    "UPGRADABLE",
+    "HostScan",
+    "Inventory",
+    "default_inventory_path",
+    "equals_clause",
+]
+
 _CACHE_KIB = 64 * 1024
 _CHECKPOINT_PAGES = 16384  # 64 MiB in SQLite's default 4 KiB pages
 _PAGE_BYTES = 4096
 
-_COLUMNS = tuple(name.lower() for name in FIELDS)
-# Compared without regard to case (ASCII): users type MACs and UUIDs either way.
-CASELESS_COLUMNS = frozenset({"mac", "uuid"})
+_COLUMNS = COLUMNS
 # Lookups by host use the row key's unique index (host first): no index of its own.
 INDEXED_COLUMNS = ("label", "uuid", "mac", "tcp", "pname")
 # One row per (host, conf path) and address: a multihomed VM is one record per address.
@@ -123,12 +138,7 @@ _UPSERT = (
 def default_inventory_path() -> Path:
     """``$CTYS_INVENTORY``, else ``$XDG_DATA_HOME/ctys/inventory.sqlite``, else
     ``~/.local/share/ctys/inventory.sqlite``."""
-    explicit = os.environ.get("CTYS_INVENTORY")
-    if explicit:
-        return Path(explicit).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME")
-    base = Path(data_home) if data_home else Path.home() / ".local" / "share"
-    return base / "ctys" / "inventory.sqlite"
+    return Path(default_inventory_file())
 
 
 def _row_params(record: InventoryRecord) -> tuple[str, ...]:
@@ -190,7 +200,7 @@ class Inventory:
         except OSError as err:
             raise CtysError(f"inventory {path}: cannot create: {err.strerror or err}") from err
         try:
-            db = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
+            db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as err:
             raise CtysError(f"inventory {path}: cannot open: {err}") from err
         try:
@@ -218,9 +228,12 @@ class Inventory:
         """Open the existing inventory at ``path`` for queries only: nothing is written
         (see ``ctys.inventory.readonly``), so a read-only or shared inventory works. An
         empty file reads as an empty inventory; updates on it fail."""
+        current = connect_current(str(path))  # the usual case: one statement checks it
+        if current is not None:
+            return cls._ready(path, current)
         from ctys.inventory.readonly import connect_readonly
 
-        db = connect_readonly(path, _BUSY_TIMEOUT_MS / 1000)
+        db = connect_readonly(path, BUSY_TIMEOUT_S)
         try:
             old = _check_readonly(db, path)
         except BaseException:
