@@ -202,3 +202,16 @@ def test_no_output_key_the_fast_path_declines_is_a_field_name() -> None:
     keys = {"TITLEIDX", "TITLEIDXASC", "DNS", "D", "INDEX", "TAB_GEN", "TAB", "SORT"}
     for key in keys | vhostout._UNSUPPORTED:
         assert field_name(key) is None, key
+
+
+def test_no_match_on_a_full_device_is_quiet(db: Path, tmp_path: Path) -> None:
+    # Nothing to write: no write either (an empty one fails on /dev/full once flushed).
+    import subprocess
+
+    script = "import sys\nfrom ctys.cli.vhost import main\nsys.exit(main())\n"
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", script, "--inventory", str(db), "-t", "L:nothing"],
+            stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    assert (done.returncode, done.stderr) == (ExitStatus.NO_MATCH, "")

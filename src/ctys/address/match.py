@@ -37,7 +37,9 @@ class VmFacts:
     uuid: str | None = None
     mac: str | None = None
     ip: str | None = None  # as written in the conf, maybe with a /prefix
-    vmid: str = ""  # the runtime ID (``ctys.address.vmid.vm_id``)
+    # The runtime ID (``ctys.address.vmid.vm_id``); ``None``: the one of label and conf,
+    # made only when a ``VMID`` term asks (a hash: resolving a label needs none).
+    vmid: str | None = None
     dbrecord: int | None = None  # the inventory record's position (DBRECORD), if from one
     # A multihomed conf's further addresses (``FoundVm.addresses`` after the first).
     other_macs: tuple[str, ...] = ()
@@ -67,10 +69,9 @@ def _vmid(label: str, conf: str) -> str:
 
 def facts_of_found(found: FoundVm) -> VmFacts:
     """The facts of a conf file as its plugin described it (scan, ``F:``)."""
-    conf = str(found.conf_path)
     more = found.addresses[1:]
     return VmFacts(
-        found.label, conf, found.uuid, found.mac, found.ip, _vmid(found.label, conf), None,
+        found.label, str(found.conf_path), found.uuid, found.mac, found.ip, None, None,
         tuple(a.mac for a in more if a.mac), tuple(a.ip for a in more if a.ip),
     )  # fmt: skip
 
@@ -79,9 +80,8 @@ def facts_of_inventory(rec: InventoryRecord, position: int | None = None) -> VmF
     """The facts of an inventory row (its strings are ``""`` when unknown) at 1-based
     ``position`` in the inventory (``DBRECORD``), when known."""
     return VmFacts(
-        rec.label, rec.pname, rec.uuid or None, rec.mac or None, rec.tcp or None,
-        _vmid(rec.label, rec.pname), position,
-    )  # fmt: skip
+        rec.label, rec.pname, rec.uuid or None, rec.mac or None, rec.tcp or None, None, position
+    )
 
 
 def facts_of_record(rec: RunningFacts) -> VmFacts:
@@ -121,7 +121,8 @@ def term_matches(facts: VmFacts, term: MachineAddress) -> bool:
         # The original: a pattern matched against the full path; part of it will do.
         return same_file(facts.conf, value) or (bool(facts.conf) and value in facts.conf)
     if kind is AddressKind.VMID:
-        return bool(facts.vmid) and facts.vmid == value
+        vmid = _vmid(facts.label, facts.conf) if facts.vmid is None else facts.vmid
+        return bool(vmid) and vmid == value
     if kind is AddressKind.DBRECORD:
         return facts.dbrecord is not None and str(facts.dbrecord) == value.lstrip("0")
     return False

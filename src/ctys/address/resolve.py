@@ -288,9 +288,10 @@ def _from_inventory(
     from ctys.inventory.store import Inventory
 
     with Inventory.open_readonly(path) as inv:
-        if inv.is_empty():
-            return None
         records = inventory_matches(inv, selector.terms)
+        # (An empty inventory matches nothing: asked only then, one statement less.)
+        if not records and inv.is_empty():
+            return None
     by_type = {reader.name: reader for reader in readers}
     records = [rec for rec in records if rec.stype in by_type or not rec.stype]
     if not records and (learned := _by_learned_ip(selector, readers)) is not None:

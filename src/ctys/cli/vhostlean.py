@@ -269,7 +269,8 @@ def _write(out: TextIO, text: str, status: int) -> int:
     """Write ``text`` to stdout; a failure ends the command as ``ctys.runguard`` ends it
     (one line on stderr and status 1; a reader gone: 141, quietly)."""
     try:
-        out.write(text)
+        if text:  # (even an empty write fails on a full device, once flushed)
+            out.write(text)
         out.flush()
     except (OSError, ValueError) as exc:
         import contextlib
