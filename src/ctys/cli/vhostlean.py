@@ -13,6 +13,9 @@ not printable ASCII in a table (rich measures it), an inventory that needs a clo
 runs the command from scratch with every option and message. What it prints is what
 the full path prints, byte for byte (``tests/unit/test_vhost_lean.py`` compares them).
 
+Ctrl-C is exit 130 as on the full path; SIGTERM and SIGHUP keep their default action here
+(the query only reads, there is nothing to clean up; a shell sees 128 + N either way).
+
 The words are scanned by hand as argparse would take them (``ctys.cli.vhostfull``): an
 option's value is the next word (``--inventory=PATH``, ``--host=NAME`` too), flags stand
 alone, and the patterns are one run of words (argparse refuses a second run).
