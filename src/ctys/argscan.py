@@ -21,7 +21,6 @@ inner target of a VM stack). Imports only ``ctys.errors``, ``ctys.invocation`` a
 from __future__ import annotations
 
 import re
-import shlex
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -78,7 +77,7 @@ FLAG_OPTIONS = _FLAGS = frozenset("nXYfPy")
 AMBIGUITY_WORDS = _AMBIGUITY_WORDS = frozenset({"0", "1", "on", "off"})
 
 # -D: a display of this host only (as the original: "for localhost only").
-_LOCAL_DISPLAY = re.compile(r"(?:localhost)?:[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_LOCAL_DISPLAY = r"(?:localhost)?:[0-9]+(?:\.[0-9]+)?"
 
 # The original's options that mean nothing for ctys: accepted, with this one line on stderr.
 _NOTED = {
@@ -95,14 +94,20 @@ _NOTED = {
 }
 _ESCAPABLE = frozenset(",%\\")
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*", re.ASCII)
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+_KEY = r"[A-Za-z_][A-Za-z0-9_]*"
 # A suboption without ':' may also be a bare label (``GETCLIENTPORT=web-1``): the action
 # reads it from ``raw``; every other action refuses it as an unknown suboption.
-_BARE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", re.ASCII)
-_UINT = re.compile(r"[0-9]+", re.ASCII)
-_USER = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\$?", re.ASCII)
-_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?\]", re.ASCII)
+_BARE_WORD = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+_UINT = r"[0-9]+"
+_USER = r"[A-Za-z_][A-Za-z0-9._-]*\$?"
+_HOST = r"[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?\]"
+
+
+def _full(pattern: str, text: str) -> re.Match[str] | None:
+    # The patterns above are compiled at their first use (re caches them), not at import:
+    # a command line uses few of them.
+    return re.fullmatch(pattern, text, re.ASCII)
 
 
 @dataclass
@@ -276,7 +281,7 @@ def _build(raw: _RawArgs) -> Invocation:
         allow_ambiguous=parse_ambiguity(values["A"]) if "A" in values else False,
         location=parse_location(values["L"]) if "L" in values else None,
         forward_agent="Y" in raw.flags,
-        display=values["D"] if _LOCAL_DISPLAY.fullmatch(values.get("D", "")) else None,
+        display=values["D"] if _full(_LOCAL_DISPLAY, values.get("D", "")) else None,
         message=values.get("M"),
         notes=_notes(raw, cache_note),
     )
@@ -316,7 +321,7 @@ def _notes(raw: _RawArgs, cache_note: str | None) -> tuple[str, ...]:
             " internal COPY phase); it acts as LOCALONLY"
         )
     for letter, why in _NOTED.items():
-        if letter == "D" and _LOCAL_DISPLAY.fullmatch(raw.values.get("D", "")):
+        if letter == "D" and _full(_LOCAL_DISPLAY, raw.values.get("D", "")):
             continue  # a local display is used, see ``Invocation.display``
         if letter in raw.values:
             notes.append(f"-{letter} {raw.values[letter]}: accepted, no effect: {why}")
@@ -329,7 +334,7 @@ def _notes(raw: _RawArgs, cache_note: str | None) -> tuple[str, ...]:
 
 
 def _type_name(option: str, text: str) -> str:
-    if not _NAME.fullmatch(text):
+    if not _full(_NAME, text):
         raise UsageError(f"bad plugin type '{text}' for {option}")
     return text.upper()
 
@@ -355,7 +360,7 @@ def _plugin_types(single: str | None, several: str | None) -> tuple[str, ...]:
 def parse_action(text: str) -> ActionCall:
     """Parse ``NAME[=SUBOPTS]``: the name upper-cased, the suboptions in order."""
     name, sep, subopts = text.partition("=")
-    if not _NAME.fullmatch(name):
+    if not _full(_NAME, name):
         raise UsageError(f"bad action name '{name}' in -a '{text}'")
     if sep and not subopts:
         raise UsageError(f"empty suboption list in -a '{text}'")
@@ -381,9 +386,9 @@ def _parse_suboption(raw: str) -> Suboption:
     key, sep, args_text = raw.partition(":")
     if not key:
         raise UsageError(f"suboption '{raw}' has an empty key")
-    if not sep and _BARE_WORD.fullmatch(key):
+    if not sep and _full(_BARE_WORD, key):
         return Suboption(key.upper(), (), raw)
-    if not _KEY.fullmatch(key):
+    if not _full(_KEY, key):
         raise UsageError(f"bad suboption key '{key}' in '{raw}'")
     if not args_text:
         raise UsageError(f"suboption '{raw}' has ':' but no argument")
@@ -471,7 +476,7 @@ def split_target(word: str) -> TargetWord:
     user, at, name = head.rpartition("@")
     if not name:
         raise UsageError(f"target '{word}' has no host")
-    if at and not _USER.fullmatch(user):
+    if at and not _full(_USER, user):
         raise UsageError(f"bad user '{user}' in target '{word}'")
     return TargetWord(name, user if at else None, options)
 
@@ -479,7 +484,7 @@ def split_target(word: str) -> TargetWord:
 def is_host_name(name: str) -> bool:
     """Whether ``name`` is a host ctys may hand to ssh: a host name, an IPv4 address or a
     bracketed IPv6 address; nothing that ssh could read as an option."""
-    return bool(_HOST.fullmatch(name))
+    return bool(_full(_HOST, name))
 
 
 def parse_target(word: str) -> Target:
@@ -561,6 +566,8 @@ def _balanced(rest: str, *, quotes: bool) -> bool:
 
 def _shell_words(word: str, inner: str) -> tuple[str, ...]:
     try:
+        import shlex  # only for a target with its own options
+
         return tuple(shlex.split(inner))
     except ValueError as exc:
         raise UsageError(f"bad options in target '{word}': {exc}") from exc
@@ -617,11 +624,11 @@ def _signals(text: str) -> tuple[str, ...]:
 
 
 def _is_signal_number(text: str) -> bool:
-    return bool(_UINT.fullmatch(text)) and int(text) in {s.value for s in signal.Signals}
+    return bool(_full(_UINT, text)) and int(text) in {s.value for s in signal.Signals}
 
 
 def _user(option: str, text: str) -> str:
-    if not _USER.fullmatch(text):
+    if not _full(_USER, text):
         raise UsageError(f"bad user '{text}' for {option}")
     return text
 
@@ -641,7 +648,7 @@ def parse_output_spec(text: str) -> tuple[OutputFormat | None, tuple[str, ...]]:
             if chosen is not None:
                 raise UsageError(f"two output formats in -o '{text}'")
             chosen = formats[lowered]
-        elif _KEY.fullmatch(part):
+        elif _full(_KEY, part):
             fields.append(part.upper())
         else:
             raise UsageError(f"bad output field '{part}' in -o '{text}'")

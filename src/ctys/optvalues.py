@@ -11,7 +11,6 @@ malformed value raises ``UsageError`` naming the token. Imports only ``ctys.erro
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass
 
 from ctys.errors import UsageError
@@ -33,7 +32,7 @@ __all__ = [
 _TRUE = frozenset({"1", "on", "yes", "true"})
 _FALSE = frozenset({"0", "off", "no", "false"})
 _UINT32 = 2**32 - 1
-_DIGITS = string.digits + string.ascii_lowercase  # bash bases up to 36 (case-insensitive)
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"  # bash bases up to 36 (case-insensitive)
 
 # --- -c ----------------------------------------------------------------------------------
 
@@ -190,8 +189,10 @@ def parse_location(text: str) -> Location:
 
 # --- -g ----------------------------------------------------------------------------------
 
-_XGEOMETRY = re.compile(r"[1-9][0-9]*x[1-9][0-9]*(?:[+-][0-9]+[+-][0-9]+)?", re.ASCII)
-_SCREEN_PART = re.compile(r"[A-Za-z0-9_.\[\],/~$-]*", re.ASCII)
+# Patterns as text, compiled (and cached by re) at their first use: most command lines
+# use none of them.
+_XGEOMETRY = r"[1-9][0-9]*x[1-9][0-9]*(?:[+-][0-9]+[+-][0-9]+)?"
+_SCREEN_PART = r"[A-Za-z0-9_.\[\],/~$-]*"
 
 
 def parse_geometry_option(text: str) -> tuple[str, tuple[str, ...]]:
@@ -199,8 +200,8 @@ def parse_geometry_option(text: str) -> tuple[str, tuple[str, ...]]:
     original's Xinerama extension (screen section name or index, ServerLayout, xorg.conf)."""
     geometry, colon, extra = text.partition(":")
     parts = tuple(extra.split(":")) if colon else ()
-    bad = len(parts) > 3 or any(not _SCREEN_PART.fullmatch(p) for p in parts)
-    if not _XGEOMETRY.fullmatch(geometry) or bad or (parts and not parts[0]):
+    bad = len(parts) > 3 or any(not re.fullmatch(_SCREEN_PART, p, re.ASCII) for p in parts)
+    if not re.fullmatch(_XGEOMETRY, geometry, re.ASCII) or bad or (parts and not parts[0]):
         raise UsageError(
             f"bad geometry '{text}' for -g: expected WxH[+X+Y][:<screen>[:<layout>[:<file>]]]"
         )

@@ -11,7 +11,6 @@ Core utility: the plugins' actions and ``ctys-vhost`` print through it. Imports
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TextIO
@@ -110,6 +109,8 @@ def _json_value(value: object) -> object:
 
 
 def _render_json(rows: Sequence[Mapping[str, object]], fields: Sequence[str], out: TextIO) -> None:
+    import json  # only for JSON output: the table and terse forms do without it
+
     data = [{f: _json_value(row.get(f)) for f in fields} for row in rows]
     # (json.dumps itself escapes every control character inside strings.)
     write_text(out, json.dumps(data, indent=2))

@@ -16,7 +16,6 @@ from ctys.plugins.qemu.vm.cmdline import (
     Drive,
     MediaKind,
     VncSpec,
-    is_qemu_binary,
     iter_options,
     parse_memory_mb,
     parse_opts,
@@ -25,6 +24,7 @@ from ctys.plugins.qemu.vm.cmdline import (
     parse_vnc,
     split_opts,
 )
+from ctys.plugins.qemu.vm.processes import is_qemu_binary
 from ctys.plugins.qemu.vm.runtime import VmRuntimeDir
 from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
 
@@ -342,7 +342,8 @@ def test_parse_never_fails_on_arbitrary_argv(argv: list[str]) -> None:
 
 # Path and label pieces with the characters QEMU's option syntax cares about.
 _word = st.text(alphabet=st.sampled_from("abz09._-, =@"), min_size=1, max_size=8).filter(
-    lambda w: w.strip(" ") == w and not w.startswith("-")
+    # "." and ".." are no names: Path("/", ".") is "/", which has no file name to suffix.
+    lambda w: w.strip(" ") == w and not w.startswith("-") and w not in (".", "..")
 )
 _dir = st.lists(_word, min_size=1, max_size=3).map(lambda parts: Path("/", *parts))
 _image = st.tuples(_dir, _word, st.sampled_from([".qcow2", ".img", ".raw", ".vmdk", ""])).map(

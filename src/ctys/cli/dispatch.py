@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, CacheControl, CacheWhere, Invocation, Location, Target
-from ctys.remote.options import invocation_options, options_argv, target_invocation
-from ctys.remote.ssh import default_control_dir, ssh_argv, target_name
 
 if TYPE_CHECKING:
     from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin
 
-    # The fan-out machinery (threads, subprocess) loads only when a target needs it: the
-    # common one-local-target command line stays fast to start.
+    # The fan-out machinery (threads, subprocess) loads only when a target needs it, and
+    # the remote options and ssh modules only for a remote target or one with options:
+    # the common one-local-target command line stays fast to start.
     from ctys.remote.fanout import RemoteSettings, TargetResult
 
 __all__ = ["RemoteSettings", "dispatch", "target_args"]
@@ -61,7 +60,11 @@ def dispatch(
     _target_notes(invocation, err)
     if len(targets) == 1 and targets[0].is_local:
         target = targets[0]
-        here = target_invocation(invocation, target) if target.options else invocation
+        here = invocation
+        if target.options:
+            from ctys.remote.options import target_invocation
+
+            here = target_invocation(invocation, target)
         placement = _placement(here, target)
         if placement is not None:
             from ctys.argscan import parse_target
@@ -77,11 +80,12 @@ def dispatch(
 def _target_notes(invocation: Invocation, err: TextIO) -> None:
     """The one-line notes of options without effect in a target's own ``(...)`` options
     (the global ones were printed by the entry point); they are not sent to the target."""
-    from ctys.argscan import FLAG_OPTIONS, scan_argv
-    from ctys.remote.options import target_option_values
-
     for target in invocation.targets:
         if target.options:
+            from ctys.argscan import FLAG_OPTIONS, scan_argv
+            from ctys.remote.options import target_option_values
+            from ctys.remote.ssh import target_name
+
             # Merged first: a group member's options repeat letters (last wins).
             values = target_option_values(target.options)
             words = [f"-{k}" if k in FLAG_OPTIONS else f"-{k}{v}" for k, v in values.items()]
@@ -124,6 +128,8 @@ def _asks_json(call: ActionCall) -> bool:
 def target_args(invocation: Invocation, target: Target, *, clear_done: bool = False) -> list[str]:
     """The ctys arguments ``target`` runs: the global options merged with its own, as the
     plugin sets them for the actions whose rows are merged here (JSON rows)."""
+    from ctys.remote.options import invocation_options, options_argv, target_invocation
+
     own = target_invocation(invocation, target)
     values = invocation_options(own)
     if not target.is_local and own.cache_where is CacheWhere.LOCAL:
@@ -192,6 +198,9 @@ def _argv_for(
     args = target_args(invocation, target, clear_done=clear_done)
     if target.is_local:
         return [sys.executable, "-m", "ctys", *args]
+    from ctys.remote.options import target_invocation
+    from ctys.remote.ssh import default_control_dir, ssh_argv
+
     own = target_invocation(invocation, target)
     return ssh_argv(
         target,
@@ -212,6 +221,9 @@ def _run_on_many(invocation: Invocation, out: TextIO, err: TextIO, settings: Rem
     call = invocation.action
     if call is None:
         raise UsageError("no action given: use -a ACTION (see ctys -h)")
+    from ctys.remote.options import target_invocation
+    from ctys.remote.ssh import target_name
+
     targets = invocation.targets
     merger = _merger(invocation)
     for target in targets:
@@ -253,6 +265,8 @@ def _print_dry_run(invocation: Invocation, out: TextIO, settings: RemoteSettings
 def _print_commands(argvs: dict[Target, list[str]], stream: TextIO) -> None:
     import shlex
 
+    from ctys.remote.ssh import target_name
+
     for target, argv in argvs.items():
         print(f"{target_name(target)}: {shlex.join(argv)}", file=stream)
 
@@ -287,8 +301,10 @@ def _merged_many(
     settings: RemoteSettings,
 ) -> int:
     """Each target prints JSON rows; the plugin merges those of the targets that answered."""
-    from ctys.plugins.base import RunContext, TargetRows
+    from ctys.plugins.answers import TargetRows
+    from ctys.plugins.base import RunContext
     from ctys.remote.merge import error_line, json_rows, report_streams
+    from ctys.remote.options import target_invocation
 
     ctx = RunContext(invocation=invocation, out=out, err=err)
     merger.prepare(call, ctx)  # fail before the fan-out
@@ -318,6 +334,7 @@ def _interactive(invocation: Invocation, err: TextIO, settings: RemoteSettings) 
 
     from ctys.errors import ExitStatus
     from ctys.remote.fanout import classify
+    from ctys.remote.ssh import target_name
 
     status = 0
     for target in invocation.targets:

@@ -41,9 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def expand_macros(args: Sequence[str], err: TextIO) -> list[str]:
     """``args`` with their ``MACRO:`` references replaced (``ctys.macros``); the lines of
     ``%ECHO`` macros go to ``err``. Nothing is read when no word holds a macro."""
-    from ctys.macros import has_macro
-
-    if not any(has_macro(word) for word in args):
+    # ctys.macros (its dataclasses and patterns) only when a word holds a macro
+    # (ctys.macros.has_macro's test, inlined): most command lines have none.
+    if not any("macro:" in word.lower() for word in args):
         return list(args)
     from ctys.macros import MacroSource, expand_argv, macro_path
 
@@ -130,8 +130,6 @@ def _run_plugin(plugin: Plugin, action: ActionCall, context: RunContext) -> int:
     VM (each named by its own address), the worst status wins."""
     import contextlib
 
-    from ctys.address.model import AmbiguousAddress, with_address
-
     invocation = context.invocation
     only: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if invocation.cache_only:  # address.resolve (a heavy import) only where it is asked
@@ -141,8 +139,13 @@ def _run_plugin(plugin: Plugin, action: ActionCall, context: RunContext) -> int:
     with only:
         try:
             return plugin.run(action, context)
-        except AmbiguousAddress as exc:
-            if not invocation.allow_ambiguous or not exc.matches:
+        except CtysError as exc:
+            # address.model (its dataclasses) only once an action failed: it raised it.
+            from ctys.address.model import AmbiguousAddress, with_address
+
+            if not (isinstance(exc, AmbiguousAddress) and invocation.allow_ambiguous):
+                raise
+            if not exc.matches:
                 raise
             matches = exc.matches
         status = 0

@@ -15,15 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import UsageError
-from ctys.formats.sorting import SortSpec, parse_sort, sort_records
-from ctys.formats.tabgen import parse_tab_gen, tab_gen_lines, table_cells
-from ctys.formats.tabtcp import TabTcp, header_lines, parse_widths, row_cells, row_line
 from ctys.formats.titles import TITLE_SUBOPTIONS, Title, titled
 from ctys.invocation import OutputFormat, Suboption
 from ctys.tables import TERSE_SEPARATOR, escape_terse, render, text_value
+
+if TYPE_CHECKING:
+    # SORT, TAB_GEN and TAB_TCP load where they are asked for: plain output needs none.
+    from ctys.formats.sorting import SortSpec
+    from ctys.formats.tabtcp import TabTcp
 
 Row = Mapping[str, object]
 _FORMATS = {"TERSE": OutputFormat.TERSE, "MACHINE": OutputFormat.TERSE, "JSON": OutputFormat.JSON}
@@ -99,6 +101,8 @@ def parse_output(
         if key in TITLE_SUBOPTIONS:
             title = TITLE_SUBOPTIONS[key]
         elif key == "SORT":
+            from ctys.formats.sorting import parse_sort
+
             sort = parse_sort(sub.args)
         elif key in _FORMATS:
             machine = machine or key == "MACHINE"
@@ -120,6 +124,8 @@ def parse_output(
     if layout is not Layout.PLAIN and fmt is OutputFormat.JSON:
         raise UsageError(f"{action} suboption {layout.value} prints a text table, not JSON")
     if layout is Layout.TAB_TCP:
+        from ctys.formats.tabtcp import parse_widths
+
         parse_widths(tab_args)  # fail now, before anything runs
     return OutputRequest(fmt, machine, title, sort, layout, tuple(tab_args)), rest
 
@@ -149,6 +155,8 @@ def write_rows(
     columns of the whole record, or TAB_TCP (``tab_tcp``: its columns' content). SORT
     compares the printed cells; ``group`` names a row's target (SORT:EACH)."""
     if req.layout is Layout.TAB_GEN:
+        from ctys.formats.tabgen import parse_tab_gen, tab_gen_lines, table_cells
+
         columns = parse_tab_gen(req.tab_args, shape.position_of, len(shape.record))
 
         def whole(row: Row) -> list[str]:
@@ -158,6 +166,8 @@ def write_rows(
         _lines(out, tab_gen_lines([whole(r) for r in ordered], columns, req.title))
         return
     if req.layout is Layout.TAB_TCP:
+        from ctys.formats.tabtcp import TabTcp, header_lines, parse_widths, row_cells, row_line
+
         spec = tab_tcp or TabTcp(widths=parse_widths(req.tab_args))
         ordered = _sorted(rows, lambda r: row_cells(r, spec), req, group)
         _lines(out, [*header_lines(spec), *(row_line(r, spec) for r in ordered)])
@@ -177,6 +187,8 @@ def _sorted(
 ) -> list[Row]:
     if req.sort is None:
         return list(rows)
+    from ctys.formats.sorting import sort_records
+
     return sort_records(rows, cells, req.sort, group=group)
 
 

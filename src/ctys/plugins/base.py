@@ -40,6 +40,24 @@ if TYPE_CHECKING:  # the conf modules load when a plugin reads a conf, not with 
     from ctys.conf.parser import SourceLines
     from ctys.conf.rawconf import RawConf
 
+    # The answers of merged, placed and forwarded actions (defined in answers, loaded when
+    # an action has one; served from here too by __getattr__ below).
+    from ctys.plugins.answers import ClientEndpoint as ClientEndpoint
+    from ctys.plugins.answers import HostLoad as HostLoad
+    from ctys.plugins.answers import TargetRows as TargetRows
+
+_ANSWERS = frozenset({"ClientEndpoint", "HostLoad", "TargetRows"})
+
+
+def __getattr__(name: str) -> object:
+    # The answer dataclasses are built at their first use, not with every command line
+    # (which needs RunContext alone); ``from ctys.plugins.base import HostLoad`` still works.
+    if name in _ANSWERS:
+        from ctys.plugins import answers
+
+        return getattr(answers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -52,16 +70,6 @@ class RunContext:
     @property
     def debug(self) -> int:
         return self.invocation.debug
-
-
-@dataclass(frozen=True)
-class TargetRows:
-    """One target's answer to a merged action: the JSON rows it printed."""
-
-    target: Target
-    name: str  # the target as the user named it (``user@host``), the HOST of its rows
-    call: ActionCall  # the action as this target ran it (target-local options applied)
-    rows: list[dict[str, object]]
 
 
 class MergedAction(Protocol):
@@ -87,23 +95,6 @@ class MergedAction(Protocol):
     def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
         """Print the merged answer of the targets that answered; return the exit status."""
         ...
-
-
-@dataclass(frozen=True)
-class HostLoad:
-    """How busy a host is: 1-minute load average, CPU count, running VMs."""
-
-    load1: float
-    ncpu: int
-    running_vms: int
-
-    @property
-    def per_cpu(self) -> float:
-        return self.load1 / max(1, self.ncpu)
-
-    def line(self) -> str:
-        """The load answer: ``load1;ncpu;running_vms``."""
-        return f"{self.load1:.2f};{self.ncpu};{self.running_vms}"
 
 
 class Placement(Protocol):
@@ -132,15 +123,6 @@ class Placement(Protocol):
     def attaches(self, call: ActionCall) -> bool:
         """Whether ``call`` attaches to a running VM (else a running one is refused)."""
         ...
-
-
-@dataclass(frozen=True)
-class ClientEndpoint:
-    """Where a session's server listens on its host, for a client run elsewhere (-L CF)."""
-
-    label: str
-    address: str  # a VNC server ("unix:/path", "host:port") or a serial console socket path
-    serial: bool = False  # a serial console (this terminal attaches) rather than VNC
 
 
 class Forwarding(Protocol):

@@ -23,7 +23,8 @@ from ctys.address.model import (
 from ctys.errors import CtysError, VmStateError
 from ctys.inventory.record import InventoryRecord
 from ctys.invocation import ActionCall, Invocation, Target
-from ctys.plugins.base import HostLoad, Placement
+from ctys.plugins.answers import HostLoad
+from ctys.plugins.base import Placement
 
 if TYPE_CHECKING:
     from ctys.remote.fanout import RemoteSettings, TargetResult

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ctys.plugins.qemu.vm.cmdline import VncSpec
-from ctys.plugins.qemu.vm.processes import QemuProcess
-from ctys.plugins.qemu.vm.runtime import RuntimeRecord
-
 if TYPE_CHECKING:
+    # The command-line parser loads with the first VM (a QemuProcess holds its result).
+    from ctys.plugins.qemu.vm.cmdline import VncSpec
     from ctys.plugins.qemu.vm.handle import VmHandle
+    from ctys.plugins.qemu.vm.processes import QemuProcess
+    from ctys.plugins.qemu.vm.runtime import RuntimeRecord
 
 _FOREIGN_WORKERS = 8
 
@@ -23,6 +23,7 @@ def query_vnc(vm: VmHandle, timeout: float = 3.0) -> VncSpec | None:
     QEMU's QMP socket serves one client at a time, so the caller's handle asks): the
     display it picked from a ``to=N`` range, or its UNIX socket; ``None`` when QMP does not
     tell (no answer, or the command failed)."""
+    from ctys.plugins.qemu.vm.cmdline import VncSpec
     from ctys.plugins.qemu.vm.qmp import QmpError
 
     try:
@@ -42,6 +43,8 @@ def query_vnc(vm: VmHandle, timeout: float = 3.0) -> VncSpec | None:
 
 def record_vnc(record: RuntimeRecord) -> VncSpec | None:
     """The VNC server of a managed VM as its record names it (LIST's VNC column)."""
+    from ctys.plugins.qemu.vm.cmdline import VncSpec
+
     if record.vnc_socket:
         return VncSpec(unix_path=record.vnc_socket)
     if record.vnc_display is not None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from ctys.address.model import ADDRESS_KEYS
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall
-from ctys.plugins.base import ClientEndpoint
+from ctys.plugins.answers import ClientEndpoint
 
 __all__ = ["QemuForwarding", "select_row", "wants_serial"]
 

@@ -10,7 +10,8 @@ import os
 
 from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, OutputFormat
-from ctys.plugins.base import HostLoad, RunContext
+from ctys.plugins.answers import HostLoad
+from ctys.plugins.base import RunContext
 
 INFO_FIELDS = ("binary", "version", "arch", "accelerators", "default machine", "kvm")
 

@@ -24,7 +24,6 @@ from ctys.formats.listfields import (
     list_field,
 )
 from ctys.formats.request import Layout, OutputRequest, RecordShape, parse_output, write_rows
-from ctys.formats.tabtcp import Guest, TabTcp, parse_widths
 from ctys.formats.titles import Title
 from ctys.invocation import ActionCall, OutputFormat, Suboption
 from ctys.plugins.base import RunContext
@@ -36,6 +35,7 @@ from ctys.plugins.qemu.actions.list import (
 )
 
 if TYPE_CHECKING:
+    from ctys.formats.tabtcp import TabTcp
     from ctys.plugins.qemu.vm.runtime import RuntimeDir
     from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -150,6 +150,8 @@ def parse_list_request(
         fields = DEFAULT_TABLE_FIELDS if output.fmt is OutputFormat.TABLE else list_fields()
     tab = None
     if output.layout is Layout.TAB_TCP:
+        from ctys.formats.tabtcp import Guest, TabTcp, parse_widths
+
         guest = Guest.TCP if "TCP" in chosen else Guest.MAC if "MAC" in chosen else Guest.NONE
         tab = TabTcp(parse_widths(output.tab_args), guest, show_id="ID" in chosen)
     return ListRequest(
@@ -211,6 +213,8 @@ def list_rows(
 ) -> list[dict[str, object]]:
     """Each entry as one row: ctys' fields and the original's record (``wanted``: the
     fields printed, so the costly ones are filled only when asked for)."""
+    if not entries:
+        return []  # LIST with no VM: the original's record fields are not loaded
     from ctys.plugins.qemu.actions.listrecord import original_fields
 
     return [{**e.row(), **original_fields(e, host, wanted)} for e in entries]

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from ctys.address.match import same_file
 from ctys.invocation import ActionCall
-from ctys.plugins.base import HostLoad
+from ctys.plugins.answers import HostLoad
 
 
 def row_is_vm(row: Mapping[str, object], uuid: str, conf: str) -> bool:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from ctys.argscan import INVENTORY_KEY
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, CacheControl, Suboption, Target
-from ctys.plugins.base import RunContext, TargetRows
+from ctys.plugins.answers import TargetRows
+from ctys.plugins.base import RunContext
 
 if TYPE_CHECKING:
     from ctys.plugins.qemu.actions.listout import ListRequest

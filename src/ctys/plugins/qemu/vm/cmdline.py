@@ -10,7 +10,6 @@ counts as the boot image too.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -47,15 +46,6 @@ _LEGACY_DISKS = {
 }
 
 _MEM_UNITS = {"": 1.0, "B": 1 / (1 << 20), "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1 << 20}
-
-
-_QEMU_NAME = re.compile(r"qemu-system-[A-Za-z0-9_.-]+|qemu-kvm|kvm")
-
-
-def is_qemu_binary(path: str) -> bool:
-    """True when the file name of ``path`` is a QEMU system emulator: ``qemu-system-*``,
-    ``qemu-kvm`` or ``kvm`` (any directory)."""
-    return bool(_QEMU_NAME.fullmatch(PurePosixPath(path).name))
 
 
 class MediaKind(Enum):

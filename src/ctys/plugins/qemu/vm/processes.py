@@ -11,13 +11,28 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from ctys.pathutil import canonical_path
-from ctys.plugins.qemu.vm.cmdline import QemuCmdline, is_qemu_binary, parse_qemu_cmdline
+
+if TYPE_CHECKING:
+    # The command-line parser (its dataclasses) loads once a qemu is found: LIST with
+    # none does not pay for it.
+    from ctys.plugins.qemu.vm.cmdline import QemuCmdline
 
 _PROC = "/proc"
+_QEMU_NAME = r"qemu-system-[A-Za-z0-9_.-]+|qemu-kvm|kvm"
+
+
+def is_qemu_binary(path: str) -> bool:
+    """True when the file name of ``path`` is a QEMU system emulator: ``qemu-system-*``,
+    ``qemu-kvm`` or ``kvm`` (any directory)."""
+    if "qemu" not in path and "kvm" not in path:
+        return False  # most processes: no pattern compiled or matched (LIST asks them all)
+    return re.fullmatch(_QEMU_NAME, PurePosixPath(path).name) is not None
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,8 @@ def process_running(pid: int) -> bool:
 
 def _qemu_process(pid: int, argv: list[str]) -> QemuProcess | None:
     """The owner and start time of qemu ``pid`` (``None``: it ended meanwhile)."""
+    from ctys.plugins.qemu.vm.cmdline import parse_qemu_cmdline
+
     try:
         stat = _read(pid, "stat")
     except OSError:

@@ -20,7 +20,6 @@ When a VM folder is removed its qemu.log and console.log are kept
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -58,10 +57,14 @@ class RuntimeRecord:
     argv: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
+        import json  # with the first record: LIST with no VM reads none
+
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RuntimeRecord:
+        import json
+
         data = json.loads(text)
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
