@@ -13,8 +13,12 @@ Run as ``flock /tmp/ctys-e2e.lock .venv/bin/python bench/list_speed.py [--vms N]
 
 Also printed: ``ctys -h`` against ``python -c pass`` (the CLI's own start-up, which every
 command pays before its plugin loads), and for each row the CPU time (user + system), which
-a loaded shared machine moves far less than the wall time. The rows run round-robin, one
-run of each per round, so each ratio compares runs made under the same load.
+a loaded shared machine moves far less than the wall time. Two bound rows say what the
+start-up of LIST with no VM is made of: ``python -c "import ..."`` of the standard-library
+modules LIST loads (beyond those of ``python -c pass``: dataclasses with inspect, re,
+pathlib, typing, enum...), and of those plus every ctys module it loads, nothing run. The
+rows run round-robin, one run of each per round, so each ratio compares runs made under the
+same load.
 
 Other qemus on the host (other users' VMs, other tests) are in every LIST measurement: LIST
 reads every process's command line and lists foreign qemus too (and then reads the confs
@@ -85,6 +89,31 @@ def _foreign_qemus() -> int:
     return count
 
 
+# Runs LIST with no VM in-process and prints the modules it loaded (the bound rows).
+_MODULES_OF_LIST = (
+    "import contextlib, io, sys\n"
+    "from ctys.cli.main import main\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    "    main(['-t', 'QEMU', '-a', 'LIST'])\n"
+    "print(' '.join(sorted(sys.modules)))\n"
+)
+_MODULES_OF_PASS = "import sys; print(' '.join(sorted(sys.modules)))"
+
+
+def _import_only(env: dict[str, str]) -> tuple[str, str]:
+    """``python -c`` programs importing what LIST with no VM loads and nothing else: the
+    standard library's modules alone, and those with every ctys module."""
+
+    def modules(program: str) -> set[str]:
+        argv = [sys.executable, "-c", program]
+        return set(subprocess.run(argv, env=env, capture_output=True, text=True).stdout.split())
+
+    loaded = modules(_MODULES_OF_LIST) - modules(_MODULES_OF_PASS) - {"__main__"}
+    ours = sorted(m for m in loaded if m == "ctys" or m.startswith("ctys."))
+    stdlib = sorted(loaded - set(ours) | {"re"})  # the entry-point script imports re
+    return f"import {', '.join(stdlib)}", f"import {', '.join([*stdlib, *ours])}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=20)
@@ -134,11 +163,14 @@ def main() -> int:
         # Round-robin, one run of each per round: a shared machine's load changes by the
         # minute, and so each ratio compares runs made under the same load. The idle
         # stand-ins (-S: no vCPU runs) do not load the CPUs during the "no VM" runs.
+        stdlib_only, all_modules = _import_only(empty_env)
         cases = {
             "floor": ([sys.executable, "-c", "pass"], env),
             "help": ([*entry, "-h"], empty_env),  # the CLI's own start-up, no plugin
             "none": (ctys, empty_env),
             "full": (ctys, full_env),
+            "stdlib": ([sys.executable, "-c", stdlib_only], env),
+            "imports": ([sys.executable, "-c", all_modules], empty_env),
         }
         walls: dict[str, list[float]] = {k: [] for k in cases}
         cpus: dict[str, list[float]] = {k: [] for k in cases}
@@ -161,8 +193,13 @@ def main() -> int:
             "help": "ctys -h (vs python -c pass)",
             "none": "LIST, no VM (vs python -c pass)",
             "full": f"LIST, {args.vms} running VMs (vs LIST, no VM)",
+            "stdlib": "bound: LIST's standard-library modules imported (vs python -c pass)",
+            "imports": "bound: those and LIST's ctys modules imported, nothing run",
         }
-        base = {"floor": None, "help": "floor", "none": "floor", "full": "none"}
+        base = {
+            "floor": None, "help": "floor", "none": "floor", "full": "none",
+            "stdlib": "floor", "imports": "floor",
+        }  # fmt: skip
         ratios: dict[str, float] = {}
         for name, label in labels.items():
             ref = base[name]

@@ -117,6 +117,7 @@ _LIST_IDLE_NEVER = {
     "ctys.formats.tabgen",  # TAB_GEN
     "ctys.formats.tabtcp",  # TAB_TCP
     "ctys.plugins.answers",  # merged, placed or forwarded actions' answers
+    "ctys.plugins.subopts",  # the suboption tables: the shell's completion asks them
     "ctys.remote.options",  # a target's own options
     "ctys.remote.ssh",  # a remote target
     "shlex",
@@ -274,13 +275,16 @@ def test_vhost_exact_query_imports_only_the_fast_path(
     assert not (_tops(mods) | mods) & never, sorted((_tops(mods) | mods) & never)
 
 
-def test_base_serves_the_answer_types_it_no_longer_builds() -> None:
-    """The plugin interface still names the answers (plugins import them from base), though
-    their classes live in ``ctys.plugins.answers``, built at the first use."""
-    from ctys.plugins import answers, base
+def test_base_serves_the_types_it_no_longer_builds() -> None:
+    """The plugin interface still names the answers and the suboption specs (plugins import
+    them from base), though their classes live in ``ctys.plugins.answers`` and
+    ``ctys.plugins.subopts``, built at the first use."""
+    from ctys.plugins import answers, base, subopts
 
     assert base.HostLoad is answers.HostLoad
     assert base.TargetRows is answers.TargetRows
     assert base.ClientEndpoint is answers.ClientEndpoint
+    assert base.SuboptionSpec is subopts.SuboptionSpec
+    assert base.ValueKind is subopts.ValueKind
     with pytest.raises(AttributeError, match="no attribute 'NoSuchAnswer'"):
         _ = base.NoSuchAnswer

@@ -31,10 +31,6 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from ctys.invocation import ActionCall, Invocation, Target
 
-# (defined in subopts, which completion imports alone; re-exported for the plugins)
-from ctys.plugins.subopts import SuboptionSpec as SuboptionSpec
-from ctys.plugins.subopts import ValueKind as ValueKind
-
 if TYPE_CHECKING:  # the conf modules load when a plugin reads a conf, not with this one
     from ctys.conf.found import FoundVm
     from ctys.conf.parser import SourceLines
@@ -46,17 +42,28 @@ if TYPE_CHECKING:  # the conf modules load when a plugin reads a conf, not with 
     from ctys.plugins.answers import HostLoad as HostLoad
     from ctys.plugins.answers import TargetRows as TargetRows
 
-_ANSWERS = frozenset({"ClientEndpoint", "HostLoad", "TargetRows"})
+    # (defined in subopts, which completion imports alone; served from here for the plugins)
+    from ctys.plugins.subopts import SuboptionSpec as SuboptionSpec
+    from ctys.plugins.subopts import ValueKind as ValueKind
+
+# Served by __getattr__ at their first use: their classes are not built with every command
+# line (which needs RunContext alone); ``from ctys.plugins.base import HostLoad`` works.
+_LAZY = {
+    "ClientEndpoint": "ctys.plugins.answers",
+    "HostLoad": "ctys.plugins.answers",
+    "TargetRows": "ctys.plugins.answers",
+    "SuboptionSpec": "ctys.plugins.subopts",
+    "ValueKind": "ctys.plugins.subopts",
+}
 
 
 def __getattr__(name: str) -> object:
-    # The answer dataclasses are built at their first use, not with every command line
-    # (which needs RunContext alone); ``from ctys.plugins.base import HostLoad`` still works.
-    if name in _ANSWERS:
-        from ctys.plugins import answers
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(answers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)

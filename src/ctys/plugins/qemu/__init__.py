@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 from ctys.invocation import ActionCall
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.confs.reader import QemuConfs
-from ctys.plugins.subopts import SuboptionSpec
 
 if TYPE_CHECKING:
     from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin
+    from ctys.plugins.subopts import SuboptionSpec
 
 _ACTIONS: dict[str, str] = {
     "CREATE": "boot a VM (BOOTMODE, KERNEL, CONSOLE, ARGSADD; CONNECT/REUSE attach)",
