@@ -16,9 +16,14 @@ command pays before its plugin loads), and for each row the CPU time (user + sys
 a loaded shared machine moves far less than the wall time. Two bound rows say what the
 start-up of LIST with no VM is made of: ``python -c "import ..."`` of the standard-library
 modules LIST loads (beyond those of ``python -c pass``: dataclasses with inspect, re,
-pathlib, typing, enum...), and of those plus every ctys module it loads, nothing run. The
-rows run round-robin, one run of each per round, so each ratio compares runs made under the
-same load.
+pathlib, typing, enum...), and of those plus every ctys module it loads, nothing run.
+
+Two phases: the "no VM" rows (and ``ctys -h``, the bounds) run before the stand-ins start,
+since LIST lists every running qemu (one not in its runtime dir as unmanaged: before
+2026-12-02 the "no VM" row ran beside the N stand-ins and so listed N unmanaged qemus); then
+LIST of the N VMs and ``python -c pass`` again. Within a phase the rows run round-robin,
+one run of each per round, so each ratio compares runs made under the same load; the VMs'
+ratio is also printed with each phase's floor taken out.
 
 Other qemus on the host (other users' VMs, other tests) are in every LIST measurement: LIST
 reads every process's command line and lists foreign qemus too (and then reads the confs
@@ -114,6 +119,23 @@ def _import_only(env: dict[str, str]) -> tuple[str, str]:
     return f"import {', '.join(stdlib)}", f"import {', '.join([*stdlib, *ours])}"
 
 
+def _round_robin(
+    cases: dict[str, tuple[list[str], dict[str, str]]], runs: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU times of ``runs`` rounds of ``cases``, one run of each per round, after a
+    warm-up run of each (bytecode caches, page cache)."""
+    walls: dict[str, list[float]] = {k: [] for k in cases}
+    cpus: dict[str, list[float]] = {k: [] for k in cases}
+    for argv, case_env in cases.values():
+        run_quiet(argv, case_env)
+    for _ in range(runs):
+        for name, (argv, case_env) in cases.items():
+            wall_s, cpu_s = wall_and_cpu(argv, 1, case_env, warm_up=False)
+            walls[name] += wall_s
+            cpus[name] += cpu_s
+    return walls, cpus
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=20)
@@ -148,6 +170,19 @@ def main() -> int:
         runtime = RuntimeDir(work / "rt")
         RuntimeDir(work / "rt0")
         foreign = _foreign_qemus()
+        stdlib_only, all_modules = _import_only(empty_env)
+        # Phase 1, before the stand-ins start: a running qemu is listed by every LIST (as an
+        # unmanaged VM when it is not in the LIST's runtime dir), so "no VM" must run while
+        # none of ours runs. Round-robin, one run of each per round: a shared machine's load
+        # changes by the minute, and so each ratio compares runs made under the same load.
+        idle = {
+            "floor": ([sys.executable, "-c", "pass"], env),
+            "help": ([*entry, "-h"], empty_env),  # the CLI's own start-up, no plugin
+            "none": (ctys, empty_env),
+            "stdlib": ([sys.executable, "-c", stdlib_only], env),
+            "imports": ([sys.executable, "-c", all_modules], empty_env),
+        }
+        walls, cpus = _round_robin(idle, args.runs)
         for n in range(args.vms):
             procs.append(_stand_in(runtime, work / "vms", n))
         _wait_ready(procs, runtime)
@@ -160,29 +195,15 @@ def main() -> int:
             print(f"LIST misses stand-ins (or their state) {missing}:")
             print(listed.stdout + listed.stderr)
             return 1
-        # Round-robin, one run of each per round: a shared machine's load changes by the
-        # minute, and so each ratio compares runs made under the same load. The idle
-        # stand-ins (-S: no vCPU runs) do not load the CPUs during the "no VM" runs.
-        stdlib_only, all_modules = _import_only(empty_env)
-        cases = {
-            "floor": ([sys.executable, "-c", "pass"], env),
-            "help": ([*entry, "-h"], empty_env),  # the CLI's own start-up, no plugin
-            "none": (ctys, empty_env),
-            "full": (ctys, full_env),
-            "stdlib": ([sys.executable, "-c", stdlib_only], env),
-            "imports": ([sys.executable, "-c", all_modules], empty_env),
-        }
-        walls: dict[str, list[float]] = {k: [] for k in cases}
-        cpus: dict[str, list[float]] = {k: [] for k in cases}
-        for argv, case_env in cases.values():
-            run_quiet(argv, case_env)  # warm-up: bytecode caches, page cache
-        for _ in range(args.runs):
-            for name, (argv, case_env) in cases.items():
-                wall_s, cpu_s = wall_and_cpu(argv, 1, case_env, warm_up=False)
-                walls[name] += wall_s
-                cpus[name] += cpu_s
+        # Phase 2, the stand-ins running (idle: -S, no vCPU runs): LIST of them, with the
+        # floor again, so the ratio to phase 1's "no VM" can be read at phase 1's load too.
+        busy_walls, busy_cpus = _round_robin(
+            {"floor2": ([sys.executable, "-c", "pass"], env), "full": (ctys, full_env)}, args.runs
+        )
+        walls.update(busy_walls)
+        cpus.update(busy_cpus)
         print(
-            f"LIST speed: {args.runs} runs each (round-robin), {os.cpu_count()} CPUs,"
+            f"LIST speed: {args.runs} runs each (round-robin per phase), {os.cpu_count()} CPUs,"
             f" load {os.getloadavg()[0]:.2f}, {foreign} other qemus on the host (listed as"
             " unmanaged in every LIST)"
         )
@@ -192,13 +213,14 @@ def main() -> int:
             "floor": "python -c pass",
             "help": "ctys -h (vs python -c pass)",
             "none": "LIST, no VM (vs python -c pass)",
-            "full": f"LIST, {args.vms} running VMs (vs LIST, no VM)",
             "stdlib": "bound: LIST's standard-library modules imported (vs python -c pass)",
             "imports": "bound: those and LIST's ctys modules imported, nothing run",
+            "floor2": "python -c pass, while the stand-ins run",
+            "full": f"LIST, {args.vms} running VMs (vs LIST, no VM)",
         }
         base = {
-            "floor": None, "help": "floor", "none": "floor", "full": "none",
-            "stdlib": "floor", "imports": "floor",
+            "floor": None, "help": "floor", "none": "floor", "stdlib": "floor",
+            "imports": "floor", "floor2": "floor", "full": "none",
         }  # fmt: skip
         ratios: dict[str, float] = {}
         for name, label in labels.items():
@@ -213,6 +235,11 @@ def main() -> int:
                 f"| {label} | {ms(min(w), 1)} / {ms(med(w), 1)} / {ms(max(w), 1)} | {ratio}"
                 f" | {ms(med(c), 1)} | {cratio} |"
             )
+        # The phases ran at different moments: the VMs' ratio also with each side divided
+        # by its own phase's floor.
+        floors = (med(walls["floor2"]) or 1) / (med(walls["floor"]) or 1)
+        taken_out = ratios["full"] / floors
+        print(f"{args.vms}-VM ratio with each phase's floor taken out: {taken_out:.2f}x")
         r1, r2 = ratios["none"], ratios["full"]
         print(
             f"targets (wall medians): no VM {r1:.2f}x (≤ 5x) {'PASS' if r1 <= 5 else 'MISS'};"
