@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -53,13 +52,20 @@ def stop_signals_raise() -> Iterator[None]:
     """In the block, SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` in the main thread
     (signals that are ignored, e.g. SIGHUP under nohup, stay ignored); the previous
     handlers come back afterwards."""
-    if threading.current_thread() is not threading.main_thread():
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        for signum, handler in previous.items():
+            if handler is not signal.SIG_IGN:
+                signal.signal(signum, _raise)
+    except ValueError:
+        # Only the main thread may set handlers (Python refuses before changing any); this
+        # also spares every command line the threading module's import.
+        in_main_thread = False
+    else:
+        in_main_thread = True
+    if not in_main_thread:
         yield
         return
-    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
-    for signum, handler in previous.items():
-        if handler is not signal.SIG_IGN:
-            signal.signal(signum, _raise)
     try:
         yield
     finally:

@@ -79,6 +79,7 @@ def test_help_imports_no_plugin(tmp_path: Path) -> None:
     # The CLI core's own start-up: no macro file machinery without a macro word, no remote
     # options or ssh without a target, the scanner's helpers (shlex, string) only when used.
     assert not mods & {"ctys.macros", "ctys.cli.dispatch", "ctys.remote", "shlex", "string"}
+    assert "threading" not in mods  # the stop-signal guard needs no thread check of its own
 
 
 # --- LIST, CANCEL and CREATE -n on a host whose process table we make ---------------------
@@ -122,6 +123,7 @@ _LIST_IDLE_NEVER = {
     "ctys.remote.ssh",  # a remote target
     "shlex",
     "string",
+    "threading",  # the stop-signal guard: Python itself refuses handlers off the main thread
 }
 
 

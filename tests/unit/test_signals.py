@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from ctys.runguard import run_guarded
-from ctys.stopsignals import Interrupted, stop_signals_held
+from ctys.stopsignals import Interrupted, stop_signals_held, stop_signals_raise
 
 
 @pytest.fixture
@@ -86,3 +86,21 @@ def test_signals_held_during_a_cleanup_arrive_after_it(other_thread: bool) -> No
     finally:
         stop.set()
     assert order == ["cleanup done", "then SIGTERM"]
+
+
+def test_stop_signals_raise_off_the_main_thread_changes_no_handler() -> None:
+    """Only the main thread may set signal handlers: elsewhere the guard leaves them."""
+    before = signal.getsignal(signal.SIGTERM)
+    seen: list[object] = []
+
+    def body() -> None:
+        with stop_signals_raise():
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    worker = threading.Thread(target=body)
+    worker.start()
+    worker.join()
+    assert seen == [before]
+    with stop_signals_raise():  # the main thread's guard still installs its handler
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) == before
