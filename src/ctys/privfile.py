@@ -41,8 +41,11 @@ def create_private_file(path: Path) -> bool:
     return True
 
 
-def write_private_text(path: Path, text: str) -> None:
+def write_private_text(path: Path, text: str, *, durable: bool = True) -> None:
     """Write ``path`` atomically (temp file + rename) with mode 0600, replacing any file
-    there (and its mode). ``OSError`` on failure; no temp file is left behind."""
-    # The temp file is 0600 from its creation (mkstemp): never readable by others.
-    write_text_atomically(path, lambda stream: stream.write(text), mode=PRIVATE_FILE)
+    there (and its mode). ``OSError`` on failure; no temp file is left behind.
+    ``durable=False``: runtime state, not fsynced (``write_text_atomically``)."""
+    # The temp file is 0600 from its creation: never readable by others.
+    write_text_atomically(
+        path, lambda stream: stream.write(text), mode=PRIVATE_FILE, durable=durable
+    )

@@ -236,7 +236,8 @@ _VHOST_PROBE = (
 # output spec, stream guard or error modules.
 _VHOST_LEAN = {
     "ctys", "ctys.cli", "ctys.cli.vhost", "ctys.cli.vhostlean", "ctys.inventory",
-    "ctys.inventory.fieldnames", "ctys.inventory.quickread", "ctys.plaintable", "ctys.textescape",
+    "ctys.inventory.fieldnames", "ctys.inventory.location", "ctys.inventory.quickread",
+    "ctys.plaintable", "ctys.textescape",
 }  # fmt: skip
 # Nor the heavy standard modules (argparse, the dataclass machinery and inspect, typing,
 # pathlib, enum and re) nor anything outside the standard library.
@@ -290,3 +291,76 @@ def test_base_serves_the_types_it_no_longer_builds() -> None:
     assert base.ValueKind is subopts.ValueKind
     with pytest.raises(AttributeError, match="no attribute 'NoSuchAnswer'"):
         _ = base.NoSuchAnswer
+
+# --- CREATE up to qemu's launch -------------------------------------------------------------
+#
+# The probe runs a real CREATE and stops it where qemu would be started (the one Popen of
+# ``vm.lifecycle``): what is loaded then is what every start pays for before qemu runs.
+# Everything after the launch (QMP, the VNC password, PING/SSHPING, WAIT:, the console)
+# and everything a plain conf does not ask for (VDE, shares, KVM, an inventory) loads later.
+
+_LAUNCH_PROBE = (
+    "import os, sys, runpy\n"
+    "import ctys.plugins.qemu.vm.lifecycle as lifecycle\n"
+    "import ctys.plugins.qemu.vm.processes as p; p._PROC = os.environ['PROBE_PROC']\n"
+    "def launch(argv, log):\n"
+    "    sys.stderr.write('MODS ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
+    "    sys.stderr.write('ARGV ' + ' '.join(argv) + '\\n')\n"
+    "    raise OSError(2, 'not started by the probe')\n"
+    "lifecycle._popen = launch\n"
+    "sys.argv = ['ctys', *sys.argv[1:]]\n"
+    "runpy.run_module('ctys', run_name='__main__')\n"
+)
+
+# Loaded by no plain start before qemu runs (each is measured in docs/performance.md).
+_LAUNCH_NEVER = {
+    "sqlite3",  # no inventory file: the label is resolved by scanning
+    "ctys.inventory.store",
+    "socket",  # the QMP client, the guest agent, a fixed VNC port's check: after the launch
+    "tempfile",  # the runtime record is written without it (and without fsync)
+    "secrets",  # a generated VNC password / INSTMODE INIT only
+    "ctys.plugins.qemu.actions.guestprobe",
+    "ctys.plugins.qemu.actions.waitready",
+    "ctys.plugins.qemu.actions.kvmwatch",
+    "ctys.plugins.qemu.actions.wrapperstart",
+    "ctys.plugins.qemu.host.detect",  # TCG: one PATH lookup, no scan of the host's qemus
+    "ctys.plugins.qemu.host.kvmprobe",
+    "ctys.plugins.qemu.net.vde",  # a user-mode NIC needs no switch
+    "ctys.plugins.qemu.net.vdelink",
+    "ctys.plugins.qemu.shares.fsdaemon",
+    "ctys.plugins.qemu.vm.imagelock",
+    "ctys.plugins.qemu.vm.qga",
+}
+
+
+def test_create_loads_only_the_start_path_before_qemu_runs(tmp_path: Path) -> None:
+    folder = tmp_path / "vms" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "tiny.conf").write_text(
+        "#@#MAGICID-QEMU\n#@#LABEL = tiny\n#@#ACCELERATOR = TCG\nKERNEL=vmlinuz\n"
+    )
+    (folder / "vmlinuz").write_bytes(b"")
+    runtime = tmp_path / "rt"
+    runtime.mkdir(mode=0o700)
+    env = dict(
+        os.environ,
+        CTYS_RUNTIME_DIR=str(runtime),
+        CTYS_VMPATH=str(tmp_path / "vms"),
+        CTYS_INVENTORY=str(tmp_path / "inv.sqlite"),
+        CTYS_ACCEL="tcg",
+        PROBE_PROC=str(_fake_proc(tmp_path / "proc", {})),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _LAUNCH_PROBE, "-t", "QEMU", "-a", "CREATE=l:tiny,CONSOLE:CLI"],
+        env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    lines = done.stderr.splitlines()
+    argv = next(x for x in lines if x.startswith("ARGV ")).split()[1:]
+    assert "-kernel" in argv and "tiny" in " ".join(argv)  # the real start got to qemu
+    assert done.returncode != 0 and "not started by the probe" in done.stderr
+    mods = set(next(x for x in lines if x.startswith("MODS ")).split()[1:])
+    assert "ctys.plugins.qemu.actions.startseq" in mods
+    assert not (_tops(mods) | mods) & (_NEVER | _LAUNCH_NEVER), sorted(
+        (_tops(mods) | mods) & (_NEVER | _LAUNCH_NEVER)
+    )
+    assert not list(runtime.glob("vms/*")), "the failed start left its runtime folder"

@@ -17,6 +17,7 @@ import os
 import sqlite3
 
 from ctys.inventory.fieldnames import FIELDS
+from ctys.inventory.location import default_inventory_file as default_inventory_file
 
 APPLICATION_ID = 0x63747973  # "ctys": marks the SQLite file as ours (PRAGMA application_id)
 # 2: the original's 47 fields (+ ctys' own), one row per address; 3: + the files table;
@@ -36,17 +37,6 @@ _CHECK = (
 )
 # Characters SQLite's URI parser treats specially in a path.
 _URI_ESCAPES = str.maketrans({"%": "%25", "?": "%3f", "#": "%23"})
-
-
-def default_inventory_file() -> str:
-    """``$CTYS_INVENTORY``, else ``$XDG_DATA_HOME/ctys/inventory.sqlite``, else
-    ``~/.local/share/ctys/inventory.sqlite`` (``~`` expanded)."""
-    explicit = os.environ.get("CTYS_INVENTORY")
-    if explicit:
-        return os.path.expanduser(explicit)
-    data_home = os.environ.get("XDG_DATA_HOME")
-    base = data_home if data_home else os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "ctys", "inventory.sqlite")
 
 
 def readonly_uri(path: str, *, immutable: bool = False) -> str:

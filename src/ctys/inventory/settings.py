@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ctys.inventory.location import default_inventory_file
 from ctys.invocation import CacheControl, Invocation
 
 
@@ -25,13 +26,18 @@ class InventoryChoice:
 def inventory_choice(invocation: Invocation) -> InventoryChoice:
     """The inventory file of this invocation: ``--inventory PATH`` or the per-user
     default."""
-    from ctys.inventory.store import default_inventory_path
-
     control = invocation.cache_control
     if control is CacheControl.OFF:
         return InventoryChoice(None, control)
     path = Path(invocation.cache_path).expanduser() if invocation.cache_path else None
     return InventoryChoice(path or default_inventory_path(), control)
+
+
+def default_inventory_path() -> Path:
+    """``$CTYS_INVENTORY``, else ``$XDG_DATA_HOME/ctys/inventory.sqlite``, else
+    ``~/.local/share/ctys/inventory.sqlite``. (Here, not in ``inventory.store``: a command
+    that only needs the path, e.g. CREATE when no inventory exists, loads no SQLite.)"""
+    return Path(default_inventory_file())
 
 
 def scanner_ids() -> tuple[str, str]:

@@ -35,7 +35,6 @@ from ctys.inventory.quickread import (
     COLUMNS,
     SCHEMA_VERSION,
     connect_current,
-    default_inventory_file,
 )
 from ctys.inventory.record import (
     FIELDS,
@@ -45,6 +44,7 @@ from ctys.inventory.record import (
     partial_record,
     record_from_values,
 )
+from ctys.inventory.settings import default_inventory_path as default_inventory_path
 from ctys.privfile import create_private_dir, create_private_file
 
 if TYPE_CHECKING:
@@ -133,12 +133,6 @@ _UPSERT = (
     + f" ON CONFLICT ({', '.join(ROW_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in (*_COLUMNS, "line"))
 )
-
-
-def default_inventory_path() -> Path:
-    """``$CTYS_INVENTORY``, else ``$XDG_DATA_HOME/ctys/inventory.sqlite``, else
-    ``~/.local/share/ctys/inventory.sqlite``."""
-    return Path(default_inventory_file())
 
 
 def _row_params(record: InventoryRecord) -> tuple[str, ...]:

@@ -21,12 +21,12 @@ from ctys.address.model import (
     address_from_suboption,
 )
 from ctys.errors import CtysError, VmStateError
-from ctys.inventory.record import InventoryRecord
 from ctys.invocation import ActionCall, Invocation, Target
 from ctys.plugins.answers import HostLoad
 from ctys.plugins.base import Placement
 
 if TYPE_CHECKING:
+    from ctys.inventory.record import InventoryRecord
     from ctys.remote.fanout import RemoteSettings, TargetResult
     from ctys.remote.whereruns import RunsOn
 
@@ -61,9 +61,6 @@ def candidates(call: ActionCall, inventory: Path, here: str) -> list[Candidate]:
     address is not for the inventory (no address, ``BASEPATH``, runtime ``ID``), matches no
     VM or several VMs (the normal resolution then says so). Every term must match (the
     rule of ``ctys.address.match``; a repeated key is not dropped)."""
-    from ctys.address.resolve import inventory_matches
-    from ctys.inventory.store import Inventory
-
     terms: list[MachineAddress] = []
     for sub in call.suboptions:
         if sub.key in BASEPATH_KEYS:
@@ -75,7 +72,10 @@ def candidates(call: ActionCall, inventory: Path, here: str) -> list[Candidate]:
             return []
         terms.append(term)
     if not terms or not inventory.is_file():
-        return []
+        return []  # no inventory: nothing of it is loaded (CREATE resolves by scanning)
+    from ctys.address.resolve import inventory_matches
+    from ctys.inventory.store import Inventory
+
     with Inventory.open_readonly(inventory) as inv:
         records = inventory_matches(inv, terms)
     if len({r.vm_id for r in records}) != 1:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
-import socket
 import string
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +85,8 @@ def vnc_password(
     none."""
     if given is not None or not req.console.prepares_vnc or tcp_listen(vm, req) is None:
         return given
+    import secrets  # (random, hmac, base64: only a generated password pays for them)
+
     secret = "".join(secrets.choice(_PASSWORD_CHARS) for _ in range(_PASSWORD_LENGTH))
     try:
         fd = os.open(rundir.vnc_password, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -116,6 +116,8 @@ def check_vnc_port_free(vm: VmConfig, req: CreateRequest) -> None:
     error names only the display number)."""
     if vm.vncport is None or not req.console.prepares_vnc:
         return
+    import socket  # only a fixed VNCPORT is tried before the start
+
     host = (req.vnc_listen or DEFAULT_TCP_HOST).strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:

@@ -2,49 +2,34 @@
 
 from __future__ import annotations
 
-import contextlib
-import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ctys.address.model import AddressKind
+from ctys.conf.rawconf import ConfMode
 from ctys.consoles.kinds import ConsoleKind, has_display
-from ctys.consoles.launchers import Geometry, console_argv, launch_detached, parse_geometry
-from ctys.errors import AddressError, CtysError, UsageError, VmStateError
+from ctys.errors import CtysError, UsageError
 from ctys.inventory.settings import inventory_choice
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.createdefaults import with_conf_defaults
-from ctys.plugins.qemu.actions.find_running import RunningVm, find_running
-from ctys.plugins.qemu.actions.guestprobe import wait_guest_answers
 from ctys.plugins.qemu.actions.startguard import managed_note
-from ctys.plugins.qemu.actions.startseq import (
-    DAEMONIZED,
-    FOREGROUND,
-    Started,
-    planned_argv,
-    start_vm,
-    wait_foreground,
-)
-from ctys.plugins.qemu.actions.waitready import wait_console_text
-from ctys.plugins.qemu.actions.wrapperstart import note_wrapper_not_run, start_with_wrapper
+from ctys.plugins.qemu.actions.startseq import DAEMONIZED, FOREGROUND, Started, start_vm
 from ctys.plugins.qemu.confs.reader import resolve_vm
-from ctys.plugins.qemu.net.netconf import network_config
-from ctys.plugins.qemu.net.network import vde_dir
-from ctys.plugins.qemu.net.vdelink import planned_link_argv
 from ctys.plugins.qemu.requests import CreateRequest
 from ctys.plugins.qemu.vm import SESSION_TYPE
-from ctys.plugins.qemu.vm.handle import VmHandle
-from ctys.plugins.qemu.vm.qmp import QmpUnavailable
 from ctys.plugins.qemu.vm.runtime import RuntimeDir
 from ctys.plugins.qemu.vmconfig import VmConfig
-from ctys.plugins.qemu.vnc import (
-    check_vnc_viewer,
-    launch_vnc_viewer,
-    vnc_attach_line,
-    vnc_start_note,
-)
+from ctys.plugins.qemu.vnc import check_vnc_viewer
 from ctys.textescape import printable
+
+if TYPE_CHECKING:
+    from ctys.consoles.launchers import Geometry
+    from ctys.plugins.qemu.actions.find_running import RunningVm
+
+# What only runs after qemu's launch (the start line, PING/SSHPING, WAIT:, the console or
+# viewer), only for a running VM (CONNECT, REUSE, RECONNECT) or only with -n is imported
+# where it is used: a start loads none of it before qemu runs.
 
 
 def _preflight_console(req: CreateRequest, ctx: RunContext) -> None:
@@ -56,18 +41,24 @@ def _preflight_console(req: CreateRequest, ctx: RunContext) -> None:
             " use CONSOLE:VNC or CONSOLE:CLI"
         )
     if kind.opens_terminal_program:
+        from ctys.consoles.launchers import console_argv
+
         console_argv(
             kind, label="check", vmid="check", session_type=SESSION_TYPE, geometry=_geometry(ctx)
         )
 
 
 def _geometry(ctx: RunContext) -> Geometry | None:
+    from ctys.consoles.launchers import parse_geometry
+
     g = ctx.invocation.geometry
     return parse_geometry(g) if g else None
 
 
 def run_foreground(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
     """CONSOLE:CLI0: qemu bound to this terminal; the VM ends when the console does."""
+    from ctys.plugins.qemu.actions.startseq import wait_foreground
+
     started = start_vm(vm, req, runtime, FOREGROUND, hint=ctx.err)
     return wait_foreground(started, runtime)
 
@@ -85,6 +76,9 @@ def _viewer_options(req: CreateRequest, kind: ConsoleKind, ctx: RunContext) -> t
 
 
 def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None:
+    from ctys.consoles.launchers import console_argv, launch_detached
+    from ctys.plugins.qemu.vnc import launch_vnc_viewer
+
     vm, rundir, record = started.vm, started.rundir, started.record
     kind = req.console
     extra = _viewer_options(req, kind, ctx)
@@ -116,6 +110,8 @@ def _open_console(started: Started, req: CreateRequest, ctx: RunContext) -> None
 
 
 def _start_line(started: Started) -> str:
+    from ctys.plugins.qemu.vnc import vnc_start_note
+
     r = started.record
     parts = [f"pid {r.pid}", started.accel_note]
     if r.console != "SDL":
@@ -150,6 +146,13 @@ def _reconnect(running: RunningVm, ctx: RunContext) -> None:
 def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> int:
     """CONNECT / REUSE / RECONNECT: open the console of a VM that runs already (resume it
     if paused)."""
+    import contextlib
+
+    from ctys.consoles.launchers import console_argv, launch_detached
+    from ctys.plugins.qemu.vm.handle import VmHandle
+    from ctys.plugins.qemu.vm.qmp import QmpUnavailable
+    from ctys.plugins.qemu.vnc import launch_vnc_viewer, vnc_attach_line
+
     if ctx.invocation.dry_run:
         print(f"{running.record.label}: runs (pid {running.pid}); -n: attached to nothing",
               file=ctx.out)  # fmt: skip
@@ -194,6 +197,10 @@ def _attach_running(running: RunningVm, req: CreateRequest, ctx: RunContext) -> 
 def _find_running_for_attach(
     req: CreateRequest, runtime: RuntimeDir, inventory: Path | None, ctx: RunContext
 ) -> tuple[RunningVm | None, VmConfig | None]:
+    from ctys.address.model import AddressKind
+    from ctys.errors import AddressError, VmStateError
+    from ctys.plugins.qemu.actions.find_running import find_running
+
     terms = req.selector.terms
     try:
         return find_running(runtime, req.selector, inventory, ctx.err)
@@ -223,13 +230,18 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
         if running is not None:
             return _attach_running(running, req, ctx)
         if req.connect or found is None:
+            from ctys.errors import VmStateError
+
             word = "RECONNECT" if req.reconnect else "CONNECT"
             raise VmStateError(f"VM {_label_of(found, req)} is not running ({word} attaches only)")
         vm = found
     else:
         vm = resolve_vm(req.selector, inventory, err=ctx.err)
     req, vm = with_conf_defaults(req, vm)
-    note_wrapper_not_run(vm, req, ctx.err)
+    if vm.mode is ConfMode.SH_CTYS:  # a wrapper's conf: WRAPPER runs it, else a note says
+        from ctys.plugins.qemu.actions.wrapperstart import note_wrapper_not_run
+
+        note_wrapper_not_run(vm, req, ctx.err)
     if ctx.invocation.dry_run:
         return _print_plan(vm, req, runtime, ctx)
     if req.console is ConsoleKind.CLI0:
@@ -242,6 +254,8 @@ def run_create(req: CreateRequest, ctx: RunContext, runtime: RuntimeDir | None =
     _preflight_console(req, ctx)
     check_vnc_viewer(vm, req)
     if req.wrapper:
+        from ctys.plugins.qemu.actions.wrapperstart import start_with_wrapper
+
         started = start_with_wrapper(vm, req, runtime)
     else:
         started = start_vm(vm, req, runtime, DAEMONIZED)
@@ -262,9 +276,13 @@ def _after_start(started: Started, req: CreateRequest, ctx: RunContext) -> None:
     if req.wait_server:
         time.sleep(req.wait_server)
     if (req.ping.enabled or req.sshping.enabled) and started.network is not None:
+        from ctys.plugins.qemu.actions.guestprobe import wait_guest_answers
+
         with started.handle as handle:
             wait_guest_answers(started.vm, req, started.network, handle, err=ctx.err)
     if req.wait_ready:
+        from ctys.plugins.qemu.actions.waitready import wait_console_text
+
         with started.handle as handle:
             wait_console_text(
                 handle,
@@ -278,6 +296,13 @@ def _after_start(started: Started, req: CreateRequest, ctx: RunContext) -> None:
 def _print_plan(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir, ctx: RunContext) -> int:
     """``-n``: the qemu command line CREATE would run, one shell-quoted line shown with its
     control characters escaped; nothing is started."""
+    import shlex
+
+    from ctys.plugins.qemu.actions.startseq import planned_argv
+    from ctys.plugins.qemu.net.netconf import network_config
+    from ctys.plugins.qemu.net.network import vde_dir
+    from ctys.plugins.qemu.net.vdelink import planned_link_argv
+
     argv = planned_argv(vm, req, runtime)
     # VDENET = lab@hostB: the link to the other host's switch starts first.
     net = network_config(vm, args=req.argsadd)

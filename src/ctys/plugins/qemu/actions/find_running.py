@@ -52,8 +52,10 @@ def foreign_instance(
 ) -> QemuProcess | None:
     """A qemu not started by us (another user, another tool) running this VM: same UUID,
     or the same boot disk."""
-    procs = processes if processes is not None else scan_qemu_processes()
     disks = {str(d) for d in vm.hdd}
+    if not vm.uuid and not disks:
+        return None  # nothing a qemu's argv could share with it: no /proc scan
+    procs = processes if processes is not None else scan_qemu_processes()
     for proc in procs:
         cmd = proc.cmdline
         if vm.uuid and cmd.uuid and cmd.uuid.lower() == vm.uuid.lower():

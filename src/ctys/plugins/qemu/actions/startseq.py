@@ -10,22 +10,21 @@ idle-switch sweep acts on a VM that is still starting.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ctys.address.vmid import vm_id
 from ctys.consoles.kinds import ConsoleKind
 from ctys.errors import VmError, VmStateError
 from ctys.plugins.qemu.actions.find_running import foreign_instance
-from ctys.plugins.qemu.actions.guestprobe import check_probe_targets
 from ctys.plugins.qemu.actions.stackcheck import check_stack
 from ctys.plugins.qemu.actions.startguard import StartGuard, managed_note
-from ctys.plugins.qemu.actions.waitready import GuestFailed, stop_failed
 from ctys.plugins.qemu.boot.argv import DisplayMode, LaunchSpec, SerialMode, build_argv
 from ctys.plugins.qemu.boot.bootspec import BootMode, BootSpec
 from ctys.plugins.qemu.boot.cloudinit import seed_for, seed_iso, seed_path
@@ -39,12 +38,9 @@ from ctys.plugins.qemu.boot.instmode import (
 from ctys.plugins.qemu.boot.preflight import check_media
 from ctys.plugins.qemu.boot.pxe import booted_medium, pxe_network
 from ctys.plugins.qemu.boot.uefi import UefiBoot, ensure_varstore, uefi_boot
-from ctys.plugins.qemu.host.kvmprobe import KvmState
 from ctys.plugins.qemu.net.netconf import network_config
-from ctys.plugins.qemu.net.network import NetworkConfig, vde_dir
-from ctys.plugins.qemu.net.vde import check_host_network, release_idle_switches, switches_up
+from ctys.plugins.qemu.net.network import NetMode, NetworkConfig, vde_dir
 from ctys.plugins.qemu.requests import CreateRequest
-from ctys.plugins.qemu.shares.fsdaemon import start_daemons
 from ctys.plugins.qemu.shares.shareargv import (
     HostShareTools,
     SharePlan,
@@ -53,7 +49,6 @@ from ctys.plugins.qemu.shares.shareargv import (
 )
 from ctys.plugins.qemu.shares.shareconf import shares_for
 from ctys.plugins.qemu.vm.handle import VmHandle
-from ctys.plugins.qemu.vm.imagelock import lock_conflict
 from ctys.plugins.qemu.vm.runtime import (
     EntryState,
     RuntimeDir,
@@ -70,6 +65,16 @@ from ctys.plugins.qemu.vnc import (
     vnc_password,
     with_vnc_password,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ctys.plugins.qemu.host.kvmprobe import KvmState
+
+# Loaded only when a start needs them (after qemu's launch, or for a conf that asks for
+# them): the guest probes, the console-text wait, the KVM watch, VDE switches, share
+# daemons, the image-lock diagnosis. A plain start does not pay for their imports before
+# qemu runs (tests/unit/test_hot_imports.py pins that).
 
 
 @dataclass(frozen=True)
@@ -114,14 +119,6 @@ def _pick_binary_and_accel(
     the KVM verdict when AUTO chose KVM on it unconfirmed (the start is then watched).
     KVM is probed (once per boot, cached) only when the VM may use it; ``tcg_because``
     (KVM just failed a guest) pins TCG."""
-    from ctys.plugins.qemu.host.detect import (
-        HostCapabilities,
-        binary_for_arch,
-        detect_binaries,
-        detect_host,
-    )
-    from ctys.plugins.qemu.host.kvmprobe import KvmState, choose_accelerator
-
     requested = vm.accelerator
     env = os.environ.get("CTYS_ACCEL", "").upper()
     if env in ("TCG", "KVM"):
@@ -132,10 +129,20 @@ def _pick_binary_and_accel(
         # The common case pays for one PATH lookup, not a scan of every qemu on the host.
         binary = vm.qemu_binary or shutil.which(f"qemu-system-{vm.arch}")
         if binary is None:
+            from ctys.plugins.qemu.host.detect import (
+                HostCapabilities,
+                binary_for_arch,
+                detect_binaries,
+            )
+            from ctys.plugins.qemu.host.kvmprobe import KvmState
+
             host = HostCapabilities(detect_binaries(), KvmState(False, "not asked for"))
             binary = str(binary_for_arch(host, vm.arch).path)
         note = f"TCG, because KVM is not usable: {tcg_because}" if tcg_because else "TCG"
         return binary, Accelerator.TCG, note, None
+    from ctys.plugins.qemu.host.detect import binary_for_arch, detect_host
+    from ctys.plugins.qemu.host.kvmprobe import choose_accelerator
+
     host = detect_host()
     binary = vm.qemu_binary or str(binary_for_arch(host, vm.arch).path)
     accel, note = choose_accelerator(requested, host.kvm)
@@ -152,6 +159,7 @@ def _spec(
     firmware: UefiBoot | None = None,
     seed: Path | None = None,
     shares: tuple[SharePlan, ...] = (),
+    network: NetworkConfig | None = None,
 ) -> LaunchSpec:
     console = req.console
     return LaunchSpec(
@@ -171,6 +179,7 @@ def _spec(
         firmware=firmware,
         seed=seed,
         shares=shares,
+        network=network,
     )
 
 
@@ -200,14 +209,34 @@ def _prepare_install(vm: VmConfig, req: CreateRequest, rundir: VmRuntimeDir) -> 
 
 def _preflight_network(vm: VmConfig, req: CreateRequest) -> NetworkConfig:
     """The VM's NICs from its conf, and the host's rights for them, before anything runs;
-    PING/SSHPING must have an address to reach. (``build_argv`` reads the same settings
-    from the conf again.)"""
+    PING/SSHPING must have an address to reach. ``build_argv`` is given these NICs (the
+    conf's network keys are read once)."""
     net = pxe_network(
         network_config(vm, args=req.argsadd), vm, booted_medium(req.boot, req.install)
     )
-    check_host_network(net)
-    check_probe_targets(vm, req, net)
+    if any(nic.mode is not NetMode.USER for nic in net.nics):
+        # A user-mode NIC needs nothing of the host: only a bridge/tap/VDE NIC loads net.vde.
+        from ctys.plugins.qemu.net.vde import check_host_network
+
+        check_host_network(net)
+    if req.ping.enabled or req.sshping.enabled:
+        from ctys.plugins.qemu.actions.guestprobe import check_probe_targets
+
+        check_probe_targets(vm, req, net)
     return net
+
+
+@contextlib.contextmanager
+def _switches_up(net: NetworkConfig, runtime: RuntimeDir) -> Iterator[object]:
+    """``net.vde.switches_up`` for the VM's managed VDE switches (none: nothing loaded)."""
+    names = net.managed_switches()
+    if not names:
+        yield None
+        return
+    from ctys.plugins.qemu.net.vde import switches_up
+
+    with switches_up(names, vde_dir(runtime.root), net.vde_links()) as started:
+        yield started
 
 
 def _share_plans(vm: VmConfig) -> tuple[tuple[SharePlan, ...], HostShareTools]:
@@ -225,13 +254,13 @@ def planned_argv(vm: VmConfig, req: CreateRequest, runtime: RuntimeDir) -> list[
     check_stack(vm, req.stackcheck)
     _preflight_media(vm, req)
     firmware = uefi_boot(vm)
-    _preflight_network(vm, req)
+    net = _preflight_network(vm, req)
     binary, accel, _note, _unconfirmed = _pick_binary_and_accel(vm)
     rundir = runtime.vm(vm_id(vm.label, vm.conf_path))
     seed = seed_for(vm)
     iso = seed_path(seed) if seed is not None else None
     shares, _tools = _share_plans(vm)
-    argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso, shares))
+    argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso, shares, net))
     if req.console.prepares_vnc and tcp_listen(vm, req) is not None:
         argv = with_vnc_password(argv)
     return argv
@@ -267,6 +296,8 @@ def _check_not_failed(vm: VmConfig, handle: VmHandle) -> None:
     and stopped (``GuestFailed``), never left hanging."""
     state = handle.status(timeout=2.0)
     if state is not None and state.failed:
+        from ctys.plugins.qemu.actions.waitready import stop_failed
+
         raise stop_failed(handle, vm.label, state, "right after its start")
 
 
@@ -325,7 +356,7 @@ def start_vm(
         guard = StartGuard(rundir)
         handle: VmHandle | None = None
         try:
-            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso, shares))
+            argv = build_argv(_spec(vm, req, binary, accel, rundir, firmware, iso, shares, net))
             # A TCP port always asks for a password (generated when VNCPASS gives none).
             password = vnc_password(vm, req, rundir, given_password)
             if password is not None:
@@ -343,16 +374,21 @@ def start_vm(
                     file=hint,
                     flush=True,
                 )
-            # Listening before qemu starts: qemu connects to each daemon's socket at once.
-            start_daemons(shares, rundir.path, tools)
+            if shares:
+                # Listening before qemu starts: qemu connects to each daemon's socket at once.
+                from ctys.plugins.qemu.shares.fsdaemon import start_daemons
+
+                start_daemons(shares, rundir.path, tools)
             # The switches' locks are held until qemu's monitor answers, i.e. until it has
             # plugged in: no CANCEL's idle sweep stops a switch under a starting VM.
-            with switches_up(net.managed_switches(), vde_dir(runtime.root), net.vde_links()):
+            with _switches_up(net, runtime):
                 try:
                     handle = VmHandle.launch(
                         argv, rundir, on_spawn=guard.spawned, foreground=console.foreground
                     )
                 except VmError as exc:  # a disk another VM holds: name that VM
+                    from ctys.plugins.qemu.vm.imagelock import lock_conflict
+
                     raise lock_conflict(exc, rundir, runtime) from exc
             if password is not None:
                 handle.set_vnc_password(password)
@@ -366,6 +402,8 @@ def start_vm(
     started = Started(vm, rundir, record, note, handle, bool(net.managed_switches()), net)
     if console.foreground:
         return started
+    from ctys.plugins.qemu.actions.waitready import GuestFailed  # qemu runs: now it may load
+
     try:
         with handle:
             if req.console.prepares_vnc and note_vnc_address(record, rundir, handle):
@@ -396,4 +434,6 @@ def wait_foreground(started: Started, runtime: RuntimeDir) -> int:
         return started.handle.wait()
     finally:
         if started.managed_switches:
+            from ctys.plugins.qemu.net.vde import release_idle_switches
+
             release_idle_switches(vde_dir(runtime.root))

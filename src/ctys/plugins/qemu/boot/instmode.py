@@ -23,7 +23,6 @@ import dataclasses
 import json
 import os
 import re
-import secrets
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -295,6 +294,8 @@ def prepare_target(vm: VmConfig, spec: InstallSpec) -> FreshImage:
     target = install_target(vm, spec)
     size = init_size(vm, target)
     fmt = init_format(target)
+    import secrets  # INIT only: a CREATE without INSTMODE does not load it
+
     partial = target.with_name(f".{target.name}.init-{secrets.token_hex(4)}")
     try:
         with progress(f"INSTMODE INIT: creating {fmt} image {target} ({size} bytes)"):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from ctys.plugins.qemu.vm import lifecycle, qga
+from ctys.plugins.qemu.vm import lifecycle
 from ctys.plugins.qemu.vm.lifecycle import StopHow, StopResult
 from ctys.plugins.qemu.vm.qmp import QmpError, QmpSession, QmpUnavailable, status_of
 from ctys.plugins.qemu.vm.runstate import RunState
@@ -336,6 +336,8 @@ class VmHandle:
         sigkill = StopStep(StopHow.KILL, lambda: self._signal(signal.SIGKILL), grace)
         if self._signal_only:
             return [StopStep(StopHow.TERM, lambda: self._signal(signal.SIGTERM), timeout), sigkill]
+        from ctys.plugins.qemu.vm import qga  # (socket, json: stops load it, a launch not)
+
         steps: list[StopStep] = []
         agent = self.rundir.path / qga.QGA_SOCKET_NAME if self.rundir is not None else None
         if acpi and agent is not None and agent.exists():

@@ -126,13 +126,14 @@ class VmRuntimeDir:
             return None
 
     def write_record(self, record: RuntimeRecord) -> None:
-        """Write state.json atomically (temp file + rename); ``CtysError`` when the disk
-        is full or the folder is gone."""
+        """Write state.json atomically (temp file + rename, 0600); ``CtysError`` when the
+        disk is full or the folder is gone. Not fsynced: the record describes a process,
+        which a crash of the machine ends too (CREATE writes it before every launch)."""
         try:
-            from ctys.privfile import write_private_text  # only writers need tempfile
+            from ctys.privfile import write_private_text
 
             # A full disk: the old record (if any) stays whole, no half temp file is left.
-            write_private_text(self.state, record.to_json())
+            write_private_text(self.state, record.to_json(), durable=False)
         except OSError as err:
             raise CtysError(f"cannot write {self.state}: {err.strerror or err}") from err
 
@@ -189,7 +190,8 @@ class RuntimeDir:
         """A fresh, empty folder for a VM about to start (old leftovers removed)."""
         vmdir = self.vm(vmid)
         check_socket_paths(vmdir)
-        vmdir.remove()
+        if vmdir.path.exists() or vmdir.path.is_symlink():
+            vmdir.remove()  # a stale folder: its logs are kept, its daemons stopped
         ensure_private_dir(self.root / "vms")
         try:
             vmdir.path.mkdir(mode=0o700)
