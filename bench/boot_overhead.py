@@ -8,7 +8,10 @@ Run as ``.venv/bin/python bench/boot_overhead.py [--runs N]``.  Three measuremen
    runtime paths moved to a fresh private dir of the same shape).  Both are timed from the
    moment the process is launched to (a) qemu opening ``console.log``, (b) the guest's first
    serial line and (c) ``CTYS-GUEST-READY``, by polling ``console.log`` every millisecond.
-   The two variants alternate so that drift in host load hits both alike.
+   The variants alternate so that drift in host load hits them alike.  A third variant,
+   the floor, is what any Python launcher costs: the interpreter parses the conf with
+   ctys's parser and execs the same argv (``FLOOR_SCRIPT``); its table says how much of
+   CREATE's overhead is that floor and how much is ctys's own work above it.
 2. CLI start-up: ``ctys -h`` versus ``python -c pass`` (same interpreter).
 3. ``ctys -t QEMU -a LIST`` with the one VM running (informative).
 
@@ -293,6 +296,45 @@ def boot_bare(bench: Bench, template: list[str], old_vmdir: str) -> tuple[Boot, 
     return watch_console(runtime, t0, failed), runtime
 
 
+# The floor of any Python launcher: start the interpreter, parse the conf with ctys's
+# parser (nothing else of ctys), then exec qemu with ctys's argv. What CREATE adds above it
+# is its own work (CLI, resolution, checks, record); below it nothing Python can go.
+FLOOR_SCRIPT = """\
+import os, sys
+from pathlib import Path
+from ctys.conf.lenient import read_vm_conf
+read_vm_conf(Path(sys.argv[1]))
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def boot_floor(bench: Bench, template: list[str], old_vmdir: str) -> tuple[Boot, Path]:
+    """``python -c FLOOR_SCRIPT``: parse the conf, exec the same qemu argv (as bare)."""
+    runtime = bench.fresh_runtime("floor")
+    vmdir = runtime / "vms" / Path(old_vmdir).name
+    vmdir.mkdir(mode=0o700, parents=True)
+    argv = [
+        sys.executable,
+        "-c",
+        FLOOR_SCRIPT,
+        str(bench.conf),
+        *bare_argv(template, old_vmdir, vmdir),
+    ]
+    with (vmdir / "qemu.log").open("wb") as sink:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True, env=bench.env(),
+        )  # fmt: skip
+    bench.procs.append(proc)
+
+    def failed() -> str:
+        code = proc.poll()
+        return f"floor exited {code}: {_tail(vmdir / 'qemu.log')}" if code is not None else ""
+
+    return watch_console(runtime, t0, failed), runtime
+
+
 def cancel_ctys(bench: Bench, runtime: Path) -> float | None:
     """Stop the VM with ``CANCEL=...,FORCE`` (timed), then make sure it is really gone."""
     pids = qemu_pids(runtime)
@@ -359,6 +401,22 @@ def ratio_row(table: Table, name: str, a: list[float], b: list[float]) -> Verdic
         f" ({(ratio - 1) * 100:+.1f}%, {(ma - mb) * 1000:+.0f} ms; target <= {TARGET_RATIO:.2f})"
     )
     return Verdict(name, ratio <= TARGET_RATIO, detail)
+
+
+def floor_table(ctys: list[Boot], bare: list[Boot], floor: list[Boot]) -> None:
+    """What any Python launcher costs (``FLOOR_SCRIPT``) against bare qemu and CREATE."""
+    table = Table(title="The floor: python + conf parse + exec qemu (ms from launch, median)")
+    for col in ("event", "floor min/med/max", "floor - bare", "ctys - floor"):
+        table.add_column(col, justify="right" if col != "event" else "left")
+    for name, attr in (
+        ("qemu opened console.log", "log_open"),
+        ("first serial line", "first_line"),
+    ):
+        fl, ba, ct = med(pick(floor, attr)), med(pick(bare, attr)), med(pick(ctys, attr))
+        over = f"{(fl - ba) * 1000:+.0f}" if fl is not None and ba is not None else "—"
+        above = f"{(ct - fl) * 1000:+.0f}" if ct is not None and fl is not None else "—"
+        table.add_row(name, spread(pick(floor, attr)), over, above)
+    console.print(table)
 
 
 def boot_table(ctys: list[Boot], bare: list[Boot], returns: list[float]) -> list[Verdict]:
@@ -467,6 +525,7 @@ def run(bench: Bench, runs: int, quick: bool = False) -> list[Verdict]:
 
     ctys_boots: list[Boot] = []
     bare_boots: list[Boot] = []
+    floor_boots: list[Boot] = []
     returns: list[float] = []
     for i in range(runs):
         boot, rt, ret = boot_ctys(bench)
@@ -477,7 +536,10 @@ def run(bench: Bench, runs: int, quick: bool = False) -> list[Verdict]:
             returns.append(ret)
         b_boot, rt = boot_bare(bench, template, old_vmdir)
         bench.stop_all(rt)
-        for kind, b in (("ctys", boot), ("bare", b_boot)):
+        f_boot, rt = boot_floor(bench, template, old_vmdir)
+        bench.stop_all(rt)
+        floor_boots.append(f_boot)
+        for kind, b in (("ctys", boot), ("bare", b_boot), ("floor", f_boot)):
             if b.error:
                 console.print(f"[yellow]run {i + 1} {kind}: {escape(b.error)}")
         ctys_boots.append(boot)
@@ -493,6 +555,7 @@ def run(bench: Bench, runs: int, quick: bool = False) -> list[Verdict]:
     cancel_ctys(bench, rt)
 
     verdicts = boot_table(ctys_boots, bare_boots, returns)
+    floor_table(ctys_boots, bare_boots, floor_boots)
     verdicts.append(cli_table(help_t, py_t, list_t, cancel_t))
     return verdicts
 
