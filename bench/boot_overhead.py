@@ -277,23 +277,7 @@ def bare_argv(template: list[str], old_vmdir: str, new_vmdir: Path) -> list[str]
 
 def boot_bare(bench: Bench, template: list[str], old_vmdir: str) -> tuple[Boot, Path]:
     """The same qemu argv launched directly (as ctys launches it: new session, log file)."""
-    runtime = bench.fresh_runtime("bare")
-    vmdir = runtime / "vms" / Path(old_vmdir).name
-    vmdir.mkdir(mode=0o700, parents=True)
-    argv = bare_argv(template, old_vmdir, vmdir)
-    with (vmdir / "qemu.log").open("wb") as sink:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    bench.procs.append(proc)
-
-    def failed() -> str:
-        code = proc.poll()
-        return f"qemu exited {code}: {_tail(vmdir / 'qemu.log')}" if code is not None else ""
-
-    return watch_console(runtime, t0, failed), runtime
+    return _boot_direct(bench, "bare", template, old_vmdir, [], None)
 
 
 # The floor of any Python launcher: start the interpreter, parse the conf with ctys's
@@ -310,27 +294,34 @@ os.execv(sys.argv[2], sys.argv[2:])
 
 def boot_floor(bench: Bench, template: list[str], old_vmdir: str) -> tuple[Boot, Path]:
     """``python -c FLOOR_SCRIPT``: parse the conf, exec the same qemu argv (as bare)."""
-    runtime = bench.fresh_runtime("floor")
+    launcher = [sys.executable, "-c", FLOOR_SCRIPT, str(bench.conf)]
+    return _boot_direct(bench, "floor", template, old_vmdir, launcher, bench.env())
+
+
+def _boot_direct(
+    bench: Bench,
+    kind: str,
+    template: list[str],
+    old_vmdir: str,
+    launcher: list[str],
+    env: dict[str, str] | None,
+) -> tuple[Boot, Path]:
+    """qemu with ctys's argv in a fresh runtime dir, run by ``launcher`` (none: itself)."""
+    runtime = bench.fresh_runtime(kind)
     vmdir = runtime / "vms" / Path(old_vmdir).name
     vmdir.mkdir(mode=0o700, parents=True)
-    argv = [
-        sys.executable,
-        "-c",
-        FLOOR_SCRIPT,
-        str(bench.conf),
-        *bare_argv(template, old_vmdir, vmdir),
-    ]
+    argv = [*launcher, *bare_argv(template, old_vmdir, vmdir)]
     with (vmdir / "qemu.log").open("wb") as sink:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True, env=bench.env(),
+            start_new_session=True, env=env,
         )  # fmt: skip
     bench.procs.append(proc)
 
     def failed() -> str:
         code = proc.poll()
-        return f"floor exited {code}: {_tail(vmdir / 'qemu.log')}" if code is not None else ""
+        return f"{kind} exited {code}: {_tail(vmdir / 'qemu.log')}" if code is not None else ""
 
     return watch_console(runtime, t0, failed), runtime
 
