@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from pathlib import PurePath
 from typing import TextIO
 
 from ctys.errors import UsageError
 from ctys.invocation import OutputFormat, Suboption
+from ctys.jsonrows import rows_json
 from ctys.plaintable import (
     TERSE_SEPARATOR,
     UNWRAPPED_WIDTH,
@@ -98,22 +98,8 @@ def render(
         _render_table(rows, fields, out, title=title)
 
 
-def _json_value(value: object) -> object:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return str(value)
-
-
 def _render_json(rows: Sequence[Mapping[str, object]], fields: Sequence[str], out: TextIO) -> None:
-    import json  # only for JSON output: the table and terse forms do without it
-
-    data = [{f: _json_value(row.get(f)) for f in fields} for row in rows]
-    # (json.dumps itself escapes every control character inside strings.)
-    write_text(out, json.dumps(data, indent=2))
+    write_text(out, rows_json(rows, fields))
 
 
 def _render_terse(

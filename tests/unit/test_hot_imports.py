@@ -10,18 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from ctys.plugins.qemu.actions.rowsentry import ROWS_MODULE, lean_args
+
 _PROBE = (
     "import atexit, os, runpy, sys\n"
     "atexit.register(lambda: sys.stderr.write('MODS ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
     "if os.environ.get('PROBE_PROC'):\n"  # a process table of our making (see _fake_proc)
     "    import ctys.plugins.qemu.vm.processes as p; p._PROC = os.environ['PROBE_PROC']\n"
     "sys.argv = ['ctys', *sys.argv[1:]]\n"
-    "runpy.run_module('ctys', run_name='__main__')\n"
+    "runpy.run_module(os.environ.get('PROBE_MODULE') or 'ctys', run_name='__main__')\n"
 )
 
 
 def _run_probe(
-    tmp_path: Path, *args: str, proc_root: Path | None = None
+    tmp_path: Path, *args: str, proc_root: Path | None = None, module: str = ""
 ) -> subprocess.CompletedProcess[str]:
     runtime = tmp_path / "rt"
     runtime.mkdir(mode=0o700, exist_ok=True)
@@ -31,6 +33,7 @@ def _run_probe(
         CTYS_VMPATH=str(tmp_path / "vms"),
         CTYS_INVENTORY=str(tmp_path / "inv.sqlite"),
         PROBE_PROC=str(proc_root or ""),
+        PROBE_MODULE=module,
     )
     return subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
@@ -292,6 +295,7 @@ def test_base_serves_the_types_it_no_longer_builds() -> None:
     with pytest.raises(AttributeError, match="no attribute 'NoSuchAnswer'"):
         _ = base.NoSuchAnswer
 
+
 # --- CREATE up to qemu's launch -------------------------------------------------------------
 #
 # The probe runs a real CREATE and stops it where qemu would be started (the one Popen of
@@ -364,3 +368,105 @@ def test_create_loads_only_the_start_path_before_qemu_runs(tmp_path: Path) -> No
         (_tops(mods) | mods) & (_NEVER | _LAUNCH_NEVER)
     )
     assert not list(runtime.glob("vms/*")), "the failed start left its runtime folder"
+
+
+# --- the lean rows a merged LIST's target answers (ctys-rows) -----------------------------
+
+ROWS_ARGS = ("-t", "QEMU", "-a", "LIST=JSON", "-o", "ALL")
+# What the rows entry leaves out: ctys's command line (argument scanner, Invocation,
+# macros, dispatcher, registry), the output formats, the fan-out.
+_ROWS_NEVER = {
+    "argparse",
+    "ctys.argscan",
+    "ctys.cli",
+    "ctys.invocation",
+    "ctys.macros",
+    "ctys.plugins.base",
+    "ctys.plugins.registry",
+    "ctys.formats",
+    "ctys.tables",
+    "ctys.remote",
+    "ctys.plugins.qemu.actions.listout",
+}
+
+
+def _mods_of(done: subprocess.CompletedProcess[str]) -> set[str]:
+    return set(next(x for x in done.stderr.splitlines() if x.startswith("MODS ")).split()[1:])
+
+
+def _packages(mods: set[str]) -> set[str]:
+    """Every module and each package above it (``a.b.c``: ``a``, ``a.b``, ``a.b.c``)."""
+    return {".".join(m.split(".")[:i]) for m in mods for i in range(1, m.count(".") + 2)}
+
+
+def test_rows_entry_with_no_vm_loads_no_command_line(tmp_path: Path) -> None:
+    proc_root = _fake_proc(tmp_path / "proc", {})
+    done = _run_probe(tmp_path, *ROWS_ARGS, proc_root=proc_root, module=ROWS_MODULE)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    mods = _mods_of(done)
+    assert "ctys.plugins.qemu.vm.processes" in mods  # the probe really listed
+    loaded = _packages(mods)
+    assert not loaded & (_NEVER | _LIST_IDLE_NEVER | _ROWS_NEVER), sorted(
+        loaded & (_NEVER | _LIST_IDLE_NEVER | _ROWS_NEVER)
+    )
+
+
+def test_rows_entry_prints_what_ctys_prints_for_a_running_vm(tmp_path: Path) -> None:
+    argv = _managed_vm(tmp_path, 4242)
+    proc_root = _fake_proc(tmp_path / "proc", {4242: argv, 4343: ["qemu-system-x86_64"]})
+    lean = _run_probe(tmp_path, *ROWS_ARGS, proc_root=proc_root, module=ROWS_MODULE)
+    full = _run_probe(tmp_path, *ROWS_ARGS, proc_root=proc_root)
+    assert lean.returncode == full.returncode == 0, lean.stderr + full.stderr
+    rows = json.loads(lean.stdout)
+    assert [(r["LABEL"], r["PID"], r["MANAGED"]) for r in rows] == [
+        ("", 4343, False),
+        ("fake", 4242, True),
+    ]
+    assert lean.stdout == full.stdout  # the same text, byte for byte
+    strip = [line for line in lean.stderr.splitlines() if not line.startswith("MODS ")]
+    assert strip == [line for line in full.stderr.splitlines() if not line.startswith("MODS ")]
+    # (Reading the VM's conf loads the argument grammar for its suboption values.)
+    never = _ROWS_NEVER - {"ctys.argscan", "ctys.invocation"}
+    assert not _packages(_mods_of(lean)) & never, sorted(_packages(_mods_of(lean)) & never)
+
+
+def test_rows_entry_hands_other_words_to_ctys(tmp_path: Path) -> None:
+    # A newer caller's words the entry does not know: the full ctys answers them (-o terse
+    # is never sent by a caller; here it shows who answered).
+    proc_root = _fake_proc(tmp_path / "proc", {})
+    script = Path(sys.executable).parent / "ctys-rows"
+    done = subprocess.run(
+        [str(script), "-t", "QEMU", "-a", "LIST=TITLE", "-o", "terse"],
+        env=dict(os.environ, CTYS_RUNTIME_DIR=str(tmp_path), PROBE_PROC=str(proc_root)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("LABEL;STATE;PID")
+
+
+@pytest.mark.parametrize(
+    ("args", "lean"),
+    [
+        (["-t", "QEMU", "-a", "LIST=JSON", "-o", "ALL"], True),
+        (["-a", "LIST=JSON", "-o", "ALL"], True),
+        (["-t", "qemu", "-a", "LIST=JSON,SERVER", "-o", "ALL"], True),
+        (["-a", "LIST=JSON,both,SERVER", "-o", "ALL"], True),
+        (["-a", "LIST=JSON,ALLVMS", "-o", "ALL"], False),
+        (["-a", "LIST=JSON,PKG:QEMU", "-o", "ALL"], False),
+        (["-a", "LIST=JSON,CLIENT", "-o", "ALL"], False),
+        (["-a", "LIST=JSON", "-o", "ALL", "-d", "1"], False),
+        (["-a", "LIST=JSON", "-C", "off", "-o", "ALL"], False),
+        (["-a", "LIST", "-o", "ALL"], False),
+        (["-a", "LIST=TERSE", "-o", "ALL"], False),
+        (["-a", "LIST=JSON", "-o", "json"], False),
+        (["-a", "ENUMERATE=JSON", "-o", "ALL"], False),
+        (["-t", "FAKE", "-a", "LIST=JSON", "-o", "ALL"], False),
+        (["-t"], False),
+        ([], False),
+    ],
+)
+def test_rows_entry_answers_only_the_words_of_a_merged_list(args: list[str], lean: bool) -> None:
+    assert lean_args(args) is lean

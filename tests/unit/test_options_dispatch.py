@@ -28,6 +28,7 @@ from ctys.consoles.xlayout import screen_geometry, screen_offset
 from ctys.errors import AddressError, CtysError, UsageError
 from ctys.invocation import ActionCall, Invocation, Target
 from ctys.plugins.base import RunContext
+from ctys.plugins.qemu.actions.rowsentry import ROWS_MODULE
 from ctys.plugins.qemu.confs.reader import resolve_vm
 from ctys.remote.tunnel import VncEndpoint, forward_spec, parse_vnc_endpoint, tunnel_argv
 
@@ -84,7 +85,12 @@ def test_dry_run_of_several_local_targets_prints_their_ctys_lines(
 ) -> None:
     assert main(["-a", "LIST", "-n", "localhost", "127.0.0.1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and all(" -m ctys -a LIST" in line for line in lines)
+    # A merged LIST's rows come from the plugin's lean entry, of this interpreter.
+    lean = f" -m {ROWS_MODULE} -a LIST=JSON -o ALL"
+    assert len(lines) == 2 and all(line.endswith(lean) for line in lines)
+    assert main(["-a", "CANCEL=ALL", "-n", "localhost", "127.0.0.1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(" -m ctys -a CANCEL=ALL" in line for line in lines)
 
 
 # --- -b ...,seq|par ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,6 +32,9 @@ if host == "dead":
 root = os.path.join(os.environ["FAKE_ROOT"], host)
 with open(os.path.join(root, "commands"), "a") as f:
     f.write(command + "\\n")
+if host == "old" and "rowsentry" in command:  # an older ctys: no rows entry
+    sys.stderr.write("sh: 1: rowsentry: not found\\n")
+    sys.exit(127)
 canned = os.path.join(root, "load" if "INFO=LOAD" in command else "answer")
 if os.path.exists(canned):
     sys.stdout.write(open(canned).read())
@@ -138,6 +142,48 @@ def test_list_merges_rows_with_a_host_column(
     captured = capsys.readouterr()
     assert json.loads(captured.out) == [{"HOST": "h2", "LABEL": "web"}]
     assert "ctys: dead: ssh failed" in captured.err
+
+
+def test_list_rows_come_from_the_lean_entry_and_an_older_ctys_is_asked_itself(
+    hosts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (hosts / "old" / "vms").mkdir(parents=True)
+    (hosts / "old" / "answer").write_text(json.dumps([{"LABEL": "web", "PID": 7}]))
+    assert main(["-a", "LIST", "-o", "terse,label,pid", "h2", "old"]) == 0
+    captured = capsys.readouterr()
+    # h2 runs a real LIST: whatever qemu runs on this machine (other tests) is its rows.
+    assert [line for line in captured.out.splitlines() if not line.startswith("h2;")] == [
+        "old;web;7"
+    ]
+    assert captured.err == ""
+    [lean] = (hosts / "h2" / "commands").read_text().splitlines()
+    assert lean.endswith(" -m ctys.plugins.qemu.actions.rowsentry -a LIST=JSON -o ALL")
+    first, again = (hosts / "old" / "commands").read_text().splitlines()
+    assert first == lean and again.endswith(" -m ctys -a LIST=JSON -o ALL")
+    # A suboption the entry does not answer (ALLVMS needs the inventory there) and -d
+    # go to ctys at once: one command each.
+    assert main(["-a", "LIST=ALLVMS", "-o", "terse,label", "old"]) == 0
+    assert main(["-d", "1", "-a", "LIST", "-o", "terse,label", "old"]) == 0
+    assert "rows entry" not in capsys.readouterr().err
+    commands = (hosts / "old" / "commands").read_text().splitlines()
+    assert commands[2].endswith(" -m ctys -a LIST=JSON,ALLVMS -o ALL")
+    assert commands[3].endswith(" -m ctys -a LIST=JSON -d 1 -o ALL")
+    assert len(commands) == 4
+
+
+def test_a_target_without_ctys_is_one_error_line(
+    hosts: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTYS_REMOTE_CTYS", "/nonexistent/bin/ctys")
+    (hosts / "old" / "vms").mkdir(parents=True)
+    assert main(["-a", "LIST", "old"]) == 127
+    err = capsys.readouterr().err.splitlines()
+    # Both asked: the rows entry beside it, then ctys; the line is about ctys.
+    assert err == [
+        "ctys: old: ctys not found on the host (sh: 1: /nonexistent/bin/ctys: not found)"
+    ]
+    commands = [shlex.split(c)[0] for c in (hosts / "old" / "commands").read_text().splitlines()]
+    assert commands == ["/nonexistent/bin/ctys-rows", "/nonexistent/bin/ctys"]
 
 
 def test_list_with_a_broken_answer(hosts: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ctys.invocation import Target
-from ctys.remote.ssh import control_dir, remote_command, ssh_argv, ssh_host, target_name
+from ctys.remote.ssh import (
+    control_dir,
+    remote_command,
+    rows_program,
+    ssh_argv,
+    ssh_host,
+    target_name,
+)
 
 NO_ENV: dict[str, str] = {}
 # Any text an argv word can hold: no NUL, no lone surrogates (not encodable).
@@ -112,3 +119,57 @@ def test_a_real_posix_shell_gets_back_exactly_the_args(args: list[str]) -> None:
     command = remote_command(args, env)
     out = subprocess.run(["sh", "-c", command], capture_output=True, check=True).stdout
     assert out.decode("utf-8", "surrogateescape").split("\0")[:-1] == args
+
+
+# --- the lean rows entry beside the remote ctys ---------------------------------------------
+
+ROWS = ("ctys-rows", "ctys.plugins.qemu.actions.rowsentry")
+
+
+def test_rows_program_is_found_beside_the_remote_ctys() -> None:
+    assert rows_program(*ROWS, NO_ENV) == ["ctys-rows"]  # on the remote PATH, as ctys
+    venv = {"CTYS_REMOTE_CTYS": "'/opt/ctys venv/bin/ctys'"}  # shell words
+    assert rows_program(*ROWS, venv) == ["/opt/ctys venv/bin/ctys-rows"]
+    module = {"CTYS_REMOTE_CTYS": "/usr/bin/python3 -I -m ctys"}
+    assert rows_program(*ROWS, module) == ["/usr/bin/python3", "-I", "-m", ROWS[1]]
+
+
+def test_no_rows_program_for_a_wrapper_or_when_switched_off() -> None:
+    for wrapper in ("sudo -u vm ctys", "/usr/local/bin/myctys", "python3 -m ctys.cli"):
+        assert rows_program(*ROWS, {"CTYS_REMOTE_CTYS": wrapper}) is None
+    for off in ("off", "OFF", "0", "no"):
+        assert rows_program(*ROWS, {"CTYS_REMOTE_ROWS": off}) is None
+    assert rows_program(*ROWS, {"CTYS_REMOTE_ROWS": "on"}) == ["ctys-rows"]
+
+
+def test_the_rows_program_replaces_ctys_in_the_one_remote_word() -> None:
+    env = {"CTYS_REMOTE_CTYS": "/v/bin/ctys"}
+    program = rows_program(*ROWS, env)
+    argv = ssh_argv(
+        Target("h1"), ["-a", "LIST=JSON", "-o", "ALL"], user=None, pty=False,
+        connect_timeout=5, control_dir=None, env=env, program=program,
+    )  # fmt: skip
+    assert argv[-3:-1] == ["--", "h1"]
+    assert shlex.split(argv[-1]) == ["/v/bin/ctys-rows", "-a", "LIST=JSON", "-o", "ALL"]
+
+
+@given(st.lists(WORDS, min_size=1, max_size=3), st.lists(WORDS, max_size=6))
+def test_any_program_and_args_split_back_exactly(program: list[str], args: list[str]) -> None:
+    assert shlex.split(remote_command(args, NO_ENV, program)) == [*program, *args]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    WORDS.filter(lambda w: "/" not in w and w not in ("", ".", "..")), st.lists(WORDS, max_size=4)
+)
+def test_a_rows_program_beside_a_ctys_in_any_folder_reaches_a_real_shell_exactly(
+    folder: str, args: list[str]
+) -> None:
+    # The folder of the remote ctys may hold any character: the rows entry beside it is
+    # still one word for the remote shell. A stand-in "ctys-rows" prints its argv.
+    env = {"CTYS_REMOTE_CTYS": shlex.quote(f"/tmp/{folder}/ctys")}  # shell words
+    program = rows_program(*ROWS, env)
+    assert program == [f"/tmp/{folder}/ctys-rows"]
+    command = remote_command(args, env, ["printf", r"%s\0", *program])
+    out = subprocess.run(["sh", "-c", command], capture_output=True, check=True).stdout
+    assert out.decode("utf-8", "surrogateescape").split("\0")[:-1] == [*program, *args]

@@ -25,7 +25,7 @@ from ctys.errors import CtysError, UsageError
 from ctys.invocation import ActionCall, CacheControl, CacheWhere, Invocation, Location, Target
 
 if TYPE_CHECKING:
-    from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin
+    from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin, RowsEntry
 
     # The fan-out machinery (threads, subprocess) loads only when a target needs it, and
     # the remote options and ssh modules only for a remote target or one with options:
@@ -191,16 +191,35 @@ def _merger(invocation: Invocation) -> MergedAction | None:
     return plugin.merged(call.name) if plugin is not None and call is not None else None
 
 
+def _rows_entry(invocation: Invocation, args: Sequence[str]) -> RowsEntry | None:
+    """The plugin's lean entry for a merged action's target ``args`` (``None``: ctys
+    itself). A plugin whose ``MergedAction`` has no ``rows_entry`` (an older one) has none."""
+    merger = _merger(invocation)
+    ask = getattr(merger, "rows_entry", None)
+    return ask(args) if ask is not None else None
+
+
 def _argv_for(
-    invocation: Invocation, target: Target, settings: RemoteSettings, *, pty: bool = False
+    invocation: Invocation,
+    target: Target,
+    settings: RemoteSettings,
+    *,
+    pty: bool = False,
+    lean: bool = True,
 ) -> list[str]:
+    """The command ``target`` runs; ``lean``: a merged action's target words go to the
+    plugin's rows entry where there is one (``rows_program``), else to ctys."""
+    from ctys.remote.ssh import rows_enabled
+
     clear_done = invocation.cache_control is CacheControl.CLEAR
     args = target_args(invocation, target, clear_done=clear_done)
+    entry = _rows_entry(invocation, args) if lean and not pty and rows_enabled() else None
     if target.is_local:
-        return [sys.executable, "-m", "ctys", *args]
+        return [sys.executable, "-m", entry.module if entry is not None else "ctys", *args]
     from ctys.remote.options import target_invocation
-    from ctys.remote.ssh import default_control_dir, ssh_argv
+    from ctys.remote.ssh import default_control_dir, rows_program, ssh_argv
 
+    program = rows_program(entry.script, entry.module) if entry is not None else None
     own = target_invocation(invocation, target)
     return ssh_argv(
         target,
@@ -211,6 +230,7 @@ def _argv_for(
         control_dir=default_control_dir(),
         forward_agent=own.forward_agent,
         forward_x11=own.location is Location.DISPLAYFORWARDING,
+        program=program,
     )
 
 
@@ -280,12 +300,42 @@ def _fan_out(invocation: Invocation, settings: RemoteSettings, err: TextIO) -> l
         _print_commands(argvs, err)  # -d ...,PFIN: the final calls, as they run
     # -b ...,seq: one target after another; ,par (and the default): at once, bounded.
     sequential = invocation.parallel is False
-    return run_on_targets(
-        invocation.targets,
-        lambda t: argvs[t],
-        max_parallel=1 if sequential else settings.max_parallel,
-        timeout=settings.timeout,
-    )
+
+    def run(targets: Sequence[Target], argv: dict[Target, list[str]]) -> list[TargetResult]:
+        return run_on_targets(
+            targets,
+            lambda t: argv[t],
+            max_parallel=1 if sequential else settings.max_parallel,
+            timeout=settings.timeout,
+        )
+
+    results = run(invocation.targets, argvs)
+    return _without_rows_entry(invocation, settings, argvs, results, run)
+
+
+def _without_rows_entry(
+    invocation: Invocation,
+    settings: RemoteSettings,
+    argvs: dict[Target, list[str]],
+    results: list[TargetResult],
+    run: Callable[[Sequence[Target], dict[Target, list[str]]], list[TargetResult]],
+) -> list[TargetResult]:
+    """The targets that had no rows entry (an older ctys there: the shell's 127) asked
+    again, once, with ctys itself; silently, as their answer is the same (a target with
+    ``-d`` runs ctys itself from the start: the entry answers no ``-d``)."""
+    from ctys.errors import ExitStatus
+
+    missing = [
+        t
+        for t, r in zip(invocation.targets, results, strict=True)
+        if r.returncode == ExitStatus.NOT_FOUND and r.error is not None
+    ]
+    full = {t: _argv_for(invocation, t, settings, lean=False) for t in missing}
+    again = [t for t in missing if full[t] != argvs[t]]
+    if not again:
+        return results
+    answers = dict(zip(again, run(again, full), strict=True))
+    return [answers.get(t, r) for t, r in zip(invocation.targets, results, strict=True)]
 
 
 def _worst(results: Sequence[TargetResult], extra: int = 0) -> int:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctys.inventory.location import default_inventory_file
-from ctys.invocation import CacheControl, Invocation
+
+if TYPE_CHECKING:
+    # Annotations only: ``this_host`` is asked by entries that parse no command line.
+    from ctys.invocation import CacheControl, Invocation
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class InventoryChoice:
 def inventory_choice(invocation: Invocation) -> InventoryChoice:
     """The inventory file of this invocation: ``--inventory PATH`` or the per-user
     default."""
+    from ctys.invocation import CacheControl
+
     control = invocation.cache_control
     if control is CacheControl.OFF:
         return InventoryChoice(None, control)

@@ -1,6 +1,7 @@
 """What a plugin's merged, placed and forwarded actions answer the core (``ctys.plugins.base``
 names the interfaces): a target's JSON rows (``TargetRows``), a host's load (``HostLoad``),
-a session's server for a client run here (``ClientEndpoint``). Apart from ``base`` so a
+a session's server for a client run here (``ClientEndpoint``), the lean entry point that
+answers a merged action's target words (``RowsEntry``). Apart from ``base`` so a
 command line that needs none of them does not build their classes."""
 
 from __future__ import annotations
@@ -44,3 +45,13 @@ class ClientEndpoint:
     label: str
     address: str  # a VNC server ("unix:/path", "host:port") or a serial console socket path
     serial: bool = False  # a serial console (this terminal attaches) rather than VNC
+
+
+@dataclass(frozen=True)
+class RowsEntry:
+    """A plugin's lean entry point that answers a merged action's target words alone,
+    without ctys's command line: its console script (found beside the remote ``ctys``)
+    and its module (``python -m``, for a local target)."""
+
+    script: str
+    module: str

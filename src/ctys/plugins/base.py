@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the conf modules load when a plugin reads a conf, not with 
     # an action has one; served from here too by __getattr__ below).
     from ctys.plugins.answers import ClientEndpoint as ClientEndpoint
     from ctys.plugins.answers import HostLoad as HostLoad
+    from ctys.plugins.answers import RowsEntry as RowsEntry
     from ctys.plugins.answers import TargetRows as TargetRows
 
     # (defined in subopts, which completion imports alone; served from here for the plugins)
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # the conf modules load when a plugin reads a conf, not with 
 _LAZY = {
     "ClientEndpoint": "ctys.plugins.answers",
     "HostLoad": "ctys.plugins.answers",
+    "RowsEntry": "ctys.plugins.answers",
     "TargetRows": "ctys.plugins.answers",
     "SuboptionSpec": "ctys.plugins.subopts",
     "ValueKind": "ctys.plugins.subopts",
@@ -97,6 +99,12 @@ class MergedAction(Protocol):
 
     def prepare(self, call: ActionCall, ctx: RunContext) -> None:
         """Check the request (``UsageError``) and do what comes before the fan-out."""
+        ...
+
+    def rows_entry(self, args: Sequence[str]) -> RowsEntry | None:
+        """The lean entry that answers a target's ``args`` (the words ``target_options``
+        made) as ``ctys`` would, ``None``: ``ctys`` itself runs them. A target without the
+        entry (an older ctys: exit status 127) is asked again with ``ctys``."""
         ...
 
     def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:

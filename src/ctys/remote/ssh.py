@@ -16,7 +16,7 @@ import math
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ctys.errors import CtysError
 from ctys.invocation import Target
@@ -28,6 +28,8 @@ __all__ = [
     "default_control_dir",
     "remote_command",
     "remote_ctys",
+    "rows_enabled",
+    "rows_program",
     "ssh_argv",
     "ssh_host",
     "ssh_options",
@@ -38,6 +40,8 @@ CONTROL_PERSIST_SECONDS = 60
 # Environment variables the caller (and the tests) use to steer the ssh layer.
 ENV_SSH_CONFIG = "CTYS_SSH_CONFIG"  # ``ssh -F FILE``
 ENV_REMOTE_CTYS = "CTYS_REMOTE_CTYS"  # the remote ctys command, shell words ("ctys")
+ENV_REMOTE_ROWS = "CTYS_REMOTE_ROWS"  # "off": merged rows come from ctys itself
+_OFF = frozenset({"off", "no", "0"})
 
 
 def target_name(target: Target) -> str:
@@ -60,9 +64,40 @@ def remote_ctys(env: Mapping[str, str] | None = None) -> list[str]:
     return words or ["ctys"]
 
 
-def remote_command(args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-    """The one string ssh sends: the remote ctys and ``args``, every word shell-quoted."""
-    return shlex.join([*remote_ctys(env), *args])
+def rows_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether merged rows may come from a plugin's lean rows entry: not with
+    ``$CTYS_REMOTE_ROWS=off`` (every target then runs ctys itself)."""
+    environ = os.environ if env is None else env
+    return environ.get(ENV_REMOTE_ROWS, "").strip().lower() not in _OFF
+
+
+def rows_program(
+    script: str, module: str, env: Mapping[str, str] | None = None
+) -> list[str] | None:
+    """The command of a plugin's lean rows entry (console script ``script``, module
+    ``module``), found where the remote ctys is: ``/venv/bin/ctys`` -> ``/venv/bin/SCRIPT``,
+    ``ctys`` -> ``SCRIPT`` (on the remote PATH), ``PYTHON -m ctys`` -> ``PYTHON -m MODULE``.
+    ``None`` (ctys itself answers) for any other ``$CTYS_REMOTE_CTYS`` (a wrapper) and with
+    ``$CTYS_REMOTE_ROWS=off``."""
+    environ = os.environ if env is None else env
+    if not rows_enabled(environ):
+        return None
+    words = remote_ctys(environ)
+    if len(words) >= 3 and words[-2:] == ["-m", "ctys"]:
+        return [*words[:-1], module]
+    if len(words) == 1 and PurePosixPath(words[0]).name == "ctys":
+        return [str(PurePosixPath(words[0]).with_name(script))]
+    return None
+
+
+def remote_command(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    program: Sequence[str] | None = None,
+) -> str:
+    """The one string ssh sends: the remote ctys (or ``program``) and ``args``, every word
+    shell-quoted."""
+    return shlex.join([*(program or remote_ctys(env)), *args])
 
 
 def control_dir(root: Path) -> Path:
@@ -132,8 +167,10 @@ def ssh_argv(
     env: Mapping[str, str] | None = None,
     forward_agent: bool = False,
     forward_x11: bool = False,
+    program: Sequence[str] | None = None,
 ) -> list[str]:
-    """The ssh argv that runs ``ctys *remote_argv`` on ``target``.
+    """The ssh argv that runs ``ctys *remote_argv`` on ``target`` (``program``: that
+    command instead of the remote ctys, e.g. a ``rows_program``).
 
     ``user`` (from ``-l``) is used unless the target names its own (``user@host``); ``pty``
     asks for a terminal (``-t``, needed by interactive consoles; ``2``: ``-t -t``, as
@@ -152,5 +189,5 @@ def ssh_argv(
         argv.append("-A")
     if forward_x11:
         argv.append("-X")
-    argv += ["--", ssh_host(target), remote_command(remote_argv, environ)]
+    argv += ["--", ssh_host(target), remote_command(remote_argv, environ, program)]
     return argv

@@ -18,12 +18,13 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from ctys.invocation import ActionCall
-from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.confs.reader import QemuConfs
 
 if TYPE_CHECKING:
-    from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin
+    # Annotations only: the package stays cheap to import for the lean LIST rows entry
+    # (``rowsentry``), which loads no invocation, argument scanner or plugin protocol.
+    from ctys.invocation import ActionCall
+    from ctys.plugins.base import Forwarding, MergedAction, Placement, Plugin, RunContext
     from ctys.plugins.subopts import SuboptionSpec
 
 _ACTIONS: dict[str, str] = {
@@ -164,7 +165,7 @@ _HELPERS = {
 _USE_RUNTIME_DIR = frozenset({"CREATE", "CANCEL", "LIST"})
 
 
-def _sweep_orphan_switches() -> None:
+def sweep_vde_orphans() -> None:
     """Stop the VDE switches left by VMs that ended without CANCEL (killed, crashed)."""
     from ctys.plugins.qemu.net import vde_dir
     from ctys.rundir import runtime_root
@@ -230,7 +231,7 @@ class QemuPlugin(QemuConfs):
 
     def run(self, call: ActionCall, ctx: RunContext) -> int:
         if call.name in _USE_RUNTIME_DIR:
-            _sweep_orphan_switches()
+            sweep_vde_orphans()
         if call.name == "CREATE":
             from ctys.plugins.qemu.actions.create import run_create
             from ctys.plugins.qemu.requests import parse_create

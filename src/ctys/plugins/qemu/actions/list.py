@@ -9,14 +9,12 @@ from what its command line says and tied to a conf file by the original's naming
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, TextIO
 
 from ctys.errors import CtysError, UsageError
-from ctys.invocation import ActionCall, OutputFormat
-from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import (
@@ -29,6 +27,8 @@ from ctys.plugins.qemu.vm.runtime import (
 from ctys.plugins.qemu.vncaddr import foreign_vnc_columns, record_vnc
 
 if TYPE_CHECKING:
+    from ctys.invocation import ActionCall, OutputFormat
+    from ctys.plugins.base import RunContext
     from ctys.plugins.qemu.net.guestip import GuestIp, Neighbour
     from ctys.plugins.qemu.vmconfig import VmConfig
 
@@ -333,6 +333,29 @@ def _unmanaged_entry(proc: QemuProcess, conf: VmConfig | None, vnc: str | None) 
     )
 
 
+def list_rows(
+    entries: Sequence[VmEntry], wanted: Collection[str], host: str
+) -> list[dict[str, object]]:
+    """Each entry as one row: ctys' fields and the original's record (``wanted``: the
+    fields printed, so the costly ones are filled only when asked for)."""
+    if not entries:
+        return []  # LIST with no VM: the original's record fields are not loaded
+    from ctys.plugins.qemu.actions.listrecord import original_fields
+
+    return [{**e.row(), **original_fields(e, host, wanted)} for e in entries]
+
+
+def exec_warnings(entries: Sequence[VmEntry], confs: Sequence[VmConfig]) -> Iterator[str]:
+    """The ``warning:`` lines for the listed VMs whose confs run programs of their choice
+    (``ctys.plugins.qemu.boot.execpolicy``); no conf is read when no VM is listed."""
+    shown = {e.conf for e in entries} - {None}
+    if not shown:
+        return
+    from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
+
+    yield from host_exec_warnings(c for c in confs if c.conf_path in shown)
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
@@ -389,11 +412,18 @@ _ORIGINAL_ONLY = (
 )  # fmt: skip
 
 
+def all_list_fields() -> tuple[str, ...]:
+    """``-o ALL``: every field, ctys' and the original's (what a merged LIST's target
+    answers)."""
+    return tuple(dict.fromkeys((*_FIELDS, *_ORIGINAL_ONLY)))
+
+
 def select_ctys_fields(requested: Sequence[str], fmt: OutputFormat) -> tuple[str, ...]:
     """The ``-o`` columns: ``requested`` (case-insensitive; ctys' names and their aliases
     first, then the original's record fields; ``ALL`` = every field, ctys' and the
     original's), or the default set (a short one for the table, ctys' all otherwise)."""
     from ctys.formats.listfields import is_list_field, list_field
+    from ctys.invocation import OutputFormat
 
     if not requested:
         return DEFAULT_TABLE_FIELDS if fmt is OutputFormat.TABLE else _FIELDS
@@ -402,7 +432,7 @@ def select_ctys_fields(requested: Sequence[str], fmt: OutputFormat) -> tuple[str
         key = name.upper()
         key = _FIELD_ALIASES.get(key, key)
         if key == "ALL":
-            fields.extend((*_FIELDS, *_ORIGINAL_ONLY))
+            fields.extend(all_list_fields())
         elif key in _FIELDS:
             fields.append(key)
         elif is_list_field(key):

@@ -29,8 +29,9 @@ from ctys.invocation import ActionCall, OutputFormat, Suboption
 from ctys.plugins.base import RunContext
 from ctys.plugins.qemu.actions.list import (
     DEFAULT_TABLE_FIELDS,
-    VmEntry,
+    exec_warnings,
     list_fields,
+    list_rows,
     select_ctys_fields,
 )
 
@@ -208,18 +209,6 @@ _NO_CLIENTS = (
 )
 
 
-def list_rows(
-    entries: Sequence[VmEntry], wanted: Sequence[str], host: str
-) -> list[dict[str, object]]:
-    """Each entry as one row: ctys' fields and the original's record (``wanted``: the
-    fields printed, so the costly ones are filled only when asked for)."""
-    if not entries:
-        return []  # LIST with no VM: the original's record fields are not loaded
-    from ctys.plugins.qemu.actions.listrecord import original_fields
-
-    return [{**e.row(), **original_fields(e, host, wanted)} for e in entries]
-
-
 def run_list(
     call: ActionCall, ctx: RunContext, runtime: RuntimeDir, confs: Sequence[VmConfig]
 ) -> int:
@@ -242,11 +231,6 @@ def run_list(
         entries = with_stopped(entries, confs, inventory_choice(inv).path, this_host())
     wanted = LIST_RECORD if request.output.layout is not Layout.PLAIN else request.fields
     write_list_rows(list_rows(entries, wanted, this_host()), request, ctx.out)
-    shown = {e.conf for e in entries} - {None}
-    if not shown:
-        return 0
-    from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
-
-    for line in host_exec_warnings(c for c in confs if c.conf_path in shown):
-        print(line, file=ctx.err)  # confs that run programs (ctys.plugins.qemu.boot.execpolicy)
+    for line in exec_warnings(entries, confs):
+        print(line, file=ctx.err)
     return 0

@@ -1,7 +1,8 @@
 """How QEMU's LIST and ENUMERATE answers of several targets merge (``MergedAction``).
 
 - LIST: each target runs ``LIST=JSON -o ALL``; the rows of all are printed as one table
-  with a HOST column first (terse/JSON likewise).
+  with a HOST column first (terse/JSON likewise). Those words (with no suboption that
+  changes the rows) are answered by the lean ``ctys-rows`` entry (``rowsentry``).
 - ENUMERATE: each remote target runs ``ENUMERATE=JSON -o ALL -C off``; its rows go into
   the LOCAL inventory as rows of that host (as the user named it), then all are printed.
 """
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from ctys.argscan import INVENTORY_KEY
 from ctys.errors import UsageError
 from ctys.invocation import ActionCall, CacheControl, Suboption, Target
-from ctys.plugins.answers import TargetRows
+from ctys.plugins.answers import RowsEntry, TargetRows
 from ctys.plugins.base import RunContext
 
 if TYPE_CHECKING:
@@ -56,6 +57,11 @@ class ListMerge:
 
     def prepare(self, call: ActionCall, ctx: RunContext) -> None:
         _list_request(call, ctx)  # fail before the fan-out
+
+    def rows_entry(self, args: Sequence[str]) -> RowsEntry | None:
+        from ctys.plugins.qemu.actions.rowsentry import ROWS_MODULE, ROWS_SCRIPT, lean_args
+
+        return RowsEntry(ROWS_SCRIPT, ROWS_MODULE) if lean_args(args) else None
 
     def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
         from ctys.plugins.qemu.actions.listout import write_list_rows
@@ -105,6 +111,9 @@ class EnumerateMerge:
             raise UsageError("-C list prints the local inventory: give no targets")
         if choice.control is CacheControl.CLEAR:
             clear_inventory(choice)
+
+    def rows_entry(self, args: Sequence[str]) -> RowsEntry | None:
+        return None  # the scan's rows come from ctys itself
 
     def merge(self, call: ActionCall, answers: Sequence[TargetRows], ctx: RunContext) -> int:
         from ctys.inventory.record import InventoryRecord, record_from_values
