@@ -14,7 +14,14 @@ load hits both alike.  Two connection modes:
   (ControlMaster) is there to reuse: every target pays for a full ssh handshake;
 * **warm**: one local runtime dir for all runs: ctys's ssh masters are reused.
 
-Informative rows: ``ctys -t QEMU -a LIST`` locally, and a bare ``ssh hostA true``.
+Each target answers with the lean ``ctys-rows`` entry (issue 15 point 5); the same 16-target
+LIST with ``CTYS_REMOTE_ROWS=off`` (each target runs ``ctys`` itself, as before) runs in
+the same loop, and the CPU per target of both is judged against 0.08 CPU-s (warm).
+
+Informative rows: ``ctys -t QEMU -a LIST`` locally, a bare ``ssh hostA true`` (cold), and
+the floors with a reused master connection: ``ssh -o ControlPath=.. hostA true`` and
+``ssh hostA <the remote ctys's python> -c pass``.  Note that the hosts' login shell is
+this machine's account: its ``~/.bashrc`` runs for every ssh session.
 
 Target: 16 targets take less than 2x the time of one (medians), in both modes.  Note that
 all "hosts" share this machine's CPUs: the 16 remote ctys processes compete with each other,
@@ -51,6 +58,7 @@ from rich.table import Table
 from benchlib import ms
 
 TARGET_RATIO = 2.0
+TARGET_CPU = 0.08  # CPU-s per target, warm (issue 15 point 5)
 RUN_TIMEOUT = 120.0
 CPU_SETTLE = 0.3  # seconds for the hosts to reap a finished session before CPU is read
 
@@ -150,23 +158,48 @@ def measure(
     runs: int,
     warm: bool,
     server_cpu: Callable[[], float],
-) -> tuple[list[Run], list[Run]]:
-    """Alternate LIST on ``targets[:1]`` and on all ``targets``; one warm-up of each."""
+) -> tuple[list[Run], list[Run], list[Run]]:
+    """Alternate LIST on ``targets[:1]`` and on all ``targets`` (each target answering with
+    the lean ``ctys-rows``), and on all with ``CTYS_REMOTE_ROWS=off`` (each target runs
+    ``ctys`` itself, as before issue 15); one warm-up of each."""
     shared = work.root / "rt-warm"
     one_argv = [*ctys, "-t", "QEMU", "-a", "LIST", *targets[:1]]
     all_argv = [*ctys, "-t", "QEMU", "-a", "LIST", *targets]
     one: list[Run] = []
     many: list[Run] = []
+    full: list[Run] = []
+    variants = ((one_argv, one, 1, {}), (all_argv, many, len(targets), {}))
+    variants += ((all_argv, full, len(targets), {"CTYS_REMOTE_ROWS": "off"}),)
     for i in range(runs + 1):
-        for argv, sink, n in ((one_argv, one, 1), (all_argv, many, len(targets))):
-            run = timed_cpu(argv, work.env(shared if warm else None), server_cpu)
+        for argv, sink, n, extra in variants:
+            env = {**work.env(shared if warm else None), **extra}
+            run = timed_cpu(argv, env, server_cpu)
             if i:
                 sink.append(run)
             if run.returncode != 0:
                 console.print(
                     f"[yellow]LIST on {n} target(s) exited {run.returncode}: {escape(run.stderr)}"
                 )
-    return one, many
+    return one, many, full
+
+
+def ssh_floor(
+    hosts: ModuleType,
+    name: str,
+    control: Path,
+    command: list[str],
+    runs: int,
+    cpu: Callable[[], float],
+) -> list[Run]:
+    """``ssh`` with ctys's connection sharing (``ControlPath``), ``command`` on ``name``:
+    a warm-up run opens the master, the timed runs reuse it, as a warm fan-out does."""
+    argv = [
+        "ssh", "-F", str(hosts.config), "-o", "BatchMode=yes", "-o", "ControlMaster=auto",
+        "-o", f"ControlPath={control}/%C", "-o", "ControlPersist=60", name, "--", *command,
+    ]  # fmt: skip
+    env = dict(os.environ)
+    runs_done = [timed_cpu(argv, env, cpu) for _ in range(runs + 1)]
+    return runs_done[1:]
 
 
 # --- reporting -----------------------------------------------------------------------------
@@ -183,18 +216,36 @@ class Verdict:
     detail: str
 
 
-def add_rows(table: Table, name: str, runs: list[Run]) -> None:
+def add_rows(table: Table, name: str, runs: list[Run], targets: int = 1) -> None:
     times = ok_times(runs)
     failed = len(runs) - len(times)
     cpus = [r.cpu for r in runs if r.returncode == 0 and not math.isnan(r.cpu)]
+    cpu = statistics.median(cpus) if cpus else None
     table.add_row(
         name,
         f"{len(times)}" + (f" (+{failed} failed)" if failed else ""),
         ms(statistics.median(times) if times else None),
         ms(min(times) if times else None),
         ms(max(times) if times else None),
-        ms(statistics.median(cpus) if cpus else None),
+        ms(cpu),
+        ms(cpu / targets if cpu is not None else None),
     )
+
+
+def cpu_verdict(mode: str, count: int, lean: list[Run], full: list[Run]) -> Verdict:
+    """CPU per target (this machine's local and sshd-side CPU of the whole command, over
+    the targets), lean rows vs ctys itself on the targets, against the issue's 0.08 CPU-s."""
+    a = [r.cpu for r in lean if r.returncode == 0 and not math.isnan(r.cpu)]
+    b = [r.cpu for r in full if r.returncode == 0 and not math.isnan(r.cpu)]
+    name = f"{mode}: CPU per target of LIST on {count} targets"
+    if not a or not b:
+        return Verdict(name, None, "failed runs (see above)")
+    per, before = statistics.median(a) / count, statistics.median(b) / count
+    detail = (
+        f"{per:.3f} CPU-s with ctys-rows vs {before:.3f} with ctys (ratio {per / before:.2f});"
+        f" target <= {TARGET_CPU:.2f} (warm)"
+    )
+    return Verdict(name, per <= TARGET_CPU if mode == "warm" else None, detail)
 
 
 def verdict(mode: str, count: int, one: list[Run], many: list[Run]) -> Verdict:
@@ -251,18 +302,28 @@ def run(runs: int, count: int) -> list[Verdict]:
         local_argv = [*ctys, "-t", "QEMU", "-a", "LIST"]
         local = [timed_cpu(local_argv, work.env(), cpu) for _ in range(runs)]
         bare = [timed_cpu(hosts.ssh_argv(names[0], "true"), work.env(), cpu) for _ in range(runs)]
+        control = work.root / "cm"
+        control.mkdir(mode=0o700)
+        python = str(Path(hosts.ctys_bin).parent / "python")
+        warm_true = ssh_floor(hosts, names[0], control, ["true"], runs, cpu)
+        warm_python = ssh_floor(hosts, names[0], control, [python, "-c", "pass"], runs, cpu)
 
         verdicts = []
         table = Table(title=f"LIST fan-out over OpenSSH (wall ms, {runs} runs each)")
-        for col in ("command", "runs", "median", "min", "max", "CPU ms (median)"):
+        columns = ("command", "runs", "median", "min", "max", "CPU ms (median)", "CPU ms/target")
+        for col in columns:
             table.add_column(col, justify="left" if col == "command" else "right")
         add_rows(table, "local: ctys -t QEMU -a LIST", local)
-        add_rows(table, f"bare: ssh {names[0]} true", bare)
+        add_rows(table, f"bare: ssh {names[0]} true (cold)", bare)
+        add_rows(table, f"floor: ssh -o ControlPath=.. {names[0]} true (warm)", warm_true)
+        add_rows(table, f"floor: ssh (warm) {names[0]} python -c pass", warm_python)
         for mode, warm in (("cold", False), ("warm", True)):
-            one, many = measure(work, ctys, names, runs, warm, hosts.server_cpu)
+            one, many, full = measure(work, ctys, names, runs, warm, hosts.server_cpu)
             add_rows(table, f"{mode}: LIST {names[0]}", one)
-            add_rows(table, f"{mode}: LIST {names[0]} ... {names[-1]} ({count})", many)
+            add_rows(table, f"{mode}: LIST {names[0]} ... {names[-1]} ({count})", many, count)
+            add_rows(table, f"{mode}: same, targets run ctys (ROWS=off)", full, count)
             verdicts.append(verdict(mode, count, one, many))
+            verdicts.append(cpu_verdict(mode, count, many, full))
         console.print(table)
         return verdicts
     finally:
