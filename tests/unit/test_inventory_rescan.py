@@ -165,6 +165,35 @@ def test_broken_confs_are_reported_by_every_scan(tmp_path: Path, settled: None) 
     assert scan(db, root).errors == first.errors
 
 
+def test_confs_whose_path_is_not_utf8_are_reported_not_stored(
+    tmp_path: Path, settled: None
+) -> None:
+    """SQLite keeps text: a VM conf (or another conf) under a name with bytes that are not
+    UTF-8 is an error line for ENUMERATE into the inventory, every scan, and the rest is
+    stored; with the inventory off it is listed."""
+    root = tmp_path / "vms"
+    root.mkdir()
+    odd = os.fsencode(root) + b"/vm\xff"
+    os.mkdir(odd)
+    with open(odd + b"/a\xfe.conf", "w") as file:
+        file.write(conf("odd", 1))
+    with open(os.fsencode(root) + b"/net\xfd.conf", "w") as file:
+        file.write("BRIDGE=br0\n")
+    (root / "good.conf").write_text(conf("good", 2))
+    db = tmp_path / "inv.sqlite"
+    wait_settled()
+    for _ in range(2):  # the second scan sees the first one's tables
+        found = scan(db, root)
+        assert [r.label for r in found.records] == ["good"]
+        assert len(found.errors) == 1
+        assert found.errors[0].endswith("its path is not UTF-8, which the inventory cannot keep")
+        assert found.errors[0].startswith(os.fsdecode(odd))
+    assert [r.label for r in stored(db)] == ["good"]
+    off = scan(None, root, control=CacheControl.OFF)
+    assert sorted(r.label for r in off.records) == ["good", "odd"]
+    assert off.errors == ()
+
+
 def test_filters_that_change_between_scans_read_what_they_need(
     tmp_path: Path, settled: None
 ) -> None:

@@ -32,6 +32,8 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from ctys.inventory.filecache import storable
+
 _KEY = struct.Struct("<QQqqQ")
 """A row's ``key``: st_dev, st_ino, st_mtime_ns, st_ctime_ns of the folder and the
 effective uid of the scan that listed it, packed (compared as bytes, one C call)."""
@@ -117,7 +119,7 @@ class FolderCache:
         rows: list[tuple[str, str, bytes, str]] = []
         for path, (key, listing) in self.fresh.items():
             text = listing_text(listing)
-            if not (path.isascii() and text.isascii()) and not _encodable(path + text):
+            if not storable(path + text):
                 continue
             rows.append((host, path, key, text))
         return rows
@@ -131,11 +133,3 @@ class FolderCache:
         if info.st_gid in self._groups:
             return bool(info.st_mode & 0o040)
         return bool(info.st_mode & 0o004)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True

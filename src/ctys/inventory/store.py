@@ -26,6 +26,7 @@ from ctys.inventory.filecache import (
     ScanState,
     ScanUpdate,
     known_to_row,
+    storable,
 )
 from ctys.inventory.foldercache import FOLDER_COLUMNS
 from ctys.inventory.quickread import (
@@ -350,7 +351,7 @@ class Inventory:
             new = (
                 known_to_row(host, path, entry)
                 for path, entry in update.known.items()
-                if path not in same
+                if path not in same and storable(path)  # else: read again next time
             )
             db.executemany(_INSERT_FILE, new)
             folders = update.folders

@@ -16,7 +16,14 @@ from ctys.address.rescan import Reading, Rescan, rescan_vms
 from ctys.address.scan import Progress
 from ctys.conf.found import FoundVm
 from ctys.conf.vmstate import StateFilter
-from ctys.inventory.filecache import KnownFile, ScanState, ScanUpdate, VmFacts, readers_tag
+from ctys.inventory.filecache import (
+    KnownFile,
+    ScanState,
+    ScanUpdate,
+    VmFacts,
+    readers_tag,
+    storable,
+)
 from ctys.inventory.multihome import records_per_address
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.settings import InventoryChoice, scanner_ids, this_host
@@ -80,6 +87,7 @@ def enumerate_scan(
             (known, rows, folders),
             host,
             (include_ignored, progress, states, workers or idle_cpus()),
+            kept=state is not None,
         )
 
     if not choice.enabled or choice.path is None:
@@ -100,7 +108,11 @@ def _scan(
     ],
     host: str,
     options: tuple[bool, Progress | None, StateFilter, int],
+    *,
+    kept: bool,
 ) -> ScanUpdate[Enumerated]:
+    """The scan (``kept``: into the inventory, which holds text only: a conf whose path is
+    not UTF-8 is an error line there, listed when nothing is kept)."""
     known, rows, folders = state
     include_ignored, progress, states, workers = options
 
@@ -130,8 +142,12 @@ def _scan(
     records: list[InventoryRecord] = []
     fresh: list[InventoryRecord] = []
     keep: set[str] = set()
+    errors = list(result.errors)
     for vm in result.vms:
         if not listed(vm.facts):
+            continue
+        if kept and not storable(vm.pname):
+            errors.append(f"{vm.pname}: its path is not UTF-8, which the inventory cannot keep")
             continue
         if vm.made is None:
             keep.add(vm.pname)
@@ -140,7 +156,7 @@ def _scan(
             fresh += vm.made
             records += vm.made
     notes = [host_exec_warning(vm.path, vm.facts.note) for vm in result.vms if vm.facts.note]
-    found = Enumerated(records, result.errors, result.warnings, result.entries, notes)
+    found = Enumerated(records, tuple(errors), result.warnings, result.entries, notes)
     return ScanUpdate(keep, fresh, result.known, found, result.folders)
 
 
