@@ -568,13 +568,15 @@ def test_reading_in_worker_processes_gives_what_one_process_gives(
         "read_in_workers",
         lambda todo, reading, _: unwrap(original(todo, reading, chunk)),
     )
-    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.idle_cpus", lambda: 1)
-    one = scan(None, root)
+    monkeypatch.setattr(parallelread, "workers_since", lambda ticks: 1)
+    one = scan(None, root)  # by default: as many as the walk saw idle CPUs (here 1)
     assert pids == set()  # one process: no workers
-    monkeypatch.setattr("ctys.plugins.qemu.actions.enumscan.idle_cpus", lambda: 2)
+    monkeypatch.setattr(parallelread, "workers_since", lambda ticks: 2)
     monkeypatch.setattr(parallelread, "cpus", lambda: 2)
     two = scan(None, root)
     assert len(pids) == 2 and parent not in pids  # two workers did the reading
+    assert plain(scan(None, root, workers=1).records) == plain(one.records)
+    assert len(pids) == 2  # workers=1: no new worker
     assert len(one.records) == 31 and len(one.errors) == 11
     assert plain(two.records) == plain(one.records)
     assert (two.errors, two.exec_warnings) == (one.errors, one.exec_warnings)

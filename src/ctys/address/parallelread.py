@@ -38,6 +38,47 @@ def idle_cpus() -> int:
     return max(1, cpus() - int(load + 0.5))
 
 
+CpuTicks = tuple[int, int]
+"""(idle + iowait, all) clock ticks of the machine's CPUs since boot (``/proc/stat``)."""
+
+
+def cpu_ticks() -> CpuTicks | None:
+    """The machine's ``CpuTicks`` now; None without ``/proc/stat``."""
+    try:
+        fd = os.open("/proc/stat", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            first = os.read(fd, 512).split(b"\n", 1)[0].split()  # the "cpu" line: all CPUs
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    if len(first) < 9 or first[0] != b"cpu":
+        return None
+    try:
+        # user nice system idle iowait irq softirq steal (guest time is in user already)
+        ticks = [int(field) for field in first[1:9]]
+    except ValueError:
+        return None
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+def workers_since(before: CpuTicks | None, after: CpuTicks | None = None) -> int:
+    """How many processes should read: this one and one for each CPU that sat idle from
+    ``before`` to ``after`` (default: now) while this process worked — a walk of the
+    folders, which keeps one CPU busy — at most ``cpus()``. Measured over the walk it sees
+    other work as it is now, where the 1-minute load average still counts this command's
+    own past and that of the one before it. Without ``/proc/stat``, or over under about
+    50 ms of ticks, ``idle_cpus``."""
+    if after is None:
+        after = cpu_ticks()
+    online = os.cpu_count() or 1
+    if before is None or after is None or after[1] - before[1] < 5 * online:
+        return idle_cpus()
+    idle, total = after[0] - before[0], after[1] - before[1]
+    spare = idle / total * online
+    return max(1, min(cpus(), 1 + int(spare + 0.25)))  # a CPU idle at least 3/4 of the time
+
+
 def read_in_workers(
     todo: Sequence[Any], reading: Any, chunk: Callable[[Sequence[Any], Any], list[Any]]
 ) -> dict[Any, Any]:

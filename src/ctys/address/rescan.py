@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -75,13 +75,17 @@ class Reading(Generic[T]):
     """How the files that must be read are turned into what the caller keeps: ``prepare``
     of each ``FoundVm``, ``note`` (the plugin's note kept with its facts). ``workers`` > 1:
     that many processes share the reading when there are at least ``PARALLEL_FROM`` files
-    (``prepare``'s results must then pickle; a ``FoundVm`` does not)."""
+    (``prepare``'s results must then pickle; a ``FoundVm`` does not); ``AUTO_WORKERS``:
+    as many as there were idle CPUs during the walk (``parallelread.workers_since``)."""
 
     readers: Sequence[ConfReader]
     prepare: Callable[[FoundVm], T]
     note: Callable[[FoundVm], str] | None = None
     workers: int = 1
 
+
+AUTO_WORKERS = 0
+"""``Reading.workers``: decided after the walk, by the CPUs that were idle during it."""
 
 # Below this many files to read, starting processes costs more than it saves.
 PARALLEL_FROM = 2000
@@ -120,6 +124,7 @@ def rescan_vms(
     todo: list[tuple[str, os.stat_result]] = []
     told = 0
     cache = None if folders is None else FolderCache(folders, settled_before)
+    ticks = _ticks_if_auto(reading)
     for text, info in unique_conf_files(base_paths, counter, skipped, cache):
         while told < len(skipped.errors):
             walked.append(skipped.errors[told])
@@ -138,7 +143,7 @@ def rescan_vms(
         if progress is not None and len(walked) % 1024 == 0:
             progress(counter[0], 0)
     walked += skipped.errors[told:]
-    read = _read_all(todo, reading)
+    read = _read_all(todo, reading, ticks)
     vms: list[ScannedVm[T]] = []
     errors: list[str] = []
     masters: dict[str, str] = {}
@@ -180,12 +185,28 @@ def rescan_vms(
     return Rescan(tuple(vms), tuple(errors), counter[0], warnings, next_known, cache)
 
 
-def _read_all(todo: list[tuple[str, os.stat_result]], reading: Reading[T]) -> dict[str, _Read]:
-    """What reading each file of ``todo`` gives, by path."""
-    if reading.workers > 1 and len(todo) >= PARALLEL_FROM:
-        from ctys.address.parallelread import read_in_workers
+def _ticks_if_auto(reading: Reading[T]) -> tuple[int, int] | None:
+    """The CPU ticks before the walk, when the walk decides how many processes read."""
+    if reading.workers != AUTO_WORKERS:
+        return None
+    from ctys.address.parallelread import cpu_ticks
 
-        return read_in_workers(todo, reading, _read_chunk)
+    return cpu_ticks()
+
+
+def _read_all(
+    todo: list[tuple[str, os.stat_result]],
+    reading: Reading[T],
+    ticks: tuple[int, int] | None = None,
+) -> dict[str, _Read]:
+    """What reading each file of ``todo`` gives, by path (``ticks``: ``_ticks_if_auto``)."""
+    if len(todo) >= PARALLEL_FROM and reading.workers != 1:
+        from ctys.address.parallelread import read_in_workers, workers_since
+
+        if reading.workers == AUTO_WORKERS:
+            reading = replace(reading, workers=workers_since(ticks))
+        if reading.workers > 1:
+            return read_in_workers(todo, reading, _read_chunk)
     return dict(_read_chunk(todo, reading))
 
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctys.address.parallelread import idle_cpus
-from ctys.address.rescan import Reading, Rescan, rescan_vms
+from ctys.address.rescan import AUTO_WORKERS, Reading, Rescan, rescan_vms
 from ctys.address.scan import Progress
 from ctys.conf.found import FoundVm
 from ctys.conf.vmstate import StateFilter
@@ -67,9 +66,10 @@ def enumerate_scan(
 ) -> Enumerated:
     """Scan ``bases`` (``roots``: their canonical paths) and, if the inventory is on, store
     what was found as this host's rows under the roots (``-C rebuild``: every row of this
-    host, every file read). ``workers``: processes reading the changed confs (default: the
-    idle CPUs). ``fields``: the only fields the caller uses of the records (the rows kept
-    from the inventory have the others empty, so that they load faster); None: all."""
+    host, every file read). ``workers``: processes reading the changed confs (default: as
+    many as CPUs were idle during the walk). ``fields``: the only fields the caller uses of
+    the records (the rows kept from the inventory have the others empty, so that they load
+    faster); None: all."""
     host = this_host()
     fresh_only = choice.control is CacheControl.REBUILD
 
@@ -86,7 +86,7 @@ def enumerate_scan(
             bases,
             (known, rows, folders),
             host,
-            (include_ignored, progress, states, workers or idle_cpus()),
+            (include_ignored, progress, states, workers or AUTO_WORKERS),
             kept=state is not None,
         )
 
