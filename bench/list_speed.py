@@ -102,6 +102,12 @@ _MODULES_OF_LIST = (
     "    main(['-t', 'QEMU', '-a', 'LIST'])\n"
     "print(' '.join(sorted(sys.modules)))\n"
 )
+_LIST_WITH_QMP_LOADED = (
+    "import sys\n"
+    "import qemu.qmp\n"
+    "from ctys.cli.main import main\n"
+    "sys.exit(main(['-t', 'QEMU', '-a', 'LIST']))\n"
+)
 _MODULES_OF_PASS = "import sys; print(' '.join(sorted(sys.modules)))"
 
 
@@ -181,6 +187,9 @@ def main() -> int:
             "none": (ctys, empty_env),
             "stdlib": ([sys.executable, "-c", stdlib_only], env),
             "imports": ([sys.executable, "-c", all_modules], empty_env),
+            # What a LIST of running VMs cannot do without: the monitors are asked through
+            # qemu.qmp, which is asyncio.
+            "qmp": ([sys.executable, "-c", _LIST_WITH_QMP_LOADED], empty_env),
         }
         walls, cpus = _round_robin(idle, args.runs)
         for n in range(args.vms):
@@ -215,12 +224,13 @@ def main() -> int:
             "none": "LIST, no VM (vs python -c pass)",
             "stdlib": "bound: LIST's standard-library modules imported (vs python -c pass)",
             "imports": "bound: those and LIST's ctys modules imported, nothing run",
+            "qmp": "bound: LIST, no VM, with qemu.qmp (asyncio) loaded (vs LIST, no VM)",
             "floor2": "python -c pass, while the stand-ins run",
             "full": f"LIST, {args.vms} running VMs (vs LIST, no VM)",
         }
         base = {
             "floor": None, "help": "floor", "none": "floor", "stdlib": "floor",
-            "imports": "floor", "floor2": "floor", "full": "none",
+            "imports": "floor", "qmp": "none", "floor2": "floor", "full": "none",
         }  # fmt: skip
         ratios: dict[str, float] = {}
         for name, label in labels.items():

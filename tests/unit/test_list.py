@@ -93,6 +93,47 @@ def conf(path: str, label: str | None = None, **kw: object) -> VmConfig:
 # --- managed VMs ----------------------------------------------------------------------
 
 
+def test_managed_vms_get_the_confs_their_records_name_and_no_folder_is_scanned(
+    runtime: RuntimeDir, statuses: dict[str, str | Exception], tmp_path: Path
+) -> None:
+    """LIST of VMs ctys started reads the confs their records name, each once (and the
+    warning of one that runs a program of its choice); the VM folders are scanned only for
+    a qemu ctys did not start."""
+    from ctys.plugins.qemu.confs.reader import LazyConfs
+
+    folder = tmp_path / "vms"
+    folder.mkdir()
+    (folder / "other.conf").write_text("#@#MAGICID-QEMU\n#@#LABEL = other\n")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    procs = []
+    for n in range(2):
+        conf_file = outside / f"vm{n}.conf"
+        conf_file.write_text(
+            f"#@#MAGICID-QEMU\n#@#LABEL = vm{n}\n#@#MAC = 52:54:00:00:00:0{n}\n"
+            f"#@#IP = 10.0.0.{n + 1}\nQEMUBIN=/opt/q{n}\n"
+        )
+        vmdir = managed_dir(runtime, f"vm{n}-x", 5100 + n, label=f"vm{n}", conf_file=str(conf_file))
+        procs.append(our_qemu(5100 + n, vmdir))
+    confs = LazyConfs([folder])
+
+    entries = list_vms(runtime, confs, procs)
+
+    assert [(e.label, e.mac, e.ip) for e in entries] == [
+        ("vm0", "52:54:00:00:00:00", "10.0.0.1"),
+        ("vm1", "52:54:00:00:00:01", "10.0.0.2"),
+    ]
+    warnings = list(list_action.exec_warnings(entries, confs))
+    assert len(warnings) == 2
+    assert str(outside / "vm0.conf") in warnings[0] and "QEMUBIN" in warnings[0]
+    assert str(outside / "vm1.conf") in warnings[1]
+    assert not confs.scanned
+    foreign = foreign_qemu(6000, "-name", "other")
+    entries = list_vms(runtime, confs, [*procs, foreign])
+    assert confs.scanned  # a qemu ctys did not start is named by the scan
+    assert [e.label for e in entries] == ["other", "vm0", "vm1"]
+
+
 def test_managed_vm_is_listed_with_qmp_state(
     runtime: RuntimeDir, statuses: dict[str, str | Exception]
 ) -> None:

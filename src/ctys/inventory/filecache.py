@@ -40,18 +40,6 @@ SETTLE_NS = 2_000_000_000
 """How long before a scan a file's last change must lie for the scan to remember it."""
 
 
-def storable(text: str) -> bool:
-    """Whether the inventory (SQLite text) can keep ``text``: a file name with bytes that
-    are not UTF-8 comes from ``os`` with surrogate escapes, which no text column holds."""
-    if text.isascii():
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def file_key(info: os.stat_result) -> FileKey:
     """The ``FileKey`` of a ``stat`` result."""
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)

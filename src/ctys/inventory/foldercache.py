@@ -32,8 +32,6 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from ctys.inventory.filecache import storable
-
 _KEY = struct.Struct("<QQqqQ")
 """A row's ``key``: st_dev, st_ino, st_mtime_ns, st_ctime_ns of the folder and the
 effective uid of the scan that listed it, packed (compared as bytes, one C call)."""
@@ -133,3 +131,15 @@ class FolderCache:
         if info.st_gid in self._groups:
             return bool(info.st_mode & 0o040)
         return bool(info.st_mode & 0o004)
+
+
+def storable(text: str) -> bool:
+    """Whether the inventory (SQLite text) can keep ``text``: a file name with bytes that
+    are not UTF-8 comes from ``os`` with surrogate escapes, which no text column holds."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

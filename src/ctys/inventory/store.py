@@ -26,9 +26,8 @@ from ctys.inventory.filecache import (
     ScanState,
     ScanUpdate,
     known_to_row,
-    storable,
 )
-from ctys.inventory.foldercache import FOLDER_COLUMNS
+from ctys.inventory.foldercache import FOLDER_COLUMNS, storable
 from ctys.inventory.quickread import (
     APPLICATION_ID,
     BUSY_TIMEOUT_S,

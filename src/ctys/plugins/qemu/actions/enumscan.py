@@ -21,8 +21,8 @@ from ctys.inventory.filecache import (
     ScanUpdate,
     VmFacts,
     readers_tag,
-    storable,
 )
+from ctys.inventory.foldercache import storable
 from ctys.inventory.multihome import records_per_address
 from ctys.inventory.record import InventoryRecord
 from ctys.inventory.settings import InventoryChoice, scanner_ids, this_host

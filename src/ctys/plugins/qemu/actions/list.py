@@ -198,7 +198,8 @@ def _managed_entries(
 
     if sum(qga_socket(vmdir.path).exists() for vmdir, _, _ in managed) < 2:
         return [build(item) for item in items]
-    len(confs)  # the conf scan once, before the threads share it
+    for _, record, _ in managed:  # each conf read once, before the threads share them
+        _conf_for_record(record, confs)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(_AGENT_WORKERS, len(items))) as pool:
@@ -222,12 +223,20 @@ def _query_states(vmdirs: Sequence[VmRuntimeDir], timeout: float) -> list[str]:
     return [RunState.parse(state).value if state else STATE_UNKNOWN for state in states]
 
 
+def conf_at(confs: Sequence[VmConfig], path: Path) -> VmConfig | None:
+    """The conf at ``path`` among ``confs``; ``confs.at`` where it has one
+    (``confs.reader.LazyConfs``: the file read alone, no folder scanned)."""
+    at: Callable[[Path], VmConfig | None] | None = getattr(confs, "at", None)
+    if at is not None:
+        return at(path)
+    return next((conf for conf in confs if conf.conf_path == path), None)
+
+
 def _conf_for_record(record: RuntimeRecord, confs: Sequence[VmConfig]) -> VmConfig | None:
     if record.conf:
-        target = Path(record.conf)
-        for conf in confs:
-            if conf.conf_path == target:
-                return conf
+        found = conf_at(confs, Path(record.conf))
+        if found is not None:
+            return found
     if record.uuid:
         found = next((c for c in confs if c.uuid and c.uuid.lower() == record.uuid.lower()), None)
         if found is not None:
@@ -348,12 +357,13 @@ def list_rows(
 def exec_warnings(entries: Sequence[VmEntry], confs: Sequence[VmConfig]) -> Iterator[str]:
     """The ``warning:`` lines for the listed VMs whose confs run programs of their choice
     (``ctys.plugins.qemu.boot.execpolicy``); no conf is read when no VM is listed."""
-    shown = {e.conf for e in entries} - {None}
+    shown = {e.conf for e in entries if e.conf is not None}
     if not shown:
         return
     from ctys.plugins.qemu.boot.execpolicy import host_exec_warnings
 
-    yield from host_exec_warnings(c for c in confs if c.conf_path in shown)
+    listed = (conf_at(confs, path) for path in sorted(shown))
+    yield from host_exec_warnings(conf for conf in listed if conf is not None)
 
 
 def _path(value: str | None) -> Path | None:

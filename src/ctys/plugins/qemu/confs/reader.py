@@ -132,6 +132,26 @@ class LazyConfs(Sequence["VmConfig"]):
     def __init__(self, base_paths: Sequence[Path]) -> None:
         self._base_paths = base_paths
         self._confs: list[VmConfig] | None = None
+        self._alone: dict[Path, VmConfig | None] = {}
+
+    def at(self, path: Path) -> VmConfig | None:
+        """The conf at ``path``: the scan's once scanned (else the file read alone), before
+        that the file read alone — so that a LIST of the VMs ctys started, whose runtime
+        records name their confs, reads those and scans no folder. Each file is read once;
+        None: it cannot be read (or is no conf)."""
+        if self._confs is not None:
+            found = next((c for c in self._confs if c.conf_path == path), None)
+            if found is not None:
+                return found
+        if path not in self._alone:
+            from ctys.errors import CtysError
+            from ctys.plugins.qemu.confs.mapping import load_vm_config
+
+            try:
+                self._alone[path] = load_vm_config(path)
+            except (CtysError, OSError):
+                self._alone[path] = None
+        return self._alone[path]
 
     def _all(self) -> list[VmConfig]:
         if self._confs is None:
