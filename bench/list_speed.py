@@ -16,7 +16,11 @@ command pays before its plugin loads), and for each row the CPU time (user + sys
 a loaded shared machine moves far less than the wall time. Two bound rows say what the
 start-up of LIST with no VM is made of: ``python -c "import ..."`` of the standard-library
 modules LIST loads (beyond those of ``python -c pass``: dataclasses with inspect, re,
-pathlib, typing, enum...), and of those plus every ctys module it loads, nothing run.
+pathlib, typing, enum...), and of those plus every ctys module it loads, nothing run; a
+third, LIST with no VM in a process that has loaded qemu.qmp (asyncio), says what the N
+monitors cost before one is asked. The last row is the N-VM LIST again with ``--confs``
+other VMs' confs under the VM path: LIST reads the confs its runtime records name and does
+not scan the folders for the VMs ctys started, so it should cost about the same.
 
 Two phases: the "no VM" rows (and ``ctys -h``, the bounds) run before the stand-ins start,
 since LIST lists every running qemu (one not in its runtime dir as unmanaged: before
@@ -70,6 +74,19 @@ def _stand_in(runtime: RuntimeDir, confdir: Path, n: int) -> subprocess.Popen[by
         )
     )  # fmt: skip
     return proc
+
+
+def _other_confs(folder: Path, count: int) -> Path:
+    """``count`` VM folders with a conf each under ``folder`` (VMs that do not run)."""
+    for n in range(count):
+        vm = folder / f"pool{n // 100:03d}" / f"other{n:05d}"
+        vm.mkdir(parents=True)
+        (vm / f"other{n:05d}.conf").write_text(
+            f"#@#MAGICID-QEMU\n#@#LABEL = other{n:05d}\n#@#UUID = {n:08x}-0000-4000-8000-"
+            f"000000000000\n#@#MAC = 52:54:01:00:{n // 256 % 256:02x}:{n % 256:02x}\n"
+            "KERNEL=vmlinuz\nMEMSIZE=512\n"
+        )
+    return folder
 
 
 def _wait_ready(procs: list[subprocess.Popen[bytes]], runtime: RuntimeDir) -> None:
@@ -147,11 +164,14 @@ def main() -> int:
     parser.add_argument("--vms", type=int, default=20)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument(
+        "--confs", type=int, default=2000, help="other VMs' confs under the VM path (last row)"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a smoke run for CI: tiny sizes, one run"
     )
     args = parser.parse_args()
     if args.quick:
-        args.vms, args.runs = 2, 1
+        args.vms, args.runs, args.confs = 2, 1, 20
     if shutil.which(_QEMU) is None:
         print(f"bench/list_speed.py: no {_QEMU} on PATH", file=sys.stderr)
         return 1
@@ -206,8 +226,16 @@ def main() -> int:
             return 1
         # Phase 2, the stand-ins running (idle: -S, no vCPU runs): LIST of them, with the
         # floor again, so the ratio to phase 1's "no VM" can be read at phase 1's load too.
+        # And with the confs of many other VMs under the VM path: LIST reads the confs its
+        # runtime records name, it does not scan the folders for VMs ctys started.
+        big_env = {**full_env, "CTYS_VMPATH": str(_other_confs(work / "big", args.confs))}
         busy_walls, busy_cpus = _round_robin(
-            {"floor2": ([sys.executable, "-c", "pass"], env), "full": (ctys, full_env)}, args.runs
+            {
+                "floor2": ([sys.executable, "-c", "pass"], env),
+                "full": (ctys, full_env),
+                "big": (ctys, big_env),
+            },
+            args.runs,
         )
         walls.update(busy_walls)
         cpus.update(busy_cpus)
@@ -227,10 +255,11 @@ def main() -> int:
             "qmp": "bound: LIST, no VM, with qemu.qmp (asyncio) loaded (vs LIST, no VM)",
             "floor2": "python -c pass, while the stand-ins run",
             "full": f"LIST, {args.vms} running VMs (vs LIST, no VM)",
+            "big": f"the same, {args.confs:,} other VMs' confs under the VM path (vs the same)",
         }
         base = {
             "floor": None, "help": "floor", "none": "floor", "stdlib": "floor",
-            "imports": "floor", "qmp": "none", "floor2": "floor", "full": "none",
+            "imports": "floor", "qmp": "none", "floor2": "floor", "full": "none", "big": "full",
         }  # fmt: skip
         ratios: dict[str, float] = {}
         for name, label in labels.items():
