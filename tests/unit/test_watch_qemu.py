@@ -205,9 +205,14 @@ def test_a_starting_vms_qemu_is_not_reported_as_foreign(
     rundir = VmRuntimeDir(tmp_path / "new-1")
     argv = ["qemu-system-x86_64", "-name", "new", "-qmp", f"unix:{rundir.qmp},server=on"]
     qemu = processes.QemuProcess(os.getpid(), "me", 0.0, parse_qemu_cmdline(argv))
-    entry = runtime.VmEntry(rundir, EntryState.STARTING)
-    monkeypatch.setattr(runtime, "scan_runtime", lambda *_a: iter([entry]))
+    record = runtime.RuntimeRecord(vmid="new-1", label="new", conf="/srv/vms/new.conf")
+    entries = [runtime.VmEntry(rundir, EntryState.STARTING)]
+    monkeypatch.setattr(runtime, "scan_runtime", lambda *_a: iter(entries))
     monkeypatch.setattr(processes, "scan_qemu_processes", lambda: [qemu])
     monkeypatch.setattr(qmpprobe, "query_states", _Monitors.query_states)
+    # The folder made, its record not written yet: nothing names the VM, so no START of
+    # its runtime ID (and a later GONE of its label); its qemu is not foreign either.
+    assert poll_snapshot(parse_watch(parse_action("WATCH")), frozenset()) == {}
+    entries = [runtime.VmEntry(rundir, EntryState.STARTING, record)]
     seen = poll_snapshot(parse_watch(parse_action("WATCH")), frozenset())
-    assert seen == {"new-1": ("new-1", "starting", None, None)}
+    assert seen == {"new-1": ("new", "starting", None, None)}

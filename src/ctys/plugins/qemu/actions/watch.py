@@ -117,6 +117,14 @@ def poll_snapshot(req: WatchRequest, held: frozenset[str]) -> dict[str, Seen]:
             claimed.add(entry.pid)
         vmid = entry.rundir.vmid
         record = entry.record
+        if entry.pid is None:
+            # Its qemu runs before the record names its pid: not a foreign one.
+            folder = str(entry.rundir.path)
+            claimed.update(p.pid for p in procs if p.cmdline.references(folder))
+        if record is None and entry.state is EntryState.STARTING:
+            # A CREATE made the folder and has not written the record yet: nothing names
+            # the VM (its label would be its runtime ID); the next poll sees it.
+            continue
         facts = facts_of_record(record) if record else VmFacts(vmid, "", vmid=vmid)
         if not req.wants(facts):
             continue
@@ -128,10 +136,6 @@ def poll_snapshot(req: WatchRequest, held: frozenset[str]) -> dict[str, Seen]:
             if vmid not in held:
                 asked[vmid] = entry.rundir.qmp
         seen[vmid] = (facts.label, state, events, entry.pid)
-        if entry.pid is None:
-            # Its qemu runs before the record names its pid: not a foreign one.
-            folder = str(entry.rundir.path)
-            claimed.update(p.pid for p in procs if p.cmdline.references(folder))
     if asked:
         # Every monitor at once, one deadline for all (as LIST asks them).
         from ctys.plugins.qemu.vm.qmpprobe import query_states
