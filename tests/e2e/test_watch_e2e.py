@@ -144,13 +144,14 @@ def _events_of(path: Path, label: str) -> list[dict[str, object]]:
 
 
 def _until(path: Path, label: str, event: str, act: Callable[[], object], every: float) -> None:
-    """Do ``act`` every ``every`` seconds until ``label``'s ``event`` is in the stream."""
+    """Do ``act`` every ``every`` seconds until ``label``'s ``event`` is in the stream (a
+    RESET: one the test asked for, not the firmware's own reset of a rebooting guest)."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         act()
         turn = time.monotonic() + every
         while time.monotonic() < turn:
-            if any(e["event"] == event for e in _events_of(path, label)):
+            if any(e["event"] == event and _asked(e) for e in _events_of(path, label)):
                 return
             time.sleep(0.1)
     raise AssertionError(f"no {event} of {label}: {_events_of(path, label)}")
