@@ -15,13 +15,7 @@ from ctys.address.rescan import AUTO_WORKERS, Reading, Rescan, rescan_vms
 from ctys.address.scan import Progress
 from ctys.conf.found import FoundVm
 from ctys.conf.vmstate import StateFilter
-from ctys.inventory.filecache import (
-    KnownFile,
-    ScanState,
-    ScanUpdate,
-    VmFacts,
-    readers_tag,
-)
+from ctys.inventory.filecache import KnownFile, ScanState, ScanUpdate, VmFacts, readers_tag
 from ctys.inventory.foldercache import storable
 from ctys.inventory.multihome import records_per_address
 from ctys.inventory.record import InventoryRecord

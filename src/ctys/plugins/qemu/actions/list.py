@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, TextIO
 
-from ctys.errors import CtysError, UsageError
+from ctys.errors import UsageError
 from ctys.plugins.qemu.vm.processes import QemuProcess, scan_qemu_processes
 from ctys.plugins.qemu.vm.runstate import RunState
 from ctys.plugins.qemu.vm.runtime import (
@@ -249,12 +249,9 @@ def _record_conf(record: RuntimeRecord) -> VmConfig | None:
     scanned folders still gets its IP column. ``None`` when it cannot be read."""
     if not record.conf:
         return None
-    from ctys.plugins.qemu.confs.mapping import load_vm_config
+    from ctys.plugins.qemu.confs.mapping import vm_config_or_none
 
-    try:
-        return load_vm_config(Path(record.conf))
-    except (CtysError, OSError):
-        return None
+    return vm_config_or_none(Path(record.conf))
 
 
 def _managed_entry(

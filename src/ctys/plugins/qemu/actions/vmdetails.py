@@ -57,15 +57,6 @@ class VmDetails:
         }
 
 
-def _load_conf(path: str) -> VmConfig | None:
-    from ctys.plugins.qemu.confs.mapping import load_vm_config
-
-    try:
-        return load_vm_config(Path(path))
-    except (CtysError, OSError):
-        return None
-
-
 def conf_section(vm: VmConfig | None, conf_path: str | None) -> dict[str, object]:
     """The conf file and what it asks for."""
     if vm is None:
@@ -198,7 +189,9 @@ def vm_details(
     """The details of the one VM ``selector`` names (``AddressError`` when none or several)."""
     running, vm = find_running(runtime, selector, inventory)
     if vm is None and running is not None:
-        vm = _load_conf(running.record.conf)
+        from ctys.plugins.qemu.confs.mapping import vm_config_or_none
+
+        vm = vm_config_or_none(Path(running.record.conf))
     label = running.record.label if running else vm.label if vm else str(selector)
     conf_path = running.record.conf if running else str(vm.conf_path) if vm else None
     vmid = running.rundir.vmid if running else vm_id(vm.label, vm.conf_path) if vm else label

@@ -18,7 +18,7 @@ from ctys.conf.found import IGNORE_MARKER
 from ctys.conf.lenient import read_vm_conf
 from ctys.conf.parser import SourceLines
 from ctys.conf.rawconf import ConfMode, RawConf, wrapper_path
-from ctys.errors import ConfError
+from ctys.errors import ConfError, CtysError
 from ctys.plugins.qemu.confs import origkeys
 from ctys.plugins.qemu.net.network import MAX_NICS, NetworkError, normalize_mac
 from ctys.plugins.qemu.vmconfig import Accelerator, VmConfig
@@ -198,6 +198,15 @@ def load_vm_config(path: Path) -> VmConfig:
     """Read, parse and map the conf file at ``path``; every failure is a ``ConfError``."""
     raw, lines = read_vm_conf(path)
     return vm_config_from_raw(raw, lines)
+
+
+def vm_config_or_none(path: Path) -> VmConfig | None:
+    """``load_vm_config``, or None for a conf that is gone or cannot be used (a running
+    VM's conf, removed or broken since it started, still leaves its VM listed)."""
+    try:
+        return load_vm_config(path)
+    except (CtysError, OSError):
+        return None
 
 
 def vm_config_from_raw(raw: RawConf, lines: SourceLines | None = None) -> VmConfig:

@@ -144,13 +144,9 @@ class LazyConfs(Sequence["VmConfig"]):
             if found is not None:
                 return found
         if path not in self._alone:
-            from ctys.errors import CtysError
-            from ctys.plugins.qemu.confs.mapping import load_vm_config
+            from ctys.plugins.qemu.confs.mapping import vm_config_or_none
 
-            try:
-                self._alone[path] = load_vm_config(path)
-            except (CtysError, OSError):
-                self._alone[path] = None
+            self._alone[path] = vm_config_or_none(path)
         return self._alone[path]
 
     def _all(self) -> list[VmConfig]:
