@@ -5,6 +5,7 @@ LIST's rows, the existing/unknown name errors and the raw-disk refusal."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -208,9 +209,11 @@ class FakeVm:
         self.polls = 0
         self.error = error
         self.job_id = ""
+        self.timeouts: dict[str, list[float]] = {}
 
     def query(self, command: str, timeout: float = 3.0) -> Any:
         self.calls.append((command, None))
+        self.timeouts.setdefault(command, []).append(timeout)
         if command == "query-block":
             return [_block()]
         self.polls += 1
@@ -222,6 +225,7 @@ class FakeVm:
 
     def command(self, command: str, arguments: Any = None, timeout: float = 3.0) -> Any:
         self.calls.append((command, arguments))
+        self.timeouts.setdefault(command, []).append(timeout)
         if command.startswith("snapshot-"):
             self.job_id = arguments["job-id"]
         return {}
@@ -236,6 +240,22 @@ def test_a_job_is_waited_for_and_dismissed(monkeypatch: pytest.MonkeyPatch) -> N
     args = vm.calls[1][1]
     assert isinstance(args, dict) and args["tag"] == "t1" and args["vmstate"] == "#block-qcow2"
     assert vm.calls[-1][1] == {"id": vm.job_id}
+
+
+def test_a_running_job_may_hold_the_monitor_until_its_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # snapshot-save writes RAM in QEMU's main loop: query-jobs is answered only when the
+    # save is done, so a poll waits up to the job's deadline, not a monitor's 3 s (a
+    # guest whose save took 4 s failed as "QMP socket did not answer within 3s").
+    monkeypatch.setattr(snapshots, "_POLL", 0)
+    vm = FakeVm()
+    snapshots.run_job(vm, "save", "t1", timeout=300)  # type: ignore[arg-type]
+    assert vm.timeouts["snapshot-save"][0] > 290
+    assert len(vm.timeouts["query-jobs"]) == 2
+    assert all(t > 290 for t in vm.timeouts["query-jobs"])
+    # Past the deadline, a poll still gets a monitor's usual time to answer.
+    assert snapshots._answer(time.monotonic() - 5) == snapshots._MONITOR_ANSWER
 
 
 def test_a_job_error_is_one_line_and_still_dismissed(monkeypatch: pytest.MonkeyPatch) -> None:

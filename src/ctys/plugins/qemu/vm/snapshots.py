@@ -19,6 +19,7 @@ from ctys.plugins.qemu.vm.handle import VmHandle
 #: The snapshot tag the original's S4 used (``savevm S4``, ``loadvm S4``, ``delvm S4``).
 SNAPSHOT_TAG = "S4"
 _POLL = 0.1
+_MONITOR_ANSWER = 3.0  # s: a monitor that runs no job answers at once
 
 
 class SnapshotFailed(VmError):
@@ -164,15 +165,25 @@ def job_outcome(jobs: object, job_id: str) -> tuple[str, str | None] | None:
     return None
 
 
+def _answer(deadline: float) -> float:
+    """How long a command may wait for the monitor while a snapshot job runs: the job
+    writes RAM and disks in QEMU's main loop, so the monitor answers only when it is done
+    (a guest of a few GiB: many seconds). Up to the job's deadline, and never less than a
+    monitor's usual answer time."""
+    return max(deadline - time.monotonic(), _MONITOR_ANSWER)
+
+
 def run_job(handle: VmHandle, kind: str, tag: str, timeout: float) -> None:
     """Run ``snapshot-<kind>`` of ``tag`` over the VM's writable disks, wait for the job to
     conclude, dismiss it; its error is one ``SnapshotFailed`` line."""
     nodes = snapshot_disks(block_nodes(handle.query("query-block")))
     job_id = f"ctys-snapshot-{kind}-{time.monotonic_ns()}"
-    handle.command(f"snapshot-{kind}", job_arguments(kind, job_id, tag, nodes))
     deadline = time.monotonic() + timeout
+    handle.command(
+        f"snapshot-{kind}", job_arguments(kind, job_id, tag, nodes), timeout=_answer(deadline)
+    )
     while True:
-        outcome = job_outcome(handle.query("query-jobs"), job_id)
+        outcome = job_outcome(handle.query("query-jobs", timeout=_answer(deadline)), job_id)
         if outcome is None:
             raise SnapshotFailed(f"snapshot-{kind} {tag}: the job vanished")
         status, error = outcome
