@@ -9,8 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from support.env import private_ctys_env
+
+# Property tests assert what is computed, never how fast: hypothesis's per-example deadline
+# and its too-slow health check fail them on a loaded machine (CI shares 2 CPUs with VMs
+# booting under TCG). Speed is measured in bench/.
+settings.register_profile("ctys", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ctys")
 
 
 @pytest.fixture

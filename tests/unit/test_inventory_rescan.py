@@ -5,6 +5,7 @@ a temp folder, real SQLite stores; nothing boots qemu."""
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -12,6 +13,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -550,8 +552,13 @@ def test_reading_in_worker_processes_gives_what_one_process_gives(
     parent = os.getpid()
     pids: set[int] = set()
     real = ctys.address.rescan._read_chunk
+    # While two workers read, each waits for the other to hold a part: on a loaded machine
+    # the first one up would otherwise take both parts (the pool's own balancing).
+    both: list[Any] = []
 
     def chunk(todo: object, reading: object) -> object:
+        for barrier in both:
+            barrier.wait(timeout=60)
         done = real(todo, reading)  # type: ignore[arg-type]
         return [(path, (os.getpid(), outcome)) for path, outcome in done]
 
@@ -573,7 +580,9 @@ def test_reading_in_worker_processes_gives_what_one_process_gives(
     assert pids == set()  # one process: no workers
     monkeypatch.setattr(parallelread, "workers_since", lambda ticks: 2)
     monkeypatch.setattr(parallelread, "cpus", lambda: 2)
+    both.append(multiprocessing.get_context("fork").Barrier(2))
     two = scan(None, root)
+    both.clear()
     assert len(pids) == 2 and parent not in pids  # two workers did the reading
     assert plain(scan(None, root, workers=1).records) == plain(one.records)
     assert len(pids) == 2  # workers=1: no new worker
