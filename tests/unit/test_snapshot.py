@@ -17,7 +17,7 @@ from ctys.errors import UsageError, VmStateError
 from ctys.invocation import OutputFormat
 from ctys.plugins.qemu.actions.snapshot import FIELDS, check_op, snapshot_rows
 from ctys.plugins.qemu.snapreq import SnapOp, check_name, parse_snapshot
-from ctys.plugins.qemu.vm import snapimg, snapshots
+from ctys.plugins.qemu.vm import qmp, snapimg, snapshots
 from ctys.plugins.qemu.vm.snapshots import BlockNode, Snapshot, SnapshotFailed
 from ctys.tables import render
 
@@ -255,7 +255,7 @@ def test_a_running_job_may_hold_the_monitor_until_its_deadline(
     assert len(vm.timeouts["query-jobs"]) == 2
     assert all(t > 290 for t in vm.timeouts["query-jobs"])
     # Past the deadline, a poll still gets a monitor's usual time to answer.
-    assert snapshots._answer(time.monotonic() - 5) == snapshots._MONITOR_ANSWER
+    assert snapshots._answer(time.monotonic() - 5) == qmp.DEFAULT_TIMEOUT
 
 
 def test_a_job_error_is_one_line_and_still_dismissed(monkeypatch: pytest.MonkeyPatch) -> None:

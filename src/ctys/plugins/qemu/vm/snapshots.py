@@ -15,11 +15,11 @@ from typing import Any
 
 from ctys.errors import VmError
 from ctys.plugins.qemu.vm.handle import VmHandle
+from ctys.plugins.qemu.vm.qmp import DEFAULT_TIMEOUT
 
 #: The snapshot tag the original's S4 used (``savevm S4``, ``loadvm S4``, ``delvm S4``).
 SNAPSHOT_TAG = "S4"
 _POLL = 0.1
-_MONITOR_ANSWER = 3.0  # s: a monitor that runs no job answers at once
 
 
 class SnapshotFailed(VmError):
@@ -170,7 +170,7 @@ def _answer(deadline: float) -> float:
     writes RAM and disks in QEMU's main loop, so the monitor answers only when it is done
     (a guest of a few GiB: many seconds). Up to the job's deadline, and never less than a
     monitor's usual answer time."""
-    return max(deadline - time.monotonic(), _MONITOR_ANSWER)
+    return max(deadline - time.monotonic(), DEFAULT_TIMEOUT)
 
 
 def run_job(handle: VmHandle, kind: str, tag: str, timeout: float) -> None:
